@@ -1,0 +1,64 @@
+export {
+  Tier,
+  Outcome,
+  TokenUsage,
+} from './gen/switchyard/v1/common.js';
+export {
+  RequestState,
+  GenerateRequest,
+  GenerateResponse,
+  GenerationStarted,
+  GenerationChunk,
+  GenerationFinished,
+  CompleteRequest,
+  CompleteResponse,
+  GetRequestRequest,
+  GetRequestResponse,
+  AdmissionServiceService,
+  type AdmissionServiceServer,
+  AdmissionServiceClient,
+} from './gen/switchyard/v1/admission.js';
+export {
+  CheckTarget,
+  PolicyAction,
+  CheckRequest,
+  CheckResponse,
+  PolicyServiceService,
+  type PolicyServiceServer,
+  PolicyServiceClient,
+} from './gen/switchyard/v1/policy.js';
+export {
+  EntrySide,
+  GetBalanceRequest,
+  AccountBalance,
+  GetBalanceResponse,
+  ListEntriesRequest,
+  LedgerEntry,
+  ListEntriesResponse,
+  BillingServiceService,
+  type BillingServiceServer,
+  BillingServiceClient,
+} from './gen/switchyard/v1/billing.js';
+export {
+  EventEnvelope,
+  Event,
+  RequestSpec,
+  RequestAdmitted,
+  RequestDispatched,
+  BatchFormed,
+  RequestTerminated,
+  UsageRecorded,
+  BillableUsage,
+  Candidate,
+  Decision,
+  TokenChunk,
+} from './gen/switchyard/v1/events.js';
+export { subjects, filters, OUTCOMES, TIERS } from './subjects.js';
+export type { OutcomeName, TierName } from './subjects.js';
+export { streams, durables, buckets } from './streams.js';
+export type { StreamSpec, StreamName, StreamRetention } from './streams.js';
+export { makeEvent, encodeEvent, decodeEvent, expectPayload, EVENT_VERSION } from './envelope.js';
+export type { EventMeta, EventPayload, EventType } from './envelope.js';
+export { tierName, tierFromName, outcomeName } from './tiers.js';
+export { DomainError, errorCodes, isDomainError } from './domain-error.js';
+export type { ErrorCode } from './domain-error.js';

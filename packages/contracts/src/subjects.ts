@@ -1,0 +1,50 @@
+/**
+ * Every subject Switchyard publishes on is built here, so no service concatenates strings.
+ * Partition keys (tier, tenant, pool) sit in the subject so streams can be split later.
+ */
+
+/** Terminal outcomes, as they appear in lifecycle subjects. */
+export const OUTCOMES = ['completed', 'failed', 'cancelled', 'expired', 'rejected'] as const;
+export type OutcomeName = (typeof OUTCOMES)[number];
+
+/** Tier names, as they appear in subjects and configuration. */
+export const TIERS = ['realtime', 'internal', 'batch'] as const;
+export type TierName = (typeof TIERS)[number];
+
+/** Subject tokens may not hold separators or wildcards; ids are checked before use. */
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function token(kind: string, value: string): string {
+  if (!TOKEN.test(value)) {
+    throw new Error(`${kind} "${value}" cannot be a subject token: use letters, digits, "-" or "_"`);
+  }
+  return value;
+}
+
+export const subjects = {
+  requestAdmitted: (tier: TierName, tenant: string) =>
+    `requests.admitted.${tier}.${token('tenant', tenant)}`,
+  requestTerminated: (outcome: OutcomeName, tenant: string) =>
+    `requests.${outcome}.${token('tenant', tenant)}`,
+  dispatch: (pool: string) => `dispatch.${token('pool', pool)}`,
+  batches: (pool: string) => `batches.${token('pool', pool)}`,
+  usageRecorded: (tenant: string) => `usage.recorded.${token('tenant', tenant)}`,
+  billingUsage: (tenant: string) => `billing.usage.${token('tenant', tenant)}`,
+  billingBudget: (tenant: string) => `billing.budget.${token('tenant', tenant)}`,
+  decision: (service: 'admission' | 'policy' | 'scheduler', tenant: string) =>
+    `decisions.${service}.${token('tenant', tenant)}`,
+  deadLetter: (stream: string, consumer: string) =>
+    `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
+  /** Core NATS inbox for one request's token chunks. */
+  tokenInbox: (requestId: string) => `_SY.tokens.${token('request id', requestId)}`,
+} as const;
+
+/** Wildcards that consumers filter on. */
+export const filters = {
+  allAdmitted: 'requests.admitted.>',
+  allDispatch: 'dispatch.>',
+  poolBatches: (pool: string) => subjects.batches(pool),
+  allUsage: 'usage.recorded.>',
+  allBillingUsage: 'billing.usage.>',
+  allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
+} as const;
