@@ -8,6 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: sources.map((s) => `${s}/*.test.ts`),
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
@@ -15,6 +16,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: [...sources.map((s) => `${s}/*.int.test.ts`), 'test/**/*.test.ts'],
           exclude: ['**/node_modules/**'],
           // Each file starts its own servers; two cores cannot run many at once.

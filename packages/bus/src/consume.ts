@@ -1,0 +1,122 @@
+import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { DomainError, decodeEvent, subjects, type Event } from '@switchyard/contracts';
+import { dispositionForError, type Disposition } from './disposition.js';
+import { ensureDurable, type DurableSpec } from './provision.js';
+
+/** A delivered event with what a handler may need from its delivery. */
+export interface Delivery {
+  readonly event: Event;
+  readonly subject: string;
+  /** 1 on first delivery; a worker uses it as the attempt number. */
+  readonly deliveryCount: number;
+  /** Extends the ack deadline while long work is still going. */
+  working(): void;
+}
+
+/** Returning nothing acks; a handler may ask for a redelivery or a dead-letter itself. */
+export type DeliveryHandler = (delivery: Delivery) => Promise<Disposition | void>;
+
+export interface ConsumeDurableOptions extends DurableSpec {
+  readonly js: JetStreamClient;
+  readonly handle: DeliveryHandler;
+  /** Handlers running at once in this process. Default 1 (in order). */
+  readonly concurrency?: number;
+  /** Delay before redelivery n (1-based); the last entry repeats. Default 100 ms .. 5 s. */
+  readonly backoffMs?: readonly number[];
+  /** Called for failures the loop handled itself (dead letters, consumer errors). */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+export interface RunningConsumer {
+  /** Stops pulling, waits for handlers in flight, then settles their messages. */
+  stop(): Promise<void>;
+  /** Resolves when the pull loop has ended. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * Ensures the durable consumer, then runs a pull-consume loop: decode, handle, then ack /
+ * nak with backoff / dead-letter.
+ * A message that cannot be decoded is dead-lettered, never retried forever.
+ */
+export async function consumeDurable(options: ConsumeDurableOptions): Promise<RunningConsumer> {
+  const { js, stream, durable, handle } = options;
+  const concurrency = options.concurrency ?? 1;
+  const retry = { maxDeliver: options.maxDeliver ?? 5, backoffMs: options.backoffMs ?? [100, 500, 2_000, 5_000] };
+  const onError = options.onError ?? (() => {});
+  await ensureDurable(await js.jetstreamManager(), options);
+  const consumer = await js.consumers.get(stream, durable);
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8) });
+  const inFlight = new Set<Promise<void>>();
+  let wake: (() => void) | undefined;
+
+  const deadLetter = async (msg: JsMsg, reason: string) => {
+    const h = natsHeaders();
+    h.set('Sy-Reason', reason.slice(0, 512));
+    h.set('Sy-Subject', msg.subject);
+    h.set('Sy-Deliveries', String(msg.info.deliveryCount));
+    await js.publish(subjects.deadLetter(stream, durable), msg.data, {
+      msgID: `dl-${stream}-${durable}-${msg.seq}`,
+      headers: h,
+    });
+    // No term reason: nats-server 2.9 does not understand "+TERM <reason>"; the headers carry it.
+    msg.term();
+  };
+
+  const settle = async (msg: JsMsg, disposition: Disposition) => {
+    if (disposition.kind === 'ack') msg.ack();
+    else if (disposition.kind === 'nak') msg.nak(disposition.delayMs);
+    else await deadLetter(msg, disposition.reason);
+  };
+
+  const process = async (msg: JsMsg) => {
+    let disposition: Disposition;
+    try {
+      let event: Event;
+      try {
+        event = decodeEvent(msg.data);
+      } catch (e) {
+        throw new DomainError('INVALID_ARGUMENT', `undecodable event on ${msg.subject}`, { cause: e });
+      }
+      const delivery: Delivery = {
+        event,
+        subject: msg.subject,
+        deliveryCount: msg.info.deliveryCount,
+        working: () => msg.working(),
+      };
+      disposition = (await handle(delivery)) ?? { kind: 'ack' };
+    } catch (e) {
+      disposition = dispositionForError(e, msg.info.deliveryCount, retry);
+      if (disposition.kind === 'dead-letter') onError(e, `dead-lettered ${msg.subject} from ${stream}/${durable}`);
+    }
+    try {
+      await settle(msg, disposition);
+    } catch (e) {
+      // The message stays unacked and comes back after ack_wait: nothing is lost.
+      onError(e, `could not settle ${msg.subject} from ${stream}/${durable}`);
+    }
+  };
+
+  const done = (async () => {
+    for await (const msg of messages) {
+      while (inFlight.size >= concurrency) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+      const task = process(msg).finally(() => {
+        inFlight.delete(task);
+        wake?.();
+      });
+      inFlight.add(task);
+    }
+  })();
+
+  return {
+    done,
+    async stop() {
+      await messages.close();
+      await Promise.allSettled([...inFlight]);
+      await done.catch((e) => onError(e, `consumer ${stream}/${durable} ended with an error`));
+    },
+  };
+}

@@ -1,0 +1,15 @@
+export { connectBus } from './connect.js';
+export type { ConnectBusOptions } from './connect.js';
+export { provisionStreams, ensureDurable } from './provision.js';
+export type { ProvisionOptions, DurableSpec } from './provision.js';
+export { publishEvent } from './publish.js';
+export type { PublishOptions } from './publish.js';
+export { consumeDurable } from './consume.js';
+export type { ConsumeDurableOptions, Delivery, DeliveryHandler, RunningConsumer } from './consume.js';
+export { dispositionForError } from './disposition.js';
+export type { Disposition, RetryPolicy } from './disposition.js';
+export { openBucket } from './kv.js';
+export { jetstream, jetstreamManager } from '@nats-io/jetstream';
+export type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+export type { NatsConnection } from '@nats-io/transport-node';
+export type { KV, KvEntry } from '@nats-io/kv';

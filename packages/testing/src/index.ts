@@ -1,0 +1,5 @@
+export { startNats, startRedis, startPostgres } from './servers.js';
+export type { TestServer, StartOptions } from './servers.js';
+export { freePort, startProcessServer } from './process-server.js';
+export type { ProcessServer, ProcessServerSpec } from './process-server.js';
+export { waitFor } from './wait-for.js';

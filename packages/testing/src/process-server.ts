@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface ProcessServerSpec {
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Output line that says the server accepts connections. */
+  readonly readyPattern: RegExp;
+  readonly spawnOptions?: SpawnOptions;
+  /** Default 20 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** A server process the test (or `switchyard up`) owns: it can be stopped, killed and restarted. */
+export interface ProcessServer {
+  readonly pid: number | undefined;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit: a crash, for chaos tests. */
+  kill(): Promise<void>;
+  /** Starts the same command again (same port and data). */
+  restart(): Promise<void>;
+}
+
+function launch(spec: ProcessServerSpec): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(spec.command, [...spec.args], { stdio: ['ignore', 'pipe', 'pipe'], ...spec.spawnOptions });
+    let output = '';
+    const timer = setTimeout(() => fail(new Error(`${spec.name} did not start within ${spec.startTimeoutMs ?? 20_000} ms`)), spec.startTimeoutMs ?? 20_000);
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${e.message}\n--- ${spec.name} output ---\n${output.slice(-2000)}`));
+    };
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (spec.readyPattern.test(output)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stderr?.off('data', onData);
+        // Keep draining so a chatty server never blocks on a full pipe.
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('error', (e) => fail(new Error(`${spec.name} could not be started (${spec.command}): ${e.message}`)));
+    child.on('exit', (code, signal) => {
+      if (!spec.readyPattern.test(output)) fail(new Error(`${spec.name} exited early (code ${code}, signal ${signal})`));
+    });
+  });
+}
+
+function waitExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Starts a server process and resolves once it prints its ready line. */
+export async function startProcessServer(spec: ProcessServerSpec): Promise<ProcessServer> {
+  let child = await launch(spec);
+  return {
+    get pid() {
+      return child.pid;
+    },
+    stop: () => waitExit(child, 'SIGTERM'),
+    kill: () => waitExit(child, 'SIGKILL'),
+    async restart() {
+      await waitExit(child, 'SIGTERM');
+      child = await launch(spec);
+    },
+  };
+}

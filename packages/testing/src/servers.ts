@@ -1,0 +1,133 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, chownSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, startProcessServer, type ProcessServer } from './process-server.js';
+
+/** A running server for tests or local mode, with the URL clients use. */
+export interface TestServer {
+  readonly url: string;
+  /** Stops the server and removes its data; a no-op for a server we did not start. */
+  dispose(): Promise<void>;
+  /** The process, when we started it (for chaos tests: kill, restart). */
+  readonly process?: ProcessServer;
+}
+
+export interface StartOptions {
+  /** Listen here instead of a free port (local mode uses the default ports). */
+  readonly port?: number;
+  /** Keep data here instead of a fresh temporary directory that dispose removes. */
+  readonly dataDir?: string;
+}
+
+const external = (url: string): TestServer => ({ url, dispose: async () => {} });
+
+function scratch(prefix: string, dataDir?: string): { dir: string; cleanup: () => void } {
+  if (dataDir) return { dir: dataDir, cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A nats-server with JetStream on loopback, or `NATS_URL` when set. */
+export async function startNats(options: StartOptions = {}, env = process.env): Promise<TestServer> {
+  if (env.NATS_URL && options.port === undefined) return external(env.NATS_URL);
+  const port = options.port ?? (await freePort());
+  const { dir, cleanup } = scratch('sy-nats-', options.dataDir);
+  const server = await startProcessServer({
+    name: 'nats-server',
+    command: 'nats-server',
+    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    readyPattern: /Server is ready/,
+  });
+  return { url: `nats://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };
+}
+
+/** A redis-server on loopback that keeps nothing on disk, or `REDIS_URL` when set. */
+export async function startRedis(options: StartOptions = {}, env = process.env): Promise<TestServer> {
+  if (env.REDIS_URL && options.port === undefined) return external(env.REDIS_URL);
+  const port = options.port ?? (await freePort());
+  const { dir, cleanup } = scratch('sy-redis-', options.dataDir);
+  const server = await startProcessServer({
+    name: 'redis-server',
+    command: 'redis-server',
+    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    readyPattern: /Ready to accept connections/,
+  });
+  return { url: `redis://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };
+}
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/** PostgreSQL refuses to run as root, so as root we run it as the `postgres` user. */
+function postgresOwner(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) throw new Error('running as root, but there is no postgres user to run PostgreSQL as');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function chownTree(dir: string, owner: { uid: number; gid: number } | undefined) {
+  if (owner) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, dir]);
+}
+
+/**
+ * initdb costs a couple of seconds, so one cluster is initialised per machine and copied
+ * for each server; the rename makes the template appear atomically to parallel test files.
+ */
+function templateCluster(owner: { uid: number; gid: number } | undefined): string {
+  const template = join(tmpdir(), `sy-pg-template-15-${owner?.uid ?? process.getuid?.() ?? 'x'}`);
+  if (existsSync(join(template, 'PG_VERSION'))) return template;
+  const building = mkdtempSync(join(tmpdir(), 'sy-pg-build-'));
+  chownTree(building, owner);
+  execFileSync(join(PG_BIN, 'initdb'), ['-D', join(building, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'ignore', ...owner });
+  try {
+    renameSync(join(building, 'data'), template);
+  } catch {
+    // Another process won the race; its template is as good as ours.
+  }
+  rmSync(building, { recursive: true, force: true });
+  return template;
+}
+
+/** A private PostgreSQL 15 on loopback (database `postgres`), or a fresh database in `DATABASE_URL`. */
+export async function startPostgres(options: StartOptions = {}, env = process.env): Promise<TestServer> {
+  if (env.DATABASE_URL && options.port === undefined) return freshDatabase(env.DATABASE_URL);
+  const owner = postgresOwner();
+  const port = options.port ?? (await freePort());
+  const { dir, cleanup } = scratch('sy-pg-', options.dataDir);
+  const data = join(dir, 'data');
+  if (!existsSync(join(data, 'PG_VERSION'))) {
+    cpSync(templateCluster(owner), data, { recursive: true });
+    chownTree(dir, owner);
+  }
+  if (owner) chownSync(dir, owner.uid, owner.gid);
+  const server = await startProcessServer({
+    name: 'postgres',
+    command: join(PG_BIN, 'postgres'),
+    args: ['-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'max_connections=200'],
+    readyPattern: /ready to accept connections/,
+    spawnOptions: owner ? { uid: owner.uid, gid: owner.gid } : {},
+  });
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    process: server,
+    dispose: async () => (await server.stop(), cleanup()),
+  };
+}
+
+async function freshDatabase(url: string): Promise<TestServer> {
+  const { default: postgres } = await import('postgres');
+  const name = `sy_test_${Math.random().toString(36).slice(2, 10)}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`CREATE DATABASE ${name}`);
+  const target = new URL(url);
+  target.pathname = `/${name}`;
+  return {
+    url: target.toString(),
+    dispose: async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
