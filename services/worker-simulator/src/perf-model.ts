@@ -35,14 +35,14 @@ export interface PerfModelOptions {
 
 const defaults: Required<PerfModelOptions> = { allReduceGbPerS: 450, allReduceLatencyUs: 10, memoryReserveFraction: 0.1 };
 
-/** A 1-D monotone cubic (PCHIP) through sorted nodes, with node slopes precomputed. */
+/** A 1-D curve through sorted nodes: monotone cubic (PCHIP) with node slopes, or linear when `slopes` is null. */
 interface Curve {
   readonly xs: readonly number[];
   readonly ys: readonly number[];
-  readonly slopes: readonly number[];
+  readonly slopes: readonly number[] | null;
 }
 
-function curve(xs: readonly number[], ys: readonly number[]): Curve {
+function pchip(xs: readonly number[], ys: readonly number[]): Curve {
   const n = xs.length;
   const h = xs.slice(1).map((x, i) => x - xs[i]!);
   const d = h.map((hi, i) => (ys[i + 1]! - ys[i]!) / hi);
@@ -75,13 +75,20 @@ function at(c: Curve, x: number): number {
   const { xs, ys, slopes } = c;
   const n = xs.length;
   if (n === 1 || x <= xs[0]!) return ys[0]!;
-  if (x >= xs[n - 1]!) return ys[n - 1]! + Math.max(0, (ys[n - 1]! - ys[n - 2]!) / (xs[n - 1]! - xs[n - 2]!)) * (x - xs[n - 1]!);
+  if (x >= xs[n - 1]!) {
+    const slope = Math.max(0, (ys[n - 1]! - ys[n - 2]!) / (xs[n - 1]! - xs[n - 2]!));
+    return ys[n - 1]! + slope * (x - xs[n - 1]!);
+  }
   let i = 0;
   while (xs[i + 1]! < x) i++;
   const hi = xs[i + 1]! - xs[i]!;
   const t = (x - xs[i]!) / hi;
+  if (slopes === null) return ys[i]! + t * (ys[i + 1]! - ys[i]!);
   const [t2, t3] = [t * t, t * t * t];
-  return (2 * t3 - 3 * t2 + 1) * ys[i]! + (t3 - 2 * t2 + t) * hi * slopes[i]! + (-2 * t3 + 3 * t2) * ys[i + 1]! + (t3 - t2) * hi * slopes[i + 1]!;
+  return (
+    (2 * t3 - 3 * t2 + 1) * ys[i]! + (t3 - 2 * t2 + t) * hi * slopes[i]! +
+    (-2 * t3 + 3 * t2) * ys[i + 1]! + (t3 - t2) * hi * slopes[i + 1]!
+  );
 }
 
 interface GridPoint {
@@ -91,42 +98,45 @@ interface GridPoint {
 }
 
 /**
- * A ragged tensor-product grid: one curve per row along x, then a curve across rows at the asked x.
- * Rows may cover different x ranges (decode rows stop where batch x context exceeds the measured
- * memory budget); a row is then extrapolated along its own last segment rather than dropped, since
- * dropping it would pull the answer towards a far-away row.
+ * A ragged tensor-product grid: one PCHIP curve per row along x, then a linear curve across rows at
+ * the asked x. Rows may cover different x ranges (decode rows stop where batch x context exceeds
+ * the measured memory budget); a row is then extrapolated along its own last segment rather than
+ * dropped, since dropping it would pull the answer towards a far-away row.
  */
 function grid(points: readonly GridPoint[], what: string): (row: number, x: number) => number {
   const keys = [...new Set(points.map((p) => p.row))].sort((a, b) => a - b);
   const rows = keys.map((k) => {
     const ps = points.filter((p) => p.row === k).sort((a, b) => a.x - b.x);
     ps.forEach((p, i) => {
-      if (i > 0 && p.x === ps[i - 1]!.x) throw invalidRows(`${what}: two rows for ${k}/${p.x}`);
+      if (i > 0 && p.x === ps[i - 1]!.x) throw invalid(`${what}: two rows for ${k}/${p.x}`);
     });
-    return curve(ps.map((p) => p.x), ps.map((p) => p.ms));
+    return pchip(ps.map((p) => p.x), ps.map((p) => p.ms));
   });
-  if (rows.length === 0) throw invalidRows(`${what}: no rows`);
-  return (row, x) => at(curve(keys, rows.map((r) => at(r, x))), row);
+  if (rows.length === 0) throw invalid(`${what}: no rows`);
+  return (row, x) => at({ xs: keys, ys: rows.map((r) => at(r, x)), slopes: null }, row);
 }
 
-function invalidRows(message: string): DomainError {
+function invalid(message: string): DomainError {
   return new DomainError('INVALID_ARGUMENT', `perf model: ${message}`, { retryable: false });
 }
 
 function count(name: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0) throw new DomainError('INVALID_ARGUMENT', `perf model: ${name} must be a finite number >= 0, got ${v}`, { retryable: false });
+  if (!Number.isFinite(v) || v < 0) throw invalid(`${name} must be a finite number >= 0, got ${v}`);
   return v;
 }
 
 /**
  * Builds the performance model of `model` from a GPU's profile rows and meta.
  *
- * Interpolation is PCHIP (monotone cubic) in linear batch / token / context coordinates, chosen by
- * leave-one-out error over both measured GPUs: against piecewise-linear in linear coordinates it cuts
- * the worst prefill error from 9.6 % to 3.7 % (prefill is convex in tokens: attention is quadratic)
- * and ties on decode (worst 2.3-4.2 % vs 2.9-5.8 %); interpolating in log2(batch) / log2(context)
- * is worse everywhere (worst 8-34 %) because step time is affine in batch and in batch x context,
- * not in their logarithms.
+ * Interpolation was chosen by leave-one-out error over both measured GPUs (see perf-model.test.ts):
+ * - along the densely measured axis (prefill tokens, decode batch, mixed chunk): PCHIP, a monotone
+ *   cubic, in linear coordinates. Against piecewise-linear it cuts the worst prefill error from
+ *   9.6 % to 4.1 % (prefill is convex in tokens: attention is quadratic) and the worst decode error
+ *   from 5.8 % to 4.2 %. Interpolating in log2(batch) / log2(tokens) is worse everywhere (worst
+ *   8-34 %) because step time is affine in batch and tokens, not in their logarithms.
+ * - across rows (decode context, mixed decode batch): linear, which is exact for the affine cost of
+ *   reading batch x context cached tokens; PCHIP there reached 9.9 % on mixed batch rows (its slopes
+ *   feel the jump from the batch-0 prefill row to batch 1) against 7.0 % for linear.
  *
  * Decode rows are curves over batch, one per measured context, joined across context.
  * Mixed rows are curves over prefill chunk, one per decode batch, measured at one decode context
@@ -141,14 +151,19 @@ function count(name: string, v: number): number {
  *
  * @throws DomainError `INVALID_ARGUMENT` when meta lacks the model or a phase has no rows.
  */
-export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, model: string, options: PerfModelOptions = {}): PerfModel {
+export function createPerfModel(
+  rows: readonly ProfileRow[],
+  meta: GpuMeta,
+  model: string,
+  options: PerfModelOptions = {},
+): PerfModel {
   const opts = { ...defaults, ...options };
   const shape = meta.models[model];
-  if (shape === undefined) throw invalidRows(`meta of ${meta.gpu} has no model "${model}"`);
+  if (shape === undefined) throw invalid(`meta of ${meta.gpu} has no model "${model}"`);
   const mine = rows.filter((r) => r.model === model);
   const phase = (p: ProfileRow['phase']): ProfileRow[] => {
     const found = mine.filter((r) => r.phase === p);
-    if (found.length === 0) throw invalidRows(`no ${p} rows for ${model} on ${meta.gpu}`);
+    if (found.length === 0) throw invalid(`no ${p} rows for ${model} on ${meta.gpu}`);
     return found;
   };
   const [prefillRows, decodeRows, mixedRows] = [phase('prefill'), phase('decode'), phase('mixed')];
@@ -156,7 +171,7 @@ export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, mode
   const prefillShard = grid(prefillNodes, 'prefill');
   const decodeShard = grid(decodeRows.map((r) => ({ row: r.context, x: r.batch, ms: r.ms })), 'decode');
   const refContexts = new Set(mixedRows.map((r) => r.context));
-  if (refContexts.size !== 1) throw invalidRows(`mixed rows of ${model} must share one decode context`);
+  if (refContexts.size !== 1) throw invalid(`mixed rows of ${model} must share one decode context`);
   const refContext = [...refContexts][0]!;
   const mixedBatches = [...new Set(mixedRows.map((r) => r.batch))];
   const mixedShard = grid(
@@ -170,13 +185,15 @@ export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, mode
 
   const tp = /-tp(\d+)$/.exec(model);
   const tensorParallel = tp !== null && Number(tp[1]) > 1;
-  const allReduceMs = (tokens: number): number =>
-    !tensorParallel || tokens === 0
-      ? 0
-      : 2 * shape.layers * (opts.allReduceLatencyUs / 1e3 + ((tokens * shape.hidden * 2) / (opts.allReduceGbPerS * 1e9)) * 1e3);
+  const allReduceMs = (tokens: number): number => {
+    if (!tensorParallel || tokens === 0) return 0;
+    const payloadMs = ((tokens * shape.hidden * 2) / (opts.allReduceGbPerS * 1e9)) * 1e3;
+    return 2 * shape.layers * (opts.allReduceLatencyUs / 1e3 + payloadMs);
+  };
   const decodeMs = (batch: number, context: number): number =>
     count('batch', batch) === 0 ? 0 : decodeShard(count('context', context), batch) + allReduceMs(batch);
-  const prefillMs = (tokens: number): number => (count('tokens', tokens) === 0 ? 0 : prefillShard(0, tokens) + allReduceMs(tokens));
+  const prefillMs = (tokens: number): number =>
+    count('tokens', tokens) === 0 ? 0 : prefillShard(0, tokens) + allReduceMs(tokens);
 
   return {
     model,
@@ -185,11 +202,12 @@ export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, mode
     mixedMs(decodeBatch, prefillTokens, decodeContext) {
       if (count('decodeBatch', decodeBatch) === 0) return prefillMs(prefillTokens);
       if (count('prefillTokens', prefillTokens) === 0) return decodeMs(decodeBatch, decodeContext);
-      const contextShift = decodeShard(count('decodeContext', decodeContext), decodeBatch) - decodeShard(refContext, decodeBatch);
+      const context = count('decodeContext', decodeContext);
+      const contextShift = decodeShard(context, decodeBatch) - decodeShard(refContext, decodeBatch);
       // A mixed step does all of the work of either part alone, so it never costs less than one.
       const shard = Math.max(
         mixedShard(decodeBatch, prefillTokens) + contextShift,
-        decodeShard(decodeContext, decodeBatch),
+        decodeShard(context, decodeBatch),
         prefillShard(0, prefillTokens),
       );
       return shard + allReduceMs(decodeBatch + prefillTokens);

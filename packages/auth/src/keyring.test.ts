@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { createKeyring, generateApiKey, hashApiKey, parseApiKeys } from './keyring.js';
+
+describe('keyring', () => {
+  const key = generateApiKey();
+  const ring = createKeyring(parseApiKeys(`acme:k1:${hashApiKey(key)},ops:k2:${hashApiKey('op-key')}:operator`));
+
+  it('resolves a valid bearer key to its tenant', () => {
+    expect(ring.authenticate(`Bearer ${key}`)).toEqual({ tenant: 'acme', keyId: 'k1', operator: false });
+    expect(ring.authenticate('bearer op-key').operator).toBe(true);
+  });
+
+  it('refuses a missing or wrong key with UNAUTHENTICATED and a hint', () => {
+    expect(() => ring.authenticate(undefined)).toThrow(/missing API key/);
+    expect(() => ring.authenticate(`Bearer ${key}x`)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
+  });
+
+  it('rejects malformed key lists instead of running without auth', () => {
+    expect(() => parseApiKeys('acme:k1:not-a-hash')).toThrow(/tenant:keyId:sha256hex/);
+  });
+});

@@ -1,0 +1,23 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Settings every service shares, with the local defaults `switchyard up` uses. */
+export const commonEnv = {
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Prometheus `/metrics` port; 0 picks a free one. */
+  METRICS_PORT: port.default(0),
+  METRICS_HOST: z.string().default('127.0.0.1'),
+  /** JetStream stream replicas: 3 on a cluster. */
+  STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+} as const;
+
+export const redisEnv = { REDIS_URL: z.string().default('redis://127.0.0.1:6379') } as const;
+export const databaseEnv = { DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/switchyard') } as const;
+
+/** `host:port` for a gRPC listener. */
+export const listenAddress = (fallback: string) =>
+  z.string().regex(/^[^:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:50051').default(fallback);
+
+export const portSchema = port;
