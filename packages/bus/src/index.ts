@@ -9,7 +9,7 @@ export type { ConsumeDurableOptions, Delivery, DeliveryHandler, RunningConsumer 
 export { dispositionForError } from './disposition.js';
 export type { Disposition, RetryPolicy } from './disposition.js';
 export { openBucket } from './kv.js';
-export { jetstream, jetstreamManager } from '@nats-io/jetstream';
+export { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-export type { NatsConnection } from '@nats-io/transport-node';
+export type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 export type { KV, KvEntry } from '@nats-io/kv';

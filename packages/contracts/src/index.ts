@@ -62,3 +62,4 @@ export type { EventMeta, EventPayload, EventType } from './envelope.js';
 export { tierName, tierFromName, outcomeName } from './tiers.js';
 export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';
+export { toGrpcError, RETRY_AFTER_MS } from './grpc-status.js';

@@ -11,12 +11,17 @@ const gpus = Object.keys(GPU_PROFILE_FILES) as GpuType[];
 const EIGHT_B = 'llama-3.1-8b';
 const TP4 = 'llama-3.1-70b-tp4';
 
+type Phase = ProfileRow['phase'];
+
 const model = (gpu: GpuType, name: string, rows: readonly ProfileRow[] = profiles[gpu].rows): PerfModel =>
   createPerfModel(rows, profiles[gpu].meta, name);
-const rowsOf = (gpu: GpuType, name: string, phase: ProfileRow['phase']): ProfileRow[] =>
+const rowsOf = (gpu: GpuType, name: string, phase: Phase): ProfileRow[] =>
   profiles[gpu].rows.filter((r) => r.model === name && r.phase === phase);
-const measured = (gpu: GpuType, name: string, phase: ProfileRow['phase'], batch: number, context: number, newTokens?: number): number => {
-  const row = rowsOf(gpu, name, phase).find((r) => r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens));
+/** The measured median of one table row, so expectations come from the data, not literals. */
+const measured = (gpu: GpuType, name: string, phase: Phase, batch: number, context: number, newTokens?: number): number => {
+  const row = rowsOf(gpu, name, phase).find(
+    (r) => r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens),
+  );
   if (row === undefined) throw new Error(`no ${phase} row ${batch}/${context}/${newTokens} for ${name} on ${gpu}`);
   return row.ms;
 };
@@ -41,22 +46,28 @@ describe('leave-one-out over the measured grid', () => {
   //   no interpolation across 0..8 can recover and which the simulator never needs, batches being whole.
   const interior = (xs: number[], x: number): boolean => xs.some((v) => v < x) && xs.some((v) => v > x);
   const cases = (rows: ProfileRow[]): Array<{ label: string; held: ProfileRow[] }> => {
-    const by = (phase: ProfileRow['phase']) => rows.filter((r) => r.phase === phase);
+    const by = (phase: Phase): ProfileRow[] => rows.filter((r) => r.phase === phase);
     const prefill = by('prefill');
     const decode = by('decode');
     const mixed = by('mixed');
     const decodeContexts = [...new Set(decode.map((r) => r.context))];
     const mixedBatches = [...new Set(mixed.map((r) => r.batch))];
+    const chunk = (r: ProfileRow): number => r.newTokens - r.batch;
+    const one = (label: string) => (r: ProfileRow) => ({ label, held: [r] });
     return [
-      ...prefill.filter((r) => interior(prefill.map((p) => p.context), r.context)).map((r) => ({ label: 'prefill', held: [r] })),
+      ...prefill.filter((r) => interior(prefill.map((p) => p.context), r.context)).map(one('prefill')),
       ...decode
         .filter((r) => interior(decode.filter((d) => d.context === r.context).map((d) => d.batch), r.batch))
-        .map((r) => ({ label: 'decode', held: [r] })),
-      ...decodeContexts.filter((c) => interior(decodeContexts, c)).map((c) => ({ label: 'decode-ctx', held: decode.filter((r) => r.context === c) })),
+        .map(one('decode')),
+      ...decodeContexts
+        .filter((c) => interior(decodeContexts, c))
+        .map((c) => ({ label: 'decode-ctx', held: decode.filter((r) => r.context === c) })),
       ...mixed
-        .filter((r) => interior([0, ...mixed.filter((m) => m.batch === r.batch).map((m) => m.newTokens - m.batch)], r.newTokens - r.batch))
-        .map((r) => ({ label: 'mixed', held: [r] })),
-      ...mixedBatches.filter((b) => interior(mixedBatches, b)).map((b) => ({ label: 'mixed-batch', held: mixed.filter((r) => r.batch === b) })),
+        .filter((r) => interior([0, ...mixed.filter((m) => m.batch === r.batch).map(chunk)], chunk(r)))
+        .map(one('mixed')),
+      ...mixedBatches
+        .filter((b) => interior(mixedBatches, b))
+        .map((b) => ({ label: 'mixed-batch', held: mixed.filter((r) => r.batch === b) })),
     ];
   };
 
@@ -72,13 +83,17 @@ describe('leave-one-out over the measured grid', () => {
           for (const r of held) {
             const err = Math.abs(predictShard(m, r) / r.ms - 1);
             errors.set(label, [...(errors.get(label) ?? []), err]);
-            if (err > 0.1) failures.push(`${gpu} ${name} ${label} b=${r.batch} ctx=${r.context} new=${r.newTokens}: ${(err * 100).toFixed(1)} %`);
+            if (err > 0.1) {
+              failures.push(`${gpu} ${name} ${label} b=${r.batch} ctx=${r.context} new=${r.newTokens}: ${(err * 100).toFixed(1)} %`);
+            }
           }
         }
         for (const [label, errs] of errors) {
           const sorted = errs.sort((a, b) => a - b);
           const pct = (v: number): string => `${(v * 100).toFixed(2)} %`.padStart(8);
-          table.push(`${gpu.padEnd(11)} ${name.padEnd(18)} ${label.padEnd(12)} ${String(sorted.length).padStart(3)} ${pct(sorted[Math.floor((sorted.length - 1) / 2)]!)} ${pct(sorted.at(-1)!)}`);
+          const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+          const n = String(sorted.length).padStart(3);
+          table.push(`${gpu.padEnd(11)} ${name.padEnd(18)} ${label.padEnd(12)} ${n} ${pct(median)} ${pct(sorted.at(-1)!)}`);
         }
       }
     }
@@ -92,7 +107,8 @@ describe('batching', () => {
   it('8B on H100 decodes > 20x the tokens/s at batch 64 than at batch 1, as the table says', () => {
     const m = model('h100-80gb', EIGHT_B);
     const tokensPerS = (b: number): number => (b / m.decodeMs(b, 1024)) * 1000;
-    const raw = 64 / measured('h100-80gb', EIGHT_B, 'decode', 64, 1024) / (1 / measured('h100-80gb', EIGHT_B, 'decode', 1, 1024));
+    const rawStep = (b: number): number => measured('h100-80gb', EIGHT_B, 'decode', b, 1024);
+    const raw = 64 / rawStep(64) / (1 / rawStep(1));
     expect(tokensPerS(64) / tokensPerS(1)).toBeGreaterThan(20);
     expect(tokensPerS(64) / tokensPerS(1) / raw).toBeCloseTo(1, 9);
     // Off the grid, throughput keeps rising with batch and the step time stays between its corners.
@@ -132,8 +148,8 @@ describe('mixed steps', () => {
     for (const gpu of gpus) {
       for (const name of Object.keys(profiles[gpu].meta.models)) {
         const m = model(gpu, name);
-        const points = [...rowsOf(gpu, name, 'mixed').map((r) => [r.batch, r.newTokens - r.batch, r.context]), [20, 300, 3000], [200, 1500, 600]];
-        for (const [b, p, c] of points as Array<[number, number, number]>) {
+        const grid = rowsOf(gpu, name, 'mixed').map((r): [number, number, number] => [r.batch, r.newTokens - r.batch, r.context]);
+        for (const [b, p, c] of [...grid, [20, 300, 3000], [200, 1500, 600]]) {
           expect(m.mixedMs(b, p, c)).toBeLessThan(m.prefillMs(p) + m.decodeMs(b, c));
           expect(m.mixedMs(b, p, c)).toBeGreaterThanOrEqual(Math.max(m.prefillMs(p), m.decodeMs(b, c)));
         }
@@ -162,8 +178,9 @@ describe('KV capacity', () => {
     expect(m.kvCapacityTokens()).toBe(expected);
     expect(m.kvCapacityTokens(40)).toBe(Math.floor((40 * 2 ** 30 * 0.9 - shape.weightBytes) / shape.kvBytesPerToken));
     expect(m.kvCapacityTokens(10)).toBe(0); // weights alone do not fit
-    const h200 = profiles['h200-141gb'].meta;
-    expect(model('h200-141gb', EIGHT_B).kvCapacityTokens()).toBe(Math.floor((h200.memGib * 2 ** 30 * 0.9 - shape.weightBytes) / shape.kvBytesPerToken));
+    const h200 = profiles['h200-141gb'].meta.memGib;
+    const h200Expected = Math.floor((h200 * 2 ** 30 * 0.9 - shape.weightBytes) / shape.kvBytesPerToken);
+    expect(model('h200-141gb', EIGHT_B).kvCapacityTokens()).toBe(h200Expected);
   });
 });
 
@@ -180,8 +197,10 @@ describe('tensor parallelism', () => {
       }
       const prefill8k = measured(gpu, TP4, 'prefill', 1, 8192);
       expect(m.prefillMs(8192) - prefill8k).toBeCloseTo(allReduceMs(8192), 9);
-      const mixed = rowsOf(gpu, TP4, 'mixed')[0]!;
-      expect(m.mixedMs(mixed.batch, mixed.newTokens - mixed.batch, mixed.context) - mixed.ms).toBeCloseTo(allReduceMs(mixed.newTokens), 9);
+      for (const r of rowsOf(gpu, TP4, 'mixed')) {
+        const step = m.mixedMs(r.batch, r.newTokens - r.batch, r.context);
+        expect(step - r.ms).toBeCloseTo(allReduceMs(r.newTokens), 9);
+      }
       expect(model(gpu, EIGHT_B).allReduceMs(256)).toBe(0);
     }
   });
@@ -193,6 +212,9 @@ describe('profile parsing', () => {
     expect(parseProfileCsv(`${header}\nm,decode,2,128,2,7.5,7.4,7.6\n`)).toHaveLength(1);
     expect(() => parseProfileCsv(`${header}\nm,decode,2,128,2,abc,7.4,7.6`)).toThrow(/line 2: column "ms"/);
     expect(() => parseProfileCsv(`${header}\nm,train,2,128,2,7.5,7.4,7.6`)).toThrow(/column "phase"/);
+  });
+  it('names the profile file that cannot be read', async () => {
+    await expect(loadProfiles('/nonexistent-profiles')).rejects.toThrow(/h(100-sxm-80gb|200-141gb)\.(csv|meta\.json) cannot be read/);
   });
   it('names the meta field that is wrong', () => {
     const shape = { h: 1, L: 1, nh: 1, nkv: 1, hd: 1, inter: 1, vocab: 1, kv_bytes_per_token: 1, weight_bytes: 1 };

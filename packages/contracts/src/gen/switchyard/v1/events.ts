@@ -85,6 +85,8 @@ export interface RequestTerminated {
     | undefined;
   /** Set on rejections that may succeed later. */
   retryAfterMs: number;
+  /** Token chunks sent to the inbox by the attempt that finished, so a relay knows it has all. */
+  chunkCount: number;
 }
 
 export interface UsageRecorded {
@@ -752,6 +754,7 @@ function createBaseRequestTerminated(): RequestTerminated {
     attempt: 0,
     usage: undefined,
     retryAfterMs: 0,
+    chunkCount: 0,
   };
 }
 
@@ -783,6 +786,9 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
     }
     if (message.retryAfterMs !== 0) {
       writer.uint32(72).uint32(message.retryAfterMs);
+    }
+    if (message.chunkCount !== 0) {
+      writer.uint32(80).uint32(message.chunkCount);
     }
     return writer;
   },
@@ -870,6 +876,14 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
             }
 
             message.retryAfterMs = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.chunkCount = reader.uint32();
             continue;
           }
         }

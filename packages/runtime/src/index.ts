@@ -1,0 +1,2 @@
+export { runService, runMain } from './run-service.js';
+export type { CommonConfig, ServiceContext, Stoppable, RunServiceOptions } from './run-service.js';

@@ -1,0 +1,75 @@
+import { connectBus, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import { commonEnv, loadConfig, z } from '@switchyard/config';
+import { streams } from '@switchyard/contracts';
+import { createLogger, createMetricsRegistry, serveMetrics, type Logger, type Registry } from '@switchyard/telemetry';
+
+/** What every service's composition root gets before it builds its own parts. */
+export type CommonConfig = z.infer<typeof commonSchema>;
+
+const commonSchema = z.object(commonEnv);
+
+export interface ServiceContext<C> {
+  /** The service's own settings. */
+  readonly config: C;
+  readonly common: CommonConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+}
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+export interface RunServiceOptions<S extends z.ZodType> {
+  readonly service: string;
+  /** Service-specific environment variables, on top of the common ones. */
+  readonly env: S;
+  readonly start: (ctx: ServiceContext<z.infer<S>>) => Promise<Stoppable>;
+}
+
+/**
+ * The shared shape of every `main.ts`: config -> logger -> NATS -> streams -> service ->
+ * metrics; SIGTERM/SIGINT stop the service, then drain the connection so in-flight
+ * publishes and acks reach the server before the process exits.
+ */
+export async function runService<S extends z.ZodType>(options: RunServiceOptions<S>): Promise<void> {
+  const common = loadConfig(commonSchema, process.env);
+  const config = loadConfig(options.env, process.env);
+  const logger = createLogger({ service: options.service, level: common.LOG_LEVEL });
+  const registry = createMetricsRegistry(options.service);
+  const nc = await connectBus({ url: common.NATS_URL, name: options.service });
+  const js = jetstream(nc);
+  await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
+  const running = await options.start({ config, common, logger, registry, nc, js });
+  const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST);
+  logger.info({ metricsPort: metrics.port, pid: process.pid }, `${options.service} started`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${options.service} stopping`);
+    try {
+      await running.stop();
+      await metrics.close();
+      await nc.drain();
+    } catch (e) {
+      logger.error({ err: e }, 'unclean shutdown');
+      process.exitCode = 1;
+    }
+    logger.flush();
+    process.exit();
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** Runs `main`, and exits non-zero with a readable message when start-up fails. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}

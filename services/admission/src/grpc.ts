@@ -1,0 +1,103 @@
+import type { Metadata, ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import type { Keyring } from '@switchyard/auth';
+import {
+  DomainError,
+  Outcome,
+  toGrpcError,
+  type AdmissionServiceServer,
+  type CompleteRequest,
+  type CompleteResponse,
+  type GenerateRequest,
+  type GenerateResponse,
+  type GetRequestRequest,
+  type GetRequestResponse,
+} from '@switchyard/contracts';
+import type { Logger } from '@switchyard/telemetry';
+import { runGeneration, type GenerationDeps } from './generation.js';
+import type { RequestStore } from './request-store.js';
+import { validateGeneration, type GenerationLimits } from './validate.js';
+
+export interface AdmissionHandlerDeps extends GenerationDeps {
+  readonly keyring: Keyring;
+  readonly limits: GenerationLimits;
+  readonly store: RequestStore;
+  readonly logger: Logger;
+}
+
+const authorization = (metadata: Metadata) => {
+  const value = metadata.get('authorization')[0];
+  return typeof value === 'string' ? value : undefined;
+};
+
+/** grpc-js gives Infinity when the caller set no deadline. */
+function deadlineOf(call: { getDeadline(): Date | number }): number {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : 0;
+}
+
+/** The AdmissionService handlers; domain errors become gRPC statuses here and only here. */
+export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
+  const fail = (e: unknown, what: string) => {
+    if (!(e instanceof DomainError)) deps.logger.error({ err: e }, `${what} failed`);
+    return toGrpcError(e);
+  };
+
+  return {
+    generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>) {
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      void (async () => {
+        const principal = deps.keyring.authenticate(authorization(call.metadata));
+        const params = validateGeneration(call.request, deps.limits);
+        const result = await runGeneration(deps, principal, params, {
+          onStarted: (requestId) => call.write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
+          onChunk: (text, seq) => call.write({ event: { $case: 'chunk', chunk: { text, seq } } }),
+          signal: abort.signal,
+          deadlineUnixMs: deadlineOf(call),
+        });
+        call.write({ event: { $case: 'finished', finished: { outcome: Outcome.OUTCOME_COMPLETED, usage: result.usage, finishReason: result.finishReason } } });
+        call.end();
+      })().catch((e) => {
+        if (!abort.signal.aborted) call.emit('error', fail(e, 'Generate'));
+      });
+    },
+
+    complete(call: ServerUnaryCall<CompleteRequest, CompleteResponse>, callback: sendUnaryData<CompleteResponse>) {
+      void (async () => {
+        const principal = deps.keyring.authenticate(authorization(call.metadata));
+        const params = validateGeneration(call.request, deps.limits);
+        const parts: string[] = [];
+        const abort = new AbortController();
+        call.on('cancelled', () => abort.abort());
+        const result = await runGeneration(deps, principal, params, {
+          onStarted: () => {},
+          onChunk: (text) => parts.push(text),
+          signal: abort.signal,
+          deadlineUnixMs: deadlineOf(call),
+        });
+        callback(null, {
+          requestId: result.requestId,
+          model: params.model,
+          text: parts.join(''),
+          outcome: Outcome.OUTCOME_COMPLETED,
+          usage: result.usage,
+          finishReason: result.finishReason,
+        });
+      })().catch((e) => callback(fail(e, 'Complete')));
+    },
+
+    getRequest(call: ServerUnaryCall<GetRequestRequest, GetRequestResponse>, callback: sendUnaryData<GetRequestResponse>) {
+      void (async () => {
+        const principal = deps.keyring.authenticate(authorization(call.metadata));
+        const record = await deps.store.get(call.request.requestId);
+        // Another tenant's request is reported as absent, so ids cannot be probed.
+        if (!record || (record.tenant !== principal.tenant && !principal.operator)) {
+          throw new DomainError('NOT_FOUND', `no request ${call.request.requestId} for this API key`);
+        }
+        const { tenant: _tenant, ...response } = record;
+        callback(null, response);
+      })().catch((e) => callback(fail(e, 'GetRequest')));
+    },
+  };
+}

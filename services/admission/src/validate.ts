@@ -1,0 +1,70 @@
+import { DomainError, Tier, tierName, type TierName } from '@switchyard/contracts';
+
+/** The fields Generate and Complete share. */
+export interface GenerationInput {
+  readonly model: string;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly tier: Tier;
+  readonly idempotencyKey: string;
+  readonly feature: string;
+  readonly seed: number;
+}
+
+export interface GenerationLimits {
+  /** Largest prompt accepted, in estimated tokens. */
+  readonly maxPromptTokens: number;
+  /** Largest max_tokens accepted. */
+  readonly maxOutputTokens: number;
+  /** Used when the caller sends max_tokens = 0. */
+  readonly defaultMaxTokens: number;
+}
+
+/** A request that passed validation, with its defaults resolved. */
+export interface GenerationParams {
+  readonly model: string;
+  readonly prompt: string;
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  readonly tier: Tier;
+  readonly tierName: TierName;
+  readonly feature: string;
+  readonly seed: number;
+}
+
+/**
+ * About four characters per token for English under Llama-3's tokenizer; close enough for
+ * guardrails and budgets, and the worker reports the billed count.
+ */
+export const estimateTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
+
+const MODEL = /^[a-z0-9][a-z0-9.:-]{0,63}$/;
+const FEATURE = /^[A-Za-z0-9_-]{0,64}$/;
+
+/** Checks a request and resolves defaults; every refusal says what to change. */
+export function validateGeneration(input: GenerationInput, limits: GenerationLimits): GenerationParams {
+  const invalid = (message: string) => new DomainError('INVALID_ARGUMENT', message);
+  if (!MODEL.test(input.model)) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
+  if (input.prompt.length === 0) throw invalid('prompt is empty');
+  const promptTokens = estimateTokens(input.prompt);
+  if (promptTokens > limits.maxPromptTokens) {
+    throw invalid(`prompt is about ${promptTokens} tokens; the limit is ${limits.maxPromptTokens}`);
+  }
+  if (input.maxTokens > limits.maxOutputTokens) {
+    throw invalid(`max_tokens ${input.maxTokens} is above the limit of ${limits.maxOutputTokens}`);
+  }
+  const tier = input.tier === Tier.TIER_UNSPECIFIED ? Tier.TIER_REALTIME : input.tier;
+  const name = tierName(tier);
+  if (!name) throw invalid('tier must be TIER_REALTIME, TIER_INTERNAL or TIER_BATCH');
+  if (!FEATURE.test(input.feature)) throw invalid('feature may hold up to 64 letters, digits, "_" or "-"');
+  return {
+    model: input.model,
+    prompt: input.prompt,
+    promptTokens,
+    maxTokens: input.maxTokens || limits.defaultMaxTokens,
+    tier,
+    tierName: name,
+    feature: input.feature || 'default',
+    seed: input.seed,
+  };
+}

@@ -1,0 +1,72 @@
+import type { Detector, Match } from './types.js';
+
+// Words and separators are disjoint classes, so "up to n words between" is a bounded,
+// unambiguous repetition. Separators stop at sentence ends: a phrase never spans two
+// sentences.
+const W = String.raw`[\p{L}\p{N}_'’]+`;
+const S = String.raw`[^\p{L}\p{N}_'’.!?\n]{1,6}`;
+const gap = (n: number): string => String.raw`${S}(?:${W}${S}){0,${n}}`;
+
+const IGNORE = String.raw`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|override|overriding|bypass|neglect|discard|abandon|set aside|throw out|stop following|do not follow|don'?t follow|no longer follow|pay no attention to|do not obey|don'?t obey|stop obeying)`;
+const WHICH = String.raw`(?:previous|previously|prior|above|earlier|preceding|foregoing|original|initial|system|former|existing|developer|all|any|every|your)`;
+const WHAT = String.raw`(?:instructions?|prompts?|rules|directives?|guidelines|guidance|commands|directions|context|constraints|programming|restrictions|polic(?:y|ies)|training|safeguards|guardrails|filters)`;
+
+const ROLE = String.raw`(?:you are|you're|you will be|act as|acting as|pretend to be|play the role of|become|roleplay as|role-play as|respond as|answer as)`;
+const ROGUE = String.raw`(?:evil|unfiltered|uncensored|unrestricted|amoral|jailbroken|unaligned|rogue|unlimited|unbound|unchained)`;
+const FREE = String.raw`(?:without (?:any )?(?:restrictions|filters|censorship|limits|limitations|rules|guidelines|ethics|morals)|no (?:restrictions|filters|rules|limits|limitations|guidelines|ethics|morals|content polic(?:y|ies))|unfiltered|uncensored|unrestricted)`;
+
+const LEAK_VERB = String.raw`(?:reveal|show|print|display|output|repeat|recite|leak|share|dump|tell|give|write out|type out|spell out|expose|disclose|paste|what (?:is|are|was|were))`;
+const LEAK_WHAT = String.raw`(?:system prompt|system message|system instructions|(?:initial|hidden|original|secret|exact|full|internal|developer|base) (?:prompt|instructions|message)|pre-?prompt)`;
+
+const compile = (sources: readonly string[]): RegExp => new RegExp(sources.map((s) => `(?:${s})`).join('|'), 'giu');
+
+/** Patterns per family, exposed so the encoded-payload detector can reuse them. */
+export const injectionFamilies = {
+  /** "Ignore all previous instructions" and its paraphrases. */
+  override: compile([
+    String.raw`\b${IGNORE}\b(?:${gap(3)}${WHICH}\b)${gap(3)}${WHAT}\b`,
+    String.raw`\b${IGNORE}\b${S}(?:${W}${S}){0,2}everything (?:you(?:'ve| have)? (?:been |were )?(?:told|taught|instructed|programmed)|(?:written |said )?(?:above|before this))`,
+    String.raw`\b${IGNORE}\b${S}(?:all of |everything )?the above(?: and| instead|,? (?:then|now))\b`,
+    String.raw`\b(?:previous|prior|earlier|original|initial|system|above) (?:instructions|prompts?|directives|programming)(?: (?:are|is|have been))? (?:now )?(?:void|null|cancell?ed|revoked|obsolete|overridden|superseded|no longer (?:valid|apply|applicable|in effect|active))`,
+    String.raw`\b(?:new|updated|real) (?:system )?instructions:`,
+    // Common non-English forms.
+    String.raw`\b(?:ignora|olvida)(?:r)? (?:todas )?(?:las |tus )?instrucciones (?:anteriores|previas)`,
+    String.raw`\b(?:ignoriere|vergiss) (?:alle )?(?:vorherigen|bisherigen|obigen) (?:Anweisungen|Instruktionen|Regeln)`,
+    String.raw`\b(?:ignore[sz]?|oublie[sz]?) (?:toutes )?(?:les |tes |vos )?instructions (?:précédentes|antérieures)`,
+  ]),
+  /** "You are now DAN", developer mode and other role-play escapes. */
+  rolePlay: compile([
+    String.raw`\b${ROLE}(?: now)? (?:an? |the )?(?:DAN|STAN|DUDE)\b`,
+    String.raw`\bDo Anything Now\b`,
+    String.raw`\b${ROLE}(?: now)? (?:an? |the )?${ROGUE}\b${S}(?:${W}${S}){0,3}?(?:AI|assistant|chatbot|model|bot|confidant|version|persona|entity|mode)\b`,
+    String.raw`\byou(?:'re| are| will be)? (?:now )?(?:in|running in|operating in|entering|switching to) (?:developer|god|jailbreak|DAN|unrestricted) mode\b`,
+    String.raw`\b(?:enable|activate|enter|simulate|emulate) (?:developer|god|jailbreak|DAN) mode\b${S}(?:${W}${S}){0,6}?(?:you|your|ChatGPT|AI|assistant|restrictions|filters|polic(?:y|ies))\b`,
+    String.raw`\b(?:developer|jailbreak|DAN) mode (?:enabled|output|response)`,
+    String.raw`\byou (?:have been|are now|were|are) (?:freed|liberated|jailbroken|unshackled|released from)\b`,
+    String.raw`\bpretend (?:that )?you (?:are|have|were) (?:not bound by|free (?:of|from)|no|not any|without) (?:\w+ ){0,2}(?:restrictions|rules|filters|guidelines|limits|limitations|polic(?:y|ies)|ethics|constraints)`,
+    String.raw`\b(?:from now on|for the rest of this conversation|going forward),? you\b[^.!?\n]{0,60}?\b${FREE}`,
+  ]),
+  /** Requests to disclose the system prompt or hidden instructions. */
+  promptLeak: compile([
+    String.raw`\b${LEAK_VERB}\b(?: me| us)?(?: back)?(?: all| word for word| verbatim)?(?: of)? (?:your|the full|the entire|the complete|the exact|the original|the hidden|the initial|everything in your) ${LEAK_WHAT}`,
+    String.raw`\b(?:repeat|print|output|show|reproduce|echo)\b(?: back)? (?:all |everything |the )?(?:words|text|content|everything|lines|instructions|messages)?(?: written)? (?:above|before this (?:line|message|point)|prior to this message)\b`,
+    String.raw`\bwhat (?:were|are) (?:you|your) (?:told|instructed|initial instructions|original instructions|hidden instructions)\b(?: (?:before|to do|by (?:your|the) (?:developers?|creators?|system)))`,
+    String.raw`\b(?:start|begin) your (?:reply|response|answer) with (?:your|the) ${LEAK_WHAT}`,
+  ]),
+} as const;
+
+/** Runs one compiled family over `text`. */
+export function findFamily(re: RegExp, text: string): Match[] {
+  const out: Match[] = [];
+  for (const m of text.matchAll(re)) out.push({ start: m.index, end: m.index + m[0].length });
+  return out;
+}
+
+const family = (id: string, re: RegExp): Detector => ({ id, category: 'injection', find: (text) => findFamily(re, text) });
+
+/** "Ignore previous instructions" and paraphrases. Rule id `injection.override`. */
+export const overrideInstructionsDetector = family('injection.override', injectionFamilies.override);
+/** DAN, developer mode and other jailbreak personas. Rule id `injection.role_play`. */
+export const rolePlayDetector = family('injection.role_play', injectionFamilies.rolePlay);
+/** Attempts to extract the system prompt. Rule id `injection.prompt_leak`. */
+export const promptLeakDetector = family('injection.prompt_leak', injectionFamilies.promptLeak);
