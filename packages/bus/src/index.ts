@@ -13,3 +13,4 @@ export { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 export type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 export type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 export type { KV, KvEntry } from '@nats-io/kv';
+export { publishTerminal, terminalOf } from './terminal.js';

@@ -63,3 +63,5 @@ export { tierName, tierFromName, outcomeName } from './tiers.js';
 export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';
 export { toGrpcError, RETRY_AFTER_MS } from './grpc-status.js';
+export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
+export type { WorkerHeartbeat } from './heartbeat.js';

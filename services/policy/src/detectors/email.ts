@@ -9,6 +9,10 @@ const CANDIDATE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+/g;
 // Retina asset names (`icon@2x.png`) have the shape of an address; their "TLD" is a file type.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'avif']);
 
+// `scheme://user:password@host` carries a password, not an address (the secret detectors
+// cover it).
+const URL_USERINFO = /:\/\/[^\s/@]*:$/;
+
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function validDomain(domain: string): boolean {
@@ -32,6 +36,7 @@ export const emailDetector: Detector = {
       const local = m[0].slice(lead, at);
       if (local.length === 0 || local.length > 64 || local.endsWith('.') || local.includes('..')) return undefined;
       if (!validDomain(domain)) return undefined;
+      if (URL_USERINFO.test(text.slice(Math.max(0, m.index - 200), m.index + lead))) return undefined;
       return { start: m.index + lead, end: m.index + at + 1 + domain.length };
     }),
 };

@@ -4,7 +4,7 @@ import type { Detector, Match } from './types.js';
 
 // Base64 or base64url runs long enough to carry a sentence ("Ignore previous
 // instructions" encodes to 40 characters).
-const BLOB = /(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{24,}={0,2}(?![A-Za-z0-9+/=_\-])/g;
+const BLOB = /(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{24,}={0,2}(?![A-Za-z0-9+/=_\-])/g;
 
 const FAMILIES = Object.values(injectionFamilies);
 

@@ -1,0 +1,2 @@
+export { createBatcher } from './service.js';
+export type { Batcher, BatcherDeps } from './service.js';

@@ -1,0 +1,2 @@
+export { createMetering } from './service.js';
+export type { Metering, MeteringDeps } from './service.js';
