@@ -51,9 +51,8 @@ CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger
   FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
 
 -- Balanced at commit: at least two entries, debits equal credits.
-CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_assert_balanced(tx bigint) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-  tx bigint := CASE WHEN TG_TABLE_NAME = 'ledger_entries' THEN NEW.transaction_id ELSE NEW.id END;
   debits bigint;
   credits bigint;
   n integer;
@@ -66,9 +65,18 @@ BEGIN
   IF n < 2 OR debits <> credits THEN
     RAISE EXCEPTION 'ledger transaction % is unbalanced: % debit vs % credit micros over % entries', tx, debits, credits, n;
   END IF;
+END $$;
+CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ledger_assert_balanced(NEW.transaction_id);
+  RETURN NULL;
+END $$;
+CREATE FUNCTION ledger_transaction_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM ledger_assert_balanced(NEW.id);
   RETURN NULL;
 END $$;
 CREATE CONSTRAINT TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced();
 CREATE CONSTRAINT TRIGGER ledger_transactions_balanced AFTER INSERT ON ledger_transactions
-  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_transaction_balanced();

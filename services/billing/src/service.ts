@@ -35,6 +35,9 @@ export function createBilling(deps: BillingDeps) {
         durable: 'billing',
         filterSubject: 'billing.usage.>',
         concurrency: 16,
+        // Money must survive a database outage of minutes, not be dead-lettered in seconds.
+        maxDeliver: 60,
+        backoffMs: [200, 1_000, 5_000, 10_000],
         onError: (e, context) => deps.logger.error({ err: e }, context),
         handle: async ({ event }) => {
           const usage = expectPayload(event, 'billableUsage').billableUsage;

@@ -7,6 +7,7 @@ import { overrideInstructionsDetector, promptLeakDetector, rolePlayDetector } fr
 import { ipDetector } from './ip.js';
 import { phoneDetector } from './phone.js';
 import { privateKeyDetector } from './private-key.js';
+import { secretAssignmentDetector } from './secret-assignment.js';
 import { providerKeyDetector } from './secret-provider.js';
 import { ssnDetector } from './ssn.js';
 import type { Detector } from './types.js';
@@ -22,6 +23,7 @@ export const builtinDetectors: readonly Detector[] = [
   providerKeyDetector,
   privateKeyDetector,
   highEntropyDetector,
+  secretAssignmentDetector,
   overrideInstructionsDetector,
   rolePlayDetector,
   promptLeakDetector,
@@ -41,6 +43,7 @@ export {
   promptLeakDetector,
   providerKeyDetector,
   rolePlayDetector,
+  secretAssignmentDetector,
   ssnDetector,
 };
 export { categories } from './types.js';

@@ -7,7 +7,10 @@ const W = String.raw`[\p{L}\p{N}_'’]+`;
 const S = String.raw`[^\p{L}\p{N}_'’.!?\n]{1,6}`;
 const gap = (n: number): string => String.raw`${S}(?:${W}${S}){0,${n}}`;
 
-const IGNORE = String.raw`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|override|overriding|bypass|neglect|discard|abandon|set aside|throw out|stop following|do not follow|don'?t follow|no longer follow|pay no attention to|do not obey|don'?t obey|stop obeying)`;
+// "override" and "bypass" are everyday words in code ("override the previous CSS rules"),
+// so they only count when aimed at the model's own rules ("bypass your restrictions").
+const IGNORE = String.raw`(?:ignore|ignoring|disregard|disregarding|forget|forgetting|neglect|discard|abandon|set aside|throw out|stop following|do not follow|don'?t follow|no longer follow|pay no attention to|do not obey|don'?t obey|stop obeying)`;
+const OVERRIDE = String.raw`(?:override|overriding|bypass|bypassing|circumvent|get around)`;
 const WHICH = String.raw`(?:previous|previously|prior|above|earlier|preceding|foregoing|original|initial|system|former|existing|developer|all|any|every|your)`;
 const WHAT = String.raw`(?:instructions?|prompts?|rules|directives?|guidelines|guidance|commands|directions|context|constraints|programming|restrictions|polic(?:y|ies)|training|safeguards|guardrails|filters)`;
 
@@ -33,8 +36,11 @@ export const injectionFamilies = {
   /** "Ignore all previous instructions" and its paraphrases. */
   override: compile([
     String.raw`\b${IGNORE}\b${gap(5)}${WHICH}\b${gap(3)}${WHAT}\b`,
-    String.raw`\b${IGNORE}\b${gap(3)}(?:system|developer) (?:messages?|prompts?)\b`,
-    String.raw`\b${IGNORE}\b${S}(?:${W}${S}){0,2}everything (?:you(?:'ve| have)? (?:been |were )?(?:told|taught|instructed|programmed)|(?:written |said )?(?:above|before this))`,
+    String.raw`\b(?:${IGNORE}|${OVERRIDE})\b${gap(3)}(?:system|developer) (?:messages?|prompts?)\b`,
+    String.raw`\b${IGNORE}\b${S}(?:${W}${S}){0,2}(?:everything|whatever|anything|all) (?:that )?(?:you(?:'ve| have)? (?:been |were )?(?:told|taught|instructed|programmed|given)|(?:written |said )?(?:above|before this))`,
+    String.raw`\b${IGNORE}\b${gap(2)}${WHAT} (?:above|before this|you were given|you have been given|given to you)\b`,
+    String.raw`\b${OVERRIDE}\b${S}(?:all |any )?(?:of )?(?:your|the system(?:'s)?|the AI's|the model's) (?:${W}${S}){0,2}?${WHAT}\b`,
+    String.raw`\byou(?:'re| are)? no longer (?:bound|restricted|limited|constrained) by\b`,
     String.raw`\b${IGNORE}\b${S}(?:all of |everything )?the above(?: and| instead|,? (?:then|now))\b`,
     String.raw`\b(?:previous|prior|earlier|original|initial|system|above) (?:instructions|prompts?|directives|programming)(?: (?:are|is|have been))? (?:now )?(?:void|null|cancell?ed|revoked|obsolete|overridden|superseded|no longer (?:valid|apply|applicable|in effect|active))`,
     String.raw`\b(?:new|updated|real) (?:system )?instructions:`,
@@ -63,7 +69,7 @@ export const injectionFamilies = {
   /** Requests to disclose the system prompt or hidden instructions. */
   promptLeak: compile([
     String.raw`\b${LEAK_VERB}\b(?: me| us)?(?: back)?(?: all| word for word| verbatim)?(?: of)? (?:your|everything in your) (?:${LEAK_ADJ} ){0,2}${LEAK_WHAT}`,
-    String.raw`\b${LEAK_VERB}\b(?: me| us)?(?: back)?(?: all of)? the (?:${LEAK_ADJ} ){0,2}(?:system prompt|system message|system instructions|(?:hidden|initial|original|secret|internal|confidential) (?:prompt|instructions|message)|pre-?prompt|(?:prompt|instructions) (?:you were given|you received|above))`,
+    String.raw`\b${LEAK_VERB}\b(?: me| us)?(?: back)?(?: all of)? the (?:${LEAK_ADJ} ){0,2}(?:system prompt|system message|system instructions|(?:hidden|secret|internal|confidential) (?:prompt|instructions|message)|pre-?prompt|(?:prompt|instructions) (?:you were given|you received|above))`,
     String.raw`\b(?:repeat|print|output|show|reproduce|echo)\b(?: back)? (?:all |everything |the )?(?:words|text|content|everything|lines|instructions|messages)?(?: written)? (?:above|before this (?:line|message|point)|prior to this message)\b`,
     String.raw`\bwhat (?:were|are) (?:you|your) (?:told|instructed|initial instructions|original instructions|hidden instructions)\b(?: (?:before|to do|by (?:your|the) (?:developers?|creators?|system)))`,
     String.raw`\b(?:start|begin) your (?:reply|response|answer) with (?:your|the) ${LEAK_WHAT}`,

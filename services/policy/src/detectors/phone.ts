@@ -10,9 +10,11 @@ const START = String.raw`(?<![\w+.\-/#]|\d[ .\-/])`;
 const END = String.raw`(?![\w/:]|[ .\-]\d|[.\-/][A-Za-z])`;
 
 const FORMS = [
-  // +44 20 7946 0958, +1 (415) 555-2671, +44 (0)20 7946 0958, +31 6 12345678, and the
-  // same with the 00 international call prefix instead of '+'.
-  String.raw`(?:\+|00)[1-9]\d{0,2}(?:[ .\-]?\(\d{1,4}\)[ .\-]?\d{1,8})?(?:[ .\-]\d{1,8}){1,6}`,
+  // +44 20 7946 0958, +1 (415) 555-2671, +44 (0)20 7946 0958, +31 6 12345678
+  String.raw`\+[1-9]\d{0,2}(?:[ .\-]?\(\d{1,4}\)[ .\-]?\d{1,8})?(?:[ .\-]\d{1,8}){1,6}`,
+  // 0044 20 7946 0958: the 00 call prefix. A space must follow the country code, or
+  // dashed ids such as 001-01-0001 would qualify.
+  String.raw`00[1-9]\d{0,2} \d{1,8}(?:[ .\-]\d{1,8}){1,5}`,
   // E.164 written compactly: +14155552671
   String.raw`\+[1-9]\d{7,14}`,
   // North American: (415) 555-2671, 415-555-2671, 415.555.2671, 1-800-555-0199

@@ -1,0 +1,83 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import {
+  AdmissionServiceClient,
+  BillingServiceClient,
+  Tier,
+  type CompleteResponse,
+  type GenerateResponse,
+  type GetBalanceResponse,
+  type GetRequestResponse,
+  type ListEntriesResponse,
+} from '@switchyard/contracts';
+
+export interface SwitchyardClientOptions {
+  /** Admission `host:port`, e.g. `127.0.0.1:50051`. */
+  readonly address: string;
+  readonly apiKey: string;
+  /** Billing `host:port`; only needed for balance and entry reads. */
+  readonly billingAddress?: string;
+}
+
+export interface GenerateParams {
+  readonly model: string;
+  readonly prompt: string;
+  readonly maxTokens?: number;
+  readonly tier?: Tier;
+  readonly feature?: string;
+  readonly seed?: number;
+  readonly idempotencyKey?: string;
+  /** Milliseconds the whole call may take. */
+  readonly timeoutMs?: number;
+}
+
+const request = (p: GenerateParams) => ({
+  model: p.model,
+  prompt: p.prompt,
+  maxTokens: p.maxTokens ?? 0,
+  tier: p.tier ?? Tier.TIER_UNSPECIFIED,
+  feature: p.feature ?? '',
+  seed: p.seed ?? 0,
+  idempotencyKey: p.idempotencyKey ?? '',
+});
+
+const unary = <T>(call: (cb: (e: ServiceError | null, r?: T) => void) => void): Promise<T> =>
+  new Promise((resolve, reject) => call((e, r) => (e ? reject(e) : resolve(r as T))));
+
+/** A typed client for upstream apps; errors are grpc-js ServiceErrors with `code` and `details`. */
+export function createSwitchyardClient(options: SwitchyardClientOptions) {
+  const admission = new AdmissionServiceClient(options.address, credentials.createInsecure());
+  const billing = options.billingAddress ? new BillingServiceClient(options.billingAddress, credentials.createInsecure()) : undefined;
+  const metadata = () => {
+    const m = new Metadata();
+    m.set('authorization', `Bearer ${options.apiKey}`);
+    return m;
+  };
+  const callOptions = (timeoutMs?: number) => (timeoutMs ? { deadline: Date.now() + timeoutMs } : {});
+  const needBilling = () => {
+    if (!billing) throw new Error('pass billingAddress to read balances and entries');
+    return billing;
+  };
+
+  return {
+    /** Streams a generation: a `started` event, then `chunk`s, then `finished`. */
+    generate(params: GenerateParams): AsyncIterable<GenerateResponse> & { cancel(): void } {
+      const call = admission.generate(request(params), metadata(), callOptions(params.timeoutMs));
+      return Object.assign(call as AsyncIterable<GenerateResponse>, { cancel: () => call.cancel() });
+    },
+    complete: (params: GenerateParams) =>
+      unary<CompleteResponse>((cb) => admission.complete(request(params), metadata(), callOptions(params.timeoutMs), cb)),
+    getRequest: (requestId: string) =>
+      unary<GetRequestResponse>((cb) => admission.getRequest({ requestId }, metadata(), cb)),
+    getBalance: (tenant = '') => unary<GetBalanceResponse>((cb) => needBilling().getBalance({ tenant }, metadata(), cb)),
+    listEntries: (params: { tenant?: string; requestId?: string; pageSize?: number; pageToken?: string } = {}) =>
+      unary<ListEntriesResponse>((cb) =>
+        needBilling().listEntries({ tenant: params.tenant ?? '', requestId: params.requestId ?? '', pageSize: params.pageSize ?? 0, pageToken: params.pageToken ?? '' }, metadata(), cb),
+      ),
+    close() {
+      admission.close();
+      billing?.close();
+    },
+  };
+}
+
+export type SwitchyardClient = ReturnType<typeof createSwitchyardClient>;
