@@ -2,9 +2,11 @@ import type { Detector, Match } from './types.js';
 
 // Words and separators are disjoint classes, so "up to n words between" is a bounded,
 // unambiguous repetition. Separators stop at sentence ends: a phrase never spans two
-// sentences.
-const W = String.raw`[\p{L}\p{N}_'’]+`;
-const S = String.raw`[^\p{L}\p{N}_'’.!?\n]{1,6}`;
+// sentences. Letters are ASCII plus Latin-1/Latin Extended rather than \p{L}: the `u`
+// flag together with `i` makes these patterns about ten times slower in V8.
+const L = String.raw`A-Za-z0-9_'’\u00C0-\u024F`;
+const W = String.raw`[${L}]+`;
+const S = String.raw`[^${L}.!?\n]{1,6}`;
 const gap = (n: number): string => String.raw`${S}(?:${W}${S}){0,${n}}`;
 
 // "override" and "bypass" are everyday words in code ("override the previous CSS rules"),
@@ -28,7 +30,7 @@ const LEAK_WHAT = String.raw`(?:system prompt|system message|system instructions
  */
 const compile = (sources: readonly string[], caseSensitive: readonly string[] = []): readonly RegExp[] => {
   const join = (list: readonly string[]): string => list.map((s) => `(?:${s})`).join('|');
-  return caseSensitive.length === 0 ? [new RegExp(join(sources), 'giu')] : [new RegExp(join(sources), 'giu'), new RegExp(join(caseSensitive), 'gu')];
+  return caseSensitive.length === 0 ? [new RegExp(join(sources), 'gi')] : [new RegExp(join(sources), 'gi'), new RegExp(join(caseSensitive), 'g')];
 };
 
 /** Patterns per family, exposed so the encoded-payload detector can reuse them. */

@@ -6,7 +6,7 @@ const OCTET = String.raw`(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)`;
 // A dotted quad with valid octets is an address even when the text calls it a version:
 // "1.2.3.4" cannot be told apart from 1.2.3.4 the host. What is excluded is a quad that is
 // part of something longer: "v1.2.3.4", "1.2.3.4.5", "10.0.0.1234".
-const IPV4 = new RegExp(String.raw`(?<![\w.]|\d\.)${OCTET}(?:\.${OCTET}){3}(?![\w]|\.\d)`, 'g');
+const IPV4 = new RegExp(String.raw`(?<![\w.])${OCTET}(?:\.${OCTET}){3}(?![\w]|\.\d)`, 'g');
 
 // Candidates for IPv6: hextets separated by colons, optionally ending in a dotted quad.
 // A colon starts every repetition, so the split into hextets is unambiguous; the grammar

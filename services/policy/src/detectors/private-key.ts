@@ -20,20 +20,24 @@ export const privateKeyDetector: Detector = {
   find: (text) => {
     const out: Match[] = [];
     const header = new RegExp(HEADER);
+    const footer = new RegExp(FOOTER);
+    // Once a footer search from some point fails, every later one would too; remembering
+    // that keeps a text full of headers linear.
+    let footerless = false;
     for (let m = header.exec(text); m !== null; m = header.exec(text)) {
-      const footer = new RegExp(FOOTER);
-      footer.lastIndex = header.lastIndex;
-      const f = footer.exec(text);
-      let end: number;
-      if (f !== null) {
-        end = f.index + f[0].length;
-      } else {
+      let end: number | undefined;
+      if (!footerless) {
+        footer.lastIndex = header.lastIndex;
+        const f = footer.exec(text);
+        if (f === null) footerless = true;
+        else end = f.index + f[0].length;
+      }
+      if (end === undefined) {
         const body = new RegExp(BODY);
         body.lastIndex = header.lastIndex;
-        const b = body.exec(text);
-        end = header.lastIndex + (b?.[0].length ?? 0);
+        end = header.lastIndex + (body.exec(text)?.[0].length ?? 0);
       }
-      out.push({ start: m.index, end: end });
+      out.push({ start: m.index, end });
       header.lastIndex = end;
     }
     return out;

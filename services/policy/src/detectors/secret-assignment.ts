@@ -6,8 +6,9 @@ import type { Detector, Match } from './types.js';
 const ASSIGNMENT =
   /(?<![A-Za-z0-9])(?:[A-Za-z0-9]+[_\-.])?(?:password|passwd|pwd|pass|secret|api[_\-]?key|apikey|access[_\-]?key|secret[_\-]?key|auth[_\-]?token|access[_\-]?token|client[_\-]?secret|private[_\-]?key)["']?[ \t]{0,4}(?:=|:|=>|:=)[ \t]{0,4}(["'`]?)([^\s"'`,;]{8,200})\1/gi;
 
-// Values that name a secret instead of being one: references, templates and masks.
-const INDIRECT = /^(?:process\.env|os\.environ|env\(|\$\{|\$[A-Z_]|\{\{|<|%|\*{3,}|x{4,}|null|undefined|true|false|none)|\(\)$/i;
+// Values that name a secret instead of being one: references, templates, masks, and
+// paths (`pwd: /home/me` is a shell prompt, not a password).
+const INDIRECT = /^(?:[/~]|process\.env|os\.environ|env\(|\$\{|\$[A-Z_]|\{\{|<|%|\*{3,}|x{4,}|null|undefined|true|false|none)|\(\)$/i;
 
 /** How many of lower, upper, digit and symbol classes `s` mixes. */
 function classes(s: string): number {

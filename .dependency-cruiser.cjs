@@ -1,0 +1,38 @@
+/** Architecture rules checked by `pnpm lint` (see STYLE.md). */
+const IO_LIBS = '^(@nats-io|@grpc|ioredis|bullmq|postgres|pino|prom-client|node:(fs|net|http|child_process))';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'Import cycles make start-up order and testing fragile.',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'no-deep-imports-across-packages',
+      severity: 'error',
+      comment: 'Use the other package\'s index (its "exports"), never its files.',
+      from: { path: '^(packages|services|tools)/([^/]+)/' },
+      to: { path: '^(packages|services|tools)/([^/]+)/', pathNot: ['^$1/$2/', 'index\\.ts$'] },
+    },
+    {
+      name: 'pure-domain-has-no-io',
+      severity: 'error',
+      comment: 'Domain logic takes time, ids and randomness as arguments and does no I/O.',
+      from: {
+        path: '(placement|check|pricing|perf-model|profile-table|validate|billable|text|policy-set|disposition)\\.ts$|/detectors/',
+        pathNot: '\\.test\\.ts$',
+      },
+      to: { path: IO_LIBS, dependencyTypesNot: ['type-only'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)node_modules/|/gen/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'default'] },
+  },
+};

@@ -1,0 +1,36 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { generateCommand } from './generate.js';
+import { up } from './up.js';
+
+const int = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+};
+
+const program = new Command('switchyard').description('Switchyard: an open control plane for LLM inference');
+
+program
+  .command('up')
+  .description('start NATS, Redis, Postgres (if not running) and every service on this machine')
+  .option('--admission-port <port>', 'gRPC admission port', int, 50051)
+  .option('--policy-port <port>', 'gRPC policy port', int, 50052)
+  .option('--billing-port <port>', 'gRPC billing port', int, 50053)
+  .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
+  .action((o) => up({ admissionPort: o.admissionPort, policyPort: o.policyPort, billingPort: o.billingPort, exitAfterFirstRequest: o.exitAfterFirstRequest }));
+
+program
+  .command('generate')
+  .description('generate text and print tokens as they stream')
+  .requiredOption('-p, --prompt <text>', 'the prompt')
+  .option('-m, --model <name>', 'model', 'llama-3.1-8b')
+  .option('-n, --max-tokens <n>', 'most tokens to generate', int, 64)
+  .option('-t, --tier <tier>', 'realtime | internal | batch', 'realtime')
+  .option('--seed <n>', 'sampling seed', int)
+  .action((o) => generateCommand({ prompt: o.prompt, model: o.model, maxTokens: o.maxTokens, tier: o.tier, seed: o.seed }, process.env));
+
+program.parseAsync().catch((e: unknown) => {
+  const err = e as { details?: string; message?: string; code?: number };
+  console.error(`switchyard: ${err.details ?? err.message ?? String(e)}`);
+  process.exit(1);
+});
