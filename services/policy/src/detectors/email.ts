@@ -1,10 +1,10 @@
-import { findAll } from './find-all.js';
-import type { Detector } from './types.js';
+import type { Detector, Match } from './types.js';
 
-// Candidates are found with flat character classes only; the domain is then checked in
-// code. The lookbehind makes every position inside a run of local-part characters fail in
-// one step, so a long run without '@' costs O(n), not O(n^2).
-const CANDIDATE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+/g;
+// Scanning outward from each '@' (found with indexOf) costs nothing on text without
+// addresses, and each character is visited a bounded number of times: a local part stops
+// at the previous '@', which is not a local-part character.
+const LOCAL_CHAR = /[A-Za-z0-9._%+\-]/;
+const DOMAIN_CHAR = /[A-Za-z0-9.\-]/;
 
 // Retina asset names (`icon@2x.png`) have the shape of an address; their "TLD" is a file type.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'avif']);
@@ -23,20 +23,32 @@ function validDomain(domain: string): boolean {
   return labels.every((l) => LABEL.test(l));
 }
 
+function addressAt(text: string, at: number): Match | undefined {
+  let start = at;
+  while (start > 0 && LOCAL_CHAR.test(text[start - 1]!)) start--;
+  let end = at + 1;
+  while (end < text.length && DOMAIN_CHAR.test(text[end]!)) end++;
+  // Sentence punctuation sticks to both ends: "(see .a@b.com.)".
+  while (start < at && /[._%+\-]/.test(text[start]!)) start++;
+  while (end > at + 1 && /[.\-]/.test(text[end - 1]!)) end--;
+  const local = text.slice(start, at);
+  const domain = text.slice(at + 1, end);
+  if (local.length === 0 || local.length > 64 || local.endsWith('.') || local.includes('..')) return undefined;
+  if (!validDomain(domain)) return undefined;
+  if (URL_USERINFO.test(text.slice(Math.max(0, start - 200), start))) return undefined;
+  return { start, end };
+}
+
 /** Email addresses (`user.name+tag@example.co.uk`). Rule id `pii.email`. */
 export const emailDetector: Detector = {
   id: 'pii.email',
   category: 'email',
-  find: (text) =>
-    findAll(CANDIDATE, text, (m) => {
-      const at = m[0].indexOf('@');
-      // Sentence punctuation sticks to both ends of a greedy candidate: "(see a@b.com.)".
-      const lead = /^[._%+-]*/.exec(m[0])![0].length;
-      const domain = m[0].slice(at + 1).replace(/[.-]+$/, '');
-      const local = m[0].slice(lead, at);
-      if (local.length === 0 || local.length > 64 || local.endsWith('.') || local.includes('..')) return undefined;
-      if (!validDomain(domain)) return undefined;
-      if (URL_USERINFO.test(text.slice(Math.max(0, m.index - 200), m.index + lead))) return undefined;
-      return { start: m.index + lead, end: m.index + at + 1 + domain.length };
-    }),
+  find: (text) => {
+    const out: Match[] = [];
+    for (let at = text.indexOf('@'); at !== -1; at = text.indexOf('@', at + 1)) {
+      const m = addressAt(text, at);
+      if (m !== undefined) out.push(m);
+    }
+    return out;
+  },
 };
