@@ -3,3 +3,4 @@ export type { TestServer, StartOptions } from './servers.js';
 export { freePort, startProcessServer } from './process-server.js';
 export type { ProcessServer, ProcessServerSpec } from './process-server.js';
 export { waitFor } from './wait-for.js';
+export { hasBinary, dockerAnswers } from './containers.js';

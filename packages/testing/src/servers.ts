@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, chownSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dockerAnswers, hasBinary, startContainer, type ContainerSpec } from './containers.js';
 import { freePort, startProcessServer, type ProcessServer } from './process-server.js';
 
 /** A running server for tests or local mode, with the URL clients use. */
@@ -22,6 +23,18 @@ export interface StartOptions {
 
 const external = (url: string): TestServer => ({ url, dispose: async () => {} });
 
+/**
+ * Local binaries come first (fast, and killable for chaos tests); a container stands in
+ * only when the binary is missing and a Docker engine answers.
+ */
+async function containerInstead(binary: string, spec: ContainerSpec): Promise<TestServer | undefined> {
+  if (hasBinary(binary)) return undefined;
+  if (!(await dockerAnswers())) {
+    throw new Error(`${binary} is not installed and no Docker engine answers: install it (Debian: see README) or set the matching *_URL`);
+  }
+  return startContainer(spec);
+}
+
 function scratch(prefix: string, dataDir?: string): { dir: string; cleanup: () => void } {
   if (dataDir) return { dir: dataDir, cleanup: () => {} };
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -31,6 +44,8 @@ function scratch(prefix: string, dataDir?: string): { dir: string; cleanup: () =
 /** A nats-server with JetStream on loopback, or `NATS_URL` when set. */
 export async function startNats(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.NATS_URL && options.port === undefined) return external(env.NATS_URL);
+  const container = await containerInstead('nats-server', { image: 'nats:2.10-alpine', port: 4222, command: ['-js'], readyLog: /Server is ready/, url: (h, p) => `nats://${h}:${p}` });
+  if (container) return container;
   const port = options.port ?? (await freePort());
   const { dir, cleanup } = scratch('sy-nats-', options.dataDir);
   const server = await startProcessServer({
@@ -45,6 +60,8 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
 /** A redis-server on loopback that keeps nothing on disk, or `REDIS_URL` when set. */
 export async function startRedis(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.REDIS_URL && options.port === undefined) return external(env.REDIS_URL);
+  const container = await containerInstead('redis-server', { image: 'redis:7-alpine', port: 6379, readyLog: /Ready to accept connections/, url: (h, p) => `redis://${h}:${p}` });
+  if (container) return container;
   const port = options.port ?? (await freePort());
   const { dir, cleanup } = scratch('sy-redis-', options.dataDir);
   const server = await startProcessServer({
@@ -93,6 +110,11 @@ function templateCluster(owner: { uid: number; gid: number } | undefined): strin
 /** A private PostgreSQL 15 on loopback (database `postgres`), or a fresh database in `DATABASE_URL`. */
 export async function startPostgres(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.DATABASE_URL && options.port === undefined) return freshDatabase(env.DATABASE_URL);
+  const container = await containerInstead(join(PG_BIN, 'postgres'), {
+    image: 'postgres:15-alpine', port: 5432, env: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
+    readyLog: /database system is ready to accept connections[\s\S]*database system is ready to accept connections/, url: (h, p) => `postgres://postgres@${h}:${p}/postgres`,
+  });
+  if (container) return container;
   const owner = postgresOwner();
   const port = options.port ?? (await freePort());
   const { dir, cleanup } = scratch('sy-pg-', options.dataDir);

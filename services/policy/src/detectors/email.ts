@@ -3,8 +3,10 @@ import type { Detector, Match } from './types.js';
 // Scanning outward from each '@' (found with indexOf) costs nothing on text without
 // addresses, and each character is visited a bounded number of times: a local part stops
 // at the previous '@', which is not a local-part character.
-const LOCAL_CHAR = /[A-Za-z0-9._%+\-]/;
-const DOMAIN_CHAR = /[A-Za-z0-9.\-]/;
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+// . - are 46 45; _ % + are 95 37 43.
+const isDomainChar = (c: number): boolean => isAlnum(c) || c === 46 || c === 45;
+const isLocalChar = (c: number): boolean => isDomainChar(c) || c === 95 || c === 37 || c === 43;
 
 // Retina asset names (`icon@2x.png`) have the shape of an address; their "TLD" is a file type.
 const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ico', 'bmp', 'tif', 'tiff', 'avif']);
@@ -25,12 +27,13 @@ function validDomain(domain: string): boolean {
 
 function addressAt(text: string, at: number): Match | undefined {
   let start = at;
-  while (start > 0 && LOCAL_CHAR.test(text[start - 1]!)) start--;
+  while (start > 0 && isLocalChar(text.charCodeAt(start - 1))) start--;
   let end = at + 1;
-  while (end < text.length && DOMAIN_CHAR.test(text[end]!)) end++;
+  while (end < text.length && isDomainChar(text.charCodeAt(end))) end++;
   // Sentence punctuation sticks to both ends: "(see .a@b.com.)".
-  while (start < at && /[._%+\-]/.test(text[start]!)) start++;
-  while (end > at + 1 && /[.\-]/.test(text[end - 1]!)) end--;
+  while (start < at && !isAlnum(text.charCodeAt(start))) start++;
+  while (end > at + 1 && !isAlnum(text.charCodeAt(end - 1))) end--;
+  if (start === at || !text.slice(at + 1, end).includes('.')) return undefined;
   const local = text.slice(start, at);
   const domain = text.slice(at + 1, end);
   if (local.length === 0 || local.length > 64 || local.endsWith('.') || local.includes('..')) return undefined;
