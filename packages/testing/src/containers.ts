@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { TestServer } from './servers.js';
+import type { TestServer } from './test-server.js';
 
 /** True when `name` is an executable on PATH (or an absolute path that exists). */
 export function hasBinary(name: string, path = process.env.PATH ?? ''): boolean {

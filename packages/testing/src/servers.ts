@@ -3,16 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, chownSync, c
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dockerAnswers, hasBinary, startContainer, type ContainerSpec } from './containers.js';
-import { freePort, startProcessServer, type ProcessServer } from './process-server.js';
+import { freePort, startProcessServer } from './process-server.js';
+import type { TestServer } from './test-server.js';
 
-/** A running server for tests or local mode, with the URL clients use. */
-export interface TestServer {
-  readonly url: string;
-  /** Stops the server and removes its data; a no-op for a server we did not start. */
-  dispose(): Promise<void>;
-  /** The process, when we started it (for chaos tests: kill, restart). */
-  readonly process?: ProcessServer;
-}
+export type { TestServer } from './test-server.js';
+
 
 export interface StartOptions {
   /** Listen here instead of a free port (local mode uses the default ports). */

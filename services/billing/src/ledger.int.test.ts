@@ -4,7 +4,7 @@ import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postUsage } from './ledger.js';
 import { migrate } from './migrate.js';
-import { DEFAULT_PRICE_BOOK, priceUsage } from './pricing.js';
+import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
 
 let pg: TestServer;
 let sql: Sql;

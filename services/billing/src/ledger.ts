@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import { tierName, type BillableUsage } from '@switchyard/contracts';
-import type { PricedUsage } from './pricing.js';
+import type { PricedUsage } from '@switchyard/pricing';
 
 export const accounts = {
   receivable: (tenant: string) => `tenant:${tenant}:receivable`,

@@ -7,7 +7,7 @@ import type { Sql } from 'postgres';
 import { billingHandlers } from './grpc.js';
 import { postUsage } from './ledger.js';
 import { migrate } from './migrate.js';
-import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from './pricing.js';
+import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
 
 export interface BillingDeps {
   readonly js: JetStreamClient;

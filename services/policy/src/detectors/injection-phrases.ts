@@ -45,7 +45,7 @@ export const injectionFamilies = {
     String.raw`\byou(?:'re| are)? no longer (?:bound|restricted|limited|constrained) by\b`,
     String.raw`\b${IGNORE}\b${S}(?:all of |everything )?the above(?: and| instead|,? (?:then|now))\b`,
     String.raw`\b(?:previous|prior|earlier|original|initial|system|above) (?:instructions|prompts?|directives|programming)(?: (?:are|is|have been))? (?:now )?(?:void|null|cancell?ed|revoked|obsolete|overridden|superseded|no longer (?:valid|apply|applicable|in effect|active))`,
-    String.raw`\b(?:new|updated|real) (?:system )?instructions:`,
+    String.raw`\b(?:new|real) (?:system )?instructions:`,
     // Common non-English forms.
     String.raw`\b(?:ignora|olvida)(?:r)? (?:todas )?(?:las |tus )?instrucciones (?:anteriores|previas)`,
     String.raw`\b(?:ignoriere|vergiss) (?:alle )?(?:vorherigen|bisherigen|obigen) (?:Anweisungen|Instruktionen|Regeln)`,
@@ -54,14 +54,14 @@ export const injectionFamilies = {
   /** "You are now DAN", developer mode and other role-play escapes. */
   rolePlay: compile(
     [
-    String.raw`\b${ROLE}(?: now)? (?:an? |the )?${ROGUE}\b${S}(?:${W}${S}){0,3}?(?:AI|assistant|chatbot|model|bot|confidant|version|persona|entity|mode)\b`,
-    String.raw`\byou(?:'re| are| will be)? (?:now )?(?:in|running in|operating in|entering|switching to) (?:developer|god|jailbreak|DAN|unrestricted) mode\b`,
-    String.raw`\b(?:enable|activate|enter|simulate|emulate) (?:developer|god|jailbreak|DAN) mode\b${S}(?:${W}${S}){0,6}?(?:you|your|ChatGPT|AI|assistant|restrictions|filters|polic(?:y|ies))\b`,
-    String.raw`\b(?:developer|jailbreak|DAN) mode (?:enabled|output|response)`,
-    String.raw`\b(?:enable|activate|enter|switch to|turn on) (?:DAN|jailbreak|jailbroken) mode\b`,
-    String.raw`\byou (?:have been|are now|were|are) (?:freed|liberated|jailbroken|unshackled|released from)\b`,
-    String.raw`\bpretend (?:that )?you (?:are|have|were) (?:not bound by|free (?:of|from)|no|not any|without) (?:\w+ ){0,2}(?:restrictions|rules|filters|guidelines|limits|limitations|polic(?:y|ies)|ethics|constraints)`,
-    String.raw`\b(?:from now on|for the rest of this conversation|going forward),? you\b[^.!?\n]{0,60}?\b${FREE}`,
+      String.raw`\b${ROLE}(?: now)? (?:an? |the )?${ROGUE}\b${S}(?:${W}${S}){0,3}?(?:AI|assistant|chatbot|model|bot|confidant|version|persona|entity|mode)\b`,
+      String.raw`\byou(?:'re| are| will be)? (?:now )?(?:in|running in|operating in|entering|switching to) (?:developer|god|jailbreak|DAN|unrestricted) mode\b`,
+      String.raw`\b(?:enable|activate|enter|simulate|emulate) (?:developer|god|jailbreak|DAN) mode\b${S}(?:${W}${S}){0,6}?(?:you|your|ChatGPT|AI|assistant|restrictions|filters|polic(?:y|ies))\b`,
+      String.raw`\b(?:developer|jailbreak|DAN) mode (?:enabled|output|response)`,
+      String.raw`\b(?:enable|activate|enter|switch to|turn on) (?:DAN|jailbreak|jailbroken) mode\b`,
+      String.raw`\byou (?:have been|are now|were|are) (?:freed|liberated|jailbroken|unshackled|released from)\b`,
+      String.raw`\bpretend (?:that )?you (?:are|have|were) (?:not bound by|free (?:of|from)|no|not any|without) (?:\w+ ){0,2}(?:restrictions|rules|filters|guidelines|limits|limitations|polic(?:y|ies)|ethics|constraints)`,
+      String.raw`\b(?:from now on|for the rest of this conversation|going forward),? you\b[^.!?\n]{0,60}?\b${FREE}`,
     ],
     [
       String.raw`\b(?:[Yy]ou are|[Yy]ou're|[Aa]ct as|[Pp]retend to be|[Bb]ecome|[Rr]espond as|[Aa]nswer as)(?: now)? (?:an? |the )?(?:DAN|STAN|DUDE)\b`,

@@ -1,6 +1,6 @@
 import { Tier, type BillableUsage } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PRICE_BOOK, priceUsage } from './pricing.js';
+import { DEFAULT_PRICE_BOOK, priceUsage } from './price-usage.js';
 
 const usage = (over: Partial<BillableUsage> = {}): BillableUsage => ({
   usageId: 'u', requestId: 'r', tenant: 't', feature: 'f', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
