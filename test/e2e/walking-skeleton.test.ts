@@ -83,7 +83,7 @@ describe('walking skeleton: one request through all seven services', () => {
     const intruder = createSwitchyardClient({ address: system.admissionAddress, apiKey: 'sy_not-a-real-key' });
     const error = await collect(intruder.generate({ model: 'llama-3.1-8b', prompt: 'let me in' })).catch((e: ServiceError) => e);
     intruder.close();
-    expect(error).toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('invalid API key') });
+    expect(error).toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('invalid or revoked API key') });
     const after = (await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages;
     expect(after).toBe(before);
   });

@@ -6,13 +6,20 @@ describe('keyring', () => {
   const ring = createKeyring(parseApiKeys(`acme:k1:${hashApiKey(key)},ops:k2:${hashApiKey('op-key')}:operator`));
 
   it('resolves a valid bearer key to its tenant', () => {
-    expect(ring.authenticate(`Bearer ${key}`)).toEqual({ tenant: 'acme', keyId: 'k1', operator: false });
+    expect(ring.authenticate(`Bearer ${key}`)).toEqual({ tenant: 'acme', keyId: 'k1', operator: false, tiers: [], feature: '' });
     expect(ring.authenticate('bearer op-key').operator).toBe(true);
   });
 
   it('refuses a missing or wrong key with UNAUTHENTICATED and a hint', () => {
     expect(() => ring.authenticate(undefined)).toThrow(/missing API key/);
     expect(() => ring.authenticate(`Bearer ${key}x`)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
+  });
+
+  it('refuses a revoked key like an unknown one', () => {
+    const revocable = createKeyring([{ tenant: 'acme', keyId: 'k9', keyHash: hashApiKey('k9-secret') }]);
+    expect(revocable.authenticate('Bearer k9-secret').keyId).toBe('k9');
+    revocable.put({ tenant: 'acme', keyId: 'k9', keyHash: hashApiKey('k9-secret'), revoked: true });
+    expect(() => revocable.authenticate('Bearer k9-secret')).toThrow(/revoked/);
   });
 
   it('rejects malformed key lists instead of running without auth', () => {

@@ -1,22 +1,16 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DomainError } from '@switchyard/contracts';
-
-/** One API key as stored: only its hash is kept. */
-export interface ApiKeyRecord {
-  /** Short public id of the key, safe to log. */
-  readonly keyId: string;
-  readonly tenant: string;
-  /** SHA-256 of the key, hex. */
-  readonly keyHash: string;
-  /** Operators may read every tenant's data. Default false. */
-  readonly operator?: boolean;
-}
+import { DomainError, type TierName } from '@switchyard/contracts';
+import { apiKeyRecordSchema, type ApiKeyRecord, type StoredApiKey } from './records.js';
 
 /** Who is calling, once the key checked out. */
 export interface Principal {
   readonly tenant: string;
   readonly keyId: string;
   readonly operator: boolean;
+  /** Tiers the key may use; empty means all. */
+  readonly tiers: readonly TierName[];
+  /** Feature tag of the key; empty when it has none. */
+  readonly feature: string;
 }
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
@@ -31,13 +25,34 @@ export interface Keyring {
   authenticate(authorization: string | undefined): Principal;
 }
 
+/** A keyring whose records can change while it serves (KV watch, revocation). */
+export interface MutableKeyring extends Keyring {
+  put(record: ApiKeyRecord): void;
+  remove(keyId: string): void;
+}
+
 /**
  * Looks keys up by hash. Hashes are compared in constant time so a caller cannot learn a
- * key byte by byte from response timing.
+ * key byte by byte from response timing. Revoked keys fail like unknown ones.
  */
-export function createKeyring(records: readonly ApiKeyRecord[]): Keyring {
-  const byHash = new Map(records.map((r) => [r.keyHash, r]));
+export function createKeyring(records: readonly ApiKeyRecord[] = []): MutableKeyring {
+  const byHash = new Map<string, StoredApiKey>();
+  const hashById = new Map<string, string>();
+  const remove = (keyId: string) => {
+    const hash = hashById.get(keyId);
+    if (hash) byHash.delete(hash);
+    hashById.delete(keyId);
+  };
+  const put = (record: ApiKeyRecord) => {
+    const r = apiKeyRecordSchema.parse(record);
+    remove(r.keyId);
+    byHash.set(r.keyHash, r);
+    hashById.set(r.keyId, r.keyHash);
+  };
+  records.forEach(put);
   return {
+    put,
+    remove,
     authenticate(authorization) {
       const key = authorization ? BEARER.exec(authorization)?.[1] : undefined;
       if (!key) {
@@ -45,10 +60,10 @@ export function createKeyring(records: readonly ApiKeyRecord[]): Keyring {
       }
       const hash = hashApiKey(key);
       const record = byHash.get(hash);
-      if (!record || !timingSafeEqual(Buffer.from(record.keyHash, 'hex'), Buffer.from(hash, 'hex'))) {
-        throw new DomainError('UNAUTHENTICATED', 'invalid API key: check SWITCHYARD_API_KEY or ask an operator for a new key');
+      if (!record || record.revoked || !timingSafeEqual(Buffer.from(record.keyHash, 'hex'), Buffer.from(hash, 'hex'))) {
+        throw new DomainError('UNAUTHENTICATED', 'invalid or revoked API key: check SWITCHYARD_API_KEY or ask an operator for a new key');
       }
-      return { tenant: record.tenant, keyId: record.keyId, operator: record.operator ?? false };
+      return { tenant: record.tenant, keyId: record.keyId, operator: record.operator, tiers: record.tiers, feature: record.feature };
     },
   };
 }

@@ -14,3 +14,5 @@ export type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 export type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 export type { KV, KvEntry } from '@nats-io/kv';
 export { publishTerminal, terminalOf } from './terminal.js';
+export { publishDecision } from './decision.js';
+export type { DecisionService } from './decision.js';

@@ -35,6 +35,8 @@ export const subjects = {
     `decisions.${service}.${token('tenant', tenant)}`,
   deadLetter: (stream: string, consumer: string) =>
     `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
+  /** Core NATS: the caller went away or its deadline passed; workers stop generating. */
+  cancelRequest: (requestId: string) => `_SY.cancel.${token('request id', requestId)}`,
   /** Core NATS inbox for one request's token chunks. */
   tokenInbox: (requestId: string) => `_SY.tokens.${token('request id', requestId)}`,
 } as const;
@@ -47,4 +49,5 @@ export const filters = {
   allUsage: 'usage.recorded.>',
   allBillingUsage: 'billing.usage.>',
   allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
+  allCancels: '_SY.cancel.*',
 } as const;

@@ -1,29 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import {
-  DomainError,
-  Outcome,
-  PolicyAction,
-  makeEvent,
-  subjects,
-  type RequestSpec,
-  type RequestTerminated,
-  type TokenUsage,
-} from '@switchyard/contracts';
 import type { Principal } from '@switchyard/auth';
-import type { PolicyClient } from './policy-client.js';
+import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import { passGates, type GateDeps } from './gates.js';
+import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
 import { relayTokens } from './token-relay.js';
 import type { GenerationParams } from './validate.js';
 
-export interface GenerationDeps {
+export interface GenerationDeps extends GateDeps {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
-  readonly policy: PolicyClient;
   readonly store: RequestStore;
   readonly terminals: TerminalWatch;
-  readonly now: () => number;
+  readonly idempotency: Idempotency;
   /** How long after the terminal event late chunks may still arrive. Default 2 s. */
   readonly chunkGraceMs?: number;
   /** Upper bound on one request when the caller set no deadline. Default 10 min. */
@@ -37,14 +28,18 @@ export interface GenerationResult {
 }
 
 export interface GenerationHooks {
-  /** Called once the request is admitted, before any chunk. */
+  /** Called once the request is admitted (or joined), before any chunk. */
   onStarted(requestId: string): void;
   onChunk(text: string, seq: number): void;
-  /** Aborts waiting when the client goes away. */
+  /** Aborts waiting, and generation downstream, when the client goes away. */
   readonly signal?: AbortSignal;
   /** Absolute deadline from the caller, in Unix ms; 0 for none. */
   readonly deadlineUnixMs: number;
+  /** Same key + same body replays the first result; empty for none. */
+  readonly idempotencyKey: string;
 }
+
+const noUsage: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
 
 /** Refusals that end a request which was admitted, mapped to what the caller should do. */
 function outcomeError(t: RequestTerminated): DomainError {
@@ -62,22 +57,61 @@ function outcomeError(t: RequestTerminated): DomainError {
 }
 
 /**
- * Admits one request and follows it to its terminal outcome: policy check, publish on
- * REQUESTS, relay token chunks from the inbox, then wait for the LIFECYCLE event.
+ * Admits one request and follows it to its terminal outcome: gates (tier, policy, rate
+ * limits, budget), publish on REQUESTS, relay token chunks from the inbox, then wait for
+ * the LIFECYCLE event. With an idempotency key, a repeat joins the first call's result.
  */
 export async function runGeneration(deps: GenerationDeps, principal: Principal, params: GenerationParams, hooks: GenerationHooks): Promise<GenerationResult> {
   const requestId = `req_${randomUUID().replaceAll('-', '')}`;
-  const verdict = await deps.policy.check(principal.tenant, requestId, params.prompt);
-  if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
-    throw new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`);
+  const key = hooks.idempotencyKey;
+  if (key) {
+    const { prompt, model, maxTokens, tier, feature, seed } = params;
+    const claim = await deps.idempotency.claim(principal.tenant, key, bodyHash({ prompt, model, maxTokens, tier, feature, seed }), requestId);
+    if (claim.kind === 'conflict') {
+      throw new DomainError('FAILED_PRECONDITION', 'this idempotency key was used with a different request body; use a new key for a new request');
+    }
+    if (claim.kind === 'same') return joinExisting(deps, claim.requestId, hooks);
   }
+
+  const parts: string[] = [];
+  const onChunk = key ? (text: string, seq: number) => (parts.push(text), hooks.onChunk(text, seq)) : hooks.onChunk;
+  let admitted = false;
+  try {
+    const cleared = await passGates(deps, principal, params, requestId);
+    const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (admitted = true));
+    if (key) await deps.idempotency.storeResult({ requestId, ok: true, text: parts.join(''), inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
+    return result;
+  } catch (e) {
+    if (!admitted) await deps.budgets.settle(requestId, 0);
+    if (key) {
+      // A refusal before admission frees the key for a retry; a failure after it is the result.
+      if (admitted) {
+        const code: ErrorCode = isDomainError(e) ? e.code : 'INTERNAL';
+        await deps.idempotency.storeResult({ requestId, ok: false, text: '', inputTokens: 0, outputTokens: 0, errorCode: code, errorMessage: (e as Error).message });
+      } else {
+        await deps.idempotency.release(principal.tenant, key);
+      }
+    }
+    throw e;
+  }
+}
+
+async function followRequest(
+  deps: GenerationDeps,
+  principal: Principal,
+  params: GenerationParams,
+  hooks: GenerationHooks,
+  requestId: string,
+  prompt: string,
+  markAdmitted: () => void,
+): Promise<GenerationResult> {
   const nowMs = deps.now();
   const spec: RequestSpec = {
     requestId,
     tenant: principal.tenant,
     tier: params.tier,
     model: params.model,
-    prompt: verdict.redactedText,
+    prompt,
     promptTokens: params.promptTokens,
     maxTokens: params.maxTokens,
     feature: params.feature,
@@ -86,11 +120,14 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
   };
-
   const terminal = deps.terminals.expect(requestId);
   const relay = relayTokens(deps.nc, spec.inbox, hooks.onChunk);
   const giveUpAt = hooks.deadlineUnixMs || nowMs + (deps.maxRequestMs ?? 600_000);
   let timer: NodeJS.Timeout | undefined;
+  let finished = false;
+  const cancelDownstream = () => {
+    if (!finished) deps.nc.publish(subjects.cancelRequest(requestId));
+  };
   try {
     await deps.store.admitted({ requestId, tenant: spec.tenant, model: spec.model, tier: spec.tier, admittedUnixMs: nowMs });
     await publishEvent(
@@ -100,25 +137,47 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
     ).catch((e) => {
       throw new DomainError('UNAVAILABLE', 'could not queue the request; try again shortly', { cause: e, retryAfterMs: 1_000 });
     });
+    markAdmitted();
     hooks.onStarted(requestId);
 
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DomainError('DEADLINE_EXCEEDED', `no result within the deadline (request ${requestId})`)), Math.max(0, giveUpAt - deps.now()));
+      timer = setTimeout(() => {
+        cancelDownstream();
+        reject(new DomainError('DEADLINE_EXCEEDED', `no result within the deadline (request ${requestId})`));
+      }, Math.max(0, giveUpAt - deps.now()));
     });
     const aborted = new Promise<never>((_, reject) => {
-      hooks.signal?.addEventListener('abort', () => reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call')), { once: true });
+      hooks.signal?.addEventListener('abort', () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call'))), { once: true });
     });
     const t = await Promise.race([terminal.promise, timeout, aborted]);
+    finished = true;
     if (t.outcome !== Outcome.OUTCOME_COMPLETED) throw outcomeError(t);
     // Chunks travel on core NATS and the outcome on JetStream; give stragglers a moment.
     const complete = await relay.waitForChunks(t.chunkCount, deps.chunkGraceMs ?? 2_000);
     if (!complete) {
       throw new DomainError('UNAVAILABLE', `token stream lost ${t.chunkCount - relay.delivered} of ${t.chunkCount} chunks; retrying is safe`);
     }
-    return { requestId, usage: t.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 }, finishReason: 'length' };
+    return { requestId, usage: t.usage ?? noUsage, finishReason: 'length' };
   } finally {
     clearTimeout(timer);
     terminal.cancel();
     relay.close();
+  }
+}
+
+/** A repeat of an idempotent call: wait for the first call's stored result and replay it. */
+async function joinExisting(deps: GenerationDeps, requestId: string, hooks: GenerationHooks): Promise<GenerationResult> {
+  hooks.onStarted(requestId);
+  const giveUpAt = hooks.deadlineUnixMs || deps.now() + (deps.maxRequestMs ?? 600_000);
+  for (;;) {
+    const stored = await deps.idempotency.result(requestId);
+    if (stored) {
+      if (!stored.ok) throw new DomainError((stored.errorCode as ErrorCode) ?? 'INTERNAL', stored.errorMessage ?? 'the original request failed');
+      if (stored.text) hooks.onChunk(stored.text, 0);
+      return { requestId, usage: { inputTokens: stored.inputTokens, cachedInputTokens: 0, outputTokens: stored.outputTokens }, finishReason: 'length' };
+    }
+    if (hooks.signal?.aborted) throw new DomainError('FAILED_PRECONDITION', 'client cancelled the call');
+    if (deps.now() > giveUpAt) throw new DomainError('DEADLINE_EXCEEDED', `the original request ${requestId} did not finish within the deadline`);
+    await new Promise((r) => setTimeout(r, 25));
   }
 }

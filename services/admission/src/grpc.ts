@@ -36,6 +36,13 @@ function deadlineOf(call: { getDeadline(): Date | number }): number {
   return Number.isFinite(ms) ? ms : 0;
 }
 
+/** Authenticates and validates a Generate/Complete call; a key's feature tag wins over the body's. */
+export function prepareCall(deps: Pick<AdmissionHandlerDeps, 'keyring' | 'limits'>, authorizationHeader: string | undefined, body: GenerateRequest) {
+  const principal = deps.keyring.authenticate(authorizationHeader);
+  const params = validateGeneration({ ...body, feature: principal.feature || body.feature }, deps.limits);
+  return { principal, params };
+}
+
 /** The AdmissionService handlers; domain errors become gRPC statuses here and only here. */
 export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
   const fail = (e: unknown, what: string) => {
@@ -48,13 +55,13 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       void (async () => {
-        const principal = deps.keyring.authenticate(authorization(call.metadata));
-        const params = validateGeneration(call.request, deps.limits);
+        const { principal, params } = prepareCall(deps, authorization(call.metadata), call.request);
         const result = await runGeneration(deps, principal, params, {
-          onStarted: (requestId) => call.write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
-          onChunk: (text, seq) => call.write({ event: { $case: 'chunk', chunk: { text, seq } } }),
+          onStarted: (requestId) => void call.write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
+          onChunk: (text, seq) => void call.write({ event: { $case: 'chunk', chunk: { text, seq } } }),
           signal: abort.signal,
           deadlineUnixMs: deadlineOf(call),
+          idempotencyKey: call.request.idempotencyKey,
         });
         call.write({ event: { $case: 'finished', finished: { outcome: Outcome.OUTCOME_COMPLETED, usage: result.usage, finishReason: result.finishReason } } });
         call.end();
@@ -65,16 +72,16 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
 
     complete(call: ServerUnaryCall<CompleteRequest, CompleteResponse>, callback: sendUnaryData<CompleteResponse>) {
       void (async () => {
-        const principal = deps.keyring.authenticate(authorization(call.metadata));
-        const params = validateGeneration(call.request, deps.limits);
+        const { principal, params } = prepareCall(deps, authorization(call.metadata), call.request);
         const parts: string[] = [];
         const abort = new AbortController();
         call.on('cancelled', () => abort.abort());
         const result = await runGeneration(deps, principal, params, {
           onStarted: () => {},
-          onChunk: (text) => parts.push(text),
+          onChunk: (text) => void parts.push(text),
           signal: abort.signal,
           deadlineUnixMs: deadlineOf(call),
+          idempotencyKey: call.request.idempotencyKey,
         });
         callback(null, {
           requestId: result.requestId,

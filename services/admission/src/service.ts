@@ -1,11 +1,16 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Redis } from 'ioredis';
+import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
-import type { Keyring } from '@switchyard/auth';
-import { AdmissionServiceService, streams } from '@switchyard/contracts';
+import { AdmissionServiceService, Outcome, streams, type Tier, type TierName } from '@switchyard/contracts';
+import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
+import { createBudgetLedger } from './budget-ledger.js';
+import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
+import { createIdempotency } from './idempotency.js';
 import type { PolicyClient } from './policy-client.js';
+import { createRateLimiter } from './rate-limiter.js';
 import { createRequestStore } from './request-store.js';
 import { watchTerminals, type TerminalWatch } from './terminal-watch.js';
 import type { GenerationLimits } from './validate.js';
@@ -20,6 +25,11 @@ export interface AdmissionDeps {
   readonly limits: GenerationLimits;
   /** `host:port` to serve gRPC on; port 0 picks a free one. */
   readonly listen: string;
+  /** Tenant quotas and budgets (the `tenants` KV bucket); none means defaults only. */
+  readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
+  /** Rate limits for tenants without their own. Default: 600 requests and 1M tokens per minute per tier. */
+  readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
+  readonly priceBook?: PriceBook;
   readonly now?: () => number;
 }
 
@@ -28,7 +38,11 @@ export interface Admission {
   start(): Promise<string>;
   /** Stops taking calls, lets in-flight streams finish (up to `graceMs`), then stops consumers. */
   stop(graceMs?: number): Promise<void>;
+  /** What the HTTP facade shares with gRPC; set once `start` resolved. */
+  readonly generation: GenerationDeps | undefined;
 }
+
+const GENEROUS: TierLimits = { requestsPerMinute: 600, tokensPerMinute: 1_000_000 };
 
 /** Explicit transport limits: a hostile client cannot make the process buffer much. */
 const SERVER_OPTIONS = {
@@ -44,15 +58,22 @@ const SERVER_OPTIONS = {
 export function createAdmission(deps: AdmissionDeps): Admission {
   const now = deps.now ?? Date.now;
   const store = createRequestStore(deps.redis);
+  const budgets = createBudgetLedger(deps.redis);
+  const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
   const server = new Server(SERVER_OPTIONS);
   let terminals: TerminalWatch | undefined;
-  let stateConsumer: RunningConsumer | undefined;
+  let lifecycle: RunningConsumer | undefined;
+  let generation: GenerationDeps | undefined;
 
   return {
+    get generation() {
+      return generation;
+    },
     async start() {
       terminals = await watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event'));
-      // One durable shared by all replicas keeps GetRequest state right whoever admitted it.
-      stateConsumer = await consumeDurable({
+      // One durable shared by all replicas: request state and budget settlement happen once
+      // per terminal event, whoever admitted the request.
+      lifecycle = await consumeDurable({
         js: deps.js,
         stream: streams.LIFECYCLE.name,
         durable: 'admission',
@@ -62,9 +83,29 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           if (event.payload?.$case !== 'requestTerminated') return;
           const t = event.payload.requestTerminated;
           await store.terminated({ requestId: t.requestId, outcome: t.outcome, usage: t.usage, reason: t.reason, atUnixMs: event.envelope?.timeUnixMs ?? now() });
+          const pending = await budgets.pending(t.requestId);
+          if (!pending) return;
+          const actual = t.outcome === Outcome.OUTCOME_COMPLETED && t.usage
+            ? priceUsage({ usageId: '', requestId: t.requestId, tenant: t.tenant, feature: '', model: pending.model, tier: pending.tier as Tier, pool: t.pool, usage: t.usage, gpuSeconds: 0, recordedUnixMs: 0 }, priceBook).amountMicros
+            : 0;
+          await budgets.settle(t.requestId, actual);
         },
       });
-      server.addService(AdmissionServiceService, admissionHandlers({ ...deps, store, terminals, now }));
+      generation = {
+        nc: deps.nc,
+        js: deps.js,
+        policy: deps.policy,
+        store,
+        terminals,
+        budgets,
+        limiter: createRateLimiter(deps.redis, now),
+        idempotency: createIdempotency(deps.redis),
+        tenantSettings: deps.tenantSettings ?? (() => undefined),
+        defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
+        priceBook,
+        now,
+      };
+      server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
       );
@@ -77,7 +118,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         const force = setTimeout(() => (server.forceShutdown(), resolve()), graceMs);
         server.tryShutdown(() => (clearTimeout(force), resolve()));
       });
-      await stateConsumer?.stop();
+      await lifecycle?.stop();
       await terminals?.stop();
       deps.policy.close();
     },

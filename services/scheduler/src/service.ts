@@ -1,6 +1,6 @@
-import { consumeDurable, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import { consumeDurable, publishDecision, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { DomainError, Outcome, expectPayload, makeEvent, streams, subjects, tierName, type Decision } from '@switchyard/contracts';
+import { DomainError, Outcome, expectPayload, makeEvent, streams, subjects, tierName } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { placeRequest, poolStates } from './placement.js';
 import { watchPools, type PoolWatch } from './pool-watch.js';
@@ -27,16 +27,6 @@ export function createScheduler(deps: SchedulerDeps) {
   let watch: PoolWatch | undefined;
   let consumer: RunningConsumer | undefined;
 
-  const decide = (tenant: string, requestId: string, decision: Omit<Decision, 'service' | 'categories' | 'ruleIds' | 'policyVersion' | 'latencyMs'>) =>
-    publishEvent(
-      deps.js,
-      subjects.decision('scheduler', tenant),
-      makeEvent({ id: `decision-scheduler-${requestId}`, tenant, requestId, nowMs: now() }, {
-        $case: 'decision',
-        decision: { service: 'scheduler', categories: [], ruleIds: [], policyVersion: '', latencyMs: 0, ...decision },
-      }),
-    );
-
   return {
     async start() {
       watch = await watchPools(deps.poolsKv);
@@ -58,7 +48,7 @@ export function createScheduler(deps: SchedulerDeps) {
           if (placement.kind === 'wait' && deliveryCount < maxWaits) return { kind: 'nak', delayMs: WAIT_STEP_MS };
           if (placement.kind !== 'placed') {
             const retryAfterMs = placement.kind === 'wait' ? 1_000 : placement.retryAfterMs;
-            await decide(tenant, requestId, { action: 'reject', reason: placement.reason, chosen: '', candidates: placement.candidates });
+            await publishDecision(deps.js, 'scheduler', tenant, requestId, { action: 'reject', reason: placement.reason, candidates: placement.candidates }, now());
             await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_REJECTED, reason: placement.reason, retryAfterMs }), now());
             return;
           }
@@ -67,7 +57,7 @@ export function createScheduler(deps: SchedulerDeps) {
             subjects.dispatch(placement.pool),
             makeEvent({ id: `dispatch-${requestId}`, tenant, requestId, nowMs: now() }, { $case: 'requestDispatched', requestDispatched: { request, pool: placement.pool } }),
           );
-          await decide(tenant, requestId, { action: 'place', reason: placement.reason, chosen: placement.pool, candidates: placement.candidates });
+          await publishDecision(deps.js, 'scheduler', tenant, requestId, { action: 'place', reason: placement.reason, chosen: placement.pool, candidates: placement.candidates }, now());
         },
       });
     },
