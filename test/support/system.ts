@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
-import { createAdmission, createPolicyClient } from '@switchyard/admission';
-import { createKeyring, generateApiKey, hashApiKey } from '@switchyard/auth';
+import { createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
+import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, type TenantStore } from '@switchyard/auth';
 import { createBatcher } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
 import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnection } from '@switchyard/bus';
@@ -10,7 +10,7 @@ import { buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
 import { createPolicy } from '@switchyard/policy';
 import { createScheduler } from '@switchyard/scheduler';
-import { createLogger } from '@switchyard/telemetry';
+import { createLogger, type Registry } from '@switchyard/telemetry';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
@@ -21,10 +21,27 @@ export const TEST_POOLS: PoolSpec[] = [
 export interface SystemOptions {
   readonly pools?: PoolSpec[];
   readonly tokenDelayMs?: number;
+  /** Admission replicas sharing Redis and NATS. Default 1. */
+  readonly admissionReplicas?: number;
+  /** Tenant settings stored before start (quotas, budgets). */
+  readonly tenants?: TenantSettingsInput[];
+  /** Where every service logs. Default stdout. */
+  readonly logDestination?: NodeJS.WritableStream;
+  /** Log level of every service. Default `TEST_LOG_LEVEL`, else silent. */
+  readonly logLevel?: string;
+  /** Registry the services' metrics register in (policy's for now). */
+  readonly registry?: Registry;
 }
 
 export interface RunningSystem {
   readonly admissionAddress: string;
+  /** Every admission replica's gRPC address (the first is `admissionAddress`). */
+  readonly admissionAddresses: string[];
+  /** OpenAI-compatible base URL of the first replica, e.g. `http://127.0.0.1:PORT/v1`. */
+  readonly httpUrl: string;
+  readonly policyAddress: string;
+  /** The `tenants` KV bucket: add keys, revoke them, change settings. */
+  readonly tenants: TenantStore;
   readonly billingAddress: string;
   /** Key of tenant `acme`. */
   readonly apiKey: string;
@@ -43,13 +60,9 @@ export interface RunningSystem {
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
   const [nats, redisServer, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
-  const logger = (service: string) => createLogger({ service, level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = (service: string) => createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
   const apiKey = generateApiKey();
   const otherApiKey = generateApiKey();
-  const keyring = createKeyring([
-    { tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(apiKey) },
-    { tenant: 'globex', keyId: 'globex-1', keyHash: hashApiKey(otherApiKey) },
-  ]);
   const connections: NatsConnection[] = [];
   const connect = async (name: string) => {
     const nc = await connectBus({ url: nats.url, name });
@@ -58,19 +71,35 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   };
   const testBus = await connect('test');
   await provisionStreams(await testBus.js.jetstreamManager(), Object.values(streams));
+  const tenants = await openTenantStore(await openBucket(testBus.nc, buckets.tenants));
+  await tenants.putKey({ tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(apiKey) });
+  await tenants.putKey({ tenant: 'globex', keyId: 'globex-1', keyHash: hashApiKey(otherApiKey) });
+  for (const t of options.tenants ?? []) await tenants.putTenant(t);
 
   const pools = options.pools ?? TEST_POOLS;
   const policyBus = await connect('policy');
-  const policy = createPolicy({ js: policyBus.js, logger: logger('policy'), listen: '127.0.0.1:0' });
+  const policies = await openBucket(policyBus.nc, buckets.policies);
+  const policy = createPolicy({ js: policyBus.js, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
   const policyAddress = await policy.start();
 
   const redis = new Redis(redisServer.url);
-  const admissionBus = await connect('admission');
-  const admission = createAdmission({
-    ...admissionBus, redis, keyring, logger: logger('admission'), policy: createPolicyClient(policyAddress), listen: '127.0.0.1:0',
-    limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
-  });
-  const admissionAddress = await admission.start();
+  const admissions: Admission[] = [];
+  const stores: TenantStore[] = [];
+  for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
+    const bus = await connect(`admission-${i}`);
+    const store = await openTenantStore(await openBucket(bus.nc, buckets.tenants));
+    stores.push(store);
+    admissions.push(
+      createAdmission({
+        ...bus, redis, keyring: store.keyring, tenantSettings: store.settings, logger: logger('admission'), policy: createPolicyClient(policyAddress),
+        listen: '127.0.0.1:0', httpListen: '127.0.0.1:0',
+        limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
+      }),
+    );
+  }
+  const addresses: AdmissionAddresses[] = [];
+  for (const a of admissions) addresses.push(await a.start());
+  const admissionAddress = addresses[0]!.grpc;
 
   const schedulerBus = await connect('scheduler');
   const scheduler = createScheduler({ js: schedulerBus.js, poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('scheduler') });
@@ -93,11 +122,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   const billingBus = await connect('billing');
-  const billing = createBilling({ js: billingBus.js, sql, keyring, logger: logger('billing'), listen: '127.0.0.1:0' });
+  const billing = createBilling({ js: billingBus.js, sql, keyring: tenants.keyring, logger: logger('billing'), listen: '127.0.0.1:0' });
   const billingAddress = await billing.start();
 
   return {
     admissionAddress,
+    admissionAddresses: addresses.map((a) => a.grpc),
+    httpUrl: addresses[0]!.http!,
+    policyAddress,
+    tenants,
     billingAddress,
     apiKey,
     otherApiKey,
@@ -105,7 +138,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     nc: testBus.nc,
     servers: { nats, redis: redisServer, postgres: pg },
     async stop() {
-      await admission.stop(1_000);
+      for (const a of admissions) await a.stop(1_000);
+      for (const t of [...stores, tenants]) await t.stop();
       for (const s of [policy, scheduler, batcher, workers, metering, billing]) await s.stop();
       redis.disconnect();
       await Promise.all(connections.map((c) => c.close()));

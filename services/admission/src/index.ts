@@ -1,4 +1,4 @@
 export { createAdmission } from './service.js';
-export type { Admission, AdmissionDeps } from './service.js';
+export type { Admission, AdmissionAddresses, AdmissionDeps } from './service.js';
 export { createPolicyClient } from './policy-client.js';
 export type { PolicyClient } from './policy-client.js';

@@ -1,6 +1,8 @@
 import { Redis } from 'ioredis';
-import { createKeyring, parseApiKeys } from '@switchyard/auth';
+import { openTenantStore, parseApiKeys } from '@switchyard/auth';
+import { openBucket } from '@switchyard/bus';
 import { listenAddress, redisEnv, z } from '@switchyard/config';
+import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicyClient } from './policy-client.js';
 import { createAdmission } from './service.js';
@@ -8,9 +10,11 @@ import { createAdmission } from './service.js';
 const env = z.object({
   ...redisEnv,
   ADMISSION_LISTEN: listenAddress('127.0.0.1:50051'),
+  /** OpenAI-compatible facade; "off" disables it. */
+  HTTP_LISTEN: z.union([z.literal('off'), listenAddress('127.0.0.1:8080')]).default('127.0.0.1:8080'),
   POLICY_ADDR: z.string().default('127.0.0.1:50052'),
-  /** `tenant:keyId:sha256hex[:operator]`, comma-separated. */
-  API_KEYS: z.string().min(1, 'set API_KEYS (switchyard up writes one for the dev tenant)'),
+  /** Seed keys, `tenant:keyId:sha256hex[:operator]`, comma-separated; more live in the `tenants` KV bucket. */
+  API_KEYS: z.string().default(''),
   MAX_PROMPT_TOKENS: z.coerce.number().int().positive().default(32_768),
   MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(4_096),
   DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(256),
@@ -22,19 +26,24 @@ runMain(() =>
     env,
     async start({ config, logger, nc, js }) {
       const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+      const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
+        logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
+      );
       const admission = createAdmission({
         nc,
         js,
         redis,
         logger,
-        keyring: createKeyring(parseApiKeys(config.API_KEYS)),
+        keyring: tenants.keyring,
+        tenantSettings: tenants.settings,
         policy: createPolicyClient(config.POLICY_ADDR),
         limits: { maxPromptTokens: config.MAX_PROMPT_TOKENS, maxOutputTokens: config.MAX_OUTPUT_TOKENS, defaultMaxTokens: config.DEFAULT_MAX_TOKENS },
         listen: config.ADMISSION_LISTEN,
+        httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
       });
-      const address = await admission.start();
-      logger.info({ address }, 'admission serving gRPC');
-      return { stop: async () => (await admission.stop(), redis.disconnect()) };
+      const addresses = await admission.start();
+      logger.info(addresses, 'admission serving');
+      return { stop: async () => (await admission.stop(), await tenants.stop(), redis.disconnect()) };
     },
   }),
 );

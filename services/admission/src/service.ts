@@ -1,4 +1,5 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
@@ -8,6 +9,7 @@ import type { Logger } from '@switchyard/telemetry';
 import { createBudgetLedger } from './budget-ledger.js';
 import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
+import { createHttpFacade } from './http.js';
 import { createIdempotency } from './idempotency.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
@@ -25,6 +27,8 @@ export interface AdmissionDeps {
   readonly limits: GenerationLimits;
   /** `host:port` to serve gRPC on; port 0 picks a free one. */
   readonly listen: string;
+  /** `host:port` for the OpenAI-compatible HTTP facade; omitted means no facade. */
+  readonly httpListen?: string;
   /** Tenant quotas and budgets (the `tenants` KV bucket); none means defaults only. */
   readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
   /** Rate limits for tenants without their own. Default: 600 requests and 1M tokens per minute per tier. */
@@ -33,9 +37,15 @@ export interface AdmissionDeps {
   readonly now?: () => number;
 }
 
+export interface AdmissionAddresses {
+  /** Bound gRPC `host:port`. */
+  readonly grpc: string;
+  /** Base URL of the OpenAI-compatible facade (`http://host:port/v1`), when it runs. */
+  readonly http?: string;
+}
+
 export interface Admission {
-  /** Resolves with the bound `host:port`. */
-  start(): Promise<string>;
+  start(): Promise<AdmissionAddresses>;
   /** Stops taking calls, lets in-flight streams finish (up to `graceMs`), then stops consumers. */
   stop(graceMs?: number): Promise<void>;
   /** What the HTTP facade shares with gRPC; set once `start` resolved. */
@@ -64,6 +74,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
+  let http: FastifyInstance | undefined;
 
   return {
     get generation() {
@@ -110,7 +121,11 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
       );
       const host = deps.listen.slice(0, deps.listen.lastIndexOf(':'));
-      return `${host}:${port}`;
+      if (!deps.httpListen) return { grpc: `${host}:${port}` };
+      http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
+      const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
+      const url = await http.listen({ host: httpHost, port: Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1)) });
+      return { grpc: `${host}:${port}`, http: `${url}/v1` };
     },
 
     async stop(graceMs = 10_000) {
@@ -118,6 +133,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         const force = setTimeout(() => (server.forceShutdown(), resolve()), graceMs);
         server.tryShutdown(() => (clearTimeout(force), resolve()));
       });
+      await http?.close();
       await lifecycle?.stop();
       await terminals?.stop();
       deps.policy.close();

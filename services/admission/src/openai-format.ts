@@ -1,0 +1,104 @@
+import { DomainError, Tier, type ErrorCode, type TokenUsage } from '@switchyard/contracts';
+import type { GenerationInput } from './validate.js';
+
+/** The subset of an OpenAI chat completion request Switchyard understands. */
+export interface ChatCompletionBody {
+  model?: unknown;
+  messages?: unknown;
+  max_tokens?: unknown;
+  max_completion_tokens?: unknown;
+  stream?: unknown;
+  seed?: unknown;
+  user?: unknown;
+}
+
+const tiers: Record<string, Tier> = { realtime: Tier.TIER_REALTIME, internal: Tier.TIER_INTERNAL, batch: Tier.TIER_BATCH };
+
+/**
+ * Turns an OpenAI chat request into Switchyard's generation input. Messages are rendered
+ * as `role: content` lines, the way a chat template would lay them out for the model.
+ */
+export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: string; idempotencyKey?: string }): GenerationInput & { stream: boolean } {
+  const invalid = (m: string) => new DomainError('INVALID_ARGUMENT', m);
+  if (typeof body.model !== 'string') throw invalid('"model" is required');
+  if (!Array.isArray(body.messages) || body.messages.length === 0) throw invalid('"messages" must be a non-empty array');
+  const lines = body.messages.map((m: unknown, i: number) => {
+    const msg = m as { role?: unknown; content?: unknown };
+    const content = typeof msg.content === 'string'
+      ? msg.content
+      : Array.isArray(msg.content) ? msg.content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('') : undefined;
+    if (typeof msg.role !== 'string' || content === undefined) throw invalid(`messages[${i}] needs a string "role" and "content"`);
+    return `${msg.role}: ${content}`;
+  });
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? 0;
+  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) throw invalid('"max_tokens" must be a non-negative integer');
+  const tier = headers.tier ? tiers[headers.tier] : Tier.TIER_REALTIME;
+  if (tier === undefined) throw invalid('header x-switchyard-tier must be realtime, internal or batch');
+  return {
+    model: body.model,
+    prompt: lines.join('\n'),
+    maxTokens,
+    tier,
+    idempotencyKey: headers.idempotencyKey ?? '',
+    feature: '',
+    seed: typeof body.seed === 'number' ? body.seed : 0,
+    stream: body.stream === true,
+  };
+}
+
+export interface CompletionMeta {
+  readonly requestId: string;
+  readonly model: string;
+  readonly createdSec: number;
+}
+
+export const completionId = (requestId: string) => `chatcmpl-${requestId}`;
+
+export function chatCompletion(meta: CompletionMeta, text: string, usage: TokenUsage, finishReason: string) {
+  return {
+    id: completionId(meta.requestId),
+    object: 'chat.completion',
+    created: meta.createdSec,
+    model: meta.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: finishReason }],
+    usage: { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens },
+  };
+}
+
+export function chatChunk(meta: CompletionMeta, delta: { role?: string; content?: string }, finishReason: string | null, usage?: TokenUsage) {
+  return {
+    id: completionId(meta.requestId),
+    object: 'chat.completion.chunk',
+    created: meta.createdSec,
+    model: meta.model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    ...(usage ? { usage: { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens } } : {}),
+  };
+}
+
+const httpStatus: Record<ErrorCode, number> = {
+  INVALID_ARGUMENT: 400,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  NOT_FOUND: 404,
+  FAILED_PRECONDITION: 409,
+  RESOURCE_EXHAUSTED: 429,
+  INTERNAL: 500,
+  UNAVAILABLE: 503,
+  DEADLINE_EXCEEDED: 504,
+};
+
+const errorType: Partial<Record<ErrorCode, string>> = {
+  INVALID_ARGUMENT: 'invalid_request_error',
+  UNAUTHENTICATED: 'authentication_error',
+  PERMISSION_DENIED: 'permission_error',
+  RESOURCE_EXHAUSTED: 'rate_limit_error',
+};
+
+/** An error as OpenAI clients expect it: HTTP status plus `{ error: { message, type, code } }`. */
+export function openAiError(code: ErrorCode, message: string) {
+  return {
+    status: httpStatus[code],
+    body: { error: { message, type: errorType[code] ?? 'api_error', code: code.toLowerCase(), param: null } },
+  };
+}
