@@ -1,4 +1,4 @@
-import { status, type ServiceError } from '@grpc/grpc-js';
+import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { hashApiKey } from '@switchyard/auth';
 import { jetstreamManager } from '@switchyard/bus';
 import { RETRY_AFTER_MS, Tier, streams } from '@switchyard/contracts';
@@ -160,6 +160,16 @@ describe('admission', () => {
     } finally {
       await admission.stop();
     }
+  });
+
+  it('answers the standard gRPC health check as SERVING', async () => {
+    const client = new Client(system.admissionAddress, credentials.createInsecure());
+    const raw = await new Promise<Buffer>((resolve, reject) =>
+      client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (e, r) => (e ? reject(e) : resolve(r!))),
+    );
+    client.close();
+    // HealthCheckResponse { status = 1 (SERVING) } encodes as field 1, varint 1.
+    expect([...raw]).toEqual([0x08, 0x01]);
   });
 
   it('serves the official openai package unchanged: a chat completion and a stream', async () => {

@@ -1,5 +1,6 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
+import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
@@ -71,6 +72,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const budgets = createBudgetLedger(deps.redis);
   const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
   const server = new Server(SERVER_OPTIONS);
+  // Standard grpc.health.v1 so load balancers and `grpc_health_probe` can check readiness.
+  const health = new HealthImplementation({ '': 'NOT_SERVING', 'switchyard.v1.AdmissionService': 'NOT_SERVING' });
+  health.addToServer(server);
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
@@ -121,6 +125,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
       );
       const host = deps.listen.slice(0, deps.listen.lastIndexOf(':'));
+      health.setStatus('', 'SERVING');
+      health.setStatus('switchyard.v1.AdmissionService', 'SERVING');
       if (!deps.httpListen) return { grpc: `${host}:${port}` };
       http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
@@ -129,6 +135,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
 
     async stop(graceMs = 10_000) {
+      health.setStatus('', 'NOT_SERVING');
+      health.setStatus('switchyard.v1.AdmissionService', 'NOT_SERVING');
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => (server.forceShutdown(), resolve()), graceMs);
         server.tryShutdown(() => (clearTimeout(force), resolve()));

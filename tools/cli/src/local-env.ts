@@ -6,6 +6,7 @@ export interface LocalEnv {
   SWITCHYARD_ADDR: string;
   SWITCHYARD_API_KEY: string;
   SWITCHYARD_BILLING_ADDR: string;
+  SWITCHYARD_HTTP_URL: string;
 }
 
 export const LOCAL_ENV_PATH = join('.switchyard', 'local.env');

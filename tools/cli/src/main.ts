@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { generateCommand } from './generate.js';
+import { registerTenantCommands } from './tenants.js';
 import { up } from './up.js';
 
 const int = (value: string) => {
@@ -16,8 +17,9 @@ program
   .option('--admission-port <port>', 'gRPC admission port', int, 50051)
   .option('--policy-port <port>', 'gRPC policy port', int, 50052)
   .option('--billing-port <port>', 'gRPC billing port', int, 50053)
+  .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
-  .action((o) => up({ admissionPort: o.admissionPort, policyPort: o.policyPort, billingPort: o.billingPort, exitAfterFirstRequest: o.exitAfterFirstRequest }));
+  .action((o) => up({ admissionPort: o.admissionPort, policyPort: o.policyPort, billingPort: o.billingPort, httpPort: o.httpPort, exitAfterFirstRequest: o.exitAfterFirstRequest }));
 
 program
   .command('generate')
@@ -28,6 +30,8 @@ program
   .option('-t, --tier <tier>', 'realtime | internal | batch', 'realtime')
   .option('--seed <n>', 'sampling seed', int)
   .action((o) => generateCommand({ prompt: o.prompt, model: o.model, maxTokens: o.maxTokens, tier: o.tier, seed: o.seed }, process.env));
+
+registerTenantCommands(program);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };

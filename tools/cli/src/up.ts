@@ -16,6 +16,7 @@ export interface UpOptions {
   readonly admissionPort: number;
   readonly policyPort: number;
   readonly billingPort: number;
+  readonly httpPort: number;
   /** Stop after the first served request (for start-up measurements). */
   readonly exitAfterFirstRequest?: boolean;
 }
@@ -27,7 +28,7 @@ export interface UpOptions {
 export async function up(options: UpOptions): Promise<void> {
   const t0 = performance.now();
   const log = (line: string) => console.log(`switchyard: ${line}`);
-  for (const port of [options.admissionPort, options.policyPort, options.billingPort]) {
+  for (const port of [options.admissionPort, options.policyPort, options.billingPort, options.httpPort]) {
     if (await portOpen(port)) throw new Error(`port ${port} is taken: is Switchyard already running? Stop it, or pass other ports`);
   }
   const infra = await ensureInfra(REPO_ROOT, log);
@@ -35,7 +36,8 @@ export async function up(options: UpOptions): Promise<void> {
   const apiKey = (existing && readLocalEnv(existing).SWITCHYARD_API_KEY) || generateApiKey();
   const admissionAddr = `127.0.0.1:${options.admissionPort}`;
   const billingAddr = `127.0.0.1:${options.billingPort}`;
-  const envPath = writeLocalEnv(REPO_ROOT, { SWITCHYARD_ADDR: admissionAddr, SWITCHYARD_API_KEY: apiKey, SWITCHYARD_BILLING_ADDR: billingAddr });
+  const httpUrl = `http://127.0.0.1:${options.httpPort}/v1`;
+  const envPath = writeLocalEnv(REPO_ROOT, { SWITCHYARD_ADDR: admissionAddr, SWITCHYARD_API_KEY: apiKey, SWITCHYARD_BILLING_ADDR: billingAddr, SWITCHYARD_HTTP_URL: httpUrl });
 
   const logDir = join(REPO_ROOT, '.switchyard', 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -46,6 +48,7 @@ export async function up(options: UpOptions): Promise<void> {
     DATABASE_URL: infra.databaseUrl,
     API_KEYS: `dev:dev-1:${hashApiKey(apiKey)}`,
     ADMISSION_LISTEN: admissionAddr,
+    HTTP_LISTEN: `127.0.0.1:${options.httpPort}`,
     POLICY_LISTEN: `127.0.0.1:${options.policyPort}`,
     POLICY_ADDR: `127.0.0.1:${options.policyPort}`,
     BILLING_LISTEN: billingAddr,
@@ -87,12 +90,15 @@ export async function up(options: UpOptions): Promise<void> {
 Switchyard is up (first request served ${seconds} s after start: "${first}").
 
   gRPC admission   ${admissionAddr}
+  OpenAI HTTP      ${httpUrl}
   gRPC billing     ${billingAddr}
   API key          ${apiKey}   (tenant "dev"; also in ${envPath})
   logs             .switchyard/logs/<service>.log
 
 Try it:
   pnpm exec switchyard generate --prompt "hello"
+  curl ${httpUrl}/chat/completions -H "authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\
+    -d '{"model":"llama-3.1-8b","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'
 
 Ctrl-C stops every service${infra.started.length ? ` and the servers started here (${infra.started.join(', ')})` : ''}.`);
   if (options.exitAfterFirstRequest) await stopAll(0);
