@@ -1,0 +1,92 @@
+import type { TierName } from '@switchyard/contracts';
+
+/** A dispatched request waiting in a pool's queue. */
+export interface Queued {
+  readonly requestId: string;
+  readonly tier: TierName;
+  /** Absolute deadline, Unix ms; 0 for none. */
+  readonly deadlineUnixMs: number;
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  readonly enqueuedUnixMs: number;
+}
+
+export interface FormingRules {
+  /** Most requests in one batch. */
+  readonly maxRequests: number;
+  /** Most prompt tokens in one batch, so one huge prompt does not stall many small ones. */
+  readonly maxPromptTokens: number;
+  /** Longest a request waits for company before its batch goes anyway. */
+  readonly maxWaitMs: Readonly<Record<TierName, number>>;
+  /** A batch this size goes at once (the model's sweet spot). */
+  readonly preferredSize: number;
+}
+
+/** What the pool's workers can take now, from their heartbeats. */
+export interface Capacity {
+  readonly freeSlots: number;
+  /** KV-cache tokens free across the pool; a request needs prompt + max_tokens. */
+  readonly freeKvTokens: number;
+}
+
+export interface Forming<T extends Queued> {
+  /** Requests to send now, in priority order; empty when nothing should go yet. */
+  readonly batch: T[];
+  /** Requests whose deadline already passed: expire them, do not send them. */
+  readonly expired: T[];
+  /** When to look again if nothing arrives, ms; undefined when the queue is empty. */
+  readonly nextCheckMs: number | undefined;
+}
+
+const PRIORITY: Record<TierName, number> = { realtime: 0, internal: 1, batch: 2 };
+
+/** Realtime before internal before batch; earliest deadline first; then arrival order. */
+export function byUrgency(a: Queued, b: Queued): number {
+  return (
+    PRIORITY[a.tier] - PRIORITY[b.tier] ||
+    (a.deadlineUnixMs || Infinity) - (b.deadlineUnixMs || Infinity) ||
+    a.enqueuedUnixMs - b.enqueuedUnixMs
+  );
+}
+
+/**
+ * Decides what leaves the queue now. A batch goes when the most urgent request has waited
+ * its tier's maximum, when its deadline leaves no more room to wait, or when a preferred-size
+ * batch is ready — and only as far as the workers have announced room, so queues build up
+ * here, where priorities still apply, rather than inside the workers.
+ */
+export function formBatch<T extends Queued>(queue: readonly T[], capacity: Capacity, rules: FormingRules, nowMs: number): Forming<T> {
+  const expired = queue.filter((q) => q.deadlineUnixMs > 0 && q.deadlineUnixMs <= nowMs);
+  const live = queue.filter((q) => !(q.deadlineUnixMs > 0 && q.deadlineUnixMs <= nowMs)).sort(byUrgency);
+  if (live.length === 0) return { batch: [], expired, nextCheckMs: undefined };
+
+  const head = live[0]!;
+  const dueAt = Math.min(
+    head.enqueuedUnixMs + rules.maxWaitMs[head.tier],
+    head.deadlineUnixMs > 0 ? head.deadlineUnixMs - rules.maxWaitMs[head.tier] : Infinity,
+  );
+  const room = Math.min(rules.maxRequests, capacity.freeSlots);
+  const batch: T[] = [];
+  let promptTokens = 0;
+  let kvTokens = 0;
+  for (const q of live) {
+    if (batch.length >= room) break;
+    const need = q.promptTokens + q.maxTokens;
+    if (kvTokens + need > capacity.freeKvTokens) {
+      // The most urgent request waits for cache room rather than be overtaken forever.
+      if (batch.length === 0) break;
+      continue;
+    }
+    // A prompt over the batch's token limit still travels, alone.
+    if (batch.length > 0 && promptTokens + q.promptTokens > rules.maxPromptTokens) continue;
+    batch.push(q);
+    promptTokens += q.promptTokens;
+    kvTokens += need;
+  }
+  const full = batch.length >= Math.min(rules.preferredSize, room);
+  if (batch.length === 0 || (!full && nowMs < dueAt)) {
+    // Nothing fits, or company may still come: look again when the head falls due.
+    return { batch: [], expired, nextCheckMs: Math.max(1, dueAt - nowMs) };
+  }
+  return { batch, expired, nextCheckMs: live.length > batch.length ? 0 : undefined };
+}
