@@ -20,7 +20,8 @@ export const TEST_POOLS: PoolSpec[] = [
 
 export interface SystemOptions {
   readonly pools?: PoolSpec[];
-  readonly tokenDelayMs?: number;
+  /** Simulated time per real time of the GPU workers. Default 'max' (no sleeping). */
+  readonly workerSpeed?: number | 'max';
   /** Admission replicas sharing Redis and NATS. Default 1. */
   readonly admissionReplicas?: number;
   /** Tenant settings stored before start (quotas, budgets). */
@@ -106,23 +107,27 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   await scheduler.start();
 
   const batcherBus = await connect('batcher');
-  const batcher = createBatcher({ js: batcherBus.js, logger: logger('batcher') });
+  const batcher = createBatcher({
+    js: batcherBus.js, logger: logger('batcher'), pools,
+    poolsKv: await openBucket(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
+    batchingKv: await openBucket(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
+  });
   await batcher.start();
 
   const workerBus = await connect('worker-simulator');
   const workers = createWorkerSimulator({
     ...workerBus, poolsKv: await openBucket(workerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('worker-simulator'),
-    instanceId: 'test', tokenDelayMs: options.tokenDelayMs ?? 1,
+    instanceId: 'test', speed: options.workerSpeed ?? 'max',
   });
   await workers.start();
 
+  const sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   const meteringBus = await connect('metering');
-  const metering = createMetering({ js: meteringBus.js, logger: logger('metering') });
+  const metering = createMetering({ js: meteringBus.js, sql, logger: logger('metering') });
   await metering.start();
 
-  const sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   const billingBus = await connect('billing');
-  const billing = createBilling({ js: billingBus.js, sql, keyring: tenants.keyring, logger: logger('billing'), listen: '127.0.0.1:0' });
+  const billing = createBilling({ js: billingBus.js, sql, keyring: tenants.keyring, logger: logger('billing'), listen: '127.0.0.1:0', pools });
   const billingAddress = await billing.start();
 
   return {

@@ -13,6 +13,8 @@ export interface WorkerHeartbeat {
   readonly freeSlots: number;
   /** Fraction of KV-cache blocks in use, 0..1. */
   readonly kvUsed: number;
+  /** KV-cache tokens free; absent from workers that do not model the cache. */
+  readonly freeKvTokens?: number;
   /** Recent step time, ms (simulated). */
   readonly stepMs: number;
   /** Recent time to first token, ms (simulated). */

@@ -48,4 +48,6 @@ export const buckets = {
   policies: 'policies',
   tenants: 'tenants',
   pricebook: 'pricebook',
+  /** Which batch each dispatched request went into: exactly-once hand-off from the batcher. */
+  batching: 'batching',
 } as const;

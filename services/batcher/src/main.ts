@@ -1,13 +1,24 @@
-import { z } from '@switchyard/config';
+import { openBucket } from '@switchyard/bus';
+import { loadPoolsFile, z } from '@switchyard/config';
+import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { createBatcher } from './service.js';
+
+const env = z.object({ POOLS_FILE: z.string().default('deploy/pools.yaml') });
 
 runMain(() =>
   runService({
     service: 'batcher',
-    env: z.object({}),
-    async start({ logger, js }) {
-      const batcher = createBatcher({ js, logger });
+    env,
+    async start({ config, logger, registry, nc, js }) {
+      const batcher = createBatcher({
+        js,
+        logger,
+        registry,
+        pools: loadPoolsFile(config.POOLS_FILE),
+        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        batchingKv: await openBucket(nc, buckets.batching, { ttl: 3_600_000 }),
+      });
       await batcher.start();
       return batcher;
     },

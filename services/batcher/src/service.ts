@@ -1,48 +1,88 @@
-import { consumeDurable, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type RunningConsumer } from '@switchyard/bus';
-import { DomainError, Outcome, expectPayload, makeEvent, streams, subjects } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
+import { consumeDurable, watchHeartbeats, type HeartbeatWatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import type { PoolSpec } from '@switchyard/config';
+import { DomainError, expectPayload, streams, subjects } from '@switchyard/contracts';
+import type { Logger, Registry } from '@switchyard/telemetry';
+import type { FormingRules } from './batch-forming.js';
+import { createBatcherMetrics } from './metrics.js';
+import { createPoolQueue, type PoolQueue } from './pool-queue.js';
 
 export interface BatcherDeps {
   readonly js: JetStreamClient;
+  readonly poolsKv: KV;
+  readonly batchingKv: KV;
+  readonly pools: readonly PoolSpec[];
   readonly logger: Logger;
+  readonly registry?: Registry;
+  readonly rules?: Partial<FormingRules>;
+  /** A worker silent this long offers no capacity. Default 3 s. */
+  readonly staleAfterMs?: number;
   readonly now?: () => number;
 }
 
+/** Defaults: realtime waits 5 ms for company, internal 30 ms, batch 1 s. */
+export const DEFAULT_RULES: FormingRules = {
+  maxRequests: 64,
+  maxPromptTokens: 16_384,
+  maxWaitMs: { realtime: 5, internal: 30, batch: 1_000 },
+  preferredSize: 16,
+};
+
 /**
- * Walking-skeleton batcher: forwards each dispatched request as a batch of one. The batch id
- * derives from the request id, so a crash between publish and ack re-publishes the same
- * msgID and the stream keeps one copy.
+ * One queue per pool, fed by a durable consumer on `dispatch.<pool>` that every replica
+ * shares. Dispatch messages stay unacked until their batch is handed off, so a crash loses
+ * nothing; the hand-off itself is exactly-once (see handoff.ts).
  */
 export function createBatcher(deps: BatcherDeps) {
   const now = deps.now ?? Date.now;
-  let consumer: RunningConsumer | undefined;
+  const rules = { ...DEFAULT_RULES, ...deps.rules };
+  const staleAfterMs = deps.staleAfterMs ?? 3_000;
+  const metrics = createBatcherMetrics(deps.registry);
+  const queues = new Map<string, PoolQueue>();
+  const consumers: RunningConsumer[] = [];
+  let watch: HeartbeatWatch | undefined;
+  let keepAlive: NodeJS.Timeout | undefined;
+
   return {
     async start() {
-      consumer = await consumeDurable({
-        js: deps.js,
-        stream: streams.DISPATCH.name,
-        durable: 'batcher',
-        concurrency: 64,
-        onError: (e, context) => deps.logger.error({ err: e }, context),
-        handle: async ({ event }) => {
-          const { request, pool } = expectPayload(event, 'requestDispatched').requestDispatched;
-          if (!request) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request');
-          const { requestId, tenant } = request;
-          if (request.deadlineUnixMs && request.deadlineUnixMs <= now()) {
-            await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_EXPIRED, reason: 'deadline passed before the request reached a GPU', pool }), now());
-            return;
-          }
-          const batchId = `batch-${requestId}`;
-          await publishEvent(
-            deps.js,
-            subjects.batches(pool),
-            makeEvent({ id: batchId, tenant, requestId, nowMs: now() }, { $case: 'batchFormed', batchFormed: { batchId, pool, requests: [request] } }),
-          );
-        },
-      });
+      watch = await watchHeartbeats(deps.poolsKv, () => queues.forEach((q) => q.poke()));
+      for (const pool of deps.pools) {
+        const queue = createPoolQueue({
+          js: deps.js,
+          batchingKv: deps.batchingKv,
+          pool: pool.id,
+          rules,
+          metrics,
+          now,
+          heartbeats: () => [...watch!.heartbeats()].filter((h) => h.pool === pool.id && !h.draining && now() - h.atUnixMs <= staleAfterMs),
+          onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
+        });
+        queues.set(pool.id, queue);
+        consumers.push(
+          await consumeDurable({
+            js: deps.js,
+            stream: streams.DISPATCH.name,
+            durable: `batcher-${pool.id}`,
+            filterSubject: subjects.dispatch(pool.id),
+            // Queued requests are in flight for JetStream; the queue, not this, bounds them.
+            concurrency: 10_000,
+            maxAckPending: 20_000,
+            ackWaitMs: 30_000,
+            onError: (e, context) => deps.logger.error({ err: e }, context),
+            handle: async ({ event, working }) => {
+              const { request } = expectPayload(event, 'requestDispatched').requestDispatched;
+              if (!request) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request');
+              await queue.enqueue(request, working);
+            },
+          }),
+        );
+      }
+      keepAlive = setInterval(() => queues.forEach((q) => q.keepAlive()), 10_000);
     },
     async stop() {
-      await consumer?.stop();
+      clearInterval(keepAlive);
+      queues.forEach((q) => q.stop());
+      await Promise.all(consumers.map((c) => c.stop()));
+      await watch?.stop();
     },
   };
 }

@@ -1,9 +1,8 @@
-import { consumeDurable, publishDecision, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import { consumeDurable, publishDecision, watchHeartbeats, type HeartbeatWatch, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { DomainError, Outcome, expectPayload, makeEvent, streams, subjects, tierName } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { placeRequest, poolStates } from './placement.js';
-import { watchPools, type PoolWatch } from './pool-watch.js';
 
 export interface SchedulerDeps {
   readonly js: JetStreamClient;
@@ -24,12 +23,12 @@ export function createScheduler(deps: SchedulerDeps) {
   const now = deps.now ?? Date.now;
   const staleAfterMs = deps.staleAfterMs ?? 3_000;
   const maxWaits = Math.ceil((deps.maxWaitMs ?? 5_000) / WAIT_STEP_MS);
-  let watch: PoolWatch | undefined;
+  let watch: HeartbeatWatch | undefined;
   let consumer: RunningConsumer | undefined;
 
   return {
     async start() {
-      watch = await watchPools(deps.poolsKv);
+      watch = await watchHeartbeats(deps.poolsKv);
       consumer = await consumeDurable({
         js: deps.js,
         stream: streams.REQUESTS.name,

@@ -1,14 +1,14 @@
-import type { KV } from '@switchyard/bus';
+import type { KV } from '@nats-io/kv';
 import { parseHeartbeat, type WorkerHeartbeat } from '@switchyard/contracts';
 
-export interface PoolWatch {
+export interface HeartbeatWatch {
   /** Latest heartbeat of every worker seen. */
   heartbeats(): Iterable<WorkerHeartbeat>;
   stop(): Promise<void>;
 }
 
-/** Mirrors the `pools` KV bucket in memory, live, so placement never waits on I/O. */
-export async function watchPools(kv: KV): Promise<PoolWatch> {
+/** Mirrors the `pools` KV bucket (worker heartbeats) in memory, live, so decisions never wait on I/O. */
+export async function watchHeartbeats(kv: KV, onChange: () => void = () => {}): Promise<HeartbeatWatch> {
   const latest = new Map<string, WorkerHeartbeat>();
   const watch = await kv.watch({ key: '>' });
   const done = (async () => {
@@ -19,6 +19,7 @@ export async function watchPools(kv: KV): Promise<PoolWatch> {
       }
       const beat = parseHeartbeat(entry.value);
       if (beat) latest.set(entry.key, beat);
+      onChange();
     }
   })();
   return {
