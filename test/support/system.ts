@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
@@ -22,6 +25,8 @@ export interface SystemOptions {
   readonly pools?: PoolSpec[];
   /** Simulated time per real time of the GPU workers. Default 'max' (no sleeping). */
   readonly workerSpeed?: number | 'max';
+  /** false leaves the batcher out, for tests that run it as a process (chaos). Default true. */
+  readonly inProcessBatcher?: boolean;
   /** Admission replicas sharing Redis and NATS. Default 1. */
   readonly admissionReplicas?: number;
   /** Tenant settings stored before start (quotas, budgets). */
@@ -41,6 +46,8 @@ export interface RunningSystem {
   /** OpenAI-compatible base URL of the first replica, e.g. `http://127.0.0.1:PORT/v1`. */
   readonly httpUrl: string;
   readonly policyAddress: string;
+  /** The system's pools as a file, for services started as processes. */
+  readonly poolsFile: string;
   /** The `tenants` KV bucket: add keys, revoke them, change settings. */
   readonly tenants: TenantStore;
   readonly billingAddress: string;
@@ -112,7 +119,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     poolsKv: await openBucket(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
     batchingKv: await openBucket(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
   });
-  await batcher.start();
+  if (options.inProcessBatcher !== false) await batcher.start();
+  // Services run as processes read the same pools from a file.
+  const poolsFile = join(mkdtempSync(join(tmpdir(), 'sy-pools-')), 'pools.yaml');
+  writeFileSync(poolsFile, JSON.stringify({ pools }));
 
   const workerBus = await connect('worker-simulator');
   const workers = createWorkerSimulator({
@@ -142,6 +152,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     sql,
     nc: testBus.nc,
     servers: { nats, redis: redisServer, postgres: pg },
+    poolsFile,
     async stop() {
       for (const a of admissions) await a.stop(1_000);
       for (const t of [...stores, tenants]) await t.stop();

@@ -32,7 +32,7 @@ export interface AdmissionDeps {
   readonly httpListen?: string;
   /** Tenant quotas and budgets (the `tenants` KV bucket); none means defaults only. */
   readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
-  /** Rate limits for tenants without their own. Default: 600 requests and 1M tokens per minute per tier. */
+  /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
   readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
   readonly priceBook?: PriceBook;
   readonly now?: () => number;
@@ -53,7 +53,7 @@ export interface Admission {
   readonly generation: GenerationDeps | undefined;
 }
 
-const GENEROUS: TierLimits = { requestsPerMinute: 600, tokensPerMinute: 1_000_000 };
+const GENEROUS: TierLimits = { requestsPerMinute: 120_000, tokensPerMinute: 100_000_000 };
 
 /** Explicit transport limits: a hostile client cannot make the process buffer much. */
 const SERVER_OPTIONS = {

@@ -21,14 +21,9 @@ export interface PoolQueueDeps {
   readonly now: () => number;
   /** Fresh heartbeats of this pool's workers. */
   readonly heartbeats: () => WorkerHeartbeat[];
+  /** Batches published for this pool that no worker has pulled yet. */
+  readonly undelivered: () => Promise<number>;
   readonly onError: (e: unknown) => void;
-}
-
-/** Requests sent since the workers last reported, not yet visible in their free slots. */
-interface InFlight {
-  readonly atUnixMs: number;
-  readonly requests: number;
-  readonly kvTokens: number;
 }
 
 /**
@@ -37,20 +32,22 @@ interface InFlight {
  */
 export function createPoolQueue(deps: PoolQueueDeps) {
   let queue: Waiting[] = [];
-  let inFlight: InFlight[] = [];
   let running = false;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const capacity = (): Capacity => {
+  /**
+   * Workers pull batches only when they have room, so a batch nobody pulled yet means the
+   * pool is full: then nothing more is sent and requests wait here, in priority order.
+   * Heartbeats (once a second) bound the batch size and the KV-cache tokens it may use.
+   */
+  const capacity = async (): Promise<Capacity> => {
     const beats = deps.heartbeats();
-    if (beats.length === 0) return { freeSlots: 0, freeKvTokens: 0 };
-    const oldest = Math.min(...beats.map((b) => b.atUnixMs));
-    inFlight = inFlight.filter((f) => f.atUnixMs >= oldest);
-    const sent = inFlight.reduce((a, f) => ({ requests: a.requests + f.requests, kv: a.kv + f.kvTokens }), { requests: 0, kv: 0 });
+    if (beats.length === 0 || (await deps.undelivered()) >= beats.length) return { freeSlots: 0, freeKvTokens: 0 };
     const slots = beats.reduce((a, b) => a + b.freeSlots, 0);
     const kv = beats.reduce((a, b) => a + (b.freeKvTokens ?? Number.POSITIVE_INFINITY), 0);
-    return { freeSlots: Math.max(0, slots - sent.requests), freeKvTokens: Math.max(0, kv - sent.kv) };
+    // A heartbeat can be up to a second old; an idle-looking pool still takes one batch.
+    return { freeSlots: Math.max(slots, deps.rules.preferredSize), freeKvTokens: kv };
   };
 
   const schedule = (ms: number | undefined) => {
@@ -65,7 +62,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
       do {
         again = false;
         const now = deps.now();
-        const forming = formBatch(queue, capacity(), deps.rules, now);
+        const forming = formBatch(queue, queue.length ? await capacity() : { freeSlots: 0, freeKvTokens: 0 }, deps.rules, now);
         const leaving = new Set([...forming.batch, ...forming.expired]);
         queue = queue.filter((q) => !leaving.has(q));
         for (const q of forming.expired) {
@@ -75,8 +72,6 @@ export function createPoolQueue(deps: PoolQueueDeps) {
         }
         if (forming.batch.length > 0) {
           const batch = forming.batch;
-          const kvTokens = batch.reduce((a, q) => a + q.promptTokens + q.maxTokens, 0);
-          inFlight.push({ atUnixMs: now, requests: batch.length, kvTokens });
           deps.metrics.batchSize.observe({ pool: deps.pool }, batch.length);
           deps.metrics.batchTokens.observe({ pool: deps.pool }, batch.reduce((a, q) => a + q.promptTokens, 0));
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
@@ -88,7 +83,9 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             batch.forEach((q) => q.done(e));
           }
         }
-        schedule(forming.nextCheckMs === 0 ? 1 : forming.nextCheckMs);
+        // With requests waiting and no room, look again soon: room appears when workers pull.
+        const blocked = forming.batch.length === 0 && queue.length > 0 && forming.nextCheckMs !== undefined;
+        schedule(blocked ? Math.min(forming.nextCheckMs!, 20) : forming.nextCheckMs === 0 ? 1 : forming.nextCheckMs);
       } while (again);
     } finally {
       running = false;

@@ -1,6 +1,6 @@
 import { consumeDurable, watchHeartbeats, type HeartbeatWatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { DomainError, expectPayload, streams, subjects } from '@switchyard/contracts';
+import { DomainError, durables, expectPayload, streams, subjects } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import type { FormingRules } from './batch-forming.js';
 import { createBatcherMetrics } from './metrics.js';
@@ -44,6 +44,7 @@ export function createBatcher(deps: BatcherDeps) {
 
   return {
     async start() {
+      const jsm = await deps.js.jetstreamManager();
       watch = await watchHeartbeats(deps.poolsKv, () => queues.forEach((q) => q.poke()));
       for (const pool of deps.pools) {
         const queue = createPoolQueue({
@@ -54,6 +55,10 @@ export function createBatcher(deps: BatcherDeps) {
           metrics,
           now,
           heartbeats: () => [...watch!.heartbeats()].filter((h) => h.pool === pool.id && !h.draining && now() - h.atUnixMs <= staleAfterMs),
+          undelivered: cached(10, async () => {
+            const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
+            return info ? info.num_pending : Number.POSITIVE_INFINITY;
+          }),
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
         });
         queues.set(pool.id, queue);
@@ -88,3 +93,13 @@ export function createBatcher(deps: BatcherDeps) {
 }
 
 export type Batcher = ReturnType<typeof createBatcher>;
+
+/** Reuses a probe's answer for `ms`, so a busy queue asks the server at most that often. */
+function cached<T>(ms: number, probe: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (!last || now - last.at > ms) last = { at: now, value: probe() };
+    return last.value;
+  };
+}

@@ -1,0 +1,33 @@
+import { DeliverPolicy, jetstream, type NatsConnection } from '@switchyard/bus';
+import { decodeEvent, type Event } from '@switchyard/contracts';
+
+/** Every event on a (limits) stream from its first message, as an analyst's replay would see it. */
+export async function readStream(nc: NatsConnection, stream: string): Promise<Array<{ subject: string; event: Event }>> {
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const total = (await consumer.info()).num_pending;
+  const out: Array<{ subject: string; event: Event }> = [];
+  if (total === 0) return out;
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    out.push({ subject: m.subject, event: decodeEvent(m.data) });
+    if (out.length >= total) break;
+  }
+  await messages.close();
+  return out;
+}
+
+/** Terminal events per request id, from LIFECYCLE. */
+export async function terminalsByRequest(nc: NatsConnection): Promise<Map<string, string[]>> {
+  const byRequest = new Map<string, string[]>();
+  for (const { subject, event } of await readStream(nc, 'LIFECYCLE')) {
+    const id = event.envelope?.requestId ?? '';
+    byRequest.set(id, [...(byRequest.get(id) ?? []), subject.split('.')[1]!]);
+  }
+  return byRequest;
+}
+
+/** Request ids admitted, from REQUESTS. */
+export async function admittedRequests(nc: NatsConnection): Promise<string[]> {
+  return (await readStream(nc, 'REQUESTS')).map(({ event }) => event.envelope?.requestId ?? '');
+}
