@@ -1,3 +1,5 @@
 export { resolveTarget } from './generate.js';
 export { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
 export type { LocalEnv } from './local-env.js';
+export { startStack, firstServedRequest, SERVICES, REPO_ROOT } from './stack.js';
+export type { Stack, ServiceName } from './stack.js';

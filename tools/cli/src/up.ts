@@ -1,16 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
-import { createSwitchyardClient } from '@switchyard/sdk';
 import { ensureInfra, portOpen } from './infra.js';
 import { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
-
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** Start order: answerers before askers, consumers before producers. */
-const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission'] as const;
+import { REPO_ROOT, firstServedRequest, startStack } from './stack.js';
 
 export interface UpOptions {
   readonly admissionPort: number;
@@ -40,7 +32,6 @@ export async function up(options: UpOptions): Promise<void> {
   const envPath = writeLocalEnv(REPO_ROOT, { SWITCHYARD_ADDR: admissionAddr, SWITCHYARD_API_KEY: apiKey, SWITCHYARD_BILLING_ADDR: billingAddr, SWITCHYARD_HTTP_URL: httpUrl });
 
   const logDir = join(REPO_ROOT, '.switchyard', 'logs');
-  mkdirSync(logDir, { recursive: true });
   const env = {
     ...process.env,
     NATS_URL: infra.natsUrl,
@@ -54,35 +45,21 @@ export async function up(options: UpOptions): Promise<void> {
     BILLING_LISTEN: billingAddr,
     POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
   };
-  const children = new Map<string, ChildProcess>();
   let stopping = false;
   const stopAll = async (code: number) => {
     if (stopping) return;
     stopping = true;
     log('stopping services');
-    await Promise.all([...children.values()].map((c) => new Promise<void>((resolve) => {
-      if (c.exitCode !== null) return resolve();
-      c.once('exit', () => resolve());
-      c.kill('SIGTERM');
-    })));
+    await stack.stop();
     await infra.stop();
     process.exit(code);
   };
+  const stack = startStack(env, logDir, (name, code, signal) => {
+    log(`${name} exited (code ${code}, signal ${signal}); see .switchyard/logs/${name}.log`);
+    void stopAll(1);
+  });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
-
-  for (const name of SERVICES) {
-    const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      log(`${name} exited (code ${code}, signal ${signal}); see .switchyard/logs/${name}.log`);
-      void stopAll(1);
-    });
-    children.set(name, child);
-  }
 
   const first = await firstServedRequest(admissionAddr, apiKey);
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
@@ -102,23 +79,4 @@ Try it:
 
 Ctrl-C stops every service${infra.started.length ? ` and the servers started here (${infra.started.join(', ')})` : ''}.`);
   if (options.exitAfterFirstRequest) await stopAll(0);
-}
-
-/** Retries a real Complete call until the pipeline answers end to end. */
-async function firstServedRequest(address: string, apiKey: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  const client = createSwitchyardClient({ address, apiKey });
-  try {
-    for (;;) {
-      try {
-        const r = await client.complete({ model: 'llama-3.2-1b', prompt: 'warm-up', maxTokens: 4, timeoutMs: 10_000 });
-        return r.text;
-      } catch (e) {
-        if (Date.now() > deadline) throw new Error(`Switchyard did not serve a request within ${timeoutMs / 1000} s; see .switchyard/logs`, { cause: e });
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-  } finally {
-    client.close();
-  }
 }

@@ -1,0 +1,63 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** One request of a load run: resolves with the time to first token, in ms. */
+export type Shot = () => Promise<number>;
+
+export interface ClosedLoopResult {
+  readonly concurrency: number;
+  readonly completed: number;
+  readonly failed: number;
+  readonly perSecond: number;
+}
+
+/** `concurrency` callers, each sending its next request as soon as the last one finished. */
+export async function closedLoop(shot: Shot, concurrency: number, seconds: number): Promise<ClosedLoopResult> {
+  let completed = 0;
+  let failed = 0;
+  const until = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        try {
+          await shot();
+          completed++;
+        } catch {
+          failed++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  return { concurrency, completed, failed, perSecond: completed / elapsed };
+}
+
+/** Raises concurrency until completed requests/s stop rising by 5 %; returns every step. */
+export async function ramp(shot: Shot, steps: readonly number[], seconds: number, log: (line: string) => void): Promise<ClosedLoopResult[]> {
+  const results: ClosedLoopResult[] = [];
+  for (const c of steps) {
+    const r = await closedLoop(shot, c, seconds);
+    results.push(r);
+    log(`  concurrency ${c}: ${r.perSecond.toFixed(0)} req/s (${r.failed} failed)`);
+    const best = Math.max(...results.slice(0, -1).map((x) => x.perSecond), 0);
+    if (results.length > 1 && r.perSecond < best * 1.05) break;
+  }
+  return results;
+}
+
+/** Sends at a fixed rate (open loop) for `seconds`; returns each request's latency. */
+export async function paced(shot: Shot, perSecond: number, seconds: number): Promise<{ latencies: number[]; failed: number }> {
+  const latencies: number[] = [];
+  let failed = 0;
+  const inFlight: Promise<void>[] = [];
+  const total = Math.round(perSecond * seconds);
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    inFlight.push(shot().then((ms) => void latencies.push(ms), () => void failed++));
+  }
+  await Promise.all(inFlight);
+  return { latencies, failed };
+}

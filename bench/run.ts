@@ -1,0 +1,165 @@
+/**
+ * `pnpm bench`: Switchyard's performance figures on this machine, in one run, with the load
+ * generator, NATS, Redis, Postgres and every service sharing the cores. Prints one table
+ * and writes bench/results/<date>.json. Targets come from issue #9.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { hashApiKey } from '@switchyard/auth';
+import { connectBus, jetstreamManager } from '@switchyard/bus';
+import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
+import { freePort, startNats, startPostgres, startRedis } from '@switchyard/testing';
+import { REPO_ROOT, SERVICES, firstServedRequest, startStack } from '@switchyard/cli';
+import { closedLoop, paced, ramp, type Shot } from './lib/load.js';
+import { startMockOpenAi } from './lib/mock-openai.js';
+import { startPortkey } from './lib/portkey.js';
+import { fmt, summarize } from './lib/stats.js';
+
+const quick = process.argv.includes('--quick');
+const STAGE_S = quick ? 3 : 6;
+const PACED_S = quick ? 5 : 10;
+const log = (line: string) => console.log(line);
+const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function main() {
+  log('starting private nats-server, redis-server, postgres ...');
+  const [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  const apiKey = 'sy_bench_key';
+  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const env = {
+    ...process.env,
+    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
+    API_KEYS: `bench:bench-1:${hashApiKey(apiKey)}`,
+    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`, BILLING_LISTEN: `127.0.0.1:${billingPort}`,
+    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max',
+  };
+  const address = `127.0.0.1:${grpcPort}`;
+
+  // (7) start-up: every service spawned -> first request served end to end.
+  const t0 = performance.now();
+  const stack = startStack(env, join(REPO_ROOT, '.switchyard', 'bench-logs'), (name, code) => log(`!! ${name} exited (${code})`));
+  await firstServedRequest(address, apiKey, 120_000);
+  const startupS = (performance.now() - t0) / 1000;
+  log(`start-up to first served request: ${fmt(startupS)} s`);
+
+  const clients: SwitchyardClient[] = Array.from({ length: 4 }, () => createSwitchyardClient({ address, apiKey }));
+  let next = 0;
+  const generate: Shot = async () => {
+    const client = clients[next++ % clients.length]!;
+    const t = performance.now();
+    let ttft = Number.NaN;
+    for await (const e of client.generate({ model: 'llama-3.2-1b', prompt: 'benchmark prompt of a few words', maxTokens: 16 })) {
+      if (e.event?.$case === 'chunk' && Number.isNaN(ttft)) ttft = performance.now() - t;
+    }
+    return ttft;
+  };
+  await closedLoop(generate, 8, 2); // warm-up
+
+  // (1) saturation
+  log('saturation (closed loop, streamed, billed):');
+  const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256], STAGE_S, log);
+  const peak = Math.max(...steps.map((s) => s.perSecond));
+
+  // every completed request billed exactly once
+  const nc = await connectBus({ url: nats.url, name: 'bench' });
+  const jsm = await jetstreamManager(nc);
+  const completed = (await jsm.streams.info('LIFECYCLE', { subjects_filter: 'requests.completed.>' })).state.subjects?.['requests.completed.bench'] ?? 0;
+  const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+  const billedAt = performance.now();
+  let billed = 0;
+  let duplicates = 0;
+  while (performance.now() - billedAt < 120_000) {
+    const [row] = await sql<{ n: string; d: string }[]>`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions WHERE tenant = 'bench'`;
+    billed = Number(row!.n);
+    duplicates = Number(row!.d);
+    if (billed >= completed) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const billingLagS = (performance.now() - billedAt) / 1000;
+  log(`completed ${completed}, billed ${billed} (${duplicates} duplicates), billing caught up ${fmt(billingLagS)} s after the run`);
+
+  // (2) control-plane overhead at a paced 400 req/s; workers do not sleep, so TTFT is all overhead
+  log('control-plane overhead at 400 req/s ...');
+  const overhead = await paced(generate, 400, PACED_S);
+  const ov = summarize(overhead.latencies);
+
+  // (3) the same paced load through the Portkey gateway in front of a mock OpenAI server
+  log('Portkey gateway at 400 req/s and at saturation ...');
+  const mock = await startMockOpenAi();
+  const portkey = await startPortkey();
+  const body = JSON.stringify({ model: 'mock', messages: [{ role: 'user', content: 'benchmark prompt of a few words' }] });
+  const viaPortkey: Shot = async () => {
+    const t = performance.now();
+    const res = await fetch(`${portkey.url}/chat/completions`, {
+      method: 'POST', body,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-mock', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url },
+    });
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`portkey ${res.status}`);
+    return performance.now() - t;
+  };
+  const direct: Shot = async () => {
+    const t = performance.now();
+    const res = await fetch(`${mock.url}/chat/completions`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    await res.arrayBuffer();
+    return performance.now() - t;
+  };
+  await closedLoop(viaPortkey, 8, 2);
+  const pkPaced = summarize((await paced(viaPortkey, 400, PACED_S)).latencies);
+  const mockPaced = summarize((await paced(direct, 400, PACED_S)).latencies);
+  const pkSteps = await ramp(viaPortkey, [32, 64, 128], STAGE_S, (l) => log(`  portkey${l}`));
+  const pkPeak = Math.max(...pkSteps.map((s) => s.perSecond));
+  portkey.stop();
+  await mock.close();
+
+  // (6) resident memory of every service after the saturation run
+  const memory = Object.fromEntries(SERVICES.map((name) => [name, rssMb(stack.children.get(name)!.pid!)]));
+
+  // (4) ledger posting rate and (5) placement time come from their own scripts
+  const side = (script: string) => (existsSync(join(REPO_ROOT, 'bench', script)) ? runScript(script) : 'not measured (script missing)');
+  const ledger = side('ledger.ts');
+  const placement = side('placement.ts');
+
+  clients.forEach((c) => c.close());
+  await nc.close();
+  await sql.end();
+  await stack.stop();
+  await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+
+  const rows: [string, string, string, boolean | undefined][] = [
+    ['end-to-end completed req/s (streamed, billed)', fmt(peak, 0), '>= 1500 and >= 2.3x Portkey', peak >= 1500 && peak >= 2.3 * pkPeak],
+    ['  Portkey bare-proxy ceiling req/s', fmt(pkPeak, 0), '', undefined],
+    ['  ratio Switchyard / Portkey', fmt(peak / pkPeak, 2), '>= 2.3', peak / pkPeak >= 2.3],
+    ['  billed exactly once (completed = billed, 0 dup)', `${completed} = ${billed}, ${duplicates} dup`, 'equal, 0', completed === billed && duplicates === 0],
+    ['control-plane overhead p50 @400/s, ms', fmt(ov.p50, 2), '<= 2.5', ov.p50 <= 2.5],
+    ['control-plane overhead p99 @400/s, ms', fmt(ov.p99, 2), '<= 15', ov.p99 <= 15],
+    ['  Portkey added latency p50 @400/s, ms', fmt(pkPaced.p50 - mockPaced.p50, 2), '', undefined],
+    ['  Portkey added latency p99 @400/s, ms', fmt(pkPaced.p99 - mockPaced.p99, 2), '', undefined],
+    ['ledger posting', ledger, '>= 10000 events/s', undefined],
+    ['placement decision', placement, '<= 50 us @1000 pools', undefined],
+    ...SERVICES.map((s): [string, string, string, boolean] => [`RSS ${s}, MB`, fmt(memory[s]!, 0), '<= 200', memory[s]! <= 200]),
+    ['start-up to first served request, s', fmt(startupS), '<= 15', startupS <= 15],
+  ];
+  const width = Math.max(...rows.map((r) => r[0].length));
+  log(`\n${'figure'.padEnd(width)}  ${'measured'.padStart(22)}  target`);
+  for (const [name, value, target, ok] of rows) log(`${name.padEnd(width)}  ${value.padStart(22)}  ${target}${ok === undefined ? '' : ok ? '  ok' : '  MISSED'}`);
+
+  mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
+  const file = join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
+  log(`\nwritten ${file}`);
+}
+
+/** Runs a side benchmark and returns its last line (its headline figure). */
+function runScript(script: string): string {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join('bench', script)], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
+  return out.trim().split('\n').at(-1) ?? '';
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createSwitchyardClient } from '@switchyard/sdk';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/** Start order: answerers before askers, consumers before producers. */
+export const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export interface Stack {
+  readonly children: ReadonlyMap<ServiceName, ChildProcess>;
+  /** SIGTERM every service and wait for them to exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts every service as its own process (`node --import tsx services/<name>/src/main.ts`)
+ * with `env`, logs appended to `<logDir>/<name>.log`. `onExit` hears of a service that dies.
+ */
+export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name: ServiceName, code: number | null, signal: string | null) => void): Stack {
+  mkdirSync(logDir, { recursive: true });
+  const children = new Map<ServiceName, ChildProcess>();
+  let stopping = false;
+  for (const name of SERVICES) {
+    const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    child.once('exit', (code, signal) => {
+      if (!stopping) onExit(name, code, signal);
+    });
+    children.set(name, child);
+  }
+  return {
+    children,
+    async stop() {
+      stopping = true;
+      await Promise.all(
+        [...children.values()].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once('exit', () => resolve());
+              c.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+/** Retries a real Complete call until the pipeline answers end to end; returns its text. */
+export async function firstServedRequest(address: string, apiKey: string, timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const client = createSwitchyardClient({ address, apiKey });
+  try {
+    for (;;) {
+      try {
+        const r = await client.complete({ model: 'llama-3.2-1b', prompt: 'warm-up', maxTokens: 4, timeoutMs: 10_000 });
+        return r.text;
+      } catch (e) {
+        if (Date.now() > deadline) throw new Error(`Switchyard did not serve a request within ${timeoutMs / 1000} s; see the service logs`, { cause: e });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
