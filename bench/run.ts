@@ -21,6 +21,11 @@ const quick = process.argv.includes('--quick');
 const STAGE_S = quick ? 3 : 6;
 const PACED_S = quick ? 5 : 10;
 const log = (line: string) => console.log(line);
+/** User + system CPU seconds a process has used so far. */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main() {
@@ -60,8 +65,18 @@ async function main() {
 
   // (1) saturation
   log('saturation (closed loop, streamed, billed):');
+  const pids = SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const);
+  const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
+  const selfBefore = process.cpuUsage();
   const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256], STAGE_S, log);
   const peak = Math.max(...steps.map((s) => s.perSecond));
+  const requests = steps.reduce((a, s) => a + s.completed, 0);
+  const self = process.cpuUsage(selfBefore);
+  const cpuPerRequest = Object.fromEntries([
+    ...pids.map(([name, pid], i) => [name, ((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / requests]),
+    ['load generator', (self.user + self.system) / requests],
+  ]);
+  log(`CPU microseconds per completed request: ${Object.entries(cpuPerRequest).map(([k, v]) => `${k} ${fmt(v as number, 0)}`).join(', ')}`);
 
   // every completed request billed exactly once
   const nc = await connectBus({ url: nats.url, name: 'bench' });
@@ -149,7 +164,7 @@ async function main() {
 
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   const file = join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
+  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, cpuPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
   log(`\nwritten ${file}`);
 }
 

@@ -61,8 +61,8 @@ export function createSwitchyardClient(options: SwitchyardClientOptions) {
   return {
     /** Streams a generation: a `started` event, then `chunk`s, then `finished`. */
     generate(params: GenerateParams): AsyncIterable<GenerateResponse> & { cancel(): void } {
-      const call = admission.generate(request(params), metadata(), callOptions(params.timeoutMs));
-      return Object.assign(call as AsyncIterable<GenerateResponse>, { cancel: () => call.cancel() });
+      // The grpc-js call is already an async iterable with cancel().
+      return admission.generate(request(params), metadata(), callOptions(params.timeoutMs));
     },
     complete: (params: GenerateParams) =>
       unary<CompleteResponse>((cb) => admission.complete(request(params), metadata(), callOptions(params.timeoutMs), cb)),
