@@ -22,7 +22,7 @@ module.exports = {
       severity: 'error',
       comment: 'Domain logic takes time, ids and randomness as arguments and does no I/O.',
       from: {
-        path: '(placement|check|pricing|perf-model|profile-table|validate|billable|text|policy-set|disposition)\\.ts$|/detectors/',
+        path: '(placement|routing|scoring|pool-state|load-tracker|canary|ops-model|batch-forming|quota|openai-format|check|pricing|perf-model|profile-table|validate|billable|text|policy-set|policy-document|output-guard|decision-event|disposition|engine|faults|sim-clock|recent-stats|preflight|worker-report)\\.ts$|/detectors/|services/billing/src/(period|posting|budget|invoice|reconciliation)\\.ts$|services/metering/src/(rollup|tier-memory)\\.ts$|packages/pricing/src/price-(usage|catalog)\\.ts$|packages/bus/src/micro-batch\\.ts$',
         pathNot: '\\.test\\.ts$',
       },
       to: { path: IO_LIBS, dependencyTypesNot: ['type-only'] },

@@ -1,7 +1,8 @@
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { hashApiKey } from '@switchyard/auth';
-import { jetstreamManager } from '@switchyard/bus';
-import { RETRY_AFTER_MS, Tier, streams } from '@switchyard/contracts';
+import { jetstreamManager, openBucket } from '@switchyard/bus';
+import { putPolicyDocument } from '@switchyard/policy';
+import { RETRY_AFTER_MS, Tier, buckets, streams } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { freePort, waitFor } from '@switchyard/testing';
 import { readFileSync } from 'node:fs';
@@ -160,6 +161,29 @@ describe('admission', () => {
     } finally {
       await admission.stop();
     }
+  });
+
+  it('ends a stream whose output breaks the tenant\'s output rules before the offending word leaves', async () => {
+    const plain = await clientFor('acme');
+    const params = { model: 'llama-3.1-8b', prompt: 'tell me about money', maxTokens: 200, seed: 11 };
+    const unguarded = await plain.client.complete(params);
+    // The simulated model says "billing" somewhere in this answer (checked, so the test means something).
+    expect(unguarded.text).toMatch(/\bbilling\b/);
+
+    await putPolicyDocument(await openBucket(system.nc, buckets.policies), 'guarded', {
+      version: 'guarded-v1',
+      customPatterns: [{ id: 'no-billing-talk', patterns: ['billing'] }],
+      actions: { custom: 'block' },
+      output: { check: true },
+    });
+    const { client } = await clientFor('guarded');
+    let streamed = '';
+    const err = await (async () => {
+      for await (const e of client.generate(params)) if (e.event?.$case === 'chunk') streamed += e.event.chunk.text;
+    })().catch((e: ServiceError) => e);
+    expect(err).toMatchObject({ code: status.PERMISSION_DENIED, details: expect.stringContaining('output blocked by policy (custom') });
+    expect(streamed).not.toMatch(/billing/);
+    expect(unguarded.text.startsWith(streamed)).toBe(true);
   });
 
   it('answers the standard gRPC health check as SERVING', async () => {

@@ -11,8 +11,8 @@ import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnectio
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
-import { createPolicy } from '@switchyard/policy';
-import { createScheduler } from '@switchyard/scheduler';
+import { createPolicy, openPolicyStore } from '@switchyard/policy';
+import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
@@ -37,6 +37,8 @@ export interface SystemOptions {
   readonly logLevel?: string;
   /** Registry the services' metrics register in (policy's for now). */
   readonly registry?: Registry;
+  /** The scheduler's tiers, policy, routes and canary thresholds. Default: every default. */
+  readonly scheduling?: SchedulingConfig;
 }
 
 export interface RunningSystem {
@@ -59,6 +61,8 @@ export interface RunningSystem {
   /** A connection for the test's own reads of streams. */
   readonly nc: NatsConnection;
   readonly servers: { nats: TestServer; redis: TestServer; postgres: TestServer };
+  /** The in-process scheduler (its Ops view, failover counts). */
+  readonly scheduler: Scheduler;
   stop(): Promise<void>;
 }
 
@@ -92,14 +96,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const redis = new Redis(redisServer.url);
   const admissions: Admission[] = [];
-  const stores: TenantStore[] = [];
+  const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
     const bus = await connect(`admission-${i}`);
     const store = await openTenantStore(await openBucket(bus.nc, buckets.tenants));
-    stores.push(store);
+    const policyStore = await openPolicyStore({ kv: await openBucket(bus.nc, buckets.policies) });
+    stores.push(store, policyStore);
     admissions.push(
       createAdmission({
-        ...bus, redis, keyring: store.keyring, tenantSettings: store.settings, logger: logger('admission'), policy: createPolicyClient(policyAddress),
+        ...bus, redis, keyring: store.keyring, tenantSettings: store.settings, outputPolicy: policyStore.policyFor,
+        logger: logger('admission'), policy: createPolicyClient(policyAddress),
         listen: '127.0.0.1:0', httpListen: '127.0.0.1:0',
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
@@ -110,7 +116,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const admissionAddress = addresses[0]!.grpc;
 
   const schedulerBus = await connect('scheduler');
-  const scheduler = createScheduler({ js: schedulerBus.js, poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('scheduler') });
+  const scheduler = createScheduler({ js: schedulerBus.js, nc: schedulerBus.nc, config: options.scheduling, poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('scheduler') });
   await scheduler.start();
 
   const batcherBus = await connect('batcher');
@@ -153,6 +159,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     nc: testBus.nc,
     servers: { nats, redis: redisServer, postgres: pg },
     poolsFile,
+    scheduler,
     async stop() {
       for (const a of admissions) await a.stop(1_000);
       for (const t of [...stores, tenants]) await t.stop();

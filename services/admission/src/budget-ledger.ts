@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script.js';
 
 /** A monthly budget to reserve against; `hardLimitMicros` -1 means soft (never refuses). */
 export interface BudgetSpec {
@@ -51,12 +52,14 @@ const BUDGET_TTL_MS = 62 * 24 * 3600 * 1000;
 const reservationKey = (requestId: string) => `sy:resv:${requestId}`;
 
 export function createBudgetLedger(redis: Redis) {
+  const reserve = redisScript(redis, RESERVE);
+  const settle = redisScript(redis, SETTLE);
   return {
     /** `pricing` is kept with the reservation so settling can price the real usage. */
     async reserve(requestId: string, costMicros: number, budgets: readonly BudgetSpec[], pricing: { model: string; tier: number }): Promise<ReserveVerdict> {
       if (budgets.length === 0) return { reserved: true, committedMicros: [] };
       const keys = [reservationKey(requestId), ...budgets.map((b) => b.key)];
-      const res = (await redis.eval(RESERVE, keys.length, ...keys, costMicros, BUDGET_TTL_MS, ...budgets.map((b) => b.hardLimitMicros), pricing.model, pricing.tier)) as number[];
+      const res = (await reserve(keys, [costMicros, BUDGET_TTL_MS, ...budgets.map((b) => b.hardLimitMicros), pricing.model, pricing.tier])) as number[];
       return res[0] === 1
         ? { reserved: true, committedMicros: res.slice(2) }
         : { reserved: false, label: budgets[res[1]! - 1]!.label, committedMicros: res[2]! };
@@ -68,7 +71,7 @@ export function createBudgetLedger(redis: Redis) {
     },
     /** Idempotent: the first settle of a request wins, later ones do nothing. */
     async settle(requestId: string, actualMicros: number): Promise<boolean> {
-      return (await redis.eval(SETTLE, 1, reservationKey(requestId), actualMicros)) === 1;
+      return (await settle([reservationKey(requestId)], [actualMicros])) === 1;
     },
     async spent(key: string): Promise<{ spent: number; reserved: number }> {
       const [spent, reserved] = await redis.hmget(key, 'spent', 'reserved');

@@ -3,6 +3,8 @@ import type { Principal } from '@switchyard/auth';
 import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
 import { passGates, type GateDeps } from './gates.js';
+import { guardOutput } from './output-check.js';
+import type { PolicySet } from '@switchyard/policy';
 import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
@@ -19,6 +21,8 @@ export interface GenerationDeps extends GateDeps {
   readonly chunkGraceMs?: number;
   /** Upper bound on one request when the caller set no deadline. Default 10 min. */
   readonly maxRequestMs?: number;
+  /** The tenant's policy, for output checks on the token stream; none means unchecked. */
+  readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
 }
 
 export interface GenerationResult {
@@ -121,7 +125,8 @@ async function followRequest(
     admittedUnixMs: nowMs,
   };
   const terminal = deps.terminals.expect(requestId);
-  const relay = relayTokens(deps.nc, spec.inbox, hooks.onChunk);
+  const output = guardOutput(deps.outputPolicy?.(principal.tenant), hooks.onChunk);
+  const relay = relayTokens(deps.nc, spec.inbox, output.onChunk);
   const giveUpAt = hooks.deadlineUnixMs || nowMs + (deps.maxRequestMs ?? 600_000);
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
@@ -149,7 +154,8 @@ async function followRequest(
     const aborted = new Promise<never>((_, reject) => {
       hooks.signal?.addEventListener('abort', () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call'))), { once: true });
     });
-    const t = await Promise.race([terminal.promise, timeout, aborted]);
+    const blocked = output.blocked.then((e) => (cancelDownstream(), Promise.reject(e)));
+    const t = await Promise.race([terminal.promise, timeout, aborted, blocked]);
     finished = true;
     if (t.outcome !== Outcome.OUTCOME_COMPLETED) throw outcomeError(t);
     // Chunks travel on core NATS and the outcome on JetStream; give stragglers a moment.
@@ -157,11 +163,14 @@ async function followRequest(
     if (!complete) {
       throw new DomainError('UNAVAILABLE', `token stream lost ${t.chunkCount - relay.delivered} of ${t.chunkCount} chunks; retrying is safe`);
     }
+    output.end();
+    if (output.blockedError) throw output.blockedError;
     return { requestId, usage: t.usage ?? noUsage, finishReason: 'length' };
   } finally {
     clearTimeout(timer);
     terminal.cancel();
     relay.close();
+    output.report(deps.js, principal.tenant, requestId, deps.now());
   }
 }
 

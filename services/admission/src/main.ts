@@ -3,6 +3,7 @@ import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { listenAddress, redisEnv, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
+import { openPolicyStore } from '@switchyard/policy';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicyClient } from './policy-client.js';
 import { createAdmission } from './service.js';
@@ -29,6 +30,7 @@ runMain(() =>
       const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
+      const policies = await openPolicyStore({ kv: await openBucket(nc, buckets.policies), onError: (e) => logger.warn({ err: e }, 'policy document rejected') });
       const admission = createAdmission({
         nc,
         js,
@@ -36,6 +38,7 @@ runMain(() =>
         logger,
         keyring: tenants.keyring,
         tenantSettings: tenants.settings,
+        outputPolicy: policies.policyFor,
         policy: createPolicyClient(config.POLICY_ADDR),
         limits: { maxPromptTokens: config.MAX_PROMPT_TOKENS, maxOutputTokens: config.MAX_OUTPUT_TOKENS, defaultMaxTokens: config.DEFAULT_MAX_TOKENS },
         listen: config.ADMISSION_LISTEN,
@@ -43,7 +46,7 @@ runMain(() =>
       });
       const addresses = await admission.start();
       logger.info(addresses, 'admission serving');
-      return { stop: async () => (await admission.stop(), await tenants.stop(), redis.disconnect()) };
+      return { stop: async () => (await admission.stop(), await tenants.stop(), await policies.stop(), redis.disconnect()) };
     },
   }),
 );

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script.js';
 
 /** One token bucket: `capacity` per minute, refilled continuously. */
 export interface BucketSpec {
@@ -42,11 +43,12 @@ end
 return {0, 0}`;
 
 export function createRateLimiter(redis: Redis, now: () => number) {
+  const takeAll = redisScript(redis, TAKE_ALL);
   return {
     async take(buckets: readonly BucketSpec[]): Promise<LimitVerdict> {
       if (buckets.length === 0) return { allowed: true };
       const args = buckets.flatMap((b) => [b.perMinute, b.cost]);
-      const [wait, worst] = (await redis.eval(TAKE_ALL, buckets.length, ...buckets.map((b) => b.key), now(), ...args)) as [number, number];
+      const [wait, worst] = (await takeAll(buckets.map((b) => b.key), [now(), ...args])) as [number, number];
       return wait > 0 ? { allowed: false, retryAfterMs: wait, label: buckets[worst - 1]!.label } : { allowed: true };
     },
   };

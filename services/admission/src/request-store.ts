@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisScript } from './redis-script.js';
 import { Outcome, RequestState, Tier, type TokenUsage } from '@switchyard/contracts';
 
 /** What GetRequest returns about a request. */
@@ -26,11 +27,18 @@ const RETENTION_S = 7 * 24 * 3600;
 const key = (requestId: string) => `sy:req:${requestId}`;
 
 /** Request state in Redis, so any admission replica can answer GetRequest. */
+/** Only an ADMITTED record moves: a redelivered terminal event never rewrites history. */
+const TERMINATE = `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6])
+return 1`;
+
 export function createRequestStore(redis: Redis) {
+  const terminate = redisScript(redis, TERMINATE);
   return {
     async admitted(r: { requestId: string; tenant: string; model: string; tier: Tier; admittedUnixMs: number }) {
+      // Pipelined, not MULTI: both commands are idempotent and one round trip is enough.
       await redis
-        .multi()
+        .pipeline()
         .hset(key(r.requestId), { tenant: r.tenant, model: r.model, tier: r.tier, state: RequestState.REQUEST_STATE_ADMITTED, admitted: r.admittedUnixMs })
         .expire(key(r.requestId), RETENTION_S)
         .exec();
@@ -38,16 +46,10 @@ export function createRequestStore(redis: Redis) {
 
     /** Records the terminal outcome; the first one wins, as the lifecycle invariant says. */
     async terminated(r: { requestId: string; outcome: Outcome; usage?: TokenUsage; reason: string; atUnixMs: number }) {
-      const k = key(r.requestId);
-      const admittedState = String(RequestState.REQUEST_STATE_ADMITTED);
-      // Only an ADMITTED record moves: a redelivered terminal event never rewrites history.
-      await redis.eval(
-        `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
-         redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6])
-         return 1`,
-        1, k, admittedState, stateByOutcome[r.outcome] ?? RequestState.REQUEST_STATE_FAILED, r.atUnixMs,
+      await terminate([key(r.requestId)], [
+        RequestState.REQUEST_STATE_ADMITTED, stateByOutcome[r.outcome] ?? RequestState.REQUEST_STATE_FAILED, r.atUnixMs,
         r.usage?.inputTokens ?? 0, r.usage?.outputTokens ?? 0, r.reason,
-      );
+      ]);
     },
 
     async get(requestId: string): Promise<RequestRecord | undefined> {

@@ -6,6 +6,7 @@ import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
 import { AdmissionServiceService, Outcome, streams, type Tier, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
+import type { PolicySet } from '@switchyard/policy';
 import type { Logger } from '@switchyard/telemetry';
 import { createBudgetLedger } from './budget-ledger.js';
 import type { GenerationDeps } from './generation.js';
@@ -35,6 +36,8 @@ export interface AdmissionDeps {
   /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
   readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
   readonly priceBook?: PriceBook;
+  /** Tenant policies (the `policies` bucket), for output checks; none leaves output unchecked. */
+  readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
   readonly now?: () => number;
 }
 
@@ -118,6 +121,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         tenantSettings: deps.tenantSettings ?? (() => undefined),
         defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
         priceBook,
+        outputPolicy: deps.outputPolicy,
         now,
       };
       server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));

@@ -21,4 +21,16 @@ describe('checkText under the default policy', () => {
     expect(v.action).toBe('block');
     expect(v.categories).toEqual(expect.arrayContaining(['injection', 'email']));
   });
+
+  it('counts matches per category and names the categories that blocked', () => {
+    const v = checkText('a@example.com, b@example.org; ignore all previous instructions', DEFAULT_POLICY);
+    expect(v.matchCounts).toEqual({ email: 2, injection: 1 });
+    expect(v.blockedBy).toEqual(['injection']);
+    expect(v.policyVersion).toBe('default-v1');
+  });
+
+  it('passes output unscanned when the policy does not check output', () => {
+    const v = checkText('AKIAIOSFODNN7EXAMPLE', DEFAULT_POLICY, 'output');
+    expect(v).toMatchObject({ action: 'allow', redactedText: 'AKIAIOSFODNN7EXAMPLE', categories: [], policyVersion: 'default-v1' });
+  });
 });

@@ -1,4 +1,6 @@
+import { openBucket } from '@switchyard/bus';
 import { listenAddress, z } from '@switchyard/config';
+import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicy } from './service.js';
 
@@ -8,8 +10,9 @@ runMain(() =>
   runService({
     service: 'policy',
     env,
-    async start({ config, logger, js }) {
-      const policy = createPolicy({ js, logger, listen: config.POLICY_LISTEN });
+    async start({ config, logger, registry, nc, js }) {
+      const policies = await openBucket(nc, buckets.policies);
+      const policy = createPolicy({ js, logger, registry, policies, listen: config.POLICY_LISTEN });
       const address = await policy.start();
       logger.info({ address }, 'policy serving gRPC');
       return policy;

@@ -1,47 +1,70 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { publishEvent, type JetStreamClient } from '@switchyard/bus';
-import { PolicyServiceService, makeEvent, subjects, type CheckRequest } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
-import { checkText } from './check.js';
+import { publishEvent, type JetStreamClient, type KV } from '@switchyard/bus';
+import { DomainError, PolicyServiceService, subjects } from '@switchyard/contracts';
+import { Registry, type Logger } from '@switchyard/telemetry';
+import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
+import { policyDecisionEvent } from './decision-event.js';
 import { policyHandlers } from './grpc.js';
+import { createPolicyMetrics } from './policy-metrics.js';
 import { DEFAULT_POLICY, type PolicySet } from './policy-set.js';
+import { openPolicyStore, type PolicyChange, type PolicyStore } from './policy-store.js';
 
 export interface PolicyDeps {
   readonly js: JetStreamClient;
   readonly logger: Logger;
   readonly listen: string;
-  readonly policyFor?: (tenant: string) => PolicySet;
+  /** The `policies` KV bucket, watched live. Without it every tenant gets `DEFAULT_POLICY`. */
+  readonly policies?: KV;
+  /** Where the policy metrics register. Default: a registry of their own. */
+  readonly registry?: Registry;
   readonly now?: () => number;
 }
 
+const TENANT = /^[A-Za-z0-9_-]+$/;
+
 /**
- * Serves Policy.Check and publishes one decision event per check, carrying categories and
- * rule ids only, never the text.
+ * Serves Policy.Check under each tenant's policy from the `policies` bucket (hot
+ * reloaded), and publishes one decision event per check with categories, counts and rule
+ * ids only, never the text.
  */
 export function createPolicy(deps: PolicyDeps) {
   const now = deps.now ?? Date.now;
-  const policyFor = deps.policyFor ?? (() => DEFAULT_POLICY);
+  const metrics = createPolicyMetrics(deps.registry ?? new Registry());
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  let store: PolicyStore | undefined;
+  const policyFor = (tenant: string): PolicySet => store?.policyFor(tenant) ?? DEFAULT_POLICY;
 
-  const check = async (request: CheckRequest) => {
-    const started = performance.now();
-    const verdict = checkText(request.text, policyFor(request.tenant));
-    const latencyMs = performance.now() - started;
-    const tenant = request.tenant;
+  const onChange = (change: PolicyChange) => {
+    metrics.reloaded(change.tenant, change.result);
+    if (change.result === 'rejected') {
+      deps.logger.warn({ tenant: change.tenant, err: change.error }, 'stored policy rejected; the tenant keeps its previous policy');
+    } else {
+      deps.logger.info({ tenant: change.tenant, version: change.result === 'applied' ? change.version : undefined }, `policy ${change.result}`);
+    }
+  };
+
+  const check = (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number): CheckVerdict => {
+    // The tenant becomes a subject token and a metric label: it must be one.
+    if (!TENANT.test(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be letters, digits, "-" or "_"');
+    const policy = policyFor(tenant);
+    const verdict = checkText(text, policy, target);
+    const latencyMs = performance.now() - startedMs;
+    metrics.observe(tenant, target, verdict, latencyMs);
+    deps.logger.debug({ tenant, requestId, target, action: verdict.action, categories: verdict.categories, ruleIds: verdict.ruleIds, policyVersion: verdict.policyVersion, latencyMs }, 'policy checked');
     // Telemetry must not slow the hot path or fail the check: publish in the background.
-    publishEvent(
-      deps.js,
-      subjects.decision('policy', tenant),
-      makeEvent({ id: `decision-policy-${request.requestId}-${request.target}`, tenant, requestId: request.requestId, nowMs: now() }, {
-        $case: 'decision',
-        decision: { service: 'policy', action: verdict.action, reason: '', chosen: '', candidates: [], categories: verdict.categories, ruleIds: verdict.ruleIds, policyVersion: verdict.policyVersion, latencyMs },
-      }),
-    ).catch((e) => deps.logger.warn({ err: e, requestId: request.requestId }, 'policy decision event not published'));
+    const event = policyDecisionEvent({ tenant, requestId, target, facts: verdict, rules: target === 'output' && policy.output ? policy.output : policy, latencyMs, nowMs: now() });
+    publishEvent(deps.js, subjects.decision('policy', tenant), event).catch((e) =>
+      deps.logger.warn({ err: e, requestId }, 'policy decision event not published'),
+    );
     return verdict;
   };
 
   return {
+    /** Loads the stored policies, then serves; resolves to the bound address. */
     async start(): Promise<string> {
+      if (deps.policies) {
+        store = await openPolicyStore({ kv: deps.policies, onChange, onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload') });
+      }
       server.addService(PolicyServiceService, policyHandlers({ check, logger: deps.logger }));
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
@@ -50,6 +73,7 @@ export function createPolicy(deps: PolicyDeps) {
     },
     async stop() {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await store?.stop();
     },
   };
 }

@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { generateCommand } from './generate.js';
+import { registerPolicyCommands } from './policy.js';
+import { registerReconcileCommand } from './reconcile.js';
 import { registerTenantCommands } from './tenants.js';
 import { up } from './up.js';
 
@@ -32,6 +34,8 @@ program
   .action((o) => generateCommand({ prompt: o.prompt, model: o.model, maxTokens: o.maxTokens, tier: o.tier, seed: o.seed }, process.env));
 
 registerTenantCommands(program);
+registerPolicyCommands(program, process.env);
+registerReconcileCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };
