@@ -1,4 +1,4 @@
-import { subjects, Outcome } from '@switchyard/contracts';
+import { Outcome } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ describe('client cancellation', () => {
         if (e.event?.$case === 'started') {
           requestId = e.event.started.requestId;
           // Watch the worker's own output for this request, past the cancel.
-          sub = system.nc.subscribe(subjects.tokenInbox(requestId), { callback: () => void chunkTimes.push(Date.now()) });
+          sub = system.nc.subscribe(`_SY.tokens.*.${requestId}`, { callback: () => void chunkTimes.push(Date.now()) });
         }
         if (e.event?.$case === 'chunk' && ++chunks === 5) {
           cancelledAt = Date.now();

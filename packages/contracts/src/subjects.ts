@@ -33,12 +33,25 @@ export const subjects = {
   billingBudget: (tenant: string) => `billing.budget.${token('tenant', tenant)}`,
   decision: (service: 'admission' | 'policy' | 'scheduler', tenant: string) =>
     `decisions.${service}.${token('tenant', tenant)}`,
+  /**
+   * Changes the scheduler made to a route on its own (a canary rolled back), with the reason;
+   * "." in the alias becomes "_" (subject tokens hold no dots).
+   */
+  routeDecision: (alias: string) => `decisions.routes.${token('route alias', alias.replaceAll('.', '_'))}`,
   deadLetter: (stream: string, consumer: string) =>
     `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
   /** Core NATS: the caller went away or its deadline passed; workers stop generating. */
   cancelRequest: (requestId: string) => `_SY.cancel.${token('request id', requestId)}`,
+  /**
+   * Core NATS: operator commands (`WorkerFault`) to simulated workers, every worker of a pool
+   * or, with `worker`, one of them.
+   */
+  workerControl: (pool: string, worker?: string) =>
+    worker === undefined ? `ops.worker.${token('pool', pool)}` : `ops.worker.${token('pool', pool)}.${token('worker', worker)}`,
   /** Core NATS inbox for one request's token chunks. */
-  tokenInbox: (requestId: string) => `_SY.tokens.${token('request id', requestId)}`,
+  tokenInbox: (requestId: string, relay = 'any') => `_SY.tokens.${token('relay', relay)}.${token('request id', requestId)}`,
+  /** Every inbox of one relaying process: one subscription serves all its requests. */
+  relayInboxes: (relay: string) => `_SY.tokens.${token('relay', relay)}.*`,
 } as const;
 
 /** Wildcards that consumers filter on. */
@@ -48,6 +61,12 @@ export const filters = {
   poolBatches: (pool: string) => subjects.batches(pool),
   allUsage: 'usage.recorded.>',
   allBillingUsage: 'billing.usage.>',
+  allBillingBudget: 'billing.budget.>',
+  allPolicyDecisions: 'decisions.policy.>',
+  allRouteDecisions: 'decisions.routes.>',
+  allSchedulerDecisions: 'decisions.scheduler.>',
+  /** Core NATS view of every terminal event (`requests.<outcome>.<tenant>`). */
+  allTerminals: 'requests.*.*',
   allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
   allCancels: '_SY.cancel.*',
 } as const;

@@ -8,7 +8,7 @@ import type { PolicySet } from '@switchyard/policy';
 import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
-import { relayTokens } from './token-relay.js';
+import type { TokenRelayHub } from './token-relay.js';
 import type { GenerationParams } from './validate.js';
 
 export interface GenerationDeps extends GateDeps {
@@ -16,6 +16,7 @@ export interface GenerationDeps extends GateDeps {
   readonly js: JetStreamClient;
   readonly store: RequestStore;
   readonly terminals: TerminalWatch;
+  readonly relays: TokenRelayHub;
   readonly idempotency: Idempotency;
   /** How long after the terminal event late chunks may still arrive. Default 2 s. */
   readonly chunkGraceMs?: number;
@@ -120,13 +121,13 @@ async function followRequest(
     maxTokens: params.maxTokens,
     feature: params.feature,
     seed: params.seed,
-    inbox: subjects.tokenInbox(requestId),
+    inbox: deps.relays.inbox(requestId),
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
   };
   const terminal = deps.terminals.expect(requestId);
   const output = guardOutput(deps.outputPolicy?.(principal.tenant), hooks.onChunk);
-  const relay = relayTokens(deps.nc, spec.inbox, output.onChunk);
+  const relay = deps.relays.open(requestId, output.onChunk);
   const giveUpAt = hooks.deadlineUnixMs || nowMs + (deps.maxRequestMs ?? 600_000);
   let timer: NodeJS.Timeout | undefined;
   let finished = false;

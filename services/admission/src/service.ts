@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { HealthImplementation } from 'grpc-health-check';
@@ -16,6 +17,7 @@ import { createIdempotency } from './idempotency.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createRequestStore } from './request-store.js';
+import { createTokenRelayHub, type TokenRelayHub } from './token-relay.js';
 import { watchTerminals, type TerminalWatch } from './terminal-watch.js';
 import type { GenerationLimits } from './validate.js';
 
@@ -82,6 +84,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
   let http: FastifyInstance | undefined;
+  let relays: TokenRelayHub | undefined;
 
   return {
     get generation() {
@@ -109,8 +112,10 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           await budgets.settle(t.requestId, actual);
         },
       });
+      relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`);
       generation = {
         nc: deps.nc,
+        relays,
         js: deps.js,
         policy: deps.policy,
         store,
@@ -148,6 +153,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       await http?.close();
       await lifecycle?.stop();
       await terminals?.stop();
+      relays?.stop();
       deps.policy.close();
     },
   };

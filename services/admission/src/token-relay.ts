@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@switchyard/bus';
-import { TokenChunk } from '@switchyard/contracts';
+import { TokenChunk, subjects } from '@switchyard/contracts';
 
 export interface TokenRelay {
   /** Chunks handed on so far. */
@@ -9,19 +9,49 @@ export interface TokenRelay {
   close(): void;
 }
 
+export interface TokenRelayHub {
+  /** The inbox subject workers send this request's chunks to. */
+  inbox(requestId: string): string;
+  /** Starts relaying one request's chunks; close the relay when the request is over. */
+  open(requestId: string, onChunk: (text: string, seq: number) => void): TokenRelay;
+  stop(): void;
+}
+
+/**
+ * One wildcard subscription for every request this process relays, instead of a SUB and an
+ * UNSUB per request: chunks are routed to their request by the last subject token.
+ */
+export function createTokenRelayHub(nc: NatsConnection, relayId: string): TokenRelayHub {
+  const open = new Map<string, (chunk: TokenChunk) => void>();
+  const sub: Subscription = nc.subscribe(subjects.relayInboxes(relayId), {
+    callback: (error, msg) => {
+      if (error) return;
+      const chunk = TokenChunk.decode(msg.data);
+      open.get(chunk.requestId)?.(chunk);
+    },
+  });
+  return {
+    inbox: (requestId) => subjects.tokenInbox(requestId, relayId),
+    open(requestId, onChunk) {
+      const relay = relayTokens(onChunk, () => open.delete(requestId));
+      open.set(requestId, (chunk) => relay.accept(chunk));
+      return relay;
+    },
+    stop: () => sub.unsubscribe(),
+  };
+}
+
 /**
  * Relays a request's token chunks in order. Chunks are numbered per stream, and a retried
  * attempt regenerates the same text from the same seed, so anything below the next
  * expected number is a repeat and is dropped; chunks that arrive early wait their turn.
  */
-export function relayTokens(nc: NatsConnection, inbox: string, onChunk: (text: string, seq: number) => void): TokenRelay {
+function relayTokens(onChunk: (text: string, seq: number) => void, onClose: () => void): TokenRelay & { accept(chunk: TokenChunk): void } {
   let next = 0;
   const early = new Map<number, string>();
   let notify: (() => void) | undefined;
-  const sub: Subscription = nc.subscribe(inbox, {
-    callback: (error, msg) => {
-      if (error) return;
-      const chunk = TokenChunk.decode(msg.data);
+  return {
+    accept(chunk) {
       if (chunk.seq < next) return;
       early.set(chunk.seq, chunk.text);
       for (let text = early.get(next); text !== undefined; text = early.get(next)) {
@@ -31,8 +61,6 @@ export function relayTokens(nc: NatsConnection, inbox: string, onChunk: (text: s
       }
       notify?.();
     },
-  });
-  return {
     get delivered() {
       return next;
     },
@@ -48,6 +76,6 @@ export function relayTokens(nc: NatsConnection, inbox: string, onChunk: (text: s
       }
       return true;
     },
-    close: () => sub.unsubscribe(),
+    close: onClose,
   };
 }
