@@ -18,6 +18,8 @@ import { startPortkey } from './lib/portkey.js';
 import { fmt, summarize } from './lib/stats.js';
 
 const quick = process.argv.includes('--quick');
+/** Only start-up and saturation: for profiling runs (SWITCHYARD_PROFILE=admission,...). */
+const saturationOnly = process.argv.includes('--saturation-only');
 const STAGE_S = quick ? 3 : 6;
 const PACED_S = quick ? 5 : 10;
 const log = (line: string) => console.log(line);
@@ -95,6 +97,14 @@ async function main() {
   }
   const billingLagS = (performance.now() - billedAt) / 1000;
   log(`completed ${completed}, billed ${billed} (${duplicates} duplicates), billing caught up ${fmt(billingLagS)} s after the run`);
+
+  if (saturationOnly) {
+    clients.forEach((c) => c.close());
+    await Promise.all([nc.close(), sql.end()]);
+    await stack.stop();
+    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+    return;
+  }
 
   // (2) control-plane overhead at a paced 400 req/s; workers do not sleep, so TTFT is all overhead
   log('control-plane overhead at 400 req/s ...');

@@ -64,6 +64,8 @@ export interface DurableSpec {
   readonly ackWaitMs?: number;
   /** Unacked messages across all replicas; bounds work in flight. Default 1000. */
   readonly maxAckPending?: number;
+  /** Start with messages published after the consumer is created, not the stream's history. Default false. */
+  readonly deliverNew?: boolean;
 }
 
 /** Creates or updates a durable pull consumer shared by every replica of a service. */
@@ -71,7 +73,7 @@ export async function ensureDurable(jsm: JetStreamManager, spec: DurableSpec): P
   const config: Partial<ConsumerConfig> = {
     durable_name: spec.durable,
     ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
+    deliver_policy: spec.deliverNew ? DeliverPolicy.New : DeliverPolicy.All,
     max_deliver: spec.maxDeliver ?? 5,
     ack_wait: nanos(spec.ackWaitMs ?? 30_000),
     max_ack_pending: spec.maxAckPending ?? 1000,

@@ -19,6 +19,22 @@ export const poolSchema = z.object({
   tiers: z.array(z.enum(['realtime', 'internal', 'batch'])).min(1).default(['realtime', 'internal', 'batch']),
   /** Sequences one worker runs at once. Default 32. */
   slotsPerWorker: z.number().int().min(1).max(1024).default(32),
+  /**
+   * Tokens one engine iteration of a worker pushes through the model (decodes plus prefill
+   * chunks), the chunked-prefill budget. Optional; the worker simulator defaults to 2048.
+   */
+  maxBatchTokens: z.number().int().min(16).max(65_536).optional(),
+  /**
+   * Model version deployed on this pool, as routes name it (e.g. `llama-3.1-8b-v2` for a
+   * canary build of `llama-3.1-8b`). Optional; default: the model id.
+   */
+  version: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'use lower-case letters, digits, "." and "-"').optional(),
+  /**
+   * Tenants holding reserved capacity on this pool: they use it first and spill over to
+   * shared pools when it is saturated; other tenants may only use its idle capacity for
+   * batch work. Optional; default: shared by every tenant.
+   */
+  reservedFor: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).optional(),
 });
 
 export const poolsFileSchema = z

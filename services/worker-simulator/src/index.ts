@@ -1,5 +1,11 @@
 export { createWorkerSimulator } from './service.js';
 export type { WorkerSimulator, WorkerSimulatorDeps } from './service.js';
+export { createEngine } from './engine.js';
+export type { Engine, EngineOptions, EngineLoad, SequenceSpec, SequenceResult, StepReport } from './engine.js';
+export { createSimClock, parseSpeed } from './sim-clock.js';
+export type { SimClock, SimClockOptions, Speed } from './sim-clock.js';
+export { parseFaultCommand } from './faults.js';
 export { createPerfModel } from './perf-model.js';
 export type { PerfModel, PerfModelOptions } from './perf-model.js';
 export { loadProfiles } from './load-profiles.js';
+export type { GpuProfile, GpuType } from './load-profiles.js';

@@ -4,32 +4,58 @@ import { openBucket } from '@switchyard/bus';
 import { loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
+import { Counter, Histogram } from '@switchyard/telemetry';
 import { createWorkerSimulator } from './service.js';
+import { parseSpeed } from './sim-clock.js';
 
 const env = z.object({
   POOLS_FILE: z.string().default('deploy/pools.yaml'),
   /** Comma-separated pool ids to host; empty hosts every pool in the file. */
   WORKER_POOLS: z.string().default(''),
-  TOKEN_DELAY_MS: z.coerce.number().min(0).default(10),
+  /** Simulated time per real time: 1 = real time, 10 = ten times faster, max = no sleeping. */
+  WORKER_SPEED: z.string().default('1').transform((s, ctx) => {
+    try {
+      return parseSpeed(s);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  /** Ack wait of the batches consumer; a crashed worker's batches come back after it. */
+  WORKER_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Tokens per chunk sent to a request's inbox. */
+  WORKER_CHUNK_TOKENS: z.coerce.number().int().min(1).default(4),
 });
 
 runMain(() =>
   runService({
     service: 'worker-simulator',
     env,
-    async start({ config, logger, nc, js }) {
+    async start({ config, logger, nc, js, registry }) {
       const wanted = config.WORKER_POOLS.split(',').map((s) => s.trim()).filter(Boolean);
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => wanted.length === 0 || wanted.includes(p.id));
+      const stepMs = new Histogram({
+        name: 'switchyard_worker_step_ms', help: 'Simulated duration of one engine step', labelNames: ['pool'], registers: [registry],
+        buckets: [2, 5, 10, 20, 50, 100, 200, 500],
+      });
+      const tokens = new Counter({ name: 'switchyard_worker_tokens_total', help: 'Output tokens generated', labelNames: ['pool'], registers: [registry] });
       const simulator = createWorkerSimulator({
         nc,
         js,
         logger,
         pools,
         poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
-        instanceId: `${hostname()}-${randomBytes(3).toString('hex')}`,
-        tokenDelayMs: config.TOKEN_DELAY_MS,
+        instanceId: `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${randomBytes(3).toString('hex')}`,
+        speed: config.WORKER_SPEED,
+        ackWaitMs: config.WORKER_ACK_WAIT_MS,
+        chunkTokens: config.WORKER_CHUNK_TOKENS,
+        onStep: (step, worker) => {
+          stepMs.observe({ pool: worker.pool }, step.durationMs);
+          tokens.inc({ pool: worker.pool }, step.tokens.length);
+        },
       });
       await simulator.start();
+      logger.info({ workers: simulator.workers(), speed: config.WORKER_SPEED }, 'workers up');
       return simulator;
     },
   }),

@@ -1,112 +1,227 @@
-import { setTimeout as sleep } from 'node:timers/promises';
-import { consumeDurable, publishEvent, publishTerminal, terminalOf, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
+import type { DurablePuller, JetStreamClient, KV, NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import {
-  Outcome,
-  TokenChunk,
-  encodeHeartbeat,
-  expectPayload,
-  heartbeatKey,
-  makeEvent,
-  streams,
-  subjects,
-  type RequestSpec,
-} from '@switchyard/contracts';
+import { encodeHeartbeat, heartbeatKey, type WorkerFault, type WorkerFaultReply } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import { tokenText } from './text.js';
+import { createBatchTracker, type BatchTracker } from './batch-tracker.js';
+import { createEngine, type Engine, type StepReport } from './engine.js';
+import { NO_FAULTS, activeFaults, applyFault, type Faults } from './faults.js';
+import { createIntake, createSignal, type Intake, type Signal } from './intake.js';
+import type { OutputDeps } from './outputs.js';
+import type { PerfModel } from './perf-model.js';
+import type { SimClock } from './sim-clock.js';
+import { createRecentStats } from './recent-stats.js';
+import { createServing, type Serving } from './serving.js';
+import { faultReplyOf, heartbeatOf, type WorkerSnapshot } from './worker-report.js';
 
 export interface WorkerDeps {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly poolsKv: KV;
+  readonly puller: DurablePuller;
   readonly pool: PoolSpec;
   readonly workerId: string;
   readonly logger: Logger;
-  /** Simulated time per generated token (walking skeleton: fixed). */
-  readonly tokenDelayMs: number;
+  readonly perf: PerfModel;
+  /** This worker's simulated time (each worker has its own GPU and its own clock). */
+  readonly clock: SimClock;
   /** Tokens per chunk sent to the inbox. Default 4. */
   readonly chunkTokens?: number;
+  /** The batches consumer's ack wait. Default 30,000. */
+  readonly ackWaitMs?: number;
+  /** Real ms between heartbeats. Default 1,000. */
+  readonly heartbeatMs?: number;
+  /** Uniform [0, 1) draws for injected error rates and cuts. Default `Math.random`. */
+  readonly random?: () => number;
+  /** Real Unix ms. Default `Date.now`. */
   readonly now?: () => number;
+  readonly onStep?: (step: StepReport) => void;
+  /** Whether the caller already cancelled a request (cancels may arrive before the batch). */
+  readonly wasCancelled?: (requestId: string) => boolean;
 }
 
-/** One simulated GPU worker: pulls batches of its pool, streams tokens, reports usage. */
+/** One incarnation of the worker: a crash ends it, a restart begins a fresh one with an empty GPU. */
+interface Life {
+  readonly engine: Engine;
+  readonly batches: BatchTracker;
+  readonly intake: Intake;
+  readonly serving: Serving;
+  readonly wake: Signal;
+  readonly beat: NodeJS.Timeout;
+  loop: Promise<void>;
+  /** End of the last step, simulated ms. */
+  cursor: number;
+  busy: boolean;
+}
+
+/**
+ * One simulated GPU worker: pulls batches while it has room, runs them through its
+ * continuous-batching engine in simulated time, streams tokens, records usage and outcomes,
+ * heartbeats its load, and takes injected faults.
+ */
 export function createWorker(deps: WorkerDeps) {
   const now = deps.now ?? Date.now;
-  const chunkTokens = deps.chunkTokens ?? 4;
-  const slots = deps.pool.slotsPerWorker;
-  let running = 0;
-  let consumer: RunningConsumer | undefined;
-  let beat: NodeJS.Timeout | undefined;
+  const random = deps.random ?? Math.random;
+  const ackWaitMs = deps.ackWaitMs ?? 30_000;
+  const { pool, workerId, clock, logger } = deps;
+  const out: OutputDeps = { nc: deps.nc, js: deps.js, pool: pool.id, workerId, now };
+  const stats = createRecentStats();
+  let faults: Faults = NO_FAULTS;
+  let current: Life | undefined;
+  let stopping = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+  const active = () => activeFaults(faults, now());
 
-  const heartbeat = () =>
-    deps.poolsKv
-      .put(heartbeatKey(deps.pool.id, deps.workerId), encodeHeartbeat({
-        pool: deps.pool.id, worker: deps.workerId, running, waiting: 0, freeSlots: slots - running,
-        kvUsed: 0, stepMs: deps.tokenDelayMs, ttftMs: deps.tokenDelayMs, draining: false, atUnixMs: now(),
-      }))
-      .catch((e) => deps.logger.warn({ err: e }, 'heartbeat failed'));
-
-  async function generate(request: RequestSpec, attempt: number, working: () => void) {
-    const started = now();
-    let chunk = '';
-    let seq = 0;
-    const flush = () => {
-      deps.nc.publish(request.inbox, TokenChunk.encode({ requestId: request.requestId, seq: seq++, attempt, text: chunk }).finish());
-      chunk = '';
-    };
-    for (let i = 0; i < request.maxTokens; i++) {
-      await sleep(deps.tokenDelayMs);
-      chunk += tokenText(request.seed, i);
-      if ((i + 1) % chunkTokens === 0) flush();
-      if (i % 1000 === 999) working();
-    }
-    if (chunk) flush();
-    const totalMs = now() - started;
-    const usage = { inputTokens: request.promptTokens, cachedInputTokens: 0, outputTokens: request.maxTokens };
-    const { requestId, tenant } = request;
-    await publishEvent(
-      deps.js,
-      subjects.usageRecorded(tenant),
-      makeEvent({ id: `usage-${requestId}`, tenant, requestId, nowMs: now() }, {
-        $case: 'usageRecorded',
-        usageRecorded: {
-          usageId: `usage-${requestId}`, requestId, tenant, feature: request.feature, model: request.model, tier: request.tier,
-          pool: deps.pool.id, workerId: deps.workerId, usage, gpuMs: totalMs, queueMs: Math.max(0, started - request.admittedUnixMs),
-          ttftMs: deps.tokenDelayMs, totalMs,
-        },
-      }),
-    );
-    await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_COMPLETED, reason: '', pool: deps.pool.id, workerId: deps.workerId, attempt, usage, chunkCount: seq }), now());
+  function room(life: Life): number {
+    const a = active();
+    if (life !== current || stopping || a.crashed || a.draining) return 0;
+    const load = life.engine.load();
+    return load.kvUsed >= 0.95 ? 0 : load.freeSlots;
   }
 
-  return {
-    async start() {
-      await heartbeat();
-      beat = setInterval(heartbeat, 1_000);
-      consumer = await consumeDurable({
-        js: deps.js,
-        stream: streams.BATCHES.name,
-        durable: `workers-${deps.pool.id}`,
-        filterSubject: subjects.batches(deps.pool.id),
-        maxAckPending: deps.pool.workers * slots,
-        concurrency: slots,
-        onError: (e, context) => deps.logger.error({ err: e }, context),
-        handle: async ({ event, deliveryCount, working }) => {
-          const { requests } = expectPayload(event, 'batchFormed').batchFormed;
-          running += requests.length;
-          try {
-            // The batch is acked only when every request in it reached its terminal outcome.
-            await Promise.all(requests.map((r) => generate(r, deliveryCount, working)));
-          } finally {
-            running -= requests.length;
-          }
+  async function run(life: Life) {
+    while (life === current) {
+      if (active().hung) {
+        life.busy = false;
+        await life.wake.wait(100);
+        continue;
+      }
+      const start = life.busy ? life.cursor : Math.max(life.cursor, clock.now());
+      const step = life.engine.step(start, active().slowdown);
+      if (!step) {
+        life.busy = false;
+        await life.wake.wait(1_000);
+        continue;
+      }
+      life.busy = true;
+      await clock.until(step.endMs);
+      if (life !== current) return;
+      life.cursor = step.endMs;
+      stats.step(step.durationMs);
+      life.batches.progressed();
+      deps.onStep?.(step);
+      life.serving.apply(step);
+    }
+  }
+
+  const snapshot = (life: Life | undefined): WorkerSnapshot => ({
+    pool: pool.id, worker: workerId, load: life?.engine.load(), faults: active(), stopping, stepMs: stats.stepMs(), ttftMs: stats.ttftMs(),
+    sinceStepMs: life ? clock.now() - life.cursor : 0, nowMs: now(),
+  });
+
+  function heartbeat(life: Life) {
+    if (life !== current) return;
+    deps.poolsKv.put(heartbeatKey(pool.id, workerId), encodeHeartbeat(heartbeatOf(snapshot(life)))).catch((e: unknown) => logger.warn({ err: e }, 'heartbeat failed'));
+  }
+
+  function begin(): void {
+    const engine = createEngine({ perf: deps.perf, kvCapacityTokens: deps.perf.kvCapacityTokens(), maxRunning: pool.slotsPerWorker, maxBatchTokens: pool.maxBatchTokens });
+    const batches = createBatchTracker({ ackWaitMs });
+    const life: Life = {
+      engine,
+      batches,
+      intake: createIntake({
+        puller: deps.puller,
+        room: () => room(life),
+        // A batch pulled by a life that has since crashed is left unacked, as a dead process would.
+        accept: (m) => {
+          if (life !== current) return;
+          life.serving.accept(m);
+          life.wake.notify();
         },
-      });
+        onError: (e, context) => logger.error({ err: e }, context),
+      }),
+      serving: createServing({
+        engine, batches, out, logger, model: pool.model, chunkTokens: deps.chunkTokens ?? 4, faults: active, random, now,
+        wasCancelled: deps.wasCancelled ?? (() => false),
+        arrivalMs: () => (life.busy ? life.cursor : Math.max(life.cursor, clock.now())),
+        fromReal: clock.fromReal,
+        onCompleted: (r) => {
+          if (r.firstTokenMs !== undefined) stats.ttft(r.firstTokenMs - r.arrivalMs);
+          life.intake.wake();
+        },
+      }),
+      wake: createSignal(),
+      beat: setInterval(() => heartbeat(life), deps.heartbeatMs ?? 1_000),
+      loop: Promise.resolve(),
+      cursor: clock.now(),
+      busy: false,
+    };
+    current = life;
+    life.intake.start();
+    heartbeat(life);
+    life.loop = run(life).catch((e: unknown) => logger.error({ err: e }, 'worker loop failed'));
+  }
+
+  /** Dies like a killed process: stops pulling and beating, keeps no state, acks and naks nothing. */
+  function crash(): void {
+    const life = current;
+    if (!life) return;
+    current = undefined;
+    life.intake.abandon();
+    life.batches.dropAll();
+    life.batches.dispose();
+    clearInterval(life.beat);
+    life.wake.notify();
+    logger.warn({ dropped: life.engine.load() }, 'worker crashed (injected)');
+    const restartIn = faults.restartAtMs - now();
+    if (Number.isFinite(restartIn)) restartTimer = setTimeout(restart, Math.max(0, restartIn));
+  }
+
+  function restart(): void {
+    clearTimeout(restartTimer);
+    if (current || stopping) return;
+    faults = NO_FAULTS;
+    begin();
+    logger.info('worker restarted');
+  }
+
+  const state = (error = ''): WorkerFaultReply => faultReplyOf(snapshot(current), error);
+
+  return {
+    id: workerId,
+    pool: pool.id,
+    start: async () => begin(),
+    /** Faults in force and load, as a fault command's reply gives them. */
+    status: () => state(),
+    /** Applies an operator's command and returns the worker's state after it. */
+    fault(command: WorkerFault): WorkerFaultReply {
+      try {
+        faults = applyFault(faults, command, now());
+      } catch (e) {
+        return state(e instanceof Error ? e.message : String(e));
+      }
+      const a = active();
+      if (a.crashed) crash();
+      else if (!current && !stopping) restart();
+      current?.wake.notify();
+      current?.intake.wake();
+      logger.info({ fault: command, state: state() }, 'fault command applied');
+      return state();
     },
-    async stop() {
-      clearInterval(beat);
-      await consumer?.stop();
-      await deps.poolsKv.delete(heartbeatKey(deps.pool.id, deps.workerId)).catch(() => {});
+    /** Stops generating a request the caller gave up on, ending it CANCELLED. */
+    cancel(requestId: string): boolean {
+      return current?.serving.cancel(requestId, current.cursor) ?? false;
+    },
+    /**
+     * Takes nothing new, lets in-flight requests finish for up to `graceMs` (default 5,000), then
+     * hands the rest back to the stream for other workers and removes its heartbeat.
+     */
+    async stop(graceMs = 5_000) {
+      stopping = true;
+      clearTimeout(restartTimer);
+      const life = current;
+      if (life) {
+        await life.intake.stop();
+        const deadline = Date.now() + graceMs;
+        while (life.batches.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        life.batches.handBackAll();
+        life.batches.dispose();
+        current = undefined;
+        clearInterval(life.beat);
+        life.wake.notify();
+        await life.loop;
+      }
+      await deps.poolsKv.delete(heartbeatKey(pool.id, workerId)).catch(() => {});
     },
   };
 }

@@ -18,6 +18,8 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Tier } from "./common.js";
+import { BudgetState } from "./events.js";
 
 export const protobufPackage = "switchyard.v1";
 
@@ -37,6 +39,24 @@ export namespace EntrySide {
   export type ENTRY_SIDE_DEBIT = typeof EntrySide.ENTRY_SIDE_DEBIT;
   export type ENTRY_SIDE_CREDIT = typeof EntrySide.ENTRY_SIDE_CREDIT;
   export type UNRECOGNIZED = typeof EntrySide.UNRECOGNIZED;
+}
+
+export const InvoiceStatus = {
+  INVOICE_STATUS_UNSPECIFIED: 0,
+  /** INVOICE_STATUS_DRAFT - The period has not ended; lines still grow. */
+  INVOICE_STATUS_DRAFT: 1,
+  /** INVOICE_STATUS_FINAL - The period has ended. */
+  INVOICE_STATUS_FINAL: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type InvoiceStatus = typeof InvoiceStatus[keyof typeof InvoiceStatus];
+
+export namespace InvoiceStatus {
+  export type INVOICE_STATUS_UNSPECIFIED = typeof InvoiceStatus.INVOICE_STATUS_UNSPECIFIED;
+  export type INVOICE_STATUS_DRAFT = typeof InvoiceStatus.INVOICE_STATUS_DRAFT;
+  export type INVOICE_STATUS_FINAL = typeof InvoiceStatus.INVOICE_STATUS_FINAL;
+  export type UNRECOGNIZED = typeof InvoiceStatus.UNRECOGNIZED;
 }
 
 export interface GetBalanceRequest {
@@ -78,6 +98,147 @@ export interface LedgerEntry {
 export interface ListEntriesResponse {
   entries: LedgerEntry[];
   nextPageToken: string;
+}
+
+export interface GetInvoiceRequest {
+  /** Empty means the caller's own tenant. */
+  tenant: string;
+  /** Calendar month in UTC, "YYYY-MM"; empty means the current month. */
+  period: string;
+}
+
+/**
+ * InvoiceLine is the usage of one model, tier and feature priced by one price-book version,
+ * so every line can be recomputed from its quantities and unit prices.
+ */
+export interface InvoiceLine {
+  model: string;
+  tier: Tier;
+  feature: string;
+  priceVersion: string;
+  /** Requests billed, net of reversals. */
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  gpuSeconds: number;
+  /** Charged, in millionths of the currency unit. */
+  amountMicros: number;
+  /** GPU cost of the pools that served the line. */
+  gpuCostMicros: number;
+  marginMicros: number;
+  /** Margin over amount; 0 when nothing was charged. */
+  marginRatio: number;
+  costPerRequestMicros: number;
+  costPer1kTokensMicros: number;
+  pools: string[];
+  /** Unit prices of price_version, per 1K tokens, before any tier discount. */
+  inputPer1kMicros: number;
+  cachedInputPer1kMicros: number;
+  outputPer1kMicros: number;
+  /** Fraction taken off the unit prices for this line's tier and capacity, e.g. 0.5. */
+  discount: number;
+  /** Capacity class of the pools that served the line: on-demand, reserved or spot. */
+  capacityClass: string;
+}
+
+export interface Invoice {
+  tenant: string;
+  period: string;
+  currency: string;
+  periodStartUnixMs: number;
+  periodEndUnixMs: number;
+  status: InvoiceStatus;
+  lines: InvoiceLine[];
+  requests: number;
+  totalTokens: number;
+  amountMicros: number;
+  gpuCostMicros: number;
+  marginMicros: number;
+  marginRatio: number;
+  costPerRequestMicros: number;
+  costPer1kTokensMicros: number;
+  /** Prepaid credit the tenant holds now. */
+  prepaidCreditMicros: number;
+  /** Amount minus prepaid credit, never negative. */
+  amountDueMicros: number;
+  generatedUnixMs: number;
+}
+
+export interface GetInvoiceResponse {
+  invoice: Invoice | undefined;
+}
+
+export interface ListUsageRollupsRequest {
+  /** Empty means the caller's own tenant. */
+  tenant: string;
+  /** Only this feature when set. */
+  feature: string;
+  /** Window [start, end); at most 31 days. Empty end means now, empty start the last hour. */
+  startUnixMs: number;
+  endUnixMs: number;
+  pageSize: number;
+  pageToken: string;
+}
+
+export interface UsageRollup {
+  minuteUnixMs: number;
+  feature: string;
+  model: string;
+  tier: Tier;
+  pool: string;
+  requests: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  gpuSeconds: number;
+}
+
+export interface ListUsageRollupsResponse {
+  tenant: string;
+  rollups: UsageRollup[];
+  nextPageToken: string;
+}
+
+export interface GetBudgetRequest {
+  /** Empty means the caller's own tenant. */
+  tenant: string;
+}
+
+export interface GetBudgetResponse {
+  state: BudgetState | undefined;
+}
+
+export interface SetBudgetRequest {
+  tenant: string;
+  /** Empty for the tenant-wide budget. */
+  feature: string;
+  /** 0 means no soft limit. */
+  softLimitMicros: number;
+  /** 0 means no hard limit. */
+  hardLimitMicros: number;
+}
+
+export interface SetBudgetResponse {
+  state: BudgetState | undefined;
+}
+
+export interface AddCreditRequest {
+  tenant: string;
+  amountMicros: number;
+  /**
+   * Caller's id of the purchase (e.g. the payment id); a repeat with the same reference
+   * records nothing new.
+   */
+  reference: string;
+}
+
+export interface AddCreditResponse {
+  transactionId: string;
+  /** True when this reference was already recorded. */
+  duplicate: boolean;
+  /** Prepaid credit now held: credits minus debits of the prepaid account. */
+  prepaidCreditMicros: number;
 }
 
 function createBaseGetBalanceRequest(): GetBalanceRequest {
@@ -519,6 +680,1327 @@ export const ListEntriesResponse: MessageFns<ListEntriesResponse> = {
   },
 };
 
+function createBaseGetInvoiceRequest(): GetInvoiceRequest {
+  return { tenant: "", period: "" };
+}
+
+export const GetInvoiceRequest: MessageFns<GetInvoiceRequest> = {
+  encode(message: GetInvoiceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInvoiceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInvoiceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInvoiceLine(): InvoiceLine {
+  return {
+    model: "",
+    tier: 0,
+    feature: "",
+    priceVersion: "",
+    requests: 0,
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    gpuSeconds: 0,
+    amountMicros: 0,
+    gpuCostMicros: 0,
+    marginMicros: 0,
+    marginRatio: 0,
+    costPerRequestMicros: 0,
+    costPer1kTokensMicros: 0,
+    pools: [],
+    inputPer1kMicros: 0,
+    cachedInputPer1kMicros: 0,
+    outputPer1kMicros: 0,
+    discount: 0,
+    capacityClass: "",
+  };
+}
+
+export const InvoiceLine: MessageFns<InvoiceLine> = {
+  encode(message: InvoiceLine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.tier !== 0) {
+      writer.uint32(16).int32(message.tier);
+    }
+    if (message.feature !== "") {
+      writer.uint32(26).string(message.feature);
+    }
+    if (message.priceVersion !== "") {
+      writer.uint32(34).string(message.priceVersion);
+    }
+    if (message.requests !== 0) {
+      writer.uint32(40).int64(message.requests);
+    }
+    if (message.inputTokens !== 0) {
+      writer.uint32(48).int64(message.inputTokens);
+    }
+    if (message.cachedInputTokens !== 0) {
+      writer.uint32(56).int64(message.cachedInputTokens);
+    }
+    if (message.outputTokens !== 0) {
+      writer.uint32(64).int64(message.outputTokens);
+    }
+    if (message.gpuSeconds !== 0) {
+      writer.uint32(73).double(message.gpuSeconds);
+    }
+    if (message.amountMicros !== 0) {
+      writer.uint32(80).int64(message.amountMicros);
+    }
+    if (message.gpuCostMicros !== 0) {
+      writer.uint32(88).int64(message.gpuCostMicros);
+    }
+    if (message.marginMicros !== 0) {
+      writer.uint32(96).int64(message.marginMicros);
+    }
+    if (message.marginRatio !== 0) {
+      writer.uint32(105).double(message.marginRatio);
+    }
+    if (message.costPerRequestMicros !== 0) {
+      writer.uint32(113).double(message.costPerRequestMicros);
+    }
+    if (message.costPer1kTokensMicros !== 0) {
+      writer.uint32(121).double(message.costPer1kTokensMicros);
+    }
+    for (const v of message.pools) {
+      writer.uint32(130).string(v!);
+    }
+    if (message.inputPer1kMicros !== 0) {
+      writer.uint32(136).int64(message.inputPer1kMicros);
+    }
+    if (message.cachedInputPer1kMicros !== 0) {
+      writer.uint32(144).int64(message.cachedInputPer1kMicros);
+    }
+    if (message.outputPer1kMicros !== 0) {
+      writer.uint32(152).int64(message.outputPer1kMicros);
+    }
+    if (message.discount !== 0) {
+      writer.uint32(161).double(message.discount);
+    }
+    if (message.capacityClass !== "") {
+      writer.uint32(170).string(message.capacityClass);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvoiceLine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvoiceLine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tier = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.priceVersion = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.requests = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.inputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cachedInputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.outputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.gpuSeconds = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.amountMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.gpuCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.marginMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.marginRatio = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.costPerRequestMicros = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.costPer1kTokensMicros = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.pools.push(reader.string());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.inputPer1kMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.cachedInputPer1kMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.outputPer1kMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 161) {
+              break;
+            }
+
+            message.discount = reader.double();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.capacityClass = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseInvoice(): Invoice {
+  return {
+    tenant: "",
+    period: "",
+    currency: "",
+    periodStartUnixMs: 0,
+    periodEndUnixMs: 0,
+    status: 0,
+    lines: [],
+    requests: 0,
+    totalTokens: 0,
+    amountMicros: 0,
+    gpuCostMicros: 0,
+    marginMicros: 0,
+    marginRatio: 0,
+    costPerRequestMicros: 0,
+    costPer1kTokensMicros: 0,
+    prepaidCreditMicros: 0,
+    amountDueMicros: 0,
+    generatedUnixMs: 0,
+  };
+}
+
+export const Invoice: MessageFns<Invoice> = {
+  encode(message: Invoice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    if (message.currency !== "") {
+      writer.uint32(26).string(message.currency);
+    }
+    if (message.periodStartUnixMs !== 0) {
+      writer.uint32(32).int64(message.periodStartUnixMs);
+    }
+    if (message.periodEndUnixMs !== 0) {
+      writer.uint32(40).int64(message.periodEndUnixMs);
+    }
+    if (message.status !== 0) {
+      writer.uint32(48).int32(message.status);
+    }
+    for (const v of message.lines) {
+      InvoiceLine.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.requests !== 0) {
+      writer.uint32(64).int64(message.requests);
+    }
+    if (message.totalTokens !== 0) {
+      writer.uint32(72).int64(message.totalTokens);
+    }
+    if (message.amountMicros !== 0) {
+      writer.uint32(80).int64(message.amountMicros);
+    }
+    if (message.gpuCostMicros !== 0) {
+      writer.uint32(88).int64(message.gpuCostMicros);
+    }
+    if (message.marginMicros !== 0) {
+      writer.uint32(96).int64(message.marginMicros);
+    }
+    if (message.marginRatio !== 0) {
+      writer.uint32(105).double(message.marginRatio);
+    }
+    if (message.costPerRequestMicros !== 0) {
+      writer.uint32(113).double(message.costPerRequestMicros);
+    }
+    if (message.costPer1kTokensMicros !== 0) {
+      writer.uint32(121).double(message.costPer1kTokensMicros);
+    }
+    if (message.prepaidCreditMicros !== 0) {
+      writer.uint32(128).int64(message.prepaidCreditMicros);
+    }
+    if (message.amountDueMicros !== 0) {
+      writer.uint32(136).int64(message.amountDueMicros);
+    }
+    if (message.generatedUnixMs !== 0) {
+      writer.uint32(144).int64(message.generatedUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Invoice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvoice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.periodStartUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.periodEndUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.lines.push(InvoiceLine.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.requests = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.totalTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.amountMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.gpuCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.marginMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.marginRatio = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.costPerRequestMicros = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.costPer1kTokensMicros = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.prepaidCreditMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.amountDueMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.generatedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetInvoiceResponse(): GetInvoiceResponse {
+  return { invoice: undefined };
+}
+
+export const GetInvoiceResponse: MessageFns<GetInvoiceResponse> = {
+  encode(message: GetInvoiceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invoice !== undefined) {
+      Invoice.encode(message.invoice, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetInvoiceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetInvoiceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invoice = Invoice.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListUsageRollupsRequest(): ListUsageRollupsRequest {
+  return { tenant: "", feature: "", startUnixMs: 0, endUnixMs: 0, pageSize: 0, pageToken: "" };
+}
+
+export const ListUsageRollupsRequest: MessageFns<ListUsageRollupsRequest> = {
+  encode(message: ListUsageRollupsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.feature !== "") {
+      writer.uint32(18).string(message.feature);
+    }
+    if (message.startUnixMs !== 0) {
+      writer.uint32(24).int64(message.startUnixMs);
+    }
+    if (message.endUnixMs !== 0) {
+      writer.uint32(32).int64(message.endUnixMs);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(40).uint32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(50).string(message.pageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListUsageRollupsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListUsageRollupsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.startUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.endUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.pageSize = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUsageRollup(): UsageRollup {
+  return {
+    minuteUnixMs: 0,
+    feature: "",
+    model: "",
+    tier: 0,
+    pool: "",
+    requests: 0,
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    gpuSeconds: 0,
+  };
+}
+
+export const UsageRollup: MessageFns<UsageRollup> = {
+  encode(message: UsageRollup, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.minuteUnixMs !== 0) {
+      writer.uint32(8).int64(message.minuteUnixMs);
+    }
+    if (message.feature !== "") {
+      writer.uint32(18).string(message.feature);
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
+    }
+    if (message.tier !== 0) {
+      writer.uint32(32).int32(message.tier);
+    }
+    if (message.pool !== "") {
+      writer.uint32(42).string(message.pool);
+    }
+    if (message.requests !== 0) {
+      writer.uint32(48).int64(message.requests);
+    }
+    if (message.inputTokens !== 0) {
+      writer.uint32(56).int64(message.inputTokens);
+    }
+    if (message.cachedInputTokens !== 0) {
+      writer.uint32(64).int64(message.cachedInputTokens);
+    }
+    if (message.outputTokens !== 0) {
+      writer.uint32(72).int64(message.outputTokens);
+    }
+    if (message.gpuSeconds !== 0) {
+      writer.uint32(81).double(message.gpuSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRollup {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRollup();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.minuteUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tier = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.requests = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.inputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cachedInputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.outputTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.gpuSeconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListUsageRollupsResponse(): ListUsageRollupsResponse {
+  return { tenant: "", rollups: [], nextPageToken: "" };
+}
+
+export const ListUsageRollupsResponse: MessageFns<ListUsageRollupsResponse> = {
+  encode(message: ListUsageRollupsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    for (const v of message.rollups) {
+      UsageRollup.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(26).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListUsageRollupsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListUsageRollupsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.rollups.push(UsageRollup.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetBudgetRequest(): GetBudgetRequest {
+  return { tenant: "" };
+}
+
+export const GetBudgetRequest: MessageFns<GetBudgetRequest> = {
+  encode(message: GetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetBudgetResponse(): GetBudgetResponse {
+  return { state: undefined };
+}
+
+export const GetBudgetResponse: MessageFns<GetBudgetResponse> = {
+  encode(message: GetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== undefined) {
+      BudgetState.encode(message.state, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = BudgetState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSetBudgetRequest(): SetBudgetRequest {
+  return { tenant: "", feature: "", softLimitMicros: 0, hardLimitMicros: 0 };
+}
+
+export const SetBudgetRequest: MessageFns<SetBudgetRequest> = {
+  encode(message: SetBudgetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.feature !== "") {
+      writer.uint32(18).string(message.feature);
+    }
+    if (message.softLimitMicros !== 0) {
+      writer.uint32(24).int64(message.softLimitMicros);
+    }
+    if (message.hardLimitMicros !== 0) {
+      writer.uint32(32).int64(message.hardLimitMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.softLimitMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hardLimitMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSetBudgetResponse(): SetBudgetResponse {
+  return { state: undefined };
+}
+
+export const SetBudgetResponse: MessageFns<SetBudgetResponse> = {
+  encode(message: SetBudgetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== undefined) {
+      BudgetState.encode(message.state, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetBudgetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetBudgetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = BudgetState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAddCreditRequest(): AddCreditRequest {
+  return { tenant: "", amountMicros: 0, reference: "" };
+}
+
+export const AddCreditRequest: MessageFns<AddCreditRequest> = {
+  encode(message: AddCreditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.amountMicros !== 0) {
+      writer.uint32(16).int64(message.amountMicros);
+    }
+    if (message.reference !== "") {
+      writer.uint32(26).string(message.reference);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCreditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCreditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.amountMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reference = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAddCreditResponse(): AddCreditResponse {
+  return { transactionId: "", duplicate: false, prepaidCreditMicros: 0 };
+}
+
+export const AddCreditResponse: MessageFns<AddCreditResponse> = {
+  encode(message: AddCreditResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.transactionId !== "") {
+      writer.uint32(10).string(message.transactionId);
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(16).bool(message.duplicate);
+    }
+    if (message.prepaidCreditMicros !== 0) {
+      writer.uint32(24).int64(message.prepaidCreditMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AddCreditResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAddCreditResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.transactionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.prepaidCreditMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /**
  * BillingService reads the ledger. Every read is scoped to the caller's tenant; an
  * operator key may name any tenant.
@@ -543,11 +2025,73 @@ export const BillingServiceService = {
     responseSerialize: (value: ListEntriesResponse): Buffer => Buffer.from(ListEntriesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListEntriesResponse => ListEntriesResponse.decode(value),
   },
+  /** The invoice of one calendar month: draft while the month runs, final after. */
+  getInvoice: {
+    path: "/switchyard.v1.BillingService/GetInvoice" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetInvoiceRequest): Buffer => Buffer.from(GetInvoiceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetInvoiceRequest => GetInvoiceRequest.decode(value),
+    responseSerialize: (value: GetInvoiceResponse): Buffer => Buffer.from(GetInvoiceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetInvoiceResponse => GetInvoiceResponse.decode(value),
+  },
+  /** Metered usage per minute, by feature, model, tier and pool. */
+  listUsageRollups: {
+    path: "/switchyard.v1.BillingService/ListUsageRollups" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListUsageRollupsRequest): Buffer =>
+      Buffer.from(ListUsageRollupsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListUsageRollupsRequest => ListUsageRollupsRequest.decode(value),
+    responseSerialize: (value: ListUsageRollupsResponse): Buffer =>
+      Buffer.from(ListUsageRollupsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListUsageRollupsResponse => ListUsageRollupsResponse.decode(value),
+  },
+  /** Budgets of a tenant and their spend this month. */
+  getBudget: {
+    path: "/switchyard.v1.BillingService/GetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetBudgetRequest): Buffer => Buffer.from(GetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetBudgetRequest => GetBudgetRequest.decode(value),
+    responseSerialize: (value: GetBudgetResponse): Buffer => Buffer.from(GetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetBudgetResponse => GetBudgetResponse.decode(value),
+  },
+  /** Sets (or, with both limits 0, removes) a monthly budget. Operator keys only. */
+  setBudget: {
+    path: "/switchyard.v1.BillingService/SetBudget" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SetBudgetRequest): Buffer => Buffer.from(SetBudgetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SetBudgetRequest => SetBudgetRequest.decode(value),
+    responseSerialize: (value: SetBudgetResponse): Buffer => Buffer.from(SetBudgetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SetBudgetResponse => SetBudgetResponse.decode(value),
+  },
+  /** Records a purchase of prepaid credit. Operator keys only; idempotent by reference. */
+  addCredit: {
+    path: "/switchyard.v1.BillingService/AddCredit" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AddCreditRequest): Buffer => Buffer.from(AddCreditRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AddCreditRequest => AddCreditRequest.decode(value),
+    responseSerialize: (value: AddCreditResponse): Buffer => Buffer.from(AddCreditResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AddCreditResponse => AddCreditResponse.decode(value),
+  },
 } as const;
 
 export interface BillingServiceServer extends UntypedServiceImplementation {
   getBalance: handleUnaryCall<GetBalanceRequest, GetBalanceResponse>;
   listEntries: handleUnaryCall<ListEntriesRequest, ListEntriesResponse>;
+  /** The invoice of one calendar month: draft while the month runs, final after. */
+  getInvoice: handleUnaryCall<GetInvoiceRequest, GetInvoiceResponse>;
+  /** Metered usage per minute, by feature, model, tier and pool. */
+  listUsageRollups: handleUnaryCall<ListUsageRollupsRequest, ListUsageRollupsResponse>;
+  /** Budgets of a tenant and their spend this month. */
+  getBudget: handleUnaryCall<GetBudgetRequest, GetBudgetResponse>;
+  /** Sets (or, with both limits 0, removes) a monthly budget. Operator keys only. */
+  setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
+  /** Records a purchase of prepaid credit. Operator keys only; idempotent by reference. */
+  addCredit: handleUnaryCall<AddCreditRequest, AddCreditResponse>;
 }
 
 export interface BillingServiceClient extends Client {
@@ -580,6 +2124,86 @@ export interface BillingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListEntriesResponse) => void,
+  ): ClientUnaryCall;
+  /** The invoice of one calendar month: draft while the month runs, final after. */
+  getInvoice(
+    request: GetInvoiceRequest,
+    callback: (error: ServiceError | null, response: GetInvoiceResponse) => void,
+  ): ClientUnaryCall;
+  getInvoice(
+    request: GetInvoiceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetInvoiceResponse) => void,
+  ): ClientUnaryCall;
+  getInvoice(
+    request: GetInvoiceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetInvoiceResponse) => void,
+  ): ClientUnaryCall;
+  /** Metered usage per minute, by feature, model, tier and pool. */
+  listUsageRollups(
+    request: ListUsageRollupsRequest,
+    callback: (error: ServiceError | null, response: ListUsageRollupsResponse) => void,
+  ): ClientUnaryCall;
+  listUsageRollups(
+    request: ListUsageRollupsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListUsageRollupsResponse) => void,
+  ): ClientUnaryCall;
+  listUsageRollups(
+    request: ListUsageRollupsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListUsageRollupsResponse) => void,
+  ): ClientUnaryCall;
+  /** Budgets of a tenant and their spend this month. */
+  getBudget(
+    request: GetBudgetRequest,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  getBudget(
+    request: GetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /** Sets (or, with both limits 0, removes) a monthly budget. Operator keys only. */
+  setBudget(
+    request: SetBudgetRequest,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  setBudget(
+    request: SetBudgetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SetBudgetResponse) => void,
+  ): ClientUnaryCall;
+  /** Records a purchase of prepaid credit. Operator keys only; idempotent by reference. */
+  addCredit(
+    request: AddCreditRequest,
+    callback: (error: ServiceError | null, response: AddCreditResponse) => void,
+  ): ClientUnaryCall;
+  addCredit(
+    request: AddCreditRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AddCreditResponse) => void,
+  ): ClientUnaryCall;
+  addCredit(
+    request: AddCreditRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AddCreditResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -12,6 +12,28 @@ export const protobufPackage = "switchyard.v1";
 
 export const protobufFileName = "switchyard/v1/events.proto";
 
+/** BudgetLevel is how far a budget scope's spend has gone this period. */
+export const BudgetLevel = {
+  BUDGET_LEVEL_UNSPECIFIED: 0,
+  /** BUDGET_LEVEL_OK - Below the soft limit (or no limit set). */
+  BUDGET_LEVEL_OK: 1,
+  /** BUDGET_LEVEL_SOFT_EXCEEDED - At or over the soft limit: warn, keep serving. */
+  BUDGET_LEVEL_SOFT_EXCEEDED: 2,
+  /** BUDGET_LEVEL_HARD_EXCEEDED - At or over the hard limit: admission refuses new spend. */
+  BUDGET_LEVEL_HARD_EXCEEDED: 3,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type BudgetLevel = typeof BudgetLevel[keyof typeof BudgetLevel];
+
+export namespace BudgetLevel {
+  export type BUDGET_LEVEL_UNSPECIFIED = typeof BudgetLevel.BUDGET_LEVEL_UNSPECIFIED;
+  export type BUDGET_LEVEL_OK = typeof BudgetLevel.BUDGET_LEVEL_OK;
+  export type BUDGET_LEVEL_SOFT_EXCEEDED = typeof BudgetLevel.BUDGET_LEVEL_SOFT_EXCEEDED;
+  export type BUDGET_LEVEL_HARD_EXCEEDED = typeof BudgetLevel.BUDGET_LEVEL_HARD_EXCEEDED;
+  export type UNRECOGNIZED = typeof BudgetLevel.UNRECOGNIZED;
+}
+
 /** EventEnvelope travels with every fact on JetStream. Its id is the Nats-Msg-Id. */
 export interface EventEnvelope {
   id: string;
@@ -35,6 +57,7 @@ export interface Event {
     | { $case: "usageRecorded"; usageRecorded: UsageRecorded }
     | { $case: "billableUsage"; billableUsage: BillableUsage }
     | { $case: "decision"; decision: Decision }
+    | { $case: "budgetState"; budgetState: BudgetState }
     | undefined;
 }
 
@@ -144,6 +167,39 @@ export interface TokenChunk {
   /** Delivery attempt that produced it, so chunks of a superseded attempt are dropped. */
   attempt: number;
   text: string;
+}
+
+/** BudgetScope is one budget of a tenant: the whole tenant (feature empty) or one feature. */
+export interface BudgetScope {
+  /** Empty for the tenant-wide budget. */
+  feature: string;
+  /** 0 means no soft limit. */
+  softLimitMicros: number;
+  /** 0 means no hard limit. */
+  hardLimitMicros: number;
+  /** Billed this period, in millionths of the currency unit. */
+  spentMicros: number;
+  level: BudgetLevel;
+  /** Hard limit minus spend, never negative; 0 when there is no hard limit. */
+  remainingMicros: number;
+}
+
+/**
+ * BudgetState is published on billing.budget.<tenant> by billing, the source of truth for
+ * spend. Consumers keep, per tenant and period, the state with the highest revision:
+ * replicas of billing may publish out of order. A state of a past period means nothing is
+ * spent yet this period.
+ */
+export interface BudgetState {
+  tenant: string;
+  /** Calendar month in UTC, "YYYY-MM". */
+  period: string;
+  periodStartUnixMs: number;
+  periodEndUnixMs: number;
+  /** Grows with every posting that changes the tenant's spend this period. */
+  revision: number;
+  scopes: BudgetScope[];
+  asOfUnixMs: number;
 }
 
 function createBaseEventEnvelope(): EventEnvelope {
@@ -289,6 +345,9 @@ export const Event: MessageFns<Event> = {
       case "decision":
         Decision.encode(message.payload.decision, writer.uint32(130).fork()).join();
         break;
+      case "budgetState":
+        BudgetState.encode(message.payload.budgetState, writer.uint32(138).fork()).join();
+        break;
     }
     return writer;
   },
@@ -377,6 +436,14 @@ export const Event: MessageFns<Event> = {
             }
 
             message.payload = { $case: "decision", decision: Decision.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.payload = { $case: "budgetState", budgetState: BudgetState.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -1523,6 +1590,219 @@ export const TokenChunk: MessageFns<TokenChunk> = {
             }
 
             message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseBudgetScope(): BudgetScope {
+  return { feature: "", softLimitMicros: 0, hardLimitMicros: 0, spentMicros: 0, level: 0, remainingMicros: 0 };
+}
+
+export const BudgetScope: MessageFns<BudgetScope> = {
+  encode(message: BudgetScope, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.feature !== "") {
+      writer.uint32(10).string(message.feature);
+    }
+    if (message.softLimitMicros !== 0) {
+      writer.uint32(16).int64(message.softLimitMicros);
+    }
+    if (message.hardLimitMicros !== 0) {
+      writer.uint32(24).int64(message.hardLimitMicros);
+    }
+    if (message.spentMicros !== 0) {
+      writer.uint32(32).int64(message.spentMicros);
+    }
+    if (message.level !== 0) {
+      writer.uint32(40).int32(message.level);
+    }
+    if (message.remainingMicros !== 0) {
+      writer.uint32(48).int64(message.remainingMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetScope {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetScope();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.softLimitMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hardLimitMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.spentMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.level = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.remainingMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseBudgetState(): BudgetState {
+  return { tenant: "", period: "", periodStartUnixMs: 0, periodEndUnixMs: 0, revision: 0, scopes: [], asOfUnixMs: 0 };
+}
+
+export const BudgetState: MessageFns<BudgetState> = {
+  encode(message: BudgetState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    if (message.period !== "") {
+      writer.uint32(18).string(message.period);
+    }
+    if (message.periodStartUnixMs !== 0) {
+      writer.uint32(24).int64(message.periodStartUnixMs);
+    }
+    if (message.periodEndUnixMs !== 0) {
+      writer.uint32(32).int64(message.periodEndUnixMs);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(40).uint64(message.revision);
+    }
+    for (const v of message.scopes) {
+      BudgetScope.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.asOfUnixMs !== 0) {
+      writer.uint32(56).int64(message.asOfUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BudgetState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBudgetState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.periodStartUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.periodEndUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scopes.push(BudgetScope.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.asOfUnixMs = longToNumber(reader.int64());
             continue;
           }
         }

@@ -1,0 +1,99 @@
+import type { DurablePuller, PulledMessage } from '@switchyard/bus';
+
+/** Wakes a waiting loop early; waiting also ends after a timeout so nothing sleeps forever. */
+export interface Signal {
+  wait(timeoutMs: number): Promise<void>;
+  notify(): void;
+}
+
+export function createSignal(): Signal {
+  let waiters: Array<() => void> = [];
+  return {
+    wait: (timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+        waiters.push(done);
+      }),
+    notify() {
+      const woken = waiters;
+      waiters = [];
+      for (const w of woken) w();
+    },
+  };
+}
+
+export interface IntakeDeps {
+  readonly puller: DurablePuller;
+  /** Batches the worker can take now; 0 pulls nothing until `wake`. */
+  readonly room: () => number;
+  /** Takes one pulled batch; it is the taker's to ack or nak from here on. */
+  readonly accept: (message: PulledMessage) => void;
+  readonly onError: (error: unknown, context: string) => void;
+  /**
+   * Batches asked for in one pull at most. Default 1: a batch may hold many requests, so taking
+   * one and looking at the room again keeps what a worker holds beyond its room to one batch.
+   */
+  readonly maxPull?: number;
+}
+
+export interface Intake {
+  /** Starts the pull loop. */
+  start(): void;
+  /** Room may have grown: pull again now rather than at the next poll. */
+  wake(): void;
+  /** Stops pulling after the open pull ends (at most ~1 s); everything pulled was accepted. */
+  stop(): Promise<void>;
+  /** Stops at once, as a dying process does: a batch already on its way is left unacked. */
+  abandon(): void;
+}
+
+/**
+ * Pulls batches only while the worker has room, one at a time, so the rest stay on the stream
+ * for other workers (and the batcher sees that the pool is full). Pulls expire after 1 s (the client's
+ * minimum): an idle worker re-asks once a second, and a worker that stops taking work (drain,
+ * shutdown) is past its last pull within a second, without dropping what is already on its way.
+ */
+export function createIntake(deps: IntakeDeps): Intake {
+  const maxPull = deps.maxPull ?? 1;
+  const signal = createSignal();
+  let stopped = false;
+  let done: Promise<void> = Promise.resolve();
+
+  const loop = async () => {
+    while (!stopped) {
+      const room = deps.room();
+      if (room <= 0) {
+        await signal.wait(1_000);
+        continue;
+      }
+      try {
+        for await (const message of deps.puller.pull(Math.min(room, maxPull), 1_000)) deps.accept(message);
+      } catch (e) {
+        if (stopped) break;
+        deps.onError(e, 'pulling batches failed; retrying');
+        await signal.wait(500);
+      }
+    }
+  };
+
+  return {
+    start() {
+      done = loop();
+    },
+    wake: () => signal.notify(),
+    async stop() {
+      stopped = true;
+      signal.notify();
+      await done;
+    },
+    abandon() {
+      stopped = true;
+      deps.puller.stop();
+      signal.notify();
+    },
+  };
+}

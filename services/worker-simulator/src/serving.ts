@@ -1,0 +1,131 @@
+import type { PulledMessage } from '@switchyard/bus';
+import { Outcome, expectPayload, type RequestSpec } from '@switchyard/contracts';
+import type { Logger } from '@switchyard/telemetry';
+import type { BatchTracker } from './batch-tracker.js';
+import type { Engine, SequenceResult, StepReport } from './engine.js';
+import { cutPoint, type ActiveFaults } from './faults.js';
+import { openTokenStream, publishCompleted, publishUnfinished, usageTimes, type OutputDeps, type TokenStream } from './outputs.js';
+import { preflight, type Unfinished } from './preflight.js';
+
+export interface ServingDeps {
+  readonly engine: Engine;
+  readonly batches: BatchTracker;
+  readonly out: OutputDeps;
+  readonly logger: Logger;
+  readonly model: string;
+  readonly chunkTokens: number;
+  readonly faults: () => ActiveFaults;
+  readonly random: () => number;
+  /** Real Unix ms. */
+  readonly now: () => number;
+  readonly wasCancelled: (requestId: string) => boolean;
+  /** Simulated time at which a request taken now reaches the engine. */
+  readonly arrivalMs: () => number;
+  /** Simulated ms that `realMs` of waiting before the worker stand for. */
+  readonly fromReal: (realMs: number) => number;
+  /** A sequence completed (its outcome is being recorded). */
+  readonly onCompleted: (result: SequenceResult) => void;
+}
+
+interface InFlight {
+  readonly key: string;
+  readonly request: RequestSpec;
+  readonly attempt: number;
+  readonly stream: TokenStream;
+  /** Simulated ms between admission and this worker taking the request. */
+  readonly upstreamMs: number;
+  /** Output index at which an injected cut ends the stream; null: never; undefined: not drawn yet. */
+  cutAt: number | null | undefined;
+}
+
+export interface Serving {
+  /** Takes a pulled batch: every request runs, or ends at once with its reason. */
+  accept(message: PulledMessage): void;
+  /** Streams a step's tokens and records the requests it finished or cut. */
+  apply(step: StepReport): void;
+  /** Ends a request the caller gave up on as CANCELLED; false if this worker does not hold it. */
+  cancel(requestId: string, simNowMs: number): boolean;
+}
+
+/**
+ * The requests one worker life is serving: from a pulled batch to recorded outcomes. A request's
+ * engine id is `<request id>/<attempt>`, so a redelivered copy never collides with a late original.
+ */
+export function createServing(deps: ServingDeps): Serving {
+  const { engine, batches, out, logger } = deps;
+  const inflight = new Map<string, InFlight>();
+
+  /** Settles a request's part of its batch once its outcome is recorded (or could not be). */
+  const record = (f: Pick<InFlight, 'key' | 'request'>, published: Promise<void>) =>
+    void published.then(
+      () => batches.settle(f.key, true),
+      (e: unknown) => (logger.error({ err: e, requestId: f.request.requestId }, 'could not record the outcome'), batches.settle(f.key, false)),
+    );
+  const end = (f: Pick<InFlight, 'key' | 'request' | 'attempt'>, outcome: Unfinished, reason: string, chunks: number) =>
+    record(f, publishUnfinished(out, f.request, f.attempt, outcome, reason, chunks));
+
+  function admit(request: RequestSpec, attempt: number, key: string) {
+    const f = { key, request, attempt };
+    const refusal = preflight(request, {
+      nowMs: deps.now(), pool: { id: out.pool, model: deps.model }, workerId: out.workerId, cancelled: deps.wasCancelled(request.requestId),
+      errorFraction: deps.faults().errorFraction, draw: deps.random,
+    });
+    if (refusal) return end(f, refusal.outcome, refusal.reason, 0);
+    const queued = engine.enqueue({ id: key, promptTokens: Math.max(1, request.promptTokens), maxTokens: request.maxTokens, arrivalMs: deps.arrivalMs() });
+    if (!queued.ok) return end(f, Outcome.OUTCOME_FAILED, queued.reason, 0);
+    const upstreamMs = deps.fromReal(Math.max(0, deps.now() - request.admittedUnixMs));
+    inflight.set(key, { ...f, stream: openTokenStream(out, request, attempt, deps.chunkTokens), upstreamMs, cutAt: undefined });
+  }
+
+  return {
+    accept(message) {
+      let requests: RequestSpec[];
+      try {
+        requests = expectPayload(message.event, 'batchFormed').batchFormed.requests;
+      } catch (e) {
+        logger.error({ err: e, subject: message.subject }, 'not a batch; dead-lettering it');
+        void message.deadLetter(e instanceof Error ? e.message : String(e)).catch((err: unknown) => logger.error({ err }, 'dead-letter failed'));
+        return;
+      }
+      const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
+      batches.open(message, keys);
+      requests.forEach((r, i) => admit(r, message.deliveryCount, keys[i]!));
+    },
+
+    apply(step) {
+      const cut = deps.faults().cut;
+      for (const t of step.tokens) {
+        const f = inflight.get(t.id);
+        if (!f) continue;
+        if (cut && f.cutAt === undefined) f.cutAt = cutPoint(f.request.maxTokens, cut, deps.random()) ?? null;
+        if (f.cutAt === null || f.cutAt === undefined || t.index < f.cutAt) {
+          f.stream.push(t.index);
+          continue;
+        }
+        engine.remove(f.key, step.endMs);
+        inflight.delete(f.key);
+        const reason = `stream cut after ${f.stream.chunks} chunks (${t.index} of ${f.request.maxTokens} tokens generated) by an injected fault`;
+        end(f, Outcome.OUTCOME_FAILED, reason, f.stream.chunks);
+      }
+      for (const r of step.finished) {
+        const f = inflight.get(r.id);
+        if (!f) continue;
+        inflight.delete(r.id);
+        f.stream.flush();
+        const usage = { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens };
+        record(f, publishCompleted(out, f.request, f.attempt, usage, usageTimes(f.upstreamMs, r), f.stream.chunks));
+        deps.onCompleted(r);
+      }
+    },
+
+    cancel(requestId, simNowMs) {
+      const found = [...inflight.values()].filter((f) => f.request.requestId === requestId);
+      for (const f of found) {
+        engine.remove(f.key, simNowMs);
+        inflight.delete(f.key);
+        end(f, Outcome.OUTCOME_CANCELLED, 'cancelled by the caller', f.stream.chunks);
+      }
+      return found.length > 0;
+    },
+  };
+}
