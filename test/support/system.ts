@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
 import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, type TenantStore } from '@switchyard/auth';
-import { createBatcher } from '@switchyard/batcher';
+import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
 import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
@@ -25,6 +25,8 @@ export interface SystemOptions {
   readonly pools?: PoolSpec[];
   /** Simulated time per real time of the GPU workers. Default 'max' (no sleeping). */
   readonly workerSpeed?: number | 'max';
+  /** Batch forming rules over the batcher's defaults. */
+  readonly batcherRules?: Partial<FormingRules>;
   /** false leaves the batcher out, for tests that run it as a process (chaos). Default true. */
   readonly inProcessBatcher?: boolean;
   /** Admission replicas sharing Redis and NATS. Default 1. */
@@ -121,7 +123,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const batcherBus = await connect('batcher');
   const batcher = createBatcher({
-    js: batcherBus.js, logger: logger('batcher'), pools,
+    js: batcherBus.js, logger: logger('batcher'), pools, rules: options.batcherRules,
     poolsKv: await openBucket(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
     batchingKv: await openBucket(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
   });
