@@ -1,4 +1,14 @@
 export { createBilling } from './service.js';
 export type { Billing, BillingDeps } from './service.js';
 export { migrate } from './migrate.js';
-export { accounts } from './ledger.js';
+export { accounts, preparePosting, gpuMicros } from './posting.js';
+export type { UsagePosting, PoolCost } from './posting.js';
+export { createLedgerPoster } from './ledger-posting.js';
+export type { LedgerPoster, PostingOutcome, PostingBatchResult, SpendRow } from './ledger-posting.js';
+export { reverseUsage, addCredit, tenantBalances } from './ledger.js';
+export { reconcileLedger } from './reconcile-job.js';
+export type { ReconcileOptions } from './reconcile-job.js';
+export { reconciliationReport, formatReport, diffQuantities } from './reconciliation.js';
+export type { ReconciliationReport, QuantityDifference, HourQuantities } from './reconciliation.js';
+export { loadCatalog, seedCatalog, addPriceVersion } from './price-versions.js';
+export { periodOf, parsePeriod } from './period.js';

@@ -1,62 +1,30 @@
+import { DomainError } from '@switchyard/contracts';
 import type { Sql } from 'postgres';
-import { tierName, type BillableUsage } from '@switchyard/contracts';
-import type { PricedUsage } from '@switchyard/pricing';
-
-export const accounts = {
-  receivable: (tenant: string) => `tenant:${tenant}:receivable`,
-  revenue: (model: string) => `platform:revenue:${model}`,
-} as const;
-
-/**
- * Posts one usage event as a balanced transaction: the tenant's receivable is debited and
- * the model's revenue credited. Returns false when the usage id was already posted; the
- * UNIQUE constraint and the entries share one database transaction, so a crash between
- * them leaves neither.
- */
-export async function postUsage(sql: Sql, usage: BillableUsage, price: PricedUsage): Promise<boolean> {
-  const t = usage.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
-  return sql.begin(async (tx) => {
-    const [row] = await tx<{ id: string }[]>`
-      INSERT INTO ledger_transactions (usage_id, request_id, tenant, feature, model, tier, pool,
-        input_tokens, cached_input_tokens, output_tokens, gpu_seconds, price_version, recorded_at)
-      VALUES (${usage.usageId}, ${usage.requestId}, ${usage.tenant}, ${usage.feature}, ${usage.model},
-        ${tierName(usage.tier) ?? 'unspecified'}, ${usage.pool}, ${t.inputTokens}, ${t.cachedInputTokens},
-        ${t.outputTokens}, ${usage.gpuSeconds}, ${price.priceVersion}, ${new Date(usage.recordedUnixMs)})
-      ON CONFLICT (usage_id) DO NOTHING
-      RETURNING id`;
-    if (!row) return false;
-    const debit = accounts.receivable(usage.tenant);
-    const credit = accounts.revenue(usage.model);
-    await tx`
-      INSERT INTO accounts (id, tenant, kind) VALUES (${debit}, ${usage.tenant}, 'receivable'), (${credit}, NULL, 'revenue')
-      ON CONFLICT (id) DO NOTHING`;
-    await tx`
-      INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)
-      VALUES (${row.id}, ${debit}, 'debit', ${price.amountMicros}), (${row.id}, ${credit}, 'credit', ${price.amountMicros})`;
-    return true;
-  });
-}
+import { applySpend } from './ledger-posting.js';
+import { accounts, spendDeltas } from './posting.js';
 
 export interface LedgerEntryRow {
   transaction_id: string;
-  usage_id: string;
-  request_id: string;
+  usage_id: string | null;
+  request_id: string | null;
   account_id: string;
   side: 'debit' | 'credit';
   amount_micros: string;
   posted_at: Date;
-  price_version: string;
+  price_version: string | null;
 }
 
-/** Debits minus credits of each account a tenant owns. */
+/** Debits minus credits of each account a tenant owns, from the running totals. */
 export async function tenantBalances(sql: Sql, tenant: string): Promise<{ account: string; balanceMicros: number }[]> {
-  const rows = await sql<{ account_id: string; balance: string }[]>`
-    SELECT e.account_id,
-           sum(CASE WHEN e.side = 'debit' THEN e.amount_micros ELSE -e.amount_micros END) AS balance
-      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-     WHERE a.tenant = ${tenant}
-     GROUP BY e.account_id ORDER BY e.account_id`;
-  return rows.map((r) => ({ account: r.account_id, balanceMicros: Number(r.balance) }));
+  const rows = await sql<{ id: string; balance: string }[]>`
+    SELECT id, debit_micros - credit_micros AS balance FROM accounts WHERE tenant = ${tenant} ORDER BY id`;
+  return rows.map((r) => ({ account: r.id, balanceMicros: Number(r.balance) }));
+}
+
+/** Prepaid credit a tenant holds: credits minus debits of its prepaid account. */
+export async function prepaidCredit(sql: Sql, tenant: string): Promise<number> {
+  const [row] = await sql<{ credit: string }[]>`SELECT credit_micros - debit_micros AS credit FROM accounts WHERE id = ${accounts.prepaid(tenant)}`;
+  return row ? Number(row.credit) : 0;
 }
 
 /** A tenant's entries, newest first, keyset-paginated by entry id. */
@@ -69,4 +37,80 @@ export async function tenantEntries(sql: Sql, tenant: string, opts: { requestId?
        ${opts.beforeId ? sql`AND e.id < ${opts.beforeId}` : sql``}
      ORDER BY e.id DESC
      LIMIT ${opts.limit}`;
+}
+
+export interface LedgerWrite {
+  readonly transactionId: string;
+  /** True when this correction or purchase was recorded before; nothing new was written. */
+  readonly duplicate: boolean;
+}
+
+/**
+ * Corrects a posted usage the only way an append-only ledger allows: a reversal
+ * transaction with the same entries on opposite sides, and the same quantities, which
+ * invoices and reconciliation subtract. The GPU cost stays: the GPUs did the work. A usage
+ * is reversed at most once.
+ */
+export async function reverseUsage(sql: Sql, usageId: string, memo: string): Promise<LedgerWrite> {
+  return sql.begin(async (tx) => {
+    const [original] = await tx<{ id: string; tenant: string; feature: string; amount_micros: string; recorded_at: Date }[]>`
+      SELECT id, tenant, feature, amount_micros, recorded_at FROM ledger_transactions WHERE usage_id = ${usageId} AND kind = 'usage'`;
+    if (!original) throw new DomainError('NOT_FOUND', `usage ${usageId} is not in the ledger`);
+    const [reversal] = await tx<{ id: string }[]>`
+      INSERT INTO ledger_transactions (kind, reverses, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens,
+        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, gpu_cost_micros, recorded_at, memo)
+      SELECT 'reversal', id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens,
+        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, 0, recorded_at, ${memo}
+        FROM ledger_transactions WHERE id = ${original.id}
+      ON CONFLICT (reverses) WHERE reverses IS NOT NULL DO NOTHING
+      RETURNING id`;
+    if (!reversal) {
+      const [prior] = await tx<{ id: string }[]>`SELECT id FROM ledger_transactions WHERE reverses = ${original.id}`;
+      return { transactionId: prior!.id, duplicate: true };
+    }
+    await tx`
+      INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)
+      SELECT ${reversal.id}, account_id, CASE side WHEN 'debit' THEN 'credit' ELSE 'debit' END, amount_micros
+        FROM ledger_entries WHERE transaction_id = ${original.id} ORDER BY account_id`;
+    const amount = Number(original.amount_micros);
+    await applySpend(tx, spendDeltas([{ tenant: original.tenant, feature: original.feature, recordedUnixMs: original.recorded_at.getTime(), amountMicros: -amount }]));
+    return { transactionId: reversal.id, duplicate: false };
+  });
+}
+
+/**
+ * Records prepaid credit bought by a tenant: debit cash, credit the tenant's prepaid
+ * account (what the platform owes in future usage). Idempotent by the caller's reference.
+ */
+export async function addCredit(sql: Sql, input: { tenant: string; amountMicros: number; reference: string }): Promise<LedgerWrite & { prepaidCreditMicros: number }> {
+  if (!Number.isSafeInteger(input.amountMicros) || input.amountMicros <= 0) throw new DomainError('INVALID_ARGUMENT', 'amount_micros must be a positive whole number');
+  if (!input.reference || input.reference.length > 128) throw new DomainError('INVALID_ARGUMENT', 'reference (1-128 characters) names the purchase so a retry records it once');
+  const externalId = `credit:${input.tenant}:${input.reference}`;
+  const write = await sql.begin(async (tx): Promise<LedgerWrite> => {
+    const cash = accounts.cash();
+    const prepaid = accounts.prepaid(input.tenant);
+    await tx`
+      INSERT INTO accounts (id, tenant, kind) VALUES (${cash}, NULL, 'cash'), (${prepaid}, ${input.tenant}, 'prepaid')
+      ON CONFLICT (id) DO NOTHING`;
+    const [row] = await tx<{ id: string }[]>`
+      INSERT INTO ledger_transactions (kind, external_id, tenant, amount_micros, memo)
+      VALUES ('credit_purchase', ${externalId}, ${input.tenant}, ${input.amountMicros}, ${`prepaid credit, reference ${input.reference}`})
+      ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING
+      RETURNING id`;
+    if (!row) {
+      const [prior] = await tx<{ id: string; tenant: string; amount_micros: string }[]>`SELECT id, tenant, amount_micros FROM ledger_transactions WHERE external_id = ${externalId}`;
+      if (Number(prior!.amount_micros) !== input.amountMicros) {
+        throw new DomainError('FAILED_PRECONDITION', `reference ${input.reference} was already recorded with another amount`);
+      }
+      return { transactionId: prior!.id, duplicate: true };
+    }
+    // Lock order: by account id, as postings do.
+    const [first, second] = [cash, prepaid].sort();
+    await tx`
+      INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)
+      VALUES (${row.id}, ${first!}, ${first === cash ? 'debit' : 'credit'}, ${input.amountMicros}),
+             (${row.id}, ${second!}, ${second === cash ? 'debit' : 'credit'}, ${input.amountMicros})`;
+    return { transactionId: row.id, duplicate: false };
+  });
+  return { ...write, prepaidCreditMicros: await prepaidCredit(sql, input.tenant) };
 }

@@ -1,66 +1,175 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
-import { consumeDurable, type JetStreamClient, type RunningConsumer } from '@switchyard/bus';
-import { BillingServiceService, DomainError, expectPayload, streams } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
+import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import type { PoolSpec } from '@switchyard/config';
+import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
+import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
+import { createBudgetPublisher } from './budget-publisher.js';
 import { billingHandlers } from './grpc.js';
-import { postUsage } from './ledger.js';
+import { createLedgerPoster, type PostingOutcome } from './ledger-posting.js';
 import { migrate } from './migrate.js';
-import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
+import { preparePosting, type PoolCost, type UsagePosting } from './posting.js';
+import { createCatalogCache, seedCatalog } from './price-versions.js';
+import { reconcileLedger } from './reconcile-job.js';
 
 export interface BillingDeps {
   readonly js: JetStreamClient;
   readonly sql: Sql;
   readonly keyring: Keyring;
   readonly logger: Logger;
-  /** `host:port` for the gRPC read API; port 0 picks a free one. */
+  /** `host:port` for the gRPC API; port 0 picks a free one. */
   readonly listen: string;
+  /** Price-book versions written to the database unless there; default the one book below. */
+  readonly priceCatalog?: PriceCatalog;
+  /** Shorthand for a one-version catalog. Default DEFAULT_PRICE_BOOK. */
   readonly priceBook?: PriceBook;
+  /** Pools, for GPU cost and capacity class; usage on an unknown pool accrues no GPU cost. */
+  readonly pools?: readonly PoolSpec[];
+  readonly registry?: Registry;
+  /** KV bucket `pricebook`: every version is put there (key = version, JSON) for admission to price reservations. */
+  readonly pricebookKv?: KV;
+  readonly now?: () => number;
+  /** Usage events in one ledger transaction at most. Default 1000. */
+  readonly maxBatch?: number;
+  /** Ledger transactions in flight at once; the Postgres pool needs as many connections. Default 3. */
+  readonly maxParallelBatches?: number;
+  /** Usage messages handled at once in this process; the larger, the fuller the batches. Default 2048. */
+  readonly consumerConcurrency?: number;
+  /** How often the reconciliation job checks the last two whole hours; 0 turns it off. Default 10 min. */
+  readonly reconcileEveryMs?: number;
+  /** How soon budget state follows spend. Default 200 ms. */
+  readonly budgetFlushMs?: number;
 }
 
-/** Migrates the ledger, posts billable usage exactly once, and serves tenant-scoped reads. */
+type PostResult = { ok: true; outcome: PostingOutcome } | { ok: false; error: unknown };
+
+/** Integrity and data errors: the batch holds a posting the database refuses, retrying it whole will not help. */
+const isDataError = (e: unknown) => /^2[23]/.test(String((e as { code?: unknown })?.code ?? ''));
+
+const HOUR = 3_600_000;
+
+/**
+ * Migrates the ledger, posts billable usage exactly once in batches, publishes budget
+ * state, reconciles the last hours periodically, and serves tenant-scoped reads.
+ */
 export function createBilling(deps: BillingDeps) {
-  const book = deps.priceBook ?? DEFAULT_PRICE_BOOK;
+  const now = deps.now ?? Date.now;
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  const poolCosts = new Map<string, PoolCost>((deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]));
+  const ledger = createLedgerPoster(deps.sql);
+  const budgets = createBudgetPublisher({ sql: deps.sql, js: deps.js, logger: deps.logger, now, flushMs: deps.budgetFlushMs });
+  const registry = deps.registry ? [deps.registry] : [];
+  const postedTotal = new Counter({ name: 'switchyard_billing_usage_total', help: 'Usage events by what the ledger did with them', labelNames: ['outcome'], registers: registry });
+  const batchSize = new Histogram({ name: 'switchyard_billing_batch_size', help: 'Usage events per ledger transaction', buckets: [1, 10, 50, 100, 250, 500, 1000], registers: registry });
+  const reconcileGauge = new Gauge({ name: 'switchyard_billing_reconciliation_differences', help: 'Differences the last reconciliation found, by kind', labelNames: ['kind'], registers: registry });
   let consumer: RunningConsumer | undefined;
+  let reconcileTimer: NodeJS.Timeout | undefined;
+  let catalog: Awaited<ReturnType<typeof createCatalogCache>> | undefined;
+
+  const postBatch = async (items: readonly UsagePosting[]): Promise<PostResult[]> => {
+    const r = await ledger.post(items);
+    budgets.touched(r.spend);
+    batchSize.observe(items.length);
+    for (const o of r.outcomes) postedTotal.inc({ outcome: o });
+    return r.outcomes.map((outcome) => ({ ok: true, outcome }));
+  };
+
+  const poster = createMicroBatch<UsagePosting, PostResult>({
+    maxBatch: deps.maxBatch ?? 1000,
+    maxParallel: deps.maxParallelBatches ?? 3,
+    flush: async (items) => {
+      try {
+        return await postBatch(items);
+      } catch (e) {
+        if (!isDataError(e)) throw e;
+        // One posting the database refuses must not hold back the rest: post them one by one.
+        const out: PostResult[] = [];
+        for (const item of items) {
+          try {
+            out.push(...(await postBatch([item])));
+          } catch (single) {
+            if (!isDataError(single)) throw single;
+            out.push({ ok: false, error: single });
+          }
+        }
+        return out;
+      }
+    },
+  });
+
+  const reconcile = async () => {
+    const end = Math.floor((now() - 5 * 60_000) / HOUR) * HOUR;
+    // The running totals are kept by the entries' trigger; summing every entry is left to the CLI.
+    const report = await reconcileLedger(deps.sql, { startMs: end - 2 * HOUR, endMs: end, books: catalog!.byVersion(), everyEntry: false });
+    reconcileGauge.set({ kind: 'quantities' }, report.differences.length);
+    reconcileGauge.set({ kind: 'unbalanced' }, report.unbalanced.length);
+    reconcileGauge.set({ kind: 'amounts' }, report.amountMismatches.length + report.repriced.length);
+    reconcileGauge.set({ kind: 'accounts' }, report.accounts.length + report.gpuCost.length);
+    if (!report.ok) deps.logger.error({ report }, 'reconciliation found differences');
+    else deps.logger.info({ startMs: report.startMs, endMs: report.endMs, requests: report.ledger.requests }, 'reconciliation clean');
+  };
+
   return {
     /** Resolves with the bound `host:port`. */
     async start(): Promise<string> {
       const applied = await migrate(deps.sql);
       if (applied.length) deps.logger.info({ applied }, 'ledger migrated');
+      await seedCatalog(deps.sql, deps.priceCatalog ?? [deps.priceBook ?? DEFAULT_PRICE_BOOK]);
+      const kv = deps.pricebookKv;
+      catalog = await createCatalogCache(deps.sql, {
+        now,
+        onError: (e) => deps.logger.warn({ err: e }, 'price book not reloaded'),
+        onLoad: kv ? async (books) => void (await Promise.all(books.map((b) => kv.put(b.version, JSON.stringify(b))))) : undefined,
+      });
+      await budgets.start();
+      const prices = catalog;
       consumer = await consumeDurable({
         js: deps.js,
         stream: streams.BILLING.name,
         durable: 'billing',
-        filterSubject: 'billing.usage.>',
-        concurrency: 16,
+        filterSubject: filters.allBillingUsage,
+        concurrency: deps.consumerConcurrency ?? 2048,
+        maxAckPending: 4 * (deps.consumerConcurrency ?? 2048),
+        ackWaitMs: 10_000,
         // Money must survive a database outage of minutes, not be dead-lettered in seconds.
         maxDeliver: 60,
         backoffMs: [200, 1_000, 5_000, 10_000],
         onError: (e, context) => deps.logger.error({ err: e }, context),
         handle: async ({ event }) => {
           const usage = expectPayload(event, 'billableUsage').billableUsage;
-          let price;
+          const book = prices.current();
+          let posting: UsagePosting;
           try {
-            price = priceUsage(usage, book);
+            posting = preparePosting(usage, book, poolCosts);
           } catch (e) {
             // Unpriceable usage is parked on the dead-letter subject for an operator, not retried.
             throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
           }
-          const posted = await postUsage(deps.sql, usage, price);
-          if (!posted) deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
+          const result = await poster.submit(posting);
+          if (!result.ok) throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, { cause: result.error, retryable: false });
+          if (result.outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
         },
       });
-      server.addService(BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD' }));
+      const every = deps.reconcileEveryMs ?? 10 * 60_000;
+      if (every > 0) {
+        reconcileTimer = setInterval(() => void reconcile().catch((e) => deps.logger.error({ err: isDomainError(e) ? e.message : e }, 'reconciliation failed to run')), every);
+        reconcileTimer.unref();
+      }
+      server.addService(BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }));
       const port = await new Promise<number>((resolve, reject) =>
         server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
       );
       return `${deps.listen.slice(0, deps.listen.lastIndexOf(':'))}:${port}`;
     },
     async stop() {
+      if (reconcileTimer) clearInterval(reconcileTimer);
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await consumer?.stop();
+      await poster.drain();
+      await budgets.stop();
+      catalog?.stop();
     },
   };
 }

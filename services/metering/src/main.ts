@@ -1,15 +1,17 @@
-import { z } from '@switchyard/config';
+import postgres from 'postgres';
+import { databaseEnv, z } from '@switchyard/config';
 import { runMain, runService } from '@switchyard/runtime';
 import { createMetering } from './service.js';
 
 runMain(() =>
   runService({
     service: 'metering',
-    env: z.object({}),
-    async start({ logger, js }) {
-      const metering = createMetering({ js, logger });
+    env: z.object({ ...databaseEnv }),
+    async start({ config, logger, js, registry }) {
+      const sql = postgres(config.DATABASE_URL, { max: 8, onnotice: () => {} });
+      const metering = createMetering({ js, sql, logger, registry });
       await metering.start();
-      return metering;
+      return { stop: async () => (await metering.stop(), await sql.end()) };
     },
   }),
 );

@@ -1,43 +1,132 @@
-import { consumeDurable, publishEvent, type JetStreamClient, type RunningConsumer } from '@switchyard/bus';
-import { expectPayload, makeEvent, streams, subjects } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
+import { consumeDurable, createMicroBatch, publishEvent, type JetStreamClient, type RunningConsumer } from '@switchyard/bus';
+import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierName } from '@switchyard/contracts';
+import type { Logger, Registry } from '@switchyard/telemetry';
+import type { Sql } from 'postgres';
 import { toBillable } from './billable.js';
+import { migrate } from './migrate.js';
+import { toBillableFromMetered, toMetered, type MeteredUsage } from './rollup.js';
+import { createServiceMetrics } from './service-metrics.js';
+import { createTierMemory } from './tier-memory.js';
+import { recordUsage, type RecordResult } from './usage-store.js';
 
 export interface MeteringDeps {
   readonly js: JetStreamClient;
+  readonly sql: Sql;
   readonly logger: Logger;
+  readonly registry?: Registry;
   readonly now?: () => number;
+  /** Usage events per database transaction at most. Default 1000. */
+  readonly maxBatch?: number;
+  /** Also consume admissions, outcomes and policy decisions for the service metrics. Default true. */
+  readonly serviceMetrics?: boolean;
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+
+async function recordWithRetry(sql: Sql, usages: readonly MeteredUsage[]): Promise<RecordResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await recordUsage(sql, usages);
+    } catch (e) {
+      if (attempt >= 5 || !RETRYABLE.has(String((e as { code?: unknown }).code))) throw e;
+    }
+  }
 }
 
 /**
- * Consumes recorded usage and publishes billable usage with msgID = usage id, so a
- * redelivered usage event is dropped by the stream; billing's UNIQUE usage id catches any
- * replay outside the duplicate window.
+ * Meters usage exactly once: each usage id is recorded once, with its per-minute rollups,
+ * in one transaction; then the billable usage is published on `billing.usage.<tenant>`
+ * with msgID = usage id, built from the first record, for a redelivery and a replay alike.
+ * The message is acked only after that publish, so a crash anywhere re-runs the lot and
+ * the stored record and billing's UNIQUE usage id absorb the repeat.
  */
 export function createMetering(deps: MeteringDeps) {
   const now = deps.now ?? Date.now;
-  let consumer: RunningConsumer | undefined;
+  const metrics = createServiceMetrics(deps.registry);
+  const tiers = createTierMemory();
+  const consumers: RunningConsumer[] = [];
+
+  const batch = createMicroBatch<MeteredUsage, void>({
+    maxBatch: deps.maxBatch ?? 1000,
+    maxParallel: 3,
+    flush: async (items) => {
+      const { fresh, stored } = await recordWithRetry(deps.sql, items);
+      for (const id of fresh) metrics.metered(stored.get(id)!);
+      metrics.duplicate(items.length - fresh.size);
+      await Promise.all(
+        [...stored.values()].map((m) =>
+          publishEvent(
+            deps.js,
+            subjects.billingUsage(m.tenant),
+            makeEvent({ id: m.usageId, tenant: m.tenant, requestId: m.requestId, nowMs: now() }, { $case: 'billableUsage', billableUsage: toBillableFromMetered(m) }),
+          ),
+        ),
+      );
+      return items.map(() => undefined);
+    },
+  });
+
+  // Counters start from now: a first start must not count the streams' whole history.
+  const metricsConsumers = async () => {
+    const onError = (e: unknown, context: string) => deps.logger.warn({ err: e }, context);
+    consumers.push(
+      await consumeDurable({
+        js: deps.js, stream: streams.REQUESTS.name, durable: 'metering-admitted', filterSubject: filters.allAdmitted, deliverNew: true, concurrency: 64, onError,
+        handle: async ({ event }) => {
+          const spec = expectPayload(event, 'requestAdmitted').requestAdmitted.request;
+          if (!spec) return;
+          const tier = tierName(spec.tier) ?? 'unspecified';
+          tiers.remember(spec.requestId, tier);
+          metrics.admitted(tier);
+        },
+      }),
+      await consumeDurable({
+        js: deps.js, stream: streams.LIFECYCLE.name, durable: 'metering-lifecycle', deliverNew: true, concurrency: 64, onError,
+        handle: async ({ event }) => {
+          const t = expectPayload(event, 'requestTerminated').requestTerminated;
+          metrics.terminated(tiers.take(t.requestId), outcomeName(t.outcome));
+        },
+      }),
+      await consumeDurable({
+        js: deps.js, stream: streams.DECISIONS.name, durable: 'metering-decisions', filterSubject: filters.allPolicyDecisions, deliverNew: true, concurrency: 64, onError,
+        handle: async ({ event }) => {
+          if (event.payload?.$case === 'decision') metrics.policyCheck(event.payload.decision.action);
+        },
+      }),
+    );
+  };
+
   return {
     async start() {
-      consumer = await consumeDurable({
-        js: deps.js,
-        stream: streams.USAGE.name,
-        durable: 'metering',
-        concurrency: 64,
-        onError: (e, context) => deps.logger.error({ err: e }, context),
-        handle: async ({ event }) => {
-          const usage = expectPayload(event, 'usageRecorded').usageRecorded;
-          const billable = toBillable(usage, event.envelope?.timeUnixMs ?? now());
-          await publishEvent(
-            deps.js,
-            subjects.billingUsage(usage.tenant),
-            makeEvent({ id: usage.usageId, tenant: usage.tenant, requestId: usage.requestId, nowMs: now() }, { $case: 'billableUsage', billableUsage: billable }),
-          );
-        },
-      });
+      const applied = await migrate(deps.sql);
+      if (applied.length) deps.logger.info({ applied }, 'metering tables migrated');
+      consumers.push(
+        await consumeDurable({
+          js: deps.js,
+          stream: streams.USAGE.name,
+          durable: 'metering',
+          concurrency: 2048,
+          maxAckPending: 8192,
+          ackWaitMs: 10_000,
+          // Usage is money: ride out a database or bus outage instead of dead-lettering it.
+          maxDeliver: 60,
+          backoffMs: [200, 1_000, 5_000, 10_000],
+          onError: (e, context) => deps.logger.error({ err: e }, context),
+          handle: async ({ event }) => {
+            const usage = expectPayload(event, 'usageRecorded').usageRecorded;
+            if (!usage.usageId || !usage.tenant) {
+              throw new DomainError('INVALID_ARGUMENT', `usage event ${event.envelope?.id ?? '?'} has no usage id or tenant`, { retryable: false });
+            }
+            const billable = toBillable(usage, event.envelope?.timeUnixMs || now());
+            await batch.submit(toMetered(billable, usage.ttftMs));
+          },
+        }),
+      );
+      if (deps.serviceMetrics ?? true) await metricsConsumers();
     },
     async stop() {
-      await consumer?.stop();
+      await Promise.all(consumers.map((c) => c.stop()));
+      await batch.drain();
     },
   };
 }

@@ -26,7 +26,10 @@ export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name
   let stopping = false;
   for (const name of SERVICES) {
     const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SWITCHYARD_PROFILE=admission,batcher writes V8 CPU profiles of those services on exit.
+    const profiled = (env.SWITCHYARD_PROFILE ?? '').split(',').includes(name);
+    const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
+    const child = spawn(process.execPath, [...profile, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.once('exit', (code, signal) => {

@@ -1,0 +1,105 @@
+import { InvoiceStatus, tierFromName, Tier, TIERS, type Invoice, type InvoiceLine, type TierName } from '@switchyard/contracts';
+import { discountFor, type PriceBook } from '@switchyard/pricing';
+import type { Period } from './period.js';
+
+/** Usage of a tenant in a period summed per model, tier, feature, price version and capacity class (net of reversals). */
+export interface InvoiceAggregate {
+  readonly model: string;
+  readonly tier: string;
+  readonly feature: string;
+  readonly priceVersion: string;
+  readonly capacityClass: string;
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  readonly gpuSeconds: number;
+  readonly amountMicros: number;
+  readonly gpuCostMicros: number;
+  readonly pools: readonly string[];
+}
+
+export interface InvoiceInput {
+  readonly tenant: string;
+  readonly period: Period;
+  readonly currency: string;
+  readonly aggregates: readonly InvoiceAggregate[];
+  /** Price-book versions by name, for the unit prices on each line. */
+  readonly books: ReadonlyMap<string, PriceBook>;
+  readonly prepaidCreditMicros: number;
+  readonly nowMs: number;
+}
+
+const per = (amount: number, n: number) => (n > 0 ? amount / n : 0);
+const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
+
+function line(a: InvoiceAggregate, books: ReadonlyMap<string, PriceBook>): InvoiceLine {
+  const book = books.get(a.priceVersion);
+  const unit = book?.models[a.model];
+  const tokens = a.inputTokens + a.outputTokens;
+  const margin = a.amountMicros - a.gpuCostMicros;
+  const tier = tierOf(a.tier);
+  return {
+    model: a.model,
+    tier,
+    feature: a.feature,
+    priceVersion: a.priceVersion,
+    requests: a.requests,
+    inputTokens: a.inputTokens,
+    cachedInputTokens: a.cachedInputTokens,
+    outputTokens: a.outputTokens,
+    gpuSeconds: a.gpuSeconds,
+    amountMicros: a.amountMicros,
+    gpuCostMicros: a.gpuCostMicros,
+    marginMicros: margin,
+    marginRatio: per(margin, a.amountMicros),
+    costPerRequestMicros: per(a.amountMicros, a.requests),
+    costPer1kTokensMicros: per(a.amountMicros * 1000, tokens),
+    pools: [...a.pools].sort(),
+    inputPer1kMicros: unit?.inputPer1k ?? 0,
+    cachedInputPer1kMicros: unit?.cachedInputPer1k ?? 0,
+    outputPer1kMicros: unit?.outputPer1k ?? 0,
+    discount: book ? discountFor({ tier, model: a.model }, book, { capacityClass: a.capacityClass }) : 0,
+    capacityClass: a.capacityClass,
+  };
+}
+
+const lineKey = (l: InvoiceLine) => [l.model, String(l.tier), l.feature, l.priceVersion, l.capacityClass].join('\u0000');
+
+/**
+ * The invoice of one tenant and month: a line per model, tier, feature, price version and
+ * capacity class, with cost per request, per 1K tokens (input + output) and the margin over
+ * the GPU cost of the pools that served it. Final once the period has ended.
+ */
+export function buildInvoice(input: InvoiceInput): Invoice {
+  const lines = input.aggregates
+    .filter((a) => a.requests !== 0 || a.amountMicros !== 0)
+    .map((a) => line(a, input.books))
+    .sort((a, b) => (lineKey(a) < lineKey(b) ? -1 : 1));
+  const sum = (f: (l: InvoiceLine) => number) => lines.reduce((s, l) => s + f(l), 0);
+  const amount = sum((l) => l.amountMicros);
+  const gpuCost = sum((l) => l.gpuCostMicros);
+  const requests = sum((l) => l.requests);
+  const tokens = sum((l) => l.inputTokens + l.outputTokens);
+  const credit = Math.max(0, input.prepaidCreditMicros);
+  return {
+    tenant: input.tenant,
+    period: input.period.period,
+    currency: input.currency,
+    periodStartUnixMs: input.period.startMs,
+    periodEndUnixMs: input.period.endMs,
+    status: input.nowMs >= input.period.endMs ? InvoiceStatus.INVOICE_STATUS_FINAL : InvoiceStatus.INVOICE_STATUS_DRAFT,
+    lines,
+    requests,
+    totalTokens: tokens,
+    amountMicros: amount,
+    gpuCostMicros: gpuCost,
+    marginMicros: amount - gpuCost,
+    marginRatio: per(amount - gpuCost, amount),
+    costPerRequestMicros: per(amount, requests),
+    costPer1kTokensMicros: per(amount * 1000, tokens),
+    prepaidCreditMicros: credit,
+    amountDueMicros: Math.max(0, amount - credit),
+    generatedUnixMs: input.nowMs,
+  };
+}

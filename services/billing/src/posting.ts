@@ -1,0 +1,141 @@
+import { tierName, type BillableUsage } from '@switchyard/contracts';
+import { priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
+
+/** What billing knows about a pool: who is paid for its GPUs, and how much. */
+export interface PoolCost {
+  readonly provider: string;
+  readonly capacityClass: string;
+  /** Currency units per GPU-hour. */
+  readonly pricePerGpuHour: number;
+}
+
+/** One usage event, priced and costed, ready to post. */
+export interface UsagePosting {
+  readonly usage: BillableUsage;
+  readonly tier: string;
+  readonly amountMicros: number;
+  readonly priceVersion: string;
+  readonly priceEffectiveFromMs: number;
+  /** Capacity class of the pool; empty when the pool is unknown. */
+  readonly capacityClass: string;
+  readonly gpuCostMicros: number;
+  /** Provider paid for the GPU time; empty when the pool is unknown (no cost accrued). */
+  readonly provider: string;
+}
+
+/** Ledger account ids; the only place they are spelled. */
+export const accounts = {
+  receivable: (tenant: string) => `tenant:${tenant}:receivable`,
+  prepaid: (tenant: string) => `tenant:${tenant}:prepaid`,
+  revenue: (model: string) => `platform:revenue:${model}`,
+  gpuCost: (pool: string) => `platform:gpu_cost:${pool}`,
+  gpuPayable: (provider: string) => `platform:gpu_payable:${provider}`,
+  cash: () => 'platform:cash',
+} as const;
+
+export type AccountKind = 'receivable' | 'prepaid' | 'revenue' | 'gpu_cost' | 'gpu_payable' | 'cash';
+
+/** An account a posting needs, created on first use. */
+export interface AccountSpec {
+  readonly id: string;
+  readonly tenant: string | null;
+  readonly kind: AccountKind;
+}
+
+/** GPU time in whole microseconds, rounded the same way in SQL (`floor(s * 1e6 + 0.5)`). */
+export const gpuMicros = (gpuSeconds: number): number => Math.floor(gpuSeconds * 1e6 + 0.5);
+
+/**
+ * Prices usage by the price-book version in force when it was recorded, and costs its GPU
+ * time at the pool's GPU-hour price. Throws for usage that cannot be posted at all.
+ */
+export function preparePosting(usage: BillableUsage, catalog: PriceCatalog, pools: ReadonlyMap<string, PoolCost>): UsagePosting {
+  if (!usage.usageId) throw new Error('usage without a usage id cannot be posted exactly once');
+  if (!usage.tenant) throw new Error(`usage ${usage.usageId} names no tenant`);
+  if (!Number.isFinite(usage.gpuSeconds) || usage.gpuSeconds < 0) throw new Error(`usage ${usage.usageId} has GPU seconds ${usage.gpuSeconds}`);
+  const book = selectPriceBook(catalog, usage.recordedUnixMs);
+  const pool = pools.get(usage.pool);
+  const price = priceUsage(usage, book, { capacityClass: pool?.capacityClass });
+  return {
+    usage,
+    tier: tierName(usage.tier) ?? 'unspecified',
+    amountMicros: price.amountMicros,
+    priceVersion: price.priceVersion,
+    priceEffectiveFromMs: book.effectiveFromUnixMs ?? 0,
+    capacityClass: pool?.capacityClass ?? '',
+    gpuCostMicros: pool ? Math.round((usage.gpuSeconds * pool.pricePerGpuHour * 1e6) / 3600) : 0,
+    provider: pool?.provider ?? '',
+  };
+}
+
+/** One posting per usage id (the first), ordered by usage id so concurrent batches lock rows in one order. */
+export function uniqueByUsageId(postings: readonly UsagePosting[]): UsagePosting[] {
+  const seen = new Map<string, UsagePosting>();
+  for (const p of postings) if (!seen.has(p.usage.usageId)) seen.set(p.usage.usageId, p);
+  return [...seen.values()].sort((a, b) => (a.usage.usageId < b.usage.usageId ? -1 : a.usage.usageId > b.usage.usageId ? 1 : 0));
+}
+
+/** Accounts the postings touch, ordered by id. */
+export function accountsFor(postings: readonly UsagePosting[]): AccountSpec[] {
+  const specs = new Map<string, AccountSpec>();
+  const add = (s: AccountSpec) => specs.set(s.id, s);
+  for (const p of postings) {
+    add({ id: accounts.receivable(p.usage.tenant), tenant: p.usage.tenant, kind: 'receivable' });
+    add({ id: accounts.revenue(p.usage.model), tenant: null, kind: 'revenue' });
+    if (p.provider && p.gpuCostMicros > 0) {
+      add({ id: accounts.gpuCost(p.usage.pool), tenant: null, kind: 'gpu_cost' });
+      add({ id: accounts.gpuPayable(p.provider), tenant: null, kind: 'gpu_payable' });
+    }
+  }
+  return [...specs.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+}
+
+/** The GPU cost accrued for a batch, one per pool: debit its cost, credit its provider. */
+export interface GpuAccrual {
+  readonly pool: string;
+  readonly provider: string;
+  readonly costMicros: number;
+  readonly gpuSeconds: number;
+}
+
+export function gpuAccruals(posted: readonly UsagePosting[]): GpuAccrual[] {
+  const byPool = new Map<string, { provider: string; costMicros: number; gpuSeconds: number }>();
+  for (const p of posted) {
+    if (!p.provider || p.gpuCostMicros <= 0) continue;
+    const a = byPool.get(p.usage.pool) ?? { provider: p.provider, costMicros: 0, gpuSeconds: 0 };
+    a.costMicros += p.gpuCostMicros;
+    a.gpuSeconds += p.usage.gpuSeconds;
+    byPool.set(p.usage.pool, a);
+  }
+  return [...byPool.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([pool, a]) => ({ pool, ...a }));
+}
+
+/** Spend added to one budget row: the tenant (feature '') or one feature, in one month. */
+export interface SpendDelta {
+  readonly tenant: string;
+  readonly feature: string;
+  /** First day of the month, `YYYY-MM-01`. */
+  readonly periodStart: string;
+  readonly amountMicros: number;
+}
+
+const monthStart = (unixMs: number) => {
+  const d = new Date(unixMs);
+  return `${String(d.getUTCFullYear()).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01`;
+};
+
+/** Spend per tenant and per tenant feature per month, ordered by key (the lock order). */
+export function spendDeltas(posted: readonly { tenant: string; feature: string; recordedUnixMs: number; amountMicros: number }[]): SpendDelta[] {
+  const sums = new Map<string, SpendDelta>();
+  const add = (tenant: string, feature: string, periodStart: string, amount: number) => {
+    const key = `${tenant}\u0000${periodStart}\u0000${feature}`;
+    const prev = sums.get(key);
+    sums.set(key, { tenant, feature, periodStart, amountMicros: (prev?.amountMicros ?? 0) + amount });
+  };
+  for (const p of posted) {
+    const start = monthStart(p.recordedUnixMs);
+    add(p.tenant, '', start, p.amountMicros);
+    if (p.feature) add(p.tenant, p.feature, start, p.amountMicros);
+  }
+  return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}

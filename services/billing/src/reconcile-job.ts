@@ -1,0 +1,161 @@
+import type { PriceBook } from '@switchyard/pricing';
+import type { Sql } from 'postgres';
+import {
+  reconciliationReport,
+  repriceMismatches,
+  type AccountMismatch,
+  type AmountMismatch,
+  type HourQuantities,
+  type PostedUsage,
+  type ReconciliationReport,
+  type RepriceMismatch,
+  type UnbalancedTransaction,
+} from './reconciliation.js';
+
+const HOUR = 3_600_000;
+const UNDEFINED_TABLE = '42P01';
+
+export interface ReconcileOptions {
+  /** Widened to whole hours: metering rolls up by minute, reconciliation compares hours. */
+  readonly startMs: number;
+  readonly endMs: number;
+  /** Only this tenant's quantities; the ledger-wide checks run regardless. */
+  readonly tenant?: string;
+  /** Price-book versions by name, to price every usage again. */
+  readonly books: ReadonlyMap<string, PriceBook>;
+  /** Also sum every entry of the ledger against the accounts' running totals. Default true. */
+  readonly everyEntry?: boolean;
+}
+
+type QRow = { tenant: string; hour_ms: string; requests: string; input: string; cached: string; output: string; gpu: string };
+const toQuantities = (rows: readonly QRow[]): HourQuantities[] =>
+  rows.map((r) => ({
+    tenant: r.tenant, hourMs: Number(r.hour_ms), requests: Number(r.requests), inputTokens: Number(r.input),
+    cachedInputTokens: Number(r.cached), outputTokens: Number(r.output), gpuMicros: Number(r.gpu),
+  }));
+
+async function meteredQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[] | undefined> {
+  try {
+    const rows = await sql<QRow[]>`
+      SELECT tenant, (floor(extract(epoch FROM minute) / 3600) * 3600000)::int8 AS hour_ms, sum(requests) AS requests,
+             sum(input_tokens) AS input, sum(cached_input_tokens) AS cached, sum(output_tokens) AS output, sum(gpu_us) AS gpu
+        FROM usage_minute_rollups
+       WHERE minute >= ${start} AND minute < ${end} ${tenant ? sql`AND tenant = ${tenant}` : sql``}
+       GROUP BY 1, 2`;
+    return toQuantities(rows);
+  } catch (e) {
+    if ((e as { code?: string }).code === UNDEFINED_TABLE) return undefined;
+    throw e;
+  }
+}
+
+async function ledgerQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[]> {
+  const rows = await sql<QRow[]>`
+    SELECT tenant, (floor(extract(epoch FROM recorded_at) / 3600) * 3600000)::int8 AS hour_ms, sum(s) AS requests,
+           sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached, sum(s * output_tokens) AS output,
+           sum(s * floor(gpu_seconds * 1000000 + 0.5))::int8 AS gpu
+      FROM (SELECT *, CASE kind WHEN 'reversal' THEN -1 ELSE 1 END AS s FROM ledger_transactions
+             WHERE kind IN ('usage', 'reversal') AND recorded_at >= ${start} AND recorded_at < ${end}
+             ${tenant ? sql`AND tenant = ${tenant}` : sql``}) t
+     GROUP BY 1, 2`;
+  return toQuantities(rows);
+}
+
+/**
+ * Transactions that are unbalanced or whose amount disagrees with their entries: usage and
+ * reversals recorded in the window, and the other kinds (which have no recorded time)
+ * posted in it.
+ */
+async function entryChecks(sql: Sql, start: Date, end: Date): Promise<{ unbalanced: UnbalancedTransaction[]; amounts: AmountMismatch[] }> {
+  const rows = await sql<{ id: string; kind: string; usage_id: string | null; amount: string | null; n: string; d: string; c: string }[]>`
+    SELECT t.id, t.kind, t.usage_id, t.amount_micros AS amount, count(e.id) AS n,
+           coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'debit'), 0) AS d,
+           coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'credit'), 0) AS c
+      FROM (SELECT id, kind, usage_id, amount_micros FROM ledger_transactions WHERE recorded_at >= ${start} AND recorded_at < ${end}
+            UNION ALL
+            SELECT id, kind, usage_id, amount_micros FROM ledger_transactions
+             WHERE posted_at >= ${start} AND posted_at < ${end} AND recorded_at IS NULL) t
+      LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+     GROUP BY t.id, t.kind, t.usage_id, t.amount_micros
+    HAVING count(e.id) < 2
+        OR coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'debit'), 0) <> coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'credit'), 0)
+        OR (t.kind IN ('usage', 'reversal') AND coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'debit'), 0) <> t.amount_micros)`;
+  const unbalanced: UnbalancedTransaction[] = [];
+  const amounts: AmountMismatch[] = [];
+  for (const r of rows) {
+    const [d, c, n] = [Number(r.d), Number(r.c), Number(r.n)];
+    if (n < 2 || d !== c) unbalanced.push({ transactionId: r.id, entries: n, debitMicros: d, creditMicros: c });
+    else amounts.push({ transactionId: r.id, usageId: r.usage_id ?? '', amountMicros: Number(r.amount), debitMicros: d, creditMicros: c });
+  }
+  return { unbalanced, amounts };
+}
+
+async function repriceWindow(sql: Sql, start: Date, end: Date, books: ReadonlyMap<string, PriceBook>): Promise<RepriceMismatch[]> {
+  const out: RepriceMismatch[] = [];
+  const cursor = sql<{ id: string; usage_id: string; model: string; tier: string; capacity_class: string | null; input_tokens: number; cached_input_tokens: number; output_tokens: number; amount_micros: string; price_version: string }[]>`
+    SELECT id, usage_id, model, tier, capacity_class, input_tokens, cached_input_tokens, output_tokens, amount_micros, price_version
+      FROM ledger_transactions WHERE kind = 'usage' AND recorded_at >= ${start} AND recorded_at < ${end}`.cursor(5_000);
+  for await (const rows of cursor) {
+    const posted: PostedUsage[] = rows.map((r) => ({
+      transactionId: r.id, usageId: r.usage_id, model: r.model, tier: r.tier, capacityClass: r.capacity_class ?? '',
+      inputTokens: r.input_tokens, cachedInputTokens: r.cached_input_tokens, outputTokens: r.output_tokens,
+      amountMicros: Number(r.amount_micros), priceVersion: r.price_version,
+    }));
+    out.push(...repriceMismatches(posted, books));
+  }
+  return out;
+}
+
+/** Accounts whose running totals disagree with their entries (a scan of every entry), and the trial balance. */
+async function accountChecks(sql: Sql, everyEntry: boolean): Promise<{ accounts: AccountMismatch[]; trial: { debitMicros: number; creditMicros: number } }> {
+  const mismatched = everyEntry
+    ? await sql<{ id: string; d: string; c: string; ed: string; ec: string }[]>`
+        SELECT a.id, a.debit_micros AS d, a.credit_micros AS c, coalesce(s.d, 0) AS ed, coalesce(s.c, 0) AS ec
+          FROM accounts a LEFT JOIN (
+            SELECT account_id, sum(amount_micros) FILTER (WHERE side = 'debit') AS d, sum(amount_micros) FILTER (WHERE side = 'credit') AS c
+              FROM ledger_entries GROUP BY account_id) s ON s.account_id = a.id
+         WHERE a.debit_micros <> coalesce(s.d, 0) OR a.credit_micros <> coalesce(s.c, 0)`
+    : [];
+  const [trial] = await sql<{ d: string | null; c: string | null }[]>`SELECT sum(debit_micros) AS d, sum(credit_micros) AS c FROM accounts`;
+  return {
+    accounts: mismatched.map((r) => ({ account: r.id, debitMicros: Number(r.d), creditMicros: Number(r.c), entryDebitMicros: Number(r.ed), entryCreditMicros: Number(r.ec) })),
+    trial: { debitMicros: Number(trial?.d ?? 0), creditMicros: Number(trial?.c ?? 0) },
+  };
+}
+
+/**
+ * GPU cost accrued per pool against the GPU cost of the usage posted with it. Both are
+ * written by the same database transaction, so they share posted_at and compare exactly
+ * over any window of posting time.
+ */
+async function gpuCostChecks(sql: Sql, start: Date, end: Date) {
+  const rows = await sql<{ pool: string; accrued: string; usage: string }[]>`
+    SELECT pool, sum(amount_micros) FILTER (WHERE kind = 'gpu_cost') AS accrued, coalesce(sum(gpu_cost_micros) FILTER (WHERE kind = 'usage'), 0) AS usage
+      FROM ledger_transactions
+     WHERE posted_at >= ${start} AND posted_at < ${end} AND kind IN ('usage', 'gpu_cost')
+     GROUP BY pool`;
+  return rows.map((r) => ({ pool: r.pool, accountMicros: Number(r.accrued ?? 0), usageMicros: Number(r.usage) }));
+}
+
+/**
+ * Reads both sides of the books for a window and reports every difference: metered against
+ * ledger quantities per tenant and hour, plus the ledger's own invariants.
+ */
+export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Promise<ReconciliationReport> {
+  const startMs = Math.floor(options.startMs / HOUR) * HOUR;
+  const endMs = Math.ceil(options.endMs / HOUR) * HOUR;
+  const [start, end] = [new Date(startMs), new Date(endMs)];
+  const [metered, ledger, entries, repriced, accountsChecked, gpuCost] = await Promise.all([
+    meteredQuantities(sql, start, end, options.tenant),
+    ledgerQuantities(sql, start, end, options.tenant),
+    entryChecks(sql, start, end),
+    repriceWindow(sql, start, end, options.books),
+    accountChecks(sql, options.everyEntry ?? true),
+    gpuCostChecks(sql, start, end),
+  ]);
+  return reconciliationReport({
+    startMs, endMs, meteringAvailable: metered !== undefined, metered: metered ?? [], ledger,
+    unbalanced: entries.unbalanced, amountMismatches: entries.amounts, repriced, accounts: accountsChecked.accounts,
+    gpuCost, trialBalance: accountsChecked.trial,
+  });
+}

@@ -1,0 +1,241 @@
+import { tierFromName, Tier, TIERS, type TierName } from '@switchyard/contracts';
+import { priceUsage, type PriceBook } from '@switchyard/pricing';
+
+/** Quantities of one tenant in one hour, from one side (metering or the ledger). */
+export interface HourQuantities {
+  readonly tenant: string;
+  readonly hourMs: number;
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  /** GPU time in whole microseconds. */
+  readonly gpuMicros: number;
+}
+
+const FIELDS = ['requests', 'inputTokens', 'cachedInputTokens', 'outputTokens', 'gpuMicros'] as const;
+export type QuantityField = (typeof FIELDS)[number];
+
+export interface QuantityDifference {
+  readonly tenant: string;
+  readonly hourMs: number;
+  readonly field: QuantityField;
+  readonly metered: number;
+  readonly ledger: number;
+}
+
+/** Every (tenant, hour, quantity) where metering and the ledger disagree. */
+export function diffQuantities(metered: readonly HourQuantities[], ledger: readonly HourQuantities[]): QuantityDifference[] {
+  const key = (q: HourQuantities) => `${q.tenant}\u0000${q.hourMs}`;
+  const m = new Map(metered.map((q) => [key(q), q]));
+  const l = new Map(ledger.map((q) => [key(q), q]));
+  const out: QuantityDifference[] = [];
+  for (const k of [...new Set([...m.keys(), ...l.keys()])].sort()) {
+    const a = m.get(k);
+    const b = l.get(k);
+    const base = (a ?? b)!;
+    for (const field of FIELDS) {
+      const mv = a?.[field] ?? 0;
+      const lv = b?.[field] ?? 0;
+      if (mv !== lv) out.push({ tenant: base.tenant, hourMs: base.hourMs, field, metered: mv, ledger: lv });
+    }
+  }
+  return out;
+}
+
+/** A usage transaction as posted, to price again from the version it names. */
+export interface PostedUsage {
+  readonly transactionId: string;
+  readonly usageId: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly capacityClass: string;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  readonly amountMicros: number;
+  readonly priceVersion: string;
+}
+
+export interface RepriceMismatch {
+  readonly transactionId: string;
+  readonly usageId: string;
+  readonly amountMicros: number;
+  /** What the named version says it should cost; undefined when it cannot be priced. */
+  readonly expectedMicros: number | undefined;
+  readonly reason: string;
+}
+
+const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
+
+/** Transactions whose amount is not what their recorded price version gives. */
+export function repriceMismatches(rows: readonly PostedUsage[], books: ReadonlyMap<string, PriceBook>): RepriceMismatch[] {
+  const out: RepriceMismatch[] = [];
+  for (const r of rows) {
+    const book = books.get(r.priceVersion);
+    if (!book) {
+      out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: undefined, reason: `price version ${r.priceVersion} is not in the price book` });
+      continue;
+    }
+    let expected: number;
+    try {
+      expected = priceUsage(
+        {
+          usageId: r.usageId, requestId: '', tenant: '', feature: '', model: r.model, tier: tierOf(r.tier), pool: '', gpuSeconds: 0, recordedUnixMs: 0,
+          usage: { inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens },
+        },
+        book,
+        { capacityClass: r.capacityClass },
+      ).amountMicros;
+    } catch (e) {
+      out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: undefined, reason: (e as Error).message });
+      continue;
+    }
+    if (expected !== r.amountMicros) out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: expected, reason: 'amount differs from its price version' });
+  }
+  return out;
+}
+
+/** A transaction whose entries do not balance (should be impossible: a trigger refuses it). */
+export interface UnbalancedTransaction {
+  readonly transactionId: string;
+  readonly entries: number;
+  readonly debitMicros: number;
+  readonly creditMicros: number;
+}
+
+/** A usage transaction whose amount column disagrees with its entries. */
+export interface AmountMismatch {
+  readonly transactionId: string;
+  readonly usageId: string;
+  readonly amountMicros: number;
+  readonly debitMicros: number;
+  readonly creditMicros: number;
+}
+
+/** An account whose running totals disagree with the sum of its entries. */
+export interface AccountMismatch {
+  readonly account: string;
+  readonly debitMicros: number;
+  readonly creditMicros: number;
+  readonly entryDebitMicros: number;
+  readonly entryCreditMicros: number;
+}
+
+/** GPU cost accrued for a pool (its cost transactions) against the GPU cost of the usage posted on it. */
+export interface GpuCostCheck {
+  readonly pool: string;
+  readonly accountMicros: number;
+  readonly usageMicros: number;
+}
+
+export interface ReconciliationInput {
+  readonly startMs: number;
+  readonly endMs: number;
+  /** False when metering's tables do not exist (metering never ran on this database). */
+  readonly meteringAvailable: boolean;
+  readonly metered: readonly HourQuantities[];
+  readonly ledger: readonly HourQuantities[];
+  readonly unbalanced: readonly UnbalancedTransaction[];
+  readonly amountMismatches: readonly AmountMismatch[];
+  readonly repriced: readonly RepriceMismatch[];
+  readonly accounts: readonly AccountMismatch[];
+  readonly gpuCost: readonly GpuCostCheck[];
+  /** Sums over every account, all time. */
+  readonly trialBalance: { readonly debitMicros: number; readonly creditMicros: number };
+}
+
+export interface Totals {
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  readonly gpuMicros: number;
+}
+
+export interface ReconciliationReport {
+  readonly ok: boolean;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly meteringAvailable: boolean;
+  readonly metered: Totals;
+  readonly ledger: Totals;
+  /** Sum of |metered - ledger| over every tenant, hour and token field. */
+  readonly tokenDifference: number;
+  readonly differences: readonly QuantityDifference[];
+  readonly unbalanced: readonly UnbalancedTransaction[];
+  readonly amountMismatches: readonly AmountMismatch[];
+  readonly repriced: readonly RepriceMismatch[];
+  readonly accounts: readonly AccountMismatch[];
+  readonly gpuCost: readonly GpuCostCheck[];
+  readonly trialBalance: { readonly debitMicros: number; readonly creditMicros: number };
+}
+
+const totals = (qs: readonly HourQuantities[]): Totals => {
+  const t = { requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, gpuMicros: 0 };
+  for (const q of qs) for (const f of FIELDS) t[f] += q[f];
+  return t;
+};
+
+/**
+ * Proves metered quantities equal ledger quantities per tenant and hour, and that the
+ * ledger balances: every transaction, every account against its entries, the whole trial
+ * balance, each usage amount against its entries and its price version, and each pool's
+ * accrued GPU cost against the usage it served. Anything else is a reported difference.
+ */
+export function reconciliationReport(input: ReconciliationInput): ReconciliationReport {
+  const differences = diffQuantities(input.metered, input.ledger);
+  const gpuCost = input.gpuCost.filter((g) => g.accountMicros !== g.usageMicros);
+  const tokenDifference = differences.filter((d) => d.field !== 'gpuMicros' && d.field !== 'requests').reduce((s, d) => s + Math.abs(d.metered - d.ledger), 0);
+  const ok =
+    input.meteringAvailable &&
+    differences.length === 0 &&
+    input.unbalanced.length === 0 &&
+    input.amountMismatches.length === 0 &&
+    input.repriced.length === 0 &&
+    input.accounts.length === 0 &&
+    gpuCost.length === 0 &&
+    input.trialBalance.debitMicros === input.trialBalance.creditMicros;
+  return {
+    ok,
+    startMs: input.startMs,
+    endMs: input.endMs,
+    meteringAvailable: input.meteringAvailable,
+    metered: totals(input.metered),
+    ledger: totals(input.ledger),
+    tokenDifference,
+    differences,
+    unbalanced: input.unbalanced,
+    amountMismatches: input.amountMismatches,
+    repriced: input.repriced,
+    accounts: input.accounts,
+    gpuCost,
+    trialBalance: input.trialBalance,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+/** A report people read: one summary line, then one line per difference (at most `limit`). */
+export function formatReport(r: ReconciliationReport, limit = 50): string {
+  const lines = [
+    `reconciliation ${iso(r.startMs)} .. ${iso(r.endMs)}: ${r.ok ? 'OK' : 'DIFFERENCES FOUND'}`,
+    `  metered  ${r.metered.requests} requests, ${r.metered.inputTokens} input (${r.metered.cachedInputTokens} cached) + ${r.metered.outputTokens} output tokens, ${(r.metered.gpuMicros / 1e6).toFixed(3)} GPU-s`,
+    `  ledger   ${r.ledger.requests} requests, ${r.ledger.inputTokens} input (${r.ledger.cachedInputTokens} cached) + ${r.ledger.outputTokens} output tokens, ${(r.ledger.gpuMicros / 1e6).toFixed(3)} GPU-s`,
+    `  token difference ${r.tokenDifference}; trial balance ${r.trialBalance.debitMicros} debit vs ${r.trialBalance.creditMicros} credit micros`,
+  ];
+  if (!r.meteringAvailable) lines.push('  metering tables are missing: has metering run against this database?');
+  const more = (items: readonly unknown[], render: (x: never) => string, label: string) => {
+    if (!items.length) return;
+    lines.push(`  ${label}: ${items.length}`);
+    for (const x of items.slice(0, limit)) lines.push(`    ${render(x as never)}`);
+    if (items.length > limit) lines.push(`    ... ${items.length - limit} more`);
+  };
+  more(r.differences, (d: QuantityDifference) => `${d.tenant} ${iso(d.hourMs)} ${d.field}: metered ${d.metered}, ledger ${d.ledger}`, 'quantity differences');
+  more(r.unbalanced, (u: UnbalancedTransaction) => `transaction ${u.transactionId}: ${u.entries} entries, ${u.debitMicros} debit vs ${u.creditMicros} credit`, 'unbalanced transactions');
+  more(r.amountMismatches, (a: AmountMismatch) => `transaction ${a.transactionId} (${a.usageId}): amount ${a.amountMicros}, entries ${a.debitMicros}/${a.creditMicros}`, 'amounts unlike their entries');
+  more(r.repriced, (p: RepriceMismatch) => `transaction ${p.transactionId} (${p.usageId}): ${p.amountMicros} vs ${p.expectedMicros ?? '?'}: ${p.reason}`, 'amounts unlike their price version');
+  more(r.accounts, (a: AccountMismatch) => `${a.account}: totals ${a.debitMicros}/${a.creditMicros}, entries ${a.entryDebitMicros}/${a.entryCreditMicros}`, 'account totals unlike their entries');
+  more(r.gpuCost, (g: GpuCostCheck) => `${g.pool}: accrued ${g.accountMicros}, usage ${g.usageMicros}`, 'GPU cost accrued unlike its usage');
+  return lines.join('\n');
+}

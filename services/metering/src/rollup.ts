@@ -1,0 +1,97 @@
+import { tierFromName, tierName, Tier, TIERS, type BillableUsage, type TierName } from '@switchyard/contracts';
+
+/** One usage as metering records it: the quantities billing will be asked to post. */
+export interface MeteredUsage {
+  readonly usageId: string;
+  readonly requestId: string;
+  readonly tenant: string;
+  readonly feature: string;
+  readonly model: string;
+  /** Tier name, `unspecified` when the event had none. */
+  readonly tier: string;
+  readonly pool: string;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  /** GPU time in whole microseconds. */
+  readonly gpuMicros: number;
+  readonly ttftMs: number;
+  readonly recordedUnixMs: number;
+}
+
+/** GPU time in whole microseconds, rounded as billing's reconciliation rounds it (`floor(s * 1e6 + 0.5)`). */
+export const gpuMicros = (gpuSeconds: number): number => Math.floor(gpuSeconds * 1e6 + 0.5);
+
+export function toMetered(billable: BillableUsage, ttftMs: number): MeteredUsage {
+  const t = billable.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  return {
+    usageId: billable.usageId,
+    requestId: billable.requestId,
+    tenant: billable.tenant,
+    feature: billable.feature,
+    model: billable.model,
+    tier: tierName(billable.tier) ?? 'unspecified',
+    pool: billable.pool,
+    inputTokens: t.inputTokens,
+    cachedInputTokens: t.cachedInputTokens,
+    outputTokens: t.outputTokens,
+    gpuMicros: gpuMicros(Math.max(0, billable.gpuSeconds)),
+    ttftMs: Number.isFinite(ttftMs) ? ttftMs : 0,
+    recordedUnixMs: billable.recordedUnixMs,
+  };
+}
+
+const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
+
+/**
+ * The billable usage metering publishes, built from what it recorded first, so a replay of
+ * a usage event with another envelope time is billed exactly as it was metered.
+ */
+export function toBillableFromMetered(m: MeteredUsage): BillableUsage {
+  return {
+    usageId: m.usageId,
+    requestId: m.requestId,
+    tenant: m.tenant,
+    feature: m.feature,
+    model: m.model,
+    tier: tierOf(m.tier),
+    pool: m.pool,
+    usage: { inputTokens: m.inputTokens, cachedInputTokens: m.cachedInputTokens, outputTokens: m.outputTokens },
+    gpuSeconds: m.gpuMicros / 1e6,
+    recordedUnixMs: m.recordedUnixMs,
+  };
+}
+
+export const minuteOf = (unixMs: number): number => Math.floor(unixMs / 60_000) * 60_000;
+
+/** What a batch adds to one per-minute rollup row. */
+export interface RollupDelta {
+  readonly tenant: string;
+  readonly minuteMs: number;
+  readonly feature: string;
+  readonly model: string;
+  readonly tier: string;
+  readonly pool: string;
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  readonly gpuMicros: number;
+}
+
+/** Sums usage per (tenant, minute, feature, model, tier, pool), ordered by that key: the lock order. */
+export function rollupDeltas(usages: readonly MeteredUsage[]): RollupDelta[] {
+  const rows = new Map<string, { -readonly [K in keyof RollupDelta]: RollupDelta[K] }>();
+  for (const u of usages) {
+    const minuteMs = minuteOf(u.recordedUnixMs);
+    const key = [u.tenant, String(minuteMs).padStart(16, '0'), u.feature, u.model, u.tier, u.pool].join('\u0000');
+    const row = rows.get(key) ?? { tenant: u.tenant, minuteMs, feature: u.feature, model: u.model, tier: u.tier, pool: u.pool, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, gpuMicros: 0 };
+    row.requests += 1;
+    row.inputTokens += u.inputTokens;
+    row.cachedInputTokens += u.cachedInputTokens;
+    row.outputTokens += u.outputTokens;
+    row.gpuMicros += u.gpuMicros;
+    rows.set(key, row);
+  }
+  return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
+}

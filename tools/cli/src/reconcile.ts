@@ -1,0 +1,56 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import postgres from 'postgres';
+import { formatReport, loadCatalog, reconcileLedger } from '@switchyard/billing';
+
+const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/switchyard';
+
+const instant = (value: string) => {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a time, e.g. 2030-01-31T14:00Z');
+  return ms;
+};
+const hours = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of hours');
+  return n;
+};
+
+export interface ReconcileOptions {
+  readonly from?: number;
+  readonly to?: number;
+  readonly hours: number;
+  readonly tenant?: string;
+  readonly json?: boolean;
+  readonly databaseUrl?: string;
+}
+
+/**
+ * Proves metered quantities equal ledger quantities per tenant and hour, and that the
+ * ledger balances; prints every difference and exits 1 when there is any.
+ */
+export async function reconcileCommand(o: ReconcileOptions, env: NodeJS.ProcessEnv): Promise<void> {
+  const sql = postgres(o.databaseUrl ?? env.DATABASE_URL ?? DEFAULT_DATABASE_URL, { max: 4, onnotice: () => {} });
+  try {
+    const endMs = o.to ?? Date.now();
+    const startMs = o.from ?? endMs - o.hours * 3_600_000;
+    const books = new Map((await loadCatalog(sql)).map((b) => [b.version, b]));
+    const report = await reconcileLedger(sql, { startMs, endMs, tenant: o.tenant, books });
+    console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    if (!report.ok) process.exitCode = 1;
+  } finally {
+    await sql.end();
+  }
+}
+
+export function registerReconcileCommand(program: Command, env: NodeJS.ProcessEnv): void {
+  program
+    .command('reconcile')
+    .description('check metered usage against the ledger per tenant and hour, and that the ledger balances (exit 1 on any difference)')
+    .option('--from <time>', 'window start (ISO time); default --hours before --to', instant)
+    .option('--to <time>', 'window end (ISO time); default now', instant)
+    .option('--hours <n>', 'window length when --from is not given', hours, 24)
+    .option('--tenant <tenant>', 'only this tenant\'s quantities (ledger-wide checks still run)')
+    .option('--database-url <url>', 'PostgreSQL of the ledger; default $DATABASE_URL or the local one')
+    .option('--json', 'print the full report as JSON')
+    .action((o) => reconcileCommand({ from: o.from, to: o.to, hours: o.hours, tenant: o.tenant, json: o.json, databaseUrl: o.databaseUrl }, env));
+}
