@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { createKeyring, parseApiKeys } from '@switchyard/auth';
+import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
 import { databaseEnv, listenAddress, loadPoolsFile, z } from '@switchyard/config';
@@ -9,7 +9,8 @@ import { createBilling } from './service.js';
 const env = z.object({
   ...databaseEnv,
   BILLING_LISTEN: listenAddress('127.0.0.1:50053'),
-  API_KEYS: z.string().min(1, 'set API_KEYS (switchyard up writes one for the dev tenant)'),
+  /** Seed keys, `tenant:keyId:sha256hex[:operator]`; more live in the `tenants` KV bucket. */
+  API_KEYS: z.string().default(''),
   /** Pools file (deploy/pools.yaml) for GPU cost per pool; without it no GPU cost is accrued. */
   POOLS_FILE: z.string().optional(),
   /** How often reconciliation checks the last two whole hours; 0 turns it off. */
@@ -22,9 +23,13 @@ runMain(() =>
     env,
     async start({ config, logger, nc, js, registry }) {
       const sql = postgres(config.DATABASE_URL, { max: 16, onnotice: () => {} });
+      // The same keys as admission, live: a key created or revoked with the CLI works here too.
+      const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
+        logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
+      );
       const billing = createBilling({
         js, sql, logger, registry,
-        keyring: createKeyring(parseApiKeys(config.API_KEYS)),
+        keyring: tenants.keyring,
         listen: config.BILLING_LISTEN,
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],
         reconcileEveryMs: config.BILLING_RECONCILE_EVERY_MS,
@@ -32,7 +37,7 @@ runMain(() =>
       });
       const address = await billing.start();
       logger.info({ address }, 'billing serving gRPC');
-      return { stop: async () => (await billing.stop(), await sql.end()) };
+      return { stop: async () => (await billing.stop(), await tenants.stop(), await sql.end()) };
     },
   }),
 );
