@@ -144,9 +144,9 @@ async function main() {
   const memory = Object.fromEntries(SERVICES.map((name) => [name, rssMb(stack.children.get(name)!.pid!)]));
 
   // (4) ledger posting rate and (5) placement time come from their own scripts
-  const side = (script: string) => (existsSync(join(REPO_ROOT, 'bench', script)) ? runScript(script) : 'not measured (script missing)');
-  const ledger = side('ledger.ts');
-  const placement = side('placement.ts');
+  const side = (script: string, headline: RegExp) => (existsSync(join(REPO_ROOT, 'bench', script)) ? runScript(script, headline) : 'not measured (script missing)');
+  const ledger = side('ledger.ts', /usage events\/s/).replace(/^.*?: /, '');
+  const placement = side('placement.ts', /1,?000 pools/);
 
   clients.forEach((c) => c.close());
   await nc.close();
@@ -178,10 +178,12 @@ async function main() {
   log(`\nwritten ${file}`);
 }
 
-/** Runs a side benchmark and returns its last line (its headline figure). */
-function runScript(script: string): string {
+/** Runs a side benchmark and returns its headline: the first line matching `headline`. */
+function runScript(script: string, headline: RegExp): string {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join('bench', script)], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
-  return out.trim().split('\n').at(-1) ?? '';
+  const failed = out.split('\n').filter((l) => /\bFAIL\b/.test(l));
+  const line = out.split('\n').find((l) => headline.test(l))?.trim() ?? 'no figure printed';
+  return failed.length ? `${line} (${failed.length} checks FAILED)` : line;
 }
 
 main().catch((e) => {
