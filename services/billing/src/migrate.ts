@@ -1,28 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { runMigrations } from '@switchyard/db';
 import type { Sql } from 'postgres';
 
 const DEFAULT_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
-/** Any constant shared by every replica; serialises concurrent migrations. */
-const LOCK_KEY = 0x5357_4954;
 
-/**
- * Applies `NNN_name.sql` files not yet recorded in `schema_migrations`, each in its own
- * transaction, under an advisory lock so replicas starting together migrate once.
- */
-export async function migrate(sql: Sql, dir = DEFAULT_DIR): Promise<string[]> {
-  const files = readdirSync(dir).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
-  const applied: string[] = [];
-  await sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${LOCK_KEY})`;
-    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`;
-    const done = new Set((await tx<{ version: string }[]>`SELECT version FROM schema_migrations`).map((r) => r.version));
-    for (const file of files) {
-      if (done.has(file)) continue;
-      await tx.unsafe(readFileSync(`${dir}/${file}`, 'utf8'));
-      await tx`INSERT INTO schema_migrations (version) VALUES (${file})`;
-      applied.push(file);
-    }
-  });
-  return applied;
-}
+/** Applies the ledger's migrations (`schema_migrations`), once across replicas. */
+export const migrate = (sql: Sql, dir = DEFAULT_DIR): Promise<string[]> =>
+  runMigrations(sql, { dir, table: 'schema_migrations', lockKey: 0x5357_4954 });
