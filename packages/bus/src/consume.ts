@@ -1,7 +1,7 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
-import { DomainError, decodeEvent, subjects, type Event } from '@switchyard/contracts';
+import { DomainError, decodeEvent, type Event } from '@switchyard/contracts';
 import { dispositionForError, type Disposition } from './disposition.js';
+import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
 
 /** A delivered event with what a handler may need from its delivery. */
@@ -51,23 +51,12 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
 
-  const deadLetter = async (msg: JsMsg, reason: string) => {
-    const h = natsHeaders();
-    h.set('Sy-Reason', reason.slice(0, 512));
-    h.set('Sy-Subject', msg.subject);
-    h.set('Sy-Deliveries', String(msg.info.deliveryCount));
-    await js.publish(subjects.deadLetter(stream, durable), msg.data, {
-      msgID: `dl-${stream}-${durable}-${msg.seq}`,
-      headers: h,
-    });
-    // No term reason: nats-server 2.9 does not understand "+TERM <reason>"; the headers carry it.
-    msg.term();
-  };
+  const park = (msg: JsMsg, reason: string) => deadLetter(js, stream, durable, msg, reason);
 
   const settle = async (msg: JsMsg, disposition: Disposition) => {
     if (disposition.kind === 'ack') msg.ack();
     else if (disposition.kind === 'nak') msg.nak(disposition.delayMs);
-    else await deadLetter(msg, disposition.reason);
+    else await park(msg, disposition.reason);
   };
 
   const process = async (msg: JsMsg) => {

@@ -1,6 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
-import { headers as natsHeaders } from '@nats-io/transport-node';
-import { decodeEvent, subjects, type Event } from '@switchyard/contracts';
+import { decodeEvent, type Event } from '@switchyard/contracts';
+import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
 
 /** A message taken with {@link pullDurable}; the taker settles it when its work is done. */
@@ -49,15 +49,7 @@ export async function pullDurable(options: PullDurableOptions): Promise<DurableP
   const consumer = await js.consumers.get(stream, durable);
   let open: ConsumerMessages | undefined;
 
-  const deadLetter = async (msg: JsMsg, reason: string) => {
-    const h = natsHeaders();
-    h.set('Sy-Reason', reason.slice(0, 512));
-    h.set('Sy-Subject', msg.subject);
-    h.set('Sy-Deliveries', String(msg.info.deliveryCount));
-    await js.publish(subjects.deadLetter(stream, durable), msg.data, { msgID: `dl-${stream}-${durable}-${msg.seq}`, headers: h });
-    // No term reason: nats-server 2.9 does not understand "+TERM <reason>"; the headers carry it.
-    msg.term();
-  };
+  const park = (msg: JsMsg, reason: string) => deadLetter(js, stream, durable, msg, reason);
 
   return {
     async *pull(max, expiresMs = 5_000) {
@@ -69,7 +61,7 @@ export async function pullDurable(options: PullDurableOptions): Promise<DurableP
           try {
             event = decodeEvent(msg.data);
           } catch (e) {
-            await deadLetter(msg, `undecodable event on ${msg.subject}`);
+            await park(msg, `undecodable event on ${msg.subject}`);
             options.onError?.(e, `dead-lettered ${msg.subject} from ${stream}/${durable}`);
             continue;
           }
@@ -80,7 +72,7 @@ export async function pullDurable(options: PullDurableOptions): Promise<DurableP
             working: () => msg.working(),
             ack: () => msg.ack(),
             nak: (delayMs?: number) => msg.nak(delayMs),
-            deadLetter: (reason: string) => deadLetter(msg, reason),
+            deadLetter: (reason: string) => park(msg, reason),
           };
         }
       } finally {
