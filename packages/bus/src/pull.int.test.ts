@@ -48,6 +48,8 @@ describe('pullDurable', () => {
     expect((await jsm.consumers.info(spec.name, 'w')).num_pending).toBe(2);
 
     first[0]!.nak();
+    // The nak must reach the server before the next pull, or b and c may come first.
+    await nc.flush();
     const second = await drain(puller.pull(3, 1_000));
     expect(second.map((m) => [m.event.envelope!.id, m.deliveryCount])).toEqual([[`${id}-a`, 2], [`${id}-b`, 1], [`${id}-c`, 1]]);
     for (const m of second) m.ack();
