@@ -1,51 +1,190 @@
 import type { PoolSpec } from '@switchyard/config';
-import type { Candidate, RequestSpec, WorkerHeartbeat } from '@switchyard/contracts';
-import type { TierName } from '@switchyard/contracts';
-
-/** Live state of one pool, folded from its workers' heartbeats. */
-export interface PoolState {
-  readonly healthyWorkers: number;
-  readonly freeSlots: number;
-}
+import type { Candidate, TierName } from '@switchyard/contracts';
+import type { PolicyName, SchedulingConfig } from './config.js';
+import type { Outstanding } from './load-tracker.js';
+import type { PoolState } from './pool-state.js';
+import { predict, type Prediction, type StepModel } from './scoring.js';
 
 export type Placement =
-  | { readonly kind: 'placed'; readonly pool: string; readonly candidates: Candidate[]; readonly reason: string }
-  | { readonly kind: 'wait'; readonly reason: string; readonly candidates: Candidate[] }
+  | { readonly kind: 'placed'; readonly pool: string; readonly candidates: Candidate[]; readonly reason: string; readonly prediction?: Prediction }
+  | {
+      readonly kind: 'wait';
+      /** `health`: no pool is up (bounded by the scheduler's wait); `capacity`: a `wait` tier holds out for idle capacity. */
+      readonly waitFor: 'health' | 'capacity';
+      readonly reason: string;
+      readonly candidates: Candidate[];
+      readonly retryAfterMs: number;
+    }
   | { readonly kind: 'reject'; readonly reason: string; readonly retryAfterMs: number; readonly candidates: Candidate[] };
 
-/** Folds heartbeats into per-pool state; a worker silent for `staleMs` does not count. */
-export function poolStates(heartbeats: Iterable<WorkerHeartbeat>, nowMs: number, staleMs: number): Map<string, PoolState> {
-  const states = new Map<string, { healthyWorkers: number; freeSlots: number }>();
-  for (const h of heartbeats) {
-    if (nowMs - h.atUnixMs > staleMs || h.draining) continue;
-    const s = states.get(h.pool) ?? { healthyWorkers: 0, freeSlots: 0 };
-    s.healthyWorkers++;
-    s.freeSlots += h.freeSlots;
-    states.set(h.pool, s);
-  }
-  return states;
+export interface PlacementRequest {
+  readonly tenant: string;
+  readonly tier: TierName;
+  /** The model version to place (already resolved from the route). */
+  readonly version: string;
+  /** Instead of `version`: any pool running this model id, whatever its version (failover). */
+  readonly anyVersionOf?: string;
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  /** Real ms since admission. */
+  readonly ageMs: number;
+  /** Re-placement of a request that was already accepted (failover): never shed, never wait. */
+  readonly mustPlace?: boolean;
 }
 
+export interface FleetView {
+  readonly pools: readonly PoolSpec[];
+  readonly models: ReadonlyMap<string, StepModel>;
+  readonly states: ReadonlyMap<string, PoolState>;
+  readonly outstanding: (pool: string) => Outstanding;
+  /** Prefill work ahead on a pool now, GPU ms. Default none. */
+  readonly prefillBacklogMs?: (pool: string) => number;
+  /** Pools an operator drained. */
+  readonly drained: ReadonlySet<string>;
+  /** Pools to leave out (the one a request is moving away from). */
+  readonly exclude?: ReadonlySet<string>;
+}
+
+export interface PlacementContext {
+  readonly config: SchedulingConfig;
+  readonly policy: PolicyName;
+  /** Uniform [0, 1) draws (random policy, power-of-two choices). */
+  readonly random: () => number;
+  /** The next round-robin turn for a key. */
+  readonly turn: (key: string) => number;
+}
+
+/** The version a pool serves, as routes name it. */
+export const poolVersion = (p: PoolSpec): string => p.version ?? p.model;
+
+/** Hops after the decision (dispatch, batcher wait, batch pull), real ms. */
+const HOPS_MS = 15;
+/** Candidates within this score of the best take part in the power-of-two draw. */
+const NEAR_BEST = 0.1;
+const RESERVED_BONUS = 0.5;
+/** Share of the objective left over that counts as comfortable. */
+const COMFORT = 0.5;
+
+/** Why a pool cannot take the request, or undefined when it can. */
+function excluded(p: PoolSpec, r: PlacementRequest, fleet: FleetView, config: SchedulingConfig): string | undefined {
+  const tier = config.tiers[r.tier];
+  if (!p.tiers.includes(r.tier) || (tier.pools && !tier.pools.includes(p.id))) return `tier ${r.tier} not allowed`;
+  if (tier.capacityClasses && !tier.capacityClasses.includes(p.capacityClass)) return `tier ${r.tier} may not use ${p.capacityClass} capacity`;
+  if (p.reservedFor && !p.reservedFor.includes(r.tenant) && r.tier !== 'batch') return 'reserved for other tenants';
+  const regions = config.tenants[r.tenant]?.regions;
+  if (regions && !regions.includes(p.region)) return `region ${p.region} outside the tenant's residency (${regions.join(', ')})`;
+  if (fleet.drained.has(p.id)) return 'drained by an operator';
+  if (fleet.exclude?.has(p.id)) return 'being failed over';
+  if (!fleet.states.get(p.id)?.healthyWorkers) return 'no healthy worker';
+  return undefined;
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+const explain = (p: Prediction) =>
+  `ttft ${Math.round(p.ttftMs)} ms (queue ${Math.round(p.queueMs)}, prefill ahead ${Math.round(p.prefillAheadMs)}), $${p.costPer1k.toFixed(4)}/1k tok, util ${pct(p.utilization)}`;
+
 /**
- * Walking-skeleton placement: among pools that serve the model and the tier, the first with
- * a healthy worker. Unknown models are rejected outright; a known model with no healthy
- * pool waits briefly for one (workers may be starting or failing over).
+ * Places a request: filter the pools serving its version (tier, reservation, residency,
+ * drain, health), then pick by policy. `switchyard` predicts each pool's TTFT and scores
+ * latency headroom against cost (plus a bonus for the tenant's reserved pools), then draws two
+ * of the near-best and keeps the better (power of two choices); when no pool meets the tier's
+ * objective it sheds, queues or waits as the tier says. Baselines pick without predicting.
  */
-export function placeRequest(request: RequestSpec, tier: TierName, pools: readonly PoolSpec[], states: ReadonlyMap<string, PoolState>): Placement {
-  const serving = pools.filter((p) => p.model === request.model);
+export function placeRequest(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext): Placement {
+  const serving = fleet.pools.filter((p) => (r.anyVersionOf ? p.model === r.anyVersionOf : poolVersion(p) === r.version));
+  const wanted = r.anyVersionOf ?? r.version;
   if (serving.length === 0) {
-    const models = [...new Set(pools.map((p) => p.model))].join(', ');
-    return { kind: 'reject', reason: `no pool serves model "${request.model}"; available: ${models}`, retryAfterMs: 0, candidates: [] };
+    const versions = [...new Set(fleet.pools.map(poolVersion))].join(', ');
+    return { kind: 'reject', reason: `no pool serves model "${wanted}"; available: ${versions}`, retryAfterMs: 0, candidates: [] };
   }
-  const candidates: Candidate[] = serving.map((p) => {
-    const state = states.get(p.id);
-    const reason = !p.tiers.includes(tier) ? `tier ${tier} not allowed` : !state ? 'no healthy worker' : 'healthy';
-    return { id: p.id, score: reason === 'healthy' ? 1 : 0, reason };
+  const tier = ctx.config.tiers[r.tier];
+  const candidates: Candidate[] = [];
+  const eligible: Array<{ pool: PoolSpec; prediction: Prediction; score: number; candidate: Candidate }> = [];
+  for (const pool of serving) {
+    const why = excluded(pool, r, fleet, ctx.config);
+    if (why) {
+      candidates.push({ id: pool.id, score: 0, reason: why });
+      continue;
+    }
+    const prediction = predict({
+      pool, model: fleet.models.get(pool.id)!, state: fleet.states.get(pool.id)!, outstanding: fleet.outstanding(pool.id), prefillBacklogMs: fleet.prefillBacklogMs?.(pool.id),
+      promptTokens: r.promptTokens, maxTokens: r.maxTokens, tier: r.tier, elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
+    });
+    const candidate: Candidate = { id: pool.id, score: 0, reason: explain(prediction) };
+    candidates.push(candidate);
+    eligible.push({ pool, prediction, score: 0, candidate });
+  }
+  if (eligible.length === 0) {
+    // Only missing heartbeats are worth waiting for; configuration and drains will not change in seconds.
+    if (candidates.every((c) => c.reason !== 'no healthy worker')) {
+      return { kind: 'reject', reason: `no pool serving "${wanted}" accepts this request: ${candidates.map((c) => `${c.id}: ${c.reason}`).join('; ')}`, retryAfterMs: 0, candidates };
+    }
+    return { kind: 'wait', waitFor: 'health', reason: `no healthy pool serves "${wanted}" right now`, candidates, retryAfterMs: 1_000 };
+  }
+
+  const placed = (e: (typeof eligible)[number], reason: string): Placement => {
+    e.candidate.reason = `chosen: ${e.candidate.reason}`;
+    return { kind: 'placed', pool: e.pool.id, candidates, reason, prediction: e.prediction };
+  };
+  const only = (score: (e: (typeof eligible)[number]) => number) => eligible.forEach((e) => (e.candidate.score = e.score = score(e)));
+
+  switch (ctx.policy) {
+    case 'round-robin': {
+      only(() => 1 / eligible.length);
+      return placed(eligible[ctx.turn(wanted) % eligible.length]!, 'round-robin over eligible pools');
+    }
+    case 'random': {
+      only(() => 1 / eligible.length);
+      return placed(eligible[Math.floor(ctx.random() * eligible.length)]!, 'uniformly random eligible pool');
+    }
+    case 'least-loaded': {
+      only((e) => -e.prediction.utilization);
+      return placed(eligible.reduce((a, b) => (b.score > a.score ? b : a)), 'least-loaded eligible pool (outstanding / slots)');
+    }
+    case 'switchyard':
+      break;
+  }
+
+  const slo = tier.ttftMs;
+  const idleOnly = tier.onOverload === 'wait' && !r.mustPlace;
+  const feasible = (p: Prediction) => (idleOnly ? p.queueMs === 0 : p.ttftMs <= slo);
+  const maxCost = Math.max(...eligible.map((e) => e.prediction.costPer1k));
+  only((e) => {
+    const p = e.prediction;
+    if (!feasible(p)) return -p.ttftMs / slo - p.utilization;
+    // Starting at once with half the objective left is as good as it gets: past that, faster buys
+    // the caller nothing and cost decides. Waiting in a queue is never "comfortable": predictions
+    // of queues are the least sure.
+    const left = Math.max(0, 1 - p.ttftMs / slo);
+    const headroom = p.queueMs > 0 ? left : Math.min(1, left / COMFORT);
+    const cheapness = maxCost > 0 ? 1 - p.costPer1k / maxCost : 0;
+    const reserved = e.pool.reservedFor?.includes(r.tenant) ? RESERVED_BONUS : 0;
+    return tier.latencyWeight * headroom + (1 - tier.latencyWeight) * cheapness + reserved;
   });
-  const chosen = candidates.find((c) => c.score > 0);
-  if (chosen) return { kind: 'placed', pool: chosen.id, candidates, reason: 'first healthy pool serving the model and tier' };
-  if (candidates.every((c) => c.reason.startsWith('tier'))) {
-    return { kind: 'reject', reason: `no pool serving "${request.model}" accepts tier ${tier}`, retryAfterMs: 0, candidates };
+  const ok = eligible.filter((e) => feasible(e.prediction)).sort((a, b) => b.score - a.score);
+  if (ok.length > 0) {
+    const near = ok.filter((e) => e.score >= ok[0]!.score - NEAR_BEST).slice(0, 4);
+    const a = near[Math.floor(ctx.random() * near.length)]!;
+    const b = near.length > 1 ? near.filter((e) => e !== a)[Math.floor(ctx.random() * (near.length - 1))]! : a;
+    const pick = b.score > a.score ? b : a;
+    const reserved = pick.pool.reservedFor?.includes(r.tenant) ? ' (tenant reservation)' : '';
+    return placed(pick, `best of two among ${near.length} near-best pools meeting the ${r.tier} objective${reserved}`);
   }
-  return { kind: 'wait', reason: `no healthy pool serves "${request.model}" right now`, candidates };
+
+  const best = eligible.reduce((a, b) => (b.prediction.ttftMs < a.prediction.ttftMs ? b : a));
+  const retryAfterMs = Math.min(30_000, Math.max(tier.retryAfterMs, Math.round(best.prediction.queueMs / ctx.config.speed)));
+  const spilled = eligible.some((e) => e.pool.reservedFor?.includes(r.tenant)) ? ' (reservation saturated, spilled over)' : '';
+  if (r.mustPlace || tier.onOverload === 'queue') {
+    return placed(best, `no pool meets the ${r.tier} objective; queued on the fastest${spilled}`);
+  }
+  if (tier.onOverload === 'wait') {
+    if (r.ageMs < tier.maxWaitMs) return { kind: 'wait', waitFor: 'capacity', reason: `waiting for idle capacity (${r.tier} tier)`, candidates, retryAfterMs: Math.max(250, retryAfterMs) };
+    return placed(best, `waited ${Math.round(r.ageMs / 1000)} s for idle capacity; queued on the fastest`);
+  }
+  return {
+    kind: 'reject',
+    reason: `load shed: no pool can meet the ${r.tier} TTFT objective of ${slo} ms (best ${best.pool.id}: ${Math.round(best.prediction.ttftMs)} ms)`,
+    retryAfterMs,
+    candidates,
+  };
 }

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { generateCommand } from './generate.js';
+import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerTenantCommands } from './tenants.js';
@@ -34,6 +35,7 @@ program
   .action((o) => generateCommand({ prompt: o.prompt, model: o.model, maxTokens: o.maxTokens, tier: o.tier, seed: o.seed }, process.env));
 
 registerTenantCommands(program);
+registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
 

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { createLoadTracker } from './load-tracker.js';
+
+describe('load tracker', () => {
+  it('counts outstanding requests per pool and tier until they end', () => {
+    const t = createLoadTracker();
+    t.dispatched('a', 'p1', 'realtime', 100, 50, 0);
+    t.dispatched('b', 'p1', 'batch', 200, 10, 0);
+    t.dispatched('a', 'p1', 'realtime', 100, 50, 0);
+    expect(t.of('p1')).toEqual({ total: 2, byTier: { realtime: 1, internal: 0, batch: 1 }, promptTokens: 300, outputTokens: 60 });
+    expect(t.ended('a')).toBe('p1');
+    expect(t.of('p1').total).toBe(1);
+    expect(t.hasEnded('a')).toBe(true);
+  });
+
+  it('moves a request between pools and ignores dispatches seen after its end', () => {
+    const t = createLoadTracker();
+    t.dispatched('a', 'p1', 'internal', 1, 1, 0);
+    t.dispatched('a', 'p2', 'internal', 1, 1, 0);
+    expect([t.of('p1').total, t.of('p2').total]).toEqual([0, 1]);
+    t.ended('a');
+    t.dispatched('a', 'p3', 'internal', 1, 1, 0);
+    expect(t.of('p3').total).toBe(0);
+  });
+
+  it('forgets requests whose end it never saw', () => {
+    const t = createLoadTracker({ maxAgeMs: 1_000 });
+    t.dispatched('a', 'p1', 'internal', 1, 1, 0);
+    t.dispatched('b', 'p1', 'internal', 1, 1, 900);
+    expect(t.prune(1_500)).toBe(1);
+    expect(t.size).toBe(1);
+  });
+});

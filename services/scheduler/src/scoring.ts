@@ -1,0 +1,96 @@
+import type { PoolSpec } from '@switchyard/config';
+import type { TierName } from '@switchyard/contracts';
+import type { Outstanding } from './load-tracker.js';
+import type { PoolState } from './pool-state.js';
+
+/** The part of the simulator's performance model (one model on one GPU) the scheduler uses. */
+export interface StepModel {
+  decodeMs(batch: number, context: number): number;
+  prefillMs(tokens: number): number;
+}
+
+/** What placing one request on one pool is predicted to give. */
+export interface Prediction {
+  /** Time to first token as the caller will see it, simulated ms (time already spent included). */
+  readonly ttftMs: number;
+  /** Wait for a free slot, behind work of the same or a higher tier. */
+  readonly queueMs: number;
+  /** Wait for the prompts dispatched before this one to be prefilled. */
+  readonly prefillAheadMs: number;
+  /** Prefill of this prompt plus its first decode step. */
+  readonly serviceMs: number;
+  /** Requests outstanding over slots, 0.. (above 1: a queue). */
+  readonly utilization: number;
+  /**
+   * GPU cost of 1,000 of this request's output tokens, in the price's currency: its share of
+   * each step at the batch it joins (a step costs about the same at batch 1 as at batch 16, so
+   * joining a running batch is cheap and lighting up an idle GPU is not).
+   */
+  readonly costPer1k: number;
+}
+
+export interface PredictInput {
+  readonly pool: PoolSpec;
+  readonly model: StepModel;
+  readonly state: PoolState;
+  readonly outstanding: Outstanding;
+  /** Prefill work dispatched to the pool that its workers have not got through, GPU ms. */
+  readonly prefillBacklogMs?: number;
+  readonly promptTokens: number;
+  readonly maxTokens: number;
+  readonly tier: TierName;
+  /** Simulated ms since the request was admitted, plus hops still to come. */
+  readonly elapsedMs: number;
+}
+
+const RANK: Readonly<Record<TierName, number>> = { realtime: 0, internal: 1, batch: 2 };
+/** Mean cached context assumed when nothing better is known (conv-style prompts). */
+const TYPICAL_CONTEXT = 1_024;
+const TYPICAL_OUTPUT = 200;
+
+/** Step time of a worker running a full batch, simulated ms. */
+export function saturatedStepMs(pool: PoolSpec, model: StepModel, context = TYPICAL_CONTEXT): number {
+  return model.decodeMs(pool.slotsPerWorker, context);
+}
+
+/** GPU cost of 1,000 output tokens on this pool at a full batch. */
+export function costPer1kTokens(pool: PoolSpec, model: StepModel): number {
+  const tokensPerMs = pool.slotsPerWorker / saturatedStepMs(pool, model);
+  return (pool.pricePerGpuHour / 3_600_000 / tokensPerMs) * 1_000;
+}
+
+/**
+ * Predicts a request's time to first token on a pool from live state and the performance
+ * model. The batcher serves realtime before internal before batch, so a request waits only
+ * behind outstanding work of its own or a higher tier, plus lower-tier work already holding
+ * slots. Once every slot is held it waits for completions: each worker finishes one request
+ * every `meanOutput x fullStep / slots + prefill(meanPrompt)` ms. Engines prefill first come,
+ * first served, so the prompts dispatched just before it (the pool's prefill backlog) come
+ * before its own prefill too.
+ */
+export function predict(input: PredictInput): Prediction {
+  const { pool, model, state, outstanding: out } = input;
+  const slotsPerWorker = pool.slotsPerWorker;
+  const slots = Math.max(1, state.healthyWorkers * slotsPerWorker);
+  const occupied = Math.max(out.total, state.running + state.waiting);
+  const rank = RANK[input.tier];
+  const aheadOrSame = (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] <= rank).reduce((a, t) => a + out.byTier[t], 0);
+  const lower = Math.max(0, occupied - aheadOrSame);
+  const ahead = aheadOrSame + Math.min(lower, slots);
+
+  const meanPrompt = out.total > 0 ? out.promptTokens / out.total : input.promptTokens;
+  const meanOutput = out.total > 0 ? out.outputTokens / out.total : Math.max(input.maxTokens, TYPICAL_OUTPUT);
+  const context = meanPrompt + meanOutput / 2;
+  const perRequestMs = (meanOutput * saturatedStepMs(pool, model, context)) / slotsPerWorker + model.prefillMs(meanPrompt);
+  const completionsPerMs = Math.max(1, state.healthyWorkers) / perRequestMs;
+  const queued = ahead - slots + 1;
+  const queueMs = queued > 0 ? queued / completionsPerMs : 0;
+
+  const runningPerWorker = Math.min(slotsPerWorker, Math.ceil(Math.min(occupied, slots) / Math.max(1, state.healthyWorkers)) + 1);
+  // Prefill shares each step with the running decodes, chunk by chunk.
+  const serviceMs = model.prefillMs(Math.max(1, input.promptTokens)) + model.decodeMs(runningPerWorker, context);
+  const prefillAheadMs = (input.prefillBacklogMs ?? 0) / Math.max(1, state.healthyWorkers);
+  const batch = queued > 0 ? slotsPerWorker : runningPerWorker;
+  const costPer1k = (pool.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch) * 1_000;
+  return { ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs, queueMs, prefillAheadMs, serviceMs, utilization: occupied / slots, costPer1k };
+}

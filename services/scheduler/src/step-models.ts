@@ -1,0 +1,20 @@
+import type { PoolSpec } from '@switchyard/config';
+import { createPerfModel, loadProfiles } from '@switchyard/worker-simulator';
+import type { StepModel } from './scoring.js';
+
+export type { StepModel };
+
+/**
+ * The simulator's performance model (measured H100/H200 step latencies, interpolated) of each
+ * pool's model on its GPU, keyed by pool id: the scheduler predicts with the same numbers the
+ * workers run on.
+ */
+export async function loadStepModels(pools: readonly PoolSpec[], profilesDir?: string): Promise<Map<string, StepModel>> {
+  const profiles = await loadProfiles(profilesDir);
+  const models = new Map<string, StepModel>();
+  for (const pool of pools) {
+    const { rows, meta } = profiles[pool.gpu];
+    models.set(pool.id, createPerfModel(rows, meta, pool.model));
+  }
+  return models;
+}

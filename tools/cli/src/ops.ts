@@ -1,0 +1,146 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { connectBus, openBucket, type KV } from '@switchyard/bus';
+import { loadPoolsFile, type PoolSpec } from '@switchyard/config';
+import { PoolHealth, buckets, parseHeartbeat, type WorkerHeartbeat } from '@switchyard/contracts';
+import { drainKey, modelRoute, poolStates, poolStatus, poolVersion, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
+import { REPO_ROOT } from './stack.js';
+
+interface Buckets {
+  readonly pools: KV;
+  readonly routes: KV;
+}
+
+const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => o.pools ?? env.POOLS_FILE ?? join(REPO_ROOT, 'deploy', 'pools.yaml');
+
+async function withBuckets<T>(url: string, run: (b: Buckets) => Promise<T>): Promise<T> {
+  const nc = await connectBus({ url, name: 'switchyard-cli' });
+  try {
+    return await run({ pools: await openBucket(nc, buckets.pools, { ttl: 10_000 }), routes: await openBucket(nc, buckets.routes) });
+  } finally {
+    await nc.close();
+  }
+}
+
+async function heartbeats(kv: KV): Promise<WorkerHeartbeat[]> {
+  const out: WorkerHeartbeat[] = [];
+  for await (const key of await kv.keys()) {
+    const entry = await kv.get(key);
+    const beat = entry && entry.operation === 'PUT' ? parseHeartbeat(entry.value) : undefined;
+    if (beat) out.push(beat);
+  }
+  return out;
+}
+
+async function drains(kv: KV): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const key of await kv.keys('drain.>')) {
+    const entry = await kv.get(key);
+    if (entry?.operation === 'PUT') out.set(key.slice('drain.'.length), String((JSON.parse(new TextDecoder().decode(entry.value)) as { reason?: string }).reason ?? ''));
+  }
+  return out;
+}
+
+const HEALTH: Record<number, string> = {
+  [PoolHealth.POOL_HEALTH_HEALTHY]: 'healthy', [PoolHealth.POOL_HEALTH_DEGRADED]: 'degraded', [PoolHealth.POOL_HEALTH_DOWN]: 'down', [PoolHealth.POOL_HEALTH_DRAINED]: 'drained',
+};
+
+/** `switchyard pools`: every pool of the pools file with its live state, as a table. */
+export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
+  const states = poolStates(await heartbeats(b.pools), nowMs, { staleMs: 3_000 });
+  const drained = await drains(b.routes);
+  const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', '$/GPU-h', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
+  for (const p of pools) {
+    const s = poolStatus(p, states.get(p.id), drained.get(p.id), 0);
+    rows.push([
+      s.id, s.provider, s.region, s.gpu, s.version, s.capacityClass, s.pricePerGpuHour.toFixed(2), `${s.healthyWorkers}/${s.workers}`, String(s.running), String(s.waiting),
+      String(s.freeSlots), `${Math.round(s.kvUsed * 100)}%`, `${HEALTH[s.health] ?? '?'}${s.drainReason ? ` (${s.drainReason})` : ''}`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+/** Parses `version=weight` arguments. */
+export function parseWeights(args: readonly string[]): Array<{ version: string; weight: number }> {
+  return args.map((a) => {
+    const [version, weight] = a.split('=');
+    const w = Number(weight);
+    if (!version || weight === undefined || !Number.isFinite(w) || w < 0) throw new Error(`"${a}": give version=weight, e.g. llama-3.1-8b=90`);
+    return { version, weight: w };
+  });
+}
+
+/**
+ * `switchyard pools`, `switchyard pool drain|undrain` and `switchyard route list|set`: the
+ * scheduler's operator controls, written to the `routes` KV bucket that every scheduler replica
+ * watches (the same state the gRPC OpsService changes).
+ */
+export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  const nats = ['--nats <url>', 'NATS server (default: NATS_URL, else nats://127.0.0.1:4222)'] as const;
+  const file = ['--pools <file>', 'pools file (default: POOLS_FILE, else deploy/pools.yaml)'] as const;
+  const specs = (o: { pools?: string }) => {
+    const path = poolsFile(o, env);
+    if (!existsSync(path)) throw new Error(`no pools file at ${path}; pass --pools`);
+    return loadPoolsFile(path);
+  };
+
+  program
+    .command('pools')
+    .description('list the GPU pools and their live state (heartbeats, drains)')
+    .option(...nats)
+    .option(...file)
+    .action((o: { nats?: string; pools?: string }) => withBuckets(natsUrl(o, env), async (b) => console.log(await listPools(b, specs(o), Date.now()))));
+
+  const pool = program.command('pool').description('drain or undrain a pool (no new placements; what it holds finishes)');
+  pool
+    .command('drain')
+    .argument('<pool>')
+    .option('--reason <text>', 'why, shown by `switchyard pools`', 'drained by an operator')
+    .option(...nats)
+    .option(...file)
+    .action((id: string, o: { reason: string; nats?: string; pools?: string }) =>
+      withBuckets(natsUrl(o, env), async (b) => {
+        if (!specs(o).some((p) => p.id === id)) throw new Error(`no pool "${id}" in the pools file`);
+        await setDrained(b.routes, id, true, o.reason, Date.now());
+        console.log(`pool ${id} drained (${drainKey(id)}); schedulers place nothing new on it`);
+      }),
+    );
+  pool
+    .command('undrain')
+    .argument('<pool>')
+    .option(...nats)
+    .action((id: string, o: { nats?: string }) =>
+      withBuckets(natsUrl(o, env), async (b) => {
+        await setDrained(b.routes, id, false, '', Date.now());
+        console.log(`pool ${id} takes requests again`);
+      }),
+    );
+
+  const route = program.command('route').description('model routes: aliases, version weights, canaries');
+  route
+    .command('list')
+    .option(...nats)
+    .action((o: { nats?: string }) =>
+      withBuckets(natsUrl(o, env), async (b) => {
+        for (const [alias, { route: r, revision }] of await readRoutes(b.routes)) console.log(JSON.stringify(modelRoute(alias, r, revision)));
+      }),
+    );
+  route
+    .command('set')
+    .description('set version weights, e.g. `route set chat-large llama-3.1-8b=90 llama-3.1-8b-v2=10 --canary llama-3.1-8b-v2`')
+    .argument('<alias>')
+    .argument('<weights...>', 'version=weight pairs')
+    .option('--canary <version>', 'run this version as a canary, rolled back automatically if it misbehaves', '')
+    .option(...nats)
+    .option(...file)
+    .action((alias: string, weights: string[], o: { canary: string; nats?: string; pools?: string }) =>
+      withBuckets(natsUrl(o, env), async (b) => {
+        const known = { versions: new Set(specs(o).map(poolVersion)), aliases: new Set((await readRoutes(b.routes)).keys()) };
+        const { route: r, revision } = await updateRoute(b.routes, alias, (current) => withWeights(current, parseWeights(weights), o.canary, known, Date.now()));
+        console.log(JSON.stringify(modelRoute(alias, r, revision)));
+      }),
+    );
+}
