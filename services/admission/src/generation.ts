@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Principal } from '@switchyard/auth';
 import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
@@ -120,7 +120,8 @@ async function followRequest(
     promptTokens: params.promptTokens,
     maxTokens: params.maxTokens,
     feature: params.feature,
-    seed: params.seed,
+    // No seed asked for: a fresh one, so answers vary; retries of this request reuse it.
+    seed: params.seed || randomBytes(4).readUInt32LE(0),
     inbox: deps.relays.inbox(requestId),
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,

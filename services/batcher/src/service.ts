@@ -19,6 +19,8 @@ export interface BatcherDeps {
   readonly now?: () => number;
 }
 
+const LEGACY_DURABLE = 'batcher';
+
 /** Defaults: realtime waits 5 ms for company, internal 30 ms, batch 1 s. */
 export const DEFAULT_RULES: FormingRules = {
   maxRequests: 64,
@@ -45,6 +47,9 @@ export function createBatcher(deps: BatcherDeps) {
   return {
     async start() {
       const jsm = await deps.js.jetstreamManager();
+      // Before per-pool queues one durable "batcher" took all of dispatch.>; on a work-queue
+      // stream it would overlap every per-pool consumer, so an upgraded deployment drops it.
+      await jsm.consumers.delete(streams.DISPATCH.name, LEGACY_DURABLE).catch(() => false);
       watch = await watchHeartbeats(deps.poolsKv, () => queues.forEach((q) => q.poke()));
       for (const pool of deps.pools) {
         const queue = createPoolQueue({
