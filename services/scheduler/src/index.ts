@@ -15,3 +15,5 @@ export { poolStatus, modelRoute, withWeights } from './ops-model.js';
 export type { OpsView } from './ops-view.js';
 export { startOpsServer, opsHandlers } from './ops-grpc.js';
 export type { OpsServer } from './ops-grpc.js';
+export { createLoadTracker } from './load-tracker.js';
+export type { LoadTracker } from './load-tracker.js';
