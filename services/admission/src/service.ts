@@ -76,6 +76,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const store = createRequestStore(deps.redis);
   const budgets = createBudgetLedger(deps.redis);
   const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
+  const tenantSettings = deps.tenantSettings ?? (() => undefined);
   const server = new Server(SERVER_OPTIONS);
   // Standard grpc.health.v1 so load balancers and `grpc_health_probe` can check readiness.
   const health = new HealthImplementation({ '': 'NOT_SERVING', 'switchyard.v1.AdmissionService': 'NOT_SERVING' });
@@ -104,6 +105,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           if (event.payload?.$case !== 'requestTerminated') return;
           const t = event.payload.requestTerminated;
           await store.terminated({ requestId: t.requestId, outcome: t.outcome, usage: t.usage, reason: t.reason, atUnixMs: event.envelope?.timeUnixMs ?? now() });
+          // Tenants without budgets reserve nothing: skip the Redis lookup on the hot path.
+          const settings = tenantSettings(t.tenant);
+          if (!settings?.budget && Object.keys(settings?.featureBudgets ?? {}).length === 0) return;
           const pending = await budgets.pending(t.requestId);
           if (!pending) return;
           const actual = t.outcome === Outcome.OUTCOME_COMPLETED && t.usage
@@ -123,7 +127,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         budgets,
         limiter: createRateLimiter(deps.redis, now),
         idempotency: createIdempotency(deps.redis),
-        tenantSettings: deps.tenantSettings ?? (() => undefined),
+        tenantSettings,
         defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
         priceBook,
         outputPolicy: deps.outputPolicy,
