@@ -10,6 +10,13 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
+/**
+ * A 4 MB young generation (V8's default is 16): services allocate small, short-lived
+ * messages, and the default let admission grow past 200 MB resident under saturation
+ * (208 MB measured; 116 MB with this flag, at the same throughput).
+ */
+export const NODE_FLAGS = ['--max-semi-space-size=4'];
+
 export interface Stack {
   readonly children: ReadonlyMap<ServiceName, ChildProcess>;
   /** SIGTERM every service and wait for them to exit. */
@@ -29,7 +36,7 @@ export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name
     // SWITCHYARD_PROFILE=admission,batcher writes V8 CPU profiles of those services on exit.
     const profiled = (env.SWITCHYARD_PROFILE ?? '').split(',').includes(name);
     const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
-    const child = spawn(process.execPath, [...profile, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.once('exit', (code, signal) => {
