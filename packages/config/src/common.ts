@@ -9,6 +9,8 @@ export const commonEnv = {
   /** Prometheus `/metrics` port; 0 picks a free one. */
   METRICS_PORT: port.default(0),
   METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Stop when the parent process goes away (set by `switchyard up`, so no service outlives it). */
+  EXIT_WITH_PARENT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   /** JetStream stream replicas: 3 on a cluster. */
   STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 } as const;

@@ -64,6 +64,11 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  if (common.EXIT_WITH_PARENT) {
+    // A parent killed with SIGKILL sends no signal on; notice the re-parenting instead.
+    const parent = process.ppid;
+    setInterval(() => process.ppid !== parent && void shutdown('parent exited'), 1_000).unref();
+  }
 }
 
 /** Runs `main`, and exits non-zero with a readable message when start-up fails. */

@@ -44,6 +44,7 @@ export async function up(options: UpOptions): Promise<void> {
     POLICY_ADDR: `127.0.0.1:${options.policyPort}`,
     BILLING_LISTEN: billingAddr,
     POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    EXIT_WITH_PARENT: 'true',
   };
   let stopping = false;
   const stopAll = async (code: number) => {
