@@ -74,7 +74,7 @@ const SERVER_OPTIONS = {
 export function createAdmission(deps: AdmissionDeps): Admission {
   const now = deps.now ?? Date.now;
   const store = createRequestStore(deps.redis);
-  const budgets = createBudgetLedger(deps.redis);
+  const budgets = createBudgetLedger(deps.redis, now);
   const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
   const tenantSettings = deps.tenantSettings ?? (() => undefined);
   const server = new Server(SERVER_OPTIONS);
