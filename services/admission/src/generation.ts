@@ -132,6 +132,7 @@ async function followRequest(
   const giveUpAt = hooks.deadlineUnixMs || nowMs + (deps.maxRequestMs ?? 600_000);
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
+  let onAbort: (() => void) | undefined;
   const cancelDownstream = () => {
     if (!finished) deps.nc.publish(subjects.cancelRequest(requestId));
   };
@@ -154,7 +155,8 @@ async function followRequest(
       }, Math.max(0, giveUpAt - deps.now()));
     });
     const aborted = new Promise<never>((_, reject) => {
-      hooks.signal?.addEventListener('abort', () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call'))), { once: true });
+      onAbort = () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call')));
+      hooks.signal?.addEventListener('abort', onAbort, { once: true });
     });
     const blocked = output.blocked.then((e) => (cancelDownstream(), Promise.reject(e)));
     const t = await Promise.race([terminal.promise, timeout, aborted, blocked]);
@@ -170,6 +172,8 @@ async function followRequest(
     return { requestId, usage: t.usage ?? noUsage, finishReason: 'length' };
   } finally {
     clearTimeout(timer);
+    // A call that ended normally may still report "cancelled" later; nothing should listen then.
+    if (onAbort) hooks.signal?.removeEventListener('abort', onAbort);
     terminal.cancel();
     relay.close();
     output.report(deps.js, principal.tenant, requestId, deps.now());
