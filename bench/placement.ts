@@ -34,8 +34,9 @@ async function measure(n: number): Promise<number> {
   let turn = 0;
   const ctx = { config: defaultScheduling(), policy: 'switchyard' as const, random: () => ((seed = (seed * 16807) % 2147483647) / 2147483647), turn: () => turn++ };
   const request = { tenant: 'acme', tier: 'realtime' as const, version: 'llama-3.1-8b', promptTokens: 900, maxTokens: 200, ageMs: 3 };
-  for (let i = 0; i < 200; i++) placeRequest(request, view, ctx);
-  const rounds = Math.max(200, Math.floor(200_000 / n));
+  // Warm the JIT, then time enough decisions for a steady figure at every fleet size.
+  for (let i = 0; i < 3_000; i++) placeRequest(request, view, ctx);
+  const rounds = 10_000;
   const t = process.hrtime.bigint();
   for (let i = 0; i < rounds; i++) placeRequest(request, view, ctx);
   return Number(process.hrtime.bigint() - t) / 1000 / rounds;

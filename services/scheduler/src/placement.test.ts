@@ -3,7 +3,7 @@ import type { WorkerHeartbeat } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
 import { defaultScheduling, type PolicyName } from './config.js';
 import { createLoadTracker, type LoadTracker } from './load-tracker.js';
-import { placeRequest, type FleetView, type PlacementContext, type PlacementRequest } from './placement.js';
+import { SAMPLE_SIZE, placeRequest, type FleetView, type PlacementContext, type PlacementRequest } from './placement.js';
 import { poolStates } from './pool-state.js';
 import type { StepModel } from './scoring.js';
 
@@ -206,5 +206,26 @@ describe('switchyard policy: prefill backlog and cost', () => {
     const pools = [pool('idle'), pool('busy')];
     const p = placeRequest(request({ tier: 'internal' }), world(pools, [beat('idle'), beat('busy', 10_000, { running: 4 })], tracker), context());
     expect(p).toMatchObject({ kind: 'placed', pool: 'busy' });
+  });
+});
+
+describe('large fleets', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => pool(`p${i}`));
+  const draws = Array.from({ length: 97 }, (_, i) => (i * 0.618034) % 1);
+
+  it('examines a bounded random sample of pools, and says so', () => {
+    const pools = many(200);
+    const p = placeRequest(request(), world(pools, pools.map((x) => beat(x.id))), context('switchyard', draws));
+    expect(p.kind).toBe('placed');
+    expect(p.candidates.length).toBe(SAMPLE_SIZE);
+    expect(p.reason).toContain(`${SAMPLE_SIZE} of 200 pools sampled`);
+  });
+
+  it('falls back to every pool when the sample holds none that can take the request', () => {
+    const pools = many(200);
+    // Only one pool in 200 has a live worker: a sample of 16 almost never contains it.
+    const p = placeRequest(request(), world(pools, [beat('p137')]), context('switchyard', draws));
+    expect(p).toMatchObject({ kind: 'placed', pool: 'p137' });
+    expect(p.candidates.length).toBe(200);
   });
 });

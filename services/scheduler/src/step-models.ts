@@ -12,9 +12,17 @@ export type { StepModel };
 export async function loadStepModels(pools: readonly PoolSpec[], profilesDir?: string): Promise<Map<string, StepModel>> {
   const profiles = await loadProfiles(profilesDir);
   const models = new Map<string, StepModel>();
+  // Pools of one GPU type and model share one model: its tables are built once, and a large
+  // fleet's decisions stay in cache.
+  const shared = new Map<string, StepModel>();
   for (const pool of pools) {
-    const { rows, meta } = profiles[pool.gpu];
-    models.set(pool.id, createPerfModel(rows, meta, pool.model));
+    const key = `${pool.gpu}/${pool.model}`;
+    let model = shared.get(key);
+    if (!model) {
+      const { rows, meta } = profiles[pool.gpu];
+      shared.set(key, (model = createPerfModel(rows, meta, pool.model)));
+    }
+    models.set(pool.id, model);
   }
   return models;
 }
