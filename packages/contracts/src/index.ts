@@ -105,3 +105,4 @@ export type { ErrorCode } from './domain-error.js';
 export { toGrpcError, RETRY_AFTER_MS } from './grpc-status.js';
 export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
 export type { WorkerHeartbeat } from './heartbeat.js';
+export { bindServer, authorizationOf } from './grpc-server.js';

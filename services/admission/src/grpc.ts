@@ -1,6 +1,7 @@
-import type { Metadata, ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import {
+  authorizationOf,
   DomainError,
   Outcome,
   toGrpcError,
@@ -24,10 +25,6 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly logger: Logger;
 }
 
-const authorization = (metadata: Metadata) => {
-  const value = metadata.get('authorization')[0];
-  return typeof value === 'string' ? value : undefined;
-};
 
 /** grpc-js gives Infinity when the caller set no deadline. */
 function deadlineOf(call: { getDeadline(): Date | number }): number {
@@ -55,7 +52,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
       const abort = new AbortController();
       call.on('cancelled', () => abort.abort());
       void (async () => {
-        const { principal, params } = prepareCall(deps, authorization(call.metadata), call.request);
+        const { principal, params } = prepareCall(deps, authorizationOf(call.metadata), call.request);
         const result = await runGeneration(deps, principal, params, {
           onStarted: (requestId) => void call.write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
           onChunk: (text, seq) => void call.write({ event: { $case: 'chunk', chunk: { text, seq } } }),
@@ -72,7 +69,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
 
     complete(call: ServerUnaryCall<CompleteRequest, CompleteResponse>, callback: sendUnaryData<CompleteResponse>) {
       void (async () => {
-        const { principal, params } = prepareCall(deps, authorization(call.metadata), call.request);
+        const { principal, params } = prepareCall(deps, authorizationOf(call.metadata), call.request);
         const parts: string[] = [];
         const abort = new AbortController();
         call.on('cancelled', () => abort.abort());
@@ -96,7 +93,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
 
     getRequest(call: ServerUnaryCall<GetRequestRequest, GetRequestResponse>, callback: sendUnaryData<GetRequestResponse>) {
       void (async () => {
-        const principal = deps.keyring.authenticate(authorization(call.metadata));
+        const principal = deps.keyring.authenticate(authorizationOf(call.metadata));
         const record = await deps.store.get(call.request.requestId);
         // Another tenant's request is reported as absent, so ids cannot be probed.
         if (!record || (record.tenant !== principal.tenant && !principal.operator)) {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
-import { AdmissionServiceService, Outcome, streams, type Tier, type TierName } from '@switchyard/contracts';
+import { AdmissionServiceService, Outcome, bindServer, streams, type Tier, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { PolicySet } from '@switchyard/policy';
 import type { Logger } from '@switchyard/telemetry';
@@ -134,17 +134,14 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         now,
       };
       server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-      );
-      const host = deps.listen.slice(0, deps.listen.lastIndexOf(':'));
+      const grpc = await bindServer(server, deps.listen);
       health.setStatus('', 'SERVING');
       health.setStatus('switchyard.v1.AdmissionService', 'SERVING');
-      if (!deps.httpListen) return { grpc: `${host}:${port}` };
+      if (!deps.httpListen) return { grpc };
       http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
       const url = await http.listen({ host: httpHost, port: Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1)) });
-      return { grpc: `${host}:${port}`, http: `${url}/v1` };
+      return { grpc, http: `${url}/v1` };
     },
 
     async stop(graceMs = 10_000) {

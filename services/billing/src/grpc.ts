@@ -1,6 +1,7 @@
-import type { Metadata, ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring, Principal } from '@switchyard/auth';
 import {
+  authorizationOf,
   DomainError,
   EntrySide,
   tierFromName,
@@ -45,10 +46,6 @@ export interface BillingHandlerDeps {
   readonly now: () => number;
 }
 
-const authorization = (metadata: Metadata) => {
-  const v = metadata.get('authorization')[0];
-  return typeof v === 'string' ? v : undefined;
-};
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROLLUP_WINDOW_MS = 31 * 24 * 3_600_000;
@@ -75,7 +72,7 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
   const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       void (async () => {
-        const principal = deps.keyring.authenticate(authorization(call.metadata));
+        const principal = deps.keyring.authenticate(authorizationOf(call.metadata));
         callback(null, await handler(call.request, principal));
       })().catch((e) => {
         if (!(e instanceof DomainError)) deps.logger.error({ err: e }, 'billing call failed');

@@ -1,8 +1,8 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { BillingServiceService, DomainError, bindServer, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
@@ -158,10 +158,7 @@ export function createBilling(deps: BillingDeps) {
         reconcileTimer.unref();
       }
       server.addService(BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }));
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-      );
-      return `${deps.listen.slice(0, deps.listen.lastIndexOf(':'))}:${port}`;
+      return bindServer(server, deps.listen);
     },
     async stop() {
       if (reconcileTimer) clearInterval(reconcileTimer);

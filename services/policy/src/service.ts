@@ -1,6 +1,6 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import { publishEvent, type JetStreamClient, type KV } from '@switchyard/bus';
-import { DomainError, PolicyServiceService, subjects } from '@switchyard/contracts';
+import { DomainError, PolicyServiceService, bindServer, subjects } from '@switchyard/contracts';
 import { Registry, type Logger } from '@switchyard/telemetry';
 import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
 import { policyDecisionEvent } from './decision-event.js';
@@ -66,10 +66,7 @@ export function createPolicy(deps: PolicyDeps) {
         store = await openPolicyStore({ kv: deps.policies, onChange, onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload') });
       }
       server.addService(PolicyServiceService, policyHandlers({ check, logger: deps.logger }));
-      const port = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(deps.listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-      );
-      return `${deps.listen.slice(0, deps.listen.lastIndexOf(':'))}:${port}`;
+      return bindServer(server, deps.listen);
     },
     async stop() {
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));

@@ -1,6 +1,8 @@
-import { Server, ServerCredentials, type Metadata, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import {
+  authorizationOf,
+  bindServer,
   DomainError, OpsServiceService, toGrpcError,
   type DrainPoolRequest, type DrainPoolResponse, type ListPoolsRequest, type ListPoolsResponse, type ListRoutesRequest, type ListRoutesResponse,
   type OpsServiceServer, type SetRouteWeightsRequest, type SetRouteWeightsResponse, type UndrainPoolRequest, type UndrainPoolResponse,
@@ -8,16 +10,12 @@ import {
 import type { Logger } from '@switchyard/telemetry';
 import type { OpsView } from './ops-view.js';
 
-const authorization = (metadata: Metadata) => {
-  const v = metadata.get('authorization')[0];
-  return typeof v === 'string' ? v : undefined;
-};
 
 /** The `OpsService` handlers: every call needs an operator key. */
 export function opsHandlers(view: () => OpsView, keyring: Keyring, logger: Logger): OpsServiceServer {
   const run = <Req, Res>(handler: (request: Req) => Promise<Res>) => (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     void (async () => {
-      const principal = keyring.authenticate(authorization(call.metadata));
+      const principal = keyring.authenticate(authorizationOf(call.metadata));
       if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'the Ops API needs an operator key');
       callback(null, await handler(call.request));
     })().catch((e: unknown) => {
@@ -43,10 +41,7 @@ export interface OpsServer {
 export async function startOpsServer(listen: string, view: () => OpsView, keyring: Keyring, logger: Logger): Promise<OpsServer> {
   const server = new Server();
   server.addService(OpsServiceService, opsHandlers(view, keyring, logger));
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  const address = `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
+  const address = await bindServer(server, listen);
   return {
     address,
     stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
