@@ -153,22 +153,14 @@ export interface Totals {
   readonly gpuMicros: number;
 }
 
-export interface ReconciliationReport {
+/** The input's checks, with the metered and ledger quantities summed and compared. */
+export interface ReconciliationReport extends Omit<ReconciliationInput, 'metered' | 'ledger'> {
   readonly ok: boolean;
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly meteringAvailable: boolean;
   readonly metered: Totals;
   readonly ledger: Totals;
   /** Sum of |metered - ledger| over every tenant, hour and token field. */
   readonly tokenDifference: number;
   readonly differences: readonly QuantityDifference[];
-  readonly unbalanced: readonly UnbalancedTransaction[];
-  readonly amountMismatches: readonly AmountMismatch[];
-  readonly repriced: readonly RepriceMismatch[];
-  readonly accounts: readonly AccountMismatch[];
-  readonly gpuCost: readonly GpuCostCheck[];
-  readonly trialBalance: { readonly debitMicros: number; readonly creditMicros: number };
 }
 
 const totals = (qs: readonly HourQuantities[]): Totals => {
