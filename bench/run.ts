@@ -20,6 +20,8 @@ import { fmt, summarize } from './lib/stats.js';
 const quick = process.argv.includes('--quick');
 /** Only start-up and saturation: for profiling runs (SWITCHYARD_PROFILE=admission,...). */
 const saturationOnly = process.argv.includes('--saturation-only');
+/** Only start-up and the paced stages: for latency work. */
+const overheadOnly = process.argv.includes('--overhead-only');
 const STAGE_S = quick ? 3 : 6;
 const PACED_S = quick ? 5 : 10;
 const log = (line: string) => console.log(line);
@@ -32,7 +34,13 @@ const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/pr
 
 async function main() {
   log('starting private nats-server, redis-server, postgres ...');
-  const [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  const monitorPort = await freePort();
+  const [nats, redis, pg] = await Promise.all([startNats({ monitorPort }), startRedis(), startPostgres()]);
+  /** Messages the nats-server took in and sent out so far (publishes, deliveries, acks, replies). */
+  const natsMessages = async () => {
+    const v = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
+    return { in: v.in_msgs, out: v.out_msgs };
+  };
   const apiKey = 'sy_bench_key';
   const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const env = {
@@ -54,17 +62,34 @@ async function main() {
 
   const clients: SwitchyardClient[] = Array.from({ length: 4 }, () => createSwitchyardClient({ address, apiKey }));
   let next = 0;
-  const generate: Shot = async () => {
+  const generateOn = (tier: Tier): Shot => async () => {
     const client = clients[next++ % clients.length]!;
     const t = performance.now();
     let ttft = Number.NaN;
-    // Internal tier: it queues under overload where realtime is shed, so saturation measures throughput.
-    for await (const e of client.generate({ model: 'llama-3.2-1b', prompt: 'benchmark prompt of a few words', maxTokens: 16, tier: Tier.TIER_INTERNAL })) {
+    for await (const e of client.generate({ model: 'llama-3.2-1b', prompt: 'benchmark prompt of a few words', maxTokens: 16, tier })) {
       if (e.event?.$case === 'chunk' && Number.isNaN(ttft)) ttft = performance.now() - t;
     }
     return ttft;
   };
+  // Saturation runs on the internal tier: it queues under overload where realtime is (rightly)
+  // shed. Overhead is measured on realtime, the tier whose users wait for the first token.
+  const generate = generateOn(Tier.TIER_INTERNAL);
+  const generateRealtime = generateOn(Tier.TIER_REALTIME);
   await closedLoop(generate, 8, 2); // warm-up
+  if (overheadOnly) {
+    const pidsNow = SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const);
+    for (const rate of [50, 200, 400]) {
+      const before = pidsNow.map(([, pid]) => cpuSeconds(pid));
+      const run = await paced(generateRealtime, rate, PACED_S);
+      const cpu = pidsNow.map(([name, pid], i) => `${name} ${fmt(((cpuSeconds(pid) - before[i]!) * 1e6) / run.latencies.length, 0)}`).join(', ');
+      const s = summarize(run.latencies);
+      log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed); CPU us/request ${cpu}`);
+    }
+    clients.forEach((c) => c.close());
+    await stack.stop();
+    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+    return;
+  }
 
   // (1) saturation
   log('saturation (closed loop, streamed, billed):');
@@ -74,6 +99,7 @@ async function main() {
     ...servers.flatMap(([name, pid]) => (pid ? [[name, pid] as const] : [])),
   ];
   const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
+  const msgsBefore = await natsMessages();
   const selfBefore = process.cpuUsage();
   const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256], STAGE_S, log);
   const peak = Math.max(...steps.map((s) => s.perSecond));
@@ -83,6 +109,9 @@ async function main() {
     ...pids.map(([name, pid], i) => [name, ((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / requests]),
     ['load generator', (self.user + self.system) / requests],
   ]);
+  const msgsAfter = await natsMessages();
+  const natsPerRequest = { in: (msgsAfter.in - msgsBefore.in) / requests, out: (msgsAfter.out - msgsBefore.out) / requests };
+  log(`NATS messages per completed request: ${fmt(natsPerRequest.in, 1)} in, ${fmt(natsPerRequest.out, 1)} out`);
   log(`CPU microseconds per completed request: ${Object.entries(cpuPerRequest).map(([k, v]) => `${k} ${fmt(v as number, 0)}`).join(', ')}`);
 
   // every completed request billed exactly once
@@ -179,7 +208,7 @@ async function main() {
 
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   const file = join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, cpuPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
+  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, cpuPerRequest, natsPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
   log(`\nwritten ${file}`);
 }
 

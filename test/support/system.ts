@@ -141,7 +141,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   const meteringBus = await connect('metering');
-  const metering = createMetering({ js: meteringBus.js, sql, logger: logger('metering') });
+  const metering = createMetering({ nc: meteringBus.nc, js: meteringBus.js, sql, logger: logger('metering') });
   await metering.start();
 
   const billingBus = await connect('billing');

@@ -18,6 +18,8 @@ export { publishDecision } from './decision.js';
 export type { DecisionService } from './decision.js';
 export { createMicroBatch } from './micro-batch.js';
 export type { MicroBatch, MicroBatchOptions } from './micro-batch.js';
+export { followEvents } from './follow.js';
+export type { FollowOptions } from './follow.js';
 export { pullDurable } from './pull.js';
 export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js';
 export { watchHeartbeats } from './heartbeat-watch.js';

@@ -14,6 +14,8 @@ export interface StartOptions {
   readonly port?: number;
   /** Keep data here instead of a fresh temporary directory that dispose removes. */
   readonly dataDir?: string;
+  /** nats-server only: serve the HTTP monitoring endpoints (/varz, /jsz) on this port. */
+  readonly monitorPort?: number;
 }
 
 const external = (url: string): TestServer => ({ url, dispose: async () => {} });
@@ -46,7 +48,7 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
   const server = await startProcessServer({
     name: 'nats-server',
     command: 'nats-server',
-    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...(options.monitorPort ? ['-m', String(options.monitorPort)] : [])],
     readyPattern: /Server is ready/,
   });
   return { url: `nats://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };

@@ -7,9 +7,9 @@ runMain(() =>
   runService({
     service: 'metering',
     env: z.object({ ...databaseEnv }),
-    async start({ config, logger, js, registry }) {
+    async start({ config, logger, nc, js, registry }) {
       const sql = postgres(config.DATABASE_URL, { max: 8, onnotice: () => {} });
-      const metering = createMetering({ js, sql, logger, registry });
+      const metering = createMetering({ nc, js, sql, logger, registry });
       await metering.start();
       return { stop: async () => (await metering.stop(), await sql.end()) };
     },

@@ -24,7 +24,7 @@ beforeAll(async () => {
   sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   nc = await connectBus({ url: nats.url, name: 'metering-test' });
   await provisionStreams(await jetstreamManager(nc), Object.values(streams));
-  metering = createMetering({ js: jetstream(nc), sql, logger: createLogger({ service: 'metering', level: 'silent' }), registry });
+  metering = createMetering({ nc, js: jetstream(nc), sql, logger: createLogger({ service: 'metering', level: 'silent' }), registry });
   await metering.start();
 }, 60_000);
 

@@ -1,5 +1,5 @@
-import { consumeDurable, createMicroBatch, publishEvent, type JetStreamClient, type RunningConsumer } from '@switchyard/bus';
-import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierName } from '@switchyard/contracts';
+import { consumeDurable, createMicroBatch, followEvents, publishEvent, type JetStreamClient, type NatsConnection, type RunningConsumer, type Subscription } from '@switchyard/bus';
+import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierName, type Event } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
 import { toBillable } from './billable.js';
@@ -10,6 +10,7 @@ import { createTierMemory } from './tier-memory.js';
 import { recordUsage, type RecordResult } from './usage-store.js';
 
 export interface MeteringDeps {
+  readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly sql: Sql;
   readonly logger: Logger;
@@ -17,7 +18,7 @@ export interface MeteringDeps {
   readonly now?: () => number;
   /** Usage events per database transaction at most. Default 1000. */
   readonly maxBatch?: number;
-  /** Also consume admissions, outcomes and policy decisions for the service metrics. Default true. */
+  /** Also follow admissions, outcomes and policy decisions for the service metrics. Default true. */
   readonly serviceMetrics?: boolean;
 }
 
@@ -66,34 +67,34 @@ export function createMetering(deps: MeteringDeps) {
     },
   });
 
-  // Counters start from now: a first start must not count the streams' whole history.
-  const metricsConsumers = async () => {
-    const onError = (e: unknown, context: string) => deps.logger.warn({ err: e }, context);
-    consumers.push(
-      await consumeDurable({
-        js: deps.js, stream: streams.REQUESTS.name, durable: 'metering-admitted', filterSubject: filters.allAdmitted, deliverNew: true, concurrency: 64, onError,
-        handle: async ({ event }) => {
-          const spec = expectPayload(event, 'requestAdmitted').requestAdmitted.request;
-          if (!spec) return;
-          const tier = tierName(spec.tier) ?? 'unspecified';
-          tiers.remember(spec.requestId, tier);
-          metrics.admitted(tier);
-        },
-      }),
-      await consumeDurable({
-        js: deps.js, stream: streams.LIFECYCLE.name, durable: 'metering-lifecycle', deliverNew: true, concurrency: 64, onError,
-        handle: async ({ event }) => {
-          const t = expectPayload(event, 'requestTerminated').requestTerminated;
-          metrics.terminated(tiers.take(t.requestId), outcomeName(t.outcome));
-        },
-      }),
-      await consumeDurable({
-        js: deps.js, stream: streams.DECISIONS.name, durable: 'metering-decisions', filterSubject: filters.allPolicyDecisions, deliverNew: true, concurrency: 64, onError,
-        handle: async ({ event }) => {
-          if (event.payload?.$case === 'decision') metrics.policyCheck(event.payload.decision.action);
-        },
-      }),
-    );
+  /** Metrics durables of earlier versions; plain subscriptions replaced them. */
+  const LEGACY_DURABLES = [[streams.REQUESTS.name, 'metering-admitted'], [streams.LIFECYCLE.name, 'metering-lifecycle'], [streams.DECISIONS.name, 'metering-decisions']] as const;
+  const subscriptions: Subscription[] = [];
+
+  // Counters start from now and live in memory, so they follow the subjects directly: a
+  // durable's delivery and ack per event would double the messages for nothing. Replicas
+  // form one queue group, so each event is counted once across them.
+  const followForMetrics = async () => {
+    const jsm = await deps.js.jetstreamManager();
+    for (const [stream, durable] of LEGACY_DURABLES) await jsm.consumers.delete(stream, durable).catch(() => false);
+    const onUndecodable = (e: unknown, subject: string) => deps.logger.warn({ err: e, subject }, 'undecodable event not counted');
+    const follow = (subject: string, onEvent: (event: Event) => void) =>
+      subscriptions.push(followEvents(deps.nc, subject, onEvent, { queue: 'metering-metrics', onUndecodable }));
+    follow(filters.allAdmitted, (event) => {
+      const spec = event.payload?.$case === 'requestAdmitted' ? event.payload.requestAdmitted.request : undefined;
+      if (!spec) return;
+      const tier = tierName(spec.tier) ?? 'unspecified';
+      tiers.remember(spec.requestId, tier);
+      metrics.admitted(tier);
+    });
+    follow(filters.allTerminals, (event) => {
+      if (event.payload?.$case !== 'requestTerminated') return;
+      const t = event.payload.requestTerminated;
+      metrics.terminated(tiers.take(t.requestId), outcomeName(t.outcome));
+    });
+    follow(filters.allPolicyDecisions, (event) => {
+      if (event.payload?.$case === 'decision') metrics.policyCheck(event.payload.decision.action);
+    });
   };
 
   return {
@@ -122,9 +123,10 @@ export function createMetering(deps: MeteringDeps) {
           },
         }),
       );
-      if (deps.serviceMetrics ?? true) await metricsConsumers();
+      if (deps.serviceMetrics ?? true) await followForMetrics();
     },
     async stop() {
+      for (const s of subscriptions) s.unsubscribe();
       await Promise.all(consumers.map((c) => c.stop()));
       await batch.drain();
     },

@@ -1,11 +1,11 @@
 import {
-  consumeDurable, openBucket, publishDecision, publishEvent, publishTerminal, terminalOf, watchHeartbeats,
+  consumeDurable, followEvents, openBucket, publishDecision, publishEvent, publishTerminal, terminalOf, watchHeartbeats,
   type Delivery, type Disposition, type HeartbeatWatch, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer, type Subscription,
 } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  DomainError, Outcome, buckets, decodeEvent, expectPayload, filters, makeEvent, streams, subjects, tierName,
-  type Candidate, type RequestSpec, type TierName,
+  DomainError, Outcome, buckets, expectPayload, filters, makeEvent, streams, subjects, tierName,
+  type Candidate, type Event, type RequestSpec, type TierName,
 } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import { createCanaryController, type CanaryController } from './canary-controller.js';
@@ -175,17 +175,8 @@ export function createScheduler(deps: SchedulerDeps) {
     }
   }
 
-  const listen = (subject: string, onEvent: (event: ReturnType<typeof decodeEvent>) => void) => {
-    subscriptions.push(deps.nc.subscribe(subject, {
-      callback: (error, msg) => {
-        if (error) return;
-        try {
-          onEvent(decodeEvent(msg.data));
-        } catch (e) {
-          deps.logger.debug({ err: e, subject: msg.subject }, 'undecodable event ignored');
-        }
-      },
-    }));
+  const listen = (subject: string, onEvent: (event: Event) => void) => {
+    subscriptions.push(followEvents(deps.nc, subject, onEvent, { onUndecodable: (e, subject) => deps.logger.debug({ err: e, subject }, 'undecodable event ignored') }));
   };
 
   return {
