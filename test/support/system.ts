@@ -93,7 +93,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const pools = options.pools ?? TEST_POOLS;
   const policyBus = await connect('policy');
   const policies = await openBucket(policyBus.nc, buckets.policies);
-  const policy = createPolicy({ js: policyBus.js, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
+  const policy = createPolicy({ nc: policyBus.nc, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
   const policyAddress = await policy.start();
 
   const redis = new Redis(redisServer.url);

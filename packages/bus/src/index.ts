@@ -2,7 +2,7 @@ export { connectBus } from './connect.js';
 export type { ConnectBusOptions } from './connect.js';
 export { provisionStreams, ensureDurable } from './provision.js';
 export type { ProvisionOptions, DurableSpec } from './provision.js';
-export { publishEvent } from './publish.js';
+export { emitEvent, publishEvent } from './publish.js';
 export type { PublishOptions } from './publish.js';
 export { consumeDurable } from './consume.js';
 export type { ConsumeDurableOptions, Delivery, DeliveryHandler, RunningConsumer } from './consume.js';

@@ -1,4 +1,5 @@
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { encodeEvent, type Event } from '@switchyard/contracts';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -35,4 +36,14 @@ export async function publishEvent(
       delay *= 2;
     }
   }
+}
+
+/**
+ * Publishes telemetry (decision events) into its stream without waiting for an ack: the
+ * server stores it as any other message, but no reply travels back and nothing is
+ * retried. For facts whose loss in a bus outage costs an explanation, never a request or
+ * money; everything else goes through {@link publishEvent}.
+ */
+export function emitEvent(nc: NatsConnection, subject: string, event: Event): void {
+  nc.publish(subject, encodeEvent(event));
 }

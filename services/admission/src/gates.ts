@@ -1,5 +1,5 @@
 import type { Principal, TenantSettings, TierLimits } from '@switchyard/auth';
-import { publishDecision, type JetStreamClient } from '@switchyard/bus';
+import { publishDecision, type NatsConnection } from '@switchyard/bus';
 import { DomainError, PolicyAction, type TierName } from '@switchyard/contracts';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { BudgetLedger } from './budget-ledger.js';
@@ -9,7 +9,7 @@ import type { RateLimiter } from './rate-limiter.js';
 import type { GenerationParams } from './validate.js';
 
 export interface GateDeps {
-  readonly js: JetStreamClient;
+  readonly nc: NatsConnection;
   readonly policy: PolicyClient;
   readonly limiter: RateLimiter;
   readonly budgets: BudgetLedger;
@@ -33,39 +33,39 @@ export interface Cleared {
  */
 export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string): Promise<Cleared> {
   const { tenant } = principal;
-  const refuse = async (action: string, error: DomainError) => {
-    await publishDecision(deps.js, 'admission', tenant, requestId, { action, reason: error.message }, deps.now()).catch(() => {});
+  const refuse = (action: string, error: DomainError): never => {
+    publishDecision(deps.nc, 'admission', tenant, requestId, { action, reason: error.message }, deps.now());
     throw error;
   };
 
   if (principal.tiers.length > 0 && !principal.tiers.includes(params.tierName)) {
-    await refuse('refuse-tier', new DomainError('PERMISSION_DENIED', `this API key may use tiers ${principal.tiers.join(', ')}, not ${params.tierName}`));
+    refuse('refuse-tier', new DomainError('PERMISSION_DENIED', `this API key may use tiers ${principal.tiers.join(', ')}, not ${params.tierName}`));
   }
 
   const verdict = await deps.policy.check(tenant, requestId, params.prompt);
   if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
-    await refuse('refuse-policy', new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`));
+    refuse('refuse-policy', new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`));
   }
 
   const settings = deps.tenantSettings(tenant);
   const limits = settings?.limits[params.tierName] ?? deps.defaultLimits[params.tierName];
   const tokens = params.promptTokens + params.maxTokens;
   if (tokens > limits.tokensPerMinute) {
-    await refuse('refuse-size', new DomainError('INVALID_ARGUMENT', `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`));
+    refuse('refuse-size', new DomainError('INVALID_ARGUMENT', `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`));
   }
   const rate = await deps.limiter.take(rateBuckets(tenant, params.tierName, limits, tokens));
   if (!rate.allowed) {
-    await refuse('refuse-rate', new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, { retryAfterMs: rate.retryAfterMs, retryable: true }));
+    refuse('refuse-rate', new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, { retryAfterMs: rate.retryAfterMs, retryable: true }));
   }
 
   const worstCase = worstCaseMicros(deps.priceBook, params, requestId, tenant);
   const plan = budgetPlan(settings, params.feature, deps.now());
   const reservation = await deps.budgets.reserve(requestId, worstCase, plan.specs, { model: params.model, tier: params.tier });
   if (!reservation.reserved) {
-    await refuse('refuse-budget', new DomainError('RESOURCE_EXHAUSTED', `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`));
+    refuse('refuse-budget', new DomainError('RESOURCE_EXHAUSTED', `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`));
   } else {
     for (const label of softBreaches(plan, reservation.reserved ? reservation.committedMicros : [])) {
-      await publishDecision(deps.js, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}` }, deps.now()).catch(() => {});
+      publishDecision(deps.nc, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}` }, deps.now());
     }
   }
   return { prompt: verdict.redactedText, reservedMicros: worstCase };

@@ -176,7 +176,7 @@ async function followRequest(
     if (onAbort) hooks.signal?.removeEventListener('abort', onAbort);
     terminal.cancel();
     relay.close();
-    output.report(deps.js, principal.tenant, requestId, deps.now());
+    output.report(deps.nc, principal.tenant, requestId, deps.now());
   }
 }
 

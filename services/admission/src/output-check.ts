@@ -1,4 +1,4 @@
-import { publishEvent, type JetStreamClient } from '@switchyard/bus';
+import { emitEvent, type NatsConnection } from '@switchyard/bus';
 import { DomainError, subjects } from '@switchyard/contracts';
 import { createOutputGuard, policyDecisionEvent, type OutputStep, type PolicySet } from '@switchyard/policy';
 
@@ -13,7 +13,7 @@ export interface OutputCheck {
   /** The stream is complete: release what the guard held back (or block). */
   end(): void;
   /** Publishes the output decision event, for tenants that check output. */
-  report(js: JetStreamClient, tenant: string, requestId: string, nowMs: number): void;
+  report(nc: NatsConnection, tenant: string, requestId: string, nowMs: number): void;
 }
 
 /**
@@ -53,9 +53,9 @@ export function guardOutput(policy: PolicySet | undefined, forward: ChunkSink): 
       return error;
     },
     end: () => apply(timed(() => guard.end())),
-    report(js, tenant, requestId, nowMs) {
+    report(nc, tenant, requestId, nowMs) {
       const event = policyDecisionEvent({ tenant, requestId, target: 'output', facts: guard.summary(), rules: policy!.output!, latencyMs: checkMs, nowMs });
-      publishEvent(js, subjects.decision('policy', tenant), event).catch(() => {});
+      emitEvent(nc, subjects.decision('policy', tenant), event);
     },
   };
 }

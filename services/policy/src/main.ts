@@ -10,9 +10,9 @@ runMain(() =>
   runService({
     service: 'policy',
     env,
-    async start({ config, logger, registry, nc, js }) {
+    async start({ config, logger, registry, nc }) {
       const policies = await openBucket(nc, buckets.policies);
-      const policy = createPolicy({ js, logger, registry, policies, listen: config.POLICY_LISTEN });
+      const policy = createPolicy({ nc, logger, registry, policies, listen: config.POLICY_LISTEN });
       const address = await policy.start();
       logger.info({ address }, 'policy serving gRPC');
       return policy;

@@ -22,7 +22,7 @@ beforeAll(async () => {
   kv = await openBucket(nc, buckets.policies);
   // A policy stored before start is loaded before the first request is served.
   await putPolicyDocument(kv, 'initech', { version: 'initech-1', actions: { email: 'block' } });
-  policy = createPolicy({ js, logger: createLogger({ service: 'policy', level: 'silent' }), listen: '127.0.0.1:0', policies: kv, registry });
+  policy = createPolicy({ nc, logger: createLogger({ service: 'policy', level: 'silent' }), listen: '127.0.0.1:0', policies: kv, registry });
   client = new PolicyServiceClient(await policy.start(), credentials.createInsecure());
 }, 60_000);
 

@@ -1,5 +1,5 @@
 import { Server } from '@grpc/grpc-js';
-import { publishEvent, type JetStreamClient, type KV } from '@switchyard/bus';
+import { emitEvent, type KV, type NatsConnection } from '@switchyard/bus';
 import { DomainError, PolicyServiceService, bindServer, subjects } from '@switchyard/contracts';
 import { Registry, type Logger } from '@switchyard/telemetry';
 import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
@@ -10,7 +10,7 @@ import { DEFAULT_POLICY, type PolicySet } from './policy-set.js';
 import { openPolicyStore, type PolicyChange, type PolicyStore } from './policy-store.js';
 
 export interface PolicyDeps {
-  readonly js: JetStreamClient;
+  readonly nc: NatsConnection;
   readonly logger: Logger;
   readonly listen: string;
   /** The `policies` KV bucket, watched live. Without it every tenant gets `DEFAULT_POLICY`. */
@@ -51,11 +51,9 @@ export function createPolicy(deps: PolicyDeps) {
     const latencyMs = performance.now() - startedMs;
     metrics.observe(tenant, target, verdict, latencyMs);
     deps.logger.debug({ tenant, requestId, target, action: verdict.action, categories: verdict.categories, ruleIds: verdict.ruleIds, policyVersion: verdict.policyVersion, latencyMs }, 'policy checked');
-    // Telemetry must not slow the hot path or fail the check: publish in the background.
+    // Telemetry must not slow the hot path or fail the check: no waiting for the stream's ack.
     const event = policyDecisionEvent({ tenant, requestId, target, facts: verdict, rules: target === 'output' && policy.output ? policy.output : policy, latencyMs, nowMs: now() });
-    publishEvent(deps.js, subjects.decision('policy', tenant), event).catch((e) =>
-      deps.logger.warn({ err: e, requestId }, 'policy decision event not published'),
-    );
+    emitEvent(deps.nc, subjects.decision('policy', tenant), event);
     return verdict;
   };
 

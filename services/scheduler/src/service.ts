@@ -108,7 +108,7 @@ export function createScheduler(deps: SchedulerDeps) {
   const reject = async (request: RequestSpec, tier: TierName, reason: string, retryAfterMs: number, candidates: Candidate[], kind: string) => {
     const { tenant, requestId } = request;
     metrics.rejected.inc({ tier, kind });
-    await publishDecision(deps.js, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now());
+    publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now());
     await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }), now());
   };
 
@@ -136,10 +136,8 @@ export function createScheduler(deps: SchedulerDeps) {
     }
     if (placement.prediction) metrics.predictedTtft.observe({ tier }, placement.prediction.ttftMs / 1000);
     const reason = route.via.length ? `${route.reason}; ${placement.reason}` : placement.reason;
-    await Promise.all([
-      dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs),
-      publishDecision(deps.js, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs),
-    ]);
+    await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs);
+    publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs);
   }
 
   /** Failover: places a request found on dead pool `from` somewhere else. */
@@ -154,7 +152,7 @@ export function createScheduler(deps: SchedulerDeps) {
     );
     if (placement.kind !== 'placed') return undefined;
     await dispatch(spec, poolsById.get(placement.pool)!, dispatchId, nowMs);
-    await publishDecision(deps.js, 'scheduler', spec.tenant, spec.requestId, {
+    publishDecision(deps.nc, 'scheduler', spec.tenant, spec.requestId, {
       action: 'failover', reason: `pool ${from} stopped heartbeating (request ${stage}); ${placement.reason}`, chosen: placement.pool, candidates: placement.candidates,
     }, nowMs);
     metrics.failover.inc({ from, to: placement.pool, stage });
