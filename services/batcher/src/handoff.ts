@@ -20,17 +20,23 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   await kv.put(`batch.${batchId}`, encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
   const theirs = new Set<string>();
-  for (const r of requests) {
-    try {
-      await kv.create(`req.${r.requestId}`, encoder.encode(batchId));
-      mine.push(r);
-    } catch {
-      const entry = await kv.get(`req.${r.requestId}`);
-      const owner = entry ? decoder.decode(entry.value) : '';
-      if (owner === batchId) mine.push(r);
-      else if (owner) theirs.add(owner);
-    }
-  }
+  // Claims are independent of each other: send them all at once, not one round trip each.
+  const owners = await Promise.all(
+    requests.map((r) =>
+      kv.create(`req.${r.requestId}`, encoder.encode(batchId)).then(
+        () => batchId,
+        async () => {
+          const entry = await kv.get(`req.${r.requestId}`);
+          return entry ? decoder.decode(entry.value) : '';
+        },
+      ),
+    ),
+  );
+  requests.forEach((r, i) => {
+    const owner = owners[i]!;
+    if (owner === batchId) mine.push(r);
+    else if (owner) theirs.add(owner);
+  });
   for (const earlier of theirs) await republish(js, kv, earlier);
   if (mine.length === 0) return;
   const event = batchOf(mine);

@@ -21,11 +21,15 @@ export interface BatcherDeps {
 
 const LEGACY_DURABLE = 'batcher';
 
-/** Defaults: realtime waits 5 ms for company, internal 30 ms, batch 1 s. */
+/**
+ * Defaults: realtime never waits for company (a worker's continuous batching joins it to the
+ * running batch at its next step, so waiting here would only add latency); internal waits
+ * up to 30 ms and batch 1 s, trading latency for fewer, larger hand-offs.
+ */
 export const DEFAULT_RULES: FormingRules = {
   maxRequests: 64,
   maxPromptTokens: 16_384,
-  maxWaitMs: { realtime: 5, internal: 30, batch: 1_000 },
+  maxWaitMs: { realtime: 0, internal: 30, batch: 1_000 },
   preferredSize: 16,
 };
 
@@ -60,10 +64,10 @@ export function createBatcher(deps: BatcherDeps) {
           metrics,
           now,
           heartbeats: () => [...watch!.heartbeats()].filter((h) => h.pool === pool.id && !h.draining && now() - h.atUnixMs <= staleAfterMs),
-          undelivered: cached(10, async () => {
+          undelivered: refreshed(10, async () => {
             const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
             return info ? info.num_pending : Number.POSITIVE_INFINITY;
-          }),
+          }, () => queue.poke()),
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
         });
         queues.set(pool.id, queue);
@@ -99,12 +103,25 @@ export function createBatcher(deps: BatcherDeps) {
 
 export type Batcher = ReturnType<typeof createBatcher>;
 
-/** Reuses a probe's answer for `ms`, so a busy queue asks the server at most that often. */
-function cached<T>(ms: number, probe: () => Promise<T>): () => Promise<T> {
-  let last: { at: number; value: Promise<T> } | undefined;
-  return () => {
-    const now = performance.now();
-    if (!last || now - last.at > ms) last = { at: now, value: probe() };
+/**
+ * A probe's last answer, refreshed in the background once it is `ms` old: a busy queue asks
+ * the server at most that often, and no hand-off waits for the round trip (only the very
+ * first). `onRefreshed` runs when a fresh answer arrives, so a queue blocked on a stale one
+ * looks again.
+ */
+function refreshed<T>(ms: number, probe: () => Promise<T>, onRefreshed: () => void): () => Promise<T> {
+  let last: { at: number; value: T } | undefined;
+  let pending: Promise<T> | undefined;
+  const refresh = () =>
+    (pending ??= probe().then((value) => {
+      last = { at: performance.now(), value };
+      pending = undefined;
+      onRefreshed();
+      return value;
+    }));
+  return async () => {
+    if (!last) return refresh();
+    if (performance.now() - last.at > ms) void refresh();
     return last.value;
   };
 }
