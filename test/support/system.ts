@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
-import { createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
+import { ADMISSION_REDIS_OPTIONS, createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
 import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, type TenantStore } from '@switchyard/auth';
 import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
@@ -96,7 +96,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const policy = createPolicy({ nc: policyBus.nc, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
   const policyAddress = await policy.start();
 
-  const redis = new Redis(redisServer.url);
+  const redis = new Redis(redisServer.url, ADMISSION_REDIS_OPTIONS);
   const admissions: Admission[] = [];
   const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {

@@ -6,6 +6,7 @@ import { buckets } from '@switchyard/contracts';
 import { openPolicyStore } from '@switchyard/policy';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicyClient } from './policy-client.js';
+import { ADMISSION_REDIS_OPTIONS } from './redis-options.js';
 import { createAdmission } from './service.js';
 
 const env = z.object({
@@ -26,7 +27,7 @@ runMain(() =>
     service: 'admission',
     env,
     async start({ config, logger, nc, js }) {
-      const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+      const redis = new Redis(config.REDIS_URL, ADMISSION_REDIS_OPTIONS);
       const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );

@@ -36,7 +36,9 @@ export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name
     // SWITCHYARD_PROFILE=admission,batcher writes V8 CPU profiles of those services on exit.
     const profiled = (env.SWITCHYARD_PROFILE ?? '').split(',').includes(name);
     const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
-    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
+    const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.once('exit', (code, signal) => {
