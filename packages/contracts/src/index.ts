@@ -23,6 +23,8 @@ export {
   PolicyAction,
   CheckRequest,
   CheckResponse,
+  CheckStreamRequest,
+  CheckStreamResponse,
   PolicyServiceService,
   type PolicyServiceServer,
   PolicyServiceClient,

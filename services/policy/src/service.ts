@@ -4,7 +4,7 @@ import { DomainError, PolicyServiceService, bindServer, subjects } from '@switch
 import { Registry, type Logger } from '@switchyard/telemetry';
 import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
 import { policyDecisionEvent } from './decision-event.js';
-import { policyHandlers } from './grpc.js';
+import { policyHandlers, type PolicyHandlerDeps } from './grpc.js';
 import { createPolicyMetrics } from './policy-metrics.js';
 import { DEFAULT_POLICY, type PolicySet } from './policy-set.js';
 import { openPolicyStore, type PolicyChange, type PolicyStore } from './policy-store.js';
@@ -32,6 +32,7 @@ export function createPolicy(deps: PolicyDeps) {
   const metrics = createPolicyMetrics(deps.registry ?? new Registry());
   const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   let store: PolicyStore | undefined;
+  const openStreams: PolicyHandlerDeps['openStreams'] = new Set();
   const policyFor = (tenant: string): PolicySet => store?.policyFor(tenant) ?? DEFAULT_POLICY;
 
   const onChange = (change: PolicyChange) => {
@@ -63,10 +64,14 @@ export function createPolicy(deps: PolicyDeps) {
       if (deps.policies) {
         store = await openPolicyStore({ kv: deps.policies, onChange, onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload') });
       }
-      server.addService(PolicyServiceService, policyHandlers({ check, logger: deps.logger }));
+      server.addService(PolicyServiceService, policyHandlers({ check, logger: deps.logger, openStreams }));
       return bindServer(server, deps.listen);
     },
     async stop() {
+      // Every check received is already answered (checks are synchronous): end the streams,
+      // so callers reopen them elsewhere and the shutdown need not wait for them.
+      for (const call of openStreams) call.end();
+      openStreams.clear();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       await store?.stop();
     },

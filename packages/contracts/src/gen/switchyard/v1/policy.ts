@@ -10,8 +10,10 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
   type ClientUnaryCall,
+  type handleBidiStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -72,6 +74,26 @@ export interface CheckResponse {
   categories: string[];
   ruleIds: string[];
   policyVersion: string;
+}
+
+export interface CheckStreamRequest {
+  /** Chosen by the caller, unique among its checks in flight; the answer carries it back. */
+  id: number;
+  check: CheckRequest | undefined;
+}
+
+export interface CheckStreamResponse {
+  id: number;
+  /** Exactly one of response and error is set. */
+  response: CheckResponse | undefined;
+  error: CheckError | undefined;
+}
+
+/** CheckError is a refused or failed check, as the unary call's status would say it. */
+export interface CheckError {
+  /** A google.rpc.Code value. */
+  code: number;
+  message: string;
 }
 
 function createBaseCheckRequest(): CheckRequest {
@@ -243,6 +265,188 @@ export const CheckResponse: MessageFns<CheckResponse> = {
   },
 };
 
+function createBaseCheckStreamRequest(): CheckStreamRequest {
+  return { id: 0, check: undefined };
+}
+
+export const CheckStreamRequest: MessageFns<CheckStreamRequest> = {
+  encode(message: CheckStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.check !== undefined) {
+      CheckRequest.encode(message.check, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.check = CheckRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCheckStreamResponse(): CheckStreamResponse {
+  return { id: 0, response: undefined, error: undefined };
+}
+
+export const CheckStreamResponse: MessageFns<CheckStreamResponse> = {
+  encode(message: CheckStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint64(message.id);
+    }
+    if (message.response !== undefined) {
+      CheckResponse.encode(message.response, writer.uint32(18).fork()).join();
+    }
+    if (message.error !== undefined) {
+      CheckError.encode(message.error, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.response = CheckResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.error = CheckError.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCheckError(): CheckError {
+  return { code: 0, message: "" };
+}
+
+export const CheckError: MessageFns<CheckError> = {
+  encode(message: CheckError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /** PolicyService decides whether a text may pass, and redacts what it must not carry. */
 export type PolicyServiceService = typeof PolicyServiceService;
 export const PolicyServiceService = {
@@ -255,10 +459,28 @@ export const PolicyServiceService = {
     responseSerialize: (value: CheckResponse): Buffer => Buffer.from(CheckResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CheckResponse => CheckResponse.decode(value),
   },
+  /**
+   * CheckStream carries many checks over one long-lived call, answered by id in any order:
+   * the hot path from admission, without a new HTTP/2 stream per check.
+   */
+  checkStream: {
+    path: "/switchyard.v1.PolicyService/CheckStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: CheckStreamRequest): Buffer => Buffer.from(CheckStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckStreamRequest => CheckStreamRequest.decode(value),
+    responseSerialize: (value: CheckStreamResponse): Buffer => Buffer.from(CheckStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckStreamResponse => CheckStreamResponse.decode(value),
+  },
 } as const;
 
 export interface PolicyServiceServer extends UntypedServiceImplementation {
   check: handleUnaryCall<CheckRequest, CheckResponse>;
+  /**
+   * CheckStream carries many checks over one long-lived call, answered by id in any order:
+   * the hot path from admission, without a new HTTP/2 stream per check.
+   */
+  checkStream: handleBidiStreamingCall<CheckStreamRequest, CheckStreamResponse>;
 }
 
 export interface PolicyServiceClient extends Client {
@@ -277,6 +499,16 @@ export interface PolicyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CheckResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * CheckStream carries many checks over one long-lived call, answered by id in any order:
+   * the hot path from admission, without a new HTTP/2 stream per check.
+   */
+  checkStream(): ClientDuplexStream<CheckStreamRequest, CheckStreamResponse>;
+  checkStream(options: Partial<CallOptions>): ClientDuplexStream<CheckStreamRequest, CheckStreamResponse>;
+  checkStream(
+    metadata: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<CheckStreamRequest, CheckStreamResponse>;
 }
 
 export const PolicyServiceClient = makeGenericClientConstructor(
@@ -287,6 +519,17 @@ export const PolicyServiceClient = makeGenericClientConstructor(
   service: typeof PolicyServiceService;
   serviceName: string;
 };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
