@@ -104,7 +104,7 @@ async function main() {
   const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
   const msgsBefore = await natsMessages();
   const selfBefore = process.cpuUsage();
-  const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256], STAGE_S, log);
+  const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256, 512], STAGE_S, log);
   const peak = Math.max(...steps.map((s) => s.perSecond));
   const requests = steps.reduce((a, s) => a + s.completed, 0);
   const self = process.cpuUsage(selfBefore);
