@@ -61,6 +61,13 @@ async function main() {
   log(`start-up to first served request: ${fmt(startupS)} s`);
 
   const clients: SwitchyardClient[] = Array.from({ length: 4 }, () => createSwitchyardClient({ address, apiKey }));
+  /** Everything the run opened, closed in reverse; `extra` are connections opened later. */
+  const tearDown = async (...extra: Array<() => Promise<unknown>>) => {
+    clients.forEach((c) => c.close());
+    await Promise.all(extra.map((close) => close()));
+    await stack.stop();
+    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+  };
   let next = 0;
   const generateOn = (tier: Tier): Shot => async () => {
     const client = clients[next++ % clients.length]!;
@@ -88,9 +95,7 @@ async function main() {
       const s = summarize(run.latencies);
       log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed); CPU us/request ${cpu}`);
     }
-    clients.forEach((c) => c.close());
-    await stack.stop();
-    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+    await tearDown();
     return;
   }
 
@@ -136,10 +141,7 @@ async function main() {
   log(`completed ${completed}, billed ${billed} (${duplicates} duplicates), billing caught up ${fmt(billingLagS)} s after the run`);
 
   if (saturationOnly) {
-    clients.forEach((c) => c.close());
-    await Promise.all([nc.close(), sql.end()]);
-    await stack.stop();
-    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+    await tearDown(() => nc.close(), () => sql.end());
     return;
   }
 
@@ -186,11 +188,7 @@ async function main() {
   const ledger = side('ledger.ts', /usage events\/s/).replace(/^.*?: /, '');
   const placement = side('placement.ts', /1,?000 pools/);
 
-  clients.forEach((c) => c.close());
-  await nc.close();
-  await sql.end();
-  await stack.stop();
-  await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+  await tearDown(() => nc.close(), () => sql.end());
 
   const rows: [string, string, string, boolean | undefined][] = [
     ['end-to-end completed req/s (streamed, billed)', fmt(peak, 0), '>= 1500 and >= 2.3x Portkey', peak >= 1500 && peak >= 2.3 * pkPeak],

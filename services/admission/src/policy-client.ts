@@ -33,7 +33,8 @@ export function createPolicyClient(address: string, timeoutMs = 2_000): PolicyCl
   let channel: Channel | undefined;
   let nextId = 1;
 
-  const close = (c: Channel, cause: unknown) => {
+  /** Forgets a broken or closed channel and refuses every check still waiting on it. */
+  const fail = (c: Channel, cause: unknown) => {
     if (channel === c) channel = undefined;
     for (const w of c.waiting.values()) {
       clearTimeout(w.timer);
@@ -53,8 +54,8 @@ export function createPolicyClient(address: string, timeoutMs = 2_000): PolicyCl
       const refused = m.error?.code === status.INVALID_ARGUMENT;
       w.reject(refused ? new DomainError('INVALID_ARGUMENT', m.error!.message) : unavailable(new Error(m.error?.message ?? 'empty answer')));
     });
-    c.call.on('error', (e) => close(c, e));
-    c.call.on('end', () => close(c, new Error('policy stream ended')));
+    c.call.on('error', (e) => fail(c, e));
+    c.call.on('end', () => fail(c, new Error('policy stream ended')));
     return c;
   };
 
@@ -74,7 +75,7 @@ export function createPolicyClient(address: string, timeoutMs = 2_000): PolicyCl
     close() {
       if (channel) {
         channel.call.end();
-        close(channel, new Error('policy client closed'));
+        fail(channel, new Error('policy client closed'));
       }
       client.close();
     },
