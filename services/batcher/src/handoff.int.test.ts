@@ -58,4 +58,17 @@ describe('exactly-once hand-off', () => {
     await handOff(js, kv, 'p2', 'batch-E', [spec('r4'), spec('r5')], 2);
     expect(Object.fromEntries(await appearances('p2'))).toEqual({ r4: 1, r5: 1 });
   });
+
+  it('a one-request batch is claimed, not stored, and a crash before or after publishing sends it once', async () => {
+    const js = jetstream(nc);
+    // Published, then the process died before acking r6's dispatch message.
+    await handOff(js, kv, 'p3', 'batch-F', [spec('r6')], 1);
+    expect([await kv.get('batch.batch-F'), await kv.get('batch.solo-batch-F')]).toEqual([null, null]);
+    // Claimed, then the process died before publishing r7's batch.
+    await kv.create('req.r7', new TextEncoder().encode('solo-batch-G'));
+    // The next incarnation gets both again, with a new r8.
+    await handOff(js, kv, 'p3', 'batch-H', [spec('r6'), spec('r7'), spec('r8')], 2);
+    await handOff(js, kv, 'p3', 'batch-I', [spec('r6')], 3);
+    expect(Object.fromEntries(await appearances('p3'))).toEqual({ r6: 1, r7: 1, r8: 1 });
+  });
 });

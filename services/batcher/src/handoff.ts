@@ -6,25 +6,37 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
+ * Batch ids of one-request batches start with this. Such a batch has no stored record: its
+ * claim is all there is, and whoever meets the claim holds the one request it names (the
+ * redelivered dispatch), so it can re-send the batch without reading anything back.
+ */
+const SOLO = 'solo-';
+
+/**
  * Exactly-once hand-off from DISPATCH to BATCHES across batcher crashes.
  *
- * The batch is written to KV before its requests are claimed for it (`create`, which fails
- * if the request already has a batch). A request a crashed batcher had claimed keeps its
- * old batch: that batch is re-published under its own id, which JetStream drops as a
- * duplicate if it went out before the crash, so no request is lost or sent twice. Dispatch
- * messages are acked only after this returns.
+ * A batch is published only after its requests are claimed for it in KV (`create`, which
+ * fails if the request already has a batch). A request a crashed batcher had claimed keeps
+ * its old batch: that batch is re-published under its own id, which JetStream drops as a
+ * duplicate if it went out before the crash, so no request is lost or sent twice. Batches of
+ * several requests are stored before they are claimed (a claim must name a batch that can be
+ * read back); a one-request batch is only claimed, one round trip instead of two, which is
+ * what realtime traffic, sent at once and mostly alone, waits for. Dispatch messages are
+ * acked only after this returns.
  */
 export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId: string, requests: readonly RequestSpec[], nowMs: number): Promise<void> {
-  const batchOf = (members: readonly RequestSpec[]) =>
-    makeEvent({ id: batchId, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId, pool, requests: [...members] } });
-  await kv.put(`batch.${batchId}`, encodeEvent(batchOf(requests)));
+  const solo = requests.length === 1;
+  const id = solo ? `${SOLO}${batchId}` : batchId;
+  const batchOf = (members: readonly RequestSpec[], named = id) =>
+    makeEvent({ id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } });
+  if (!solo) await kv.put(`batch.${id}`, encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
-  const theirs = new Set<string>();
+  const theirs = new Map<string, RequestSpec>();
   // Claims are independent of each other: send them all at once, not one round trip each.
   const owners = await Promise.all(
     requests.map((r) =>
-      kv.create(`req.${r.requestId}`, encoder.encode(batchId)).then(
-        () => batchId,
+      kv.create(`req.${r.requestId}`, encoder.encode(id)).then(
+        () => id,
         async () => {
           const entry = await kv.get(`req.${r.requestId}`);
           return entry ? decoder.decode(entry.value) : '';
@@ -34,13 +46,16 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   );
   requests.forEach((r, i) => {
     const owner = owners[i]!;
-    if (owner === batchId) mine.push(r);
-    else if (owner) theirs.add(owner);
+    if (owner === id) mine.push(r);
+    else if (owner) theirs.set(owner, r);
   });
-  for (const earlier of theirs) await republish(js, kv, earlier);
+  for (const [earlier, request] of theirs) {
+    if (earlier.startsWith(SOLO)) await publishEvent(js, subjects.batches(pool), batchOf([request], earlier));
+    else await republish(js, kv, earlier);
+  }
   if (mine.length === 0) return;
   const event = batchOf(mine);
-  if (mine.length !== requests.length) await kv.put(`batch.${batchId}`, encodeEvent(event));
+  if (!solo && mine.length !== requests.length) await kv.put(`batch.${id}`, encodeEvent(event));
   await publishEvent(js, subjects.batches(pool), event);
 }
 
