@@ -5,6 +5,7 @@ import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCod
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
 import type { PolicySet } from '@switchyard/policy';
+import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
@@ -24,6 +25,7 @@ export interface GenerationDeps extends GateDeps {
   readonly maxRequestMs?: number;
   /** The tenant's policy, for output checks on the token stream; none means unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
+  readonly logger: Logger;
 }
 
 export interface GenerationResult {
@@ -137,7 +139,12 @@ async function followRequest(
     if (!finished) deps.nc.publish(subjects.cancelRequest(requestId));
   };
   try {
-    await deps.store.admitted({ requestId, tenant: spec.tenant, model: spec.model, tier: spec.tier, admittedUnixMs: nowMs });
+    // The record and the request go out together: the store's writes commute, so the terminal
+    // outcome may even be recorded before the admission is.
+    // A failed write costs GetRequest its record, not the caller a request already running.
+    const recorded = deps.store
+      .admitted({ requestId, tenant: spec.tenant, model: spec.model, tier: spec.tier, admittedUnixMs: nowMs })
+      .catch((e: unknown) => deps.logger.warn({ err: e, requestId }, 'could not record the admitted request'));
     await publishEvent(
       deps.js,
       subjects.requestAdmitted(params.tierName, principal.tenant),
@@ -146,6 +153,7 @@ async function followRequest(
       throw new DomainError('UNAVAILABLE', 'could not queue the request; try again shortly', { cause: e, retryAfterMs: 1_000 });
     });
     markAdmitted();
+    await recorded;
     hooks.onStarted(requestId);
 
     const timeout = new Promise<never>((_, reject) => {

@@ -13,7 +13,6 @@ import {
   type GetRequestRequest,
   type GetRequestResponse,
 } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
 import { validateGeneration, type GenerationLimits } from './validate.js';
@@ -22,7 +21,6 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
   readonly store: RequestStore;
-  readonly logger: Logger;
 }
 
 

@@ -26,29 +26,38 @@ const stateByOutcome: Record<number, RequestState> = {
 const RETENTION_S = 7 * 24 * 3600;
 const key = (requestId: string) => `sy:req:${requestId}`;
 
-/** Request state in Redis, so any admission replica can answer GetRequest. */
-/** Only an ADMITTED record moves: a redelivered terminal event never rewrites history. */
-const TERMINATE = `if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6])
+/*
+ * The two writes commute, so admission need not wait for the first before publishing the
+ * request: whichever lands first, the record ends with the request's facts and its final state.
+ */
+
+/** Writes what admission knows; the state only if no terminal outcome got there first. */
+const ADMIT = `redis.call('HSET', KEYS[1], 'tenant', ARGV[1], 'model', ARGV[2], 'tier', ARGV[3], 'admitted', ARGV[4])
+redis.call('HSETNX', KEYS[1], 'state', ARGV[5])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1`;
 
+/** Only a record still ADMITTED (or not written yet) moves: a redelivered terminal event never rewrites history. */
+const TERMINATE = `local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6])
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+return 1`;
+
+/** Request state in Redis, so any admission replica can answer GetRequest. */
 export function createRequestStore(redis: Redis) {
+  const admit = redisScript(redis, ADMIT);
   const terminate = redisScript(redis, TERMINATE);
   return {
     async admitted(r: { requestId: string; tenant: string; model: string; tier: Tier; admittedUnixMs: number }) {
-      // Pipelined, not MULTI: both commands are idempotent and one round trip is enough.
-      await redis
-        .pipeline()
-        .hset(key(r.requestId), { tenant: r.tenant, model: r.model, tier: r.tier, state: RequestState.REQUEST_STATE_ADMITTED, admitted: r.admittedUnixMs })
-        .expire(key(r.requestId), RETENTION_S)
-        .exec();
+      await admit([key(r.requestId)], [r.tenant, r.model, r.tier, r.admittedUnixMs, RequestState.REQUEST_STATE_ADMITTED, RETENTION_S]);
     },
 
     /** Records the terminal outcome; the first one wins, as the lifecycle invariant says. */
     async terminated(r: { requestId: string; outcome: Outcome; usage?: TokenUsage; reason: string; atUnixMs: number }) {
       await terminate([key(r.requestId)], [
         RequestState.REQUEST_STATE_ADMITTED, stateByOutcome[r.outcome] ?? RequestState.REQUEST_STATE_FAILED, r.atUnixMs,
-        r.usage?.inputTokens ?? 0, r.usage?.outputTokens ?? 0, r.reason,
+        r.usage?.inputTokens ?? 0, r.usage?.outputTokens ?? 0, r.reason, RETENTION_S,
       ]);
     },
 

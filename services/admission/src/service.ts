@@ -131,6 +131,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
         priceBook,
         outputPolicy: deps.outputPolicy,
+        logger: deps.logger,
         now,
       };
       server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
