@@ -193,7 +193,7 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
     const now = Date.now();
     const spec: RequestSpec = {
       requestId: r.id, tenant: 'bench', tier: tierFromName(r.tier), model: r.model, prompt: 'x', promptTokens: r.prompt, maxTokens: r.output, feature: 'bench',
-      seed: 1, inbox: subjects.tokenInbox(r.id), deadlineUnixMs: now + DEADLINE[r.tier] / SPEED, admittedUnixMs: now,
+      seed: 1, inbox: subjects.tokenInbox(r.id), relayInbox: '', deadlineUnixMs: now + DEADLINE[r.tier] / SPEED, admittedUnixMs: now,
     };
     publishing.push(publishEvent(bench.js, subjects.requestAdmitted(r.tier, 'bench'), makeEvent({ id: `admitted-${r.id}`, tenant: 'bench', requestId: r.id, nowMs: now }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } })));
   }

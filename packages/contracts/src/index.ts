@@ -68,6 +68,7 @@ export {
   Candidate,
   Decision,
   TokenChunk,
+  TokenChunks,
   BudgetLevel,
   BudgetScope,
   BudgetState,

@@ -52,6 +52,8 @@ export const subjects = {
   tokenInbox: (requestId: string, relay = 'any') => `_SY.tokens.${token('relay', relay)}.${token('request id', requestId)}`,
   /** Every inbox of one relaying process: one subscription serves all its requests. */
   relayInboxes: (relay: string) => `_SY.tokens.${token('relay', relay)}.*`,
+  /** Core NATS: `TokenChunks` for every request one relaying process serves, a step's worth at a time. */
+  relayChunks: (relay: string) => `_SY.relay.${token('relay', relay)}`,
 } as const;
 
 /** Wildcards that consumers filter on. */

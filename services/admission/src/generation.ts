@@ -125,6 +125,7 @@ async function followRequest(
     // No seed asked for: a fresh one, so answers vary; retries of this request reuse it.
     seed: params.seed || randomBytes(4).readUInt32LE(0),
     inbox: deps.relays.inbox(requestId),
+    relayInbox: deps.relays.relayInbox,
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
   };

@@ -1,5 +1,5 @@
 import type { NatsConnection, Subscription } from '@switchyard/bus';
-import { TokenChunk, subjects } from '@switchyard/contracts';
+import { TokenChunk, TokenChunks, subjects } from '@switchyard/contracts';
 
 export interface TokenRelay {
   /** Chunks handed on so far. */
@@ -10,34 +10,45 @@ export interface TokenRelay {
 }
 
 export interface TokenRelayHub {
-  /** The inbox subject workers send this request's chunks to. */
+  /** The inbox subject workers send this request's chunks to, one message each. */
   inbox(requestId: string): string;
+  /** Where workers send a step's chunks for every request of this process, as one `TokenChunks`. */
+  readonly relayInbox: string;
   /** Starts relaying one request's chunks; close the relay when the request is over. */
   open(requestId: string, onChunk: (text: string, seq: number) => void): TokenRelay;
   stop(): void;
 }
 
 /**
- * One wildcard subscription for every request this process relays, instead of a SUB and an
- * UNSUB per request: chunks are routed to their request by the last subject token.
+ * Two subscriptions for every request this process relays, instead of a SUB and an UNSUB per
+ * request: batched chunks (`relayInbox`) and single ones (per-request inboxes, for workers
+ * that do not batch), routed to their request by id.
  */
 export function createTokenRelayHub(nc: NatsConnection, relayId: string): TokenRelayHub {
   const open = new Map<string, (chunk: TokenChunk) => void>();
-  const sub: Subscription = nc.subscribe(subjects.relayInboxes(relayId), {
+  const route = (chunk: TokenChunk) => open.get(chunk.requestId)?.(chunk);
+  const single: Subscription = nc.subscribe(subjects.relayInboxes(relayId), {
     callback: (error, msg) => {
-      if (error) return;
-      const chunk = TokenChunk.decode(msg.data);
-      open.get(chunk.requestId)?.(chunk);
+      if (!error) route(TokenChunk.decode(msg.data));
+    },
+  });
+  const batched: Subscription = nc.subscribe(subjects.relayChunks(relayId), {
+    callback: (error, msg) => {
+      if (!error) TokenChunks.decode(msg.data).chunks.forEach(route);
     },
   });
   return {
     inbox: (requestId) => subjects.tokenInbox(requestId, relayId),
+    relayInbox: subjects.relayChunks(relayId),
     open(requestId, onChunk) {
       const relay = relayTokens(onChunk, () => open.delete(requestId));
       open.set(requestId, (chunk) => relay.accept(chunk));
       return relay;
     },
-    stop: () => sub.unsubscribe(),
+    stop: () => {
+      single.unsubscribe();
+      batched.unsubscribe();
+    },
   };
 }
 

@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 const spec = (requestId: string): RequestSpec => ({
-  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'm', prompt: 'p', promptTokens: 1, maxTokens: 1, feature: 'f', seed: 0, inbox: 'i', deadlineUnixMs: 0, admittedUnixMs: 0,
+  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'm', prompt: 'p', promptTokens: 1, maxTokens: 1, feature: 'f', seed: 0, inbox: 'i', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 0,
 });
 
 /** How many times each request id appears across every batch on `batches.<pool>`. */

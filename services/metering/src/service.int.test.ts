@@ -78,7 +78,7 @@ describe('metering', () => {
 
   it('counts admissions, outcomes per tier and policy checks for the service metrics', async () => {
     const js = jetstream(nc);
-    const spec = { requestId: 'm1', tenant: 'acme', tier: Tier.TIER_INTERNAL, model: 'm', prompt: '', promptTokens: 1, maxTokens: 1, feature: '', seed: 0, inbox: '', deadlineUnixMs: 0, admittedUnixMs: 0 };
+    const spec = { requestId: 'm1', tenant: 'acme', tier: Tier.TIER_INTERNAL, model: 'm', prompt: '', promptTokens: 1, maxTokens: 1, feature: '', seed: 0, inbox: '', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 0 };
     await publishEvent(js, subjects.requestAdmitted('internal', 'acme'), makeEvent({ id: 'adm-m1', tenant: 'acme', requestId: 'm1', nowMs: T }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }));
     await waitFor('admission counted', async () => ((await registry.getSingleMetricAsString('switchyard_metering_requests_admitted_total')).includes('tier="internal"} 1') ? true : undefined));
     await publishTerminal(js, terminalOf({ requestId: 'm1', tenant: 'acme', outcome: Outcome.OUTCOME_REJECTED, reason: 'no capacity' }), T);

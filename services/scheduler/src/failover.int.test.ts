@@ -23,7 +23,7 @@ afterAll(async () => {
 });
 
 const spec = (requestId: string): RequestSpec => ({
-  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 10, maxTokens: 4, feature: 'f', seed: 0, inbox: 'i', deadlineUnixMs: 0, admittedUnixMs: 1,
+  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 10, maxTokens: 4, feature: 'f', seed: 0, inbox: 'i', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 1,
 });
 const js = () => jetstream(nc);
 const dispatch = (pool: string, r: RequestSpec) =>

@@ -111,14 +111,15 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
     await publishBatch(h.js, pool.id, [cut]);
     const t = await seen.terminal(cut.requestId);
     expect(t.outcome).toBe(Outcome.OUTCOME_FAILED);
-    expect(t.reason).toMatch(/stream cut after 2 chunks \(10 of 64 tokens/);
-    expect(t.chunkCount).toBe(2);
+    // The first token goes alone, then 4 a chunk: tokens 0 | 1-4 | 5-8 went out; 9 was held.
+    expect(t.reason).toMatch(/stream cut after 3 chunks \(10 of 64 tokens/);
+    expect(t.chunkCount).toBe(3);
     await sleep(100);
-    expect(seen.chunks(cut.requestId).map((c) => c.seq)).toEqual([0, 1]);
+    expect(seen.chunks(cut.requestId).map((c) => c.seq)).toEqual([0, 1, 2]);
     await fault(h.nc, subjects.workerControl(pool.id), { kind: 'clear' });
     const whole = requestSpec(tenant, 1, { maxTokens: 64 });
     await publishBatch(h.js, pool.id, [whole]);
-    expect(await seen.terminal(whole.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, chunkCount: 16 });
+    expect(await seen.terminal(whole.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, chunkCount: 1 + Math.ceil(63 / 4) });
     const { terminals, usage } = await recorded(tenant);
     expect(terminals.filter((x) => x.requestId === cut.requestId).map((x) => x.outcome)).toEqual([Outcome.OUTCOME_FAILED]);
     expect(usage.map((u) => u.requestId)).toEqual([whole.requestId]);

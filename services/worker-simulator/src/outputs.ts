@@ -1,5 +1,5 @@
 import { publishEvent, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { Outcome, TokenChunk, makeEvent, subjects, type RequestSpec, type TokenUsage } from '@switchyard/contracts';
+import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type TokenUsage } from '@switchyard/contracts';
 import type { SequenceResult } from './engine.js';
 import { tokenText } from './text.js';
 
@@ -11,12 +11,42 @@ export interface OutputDeps {
   readonly workerId: string;
   /** Real Unix ms, for event envelopes. */
   readonly now: () => number;
+  readonly outbox: ChunkOutbox;
 }
 
 /**
- * One attempt's token stream to the request's inbox: tokens are grouped `chunkTokens` to a
- * chunk, chunks numbered from 0. A retried attempt regenerates the same text from the seed and
- * numbers from 0 again, so the relay drops what it already has.
+ * Token chunks on their way out. A request whose relay takes batches (`relayInbox`) has its
+ * chunks held until the step's tokens are all in, then sent with every other chunk for the
+ * same relay as one message: at a batch of 64 that is one message a step instead of up to 64,
+ * and nothing waits longer than the step that made it. Other requests' chunks go at once.
+ */
+export interface ChunkOutbox {
+  add(request: RequestSpec, chunk: TokenChunk): void;
+  /** Sends what is held; call once a step's tokens are all added. */
+  flush(): void;
+}
+
+export function createChunkOutbox(nc: NatsConnection): ChunkOutbox {
+  const held = new Map<string, TokenChunk[]>();
+  return {
+    add(request, chunk) {
+      if (!request.relayInbox) return nc.publish(request.inbox, TokenChunk.encode(chunk).finish());
+      const chunks = held.get(request.relayInbox);
+      if (chunks) chunks.push(chunk);
+      else held.set(request.relayInbox, [chunk]);
+    },
+    flush() {
+      for (const [subject, chunks] of held) nc.publish(subject, TokenChunks.encode({ chunks }).finish());
+      held.clear();
+    },
+  };
+}
+
+/**
+ * One attempt's token stream to the request's relay: the first token goes out alone, as soon
+ * as it exists (time to first token is what a caller waits on), then tokens are grouped
+ * `chunkTokens` to a chunk. Chunks are numbered from 0; a retried attempt regenerates the same
+ * text from the seed and numbers from 0 again, so the relay drops what it already has.
  */
 export interface TokenStream {
   /** Adds output token `index`; sends a chunk when it is full. */
@@ -32,14 +62,14 @@ export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt:
   let held = 0;
   let seq = 0;
   const send = () => {
-    deps.nc.publish(request.inbox, TokenChunk.encode({ requestId: request.requestId, seq: seq++, attempt, text }).finish());
+    deps.outbox.add(request, { requestId: request.requestId, seq: seq++, attempt, text });
     text = '';
     held = 0;
   };
   return {
     push(index) {
       text += tokenText(request.seed, index);
-      if (++held >= chunkTokens) send();
+      if (++held >= chunkTokens || seq === 0) send();
     },
     flush() {
       if (held > 0) send();

@@ -4,7 +4,7 @@ import { preflight, type PreflightContext } from './preflight.js';
 
 const request: RequestSpec = {
   requestId: 'r1', tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: '', promptTokens: 10, maxTokens: 5,
-  feature: '', seed: 1, inbox: '_SY.tokens.r1', deadlineUnixMs: 0, admittedUnixMs: 0,
+  feature: '', seed: 1, inbox: '_SY.tokens.r1', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 0,
 };
 const ctx: PreflightContext = { nowMs: 10_000, pool: { id: 'p', model: 'llama-3.1-8b' }, workerId: 'w0', cancelled: false, errorFraction: 0, draw: () => 0.5 };
 

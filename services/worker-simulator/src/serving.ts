@@ -94,6 +94,7 @@ export function createServing(deps: ServingDeps): Serving {
 
     apply(step) {
       const cut = deps.faults().cut;
+      const ended: Array<() => void> = [];
       for (const t of step.tokens) {
         const f = inflight.get(t.id);
         if (!f) continue;
@@ -105,7 +106,8 @@ export function createServing(deps: ServingDeps): Serving {
         engine.remove(f.key, step.endMs);
         inflight.delete(f.key);
         const reason = `stream cut after ${f.stream.chunks} chunks (${t.index} of ${f.request.maxTokens} tokens generated) by an injected fault`;
-        end(f, Outcome.OUTCOME_FAILED, reason, f.stream.chunks);
+        const chunks = f.stream.chunks;
+        ended.push(() => end(f, Outcome.OUTCOME_FAILED, reason, chunks));
       }
       for (const r of step.finished) {
         const f = inflight.get(r.id);
@@ -113,9 +115,12 @@ export function createServing(deps: ServingDeps): Serving {
         inflight.delete(r.id);
         f.stream.flush();
         const usage = { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens };
-        record(f, publishCompleted(out, f.request, f.attempt, usage, usageTimes(f.upstreamMs, r), f.stream.chunks));
+        ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, usage, usageTimes(f.upstreamMs, r), f.stream.chunks)));
         deps.onCompleted(r);
       }
+      // The step's chunks leave before the outcomes they end in.
+      out.outbox.flush();
+      for (const publish of ended) publish();
     },
 
     cancel(requestId, simNowMs) {

@@ -39,7 +39,7 @@ export function requestSpec(tenant: string, i: number, overrides: Partial<Reques
   const requestId = `req-${tenant}-${i}`;
   return {
     requestId, tenant, tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 128, maxTokens: 16, feature: 'test',
-    seed: 1_000 + i, inbox: subjects.tokenInbox(requestId), deadlineUnixMs: 0, admittedUnixMs: Date.now(), ...overrides,
+    seed: 1_000 + i, inbox: subjects.tokenInbox(requestId), relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now(), ...overrides,
   };
 }
 

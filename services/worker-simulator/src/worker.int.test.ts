@@ -1,4 +1,4 @@
-import { parseHeartbeat, streams, subjects, type WorkerHeartbeat } from '@switchyard/contracts';
+import { TokenChunks, parseHeartbeat, streams, subjects, type WorkerHeartbeat } from '@switchyard/contracts';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from './load-profiles.js';
@@ -38,7 +38,7 @@ describe('a worker fed 64 concurrent 8B requests (1,024 + 256 tokens) on an H100
     seen.close();
     await sim.sim.stop();
 
-    expect(terminals.every((t) => t.outcome === Outcome.OUTCOME_COMPLETED && t.attempt === 1 && t.chunkCount === 64)).toBe(true);
+    expect(terminals.every((t) => t.outcome === Outcome.OUTCOME_COMPLETED && t.attempt === 1 && t.chunkCount === 1 + Math.ceil(255 / 4))).toBe(true);
     // Steps ran back to back in simulated time: pacing in real time left no gaps.
     const { steps } = sim;
     expect(steps.at(-1)!.endMs - steps[0]!.startMs).toBeCloseTo(busyMs(steps), 6);
@@ -93,6 +93,36 @@ describe('batching at full speed (no sleeping)', () => {
     // Alone: one prefill, then batch-1 decode steps as the model gives them.
     expect(alone[0]!.durationMs).toBeCloseTo(perf.prefillMs(1024), 9);
     expect(alone[1]!.durationMs).toBeCloseTo(perf.decodeMs(1, 1024), 9);
+  });
+});
+
+describe('token streaming', () => {
+  it('sends the first token alone, then a step\'s chunks for one relay together, in order and complete', async () => {
+    const tenant = unique('t');
+    const pool = testPool();
+    const sim = await startSimulator(h, [pool]);
+    const seen = watch(h.nc, tenant);
+    const relayInbox = `_SY.relay.${unique('relay')}`;
+    const messages: Array<{ requestId: string; seq: number; text: string }[]> = [];
+    const sub = h.nc.subscribe(relayInbox, { callback: (_e, msg) => void messages.push(TokenChunks.decode(msg.data).chunks) });
+    const requests = Array.from({ length: 8 }, (_, i) => requestSpec(tenant, i, { promptTokens: 64, maxTokens: 9, relayInbox }));
+    await publishBatch(h.js, pool.id, requests);
+    const terminals = await Promise.all(requests.map((r) => seen.terminal(r.requestId)));
+    sub.unsubscribe();
+    seen.close();
+    await sim.sim.stop();
+
+    // Nothing went to the per-request inboxes; 1 + 4 + 4 tokens make 3 chunks a request.
+    expect(requests.every((r) => seen.chunks(r.requestId).length === 0)).toBe(true);
+    expect(terminals.every((t) => t.outcome === Outcome.OUTCOME_COMPLETED && t.chunkCount === 3)).toBe(true);
+    const chunks = messages.flat();
+    for (const r of requests) {
+      const own = chunks.filter((c) => c.requestId === r.requestId);
+      expect(own.map((c) => c.seq)).toEqual([0, 1, 2]);
+      expect(own[0]!.text.length).toBeLessThan(own[1]!.text.length);
+    }
+    // The batch decodes in step: each message carries the chunks of many requests at once.
+    expect(messages.length).toBeLessThan(chunks.length / 4);
   });
 });
 

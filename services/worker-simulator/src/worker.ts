@@ -6,7 +6,7 @@ import { createBatchTracker, type BatchTracker } from './batch-tracker.js';
 import { createEngine, type Engine, type StepReport } from './engine.js';
 import { NO_FAULTS, activeFaults, applyFault, type Faults } from './faults.js';
 import { createIntake, createSignal, type Intake, type Signal } from './intake.js';
-import type { OutputDeps } from './outputs.js';
+import { createChunkOutbox, type OutputDeps } from './outputs.js';
 import type { PerfModel } from './perf-model.js';
 import type { SimClock } from './sim-clock.js';
 import { createRecentStats } from './recent-stats.js';
@@ -63,7 +63,7 @@ export function createWorker(deps: WorkerDeps) {
   const random = deps.random ?? Math.random;
   const ackWaitMs = deps.ackWaitMs ?? 30_000;
   const { pool, workerId, clock, logger } = deps;
-  const out: OutputDeps = { nc: deps.nc, js: deps.js, pool: pool.id, workerId, now };
+  const out: OutputDeps = { nc: deps.nc, js: deps.js, pool: pool.id, workerId, now, outbox: createChunkOutbox(deps.nc) };
   const stats = createRecentStats();
   let faults: Faults = NO_FAULTS;
   let current: Life | undefined;

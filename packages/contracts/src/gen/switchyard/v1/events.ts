@@ -77,6 +77,12 @@ export interface RequestSpec {
   /** 0 means no deadline. */
   deadlineUnixMs: number;
   admittedUnixMs: number;
+  /**
+   * Core NATS subject of the relaying process: when set, a worker sends the chunks of one
+   * step for all its requests there together, as one TokenChunks, instead of one message
+   * per chunk to `inbox`.
+   */
+  relayInbox: string;
 }
 
 export interface RequestAdmitted {
@@ -167,6 +173,11 @@ export interface TokenChunk {
   /** Delivery attempt that produced it, so chunks of a superseded attempt are dropped. */
   attempt: number;
   text: string;
+}
+
+/** TokenChunks carries the chunks of one worker step that go to one relaying process. */
+export interface TokenChunks {
+  chunks: TokenChunk[];
 }
 
 /** BudgetScope is one budget of a tenant: the whole tenant (feature empty) or one feature. */
@@ -473,6 +484,7 @@ function createBaseRequestSpec(): RequestSpec {
     inbox: "",
     deadlineUnixMs: 0,
     admittedUnixMs: 0,
+    relayInbox: "",
   };
 }
 
@@ -513,6 +525,9 @@ export const RequestSpec: MessageFns<RequestSpec> = {
     }
     if (message.admittedUnixMs !== 0) {
       writer.uint32(96).int64(message.admittedUnixMs);
+    }
+    if (message.relayInbox !== "") {
+      writer.uint32(106).string(message.relayInbox);
     }
     return writer;
   },
@@ -624,6 +639,14 @@ export const RequestSpec: MessageFns<RequestSpec> = {
             }
 
             message.admittedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.relayInbox = reader.string();
             continue;
           }
         }
@@ -1590,6 +1613,52 @@ export const TokenChunk: MessageFns<TokenChunk> = {
             }
 
             message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTokenChunks(): TokenChunks {
+  return { chunks: [] };
+}
+
+export const TokenChunks: MessageFns<TokenChunks> = {
+  encode(message: TokenChunks, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.chunks) {
+      TokenChunk.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenChunks {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenChunks();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.chunks.push(TokenChunk.decode(reader, reader.uint32()));
             continue;
           }
         }
