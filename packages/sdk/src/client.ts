@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
   AdmissionServiceClient,
   BillingServiceClient,
@@ -59,9 +59,12 @@ export function createSwitchyardClient(options: SwitchyardClientOptions) {
   };
 
   return {
-    /** Streams a generation: a `started` event, then `chunk`s, then `finished`. */
-    generate(params: GenerateParams): AsyncIterable<GenerateResponse> & { cancel(): void } {
-      // The grpc-js call is already an async iterable with cancel().
+    /**
+     * Streams a generation: a `started` event, then `chunk`s, then `finished`. The grpc-js call
+     * is both an async iterable (`for await`) and a stream with `data` / `end` / `error` events
+     * (cheaper per chunk, for callers that count microseconds), and it has `cancel()`.
+     */
+    generate(params: GenerateParams): ClientReadableStream<GenerateResponse> {
       return admission.generate(request(params), metadata(), callOptions(params.timeoutMs));
     },
     complete: (params: GenerateParams) =>

@@ -48,7 +48,10 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
   return {
     generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>) {
       const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
+      // grpc-js also reports 'cancelled' once a call that ended is torn down; aborting then
+      // would only build a DOMException per request.
+      let ended = false;
+      call.on('cancelled', () => ended || abort.abort());
       void (async () => {
         const { principal, params } = prepareCall(deps, authorizationOf(call.metadata), call.request);
         const result = await runGeneration(deps, principal, params, {
@@ -59,9 +62,12 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
           idempotencyKey: call.request.idempotencyKey,
         });
         call.write({ event: { $case: 'finished', finished: { outcome: Outcome.OUTCOME_COMPLETED, usage: result.usage, finishReason: result.finishReason } } });
+        ended = true;
         call.end();
       })().catch((e) => {
-        if (!abort.signal.aborted) call.emit('error', fail(e, 'Generate'));
+        if (abort.signal.aborted) return;
+        ended = true;
+        call.emit('error', fail(e, 'Generate'));
       });
     },
 
@@ -70,7 +76,8 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
         const { principal, params } = prepareCall(deps, authorizationOf(call.metadata), call.request);
         const parts: string[] = [];
         const abort = new AbortController();
-        call.on('cancelled', () => abort.abort());
+        let ended = false;
+        call.on('cancelled', () => ended || abort.abort());
         const result = await runGeneration(deps, principal, params, {
           onStarted: () => {},
           onChunk: (text) => void parts.push(text),
@@ -78,6 +85,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
           deadlineUnixMs: deadlineOf(call),
           idempotencyKey: call.request.idempotencyKey,
         });
+        ended = true;
         callback(null, {
           requestId: result.requestId,
           model: params.model,
