@@ -12,7 +12,7 @@ import { connectBus, jetstreamManager } from '@switchyard/bus';
 import { Tier, createSwitchyardClient, type GenerateResponse, type SwitchyardClient } from '@switchyard/sdk';
 import { freePort, startNats, startPostgres, startRedis } from '@switchyard/testing';
 import { REPO_ROOT, SERVICES, firstServedRequest, startStack } from '@switchyard/cli';
-import { closedLoop, paced, ramp, type Shot } from './lib/load.js';
+import { closedLoop, failures, paced, ramp, type Shot } from './lib/load.js';
 import { startMockOpenAi } from './lib/mock-openai.js';
 import { startPortkey } from './lib/portkey.js';
 import { fmt, summarize } from './lib/stats.js';
@@ -98,7 +98,7 @@ async function main() {
       const run = await paced(generateRealtime, rate, PACED_S);
       const cpu = pidsNow.map(([name, pid], i) => `${name} ${fmt(((cpuSeconds(pid) - before[i]!) * 1e6) / run.latencies.length, 0)}`).join(', ');
       const s = summarize(run.latencies);
-      log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed); CPU us/request ${cpu}`);
+      log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed${failures(run.errors)}); CPU us/request ${cpu}`);
     }
     await tearDown();
     return;
@@ -155,9 +155,11 @@ async function main() {
 
   // (2) control-plane overhead at a paced 400 req/s; workers do not sleep, so TTFT is all overhead
   log('control-plane overhead at 50 and 400 req/s (realtime) ...');
-  const light = summarize((await paced(generateRealtime, 50, PACED_S)).latencies);
+  const lightRun = await paced(generateRealtime, 50, PACED_S);
+  const light = summarize(lightRun.latencies);
   const overhead = await paced(generateRealtime, 400, PACED_S);
   const ov = summarize(overhead.latencies);
+  log(`  50 req/s: ${lightRun.failed} failed${failures(lightRun.errors)}; 400 req/s: ${overhead.failed} failed${failures(overhead.errors)}`);
 
   // (3) the same paced load through the Portkey gateway in front of a mock OpenAI server
   log('Portkey gateway at 400 req/s and at saturation ...');

@@ -7,9 +7,11 @@ export interface Outstanding {
   readonly promptTokens: number;
   /** Sum of their max_tokens: the decode work still ahead, at most. */
   readonly outputTokens: number;
+  /** Sum of their prompts' prefill GPU ms. */
+  readonly prefillMs: number;
 }
 
-export const NOTHING_OUTSTANDING: Outstanding = { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0 };
+export const NOTHING_OUTSTANDING: Outstanding = { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0, prefillMs: 0 };
 
 interface Entry {
   readonly pool: string;
@@ -17,13 +19,16 @@ interface Entry {
   readonly promptTokens: number;
   readonly maxTokens: number;
   readonly atMs: number;
+  readonly prefillMs: number;
 }
 
+/** {@link Outstanding}, as the tracker keeps it up to date. */
 interface Totals {
   total: number;
   byTier: Record<TierName, number>;
   promptTokens: number;
   outputTokens: number;
+  prefillMs: number;
 }
 
 export interface LoadTracker {
@@ -35,7 +40,9 @@ export interface LoadTracker {
   /**
    * Prefill work still ahead on `pool` at `nowMs`, GPU ms: what was dispatched, less what its
    * workers got through since at `drainPerMs` GPU ms per ms. Engines prefill first come, first
-   * served, so a burst of long prompts delays every first token behind it.
+   * served, so a burst of long prompts delays every first token behind it. Never more than
+   * the prefill of the requests still outstanding there: a pool that finished everything has
+   * no backlog, even if its GPUs ran faster than `drainPerMs` says.
    */
   prefillBacklog(pool: string, nowMs: number, drainPerMs: number): number;
   /** The request reached its terminal outcome; returns the pool it was on, if known. */
@@ -72,8 +79,9 @@ export function createLoadTracker(options: { readonly maxAgeMs?: number; readonl
   };
 
   const add = (e: Entry, sign: 1 | -1) => {
-    const t = totals.get(e.pool) ?? { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0 };
+    const t = totals.get(e.pool) ?? { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0, prefillMs: 0 };
     t.total += sign;
+    t.prefillMs += sign * e.prefillMs;
     t.byTier[e.tier] += sign;
     t.promptTokens += sign * e.promptTokens;
     t.outputTokens += sign * e.maxTokens;
@@ -94,12 +102,12 @@ export function createLoadTracker(options: { readonly maxAgeMs?: number; readonl
       const prior = entries.get(requestId);
       if (prior?.pool === pool) return;
       if (prior) remove(requestId);
-      const e = { pool, tier, promptTokens, maxTokens, atMs };
+      const e = { pool, tier, promptTokens, maxTokens, atMs, prefillMs };
       entries.set(requestId, e);
       add(e, 1);
       backlogAt(pool, atMs).workMs += prefillMs;
     },
-    prefillBacklog: (pool, nowMs, drainPerMs) => backlogAt(pool, nowMs, drainPerMs).workMs,
+    prefillBacklog: (pool, nowMs, drainPerMs) => Math.min(backlogAt(pool, nowMs, drainPerMs).workMs, Math.max(0, totals.get(pool)?.prefillMs ?? 0)),
     ended(requestId) {
       endedIds.add(requestId);
       if (endedIds.size > rememberEnded) endedIds.delete(endedIds.values().next().value!);
