@@ -19,6 +19,16 @@ describe('createMicroBatch', () => {
     expect(batch.size).toBe(0);
   });
 
+  it('with a linger, items submitted one by one while nothing flushes still leave together', async () => {
+    const batches: number[][] = [];
+    const batch = createMicroBatch<number, number>({ maxParallel: 1, lingerMs: 30, flush: async (items) => (batches.push([...items]), [...items]) });
+    const first = batch.submit(1);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = batch.submit(2);
+    await expect(Promise.all([first, second])).resolves.toEqual([1, 2]);
+    expect(batches).toEqual([[1, 2]]);
+  });
+
   it('rejects every item of a failed batch and keeps going', async () => {
     let fail = true;
     const batch = createMicroBatch<number, number>({ maxParallel: 1, flush: async (items) => {

@@ -10,6 +10,12 @@ export interface MicroBatchOptions<T, R> {
   readonly maxWaitMs?: number;
   /** Batches flushing at once. Default 2. */
   readonly maxParallel?: number;
+  /**
+   * How long the first item waits for company when nothing is flushing. Default 0: it leaves
+   * at once, for work a caller waits on. Work nobody waits on (metering, ledger posting) sets
+   * a few ms, so moderate load forms batches too instead of paying a transaction per item.
+   */
+  readonly lingerMs?: number;
 }
 
 export interface MicroBatch<T, R> {
@@ -32,13 +38,14 @@ interface Waiting<T, R> {
  * Gathers items submitted one by one (e.g. by concurrent message handlers) into batches, so
  * one database transaction or one round trip serves hundreds of messages. Each submitter
  * gets its own result and acks its own message only after its batch flushed. When nothing
- * is flushing a batch leaves at once; otherwise it waits up to `maxWaitMs` to fill, so
- * batches grow with the load and latency stays low when idle.
+ * is flushing a batch leaves at once (or after `lingerMs`); otherwise it waits up to
+ * `maxWaitMs` to fill, so batches grow with the load and latency stays low when idle.
  */
 export function createMicroBatch<T, R>(options: MicroBatchOptions<T, R>): MicroBatch<T, R> {
   const maxBatch = options.maxBatch ?? 500;
   const maxWaitMs = options.maxWaitMs ?? 5;
   const maxParallel = options.maxParallel ?? 2;
+  const lingerMs = options.lingerMs ?? 0;
   let queue: Waiting<T, R>[] = [];
   let flushing = 0;
   let inFlightItems = 0;
@@ -70,7 +77,8 @@ export function createMicroBatch<T, R>(options: MicroBatchOptions<T, R>): MicroB
   const pump = () => {
     while (queue.length > 0 && flushing < maxParallel) {
       const waited = Date.now() - queue[0]!.at;
-      if (queue.length >= maxBatch || waited >= maxWaitMs || flushing === 0 || draining > 0) {
+      const wait = flushing === 0 ? lingerMs : maxWaitMs;
+      if (queue.length >= maxBatch || waited >= wait || draining > 0) {
         flushOne();
         continue;
       }
@@ -78,7 +86,7 @@ export function createMicroBatch<T, R>(options: MicroBatchOptions<T, R>): MicroB
         timer = setTimeout(() => {
           timer = undefined;
           pump();
-        }, maxWaitMs - waited);
+        }, wait - waited);
       }
       return;
     }

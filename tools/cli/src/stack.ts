@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSwitchyardClient } from '@switchyard/sdk';
@@ -17,6 +18,15 @@ export type ServiceName = (typeof SERVICES)[number];
  * and promotions in every service; 8 MB keeps most of that CPU at ~165-185 MB.
  */
 export const NODE_FLAGS = ['--max-semi-space-size=8'];
+
+/**
+ * Services off the token path: they consume durable streams, so when the cores are busy they
+ * can fall behind and catch up without anyone waiting. Sharing a host with the request path,
+ * they run at a lower CPU priority (nice 10), so a first token never queues behind a ledger
+ * batch. Compose gives them the same lower `cpu_shares`.
+ */
+export const BACKGROUND_SERVICES: ReadonlySet<ServiceName> = new Set(['metering', 'billing']);
+const BACKGROUND_NICE = 10;
 
 export interface Stack {
   readonly children: ReadonlyMap<ServiceName, ChildProcess>;
@@ -40,6 +50,7 @@ export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name
     // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
     const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (BACKGROUND_SERVICES.has(name) && child.pid) setPriority(child.pid, BACKGROUND_NICE);
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
     child.once('exit', (code, signal) => {
