@@ -27,9 +27,9 @@ export interface Cleared {
 }
 
 /**
- * The checks between authentication and admission, cheapest first: tier permission,
- * policy, rate limits, then the budget reservation (the only one that must be undone if
- * a later step fails). Every refusal publishes an admission decision saying why.
+ * The checks between authentication and admission: tier permission and size first (no round
+ * trip), then policy and rate limits together, then the budget reservation (the only one that
+ * must be undone if a later step fails). Every refusal publishes an admission decision saying why.
  */
 export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string): Promise<Cleared> {
   const { tenant } = principal;
@@ -42,18 +42,23 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
     refuse('refuse-tier', new DomainError('PERMISSION_DENIED', `this API key may use tiers ${principal.tiers.join(', ')}, not ${params.tierName}`));
   }
 
-  const verdict = await deps.policy.check(tenant, requestId, params.prompt);
-  if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
-    refuse('refuse-policy', new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`));
-  }
-
   const settings = deps.tenantSettings(tenant);
   const limits = settings?.limits[params.tierName] ?? deps.defaultLimits[params.tierName];
   const tokens = params.promptTokens + params.maxTokens;
   if (tokens > limits.tokensPerMinute) {
     refuse('refuse-size', new DomainError('INVALID_ARGUMENT', `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`));
   }
-  const rate = await deps.limiter.take(rateBuckets(tenant, params.tierName, limits, tokens));
+
+  // Policy and the rate limiter answer at the same time: a first token waits for the slower of
+  // two round trips, not for both. A prompt policy blocks still counts against the tenant's
+  // rate limits, as any request it sent does.
+  const [verdict, rate] = await Promise.all([
+    deps.policy.check(tenant, requestId, params.prompt),
+    deps.limiter.take(rateBuckets(tenant, params.tierName, limits, tokens)),
+  ]);
+  if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
+    refuse('refuse-policy', new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`));
+  }
   if (!rate.allowed) {
     refuse('refuse-rate', new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, { retryAfterMs: rate.retryAfterMs, retryable: true }));
   }
