@@ -5,6 +5,12 @@ export interface ConnectBusOptions {
   readonly url: string;
   /** Connection name shown by the server (`nats server report connections`). */
   readonly name: string;
+  /**
+   * The server does not hand this connection's own publishes back to its subscriptions.
+   * Default false. For a service that follows subjects it also publishes on and already
+   * knows what it sent (the scheduler and `dispatch.>`): one delivery per message less.
+   */
+  readonly noEcho?: boolean;
 }
 
 /**
@@ -18,5 +24,6 @@ export async function connectBus(options: ConnectBusOptions): Promise<NatsConnec
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     noAsyncTraces: true,
+    noEcho: options.noEcho ?? false,
   });
 }

@@ -26,6 +26,8 @@ export interface RunServiceOptions<S extends z.ZodType> {
   readonly service: string;
   /** Service-specific environment variables, on top of the common ones. */
   readonly env: S;
+  /** Passed to {@link connectBus}: the service never hears its own publishes. Default false. */
+  readonly noEcho?: boolean;
   readonly start: (ctx: ServiceContext<z.infer<S>>) => Promise<Stoppable>;
 }
 
@@ -39,7 +41,7 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const config = loadConfig(options.env, process.env);
   const logger = createLogger({ service: options.service, level: common.LOG_LEVEL });
   const registry = createMetricsRegistry(options.service);
-  const nc = await connectBus({ url: common.NATS_URL, name: options.service });
+  const nc = await connectBus({ url: common.NATS_URL, name: options.service, noEcho: options.noEcho });
   const js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
   const running = await options.start({ config, common, logger, registry, nc, js });

@@ -22,6 +22,8 @@ runMain(() =>
   runService({
     service: 'scheduler',
     env,
+    // It follows `dispatch.>` for other replicas' placements; its own it counted when it made them.
+    noEcho: true,
     async start({ config, logger, registry, nc, js }) {
       const scheduling = loadSchedulingFile(config.POOLS_FILE);
       const scheduler = createScheduler({

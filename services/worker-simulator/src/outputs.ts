@@ -16,18 +16,31 @@ export interface OutputDeps {
 
 /**
  * Token chunks on their way out. A request whose relay takes batches (`relayInbox`) has its
- * chunks held until the step's tokens are all in, then sent with every other chunk for the
- * same relay as one message: at a batch of 64 that is one message a step instead of up to 64,
- * and nothing waits longer than the step that made it. Other requests' chunks go at once.
+ * chunks held until the steps running now are done (the end of this turn of the event loop),
+ * then sent with every other chunk for the same relay as one message: at a batch of 64 that is
+ * one message a step instead of up to 64. Other requests' chunks go at once.
  */
 export interface ChunkOutbox {
   add(request: RequestSpec, chunk: TokenChunk): void;
-  /** Sends what is held; call once a step's tokens are all added. */
-  flush(): void;
+  /**
+   * Sends what is held once this turn's steps are done, then runs `then` (the outcomes these
+   * chunks end in, which must not overtake them).
+   */
+  flush(then?: () => void): void;
 }
 
 export function createChunkOutbox(nc: NatsConnection): ChunkOutbox {
   const held = new Map<string, TokenChunk[]>();
+  let after: Array<() => void> = [];
+  let scheduled = false;
+  const send = () => {
+    scheduled = false;
+    for (const [subject, chunks] of held) nc.publish(subject, TokenChunks.encode({ chunks }).finish());
+    held.clear();
+    const next = after;
+    after = [];
+    for (const f of next) f();
+  };
   return {
     add(request, chunk) {
       if (!request.relayInbox) return nc.publish(request.inbox, TokenChunk.encode(chunk).finish());
@@ -35,9 +48,12 @@ export function createChunkOutbox(nc: NatsConnection): ChunkOutbox {
       if (chunks) chunks.push(chunk);
       else held.set(request.relayInbox, [chunk]);
     },
-    flush() {
-      for (const [subject, chunks] of held) nc.publish(subject, TokenChunks.encode({ chunks }).finish());
-      held.clear();
+    flush(then) {
+      if (then) after.push(then);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(send);
+      }
     },
   };
 }

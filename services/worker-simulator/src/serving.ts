@@ -119,8 +119,7 @@ export function createServing(deps: ServingDeps): Serving {
         deps.onCompleted(r);
       }
       // The step's chunks leave before the outcomes they end in.
-      out.outbox.flush();
-      for (const publish of ended) publish();
+      out.outbox.flush(ended.length ? () => ended.forEach((publish) => publish()) : undefined);
     },
 
     cancel(requestId, simNowMs) {

@@ -49,15 +49,19 @@ describe('simulated clock', () => {
     expect(real.sleeps.at(-1)).toBe(10);
   });
 
-  it("at 'max' never sleeps, only yields, and moves only with the steps", async () => {
+  it("at 'max' never sleeps, yields once a slice of real time went to steps, and moves only with the steps", async () => {
     const real = fakeReal();
     let yields = 0;
-    const clock = createSimClock({ speed: 'max', ...real, yieldNow: async () => void yields++ });
+    const clock = createSimClock({ speed: 'max', ...real, sliceMs: 1, yieldNow: async () => void yields++ });
     await clock.until(1_000_000);
-    real.advance(5_000);
-    expect(clock.now()).toBe(1_000_000);
-    expect(real.sleeps).toEqual([]);
+    expect(yields).toBe(0);
+    real.advance(1);
+    await clock.until(1_000_010);
+    await clock.until(1_000_020);
     expect(yields).toBe(1);
+    real.advance(5_000);
+    expect(clock.now()).toBe(1_000_020);
+    expect(real.sleeps).toEqual([]);
     expect(clock.fromReal(7)).toBe(7);
   });
 
