@@ -1,10 +1,11 @@
 import type { NatsConnection, Subscription } from '@switchyard/bus';
 import { TokenChunk, TokenChunks, subjects } from '@switchyard/contracts';
+import { createChunkSequencer, type ChunkSink } from './chunk-sequencer.js';
 
 export interface TokenRelay {
-  /** Chunks handed on so far. */
+  /** Worker chunks handed on so far (in order; several may go to the caller as one). */
   readonly delivered: number;
-  /** Resolves true once `count` chunks were handed on, false if `graceMs` passed first. */
+  /** Resolves true once `count` worker chunks were handed on, false if `graceMs` passed first. */
   waitForChunks(count: number, graceMs: number): Promise<boolean>;
   close(): void;
 }
@@ -15,7 +16,7 @@ export interface TokenRelayHub {
   /** Where workers send a step's chunks for every request of this process, as one `TokenChunks`. */
   readonly relayInbox: string;
   /** Starts relaying one request's chunks; close the relay when the request is over. */
-  open(requestId: string, onChunk: (text: string, seq: number) => void): TokenRelay;
+  open(requestId: string, onChunk: ChunkSink): TokenRelay;
   stop(): void;
 }
 
@@ -25,16 +26,24 @@ export interface TokenRelayHub {
  * that do not batch), routed to their request by id.
  */
 export function createTokenRelayHub(nc: NatsConnection, relayId: string): TokenRelayHub {
-  const open = new Map<string, (chunk: TokenChunk) => void>();
-  const route = (chunk: TokenChunk) => open.get(chunk.requestId)?.(chunk);
+  const open = new Map<string, (chunks: readonly TokenChunk[]) => void>();
   const single: Subscription = nc.subscribe(subjects.relayInboxes(relayId), {
     callback: (error, msg) => {
-      if (!error) route(TokenChunk.decode(msg.data));
+      if (error) return;
+      const chunk = TokenChunk.decode(msg.data);
+      open.get(chunk.requestId)?.([chunk]);
     },
   });
   const batched: Subscription = nc.subscribe(subjects.relayChunks(relayId), {
     callback: (error, msg) => {
-      if (!error) TokenChunks.decode(msg.data).chunks.forEach(route);
+      if (error) return;
+      const byRequest = new Map<string, TokenChunk[]>();
+      for (const chunk of TokenChunks.decode(msg.data).chunks) {
+        const chunks = byRequest.get(chunk.requestId);
+        if (chunks) chunks.push(chunk);
+        else byRequest.set(chunk.requestId, [chunk]);
+      }
+      for (const [requestId, chunks] of byRequest) open.get(requestId)?.(chunks);
     },
   });
   return {
@@ -42,7 +51,7 @@ export function createTokenRelayHub(nc: NatsConnection, relayId: string): TokenR
     relayInbox: subjects.relayChunks(relayId),
     open(requestId, onChunk) {
       const relay = relayTokens(onChunk, () => open.delete(requestId));
-      open.set(requestId, (chunk) => relay.accept(chunk));
+      open.set(requestId, (chunks) => relay.accept(chunks));
       return relay;
     },
     stop: () => {
@@ -52,32 +61,21 @@ export function createTokenRelayHub(nc: NatsConnection, relayId: string): TokenR
   };
 }
 
-/**
- * Relays a request's token chunks in order. Chunks are numbered per stream, and a retried
- * attempt regenerates the same text from the same seed, so anything below the next
- * expected number is a repeat and is dropped; chunks that arrive early wait their turn.
- */
-function relayTokens(onChunk: (text: string, seq: number) => void, onClose: () => void): TokenRelay & { accept(chunk: TokenChunk): void } {
-  let next = 0;
-  const early = new Map<number, string>();
+/** Orders a request's chunks and tells a waiter when `count` of them were handed on. */
+function relayTokens(sink: ChunkSink, onClose: () => void): TokenRelay & { accept(chunks: readonly TokenChunk[]): void } {
+  const sequencer = createChunkSequencer(sink);
   let notify: (() => void) | undefined;
   return {
-    accept(chunk) {
-      if (chunk.seq < next) return;
-      early.set(chunk.seq, chunk.text);
-      for (let text = early.get(next); text !== undefined; text = early.get(next)) {
-        early.delete(next);
-        onChunk(text, next);
-        next++;
-      }
+    accept(chunks) {
+      sequencer.accept(chunks);
       notify?.();
     },
     get delivered() {
-      return next;
+      return sequencer.received;
     },
     async waitForChunks(count, graceMs) {
       const deadline = Date.now() + graceMs;
-      while (next < count) {
+      while (sequencer.received < count) {
         const left = deadline - Date.now();
         if (left <= 0) return false;
         await new Promise<void>((resolve) => {
