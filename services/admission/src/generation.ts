@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Principal } from '@switchyard/auth';
 import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
@@ -122,8 +122,9 @@ async function followRequest(
     promptTokens: params.promptTokens,
     maxTokens: params.maxTokens,
     feature: params.feature,
-    // No seed asked for: a fresh one, so answers vary; retries of this request reuse it.
-    seed: params.seed || randomBytes(4).readUInt32LE(0),
+    // No seed asked for: a fresh one, so answers vary; retries of this request reuse it. Only
+    // variety is needed, not secrecy, so no system call for cryptographic randomness per request.
+    seed: params.seed || Math.floor(Math.random() * 2 ** 32),
     inbox: deps.relays.inbox(requestId),
     relayInbox: deps.relays.relayInbox,
     deadlineUnixMs: hooks.deadlineUnixMs,
