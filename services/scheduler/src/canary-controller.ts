@@ -17,6 +17,11 @@ export interface CanaryControllerDeps {
   readonly onRollback?: (alias: string, reason: string) => void;
   /** How often running canaries are judged, ms. Default 500. */
   readonly intervalMs?: number;
+  /**
+   * Turns the TTFT feed (every usage event) on while some canary runs and off when none does:
+   * without a canary nobody needs one delivery per completed request.
+   */
+  readonly followUsage?: (on: boolean) => void;
 }
 
 /**
@@ -30,6 +35,13 @@ export function createCanaryController(deps: CanaryControllerDeps) {
   const started = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
   let judging = false;
+  let following: boolean | undefined;
+  const anyRunning = () => [...deps.routes().values()].some((r) => r.canary?.status === 'running');
+  const follow = () => {
+    const running = anyRunning();
+    if (running !== following) deps.followUsage?.(running);
+    following = running;
+  };
 
   async function rollback(alias: string, route: Route, reason: string): Promise<void> {
     const canary = route.canary!;
@@ -68,6 +80,7 @@ export function createCanaryController(deps: CanaryControllerDeps) {
     if (judging) return;
     judging = true;
     try {
+      follow();
       for (const [alias, route] of deps.routes()) {
         const canary = route.canary;
         if (!canary || canary.status !== 'running') continue;
@@ -98,6 +111,7 @@ export function createCanaryController(deps: CanaryControllerDeps) {
       if (version && u.ttftMs > 0) stats.ttft(version, u.ttftMs, deps.now());
     },
     start() {
+      follow();
       timer = setInterval(() => void judge(), deps.intervalMs ?? 500);
     },
     stop() {

@@ -173,9 +173,10 @@ export function createScheduler(deps: SchedulerDeps) {
     }
   }
 
-  const listen = (subject: string, onEvent: (event: Event) => void) => {
-    subscriptions.push(followEvents(deps.nc, subject, onEvent, { onUndecodable: (e, subject) => deps.logger.debug({ err: e, subject }, 'undecodable event ignored') }));
-  };
+  const follow = (subject: string, onEvent: (event: Event) => void) =>
+    followEvents(deps.nc, subject, onEvent, { onUndecodable: (e, subject) => deps.logger.debug({ err: e, subject }, 'undecodable event ignored') });
+  const listen = (subject: string, onEvent: (event: Event) => void) => void subscriptions.push(follow(subject, onEvent));
+  let usageFeed: Subscription | undefined;
 
   return {
     async start() {
@@ -188,6 +189,14 @@ export function createScheduler(deps: SchedulerDeps) {
       canary = createCanaryController({
         js: deps.js, routesKv, routes: () => routeStore!.routes(), versionOf: (pool) => { const p = poolsById.get(pool); return p && poolVersion(p); },
         thresholds: config.canary, logger: deps.logger, now, onRollback: (route) => metrics.rollbacks.inc({ route }),
+        followUsage: (on) => {
+          if (on) {
+            usageFeed ??= follow(filters.allUsage, (e) => e.payload?.$case === 'usageRecorded' && canary!.usage(e.payload.usageRecorded));
+            return;
+          }
+          usageFeed?.unsubscribe();
+          usageFeed = undefined;
+        },
       });
       failover = createFailover({ jsm: await deps.js.jetstreamManager(), batchingKv, hasEnded: tracker.hasEnded, replace, logger: deps.logger });
       listen(filters.allDispatch, (e) => {
@@ -200,7 +209,6 @@ export function createScheduler(deps: SchedulerDeps) {
         tracker.ended(e.payload.requestTerminated.requestId);
         canary!.terminated(e.payload.requestTerminated);
       });
-      listen(filters.allUsage, (e) => e.payload?.$case === 'usageRecorded' && canary!.usage(e.payload.usageRecorded));
       canary.start();
       timers.push(setInterval(sweep, deps.sweepIntervalMs ?? 500), setInterval(() => tracker.prune(now()), 30_000));
       consumer = await consumeDurable({
@@ -221,6 +229,7 @@ export function createScheduler(deps: SchedulerDeps) {
       canary?.stop();
       await consumer?.stop();
       for (const s of subscriptions) s.unsubscribe();
+      usageFeed?.unsubscribe();
       await watch?.stop();
       await routeStore?.stop();
     },
