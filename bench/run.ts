@@ -7,11 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { hashApiKey } from '@switchyard/auth';
 import { connectBus, jetstreamManager } from '@switchyard/bus';
-import { Tier, createSwitchyardClient, type GenerateResponse, type SwitchyardClient } from '@switchyard/sdk';
-import { freePort, startNats, startPostgres, startRedis } from '@switchyard/testing';
-import { REPO_ROOT, SERVICES, firstServedRequest, startStack } from '@switchyard/cli';
+import { Tier } from '@switchyard/sdk';
+import { REPO_ROOT, SERVICES } from '@switchyard/cli';
+import { startBenchStack } from './lib/bench-stack.js';
 import { closedLoop, failures, paced, ramp, type Shot } from './lib/load.js';
 import { startMockOpenAi } from './lib/mock-openai.js';
 import { startPortkey } from './lib/portkey.js';
@@ -33,56 +32,17 @@ const cpuSeconds = (pid: number) => {
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main() {
-  log('starting private nats-server, redis-server, postgres ...');
-  const monitorPort = await freePort();
-  const [nats, redis, pg] = await Promise.all([startNats({ monitorPort }), startRedis(), startPostgres()]);
-  /** Messages the nats-server took in and sent out so far (publishes, deliveries, acks, replies). */
-  const natsMessages = async () => {
-    const v = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
-    return { in: v.in_msgs, out: v.out_msgs };
-  };
-  const apiKey = 'sy_bench_key';
-  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const env = {
-    ...process.env,
-    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
-    API_KEYS: `bench:bench-1:${hashApiKey(apiKey)}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-    POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`, BILLING_LISTEN: `127.0.0.1:${billingPort}`,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max',
-  };
-  const address = `127.0.0.1:${grpcPort}`;
-
+  log('starting private nats-server, redis-server, postgres and every service ...');
   // (7) start-up: every service spawned -> first request served end to end.
-  const t0 = performance.now();
-  const stack = startStack(env, join(REPO_ROOT, '.switchyard', 'bench-logs'), (name, code) => log(`!! ${name} exited (${code})`));
-  await firstServedRequest(address, apiKey, 120_000);
-  const startupS = (performance.now() - t0) / 1000;
+  const bench = await startBenchStack((name, code) => log(`!! ${name} exited (${code})`));
+  const { stack, nats, redis, pg, startupS } = bench;
   log(`start-up to first served request: ${fmt(startupS)} s`);
-
-  const clients: SwitchyardClient[] = Array.from({ length: 4 }, () => createSwitchyardClient({ address, apiKey }));
   /** Everything the run opened, closed in reverse; `extra` are connections opened later. */
   const tearDown = async (...extra: Array<() => Promise<unknown>>) => {
-    clients.forEach((c) => c.close());
     await Promise.all(extra.map((close) => close()));
-    await stack.stop();
-    await Promise.all([nats.dispose(), redis.dispose(), pg.dispose()]);
+    await bench.close();
   };
-  let next = 0;
-  // Stream events rather than `for await`: the async iterator costs the load generator, which
-  // shares the cores with the system under test, a promise per chunk.
-  const generateOn = (tier: Tier): Shot => () =>
-    new Promise((resolve, reject) => {
-      const client = clients[next++ % clients.length]!;
-      const t = performance.now();
-      let ttft = Number.NaN;
-      const call = client.generate({ model: 'llama-3.2-1b', prompt: 'benchmark prompt of a few words', maxTokens: 16, tier });
-      call.on('data', (e: GenerateResponse) => {
-        if (Number.isNaN(ttft) && e.event?.$case === 'chunk') ttft = performance.now() - t;
-      });
-      call.on('error', reject);
-      call.on('end', () => resolve(ttft));
-    });
+  const generateOn = bench.generate;
   // Saturation runs on the internal tier: it queues under overload where realtime is (rightly)
   // shed. Overhead is measured on realtime, the tier whose users wait for the first token.
   const generate = generateOn(Tier.TIER_INTERNAL);
@@ -112,7 +72,7 @@ async function main() {
     ...servers.flatMap(([name, pid]) => (pid ? [[name, pid] as const] : [])),
   ];
   const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
-  const msgsBefore = await natsMessages();
+  const msgsBefore = await bench.natsMessages();
   const selfBefore = process.cpuUsage();
   const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256, 512], STAGE_S, log);
   const peak = Math.max(...steps.map((s) => s.perSecond));
@@ -122,7 +82,7 @@ async function main() {
     ...pids.map(([name, pid], i) => [name, ((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / requests]),
     ['load generator', (self.user + self.system) / requests],
   ]);
-  const msgsAfter = await natsMessages();
+  const msgsAfter = await bench.natsMessages();
   const natsPerRequest = { in: (msgsAfter.in - msgsBefore.in) / requests, out: (msgsAfter.out - msgsBefore.out) / requests };
   log(`NATS messages per completed request: ${fmt(natsPerRequest.in, 1)} in, ${fmt(natsPerRequest.out, 1)} out`);
   log(`CPU microseconds per completed request: ${Object.entries(cpuPerRequest).map(([k, v]) => `${k} ${fmt(v as number, 0)}`).join(', ')}`);
