@@ -1,26 +1,15 @@
-import { Redis } from 'ioredis';
-import { startRedis, type TestServer } from '@switchyard/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBudgetLedger } from './budget-ledger.js';
+import { useTestRedis } from './test-redis.js';
 
-let server: TestServer;
-let redis: Redis;
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.dispose();
-});
+const redis = useTestRedis();
 
 describe('budget ledger', () => {
   const budget = (key: string) => [{ key, label: 'monthly budget of tenant t', hardLimitMicros: 100 }];
   const pricing = { model: 'm', tier: 1 };
 
   it('never lets concurrent reservations pass the hard limit, and settles once', async () => {
-    const ledger = createBudgetLedger(redis);
+    const ledger = createBudgetLedger(redis());
     const key = `sy:budget:t1:${Math.random()}`;
     const verdicts = await Promise.all(Array.from({ length: 30 }, (_, i) => ledger.reserve(`r${i}`, 8, budget(key), pricing)));
     expect(verdicts.filter((v) => v.reserved)).toHaveLength(12);
@@ -31,7 +20,7 @@ describe('budget ledger', () => {
 
   it('releases a reservation its crashed admission never settled once it expires', async () => {
     let clock = 1_000_000;
-    const ledger = createBudgetLedger(redis, () => clock, 60_000);
+    const ledger = createBudgetLedger(redis(), () => clock, 60_000);
     const key = `sy:budget:t2:${Math.random()}`;
     // The admission that reserved this died before settling it.
     expect((await ledger.reserve('orphan', 90, budget(key), pricing)).reserved).toBe(true);
