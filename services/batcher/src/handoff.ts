@@ -1,6 +1,6 @@
 import type { JetStreamClient, KV } from '@switchyard/bus';
 import { publishEvent } from '@switchyard/bus';
-import { Tier, decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
+import { decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -18,12 +18,12 @@ export interface HandOffMember {
  * Exactly-once hand-off from DISPATCH to BATCHES across batcher crashes.
  *
  * A request travels alone, in a batch whose id derives from its dispatch event
- * (`solo-<dispatch id>`), when it is realtime, when it is the only one leaving, and always when
- * it was delivered before (unless an earlier batch claimed it, see below). Re-sent after a
- * crash, such a batch carries the same id, which JetStream drops as a duplicate: no KV write at
- * all, so a first token waits for no extra round trip.
+ * (`solo-<dispatch id>`), when it is the only one leaving, and always when it was delivered
+ * before (unless an earlier batch claimed it, see below). Re-sent after a crash, such a batch
+ * carries the same id, which JetStream drops as a duplicate: no KV write at all, so realtime
+ * traffic, sent at once and mostly alone, waits for no extra round trip.
  *
- * Several other first-delivery requests leaving together form a batch that is stored in KV and then
+ * Several first-delivery requests leaving together form a batch that is stored in KV and then
  * claimed request by request (`create`, which fails if the request already has a batch); it
  * is published only after both. A redelivered request that a crashed batcher had claimed keeps
  * its old batch: that batch is re-published under its own id (again dropped if it went out),
@@ -50,14 +50,9 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   );
   for (const owner of owners) await republish(js, kv, owner);
 
-  // Realtime never waits for company (the worker's continuous batching joins it to the running
-  // batch at its next step), so grouping it would only add the claims' round trip.
-  const alone = fresh.filter((m) => m.spec.tier === Tier.TIER_REALTIME);
-  const together = fresh.filter((m) => m.spec.tier !== Tier.TIER_REALTIME);
-  if (together.length === 1) alone.push(together.pop()!);
-  await Promise.all(alone.map(solo));
-  if (together.length === 0) return;
-  const requests = together.map((m) => m.spec);
+  if (fresh.length === 1) return void (await solo(fresh[0]!));
+  if (fresh.length === 0) return;
+  const requests = fresh.map((m) => m.spec);
   await kv.put(`batch.${batchId}`, encodeEvent(batchOf(batchId, requests)));
   // Claims are independent of each other: send them all at once, not one round trip each.
   const claimed = await Promise.all(
