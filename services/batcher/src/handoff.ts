@@ -5,60 +5,38 @@ import { decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type Requ
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** A dispatched request on its way into a batch, with what its dispatch message says of it. */
-export interface HandOffMember {
-  readonly spec: RequestSpec;
-  /** Envelope id of the dispatch event: one per placement, the same on every redelivery. */
-  readonly dispatchId: string;
-  /** Delivered before: an earlier batcher (or this one before a restart) may have sent it already. */
-  readonly redelivered: boolean;
-}
+/**
+ * Batch ids of one-request batches start with this. Such a batch has no stored record: its
+ * claim is all there is, and whoever meets the claim holds the one request it names (the
+ * redelivered dispatch), so it can re-send the batch without reading anything back.
+ */
+const SOLO = 'solo-';
 
 /**
  * Exactly-once hand-off from DISPATCH to BATCHES across batcher crashes.
  *
- * A request travels alone, in a batch whose id derives from its dispatch event
- * (`solo-<dispatch id>`), when it is the only one leaving, and always when it was delivered
- * before (unless an earlier batch claimed it, see below). Re-sent after a crash, such a batch
- * carries the same id, which JetStream drops as a duplicate: no KV write at all, so realtime
- * traffic, sent at once and mostly alone, waits for no extra round trip.
- *
- * Several first-delivery requests leaving together form a batch that is stored in KV and then
- * claimed request by request (`create`, which fails if the request already has a batch); it
- * is published only after both. A redelivered request that a crashed batcher had claimed keeps
- * its old batch: that batch is re-published under its own id (again dropped if it went out),
- * with only the requests still claimed by it. So no request is lost or sent twice. Dispatch
- * messages are acked only after this returns.
+ * A batch is published only after its requests are claimed for it in KV (`create`, which
+ * fails if the request already has a batch). A request a crashed batcher had claimed keeps
+ * its old batch: that batch is re-published under its own id, which JetStream drops as a
+ * duplicate if it went out before the crash, so no request is lost or sent twice. Batches of
+ * several requests are stored before they are claimed (a claim must name a batch that can be
+ * read back); a one-request batch is only claimed, one round trip instead of two, which is
+ * what realtime traffic, sent at once and mostly alone, waits for. Dispatch messages are
+ * acked only after this returns.
  */
-export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId: string, members: readonly HandOffMember[], nowMs: number): Promise<void> {
-  const batchOf = (id: string, requests: readonly RequestSpec[]) =>
-    makeEvent({ id, tenant: requests[0]!.tenant, requestId: requests[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: id, pool, requests: [...requests] } });
-  const solo = (m: HandOffMember) => publishEvent(js, subjects.batches(pool), batchOf(`solo-${m.dispatchId}`, [m.spec]));
-
-  const fresh = members.filter((m) => !m.redelivered);
-  const again = members.filter((m) => m.redelivered);
-  // Looked up at once, not one round trip each.
-  const earlier = await Promise.all(again.map(async (m) => (await kv.get(`req.${m.spec.requestId}`))?.value));
-  const owners = new Set<string>();
-  await Promise.all(
-    again.map((m, i) => {
-      const claim = earlier[i];
-      if (!claim || claim.length === 0) return solo(m);
-      owners.add(decoder.decode(claim));
-      return undefined;
-    }),
-  );
-  for (const owner of owners) await republish(js, kv, owner);
-
-  if (fresh.length === 1) return void (await solo(fresh[0]!));
-  if (fresh.length === 0) return;
-  const requests = fresh.map((m) => m.spec);
-  await kv.put(`batch.${batchId}`, encodeEvent(batchOf(batchId, requests)));
+export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId: string, requests: readonly RequestSpec[], nowMs: number): Promise<void> {
+  const solo = requests.length === 1;
+  const id = solo ? `${SOLO}${batchId}` : batchId;
+  const batchOf = (members: readonly RequestSpec[], named = id) =>
+    makeEvent({ id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } });
+  if (!solo) await kv.put(`batch.${id}`, encodeEvent(batchOf(requests)));
+  const mine: RequestSpec[] = [];
+  const theirs = new Map<string, RequestSpec>();
   // Claims are independent of each other: send them all at once, not one round trip each.
-  const claimed = await Promise.all(
+  const owners = await Promise.all(
     requests.map((r) =>
-      kv.create(`req.${r.requestId}`, encoder.encode(batchId)).then(
-        () => batchId,
+      kv.create(`req.${r.requestId}`, encoder.encode(id)).then(
+        () => id,
         async () => {
           const entry = await kv.get(`req.${r.requestId}`);
           return entry ? decoder.decode(entry.value) : '';
@@ -66,12 +44,19 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
       ),
     ),
   );
-  const mine = requests.filter((_, i) => claimed[i] === batchId);
-  // A claim held by another batch (a request placed again after a failover that could not release it).
-  for (const owner of new Set(claimed.filter((c) => c && c !== batchId))) await republish(js, kv, owner);
+  requests.forEach((r, i) => {
+    const owner = owners[i]!;
+    if (owner === id) mine.push(r);
+    else if (owner) theirs.set(owner, r);
+  });
+  for (const [earlier, request] of theirs) {
+    if (earlier.startsWith(SOLO)) await publishEvent(js, subjects.batches(pool), batchOf([request], earlier));
+    else await republish(js, kv, earlier);
+  }
   if (mine.length === 0) return;
-  if (mine.length !== requests.length) await kv.put(`batch.${batchId}`, encodeEvent(batchOf(batchId, mine)));
-  await publishEvent(js, subjects.batches(pool), batchOf(batchId, mine));
+  const event = batchOf(mine);
+  if (!solo && mine.length !== requests.length) await kv.put(`batch.${id}`, encodeEvent(event));
+  await publishEvent(js, subjects.batches(pool), event);
 }
 
 /** Re-sends an earlier batch with only the requests still claimed by it. */

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
 import { formBatch, type Capacity, type FormingRules, type Queued } from './batch-forming.js';
-import { handOff, type HandOffMember } from './handoff.js';
+import { handOff } from './handoff.js';
 import type { BatcherMetrics } from './metrics.js';
 
-interface Waiting extends Queued, HandOffMember {
+interface Waiting extends Queued {
+  readonly spec: RequestSpec;
   /** Settles the dispatch message: ack once handed off or expired, nak on failure. */
   readonly done: (error?: unknown) => void;
   readonly working: () => void;
@@ -75,7 +76,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           deps.metrics.batchTokens.observe({ pool: deps.pool }, batch.reduce((a, q) => a + q.promptTokens, 0));
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
           try {
-            await handOff(deps.js, deps.batchingKv, deps.pool, `batch-${randomUUID()}`, batch, now);
+            await handOff(deps.js, deps.batchingKv, deps.pool, `batch-${randomUUID()}`, batch.map((q) => q.spec), now);
             batch.forEach((q) => q.done());
           } catch (e) {
             deps.onError(e);
@@ -93,7 +94,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
 
   return {
     /** Queues a dispatched request; resolves when it was handed off or expired. */
-    enqueue(dispatched: Omit<HandOffMember, 'spec'>, spec: RequestSpec, working: () => void): Promise<void> {
+    enqueue(spec: RequestSpec, working: () => void): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         // A redelivered copy of a request still queued rides along with the first one.
         const twin = queue.find((q) => q.requestId === spec.requestId);
@@ -103,7 +104,6 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           return;
         }
         queue.push({
-          ...dispatched,
           spec,
           working,
           requestId: spec.requestId,

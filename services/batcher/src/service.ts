@@ -82,10 +82,10 @@ export function createBatcher(deps: BatcherDeps) {
             maxAckPending: 20_000,
             ackWaitMs: 30_000,
             onError: (e, context) => deps.logger.error({ err: e }, context),
-            handle: async ({ event, working, deliveryCount }) => {
+            handle: async ({ event, working }) => {
               const { request } = expectPayload(event, 'requestDispatched').requestDispatched;
-              if (!request || !event.envelope?.id) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request or an id');
-              await queue.enqueue({ dispatchId: event.envelope.id, redelivered: deliveryCount > 1 }, request, working);
+              if (!request) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request');
+              await queue.enqueue(request, working);
             },
           }),
         );
