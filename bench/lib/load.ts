@@ -46,15 +46,20 @@ export async function closedLoop(shot: Shot, concurrency: number, seconds: numbe
   return { concurrency, completed, failed, perSecond: completed / elapsed, errors: tally.errors };
 }
 
-/** Raises concurrency until completed requests/s stop rising by 5 %; returns every step. */
+/**
+ * Raises concurrency until completed requests/s stop rising: two steps in a row that do not
+ * beat the best so far by 5 % (one is not enough on a noisy shared machine). Returns every step.
+ */
 export async function ramp(shot: Shot, steps: readonly number[], seconds: number, log: (line: string) => void): Promise<ClosedLoopResult[]> {
   const results: ClosedLoopResult[] = [];
+  let flat = 0;
   for (const c of steps) {
+    const best = Math.max(...results.map((x) => x.perSecond), 0);
     const r = await closedLoop(shot, c, seconds);
     results.push(r);
     log(`  concurrency ${c}: ${r.perSecond.toFixed(0)} req/s (${r.failed} failed${failures(r.errors)})`);
-    const best = Math.max(...results.slice(0, -1).map((x) => x.perSecond), 0);
-    if (results.length > 1 && r.perSecond < best * 1.05) break;
+    flat = results.length > 1 && r.perSecond < best * 1.05 ? flat + 1 : 0;
+    if (flat === 2) break;
   }
   return results;
 }
