@@ -4,7 +4,7 @@
  * and writes bench/results/<date>.json. Targets come from issue #9.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { connectBus, jetstreamManager } from '@switchyard/bus';
@@ -24,10 +24,24 @@ const overheadOnly = process.argv.includes('--overhead-only');
 const STAGE_S = quick ? 3 : 10;
 const PACED_S = quick ? 5 : 10;
 const log = (line: string) => console.log(line);
-/** User + system CPU seconds a process has used so far. */
+/** /proc/<pid>/stat fields after the command name (field 3 onwards). */
+const statFields = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+/**
+ * User + system CPU seconds a process and its children have used so far: the live children
+ * (Postgres's backends), and those that exited and were waited for (cutime, cstime).
+ */
 const cpuSeconds = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const own = statFields(pid);
+  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
+  for (const child of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const f = statFields(Number(child));
+      if (Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  return ticks / 100;
 };
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -66,7 +80,7 @@ async function main() {
 
   // (1) saturation
   log('saturation (closed loop, streamed, billed):');
-  const servers: Array<[string, number | undefined]> = [['nats-server', nats.process?.pid], ['redis-server', redis.process?.pid]];
+  const servers: Array<[string, number | undefined]> = [['nats-server', nats.process?.pid], ['redis-server', redis.process?.pid], ['postgres', pg.process?.pid]];
   const pids: Array<readonly [string, number]> = [
     ...SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const),
     ...servers.flatMap(([name, pid]) => (pid ? [[name, pid] as const] : [])),
