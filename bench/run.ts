@@ -27,21 +27,25 @@ const log = (line: string) => console.log(line);
 /** /proc/<pid>/stat fields after the command name (field 3 onwards). */
 const statFields = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
 /**
- * User + system CPU seconds a process and its children have used so far: the live children
- * (Postgres's backends), and those that exited and were waited for (cutime, cstime).
+ * User + system CPU seconds each of `pids` and its children have used so far: the live
+ * children (Postgres's backends), and those that exited and were waited for (cutime, cstime).
+ * One pass over /proc serves every pid.
  */
-const cpuSeconds = (pid: number) => {
-  const own = statFields(pid);
-  let ticks = Number(own[11]) + Number(own[12]) + Number(own[13]) + Number(own[14]);
-  for (const child of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+const cpuSeconds = (pids: readonly number[]): number[] => {
+  const ticks = new Map(pids.map((pid) => {
+    const f = statFields(pid);
+    return [pid, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])];
+  }));
+  for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const f = statFields(Number(child));
-      if (Number(f[1]) === pid) ticks += Number(f[11]) + Number(f[12]);
+      const f = statFields(Number(entry));
+      const parent = Number(f[1]);
+      if (ticks.has(parent)) ticks.set(parent, ticks.get(parent)! + Number(f[11]) + Number(f[12]));
     } catch {
-      // exited while we looked
+      // The process exited between listing /proc and reading it: its time is in its parent's cutime.
     }
   }
-  return ticks / 100;
+  return pids.map((pid) => ticks.get(pid)! / 100);
 };
 const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -56,11 +60,10 @@ async function main() {
     await Promise.all(extra.map((close) => close()));
     await bench.close();
   };
-  const generateOn = bench.generate;
   // Saturation runs on the internal tier: it queues under overload where realtime is (rightly)
   // shed. Overhead is measured on realtime, the tier whose users wait for the first token.
-  const generate = generateOn(Tier.TIER_INTERNAL);
-  const generateRealtime = generateOn(Tier.TIER_REALTIME);
+  const generate = bench.generate(Tier.TIER_INTERNAL);
+  const generateRealtime = bench.generate(Tier.TIER_REALTIME);
   await closedLoop(generate, 8, 2); // warm-up
   if (overheadOnly) {
     // The JIT warms up as the saturation stage would have warmed it: paced figures of a cold
@@ -68,9 +71,10 @@ async function main() {
     await closedLoop(generate, 64, STAGE_S * 2);
     const pidsNow = SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const);
     for (const rate of [50, 200, 400]) {
-      const before = pidsNow.map(([, pid]) => cpuSeconds(pid));
+      const before = cpuSeconds(pidsNow.map(([, pid]) => pid));
       const run = await paced(generateRealtime, rate, PACED_S);
-      const cpu = pidsNow.map(([name, pid], i) => `${name} ${fmt(((cpuSeconds(pid) - before[i]!) * 1e6) / run.latencies.length, 0)}`).join(', ');
+      const after = cpuSeconds(pidsNow.map(([, pid]) => pid));
+      const cpu = pidsNow.map(([name], i) => `${name} ${fmt(((after[i]! - before[i]!) * 1e6) / run.latencies.length, 0)}`).join(', ');
       const s = summarize(run.latencies);
       log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed${failures(run.errors)}); CPU us/request ${cpu}`);
     }
@@ -85,7 +89,7 @@ async function main() {
     ...SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const),
     ...servers.flatMap(([name, pid]) => (pid ? [[name, pid] as const] : [])),
   ];
-  const cpuBefore = pids.map(([, pid]) => cpuSeconds(pid));
+  const cpuBefore = cpuSeconds(pids.map(([, pid]) => pid));
   const msgsBefore = await bench.natsMessages();
   const selfBefore = process.cpuUsage();
   const steps = await ramp(generate, quick ? [32, 64, 128] : [32, 64, 128, 256, 512], STAGE_S, log);
@@ -93,7 +97,7 @@ async function main() {
   const requests = steps.reduce((a, s) => a + s.completed, 0);
   const self = process.cpuUsage(selfBefore);
   const cpuPerRequest = Object.fromEntries([
-    ...pids.map(([name, pid], i) => [name, ((cpuSeconds(pid) - cpuBefore[i]!) * 1e6) / requests]),
+    ...cpuSeconds(pids.map(([, pid]) => pid)).map((seconds, i) => [pids[i]![0], ((seconds - cpuBefore[i]!) * 1e6) / requests]),
     ['load generator', (self.user + self.system) / requests],
   ]);
   const msgsAfter = await bench.natsMessages();

@@ -31,6 +31,7 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
     makeEvent({ id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } });
   if (!solo) await kv.put(`batch.${id}`, encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
+  /** Earlier batches holding some of these requests; a solo one is re-sent from the request it held. */
   const theirs = new Map<string, RequestSpec>();
   // Claims are independent of each other: send them all at once, not one round trip each.
   const owners = await Promise.all(

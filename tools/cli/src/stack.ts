@@ -25,7 +25,7 @@ export const NODE_FLAGS = ['--heap-growing-percent=100'];
  * they run at a lower CPU priority (nice 10), so a first token never queues behind a ledger
  * batch. Compose gives them the same lower `cpu_shares`.
  */
-export const BACKGROUND_SERVICES: ReadonlySet<ServiceName> = new Set(['metering', 'billing']);
+const BACKGROUND_SERVICES: ReadonlySet<ServiceName> = new Set(['metering', 'billing']);
 const BACKGROUND_NICE = 10;
 
 export interface Stack {
