@@ -12,6 +12,7 @@ import { Tier } from '@switchyard/sdk';
 import { REPO_ROOT, SERVICES } from '@switchyard/cli';
 import { startBenchStack } from './lib/bench-stack.js';
 import { closedLoop, failures, paced, ramp, type Shot } from './lib/load.js';
+import { calibrate } from './lib/calibration.js';
 import { startMockOpenAi } from './lib/mock-openai.js';
 import { startPortkey } from './lib/portkey.js';
 import { fmt, summarize } from './lib/stats.js';
@@ -55,6 +56,9 @@ async function main() {
   const bench = await startBenchStack((name, code) => log(`!! ${name} exited (${code})`));
   const { stack, nats, redis, pg, startupS } = bench;
   log(`start-up to first served request: ${fmt(startupS)} s`);
+  // This VM's speed changes from day to day; these say how fast it is in this run.
+  const machine = await calibrate(nats.url, quick);
+  log(`machine: bare grpc-js unary ${fmt(machine.grpcUnaryPerSecond, 0)} req/s, JetStream publishes with acks ${fmt(machine.jetstreamPublishesPerSecond, 0)}/s`);
   /** Everything the run opened, closed in reverse; `extra` are connections opened later. */
   const tearDown = async (...extra: Array<() => Promise<unknown>>) => {
     await Promise.all(extra.map((close) => close()));
@@ -189,6 +193,8 @@ async function main() {
     ['placement decision', placement, '<= 50 us @1000 pools', undefined],
     ...SERVICES.map((s): [string, string, string, boolean] => [`RSS ${s}, MB`, fmt(memory[s]!, 0), '<= 200', memory[s]! <= 200]),
     ['start-up to first served request, s', fmt(startupS), '<= 15', startupS <= 15],
+    ['machine: bare grpc-js unary req/s', fmt(machine.grpcUnaryPerSecond, 0), '(issue #9 saw 3-4k)', undefined],
+    ['machine: JetStream publishes with acks/s', fmt(machine.jetstreamPublishesPerSecond, 0), '(issue #9 saw ~24k)', undefined],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
   log(`\n${'figure'.padEnd(width)}  ${'measured'.padStart(22)}  target`);
@@ -196,7 +202,7 @@ async function main() {
 
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   const file = join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, overheadLight: light, cpuPerRequest, natsPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement }, null, 2));
+  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, overheadLight: light, cpuPerRequest, natsPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement, machine }, null, 2));
   log(`\nwritten ${file}`);
 }
 
