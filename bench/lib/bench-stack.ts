@@ -44,7 +44,7 @@ export async function startBenchStack(onExit: (name: string, code: number | null
   };
   const address = `127.0.0.1:${grpcPort}`;
   const t0 = performance.now();
-  const stack = startStack(env, join(REPO_ROOT, '.switchyard', 'bench-logs'), onExit);
+  const stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'bench-logs'), onExit);
   await firstServedRequest(address, apiKey, 120_000);
   const startupS = (performance.now() - t0) / 1000;
 

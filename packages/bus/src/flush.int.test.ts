@@ -16,7 +16,7 @@ afterAll(async () => {
 it('delivers, in order, what was published just before close()', async () => {
   const reader = await connectBus({ url: nats.url, name: 'reader' });
   const got: string[] = [];
-  reader.subscribe('flush.test', { callback: (_e, m) => got.push(m.string()) });
+  reader.subscribe('flush.test', { callback: (_e, m) => void got.push(m.string()) });
   await reader.flush();
   const writer = await connectBus({ url: nats.url, name: 'writer' });
   for (let i = 0; i < 100; i++) writer.publish('flush.test', String(i));

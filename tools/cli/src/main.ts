@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
+import { buildServices } from './build.js';
 import { generateCommand } from './generate.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerTenantCommands } from './tenants.js';
+import { REPO_ROOT, SERVICES } from './stack.js';
 import { up } from './up.js';
 
 const int = (value: string) => {
@@ -23,6 +25,11 @@ program
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
   .action((o) => up({ admissionPort: o.admissionPort, policyPort: o.policyPort, billingPort: o.billingPort, httpPort: o.httpPort, exitAfterFirstRequest: o.exitAfterFirstRequest }));
+
+program
+  .command('build')
+  .description('compile every service to services/<name>/dist/main.mjs (`up` does this itself; images run the bundles)')
+  .action(() => buildServices(REPO_ROOT, SERVICES));
 
 program
   .command('generate')

@@ -4,6 +4,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSwitchyardClient } from '@switchyard/sdk';
+import { bundlePath, buildServices } from './build.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -15,9 +16,11 @@ export type ServiceName = (typeof SERVICES)[number];
  * V8 heap settings for every service. Old space grows to at most twice the live heap before a
  * full collection: with V8's own growth (up to 4x) admission reached 213-240 MB resident after
  * saturation with ~40 MB live; with 2x, 160-190 MB (1.3x kept it at 138 MB for ~20% more CPU).
- * The young generation keeps V8's default of 16 MB: 8 MB cost ~5% throughput, 4 MB ~15%.
+ * The young generation keeps V8's default of 16 MB: 8 MB cost ~5% throughput, 4 MB ~15%;
+ * 32 MB saved a little CPU but put admission over 200 MB. Stack traces point into the
+ * TypeScript sources (source maps cost only when a stack is printed).
  */
-export const NODE_FLAGS = ['--heap-growing-percent=100'];
+export const NODE_FLAGS = ['--heap-growing-percent=100', '--enable-source-maps'];
 
 /**
  * Services off the token path: they consume durable streams, so when the cores are busy they
@@ -35,11 +38,12 @@ export interface Stack {
 }
 
 /**
- * Starts every service as its own process (`node --import tsx services/<name>/src/main.ts`)
+ * Compiles every service (services/<name>/dist/main.mjs), then starts each as its own process
  * with `env`, logs appended to `<logDir>/<name>.log`. `onExit` hears of a service that dies.
  */
-export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name: ServiceName, code: number | null, signal: string | null) => void): Stack {
+export async function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name: ServiceName, code: number | null, signal: string | null) => void): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
+  await buildServices(REPO_ROOT, SERVICES);
   const children = new Map<ServiceName, ChildProcess>();
   let stopping = false;
   for (const name of SERVICES) {
@@ -49,7 +53,7 @@ export function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name
     const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
     // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
     const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, '--import', 'tsx', join('services', name, 'src', 'main.ts')], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, bundlePath(REPO_ROOT, name)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     if (BACKGROUND_SERVICES.has(name) && child.pid) setPriority(child.pid, BACKGROUND_NICE);
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);

@@ -55,7 +55,7 @@ export async function up(options: UpOptions): Promise<void> {
     await infra.stop();
     process.exit(code);
   };
-  const stack = startStack(env, logDir, (name, code, signal) => {
+  const stack = await startStack(env, logDir, (name, code, signal) => {
     log(`${name} exited (code ${code}, signal ${signal}); see .switchyard/logs/${name}.log`);
     void stopAll(1);
   });
