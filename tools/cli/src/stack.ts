@@ -17,7 +17,7 @@ export type ServiceName = (typeof SERVICES)[number];
  * full collection: with V8's own growth (up to 4x) admission reached 213-240 MB resident after
  * saturation with ~40 MB live; with 2x, 160-190 MB (1.3x kept it at 138 MB for ~20% more CPU).
  * The young generation keeps V8's default of 16 MB: 8 MB cost ~5% throughput, 4 MB ~15%;
- * 32 MB saved a little CPU but put admission over 200 MB. Stack traces point into the
+ * 32 MB gained nothing measurable for ~30 MB more per service. Stack traces point into the
  * TypeScript sources (source maps cost only when a stack is printed).
  */
 export const NODE_FLAGS = ['--heap-growing-percent=100', '--enable-source-maps'];
