@@ -58,6 +58,10 @@ export async function up(options: UpOptions): Promise<void> {
   const stack = await startStack(env, logDir, (name, code, signal) => {
     log(`${name} exited (code ${code}, signal ${signal}); see .switchyard/logs/${name}.log`);
     void stopAll(1);
+  }).catch(async (e: unknown) => {
+    // The services did not compile: stop the servers this command started before giving up.
+    await infra.stop();
+    throw e;
   });
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
