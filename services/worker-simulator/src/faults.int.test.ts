@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from './load-profiles.js';
 import { createPerfModel } from './perf-model.js';
 import {
-  Outcome, fault, publishBatch, requestSpec, startHarness, startSimulator, stored, terminalsOf, testPool, unique, usagesOf, watch, type Harness, type Simulator,
+  Outcome, fault, onePool, publishBatch, requestSpec, startHarness, stored, terminalsOf, usagesOf, type Harness, type Simulator,
 } from './test-harness.js';
 import { tokenText } from './text.js';
 
@@ -32,10 +32,7 @@ async function holder(sim: Simulator, pool: string): Promise<string> {
 
 describe('injected crash', () => {
   it('drops the request unacked; JetStream redelivers it to the other worker and it ends once, completed', async () => {
-    const tenant = unique('t');
-    const pool = testPool({ workers: 2, slotsPerWorker: 4 });
-    const sim = await startSimulator(h, [pool], { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
     const r = requestSpec(tenant, 0, { maxTokens: 2_000 });
     await publishBatch(h.js, pool.id, [r]);
     await waitFor('first chunks', () => (seen.chunks(r.requestId).length >= 3 ? true : undefined));
@@ -72,10 +69,7 @@ describe('injected crash', () => {
 
 describe('injected hang', () => {
   it('stops stepping and extending the ack deadline, so the request moves on; resuming late still leaves one outcome', async () => {
-    const tenant = unique('t');
-    const pool = testPool({ workers: 2, slotsPerWorker: 4 });
-    const sim = await startSimulator(h, [pool], { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
     const r = requestSpec(tenant, 0, { maxTokens: 2_000 });
     await publishBatch(h.js, pool.id, [r]);
     await waitFor('first chunk', () => (seen.chunks(r.requestId).length > 0 ? true : undefined));
@@ -102,10 +96,7 @@ describe('injected hang', () => {
 
 describe('injected stream cut, errors, slowdown, drain and caller cancels', () => {
   it('a cut stream ends in an explicit FAILED event with the chunks it sent, never a completion or a bill', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool]);
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h);
     expect(await fault(h.nc, subjects.workerControl(pool.id), { kind: 'cut-stream', afterTokens: 10 })).toMatchObject({ cutFraction: 1, cutAfterTokens: 10 });
     const cut = requestSpec(tenant, 0, { maxTokens: 64 });
     await publishBatch(h.js, pool.id, [cut]);
@@ -130,10 +121,7 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
   });
 
   it('fails the asked share of requests, slows steps by the factor, and refuses a malformed command', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool]);
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h);
     const control = subjects.workerControl(pool.id);
     expect((await fault(h.nc, control, { kind: 'slowdown' })).error).toMatch(/factor > 0/);
     await fault(h.nc, control, { kind: 'error-rate', fraction: 1 });
@@ -152,10 +140,7 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
   });
 
   it('a draining worker takes nothing new and says so in its heartbeat; cleared, it serves again', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool], { heartbeatMs: 100 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, {}, { heartbeatMs: 100 });
     const [w] = sim.sim.workers();
     expect(await fault(h.nc, subjects.workerControl(pool.id, w!.id), { kind: 'drain' })).toMatchObject({ draining: true });
     await sleep(1_200); // the pull open when the drain began expires
@@ -173,10 +158,7 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
   });
 
   it('a caller cancel stops generation and ends the request CANCELLED, also when it beats the batch to the worker', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool], { speed: 10 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, {}, { speed: 10 });
     const running = requestSpec(tenant, 0, { maxTokens: 2_000 });
     await publishBatch(h.js, pool.id, [running]);
     await waitFor('first chunks', () => (seen.chunks(running.requestId).length >= 2 ? true : undefined));

@@ -66,6 +66,14 @@ export async function startSimulator(h: Harness, pools: PoolSpec[], options: Par
   return { sim, steps };
 }
 
+/** The usual scene of a test: a fresh tenant, one pool, a simulator serving it, and a watch on the tenant. */
+export async function onePool(h: Harness, poolOverrides: Partial<PoolSpec> = {}, options: Partial<WorkerSimulatorDeps> = {}) {
+  const tenant = unique('t');
+  const pool = testPool(poolOverrides);
+  const sim = await startSimulator(h, [pool], options);
+  return { tenant, pool, sim, seen: watch(h.nc, tenant) };
+}
+
 /** Token chunks and terminal events as a caller sees them, over core NATS. */
 export function watch(nc: NatsConnection, tenant: string) {
   const chunks = new Map<string, Array<TokenChunk & { atMs: number }>>();

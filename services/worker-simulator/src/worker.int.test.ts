@@ -3,7 +3,7 @@ import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from './load-profiles.js';
 import { createPerfModel } from './perf-model.js';
-import { Outcome, fault, publishBatch, requestSpec, startHarness, startSimulator, stored, testPool, unique, usagesOf, watch, type Harness, type Simulator } from './test-harness.js';
+import { Outcome, fault, onePool, publishBatch, requestSpec, startHarness, startSimulator, stored, testPool, unique, usagesOf, watch, type Harness, type Simulator } from './test-harness.js';
 
 const profiles = await loadProfiles();
 const h100 = profiles['h100-80gb'];
@@ -75,10 +75,7 @@ describe('a worker fed 64 concurrent 8B requests (1,024 + 256 tokens) on an H100
 
 describe('batching at full speed (no sleeping)', () => {
   it('raises simulated tokens/s more than 20x from one request to 64 on 8B/H100', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool]);
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h);
     const one = [requestSpec(tenant, 0, { promptTokens: 1024, maxTokens: 256 })];
     await publishBatch(h.js, pool.id, one);
     await seen.terminal(one[0]!.requestId);
@@ -98,10 +95,7 @@ describe('batching at full speed (no sleeping)', () => {
 
 describe('token streaming', () => {
   it('sends the first token alone, then a step\'s chunks for one relay together, in order and complete', async () => {
-    const tenant = unique('t');
-    const pool = testPool();
-    const sim = await startSimulator(h, [pool]);
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h);
     const relayInbox = `_SY.relay.${unique('relay')}`;
     const messages: Array<{ requestId: string; seq: number; text: string }[]> = [];
     const sub = h.nc.subscribe(relayInbox, { callback: (_e, msg) => void messages.push(TokenChunks.decode(msg.data).chunks) });
@@ -128,10 +122,7 @@ describe('token streaming', () => {
 
 describe('work intake', () => {
   it('pulls only what it has room for and leaves the rest on the stream for other workers', async () => {
-    const tenant = unique('t');
-    const pool = testPool({ slotsPerWorker: 2 });
-    const sim = await startSimulator(h, [pool], { speed: 10 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, { slotsPerWorker: 2 }, { speed: 10 });
     const requests = Array.from({ length: 5 }, (_, i) => requestSpec(tenant, i, { maxTokens: 1_000 }));
     for (const r of requests) await publishBatch(h.js, pool.id, [r]);
     const jsm = await h.js.jetstreamManager();
@@ -153,10 +144,7 @@ describe('work intake', () => {
   });
 
   it('takes a batch bigger than its room whole (the excess waits in the engine) and then nothing more until there is room', async () => {
-    const tenant = unique('t');
-    const pool = testPool({ slotsPerWorker: 2 });
-    const sim = await startSimulator(h, [pool], { speed: 10 });
-    const seen = watch(h.nc, tenant);
+    const { tenant, pool, sim, seen } = await onePool(h, { slotsPerWorker: 2 }, { speed: 10 });
     const big = Array.from({ length: 3 }, (_, i) => requestSpec(tenant, i, { maxTokens: 1_000 }));
     const next = requestSpec(tenant, 3, { maxTokens: 1_000 });
     await publishBatch(h.js, pool.id, big);
