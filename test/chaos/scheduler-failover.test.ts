@@ -27,7 +27,7 @@ const SLO_MS = 1_000;
 
 let system: RunningSystem;
 beforeAll(async () => {
-  system = await startSystem({ pools: POOLS, workerSpeed: 1 });
+  system = await startSystem({ pools: POOLS, workerSpeed: 1, workerFaults: true });
 }, 60_000);
 afterAll(async () => {
   await system?.stop();

@@ -36,7 +36,7 @@ let system: RunningSystem;
 let client: SwitchyardClient;
 
 beforeAll(async () => {
-  system = await startSystem({ pools: POOLS, scheduling });
+  system = await startSystem({ pools: POOLS, scheduling, workerFaults: true });
   client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
 }, 60_000);
 afterAll(async () => {

@@ -25,6 +25,8 @@ export interface SystemOptions {
   readonly pools?: PoolSpec[];
   /** Simulated time per real time of the GPU workers. Default 'max' (no sleeping). */
   readonly workerSpeed?: number | 'max';
+  /** The GPU workers take fault commands on `ops.worker.>`. Default false, as in production. */
+  readonly workerFaults?: boolean;
   /** Batch forming rules over the batcher's defaults. */
   readonly batcherRules?: Partial<FormingRules>;
   /** false leaves the batcher out, for tests that run it as a process (chaos). Default true. */
@@ -135,7 +137,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const workerBus = await connect('worker-simulator');
   const workers = createWorkerSimulator({
     ...workerBus, poolsKv: await openBucket(workerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('worker-simulator'),
-    instanceId: 'test', speed: options.workerSpeed ?? 'max',
+    instanceId: 'test', speed: options.workerSpeed ?? 'max', faults: options.workerFaults ?? false,
   });
   await workers.start();
 

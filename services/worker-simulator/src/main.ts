@@ -25,6 +25,8 @@ const env = z.object({
   WORKER_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Tokens per chunk sent to a request's inbox. */
   WORKER_CHUNK_TOKENS: z.coerce.number().int().min(1).default(4),
+  /** `on` takes operator fault commands on `ops.worker.>` (chaos runs); `off` ignores them. */
+  WORKER_FAULTS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
 });
 
 runMain(() =>
@@ -49,13 +51,14 @@ runMain(() =>
         speed: config.WORKER_SPEED,
         ackWaitMs: config.WORKER_ACK_WAIT_MS,
         chunkTokens: config.WORKER_CHUNK_TOKENS,
+        faults: config.WORKER_FAULTS,
         onStep: (step, worker) => {
           stepMs.observe({ pool: worker.pool }, step.durationMs);
           tokens.inc({ pool: worker.pool }, step.tokens.length);
         },
       });
       await simulator.start();
-      logger.info({ workers: simulator.workers(), speed: config.WORKER_SPEED }, 'workers up');
+      logger.info({ workers: simulator.workers(), speed: config.WORKER_SPEED, faults: config.WORKER_FAULTS ? 'on' : 'off' }, 'workers up');
       return simulator;
     },
   }),

@@ -29,6 +29,12 @@ export interface WorkerSimulatorDeps {
   readonly heartbeatMs?: number;
   readonly random?: () => number;
   readonly now?: () => number;
+  /**
+   * Takes operator fault commands (crash, hang, slowdown, ...) on `ops.worker.<pool>` and
+   * `ops.worker.<pool>.<worker>`. Default false: anyone who can publish there could otherwise
+   * take workers down, so only tests, benchmarks and deliberate chaos runs turn it on.
+   */
+  readonly faults?: boolean;
   /** Sees every engine step of every worker (metrics, tests). */
   readonly onStep?: (step: StepReport, worker: { readonly pool: string; readonly id: string }) => void;
 }
@@ -40,8 +46,8 @@ const MAX_REPLICAS_PER_POOL = 8;
 
 /**
  * Hosts `workers` simulated GPUs for each pool given; several processes may serve one pool,
- * sharing its durable consumer. Each worker has its own engine and simulated clock, and takes
- * fault commands on `ops.worker.<pool>` and `ops.worker.<pool>.<worker>`.
+ * sharing its durable consumer. Each worker has its own engine and simulated clock and, with
+ * `faults` on, takes fault commands on `ops.worker.<pool>` and `ops.worker.<pool>.<worker>`.
  */
 export function createWorkerSimulator(deps: WorkerSimulatorDeps) {
   const workers: Worker[] = [];
@@ -105,8 +111,10 @@ export function createWorkerSimulator(deps: WorkerSimulatorDeps) {
             wasCancelled: (requestId) => cancelled.has(requestId),
           });
           workers.push(worker);
-          subscribe(subjects.workerControl(pool.id), command(worker));
-          subscribe(subjects.workerControl(pool.id, id), command(worker));
+          if (deps.faults === true) {
+            subscribe(subjects.workerControl(pool.id), command(worker));
+            subscribe(subjects.workerControl(pool.id, id), command(worker));
+          }
         }
       }
       subscribe(filters.allCancels, cancel);

@@ -56,11 +56,12 @@ export interface Simulator {
   readonly steps: Array<StepReport & { worker: string }>;
 }
 
+/** Starts a simulator with fault commands on: these tests drive workers through them (`options.faults: false` turns them off). */
 export async function startSimulator(h: Harness, pools: PoolSpec[], options: Partial<WorkerSimulatorDeps> = {}): Promise<Simulator> {
   const steps: Simulator['steps'] = [];
   const sim = createWorkerSimulator({
     nc: h.nc, js: h.js, poolsKv: h.kv, pools, logger: createLogger({ service: 'worker-simulator', level: 'silent' }),
-    instanceId: unique('i'), speed: 'max', onStep: (step, w) => steps.push({ ...step, worker: w.id }), ...options,
+    instanceId: unique('i'), speed: 'max', faults: true, onStep: (step, w) => steps.push({ ...step, worker: w.id }), ...options,
   });
   await sim.start();
   return { sim, steps };
