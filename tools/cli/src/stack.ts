@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createSwitchyardClient } from '@switchyard/sdk';
 import { bundlePath, buildServices } from './build.js';
+import { DEFAULT_RESTART_POLICY, decideRestart, type RestartDecision, type RestartPolicy } from './restart-policy.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -31,53 +32,128 @@ export const NODE_FLAGS = ['--heap-growing-percent=100', '--enable-source-maps']
 const BACKGROUND_SERVICES: ReadonlySet<ServiceName> = new Set(['metering', 'billing']);
 const BACKGROUND_NICE = 10;
 
+/** How long `stop()` waits for a service to shut down on SIGTERM before it sends SIGKILL. */
+const STOP_TIMEOUT_MS = 10_000;
+
 export interface Stack {
+  /** Each service's current process: a restart replaces its entry. */
   readonly children: ReadonlyMap<ServiceName, ChildProcess>;
-  /** SIGTERM every service and wait for them to exit. */
+  /** SIGTERM every service and wait for them to exit; nothing is restarted from then on. */
   stop(): Promise<void>;
+}
+
+/** A service's process exited while the stack was not stopping. */
+export interface ServiceExit {
+  readonly name: ServiceName;
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** How long the process had run. */
+  readonly upForMs: number;
+  /** When it will be started again; undefined when restarts are off. */
+  readonly restart: RestartDecision | undefined;
+}
+
+export interface StackOptions {
+  /** How a service that exits on its own is restarted; false leaves it down. Default {@link DEFAULT_RESTART_POLICY}. */
+  readonly restart?: RestartPolicy | false;
+  /** A service was started again after an exit; `child` is its new process. */
+  readonly onRestart?: (name: ServiceName, child: ChildProcess, crashes: number) => void;
 }
 
 /**
  * Compiles every service (services/<name>/dist/main.mjs), then starts each as its own process
- * with `env`, logs appended to `<logDir>/<name>.log`. `onExit` hears of a service that dies.
+ * with `env`, logs appended to `<logDir>/<name>.log`, and supervises them: a service that exits
+ * while the stack is not stopping is restarted with backoff (see restart-policy.ts), so one
+ * crash does not take the others down. `onExit` hears of every such exit, before the restart;
+ * exits and restarts are also appended to the service's log.
  */
-export async function startStack(env: NodeJS.ProcessEnv, logDir: string, onExit: (name: ServiceName, code: number | null, signal: string | null) => void): Promise<Stack> {
+export async function startStack(
+  env: NodeJS.ProcessEnv,
+  logDir: string,
+  onExit: (name: ServiceName, code: number | null, signal: string | null, exit: ServiceExit) => void,
+  options: StackOptions = {},
+): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
   await buildServices(REPO_ROOT, SERVICES);
+  const policy = options.restart === undefined ? DEFAULT_RESTART_POLICY : options.restart;
   const children = new Map<ServiceName, ChildProcess>();
+  const logs = new Map<ServiceName, WriteStream>();
+  const closed = new WeakMap<ChildProcess, Promise<void>>();
+  const pendingRestarts = new Set<NodeJS.Timeout>();
   let stopping = false;
-  for (const name of SERVICES) {
-    const out = createWriteStream(join(logDir, `${name}.log`), { flags: 'a' });
-    // SWITCHYARD_PROFILE=admission,batcher writes V8 CPU profiles of those services on exit.
-    const profiled = (env.SWITCHYARD_PROFILE ?? '').split(',').includes(name);
-    const profile = profiled ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
-    // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
-    const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // SWITCHYARD_PROFILE=admission,batcher writes V8 CPU profiles of those services on exit.
+  const profiled = (env.SWITCHYARD_PROFILE ?? '').split(',');
+  // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
+  const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+  const spawnService = (name: ServiceName, crashesBefore: number): ChildProcess => {
+    const out = logs.get(name)!;
+    const profile = profiled.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
     const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, bundlePath(REPO_ROOT, name)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const startedAt = performance.now();
     if (BACKGROUND_SERVICES.has(name) && child.pid) setPriority(child.pid, BACKGROUND_NICE);
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-    child.once('exit', (code, signal) => {
-      if (!stopping) onExit(name, code, signal);
+    // The log outlives each process: a restarted service appends to the same file.
+    child.stdout?.pipe(out, { end: false });
+    child.stderr?.pipe(out, { end: false });
+    let exited = false;
+    const exitedWith = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (exited || stopping) return;
+      exited = true;
+      const upForMs = performance.now() - startedAt;
+      const restart = policy ? decideRestart(crashesBefore, upForMs, policy) : undefined;
+      const next = restart ? `restarting in ${restart.delayMs} ms${restart.crashes > 1 ? ` (crash ${restart.crashes} in a row)` : ''}` : 'not restarting';
+      supervisorLine(out, `${name} exited (code ${code}, signal ${signal}) after ${(upForMs / 1000).toFixed(1)} s; ${next}`);
+      onExit(name, code, signal, { name, code, signal, upForMs, restart });
+      if (!restart) return;
+      const timer = setTimeout(() => {
+        pendingRestarts.delete(timer);
+        if (stopping) return;
+        const replacement = spawnService(name, restart.crashes);
+        children.set(name, replacement);
+        supervisorLine(out, `${name} restarted (pid ${replacement.pid})`);
+        options.onRestart?.(name, replacement, restart.crashes);
+      }, restart.delayMs);
+      pendingRestarts.add(timer);
+    };
+    // 'close' comes after the process's last output reached its log, so the supervisor's line follows it.
+    closed.set(child, new Promise((resolve) => child.once('close', (code, signal) => (exitedWith(code, signal), resolve()))));
+    // A process that could not be spawned emits 'error' (and no 'exit'); so may a failed kill.
+    child.on('error', (e) => {
+      if (child.pid !== undefined) return;
+      supervisorLine(out, `${name} could not be started: ${e.message}`);
+      exitedWith(null, null);
     });
-    children.set(name, child);
+    return child;
+  };
+
+  for (const name of SERVICES) {
+    logs.set(name, createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }));
+    children.set(name, spawnService(name, 0));
   }
   return {
     children,
     async stop() {
       stopping = true;
+      pendingRestarts.forEach(clearTimeout);
+      pendingRestarts.clear();
       await Promise.all(
-        [...children.values()].map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null || c.signalCode !== null) return resolve();
-              c.once('exit', () => resolve());
-              c.kill('SIGTERM');
-            }),
-        ),
+        [...children.values()].map(async (c) => {
+          if (c.pid === undefined) return;
+          c.kill('SIGTERM');
+          // A service stuck in its shutdown must not keep the stack from stopping.
+          const stuck = setTimeout(() => c.kill('SIGKILL'), STOP_TIMEOUT_MS);
+          await closed.get(c);
+          clearTimeout(stuck);
+        }),
       );
+      await Promise.all([...logs.values()].map((out) => new Promise<void>((resolve) => out.end(resolve))));
     },
   };
+}
+
+/** A line from the supervisor, in the service's own log, so its history reads in one place. */
+function supervisorLine(out: WriteStream, line: string): void {
+  out.write(`${JSON.stringify({ time: Date.now(), msg: `switchyard: ${line}` })}\n`);
 }
 
 /** Retries a real Complete call until the pipeline answers end to end; returns its text. */

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
 import { ensureInfra, portOpen } from './infra.js';
 import { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
+import { DEFAULT_RESTART_POLICY } from './restart-policy.js';
 import { REPO_ROOT, firstServedRequest, startStack } from './stack.js';
 
 export interface UpOptions {
@@ -55,10 +56,16 @@ export async function up(options: UpOptions): Promise<void> {
     await infra.stop();
     process.exit(code);
   };
-  const stack = await startStack(env, logDir, (name, code, signal) => {
-    log(`${name} exited (code ${code}, signal ${signal}); see .switchyard/logs/${name}.log`);
-    void stopAll(1);
-  }).catch(async (e: unknown) => {
+  // A service that dies is restarted with backoff (stack.ts); the others keep serving meanwhile.
+  const stack = await startStack(
+    env,
+    logDir,
+    (name, code, signal, exit) => {
+      const again = exit.restart ? `restarting in ${(exit.restart.delayMs / 1000).toFixed(2)} s${exit.restart.crashes > 1 ? ` (crash ${exit.restart.crashes} in a row)` : ''}` : 'not restarting';
+      log(`${name} exited (code ${code}, signal ${signal}) after ${(exit.upForMs / 1000).toFixed(1)} s; ${again}; see .switchyard/logs/${name}.log`);
+    },
+    { onRestart: (name, child) => log(`${name} restarted (pid ${child.pid})`) },
+  ).catch(async (e: unknown) => {
     // The services did not compile: stop the servers this command started before giving up.
     await infra.stop();
     throw e;
@@ -66,7 +73,13 @@ export async function up(options: UpOptions): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  const first = await firstServedRequest(admissionAddr, apiKey);
+  const first = await firstServedRequest(admissionAddr, apiKey).catch(async (e: unknown) => {
+    // Never served: stop what this command started rather than leave it running unattended.
+    stopping = true;
+    await stack.stop();
+    await infra.stop();
+    throw e;
+  });
   const seconds = ((performance.now() - t0) / 1000).toFixed(1);
   console.log(`
 Switchyard is up (first request served ${seconds} s after start: "${first}").
@@ -82,6 +95,6 @@ Try it:
   curl ${httpUrl}/chat/completions -H "authorization: Bearer ${apiKey}" -H 'content-type: application/json' \\
     -d '{"model":"llama-3.1-8b","messages":[{"role":"user","content":"hello"}],"max_tokens":16}'
 
-Ctrl-C stops every service${infra.started.length ? ` and the servers started here (${infra.started.join(', ')})` : ''}.`);
+A service that exits is restarted (after ${DEFAULT_RESTART_POLICY.initialDelayMs} ms, doubling to ${DEFAULT_RESTART_POLICY.maxDelayMs / 1000} s while it keeps crashing); Ctrl-C stops every service${infra.started.length ? ` and the servers started here (${infra.started.join(', ')})` : ''}.`);
   if (options.exitAfterFirstRequest) await stopAll(0);
 }
