@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { connectBus, openBucket, type KV } from '@switchyard/bus';
+import { connectBus, openBucket, type KV, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile, type PoolSpec } from '@switchyard/config';
-import { PoolHealth, buckets, parseHeartbeat, type WorkerHeartbeat } from '@switchyard/contracts';
+import { PoolHealth, buckets, parseHeartbeat, subjects, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
 import { drainKey, modelRoute, poolStates, poolStatus, poolVersion, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
 import { REPO_ROOT } from './stack.js';
 
@@ -74,6 +74,25 @@ export function parseWeights(args: readonly string[]): Array<{ version: string; 
 }
 
 /**
+ * Sends a fault command (JSON, e.g. `{"kind":"crash"}`) to every worker of `pool`, or to one,
+ * and returns each worker's reply. Workers take commands only when started with
+ * `WORKER_FAULTS=on`; when none answers within `waitMs` (default 1,000) it says so.
+ */
+export async function sendFault(nc: NatsConnection, pool: string, command: string, worker?: string, waitMs = 1_000): Promise<WorkerFaultReply[]> {
+  const subject = subjects.workerControl(pool, worker);
+  const replies: WorkerFaultReply[] = [];
+  try {
+    for await (const m of await nc.requestMany(subject, command, { strategy: 'timer', maxWait: waitMs })) replies.push(JSON.parse(m.string()) as WorkerFaultReply);
+  } catch (e) {
+    if (!/no responders/i.test(String(e))) throw e;
+  }
+  if (replies.length === 0) {
+    throw new Error(`no worker answered on ${subject}: fault injection is off on these workers (start them with WORKER_FAULTS=on), or none serves ${worker ? `worker ${worker} of ` : ''}pool ${pool}`);
+  }
+  return replies;
+}
+
+/**
  * `switchyard pools`, `switchyard pool drain|undrain` and `switchyard route list|set`: the
  * scheduler's operator controls, written to the `routes` KV bucket that every scheduler replica
  * watches (the same state the gRPC OpsService changes).
@@ -118,6 +137,22 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
         console.log(`pool ${id} takes requests again`);
       }),
     );
+
+  program
+    .command('fault')
+    .description('inject a fault into simulated workers that run with WORKER_FAULTS=on, e.g. `fault <pool> \'{"kind":"slowdown","factor":3}\'`')
+    .argument('<pool>')
+    .argument('<command>', 'JSON: kind crash|hang|slowdown|error-rate|cut-stream|drain|clear|status, and factor, fraction, afterTokens, durationMs')
+    .option('--worker <id>', 'one worker of the pool (ids are in `nats kv ls pools`); default every worker')
+    .option(...nats)
+    .action(async (id: string, command: string, o: { worker?: string; nats?: string }) => {
+      const nc = await connectBus({ url: natsUrl(o, env), name: 'switchyard-cli' });
+      try {
+        for (const reply of await sendFault(nc, id, command, o.worker)) console.log(JSON.stringify(reply));
+      } finally {
+        await nc.close();
+      }
+    });
 
   const route = program.command('route').description('model routes: aliases, version weights, canaries');
   route
