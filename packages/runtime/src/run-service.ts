@@ -1,4 +1,4 @@
-import { connectBus, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import { connectBus, followConnectionHealth, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { commonEnv, loadConfig, z } from '@switchyard/config';
 import { streams } from '@switchyard/contracts';
 import { createLogger, createMetricsRegistry, serveMetrics, type Logger, type Registry } from '@switchyard/telemetry';
@@ -45,7 +45,8 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
   const running = await options.start({ config, common, logger, registry, nc, js });
-  const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST);
+  const bus = followConnectionHealth(nc, (up) => (up ? logger.info('NATS connection back') : logger.warn('NATS connection lost; reconnecting')));
+  const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST, () => (bus.connected ? undefined : 'NATS connection lost; reconnecting'));
   logger.info({ metricsPort: metrics.port, pid: process.pid }, `${options.service} started`);
 
   let stopping = false;
@@ -55,6 +56,7 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
     logger.info({ signal }, `${options.service} stopping`);
     try {
       await running.stop();
+      bus.stop();
       await metrics.close();
       await nc.drain();
     } catch (e) {

@@ -15,14 +15,22 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `/metrics` (Prometheus text) and `/healthz` on the given port (0 = free port). */
-export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): Promise<MetricsServer> {
+/** Why a process is not healthy, or undefined while it is. */
+export type HealthCheck = () => string | undefined;
+
+/**
+ * Serves `/metrics` (Prometheus text) and `/healthz` on the given port (0 = free port):
+ * `/healthz` answers 503 with the reason while `health` names one (e.g. the bus is down).
+ */
+export async function serveMetrics(registry: Registry, port: number, host = '127.0.0.1', health: HealthCheck = () => undefined): Promise<MetricsServer> {
   const server: Server = createServer(async (req, res) => {
     if (req.url === '/metrics') {
       res.setHeader('content-type', registry.contentType);
       res.end(await registry.metrics());
     } else if (req.url === '/healthz') {
-      res.end('ok');
+      const problem = health();
+      res.statusCode = problem ? 503 : 200;
+      res.end(problem ?? 'ok');
     } else {
       res.statusCode = 404;
       res.end('not found: try /metrics or /healthz');

@@ -4,6 +4,7 @@ import { publishEvent, type JetStreamClient, type NatsConnection } from '@switch
 import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
+import { createStartGate } from './start-gate.js';
 import type { PolicySet } from '@switchyard/policy';
 import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
@@ -132,7 +133,8 @@ async function followRequest(
   };
   const terminal = deps.terminals.expect(requestId);
   const output = guardOutput(deps.outputPolicy?.(principal.tenant), hooks.onChunk);
-  const relay = deps.relays.open(requestId, output.onChunk);
+  const gate = createStartGate(output.onChunk);
+  const relay = deps.relays.open(requestId, gate.onChunk);
   const giveUpAt = hooks.deadlineUnixMs || nowMs + (deps.maxRequestMs ?? 600_000);
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
@@ -157,6 +159,7 @@ async function followRequest(
     markAdmitted();
     await recorded;
     hooks.onStarted(requestId);
+    gate.open();
 
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -169,7 +172,7 @@ async function followRequest(
       hooks.signal?.addEventListener('abort', onAbort, { once: true });
     });
     const blocked = output.blocked.then((e) => (cancelDownstream(), Promise.reject(e)));
-    const t = await Promise.race([terminal.promise, timeout, aborted, blocked]);
+    const t = await Promise.race([terminal.promise, timeout, aborted, blocked, relay.failed.catch((e: unknown) => (cancelDownstream(), Promise.reject(e)))]);
     finished = true;
     if (t.outcome !== Outcome.OUTCOME_COMPLETED) throw outcomeError(t);
     // Chunks travel on core NATS and the outcome on JetStream; give stragglers a moment.

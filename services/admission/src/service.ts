@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
-import { consumeDurable, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
+import { consumeDurable, followConnectionHealth, type ConnectionHealth, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
 import { AdmissionServiceService, Outcome, bindServer, streams, type Tier, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { PolicySet } from '@switchyard/policy';
@@ -86,6 +86,14 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   let generation: GenerationDeps | undefined;
   let http: FastifyInstance | undefined;
   let relays: TokenRelayHub | undefined;
+  let bus: ConnectionHealth | undefined;
+  let stopping = false;
+  // Load balancers should stop sending calls that could only fail: SERVING only while the bus is up.
+  const setServing = (serving: boolean) => {
+    const status = serving && !stopping ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', status);
+    health.setStatus('switchyard.v1.AdmissionService', status);
+  };
 
   return {
     get generation() {
@@ -116,7 +124,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           await budgets.settle(t.requestId, actual);
         },
       });
-      relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`);
+      relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`, (e) => deps.logger.error({ err: e }, 'token relay: a chunk could not be handed on'));
       generation = {
         nc: deps.nc,
         relays,
@@ -136,8 +144,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       };
       server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
       const grpc = await bindServer(server, deps.listen);
-      health.setStatus('', 'SERVING');
-      health.setStatus('switchyard.v1.AdmissionService', 'SERVING');
+      bus = followConnectionHealth(deps.nc, setServing);
+      setServing(bus.connected);
       if (!deps.httpListen) return { grpc };
       http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
@@ -146,8 +154,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
 
     async stop(graceMs = 10_000) {
-      health.setStatus('', 'NOT_SERVING');
-      health.setStatus('switchyard.v1.AdmissionService', 'NOT_SERVING');
+      stopping = true;
+      bus?.stop();
+      setServing(false);
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => (server.forceShutdown(), resolve()), graceMs);
         server.tryShutdown(() => (clearTimeout(force), resolve()));

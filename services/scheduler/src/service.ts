@@ -14,6 +14,7 @@ import { createFailover, type Failover, type FailoverStage } from './failover.js
 import { createLoadTracker } from './load-tracker.js';
 import { createSchedulerMetrics } from './metrics.js';
 import { createOpsView, type OpsView } from './ops-view.js';
+import { PLACEMENT_RECORD_TTL_MS, placementRecords, type FirstDecision, type PlacementRecords } from './placement-records.js';
 import { placeRequest, poolVersion, type FleetView, type PlacementContext } from './placement.js';
 import { poolStates, type PoolState } from './pool-state.js';
 import { openRouteStore, type RouteStore } from './routes-store.js';
@@ -33,6 +34,8 @@ export interface SchedulerDeps {
   readonly routesKv?: KV;
   /** The batcher's `batching` bucket (failover releases its claims); opened from `nc` when absent. */
   readonly batchingKv?: KV;
+  /** The `placements` bucket (first decision per request); opened from `nc` when absent. */
+  readonly placementsKv?: KV;
   /** Step-time model per pool id; default: the simulator's model from the measured profiles. */
   readonly models?: ReadonlyMap<string, StepModel>;
   readonly registry?: Registry;
@@ -75,6 +78,7 @@ export function createScheduler(deps: SchedulerDeps) {
   let startedAt = 0;
   let cached: { at: number; states: Map<string, PoolState> } | undefined;
   let ops: OpsView | undefined;
+  let records: PlacementRecords | undefined;
 
   const states = (): Map<string, PoolState> => {
     const t = now();
@@ -105,11 +109,25 @@ export function createScheduler(deps: SchedulerDeps) {
     }));
   };
 
+  const publishRejection = (request: RequestSpec, reason: string, retryAfterMs: number) =>
+    publishTerminal(deps.js, terminalOf({ requestId: request.requestId, tenant: request.tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }), now());
+
   const reject = async (request: RequestSpec, tier: TierName, reason: string, retryAfterMs: number, candidates: Candidate[], kind: string) => {
     const { tenant, requestId } = request;
+    // Another delivery of this request may have decided first: follow it, never contradict it.
+    const earlier = await records!.claimRejection(requestId, reason, retryAfterMs);
+    if (earlier) return followFirst(request, earlier);
     metrics.rejected.inc({ tier, kind });
     publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now());
-    await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }), now());
+    await publishRejection(request, reason, retryAfterMs);
+  };
+
+  /** A redelivered request whose first decision is on record: repeat what is needed, nothing more. */
+  const followFirst = async (request: RequestSpec, first: FirstDecision) => {
+    metrics.redecided.inc({ decision: first.kind });
+    // A dispatch on record is on DISPATCH already; a rejection may have died before its publish,
+    // and publishing it again is dropped by msgID if it did not.
+    if (first.kind === 'rejected') await publishRejection(request, first.reason, first.retryAfterMs);
   };
 
   async function handle({ event, deliveryCount }: Delivery): Promise<Disposition | void> {
@@ -118,11 +136,21 @@ export function createScheduler(deps: SchedulerDeps) {
     const tier = tierName(request.tier);
     if (!tier) throw new DomainError('INVALID_ARGUMENT', `request ${request.requestId} has no tier`);
     const { tenant, requestId, promptTokens, maxTokens } = request;
+    const redelivered = deliveryCount > 1;
+    if (redelivered) {
+      const first = await records!.first(requestId);
+      if (first) return followFirst(request, first);
+    }
     const nowMs = now();
     const ageMs = request.admittedUnixMs > 0 ? Math.max(0, nowMs - request.admittedUnixMs) : 0;
     const route = resolveModel(request.model, { promptTokens, maxTokens, tier }, routeStore!.routes(), random());
     if (route.kind === 'unknown') return reject(request, tier, route.reason, 0, [], 'unknown-model');
-    const placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs }, fleet(), ctx);
+    let placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs }, fleet(), ctx);
+    if (redelivered && placement.kind === 'reject' && placement.retryAfterMs > 0) {
+      // No record, yet an earlier delivery may have dispatched it (its record lost with the
+      // connection): shedding could contradict that, while a second dispatch is dropped by msgID.
+      placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs, mustPlace: true }, fleet(), ctx);
+    }
     if (placement.kind === 'wait') {
       const waited = request.admittedUnixMs > 0 ? ageMs : deliveryCount * WAIT_STEP_MS;
       if (placement.waitFor === 'capacity' || waited < maxWaitMs) {
@@ -138,6 +166,7 @@ export function createScheduler(deps: SchedulerDeps) {
     const reason = route.via.length ? `${route.reason}; ${placement.reason}` : placement.reason;
     await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs);
     publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs);
+    await records!.dispatched(requestId, placement.pool);
   }
 
   /** Failover: places a request found on dead pool `from` somewhere else. */
@@ -184,6 +213,7 @@ export function createScheduler(deps: SchedulerDeps) {
       if (!deps.models) models = await loadStepModels(deps.pools);
       const routesKv = deps.routesKv ?? (await openBucket(deps.nc, buckets.routes));
       const batchingKv = deps.batchingKv ?? (await openBucket(deps.nc, buckets.batching, { ttl: 3_600_000 }));
+      records = placementRecords(deps.placementsKv ?? (await openBucket(deps.nc, buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS })));
       routeStore = await openRouteStore(routesKv, { ...DEFAULT_ROUTES, ...config.routes }, (p) => deps.logger.error(p, 'invalid route in the routes bucket; keeping the last good one'));
       watch = await watchHeartbeats(deps.poolsKv);
       canary = createCanaryController({
