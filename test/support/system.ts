@@ -14,7 +14,7 @@ import { createMetering } from '@switchyard/metering';
 import { createPolicy, openPolicyStore } from '@switchyard/policy';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
-import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
+import { startLatencyProxy, startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
 export const TEST_POOLS: PoolSpec[] = [
@@ -43,6 +43,8 @@ export interface SystemOptions {
   readonly registry?: Registry;
   /** The scheduler's tiers, policy, routes and canary thresholds. Default: every default. */
   readonly scheduling?: SchedulingConfig;
+  /** Admission reaches Redis over a link that holds each write this long (a slow Redis). Default 0. */
+  readonly admissionRedisLatencyMs?: number;
 }
 
 export interface RunningSystem {
@@ -98,7 +100,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const policy = createPolicy({ nc: policyBus.nc, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
   const policyAddress = await policy.start();
 
-  const redis = new Redis(redisServer.url, ADMISSION_REDIS_OPTIONS);
+  const slowLink = options.admissionRedisLatencyMs ? await startLatencyProxy(redisServer.url, options.admissionRedisLatencyMs) : undefined;
+  const redis = new Redis(slowLink?.url ?? redisServer.url, ADMISSION_REDIS_OPTIONS);
   const admissions: Admission[] = [];
   const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
@@ -169,6 +172,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       for (const t of [...stores, tenants]) await t.stop();
       for (const s of [policy, scheduler, batcher, workers, metering, billing]) await s.stop();
       redis.disconnect();
+      await slowLink?.close();
       await Promise.all(connections.map((c) => c.close()));
       await sql.end();
       await Promise.all([nats.dispose(), redisServer.dispose(), pg.dispose()]);
