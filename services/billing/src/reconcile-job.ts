@@ -1,5 +1,8 @@
+import type { JetStreamClient } from '@switchyard/bus';
 import type { PriceBook } from '@switchyard/pricing';
 import type { Sql } from 'postgres';
+import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './completion-check.js';
+import { readCompletions } from './lifecycle-completions.js';
 import {
   reconciliationReport,
   repriceMismatches,
@@ -25,6 +28,52 @@ export interface ReconcileOptions {
   readonly books: ReadonlyMap<string, PriceBook>;
   /** Also sum every entry of the ledger against the accounts' running totals. Default true. */
   readonly everyEntry?: boolean;
+  /**
+   * Also hold the requests LIFECYCLE says completed in the window against metering's usage:
+   * every one must have been metered. Left out, that check does not run.
+   */
+  readonly lifecycle?: LifecycleCheckOptions;
+}
+
+export interface LifecycleCheckOptions {
+  readonly js: JetStreamClient;
+  /** Completions this recent are not checked (metering lags). Default {@link COMPLETION_GRACE_MS}. */
+  readonly graceMs?: number;
+  /** The clock: reading stops here, and the grace counts back from it. Default Date.now(). */
+  readonly nowMs?: number;
+}
+
+/**
+ * Usage is recorded when the attempt that completed a request ends, as its completion is
+ * published; this much on either side of a batch's completion times covers hosts whose clocks
+ * disagree, and keeps each lookup to a slice of metered_usage (its BRIN index on recorded_at).
+ */
+const USAGE_SLACK_MS = 5 * 60_000;
+
+/** Which of `completions` metering recorded usage for. */
+async function meteredRequestIds(sql: Sql, completions: readonly Completion[]): Promise<Set<string>> {
+  const times = completions.map((c) => c.completedMs);
+  const [from, to] = [new Date(Math.min(...times) - USAGE_SLACK_MS), new Date(Math.max(...times) + USAGE_SLACK_MS)];
+  try {
+    const rows = await sql<{ request_id: string }[]>`
+      SELECT DISTINCT request_id FROM metered_usage
+       WHERE recorded_at >= ${from} AND recorded_at < ${to} AND request_id = ANY(${sql.array(completions.map((c) => c.requestId))}::text[])`;
+    return new Set(rows.map((r) => r.request_id));
+  } catch (e) {
+    // Metering never ran on this database: nothing was metered (the report says so too).
+    if ((e as { code?: string }).code === UNDEFINED_TABLE) return new Set();
+    throw e;
+  }
+}
+
+/** Every request completed in [startMs, min(endMs, now)) against the usage metering recorded for it. */
+async function completionChecks(sql: Sql, lifecycle: LifecycleCheckOptions, startMs: number, endMs: number, tenant?: string): Promise<CompletionCheck> {
+  const nowMs = lifecycle.nowMs ?? Date.now();
+  let check = emptyCompletionCheck(lifecycle.graceMs ?? COMPLETION_GRACE_MS);
+  await readCompletions(lifecycle.js, { startMs, endMs: Math.min(endMs, nowMs), tenant }, async (batch) => {
+    check = checkCompletions(check, batch, await meteredRequestIds(sql, batch), nowMs);
+  });
+  return check;
 }
 
 type QRow = { tenant: string; hour_ms: string; requests: string; input: string; cached: string; output: string; gpu: string };
@@ -139,23 +188,25 @@ async function gpuCostChecks(sql: Sql, start: Date, end: Date) {
 
 /**
  * Reads both sides of the books for a window and reports every difference: metered against
- * ledger quantities per tenant and hour, plus the ledger's own invariants.
+ * ledger quantities per tenant and hour, plus the ledger's own invariants, and with
+ * `lifecycle`, every completed request against metered usage.
  */
 export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Promise<ReconciliationReport> {
   const startMs = Math.floor(options.startMs / HOUR) * HOUR;
   const endMs = Math.ceil(options.endMs / HOUR) * HOUR;
   const [start, end] = [new Date(startMs), new Date(endMs)];
-  const [metered, ledger, entries, repriced, accountsChecked, gpuCost] = await Promise.all([
+  const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions] = await Promise.all([
     meteredQuantities(sql, start, end, options.tenant),
     ledgerQuantities(sql, start, end, options.tenant),
     entryChecks(sql, start, end),
     repriceWindow(sql, start, end, options.books),
     accountChecks(sql, options.everyEntry ?? true),
     gpuCostChecks(sql, start, end),
+    options.lifecycle ? completionChecks(sql, options.lifecycle, startMs, endMs, options.tenant) : undefined,
   ]);
   return reconciliationReport({
     startMs, endMs, meteringAvailable: metered !== undefined, metered: metered ?? [], ledger,
     unbalanced: entries.unbalanced, amountMismatches: entries.amounts, repriced, accounts: accountsChecked.accounts,
-    gpuCost, trialBalance: accountsChecked.trial,
+    gpuCost, trialBalance: accountsChecked.trial, completions,
   });
 }

@@ -1,5 +1,6 @@
 import { tierFromName, Tier, TIERS, type TierName } from '@switchyard/contracts';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
+import type { Completion, CompletionCheck } from './completion-check.js';
 
 /** Quantities of one tenant in one hour, from one side (metering or the ledger). */
 export interface HourQuantities {
@@ -143,6 +144,8 @@ export interface ReconciliationInput {
   readonly gpuCost: readonly GpuCostCheck[];
   /** Sums over every account, all time. */
   readonly trialBalance: { readonly debitMicros: number; readonly creditMicros: number };
+  /** Requests LIFECYCLE says completed in the window, against metered usage; undefined when not checked. */
+  readonly completions?: CompletionCheck;
 }
 
 export interface Totals {
@@ -187,7 +190,8 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     input.repriced.length === 0 &&
     input.accounts.length === 0 &&
     gpuCost.length === 0 &&
-    input.trialBalance.debitMicros === input.trialBalance.creditMicros;
+    input.trialBalance.debitMicros === input.trialBalance.creditMicros &&
+    (input.completions?.unmetered.length ?? 0) === 0;
   return {
     ok,
     startMs: input.startMs,
@@ -203,6 +207,7 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     accounts: input.accounts,
     gpuCost,
     trialBalance: input.trialBalance,
+    completions: input.completions,
   };
 }
 
@@ -216,6 +221,12 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
     `  ledger   ${r.ledger.requests} requests, ${r.ledger.inputTokens} input (${r.ledger.cachedInputTokens} cached) + ${r.ledger.outputTokens} output tokens, ${(r.ledger.gpuMicros / 1e6).toFixed(3)} GPU-s`,
     `  token difference ${r.tokenDifference}; trial balance ${r.trialBalance.debitMicros} debit vs ${r.trialBalance.creditMicros} credit micros`,
   ];
+  if (r.completions) {
+    const c = r.completions;
+    lines.push(`  lifecycle ${c.checked} completed requests checked against metered usage; ${c.recent} completed in the last ${c.graceMs / 1000} s not checked (metering lags)`);
+  } else {
+    lines.push('  lifecycle completions not checked against metered usage');
+  }
   if (!r.meteringAvailable) lines.push('  metering tables are missing: has metering run against this database?');
   const more = (items: readonly unknown[], render: (x: never) => string, label: string) => {
     if (!items.length) return;
@@ -229,5 +240,6 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
   more(r.repriced, (p: RepriceMismatch) => `transaction ${p.transactionId} (${p.usageId}): ${p.amountMicros} vs ${p.expectedMicros ?? '?'}: ${p.reason}`, 'amounts unlike their price version');
   more(r.accounts, (a: AccountMismatch) => `${a.account}: totals ${a.debitMicros}/${a.creditMicros}, entries ${a.entryDebitMicros}/${a.entryCreditMicros}`, 'account totals unlike their entries');
   more(r.gpuCost, (g: GpuCostCheck) => `${g.pool}: accrued ${g.accountMicros}, usage ${g.usageMicros}`, 'GPU cost accrued unlike its usage');
+  more(r.completions?.unmetered ?? [], (c: Completion) => `request ${c.requestId} (${c.tenant}) completed ${iso(c.completedMs)}: no metered usage`, 'completed requests without metered usage');
   return lines.join('\n');
 }
