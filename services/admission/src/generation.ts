@@ -24,6 +24,8 @@ export interface GenerationDeps extends GateDeps {
   readonly chunkGraceMs?: number;
   /** Upper bound on one request when the caller set no deadline. Default 10 min. */
   readonly maxRequestMs?: number;
+  /** False while the NATS connection is down: calls are refused at once instead of hanging. Default always up. */
+  readonly busConnected?: () => boolean;
   /** The tenant's policy, for output checks on the token stream; none means unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
   readonly logger: Logger;
@@ -70,6 +72,9 @@ function outcomeError(t: RequestTerminated): DomainError {
  * the LIFECYCLE event. With an idempotency key, a repeat joins the first call's result.
  */
 export async function runGeneration(deps: GenerationDeps, principal: Principal, params: GenerationParams, hooks: GenerationHooks): Promise<GenerationResult> {
+  if (deps.busConnected && !deps.busConnected()) {
+    throw new DomainError('UNAVAILABLE', 'Switchyard cannot reach its event bus right now; nothing was admitted, retry shortly', { retryAfterMs: 1_000 });
+  }
   const requestId = `req_${randomUUID().replaceAll('-', '')}`;
   const key = hooks.idempotencyKey;
   if (key) {

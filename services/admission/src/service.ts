@@ -124,6 +124,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           await budgets.settle(t.requestId, actual);
         },
       });
+      bus = followConnectionHealth(deps.nc, setServing);
+      const connection = bus;
       relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`, (e) => deps.logger.error({ err: e }, 'token relay: a chunk could not be handed on'));
       generation = {
         nc: deps.nc,
@@ -139,12 +141,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
         priceBook,
         outputPolicy: deps.outputPolicy,
+        busConnected: () => connection.connected,
         logger: deps.logger,
         now,
       };
       server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
       const grpc = await bindServer(server, deps.listen);
-      bus = followConnectionHealth(deps.nc, setServing);
       setServing(bus.connected);
       if (!deps.httpListen) return { grpc };
       http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
