@@ -15,6 +15,10 @@ describe('keyring', () => {
     expect(() => ring.authenticate(`Bearer ${key}x`)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED' }));
   });
 
+  it('refuses two keys joined in one header with a message that says so', () => {
+    expect(() => ring.authenticate(`Bearer ${key}, Bearer op-key`)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/more than one authorization value/) }));
+  });
+
   it('refuses a revoked key like an unknown one', () => {
     const revocable = createKeyring([{ tenant: 'acme', keyId: 'k9', keyHash: hashApiKey('k9-secret') }]);
     expect(revocable.authenticate('Bearer k9-secret').keyId).toBe('k9');

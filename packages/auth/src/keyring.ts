@@ -54,6 +54,10 @@ export function createKeyring(records: readonly ApiKeyRecord[] = []): MutableKey
     put,
     remove,
     authenticate(authorization) {
+      // HTTP joins repeated headers with ", " (fetch, proxies); keys never hold a comma.
+      if (authorization?.includes(',')) {
+        throw new DomainError('UNAUTHENTICATED', 'more than one authorization value was sent; send exactly one: "authorization: Bearer <key>"');
+      }
       const key = authorization ? BEARER.exec(authorization)?.[1] : undefined;
       if (!key) {
         throw new DomainError('UNAUTHENTICATED', 'missing API key: send metadata "authorization: Bearer <key>"');

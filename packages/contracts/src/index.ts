@@ -14,7 +14,6 @@ export {
   CompleteResponse,
   GetRequestRequest,
   GetRequestResponse,
-  AdmissionServiceService,
   type AdmissionServiceServer,
   AdmissionServiceClient,
 } from './gen/switchyard/v1/admission.js';
@@ -105,7 +104,9 @@ export type { EventMeta, EventPayload, EventType } from './envelope.js';
 export { tierName, tierFromName, outcomeName } from './tiers.js';
 export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';
-export { toGrpcError, RETRY_AFTER_MS } from './grpc-status.js';
+export { toGrpcError, capStatusMessage, RETRY_AFTER_MS, MAX_STATUS_MESSAGE_BYTES } from './grpc-status.js';
 export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
 export type { WorkerHeartbeat } from './heartbeat.js';
 export { bindServer, authorizationOf } from './grpc-server.js';
+export { AdmissionServiceService } from './admission-service.js';
+export { guardDecoding, rejectUndecodable } from './grpc-decoding.js';

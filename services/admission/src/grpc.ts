@@ -1,9 +1,11 @@
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
-import type { Keyring } from '@switchyard/auth';
+import type { Keyring, Principal } from '@switchyard/auth';
 import {
+  AdmissionServiceService,
   authorizationOf,
   DomainError,
   Outcome,
+  rejectUndecodable,
   toGrpcError,
   type AdmissionServiceServer,
   type CompleteRequest,
@@ -15,7 +17,7 @@ import {
 } from '@switchyard/contracts';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
-import { validateGeneration, type GenerationLimits } from './validate.js';
+import { validateGeneration, validateRequestId, type GenerationLimits } from './validate.js';
 
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
@@ -31,21 +33,28 @@ function deadlineOf(call: { getDeadline(): Date | number }): number {
   return Number.isFinite(ms) ? ms : 0;
 }
 
-/** Authenticates and validates a Generate/Complete call; a key's feature tag wins over the body's. */
-export function prepareCall(deps: Pick<AdmissionHandlerDeps, 'keyring' | 'limits'>, authorizationHeader: string | undefined, body: GenerateRequest) {
-  const principal = deps.keyring.authenticate(authorizationHeader);
-  const params = validateGeneration({ ...body, feature: principal.feature || body.feature }, deps.limits);
-  return { principal, params };
+/** Validates a Generate/Complete body for a caller; a key's feature tag wins over the body's. */
+export function paramsFor(deps: Pick<AdmissionHandlerDeps, 'limits'>, principal: Principal, body: GenerateRequest) {
+  return validateGeneration({ ...body, feature: principal.feature || body.feature }, deps.limits);
 }
 
-/** The AdmissionService handlers; domain errors become gRPC statuses here and only here. */
+/** Authenticates and validates a Generate/Complete call. */
+export function prepareCall(deps: Pick<AdmissionHandlerDeps, 'keyring' | 'limits'>, authorizationHeader: string | undefined, body: GenerateRequest) {
+  const principal = deps.keyring.authenticate(authorizationHeader);
+  return { principal, params: paramsFor(deps, principal, body) };
+}
+
+/**
+ * The AdmissionService handlers; domain errors become gRPC statuses here and only here, and a
+ * request that did not decode is refused before any handler runs.
+ */
 export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
   const fail = (e: unknown, what: string) => {
     if (!(e instanceof DomainError)) deps.logger.error({ err: e }, `${what} failed`);
     return toGrpcError(e);
   };
 
-  return {
+  return rejectUndecodable(AdmissionServiceService, {
     generate(call: ServerWritableStream<GenerateRequest, GenerateResponse>) {
       const abort = new AbortController();
       // grpc-js also reports 'cancelled' once a call that ended is torn down; aborting then
@@ -100,14 +109,15 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
     getRequest(call: ServerUnaryCall<GetRequestRequest, GetRequestResponse>, callback: sendUnaryData<GetRequestResponse>) {
       void (async () => {
         const principal = deps.keyring.authenticate(authorizationOf(call.metadata));
-        const record = await deps.store.get(call.request.requestId);
+        const requestId = validateRequestId(call.request.requestId);
+        const record = await deps.store.get(requestId);
         // Another tenant's request is reported as absent, so ids cannot be probed.
         if (!record || (record.tenant !== principal.tenant && !principal.operator)) {
-          throw new DomainError('NOT_FOUND', `no request ${call.request.requestId} for this API key`);
+          throw new DomainError('NOT_FOUND', `no request ${requestId} for this API key`);
         }
         const { tenant: _tenant, ...response } = record;
         callback(null, response);
       })().catch((e) => callback(fail(e, 'GetRequest')));
     },
-  };
+  });
 }

@@ -1,10 +1,21 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import type { Keyring } from '@switchyard/auth';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Keyring, Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { runGeneration, type GenerationDeps } from './generation.js';
-import { prepareCall } from './grpc.js';
-import { chatChunk, chatCompletion, chatToGeneration, openAiError, type ChatCompletionBody, type CompletionMeta } from './openai-format.js';
+import { paramsFor } from './grpc.js';
+import {
+  chatChunk,
+  chatCompletion,
+  chatToGeneration,
+  clientErrorRefusal,
+  httpRefusal,
+  openAiError,
+  type ChatCompletionBody,
+  type CompletionMeta,
+} from './openai-format.js';
 import type { GenerationLimits } from './validate.js';
 
 export interface HttpFacadeDeps {
@@ -21,43 +32,72 @@ export interface HttpFacadeDeps {
 const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
 
 /**
+ * Answers a request node's HTTP parser refused (headers too large, Content-Length and body
+ * that disagree, garbage), in OpenAI's error shape like every other answer; Fastify's own
+ * answer is a different JSON. The connection closes after it, as node's parser cannot go on.
+ */
+function refuseMalformed(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, message } = clientErrorRefusal(error.code);
+  const body = JSON.stringify(httpRefusal(status, message));
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
+/**
  * An OpenAI-compatible HTTP facade over the same generation path as gRPC, so the official
  * OpenAI SDKs work unchanged: `/v1/chat/completions` (JSON or SSE) and `/v1/models`.
  */
 export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
-  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false });
+  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed });
+  const principals = new WeakMap<FastifyRequest, Principal>();
 
-  const sendError = (reply: { status(n: number): { header(k: string, v: string): { send(b: unknown): unknown } } }, e: unknown) => {
+  const sendError = (reply: FastifyReply, e: unknown) => {
     if (!isDomainError(e)) deps.logger.error({ err: e }, 'http request failed');
     const { status, body } = isDomainError(e) ? openAiError(e.code, e.message) : openAiError('INTERNAL', 'internal error');
     const retry = isDomainError(e) && e.retryAfterMs !== undefined ? String(Math.ceil(e.retryAfterMs / 1000)) : '';
     return reply.status(status).header('retry-after', retry).send(body);
   };
 
-  app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
-    // Fastify's own refusals (body too large, bad JSON) keep their status, in OpenAI's shape.
-    const status = error.statusCode ?? 500;
-    void reply.status(status).send({ error: { message: error.message, type: status < 500 ? 'invalid_request_error' : 'api_error', code: null, param: null } });
-  });
-
-  app.get('/v1/models', async (req, reply) => {
+  // onRequest runs before Fastify reads the body: a caller without a valid key learns
+  // nothing about what a body should hold, and its body is never parsed.
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      deps.keyring.authenticate(header(req.headers.authorization));
-      return { object: 'list', data: deps.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })) };
+      principals.set(req, deps.keyring.authenticate(header(req.headers.authorization)));
     } catch (e) {
       return sendError(reply, e);
     }
+  };
+
+  app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
+    // Fastify's own refusals (body too large, bad JSON) keep their status, in OpenAI's shape.
+    const status = error.statusCode ?? 500;
+    void reply.status(status).send(httpRefusal(status, error.message));
   });
 
-  app.post('/v1/chat/completions', async (req, reply) => {
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.status(404).send(httpRefusal(404, 'no such route: this server serves POST /v1/chat/completions and GET /v1/models'));
+  });
+
+  app.get('/v1/models', { onRequest: authenticate }, async () => ({
+    object: 'list',
+    data: deps.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
+  }));
+
+  app.post('/v1/chat/completions', { onRequest: authenticate }, async (req, reply) => {
     const abort = new AbortController();
-    req.raw.on('close', () => {
+    // The response's 'close', not the request's: a request closes once its body is read, which
+    // cancelled every call at once. A response closes unfinished only when the client left.
+    reply.raw.on('close', () => {
       if (!reply.raw.writableFinished) abort.abort();
     });
     let meta: CompletionMeta | undefined;
     try {
+      const principal = principals.get(req)!;
       const input = chatToGeneration((req.body ?? {}) as ChatCompletionBody, { tier: header(req.headers['x-switchyard-tier']), idempotencyKey: header(req.headers['idempotency-key']) });
-      const { principal, params } = prepareCall(deps, header(req.headers.authorization), { ...input });
+      const params = paramsFor(deps, principal, input);
       const createdSec = Math.floor(deps.generation.now() / 1000);
       if (!input.stream) {
         const parts: string[] = [];
@@ -87,7 +127,9 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
       reply.raw.end('data: [DONE]\n\n');
     } catch (e) {
       if (!reply.sent && !reply.raw.headersSent) return sendError(reply, e);
-      // Headers are gone: end the stream with an error event, never a silent [DONE].
+      // Headers are gone: end the stream with an error event, never a silent [DONE]; a client
+      // that left gets nothing.
+      if (reply.raw.destroyed) return;
       const { body } = isDomainError(e) ? openAiError(e.code, e.message) : openAiError('INTERNAL', 'internal error');
       reply.raw.end(`data: ${JSON.stringify(body)}\n\n`);
     }

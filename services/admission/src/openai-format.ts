@@ -23,6 +23,7 @@ export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: str
   if (typeof body.model !== 'string') throw invalid('"model" is required');
   if (!Array.isArray(body.messages) || body.messages.length === 0) throw invalid('"messages" must be a non-empty array');
   const lines = body.messages.map((m: unknown, i: number) => {
+    if (typeof m !== 'object' || m === null) throw invalid(`messages[${i}] must be an object with "role" and "content"`);
     const msg = m as { role?: unknown; content?: unknown };
     const content = typeof msg.content === 'string'
       ? msg.content
@@ -32,6 +33,9 @@ export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: str
   });
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? 0;
   if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) throw invalid('"max_tokens" must be a non-negative integer');
+  // OpenAI sends `"seed": null` for none; the range is checked with the gRPC fields.
+  const seed = body.seed ?? 0;
+  if (typeof seed !== 'number') throw invalid('"seed" must be an integer');
   const tier = headers.tier ? tiers[headers.tier] : Tier.TIER_REALTIME;
   if (tier === undefined) throw invalid('header x-switchyard-tier must be realtime, internal or batch');
   return {
@@ -41,7 +45,7 @@ export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: str
     tier,
     idempotencyKey: headers.idempotencyKey ?? '',
     feature: '',
-    seed: typeof body.seed === 'number' ? body.seed : 0,
+    seed,
     stream: body.stream === true,
   };
 }
@@ -101,4 +105,33 @@ export function openAiError(code: ErrorCode, message: string) {
     status: httpStatus[code],
     body: { error: { message, type: errorType[code] ?? 'api_error', code: code.toLowerCase(), param: null } },
   };
+}
+
+/** Codes for the refusals the HTTP server makes before any handler runs. */
+const refusalCodes: Partial<Record<number, string>> = {
+  400: 'invalid_request',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'request_too_large',
+  415: 'unsupported_media_type',
+  431: 'request_header_fields_too_large',
+};
+
+/**
+ * The body of a refusal the HTTP layer makes itself (no such route, body too large, bad JSON,
+ * broken HTTP), in the shape OpenAI clients parse, so they show the message instead of a
+ * parse failure.
+ */
+export function httpRefusal(status: number, message: string) {
+  return { error: { message, type: status >= 500 ? 'api_error' : 'invalid_request_error', code: refusalCodes[status] ?? null, param: null } };
+}
+
+/**
+ * Status and message for a request node's HTTP parser refused (`clientError`), by the
+ * parser's error code; the message names the code, never the bytes that were sent.
+ */
+export function clientErrorRefusal(errorCode: string | undefined): { status: number; message: string } {
+  if (errorCode === 'HPE_HEADER_OVERFLOW') return { status: 431, message: 'request headers are too large: send at most 16 KiB of headers' };
+  if (errorCode === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: 408, message: 'the request did not arrive in time' };
+  return { status: 400, message: `malformed HTTP request (${errorCode ?? 'unknown error'}): check Content-Length and Transfer-Encoding` };
 }

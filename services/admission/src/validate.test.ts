@@ -1,6 +1,6 @@
 import { Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { validateGeneration, type GenerationInput } from './validate.js';
+import { validateGeneration, validateRequestId, type GenerationInput } from './validate.js';
 
 const limits = { maxPromptTokens: 100, maxOutputTokens: 512, defaultMaxTokens: 64 };
 const input: GenerationInput = { model: 'llama-3.1-8b', prompt: 'hello', maxTokens: 0, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0 };
@@ -19,5 +19,32 @@ describe('validateGeneration', () => {
   it('refuses an empty model or prompt as INVALID_ARGUMENT', () => {
     expect(() => validateGeneration({ ...input, model: '' }, limits)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     expect(() => validateGeneration({ ...input, prompt: '' }, limits)).toThrow(/prompt is empty/);
+  });
+
+  it('refuses a seed that is negative, fractional or past 2^53-1, and accepts the largest safe one', () => {
+    for (const seed of [-1, 1.5, 2 ** 64, Number.NaN]) {
+      expect(() => validateGeneration({ ...input, seed }, limits)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/seed must be an integer/) }));
+    }
+    expect(validateGeneration({ ...input, seed: Number.MAX_SAFE_INTEGER }, limits).seed).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('validateRequestId', () => {
+  it('accepts the ids admission hands out', () => {
+    expect(validateRequestId('req_0123456789abcdef0123456789abcdef')).toBe('req_0123456789abcdef0123456789abcdef');
+  });
+
+  it('refuses an oversize or odd id without echoing it', () => {
+    for (const id of ['x'.repeat(100_000), '', 'req_', 'req_../../etc', `req_${'a'.repeat(65)}`]) {
+      const refusal = (() => {
+        try {
+          return validateRequestId(id);
+        } catch (e) {
+          return e as Error & { code: string };
+        }
+      })();
+      expect(refusal).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      expect((refusal as Error).message.length).toBeLessThan(200);
+    }
   });
 });

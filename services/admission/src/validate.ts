@@ -39,6 +39,19 @@ export interface GenerationParams {
 export const estimateTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
 
 const MODEL = /^[a-z0-9][a-z0-9.:-]{0,63}$/;
+/** Ids are `req_` + 32 hex digits (generation.ts); a little looser, so probes like `req_none` read as absent. */
+const REQUEST_ID = /^req_[A-Za-z0-9]{1,64}$/;
+
+/**
+ * Checks the shape of a request id before it reaches Redis or an error message; the refusal
+ * never echoes the id, which may be anything up to the 1 MiB message limit.
+ */
+export function validateRequestId(requestId: string): string {
+  if (!REQUEST_ID.test(requestId)) {
+    throw new DomainError('INVALID_ARGUMENT', `request_id must be "req_" and up to 64 letters or digits, as Generate and Complete return it (got ${requestId.length} characters)`);
+  }
+  return requestId;
+}
 const FEATURE = /^[A-Za-z0-9_-]{0,64}$/;
 
 /** Checks a request and resolves defaults; every refusal says what to change. */
@@ -57,6 +70,9 @@ export function validateGeneration(input: GenerationInput, limits: GenerationLim
   const name = tierName(tier);
   if (!name) throw invalid('tier must be TIER_REALTIME, TIER_INTERNAL or TIER_BATCH');
   if (!FEATURE.test(input.feature)) throw invalid('feature may hold up to 64 letters, digits, "_" or "-"');
+  // The seed travels as uint64 on the bus: a negative, fractional or unsafe one failed to
+  // encode only after admission, as a retryable 503 that left a record behind.
+  if (!Number.isSafeInteger(input.seed) || input.seed < 0) throw invalid('seed must be an integer from 0 to 2^53-1 (9007199254740991)');
   return {
     model: input.model,
     prompt: input.prompt,
