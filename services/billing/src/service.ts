@@ -104,11 +104,14 @@ export function createBilling(deps: BillingDeps) {
   const reconcile = async () => {
     const end = Math.floor((now() - 5 * 60_000) / HOUR) * HOUR;
     // The running totals are kept by the entries' trigger; summing every entry is left to the CLI.
-    const report = await reconcileLedger(deps.sql, { startMs: end - 2 * HOUR, endMs: end, books: catalog!.byVersion(), everyEntry: false });
+    // Completed requests on LIFECYCLE are held against metered usage too: usage that waits
+    // unmetered (a metering outage) shows up here, not only when a person runs reconcile.
+    const report = await reconcileLedger(deps.sql, { startMs: end - 2 * HOUR, endMs: end, books: catalog!.byVersion(), everyEntry: false, lifecycle: { js: deps.js, nowMs: now() } });
     reconcileGauge.set({ kind: 'quantities' }, report.differences.length);
     reconcileGauge.set({ kind: 'unbalanced' }, report.unbalanced.length);
     reconcileGauge.set({ kind: 'amounts' }, report.amountMismatches.length + report.repriced.length);
     reconcileGauge.set({ kind: 'accounts' }, report.accounts.length + report.gpuCost.length);
+    reconcileGauge.set({ kind: 'unmetered_completions' }, report.completions?.unmetered.length ?? 0);
     if (!report.ok) deps.logger.error({ report }, 'reconciliation found differences');
     else deps.logger.info({ startMs: report.startMs, endMs: report.endMs, requests: report.ledger.requests }, 'reconciliation clean');
   };
