@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { unavailableOnRedisOutage } from './redis-outage.js';
 import { redisScript } from './redis-script.js';
 
 /** A monthly budget to reserve against; `hardLimitMicros` -1 means soft (never refuses). */
@@ -79,7 +80,7 @@ const reservationKey = (requestId: string) => `sy:resv:${requestId}`;
 export function createBudgetLedger(redis: Redis, now: () => number = Date.now, reservationTtlMs = RESERVATION_TTL_MS) {
   const reserve = redisScript(redis, RESERVE);
   const settle = redisScript(redis, SETTLE);
-  return {
+  return unavailableOnRedisOutage({
     /** `pricing` is kept with the reservation so settling can price the real usage. */
     async reserve(requestId: string, costMicros: number, budgets: readonly BudgetSpec[], pricing: { model: string; tier: number }): Promise<ReserveVerdict> {
       if (budgets.length === 0) return { reserved: true, committedMicros: [] };
@@ -102,7 +103,7 @@ export function createBudgetLedger(redis: Redis, now: () => number = Date.now, r
       const [spent, reserved] = await redis.hmget(key, 'spent', 'reserved');
       return { spent: Number(spent ?? 0), reserved: Number(reserved ?? 0) };
     },
-  };
+  });
 }
 
 export type BudgetLedger = ReturnType<typeof createBudgetLedger>;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { unavailableOnRedisOutage } from './redis-outage.js';
 
 /** What a finished request leaves for callers that repeat its idempotency key. */
 export interface StoredResult {
@@ -33,7 +34,7 @@ export function bodyHash(body: Record<string, unknown>): string {
 export function createIdempotency(redis: Redis) {
   const keyOf = (tenant: string, key: string) => `sy:idem:${tenant}:${createHash('sha256').update(key).digest('hex')}`;
   const resultKey = (requestId: string) => `sy:result:${requestId}`;
-  return {
+  return unavailableOnRedisOutage({
     async claim(tenant: string, key: string, hash: string, requestId: string): Promise<Claim> {
       const k = keyOf(tenant, key);
       if ((await redis.set(k, `${hash}|${requestId}`, 'PX', DAY_MS, 'NX')) === 'OK') return { kind: 'new' };
@@ -53,7 +54,7 @@ export function createIdempotency(redis: Redis) {
       const raw = await redis.get(resultKey(requestId));
       return raw ? (JSON.parse(raw) as StoredResult) : undefined;
     },
-  };
+  });
 }
 
 export type Idempotency = ReturnType<typeof createIdempotency>;

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { unavailableOnRedisOutage } from './redis-outage.js';
 import { redisScript } from './redis-script.js';
 
 /** One token bucket: `capacity` per minute, refilled continuously. */
@@ -44,14 +45,14 @@ return {0, 0}`;
 
 export function createRateLimiter(redis: Redis, now: () => number) {
   const takeAll = redisScript(redis, TAKE_ALL);
-  return {
+  return unavailableOnRedisOutage({
     async take(buckets: readonly BucketSpec[]): Promise<LimitVerdict> {
       if (buckets.length === 0) return { allowed: true };
       const args = buckets.flatMap((b) => [b.perMinute, b.cost]);
       const [wait, worst] = (await takeAll(buckets.map((b) => b.key), [now(), ...args])) as [number, number];
       return wait > 0 ? { allowed: false, retryAfterMs: wait, label: buckets[worst - 1]!.label } : { allowed: true };
     },
-  };
+  });
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;

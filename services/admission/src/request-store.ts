@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { unavailableOnRedisOutage } from './redis-outage.js';
 import { redisScript } from './redis-script.js';
 import { Outcome, RequestState, Tier, type TokenUsage } from '@switchyard/contracts';
 
@@ -48,7 +49,7 @@ return 1`;
 export function createRequestStore(redis: Redis) {
   const admit = redisScript(redis, ADMIT);
   const terminate = redisScript(redis, TERMINATE);
-  return {
+  return unavailableOnRedisOutage({
     async admitted(r: { requestId: string; tenant: string; model: string; tier: Tier; admittedUnixMs: number }) {
       await admit([key(r.requestId)], [r.tenant, r.model, r.tier, r.admittedUnixMs, RequestState.REQUEST_STATE_ADMITTED, RETENTION_S]);
     },
@@ -76,7 +77,7 @@ export function createRequestStore(redis: Redis) {
         reason: h.reason ?? '',
       };
     },
-  };
+  });
 }
 
 export type RequestStore = ReturnType<typeof createRequestStore>;
