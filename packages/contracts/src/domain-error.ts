@@ -12,6 +12,8 @@ export const errorCodes = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   UNAVAILABLE: 'UNAVAILABLE',
   INTERNAL: 'INTERNAL',
+  /** Work was done (and billed) but its result did not reach the caller whole. Never retried blindly. */
+  DATA_LOSS: 'DATA_LOSS',
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

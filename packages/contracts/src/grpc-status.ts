@@ -11,6 +11,7 @@ const statusByCode: Record<ErrorCode, status> = {
   DEADLINE_EXCEEDED: status.DEADLINE_EXCEEDED,
   UNAVAILABLE: status.UNAVAILABLE,
   INTERNAL: status.INTERNAL,
+  DATA_LOSS: status.DATA_LOSS,
 };
 
 /** Metadata key carrying the suggested retry delay on RESOURCE_EXHAUSTED / UNAVAILABLE. */

@@ -158,7 +158,9 @@ async function followRequest(
       deps.js,
       subjects.requestAdmitted(params.tierName, principal.tenant),
       makeEvent({ id: `admitted-${requestId}`, tenant: principal.tenant, requestId, nowMs }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }),
-    ).catch((e) => {
+    ).catch(async (e: unknown) => {
+      await recorded;
+      await deps.store.discard(requestId).catch(() => {});
       throw new DomainError('UNAVAILABLE', 'could not queue the request; try again shortly', { cause: e, retryAfterMs: 1_000 });
     });
     markAdmitted();
@@ -183,7 +185,8 @@ async function followRequest(
     // Chunks travel on core NATS and the outcome on JetStream; give stragglers a moment.
     const complete = await relay.waitForChunks(t.chunkCount, deps.chunkGraceMs ?? 2_000);
     if (!complete) {
-      throw new DomainError('UNAVAILABLE', `token stream lost ${t.chunkCount - relay.delivered} of ${t.chunkCount} chunks; retrying is safe`);
+      // The request ran and is billed: a caller must not hear that a retry is free.
+      throw new DomainError('DATA_LOSS', `request ${requestId} ran to completion and is billed, but ${t.chunkCount - relay.delivered} of its ${t.chunkCount} token chunks were lost on the way; a retry is a new request, billed again`, { retryable: false });
     }
     output.end();
     if (output.blockedError) throw output.blockedError;

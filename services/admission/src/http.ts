@@ -58,6 +58,9 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
     if (!isDomainError(e)) deps.logger.error({ err: e }, 'http request failed');
     const { status, body } = isDomainError(e) ? openAiError(e.code, e.message) : openAiError('INTERNAL', 'internal error');
     const retry = isDomainError(e) && e.retryAfterMs !== undefined ? String(Math.ceil(e.retryAfterMs / 1000)) : '';
+    // The OpenAI SDKs retry every 5xx unless told not to: an answer that a retry would pay for
+    // again (a lost token stream) says so.
+    if (isDomainError(e) && !e.retryable && status >= 500) void reply.header('x-should-retry', 'false');
     return reply.status(status).header('retry-after', retry).send(body);
   };
 

@@ -28,6 +28,16 @@ runMain(() =>
     env,
     async start({ config, logger, nc, js }) {
       const redis = new Redis(config.REDIS_URL, ADMISSION_REDIS_OPTIONS);
+      // ioredis reports every failed reconnect; one line per outage is enough (calls say UNAVAILABLE).
+      let redisDown = false;
+      redis.on('error', (e: Error) => {
+        if (!redisDown) logger.warn({ err: e.message }, 'Redis unreachable; calls answer UNAVAILABLE until it is back');
+        redisDown = true;
+      });
+      redis.on('ready', () => {
+        if (redisDown) logger.info('Redis reachable again');
+        redisDown = false;
+      });
       const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );

@@ -90,6 +90,7 @@ const httpStatus: Record<ErrorCode, number> = {
   INTERNAL: 500,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 504,
+  DATA_LOSS: 502,
 };
 
 const errorType: Partial<Record<ErrorCode, string>> = {

@@ -62,6 +62,11 @@ export function createRequestStore(redis: Redis) {
       ]);
     },
 
+    /** Forgets a request that never left admission (its publish failed): no ghost stays ADMITTED. */
+    async discard(requestId: string) {
+      await redis.del(key(requestId));
+    },
+
     async get(requestId: string): Promise<RequestRecord | undefined> {
       const h = await redis.hgetall(key(requestId));
       if (!h.tenant) return undefined;

@@ -108,6 +108,9 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         stream: streams.LIFECYCLE.name,
         durable: 'admission',
         concurrency: 16,
+        // Settlement needs Redis: through a Redis outage (each try waits its 1 s retry hint) a
+        // terminal event is tried again for hours, never dead-lettered after a few seconds.
+        maxDeliver: 10_000,
         onError: (e, context) => deps.logger.error({ err: e }, context),
         handle: async ({ event }) => {
           if (event.payload?.$case !== 'requestTerminated') return;
