@@ -14,7 +14,7 @@ import { createMetering } from '@switchyard/metering';
 import { createPolicy, openPolicyStore } from '@switchyard/policy';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
-import { startLatencyProxy, startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
+import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
 export const TEST_POOLS: PoolSpec[] = [
@@ -27,6 +27,10 @@ export interface SystemOptions {
   readonly workerSpeed?: number | 'max';
   /** The GPU workers take fault commands on `ops.worker.>`. Default false, as in production. */
   readonly workerFaults?: boolean;
+  /** Options of the private nats-server, e.g. a config file with users. */
+  readonly nats?: StartOptions;
+  /** The URL each connection logs in with, by name (`test`, `admission-0`, `scheduler`, ...). Default the server's URL. */
+  readonly natsUrlOf?: (connection: string, url: string) => string;
   /** Batch forming rules over the batcher's defaults. */
   readonly batcherRules?: Partial<FormingRules>;
   /** false leaves the batcher out, for tests that run it as a process (chaos). Default true. */
@@ -77,13 +81,13 @@ export interface RunningSystem {
  * with its own connections, talking over real sockets exactly as separate processes do.
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
-  const [nats, redisServer, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  const [nats, redisServer, pg] = await Promise.all([startNats(options.nats), startRedis(), startPostgres()]);
   const logger = (service: string) => createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
   const apiKey = generateApiKey();
   const otherApiKey = generateApiKey();
   const connections: NatsConnection[] = [];
   const connect = async (name: string) => {
-    const nc = await connectBus({ url: nats.url, name });
+    const nc = await connectBus({ url: options.natsUrlOf?.(name, nats.url) ?? nats.url, name });
     connections.push(nc);
     return { nc, js: jetstream(nc) };
   };

@@ -23,6 +23,8 @@ export interface ProcessServerSpec {
   readonly spawnOptions?: SpawnOptions;
   /** Default 20 s. */
   readonly startTimeoutMs?: number;
+  /** Hears everything the server writes (stdout and stderr), from its first line. */
+  readonly onOutput?: (text: string) => void;
 }
 
 /** A server process the test (or `switchyard up`) owns: it can be stopped, killed and restarted. */
@@ -39,6 +41,11 @@ export interface ProcessServer {
 function launch(spec: ProcessServerSpec): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(spec.command, [...spec.args], { stdio: ['ignore', 'pipe', 'pipe'], ...spec.spawnOptions });
+    if (spec.onOutput) {
+      const hear = (chunk: Buffer) => spec.onOutput!(chunk.toString());
+      child.stdout?.on('data', hear);
+      child.stderr?.on('data', hear);
+    }
     let output = '';
     const timer = setTimeout(() => fail(new Error(`${spec.name} did not start within ${spec.startTimeoutMs ?? 20_000} ms`)), spec.startTimeoutMs ?? 20_000);
     const fail = (e: Error) => {

@@ -16,6 +16,15 @@ export interface StartOptions {
   readonly dataDir?: string;
   /** nats-server only: serve the HTTP monitoring endpoints (/varz, /jsz) on this port. */
   readonly monitorPort?: number;
+  /**
+   * nats-server only: run with this configuration file (users, permissions); the port, data
+   * and monitoring flags still apply over it. Always a private local server, never `NATS_URL`.
+   */
+  readonly configFile?: string;
+  /** Environment of the server process, e.g. the `$VARIABLES` of `configFile`. Default this process's. */
+  readonly serverEnv?: NodeJS.ProcessEnv;
+  /** Hears the server's log (a local process only), e.g. to find permission violations. */
+  readonly onOutput?: (text: string) => void;
 }
 
 const external = (url: string): TestServer => ({ url, dispose: async () => {} });
@@ -40,16 +49,26 @@ function scratch(prefix: string, dataDir?: string): { dir: string; cleanup: () =
 
 /** A nats-server with JetStream on loopback, or `NATS_URL` when set. */
 export async function startNats(options: StartOptions = {}, env = process.env): Promise<TestServer> {
-  if (env.NATS_URL && options.port === undefined) return external(env.NATS_URL);
-  const container = await containerInstead('nats-server', { image: 'nats:2.10-alpine', port: 4222, command: ['-js'], readyLog: /Server is ready/, url: (h, p) => `nats://${h}:${p}` });
-  if (container) return container;
+  const configured = options.configFile !== undefined;
+  if (env.NATS_URL && options.port === undefined && !configured) return external(env.NATS_URL);
+  if (!configured) {
+    const container = await containerInstead('nats-server', { image: 'nats:2.10-alpine', port: 4222, command: ['-js'], readyLog: /Server is ready/, url: (h, p) => `nats://${h}:${p}` });
+    if (container) return container;
+  }
   const port = options.port ?? (await freePort());
+  // A config file may name a monitoring port; a free one keeps parallel servers apart.
+  const monitorPort = options.monitorPort ?? (configured ? await freePort() : undefined);
   const { dir, cleanup } = scratch('sy-nats-', options.dataDir);
   const server = await startProcessServer({
     name: 'nats-server',
     command: 'nats-server',
-    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...(options.monitorPort ? ['-m', String(options.monitorPort)] : [])],
+    args: [
+      ...(configured ? ['-c', options.configFile!] : []),
+      '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : []),
+    ],
     readyPattern: /Server is ready/,
+    spawnOptions: options.serverEnv ? { env: options.serverEnv } : undefined,
+    onOutput: options.onOutput,
   });
   return { url: `nats://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };
 }
