@@ -106,6 +106,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const slowLink = options.admissionRedisLatencyMs ? await startLatencyProxy(redisServer.url, options.admissionRedisLatencyMs) : undefined;
   const redis = new Redis(slowLink?.url ?? redisServer.url, ADMISSION_REDIS_OPTIONS);
+  // Outage tests stop Redis on purpose; calls report it as UNAVAILABLE, the client need not.
+  redis.on('error', () => {});
   const admissions: Admission[] = [];
   const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
