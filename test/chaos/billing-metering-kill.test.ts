@@ -127,7 +127,7 @@ describe('chaos: kill -9 billing and metering during a 60 s load run', () => {
 
     // The operator's command, as an operator runs it.
     const { stdout } = await promisify(execFile)(process.execPath, [
-      'tools/cli/bin/switchyard.js', 'reconcile', '--database-url', pg.url, '--from', new Date(started - 3_600_000).toISOString(), '--to', new Date().toISOString(), '--json',
+      'tools/cli/bin/switchyard.js', 'reconcile', '--database-url', pg.url, '--nats-url', nats.url, '--from', new Date(started - 3_600_000).toISOString(), '--to', new Date().toISOString(), '--json',
     ], { cwd: ROOT });
     const report = JSON.parse(stdout) as { ok: boolean; tokenDifference: number; differences: unknown[]; ledger: { requests: number } };
     expect({ ok: report.ok, tokenDifference: report.tokenDifference, differences: report.differences, requests: report.ledger.requests })
