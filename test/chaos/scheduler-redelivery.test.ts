@@ -51,7 +51,7 @@ async function deliverTwice(spec: RequestSpec, msgId: string): Promise<void> {
 
 const terminalsOf = async (requestId: string) => (await terminalsByRequest(system.nc)).get(requestId) ?? [];
 
-describe('chaos: a redelivered request follows its first decision', () => {
+describe('chaos: a redelivered request never contradicts its first decision', () => {
   it('a request already running is not rejected when its message comes back', async () => {
     const client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
     const stream = client.generate({ model: 'llama-3.1-8b', prompt: 'a long answer, please', maxTokens: 400 });
@@ -93,5 +93,29 @@ describe('chaos: a redelivered request follows its first decision', () => {
     await startReplica();
     await waitFor('the terminal event', async () => ((await terminalsOf(requestId)).length > 0 ? true : undefined), 20_000);
     expect(await terminalsOf(requestId)).toEqual(['completed']);
+  }, 60_000);
+
+  it('a rejected request stays rejected when its message comes back, and never runs', async () => {
+    const requestId = `req_${'0'.repeat(24)}redeliv2`;
+    const spec: RequestSpec = {
+      requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'hello', promptTokens: 4, maxTokens: 4, feature: '',
+      seed: 7, inbox: `_SY.tokens.nobody.${requestId}`, relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now() - 30_000,
+    };
+    // First delivery, to the running replica: 30 s old, so the realtime objective sheds it.
+    const js = jetstream(system.nc);
+    await publishEvent(js, subjects.requestAdmitted('realtime', 'acme'), makeEvent({ id: `admitted-${requestId}`, tenant: 'acme', requestId, nowMs: Date.now() }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }));
+    await waitFor('the rejection', async () => ((await terminalsOf(requestId)).length > 0 ? true : undefined), 20_000);
+    expect(await terminalsOf(requestId)).toEqual(['rejected']);
+
+    // It comes back fresh-looking, as a lost ack's redelivery to another replica would: judged
+    // again it would be placed, run and billed under a "rejected" answer.
+    for (const r of extra.splice(0)) await r.scheduler.stop().then(() => r.nc.close());
+    await deliverTwice({ ...spec, admittedUnixMs: Date.now() }, `admitted-${requestId}-redelivered`);
+    await startReplica();
+    const consumer = await js.consumers.get(streams.REQUESTS.name, 'scheduler');
+    await waitFor('the redelivery settled', async () => ((await consumer.info()).num_ack_pending === 0 && (await consumer.info()).num_pending === 0 ? true : undefined), 20_000);
+    const dispatched = (await readStream(system.nc, streams.USAGE.name)).filter((m) => m.event.envelope?.requestId === requestId);
+    expect(dispatched).toEqual([]);
+    expect(await terminalsOf(requestId)).toEqual(['rejected']);
   }, 60_000);
 });

@@ -50,6 +50,6 @@ export const buckets = {
   pricebook: 'pricebook',
   /** Which batch each dispatched request went into: exactly-once hand-off from the batcher. */
   batching: 'batching',
-  /** The scheduler's first decision per request, so a redelivery follows it (owner: scheduler). */
+  /** The scheduler's rejections per request, so a redelivery repeats them (owner: scheduler). */
   placements: 'placements',
 } as const;

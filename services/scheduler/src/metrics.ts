@@ -5,7 +5,7 @@ export function createSchedulerMetrics(registry?: Registry) {
   return {
     placed: new Counter({ name: 'switchyard_scheduler_placed_total', help: 'Requests placed, per pool, tier and policy', labelNames: ['pool', 'tier', 'policy'], registers }),
     rejected: new Counter({ name: 'switchyard_scheduler_rejected_total', help: 'Requests rejected (load shed, unknown model, no pool)', labelNames: ['tier', 'kind'], registers }),
-    redecided: new Counter({ name: 'switchyard_scheduler_redelivered_followed_total', help: 'Redelivered requests that followed their first decision instead of being judged again', labelNames: ['decision'], registers }),
+    redecided: new Counter({ name: 'switchyard_scheduler_redelivered_followed_total', help: 'Redelivered requests that repeated their recorded rejection instead of being judged again', labelNames: ['decision'], registers }),
     deferred: new Counter({ name: 'switchyard_scheduler_deferred_total', help: 'Placements put off (waiting for a healthy pool or idle capacity)', labelNames: ['tier'], registers }),
     failover: new Counter({ name: 'switchyard_scheduler_failover_total', help: 'Requests moved off a dead pool, by where they were found', labelNames: ['from', 'to', 'stage'], registers }),
     rollbacks: new Counter({ name: 'switchyard_scheduler_canary_rollbacks_total', help: 'Canaries rolled back automatically', labelNames: ['route'], registers }),

@@ -1,62 +1,58 @@
 import type { KV } from '@switchyard/bus';
 
-/** What an earlier delivery of a request decided. */
-export type FirstDecision =
-  | { readonly kind: 'dispatched'; readonly pool: string }
-  | { readonly kind: 'rejected'; readonly reason: string; readonly retryAfterMs: number };
-
-export interface PlacementRecords {
-  /** The decision an earlier delivery made, if it got as far as recording it. */
-  first(requestId: string): Promise<FirstDecision | undefined>;
-  /** Records a dispatch that is already on DISPATCH. */
-  dispatched(requestId: string, pool: string): Promise<void>;
-  /**
-   * Claims the request for a rejection before it is published. Resolves undefined when the
-   * claim holds, or with the earlier decision to follow instead.
-   */
-  claimRejection(requestId: string, reason: string, retryAfterMs: number): Promise<FirstDecision | undefined>;
+/** A rejection the scheduler decided for a request, kept so every later delivery repeats it. */
+export interface RecordedRejection {
+  readonly reason: string;
+  readonly retryAfterMs: number;
 }
 
-/** How long a decision is kept: far past any redelivery of an admitted request's message. */
+export interface PlacementRecords {
+  /** The rejection an earlier delivery of this request decided, if any. */
+  rejection(requestId: string): Promise<RecordedRejection | undefined>;
+  /**
+   * Claims the request for a rejection before it is published. Resolves undefined when the
+   * claim holds, or with the earlier rejection to repeat instead.
+   */
+  claimRejection(requestId: string, rejection: RecordedRejection): Promise<RecordedRejection | undefined>;
+}
+
+/** How long a rejection is kept: far past any redelivery of an admitted request's message. */
 export const PLACEMENT_RECORD_TTL_MS = 15 * 60_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const encode = (d: FirstDecision) => encoder.encode(JSON.stringify(d));
 
-function decode(value: Uint8Array): FirstDecision | undefined {
+function decode(value: Uint8Array): RecordedRejection | undefined {
   try {
-    const d = JSON.parse(decoder.decode(value)) as FirstDecision;
-    return d.kind === 'dispatched' || d.kind === 'rejected' ? d : undefined;
+    const r = JSON.parse(decoder.decode(value)) as RecordedRejection;
+    return typeof r.reason === 'string' ? r : undefined;
   } catch {
     return undefined;
   }
 }
 
 /**
- * The scheduler's first decision per request, in the `placements` bucket (key: request id).
- * A message redelivered after its ack was lost (a NATS restart, a killed replica) must not be
- * judged again: its age would count against the tier's objective and shed a request that the
- * first delivery already dispatched, and the caller would hear "rejected" for a request that
- * runs and is billed. Rejections claim the key before they are published (create fails if a
- * dispatch is recorded); dispatches are recorded after their publish, off the token path.
+ * The scheduler's rejections per request, in the `placements` bucket (key: request id). A
+ * message redelivered after its ack was lost (a NATS restart, a killed replica) must not be
+ * judged again into a different answer. A dispatch needs no record: dispatching again is
+ * dropped by its `dispatch-<id>` msgID, and a redelivery with no rejection on record is never
+ * shed (the scheduler places it). A rejection is claimed here before it is published, so a
+ * redelivery repeats it and never runs a request whose caller was told "rejected"; only
+ * rejections pay the write, the token path does not.
  */
 export function placementRecords(kv: KV): PlacementRecords {
-  const first = async (requestId: string) => {
+  const rejection = async (requestId: string) => {
     const entry = await kv.get(requestId);
     return entry && entry.operation === 'PUT' ? decode(entry.value) : undefined;
   };
   return {
-    first,
-    async dispatched(requestId, pool) {
-      await kv.put(requestId, encode({ kind: 'dispatched', pool }));
-    },
-    async claimRejection(requestId, reason, retryAfterMs) {
+    rejection,
+    async claimRejection(requestId, r) {
       try {
-        await kv.create(requestId, encode({ kind: 'rejected', reason, retryAfterMs }));
+        await kv.create(requestId, encoder.encode(JSON.stringify(r)));
         return undefined;
       } catch (e) {
-        const earlier = await first(requestId);
+        const earlier = await rejection(requestId);
         if (earlier) return earlier;
         throw e;
       }

@@ -14,7 +14,7 @@ import { createFailover, type Failover, type FailoverStage } from './failover.js
 import { createLoadTracker } from './load-tracker.js';
 import { createSchedulerMetrics } from './metrics.js';
 import { createOpsView, type OpsView } from './ops-view.js';
-import { PLACEMENT_RECORD_TTL_MS, placementRecords, type FirstDecision, type PlacementRecords } from './placement-records.js';
+import { PLACEMENT_RECORD_TTL_MS, placementRecords, type PlacementRecords, type RecordedRejection } from './placement-records.js';
 import { placeRequest, poolVersion, type FleetView, type PlacementContext } from './placement.js';
 import { poolStates, type PoolState } from './pool-state.js';
 import { openRouteStore, type RouteStore } from './routes-store.js';
@@ -34,7 +34,7 @@ export interface SchedulerDeps {
   readonly routesKv?: KV;
   /** The batcher's `batching` bucket (failover releases its claims); opened from `nc` when absent. */
   readonly batchingKv?: KV;
-  /** The `placements` bucket (first decision per request); opened from `nc` when absent. */
+  /** The `placements` bucket (rejections per request); opened from `nc` when absent. */
   readonly placementsKv?: KV;
   /** Step-time model per pool id; default: the simulator's model from the measured profiles. */
   readonly models?: ReadonlyMap<string, StepModel>;
@@ -114,20 +114,18 @@ export function createScheduler(deps: SchedulerDeps) {
 
   const reject = async (request: RequestSpec, tier: TierName, reason: string, retryAfterMs: number, candidates: Candidate[], kind: string) => {
     const { tenant, requestId } = request;
-    // Another delivery of this request may have decided first: follow it, never contradict it.
-    const earlier = await records!.claimRejection(requestId, reason, retryAfterMs);
-    if (earlier) return followFirst(request, earlier);
+    // Another delivery of this request may have rejected it first: repeat that, word for word.
+    const earlier = await records!.claimRejection(requestId, { reason, retryAfterMs });
+    if (earlier) return repeatRejection(request, earlier);
     metrics.rejected.inc({ tier, kind });
     publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now());
     await publishRejection(request, reason, retryAfterMs);
   };
 
-  /** A redelivered request whose first decision is on record: repeat what is needed, nothing more. */
-  const followFirst = async (request: RequestSpec, first: FirstDecision) => {
-    metrics.redecided.inc({ decision: first.kind });
-    // A dispatch on record is on DISPATCH already; a rejection may have died before its publish,
-    // and publishing it again is dropped by msgID if it did not.
-    if (first.kind === 'rejected') await publishRejection(request, first.reason, first.retryAfterMs);
+  /** A rejection on record may have died before its publish; publishing it again is dropped by msgID if not. */
+  const repeatRejection = async (request: RequestSpec, earlier: RecordedRejection) => {
+    metrics.redecided.inc({ decision: 'rejected' });
+    await publishRejection(request, earlier.reason, earlier.retryAfterMs);
   };
 
   async function handle({ event, deliveryCount }: Delivery): Promise<Disposition | void> {
@@ -138,8 +136,8 @@ export function createScheduler(deps: SchedulerDeps) {
     const { tenant, requestId, promptTokens, maxTokens } = request;
     const redelivered = deliveryCount > 1;
     if (redelivered) {
-      const first = await records!.first(requestId);
-      if (first) return followFirst(request, first);
+      const earlier = await records!.rejection(requestId);
+      if (earlier) return repeatRejection(request, earlier);
     }
     const nowMs = now();
     const ageMs = request.admittedUnixMs > 0 ? Math.max(0, nowMs - request.admittedUnixMs) : 0;
@@ -147,8 +145,8 @@ export function createScheduler(deps: SchedulerDeps) {
     if (route.kind === 'unknown') return reject(request, tier, route.reason, 0, [], 'unknown-model');
     let placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs }, fleet(), ctx);
     if (redelivered && placement.kind === 'reject' && placement.retryAfterMs > 0) {
-      // No record, yet an earlier delivery may have dispatched it (its record lost with the
-      // connection): shedding could contradict that, while a second dispatch is dropped by msgID.
+      // An earlier delivery may have dispatched it (dispatches leave no record): shedding could
+      // contradict that, while a second dispatch is dropped by its msgID.
       placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs, mustPlace: true }, fleet(), ctx);
     }
     if (placement.kind === 'wait') {
@@ -166,7 +164,6 @@ export function createScheduler(deps: SchedulerDeps) {
     const reason = route.via.length ? `${route.reason}; ${placement.reason}` : placement.reason;
     await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs);
     publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs);
-    await records!.dispatched(requestId, placement.pool);
   }
 
   /** Failover: places a request found on dead pool `from` somewhere else. */
