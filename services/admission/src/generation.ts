@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@switchyard/auth';
 import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type TierName, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
 import { createStartGate } from './start-gate.js';
@@ -11,6 +11,7 @@ import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
 import type { TokenRelayHub } from './token-relay.js';
+import type { InFlightGate } from './in-flight-gate.js';
 import type { GenerationParams } from './validate.js';
 
 export interface GenerationDeps extends GateDeps {
@@ -26,6 +27,8 @@ export interface GenerationDeps extends GateDeps {
   readonly maxRequestMs?: number;
   /** False while the NATS connection is down: calls are refused at once instead of hanging. Default always up. */
   readonly busConnected?: () => boolean;
+  /** Paces each tenant's calls per tier in this process; none means unpaced. */
+  readonly inFlight?: { readonly gate: InFlightGate; readonly limit: (tier: TierName) => number };
   /** The tenant's policy, for output checks on the token stream; none means unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
   readonly logger: Logger;
@@ -89,7 +92,9 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
   const parts: string[] = [];
   const onChunk = key ? (text: string, seq: number) => (parts.push(text), hooks.onChunk(text, seq)) : hooks.onChunk;
   let admitted = false;
+  let leave: (() => void) | undefined;
   try {
+    leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
     const cleared = await passGates(deps, principal, params, requestId);
     const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (admitted = true));
     if (key) await deps.idempotency.storeResult({ requestId, ok: true, text: parts.join(''), inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
@@ -106,6 +111,8 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
       }
     }
     throw e;
+  } finally {
+    leave?.();
   }
 }
 

@@ -20,6 +20,23 @@ const env = z.object({
   MAX_PROMPT_TOKENS: z.coerce.number().int().positive().default(32_768),
   MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(4_096),
   DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(256),
+  /** Calls one tenant may run at once in this process per tier, e.g. `internal=64,batch=32`; unnamed tiers keep their defaults. */
+  TENANT_IN_FLIGHT: z
+    .string()
+    .default('')
+    .transform((v, ctx) => {
+      const limits: Partial<Record<'realtime' | 'internal' | 'batch', number>> = {};
+      for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+        const [tier, n] = part.split('=');
+        const count = Number(n);
+        if ((tier !== 'realtime' && tier !== 'internal' && tier !== 'batch') || !Number.isInteger(count) || count < 1) {
+          ctx.addIssue({ code: 'custom', message: `expected tier=count with tier realtime, internal or batch and count >= 1, got "${part}"` });
+          return z.NEVER;
+        }
+        limits[tier] = count;
+      }
+      return limits;
+    }),
 });
 
 runMain(() =>
@@ -53,6 +70,7 @@ runMain(() =>
         policy: createPolicyClient(config.POLICY_ADDR),
         limits: { maxPromptTokens: config.MAX_PROMPT_TOKENS, maxOutputTokens: config.MAX_OUTPUT_TOKENS, defaultMaxTokens: config.DEFAULT_MAX_TOKENS },
         listen: config.ADMISSION_LISTEN,
+        inFlightPerTenant: config.TENANT_IN_FLIGHT,
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
       });
       const addresses = await admission.start();

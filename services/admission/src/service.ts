@@ -14,6 +14,7 @@ import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
 import { createHttpFacade } from './http.js';
 import { createIdempotency } from './idempotency.js';
+import { createInFlightGate } from './in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createRequestStore } from './request-store.js';
@@ -38,6 +39,11 @@ export interface AdmissionDeps {
   /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
   readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
   readonly priceBook?: PriceBook;
+  /**
+   * Calls one tenant may have running at once in this process, per tier; more wait in line
+   * here. Default {@link DEFAULT_IN_FLIGHT}.
+   */
+  readonly inFlightPerTenant?: Partial<Record<TierName, number>>;
   /** Tenant policies (the `policies` bucket), for output checks; none leaves output unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
   readonly now?: () => number;
@@ -57,6 +63,13 @@ export interface Admission {
   /** What the HTTP facade shares with gRPC; set once `start` resolved. */
   readonly generation: GenerationDeps | undefined;
 }
+
+/**
+ * One tenant's calls running at once per admission process, per tier. Realtime is paced only
+ * against abuse; internal and batch work, which come in bursts of hundreds, go through a few
+ * dozen at a time, so their queues never stand between another tenant and its first token.
+ */
+export const DEFAULT_IN_FLIGHT: Readonly<Record<TierName, number>> = { realtime: 256, internal: 16, batch: 8 };
 
 const GENEROUS: TierLimits = { requestsPerMinute: 120_000, tokensPerMinute: 100_000_000 };
 
@@ -145,6 +158,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         priceBook,
         outputPolicy: deps.outputPolicy,
         busConnected: () => connection.connected,
+        inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_IN_FLIGHT[tier] },
         logger: deps.logger,
         now,
       };
