@@ -47,6 +47,8 @@ export interface SystemOptions {
   readonly registry?: Registry;
   /** The scheduler's tiers, policy, routes and canary thresholds. Default: every default. */
   readonly scheduling?: SchedulingConfig;
+  /** Calls one tenant may run at once per tier in admission. Default admission's own pacing. */
+  readonly inFlightPerTenant?: Partial<Record<'realtime' | 'internal' | 'batch', number>>;
   /** Admission reaches Redis over a link that holds each write this long (a slow Redis). Default 0. */
   readonly admissionRedisLatencyMs?: number;
 }
@@ -119,7 +121,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       createAdmission({
         ...bus, redis, keyring: store.keyring, tenantSettings: store.settings, outputPolicy: policyStore.policyFor,
         logger: logger('admission'), policy: createPolicyClient(policyAddress),
-        listen: '127.0.0.1:0', httpListen: '127.0.0.1:0',
+        listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', inFlightPerTenant: options.inFlightPerTenant,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
     );
