@@ -4,13 +4,6 @@ import { dispositionForError, type Disposition } from './disposition.js';
 import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
 
-/**
- * How long one pull request lives on the server. The client re-pulls after it, beats twice per
- * pull and, after a reconnect, retries the consumer's info every `expires` until JetStream
- * answers: with the client's 30 s default, a restarted server left consumers idle for ~35 s.
- */
-export const PULL_EXPIRES_MS = 2_000;
-
 /** A delivered event with what a handler may need from its delivery. */
 export interface Delivery {
   readonly event: Event;
@@ -54,7 +47,7 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   const onError = options.onError ?? (() => {});
   await ensureDurable(await js.jetstreamManager(), options);
   const consumer = await js.consumers.get(stream, durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8), expires: PULL_EXPIRES_MS });
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8) });
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
 

@@ -6,7 +6,7 @@ export { provisionStreams, ensureDurable } from './provision.js';
 export type { ProvisionOptions, DurableSpec } from './provision.js';
 export { emitEvent, publishEvent } from './publish.js';
 export type { PublishOptions } from './publish.js';
-export { consumeDurable, PULL_EXPIRES_MS } from './consume.js';
+export { consumeDurable } from './consume.js';
 export type { ConsumeDurableOptions, Delivery, DeliveryHandler, RunningConsumer } from './consume.js';
 export { dispositionForError } from './disposition.js';
 export type { Disposition, RetryPolicy } from './disposition.js';

@@ -1,4 +1,4 @@
-import { DeliverPolicy, PULL_EXPIRES_MS, type JetStreamClient } from '@switchyard/bus';
+import { DeliverPolicy, type JetStreamClient } from '@switchyard/bus';
 import { decodeEvent, streams, type RequestTerminated } from '@switchyard/contracts';
 
 export interface TerminalWatch {
@@ -15,7 +15,7 @@ export interface TerminalWatch {
 export async function watchTerminals(js: JetStreamClient, onError: (e: unknown) => void): Promise<TerminalWatch> {
   const waiters = new Map<string, (t: RequestTerminated) => void>();
   const consumer = await js.consumers.get(streams.LIFECYCLE.name, { deliver_policy: DeliverPolicy.New });
-  const messages = await consumer.consume({ expires: PULL_EXPIRES_MS });
+  const messages = await consumer.consume();
   const done = (async () => {
     for await (const msg of messages) {
       try {
