@@ -88,6 +88,18 @@ describe('gRPC', () => {
     expect(streamed).toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 
+  it('policy and billing refuse bytes that are not protobuf as INVALID_ARGUMENT too', async () => {
+    const garbage = Buffer.from([0xff, 0xff, 0xff]);
+    for (const [address, path] of [[system.policyAddress, '/switchyard.v1.PolicyService/Check'], [system.billingAddress, '/switchyard.v1.BillingService/GetInvoice']] as const) {
+      const client = new Client(address, credentials.createInsecure());
+      const answer = await new Promise<ServiceError | Buffer>((resolve) =>
+        client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, garbage, auth(), within(5_000), (e, r) => resolve(e ?? r!)),
+      );
+      client.close();
+      expect(answer).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining(path.slice(1)) });
+    }
+  });
+
   it('refuses a seed of 2^64-1 as INVALID_ARGUMENT naming the limit, and records nothing', async () => {
     const before = await footprint();
     // Field 7 (seed), varint 2^64-1: valid protobuf that a JS client cannot even encode.

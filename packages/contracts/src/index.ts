@@ -109,4 +109,4 @@ export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
 export type { WorkerHeartbeat } from './heartbeat.js';
 export { bindServer, authorizationOf } from './grpc-server.js';
 export { AdmissionServiceService } from './admission-service.js';
-export { guardDecoding, rejectUndecodable } from './grpc-decoding.js';
+export { addGuardedService, guardDecoding, rejectUndecodable } from './grpc-decoding.js';

@@ -2,7 +2,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { BillingServiceService, DomainError, bindServer, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { BillingServiceService, addGuardedService, DomainError, bindServer, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
@@ -162,7 +162,7 @@ export function createBilling(deps: BillingDeps) {
         reconcileTimer = setInterval(() => void reconcile().catch((e) => deps.logger.error({ err: isDomainError(e) ? e.message : e }, 'reconciliation failed to run')), every);
         reconcileTimer.unref();
       }
-      server.addService(BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }));
+      addGuardedService(server, BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }));
       return bindServer(server, deps.listen);
     },
     async stop() {

@@ -1,6 +1,6 @@
 import { Server } from '@grpc/grpc-js';
 import { emitEvent, type KV, type NatsConnection } from '@switchyard/bus';
-import { DomainError, PolicyServiceService, bindServer, subjects } from '@switchyard/contracts';
+import { DomainError, PolicyServiceService, addGuardedService, bindServer, subjects } from '@switchyard/contracts';
 import { Registry, type Logger } from '@switchyard/telemetry';
 import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
 import { policyDecisionEvent } from './decision-event.js';
@@ -64,7 +64,7 @@ export function createPolicy(deps: PolicyDeps) {
       if (deps.policies) {
         store = await openPolicyStore({ kv: deps.policies, onChange, onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload') });
       }
-      server.addService(PolicyServiceService, policyHandlers({ check, logger: deps.logger, openStreams }));
+      addGuardedService(server, PolicyServiceService, policyHandlers({ check, logger: deps.logger, openStreams }));
       return bindServer(server, deps.listen);
     },
     async stop() {

@@ -1,6 +1,7 @@
 import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import {
+  addGuardedService,
   authorizationOf,
   bindServer,
   DomainError, OpsServiceService, toGrpcError,
@@ -40,7 +41,7 @@ export interface OpsServer {
 /** Serves `OpsService` on `listen` (`host:port`, port 0 for a free one). */
 export async function startOpsServer(listen: string, view: () => OpsView, keyring: Keyring, logger: Logger): Promise<OpsServer> {
   const server = new Server();
-  server.addService(OpsServiceService, opsHandlers(view, keyring, logger));
+  addGuardedService(server, OpsServiceService, opsHandlers(view, keyring, logger));
   const address = await bindServer(server, listen);
   return {
     address,
