@@ -31,6 +31,8 @@ describe('in-flight gate', () => {
     const waiting = gate.enter('k', 1, abort.signal);
     abort.abort();
     await expect(waiting).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    // A call cancelled before it reached the line never waits in it.
+    await expect(gate.enter('k', 1, abort.signal)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
     leave();
     expect(gate.running('k')).toBe(0);
   });

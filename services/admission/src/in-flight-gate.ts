@@ -38,6 +38,7 @@ export function createInFlightGate(maxWaiting = 10_000): InFlightGate {
         line.running++;
         return Promise.resolve(release(key, line));
       }
+      if (signal?.aborted) return Promise.reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call'));
       if (line.waiting.length >= maxWaiting) {
         return Promise.reject(new DomainError('RESOURCE_EXHAUSTED', `too many calls waiting for this tenant and tier (${maxWaiting}); slow down`, { retryAfterMs: 1_000, retryable: true }));
       }
