@@ -1,5 +1,5 @@
 import type { PoolSpec } from '@switchyard/config';
-import { createPerfModel, loadProfiles } from '@switchyard/worker-simulator';
+import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import type { StepModel } from './scoring.js';
 
 export type { StepModel };

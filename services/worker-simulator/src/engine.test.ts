@@ -1,7 +1,6 @@
+import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineLoad, type SequenceResult, type StepReport } from './engine.js';
-import { loadProfiles } from './load-profiles.js';
-import { createPerfModel } from './perf-model.js';
 
 const profiles = await loadProfiles();
 const EIGHT_B = 'llama-3.1-8b';

@@ -1,4 +1,4 @@
-import type { PerfModel } from './perf-model.js';
+import type { PerfModel } from '@switchyard/perf-model';
 
 /** Settings of one worker's continuous-batching engine; optional fields document their default. */
 export interface EngineOptions {

@@ -1,8 +1,7 @@
 import { OUTCOMES, heartbeatKey, parseHeartbeat, streams, subjects } from '@switchyard/contracts';
+import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadProfiles } from './load-profiles.js';
-import { createPerfModel } from './perf-model.js';
 import {
   Outcome, fault, onePool, publishBatch, requestSpec, startHarness, stored, terminalsOf, usagesOf, type Harness, type Simulator,
 } from './test-harness.js';

@@ -5,7 +5,3 @@ export type { Engine, EngineOptions, EngineLoad, SequenceSpec, SequenceResult, S
 export { createSimClock, parseSpeed } from './sim-clock.js';
 export type { SimClock, SimClockOptions, Speed } from './sim-clock.js';
 export { parseFaultCommand } from './faults.js';
-export { createPerfModel } from './perf-model.js';
-export type { PerfModel, PerfModelOptions } from './perf-model.js';
-export { loadProfiles } from './load-profiles.js';
-export type { GpuProfile, GpuType } from './load-profiles.js';

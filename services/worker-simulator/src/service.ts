@@ -1,11 +1,10 @@
 import { pullDurable, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { durables, filters, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
+import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
 import type { StepReport } from './engine.js';
 import { parseFaultCommand } from './faults.js';
-import { loadProfiles, type GpuProfile, type GpuType } from './load-profiles.js';
-import { createPerfModel } from './perf-model.js';
 import { createSimClock, type Speed } from './sim-clock.js';
 import { createWorker, type Worker } from './worker.js';
 

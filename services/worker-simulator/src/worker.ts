@@ -1,13 +1,13 @@
 import type { DurablePuller, JetStreamClient, KV, NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { encodeHeartbeat, heartbeatKey, type WorkerFault, type WorkerFaultReply } from '@switchyard/contracts';
+import type { PerfModel } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
 import { createBatchTracker, type BatchTracker } from './batch-tracker.js';
 import { createEngine, type Engine, type StepReport } from './engine.js';
 import { NO_FAULTS, activeFaults, applyFault, type Faults } from './faults.js';
 import { createIntake, createSignal, type Intake, type Signal } from './intake.js';
 import { createChunkOutbox, type OutputDeps } from './outputs.js';
-import type { PerfModel } from './perf-model.js';
 import type { SimClock } from './sim-clock.js';
 import { createRecentStats } from './recent-stats.js';
 import { createServing, type Serving } from './serving.js';
