@@ -106,6 +106,7 @@ export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';
 export { toGrpcError, capStatusMessage, RETRY_AFTER_MS, MAX_STATUS_MESSAGE_BYTES } from './grpc-status.js';
 export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
+export { routesKeys, batchingKeys } from './kv-keys.js';
 export type { WorkerHeartbeat } from './heartbeat.js';
 export { bindServer, authorizationOf } from './grpc-server.js';
 export { AdmissionServiceService } from './admission-service.js';

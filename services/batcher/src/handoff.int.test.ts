@@ -1,5 +1,5 @@
 import { connectBus, jetstream, jetstreamManager, openBucket, provisionStreams, type KV, type NatsConnection } from '@switchyard/bus';
-import { Tier, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
+import { Tier, batchingKeys, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
 import { startNats, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from './handoff.js';
@@ -53,8 +53,8 @@ describe('exactly-once hand-off', () => {
     const js = jetstream(nc);
     // The crash hit after batch D was stored and r4 claimed, before anything was published.
     const d = makeEvent({ id: 'batch-D', tenant: 'acme', requestId: 'r4', nowMs: 1 }, { $case: 'batchFormed', batchFormed: { batchId: 'batch-D', pool: 'p2', requests: [spec('r4'), spec('r5')] } });
-    await kv.put('batch.batch-D', encodeEvent(d));
-    await kv.create('req.r4', new TextEncoder().encode('batch-D'));
+    await kv.put(batchingKeys.batch('batch-D'), encodeEvent(d));
+    await kv.create(batchingKeys.claim('r4'), new TextEncoder().encode('batch-D'));
     await handOff(js, kv, 'p2', 'batch-E', [spec('r4'), spec('r5')], 2);
     expect(Object.fromEntries(await appearances('p2'))).toEqual({ r4: 1, r5: 1 });
   });
@@ -63,9 +63,9 @@ describe('exactly-once hand-off', () => {
     const js = jetstream(nc);
     // Published, then the process died before acking r6's dispatch message.
     await handOff(js, kv, 'p3', 'batch-F', [spec('r6')], 1);
-    expect([await kv.get('batch.batch-F'), await kv.get('batch.solo-batch-F')]).toEqual([null, null]);
+    expect([await kv.get(batchingKeys.batch('batch-F')), await kv.get(batchingKeys.batch('solo-batch-F'))]).toEqual([null, null]);
     // Claimed, then the process died before publishing r7's batch.
-    await kv.create('req.r7', new TextEncoder().encode('solo-batch-G'));
+    await kv.create(batchingKeys.claim('r7'), new TextEncoder().encode('solo-batch-G'));
     // The next incarnation gets both again, with a new r8.
     await handOff(js, kv, 'p3', 'batch-H', [spec('r6'), spec('r7'), spec('r8')], 2);
     await handOff(js, kv, 'p3', 'batch-I', [spec('r6')], 3);

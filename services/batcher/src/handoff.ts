@@ -1,6 +1,6 @@
 import type { JetStreamClient, KV } from '@switchyard/bus';
 import { publishEvent } from '@switchyard/bus';
-import { decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
+import { batchingKeys, decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -29,17 +29,17 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   const id = solo ? `${SOLO}${batchId}` : batchId;
   const batchOf = (members: readonly RequestSpec[], named = id) =>
     makeEvent({ id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } });
-  if (!solo) await kv.put(`batch.${id}`, encodeEvent(batchOf(requests)));
+  if (!solo) await kv.put(batchingKeys.batch(id), encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
   /** Earlier batches holding some of these requests; a solo one is re-sent from the request it held. */
   const theirs = new Map<string, RequestSpec>();
   // Claims are independent of each other: send them all at once, not one round trip each.
   const owners = await Promise.all(
     requests.map((r) =>
-      kv.create(`req.${r.requestId}`, encoder.encode(id)).then(
+      kv.create(batchingKeys.claim(r.requestId), encoder.encode(id)).then(
         () => id,
         async () => {
-          const entry = await kv.get(`req.${r.requestId}`);
+          const entry = await kv.get(batchingKeys.claim(r.requestId));
           return entry ? decoder.decode(entry.value) : '';
         },
       ),
@@ -56,19 +56,19 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   }
   if (mine.length === 0) return;
   const event = batchOf(mine);
-  if (!solo && mine.length !== requests.length) await kv.put(`batch.${id}`, encodeEvent(event));
+  if (!solo && mine.length !== requests.length) await kv.put(batchingKeys.batch(id), encodeEvent(event));
   await publishEvent(js, subjects.batches(pool), event);
 }
 
 /** Re-sends an earlier batch with only the requests still claimed by it. */
 async function republish(js: JetStreamClient, kv: KV, batchId: string): Promise<void> {
-  const stored = await kv.get(`batch.${batchId}`);
+  const stored = await kv.get(batchingKeys.batch(batchId));
   if (!stored || stored.value.length === 0) return;
   const event = decodeEvent(stored.value);
   const formed = expectPayload(event, 'batchFormed').batchFormed;
   const owned: RequestSpec[] = [];
   for (const r of formed.requests) {
-    const claim = await kv.get(`req.${r.requestId}`);
+    const claim = await kv.get(batchingKeys.claim(r.requestId));
     if (claim && decoder.decode(claim.value) === batchId) owned.push(r);
   }
   if (owned.length === 0) return;

@@ -1,5 +1,5 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamManager, type KV, type NatsConnection } from '@switchyard/bus';
-import { Tier, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { Tier, batchingKeys, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,8 +38,8 @@ describe('failover sweep', () => {
     await dispatch(pool, spec('q1'));
     await dispatch(pool, spec('q2-done'));
     await batch(pool, 'batch-1', [spec('b1'), spec('b2-elsewhere'), spec('b3-unclaimed')]);
-    await kv.put('req.b1', new TextEncoder().encode('batch-1'));
-    await kv.put('req.b2-elsewhere', new TextEncoder().encode('batch-other'));
+    await kv.put(batchingKeys.claim('b1'), new TextEncoder().encode('batch-1'));
+    await kv.put(batchingKeys.claim('b2-elsewhere'), new TextEncoder().encode('batch-other'));
 
     const moves: Array<{ id: string; stage: FailoverStage; dispatchId: string }> = [];
     const failover = createFailover({
@@ -53,8 +53,8 @@ describe('failover sweep', () => {
     expect(await failover.sweep(pool)).toBe(3);
     expect(moves.map((m) => [m.id, m.stage])).toEqual([['q1', 'queued'], ['b1', 'batched'], ['b3-unclaimed', 'batched']]);
     // The claim batch-1 held is released for the new pool's batcher; another batch's claim is left alone.
-    expect(await kv.get('req.b1').then((e) => e?.operation)).not.toBe('PUT');
-    expect(new TextDecoder().decode((await kv.get('req.b2-elsewhere'))!.value)).toBe('batch-other');
+    expect(await kv.get(batchingKeys.claim('b1')).then((e) => e?.operation)).not.toBe('PUT');
+    expect(new TextDecoder().decode((await kv.get(batchingKeys.claim('b2-elsewhere')))!.value)).toBe('batch-other');
     expect([await count(streams.DISPATCH.name, subjects.dispatch(pool)), await count(streams.BATCHES.name, subjects.batches(pool))]).toEqual([0, 0]);
 
     // A second sweep finds nothing; the ids it dispatched under are derived from where it found them.

@@ -1,5 +1,5 @@
 import type { JetStreamManager, KV } from '@switchyard/bus';
-import { decodeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { batchingKeys, decodeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 
 /**
@@ -13,7 +13,7 @@ export type FailoverStage = 'queued' | 'batched';
 
 export interface FailoverDeps {
   readonly jsm: JetStreamManager;
-  /** The batcher's exactly-once hand-off claims (`req.<id>` -> batch id). */
+  /** The batcher's exactly-once hand-off claims (`batchingKeys.claim(request id)` -> batch id). */
   readonly batchingKv: KV;
   /** Whether the request already reached its terminal outcome. */
   readonly hasEnded: (requestId: string) => boolean;
@@ -73,11 +73,11 @@ export function createFailover(deps: FailoverDeps) {
   }
 
   async function release(requestId: string, batchId: string): Promise<boolean> {
-    const claim = await deps.batchingKv.get(`req.${requestId}`);
+    const claim = await deps.batchingKv.get(batchingKeys.claim(requestId));
     if (!claim || claim.operation !== 'PUT') return true;
     const owner = decoder.decode(claim.value);
     if (owner !== batchId) return false;
-    await deps.batchingKv.delete(`req.${requestId}`, { previousSeq: claim.revision });
+    await deps.batchingKv.delete(batchingKeys.claim(requestId), { previousSeq: claim.revision });
     return true;
   }
 

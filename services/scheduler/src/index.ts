@@ -10,7 +10,7 @@ export { predict, costPer1kTokens } from './scoring.js';
 export type { Prediction, StepModel } from './scoring.js';
 export { resolveModel } from './routing.js';
 export { loadStepModels } from './step-models.js';
-export { openRouteStore, updateRoute, setDrained, readRoutes, routeKey, drainKey } from './routes-store.js';
+export { openRouteStore, updateRoute, setDrained, readRoutes, readDrains } from './routes-store.js';
 export { poolStatus, modelRoute, withWeights } from './ops-model.js';
 export type { OpsView } from './ops-view.js';
 export { startOpsServer, opsHandlers } from './ops-grpc.js';

@@ -1,15 +1,12 @@
 import type { KV, KvEntry } from '@switchyard/bus';
-import { DomainError } from '@switchyard/contracts';
+import { DomainError, routesKeys } from '@switchyard/contracts';
 import { routeSchema, type Route } from './config.js';
 
 /**
  * The `routes` KV bucket holds the scheduler's live routing configuration, which every
- * replica watches: `route.<alias>` (JSON {@link Route}) and `drain.<pool>` (JSON
- * `{reason, atUnixMs}`; present means an operator drained the pool).
+ * replica watches: `routesKeys.route(alias)` (JSON {@link Route}) and `routesKeys.drain(pool)`
+ * (JSON `{reason, atUnixMs}`; present means an operator drained the pool).
  */
-export const routeKey = (alias: string) => `route.${alias}`;
-export const drainKey = (pool: string) => `drain.${pool}`;
-
 const ALIAS = /^[a-z0-9][a-z0-9.-]{0,63}$/;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -45,27 +42,23 @@ export function parseRoute(data: Uint8Array): Route {
  */
 export async function openRouteStore(kv: KV, seeds: Readonly<Record<string, Route>>, onProblem: (p: RouteProblem) => void = () => {}): Promise<RouteStore> {
   for (const [alias, route] of Object.entries(seeds)) {
-    await kv.create(routeKey(alias), encoder.encode(JSON.stringify(route))).catch(() => undefined);
+    await kv.create(routesKeys.route(alias), encoder.encode(JSON.stringify(route))).catch(() => undefined);
   }
   const routes = new Map<string, Route>();
   const drained = new Map<string, string>();
   const apply = (key: string, value: Uint8Array | undefined) => {
-    const [kind, ...rest] = key.split('.');
-    const name = rest.join('.');
-    if (kind === 'route') {
-      if (!value || value.length === 0) return void routes.delete(name);
+    const alias = routesKeys.aliasOf(key);
+    const pool = routesKeys.drainedPoolOf(key);
+    if (alias !== undefined) {
+      if (!value || value.length === 0) return void routes.delete(alias);
       try {
-        routes.set(name, parseRoute(value));
+        routes.set(alias, parseRoute(value));
       } catch (e) {
         onProblem({ key, error: (e as Error).message });
       }
-    } else if (kind === 'drain') {
-      if (!value || value.length === 0) return void drained.delete(name);
-      try {
-        drained.set(name, String((JSON.parse(decoder.decode(value)) as { reason?: unknown }).reason ?? ''));
-      } catch {
-        drained.set(name, '');
-      }
+    } else if (pool !== undefined) {
+      if (!value || value.length === 0) return void drained.delete(pool);
+      drained.set(pool, drainReason(value));
     }
   };
   for await (const key of await kv.keys()) {
@@ -93,12 +86,12 @@ export async function openRouteStore(kv: KV, seeds: Readonly<Record<string, Rout
 export async function updateRoute(kv: KV, alias: string, change: (current: Route | undefined) => Route): Promise<{ route: Route; revision: number }> {
   if (!ALIAS.test(alias)) throw new DomainError('INVALID_ARGUMENT', `route alias "${alias}": use lower-case letters, digits, "." and "-"`);
   for (let attempt = 0; attempt < 10; attempt++) {
-    const entry: KvEntry | null = await kv.get(routeKey(alias));
+    const entry: KvEntry | null = await kv.get(routesKeys.route(alias));
     const current = entry && entry.operation === 'PUT' && entry.value.length > 0 ? parseRoute(entry.value) : undefined;
     const next = routeSchema.parse(change(current));
     const data = encoder.encode(JSON.stringify(next));
     try {
-      const revision = current && entry ? await kv.update(routeKey(alias), data, entry.revision) : await kv.create(routeKey(alias), data);
+      const revision = current && entry ? await kv.update(routesKeys.route(alias), data, entry.revision) : await kv.create(routesKeys.route(alias), data);
       return { route: next, revision };
     } catch (e) {
       if (attempt === 9) throw new DomainError('UNAVAILABLE', `route "${alias}" kept changing under this update`, { cause: e });
@@ -109,16 +102,37 @@ export async function updateRoute(kv: KV, alias: string, change: (current: Route
 
 /** Drains (no new placements) or undrains a pool. */
 export async function setDrained(kv: KV, pool: string, drained: boolean, reason: string, nowMs: number): Promise<void> {
-  if (drained) await kv.put(drainKey(pool), encoder.encode(JSON.stringify({ reason, atUnixMs: nowMs })));
-  else await kv.delete(drainKey(pool));
+  if (drained) await kv.put(routesKeys.drain(pool), encoder.encode(JSON.stringify({ reason, atUnixMs: nowMs })));
+  else await kv.delete(routesKeys.drain(pool));
 }
 
 /** Every stored route, read once (CLI, Ops API). */
 export async function readRoutes(kv: KV): Promise<Map<string, { route: Route; revision: number }>> {
   const out = new Map<string, { route: Route; revision: number }>();
-  for await (const key of await kv.keys('route.>')) {
+  for await (const key of await kv.keys(routesKeys.allRoutes)) {
     const entry = await kv.get(key);
-    if (entry && entry.operation === 'PUT' && entry.value.length > 0) out.set(key.slice('route.'.length), { route: parseRoute(entry.value), revision: entry.revision });
+    const alias = routesKeys.aliasOf(key);
+    if (alias !== undefined && entry && entry.operation === 'PUT' && entry.value.length > 0) out.set(alias, { route: parseRoute(entry.value), revision: entry.revision });
   }
   return out;
+}
+
+/** Every drained pool and why, read once (CLI). */
+export async function readDrains(kv: KV): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const key of await kv.keys(routesKeys.allDrains)) {
+    const entry = await kv.get(key);
+    const pool = routesKeys.drainedPoolOf(key);
+    if (pool !== undefined && entry?.operation === 'PUT') out.set(pool, drainReason(entry.value));
+  }
+  return out;
+}
+
+/** The reason stored with a drain, '' when it has none or does not parse. */
+function drainReason(value: Uint8Array): string {
+  try {
+    return String((JSON.parse(decoder.decode(value)) as { reason?: unknown }).reason ?? '');
+  } catch {
+    return '';
+  }
 }

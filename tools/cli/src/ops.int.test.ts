@@ -1,8 +1,13 @@
-import { connectBus, type NatsConnection } from '@switchyard/bus';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { connectBus, openBucket, type NatsConnection } from '@switchyard/bus';
+import { loadPoolsFile } from '@switchyard/config';
 import { subjects } from '@switchyard/contracts';
+import { openRouteStore, setDrained } from '@switchyard/scheduler';
 import { startNats, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendFault } from './ops.js';
+import { listPools, sendFault } from './ops.js';
+import { REPO_ROOT } from './stack.js';
 
 let nats: TestServer;
 let nc: NatsConnection;
@@ -33,5 +38,26 @@ describe('switchyard fault', () => {
     expect(replies.map((r) => r.worker).sort()).toEqual(['w0', 'w1']);
     expect(replies.every((r) => r.crashed)).toBe(true);
     for (const s of subs) s.unsubscribe();
+  });
+});
+
+describe('switchyard pools', () => {
+  it('shows a pool drained by an operator with its reason, the drain the schedulers follow', async () => {
+    const pools = loadPoolsFile(join(REPO_ROOT, 'deploy', 'pools.yaml'));
+    const id = pools[0]!.id;
+    const suffix = randomUUID().slice(0, 8);
+    const b = { pools: await openBucket(nc, `pools-${suffix}`), routes: await openBucket(nc, `routes-${suffix}`) };
+    const store = await openRouteStore(b.routes, {});
+    try {
+      await setDrained(b.routes, id, true, 'driver upgrade', Date.now());
+      const row = (await listPools(b, pools, Date.now())).split('\n').find((l) => l.startsWith(id));
+      expect(row).toMatch(/drained \(driver upgrade\)$/);
+      await expect.poll(() => store.drained().get(id)).toBe('driver upgrade');
+      await setDrained(b.routes, id, false, '', Date.now());
+      expect((await listPools(b, pools, Date.now())).split('\n').find((l) => l.startsWith(id))).not.toContain('drained');
+      await expect.poll(() => store.drained().has(id)).toBe(false);
+    } finally {
+      await store.stop();
+    }
   });
 });

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectBus, openBucket, type KV, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile, type PoolSpec } from '@switchyard/config';
-import { PoolHealth, buckets, parseHeartbeat, subjects, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
-import { drainKey, modelRoute, poolStates, poolStatus, poolVersion, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
+import { PoolHealth, buckets, parseHeartbeat, routesKeys, subjects, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
+import { modelRoute, poolStates, poolStatus, poolVersion, readDrains, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
 import { REPO_ROOT } from './stack.js';
 
 interface Buckets {
@@ -34,15 +34,6 @@ async function heartbeats(kv: KV): Promise<WorkerHeartbeat[]> {
   return out;
 }
 
-async function drains(kv: KV): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for await (const key of await kv.keys('drain.>')) {
-    const entry = await kv.get(key);
-    if (entry?.operation === 'PUT') out.set(key.slice('drain.'.length), String((JSON.parse(new TextDecoder().decode(entry.value)) as { reason?: string }).reason ?? ''));
-  }
-  return out;
-}
-
 const HEALTH: Record<number, string> = {
   [PoolHealth.POOL_HEALTH_HEALTHY]: 'healthy', [PoolHealth.POOL_HEALTH_DEGRADED]: 'degraded', [PoolHealth.POOL_HEALTH_DOWN]: 'down', [PoolHealth.POOL_HEALTH_DRAINED]: 'drained',
 };
@@ -50,7 +41,7 @@ const HEALTH: Record<number, string> = {
 /** `switchyard pools`: every pool of the pools file with its live state, as a table. */
 export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
   const states = poolStates(await heartbeats(b.pools), nowMs, { staleMs: 3_000 });
-  const drained = await drains(b.routes);
+  const drained = await readDrains(b.routes);
   const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', '$/GPU-h', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
   for (const p of pools) {
     const s = poolStatus(p, states.get(p.id), drained.get(p.id), 0);
@@ -124,7 +115,7 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
       withBuckets(natsUrl(o, env), async (b) => {
         if (!specs(o).some((p) => p.id === id)) throw new Error(`no pool "${id}" in the pools file`);
         await setDrained(b.routes, id, true, o.reason, Date.now());
-        console.log(`pool ${id} drained (${drainKey(id)}); schedulers place nothing new on it`);
+        console.log(`pool ${id} drained (${routesKeys.drain(id)}); schedulers place nothing new on it`);
       }),
     );
   pool
