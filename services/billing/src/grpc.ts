@@ -27,6 +27,7 @@ import {
 } from '@switchyard/contracts';
 import type { PriceBook } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
+import { listRollups } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { rejectBudget } from './budget.js';
 import type { BudgetPublisher } from './budget-publisher.js';
@@ -34,7 +35,6 @@ import { saveBudget } from './budgets.js';
 import { loadInvoice } from './invoices.js';
 import { addCredit, tenantBalances, tenantEntries } from './ledger.js';
 import { parsePeriod, periodOf } from './period.js';
-import { listRollups } from './rollups.js';
 
 export interface BillingHandlerDeps {
   readonly sql: Sql;

@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@switchyard/bus';
 import type { PriceBook } from '@switchyard/pricing';
+import { meteredHours, meteredRequestIds } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './completion-check.js';
 import { readCompletions } from './lifecycle-completions.js';
@@ -16,7 +17,6 @@ import {
 } from './reconciliation.js';
 
 const HOUR = 3_600_000;
-const UNDEFINED_TABLE = '42P01';
 
 export interface ReconcileOptions {
   /** Widened to whole hours: metering rolls up by minute, reconciliation compares hours. */
@@ -46,24 +46,14 @@ export interface LifecycleCheckOptions {
 /**
  * Usage is recorded when the attempt that completed a request ends, as its completion is
  * published; this much on either side of a batch's completion times covers hosts whose clocks
- * disagree, and keeps each lookup to a slice of metered_usage (its BRIN index on recorded_at).
+ * disagree, and keeps each lookup to a slice of metering's usage.
  */
 const USAGE_SLACK_MS = 5 * 60_000;
 
 /** Which of `completions` metering recorded usage for. */
-async function meteredRequestIds(sql: Sql, completions: readonly Completion[]): Promise<Set<string>> {
+function meteredCompletions(sql: Sql, completions: readonly Completion[]): Promise<Set<string>> {
   const times = completions.map((c) => c.completedMs);
-  const [from, to] = [new Date(Math.min(...times) - USAGE_SLACK_MS), new Date(Math.max(...times) + USAGE_SLACK_MS)];
-  try {
-    const rows = await sql<{ request_id: string }[]>`
-      SELECT DISTINCT request_id FROM metered_usage
-       WHERE recorded_at >= ${from} AND recorded_at < ${to} AND request_id = ANY(${sql.array(completions.map((c) => c.requestId))}::text[])`;
-    return new Set(rows.map((r) => r.request_id));
-  } catch (e) {
-    // Metering never ran on this database: nothing was metered (the report says so too).
-    if ((e as { code?: string }).code === UNDEFINED_TABLE) return new Set();
-    throw e;
-  }
+  return meteredRequestIds(sql, { requestIds: completions.map((c) => c.requestId), fromMs: Math.min(...times) - USAGE_SLACK_MS, toMs: Math.max(...times) + USAGE_SLACK_MS });
 }
 
 /** Every request completed in [startMs, min(endMs, now)) against the usage metering recorded for it. */
@@ -71,7 +61,7 @@ async function completionChecks(sql: Sql, lifecycle: LifecycleCheckOptions, star
   const nowMs = lifecycle.nowMs ?? Date.now();
   let check = emptyCompletionCheck(lifecycle.graceMs ?? COMPLETION_GRACE_MS);
   await readCompletions(lifecycle.js, { startMs, endMs: Math.min(endMs, nowMs), tenant }, async (batch) => {
-    check = checkCompletions(check, batch, await meteredRequestIds(sql, batch), nowMs);
+    check = checkCompletions(check, batch, await meteredCompletions(sql, batch), nowMs);
   });
   return check;
 }
@@ -82,21 +72,6 @@ const toQuantities = (rows: readonly QRow[]): HourQuantities[] =>
     tenant: r.tenant, hourMs: Number(r.hour_ms), requests: Number(r.requests), inputTokens: Number(r.input),
     cachedInputTokens: Number(r.cached), outputTokens: Number(r.output), gpuMicros: Number(r.gpu),
   }));
-
-async function meteredQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[] | undefined> {
-  try {
-    const rows = await sql<QRow[]>`
-      SELECT tenant, (floor(extract(epoch FROM minute) / 3600) * 3600000)::int8 AS hour_ms, sum(requests) AS requests,
-             sum(input_tokens) AS input, sum(cached_input_tokens) AS cached, sum(output_tokens) AS output, sum(gpu_us) AS gpu
-        FROM usage_minute_rollups
-       WHERE minute >= ${start} AND minute < ${end} ${tenant ? sql`AND tenant = ${tenant}` : sql``}
-       GROUP BY 1, 2`;
-    return toQuantities(rows);
-  } catch (e) {
-    if ((e as { code?: string }).code === UNDEFINED_TABLE) return undefined;
-    throw e;
-  }
-}
 
 async function ledgerQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[]> {
   const rows = await sql<QRow[]>`
@@ -196,7 +171,7 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
   const endMs = Math.ceil(options.endMs / HOUR) * HOUR;
   const [start, end] = [new Date(startMs), new Date(endMs)];
   const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions] = await Promise.all([
-    meteredQuantities(sql, start, end, options.tenant),
+    meteredHours(sql, { startMs, endMs, tenant: options.tenant }),
     ledgerQuantities(sql, start, end, options.tenant),
     entryChecks(sql, start, end),
     repriceWindow(sql, start, end, options.books),

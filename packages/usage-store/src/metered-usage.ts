@@ -1,0 +1,55 @@
+import type { Sql } from 'postgres';
+
+const UNDEFINED_TABLE = '42P01';
+const metersNothingYet = (e: unknown) => (e as { code?: string }).code === UNDEFINED_TABLE;
+
+/** What metering counted for one tenant in one hour. */
+export interface MeteredHour {
+  readonly tenant: string;
+  readonly hourMs: number;
+  readonly requests: number;
+  readonly inputTokens: number;
+  readonly cachedInputTokens: number;
+  readonly outputTokens: number;
+  /** GPU time in whole microseconds. */
+  readonly gpuMicros: number;
+}
+
+/**
+ * Metering's rollups summed per tenant and hour over [start, end) (whole minutes), only
+ * `tenant`'s when given; undefined when metering never ran on this database (no tables).
+ */
+export async function meteredHours(sql: Sql, q: { startMs: number; endMs: number; tenant?: string }): Promise<MeteredHour[] | undefined> {
+  try {
+    const rows = await sql<{ tenant: string; hour_ms: string; requests: string; input: string; cached: string; output: string; gpu: string }[]>`
+      SELECT tenant, (floor(extract(epoch FROM minute) / 3600) * 3600000)::int8 AS hour_ms, sum(requests) AS requests,
+             sum(input_tokens) AS input, sum(cached_input_tokens) AS cached, sum(output_tokens) AS output, sum(gpu_us) AS gpu
+        FROM usage_minute_rollups
+       WHERE minute >= ${new Date(q.startMs)} AND minute < ${new Date(q.endMs)} ${q.tenant ? sql`AND tenant = ${q.tenant}` : sql``}
+       GROUP BY 1, 2`;
+    return rows.map((r) => ({
+      tenant: r.tenant, hourMs: Number(r.hour_ms), requests: Number(r.requests), inputTokens: Number(r.input),
+      cachedInputTokens: Number(r.cached), outputTokens: Number(r.output), gpuMicros: Number(r.gpu),
+    }));
+  } catch (e) {
+    if (metersNothingYet(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Which of `requestIds` metering recorded usage for, looking only at usage recorded in
+ * [fromMs, toMs) (the BRIN index on recorded_at keeps the lookup to that slice). Empty when
+ * metering never ran on this database: nothing was metered.
+ */
+export async function meteredRequestIds(sql: Sql, q: { requestIds: readonly string[]; fromMs: number; toMs: number }): Promise<Set<string>> {
+  try {
+    const rows = await sql<{ request_id: string }[]>`
+      SELECT DISTINCT request_id FROM metered_usage
+       WHERE recorded_at >= ${new Date(q.fromMs)} AND recorded_at < ${new Date(q.toMs)} AND request_id = ANY(${sql.array([...q.requestIds])}::text[])`;
+    return new Set(rows.map((r) => r.request_id));
+  } catch (e) {
+    if (metersNothingYet(e)) return new Set();
+    throw e;
+  }
+}
