@@ -13,7 +13,8 @@ import { cpus } from 'node:os';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { connectBus, jetstream, openBucket, provisionStreams } from '@switchyard/bus';
 import { buckets, CheckTarget, decodeEvent, PolicyServiceClient, streams, type CheckResponse } from '@switchyard/contracts';
-import { checkText, createOutputGuard, createPolicy, putPolicyDocument, DEFAULT_POLICY, compilePolicy } from '@switchyard/policy';
+import { createPolicy } from '@switchyard/policy';
+import { checkText, createOutputGuard, putPolicyDocument, DEFAULT_POLICY, compilePolicy } from '@switchyard/policy-rules';
 import { createLogger, Registry } from '@switchyard/telemetry';
 import { startNats } from '@switchyard/testing';
 

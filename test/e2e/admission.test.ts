@@ -1,7 +1,7 @@
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
 import { hashApiKey } from '@switchyard/auth';
 import { jetstreamManager, openBucket } from '@switchyard/bus';
-import { putPolicyDocument } from '@switchyard/policy';
+import { putPolicyDocument } from '@switchyard/policy-rules';
 import { RETRY_AFTER_MS, Tier, buckets, streams } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { freePort, waitFor } from '@switchyard/testing';

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { jetstreamManager, openBucket, type Msg, type Subscription } from '@switchyard/bus';
 import { buckets, CheckTarget, PolicyAction, PolicyServiceClient, type CheckResponse, type GenerateResponse } from '@switchyard/contracts';
-import { putPolicyDocument } from '@switchyard/policy';
+import { putPolicyDocument } from '@switchyard/policy-rules';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { Registry } from '@switchyard/telemetry';
 import { waitFor } from '@switchyard/testing';

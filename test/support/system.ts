@@ -11,7 +11,8 @@ import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnectio
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
-import { createPolicy, openPolicyStore } from '@switchyard/policy';
+import { createPolicy } from '@switchyard/policy';
+import { openPolicyStore } from '@switchyard/policy-rules';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
 import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer } from '@switchyard/testing';

@@ -5,7 +5,7 @@ import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCod
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
 import { createStartGate } from './start-gate.js';
-import type { PolicySet } from '@switchyard/policy';
+import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';

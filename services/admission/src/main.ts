@@ -3,7 +3,7 @@ import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { listenAddress, redisEnv, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
-import { openPolicyStore } from '@switchyard/policy';
+import { openPolicyStore } from '@switchyard/policy-rules';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicyClient } from './policy-client.js';
 import { ADMISSION_REDIS_OPTIONS } from './redis-options.js';

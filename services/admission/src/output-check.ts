@@ -1,6 +1,6 @@
 import { emitEvent, type NatsConnection } from '@switchyard/bus';
 import { DomainError, subjects } from '@switchyard/contracts';
-import { createOutputGuard, policyDecisionEvent, type OutputStep, type PolicySet } from '@switchyard/policy';
+import { createOutputGuard, policyDecisionEvent, type OutputStep, type PolicySet } from '@switchyard/policy-rules';
 
 import type { ChunkSink } from './chunk-sequencer.js';
 

@@ -7,7 +7,7 @@ import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import { consumeDurable, followConnectionHealth, type ConnectionHealth, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
 import { AdmissionServiceService, Outcome, bindServer, streams, type Tier, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
-import type { PolicySet } from '@switchyard/policy';
+import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { createBudgetLedger } from './budget-ledger.js';
 import type { GenerationDeps } from './generation.js';

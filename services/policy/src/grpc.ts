@@ -1,7 +1,7 @@
 import { status, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import { CheckTarget as WireTarget, DomainError, isDomainError, PolicyAction, toGrpcError, type CheckRequest, type CheckResponse, type CheckStreamRequest, type CheckStreamResponse, type PolicyServiceServer } from '@switchyard/contracts';
+import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
-import type { CheckTarget, CheckVerdict } from './check.js';
 
 const wireAction = { allow: PolicyAction.POLICY_ACTION_ALLOW, redact: PolicyAction.POLICY_ACTION_REDACT, block: PolicyAction.POLICY_ACTION_BLOCK } as const;
 

@@ -1,16 +1,4 @@
 export { createPolicy } from './service.js';
 export type { Policy, PolicyDeps } from './service.js';
-export { checkText, checkRules } from './check.js';
-export type { CheckTarget, CheckVerdict } from './check.js';
-export { DEFAULT_POLICY, DEFAULT_ACTIONS, DEFAULT_HOLD_BACK_CHARS } from './policy-set.js';
-export type { OutputRules, PolicySet, RuleAction, RuleSet } from './policy-set.js';
-export { compilePolicy, parsePolicyDocument, policyDocumentSchema, policyFromJson, MAX_TENANT_REGEXES } from './policy-document.js';
-export type { PolicyDocument } from './policy-document.js';
-export { openPolicyStore, getPolicyDocument, putPolicyDocument, deletePolicyDocument, policyKey } from './policy-store.js';
-export type { PolicyChange, PolicyStore, PolicyStoreOptions, StoredPolicy } from './policy-store.js';
-export { createOutputGuard } from './output-guard.js';
-export type { OutputGuard, OutputGuardOptions, OutputStep, OutputSummary } from './output-guard.js';
-export { policyDecisionEvent } from './decision-event.js';
-export type { DecisionFacts, PolicyDecisionInput } from './decision-event.js';
 export { createPolicyMetrics } from './policy-metrics.js';
 export type { PolicyMetrics } from './policy-metrics.js';

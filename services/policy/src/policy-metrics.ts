@@ -1,5 +1,5 @@
+import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
 import { Counter, Histogram, type Registry } from '@switchyard/telemetry';
-import type { CheckTarget, CheckVerdict } from './check.js';
 
 export interface PolicyMetrics {
   /** Counts one check; labels are tenant, target, action and category names only. */

@@ -1,10 +1,10 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { connectBus, jetstream, openBucket, provisionStreams, type KV, type NatsConnection } from '@switchyard/bus';
 import { buckets, CheckTarget, decodeEvent, PolicyAction, PolicyServiceClient, streams, type CheckResponse } from '@switchyard/contracts';
+import { putPolicyDocument } from '@switchyard/policy-rules';
 import { createLogger, Registry } from '@switchyard/telemetry';
 import { startNats, waitFor, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { putPolicyDocument } from './policy-store.js';
 import { createPolicy, type Policy } from './service.js';
 
 let nats: TestServer;

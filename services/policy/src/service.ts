@@ -1,13 +1,20 @@
 import { Server } from '@grpc/grpc-js';
 import { emitEvent, type KV, type NatsConnection } from '@switchyard/bus';
 import { DomainError, PolicyServiceService, addGuardedService, bindServer, subjects } from '@switchyard/contracts';
+import {
+  checkText,
+  DEFAULT_POLICY,
+  openPolicyStore,
+  policyDecisionEvent,
+  type CheckTarget,
+  type CheckVerdict,
+  type PolicyChange,
+  type PolicySet,
+  type PolicyStore,
+} from '@switchyard/policy-rules';
 import { Registry, type Logger } from '@switchyard/telemetry';
-import { checkText, type CheckTarget, type CheckVerdict } from './check.js';
-import { policyDecisionEvent } from './decision-event.js';
 import { policyHandlers, type PolicyHandlerDeps } from './grpc.js';
 import { createPolicyMetrics } from './policy-metrics.js';
-import { DEFAULT_POLICY, type PolicySet } from './policy-set.js';
-import { openPolicyStore, type PolicyChange, type PolicyStore } from './policy-store.js';
 
 export interface PolicyDeps {
   readonly nc: NatsConnection;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connectBus, openBucket, type KV } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
-import { DEFAULT_POLICY, deletePolicyDocument, getPolicyDocument, policyFromJson, putPolicyDocument } from '@switchyard/policy';
+import { DEFAULT_POLICY, deletePolicyDocument, getPolicyDocument, policyFromJson, putPolicyDocument } from '@switchyard/policy-rules';
 
 /** Where the policies live: `--nats`, else `NATS_URL`, else the local default. */
 const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';

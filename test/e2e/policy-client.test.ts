@@ -1,10 +1,10 @@
+import { createPolicyClient, type PolicyClient } from '@switchyard/admission';
 import { connectBus, provisionStreams, jetstream, type NatsConnection } from '@switchyard/bus';
 import { PolicyAction, isDomainError, streams } from '@switchyard/contracts';
 import { createPolicy, type Policy } from '@switchyard/policy';
 import { createLogger } from '@switchyard/telemetry';
 import { freePort, startNats, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPolicyClient, type PolicyClient } from './policy-client.js';
 
 let nats: TestServer;
 let nc: NatsConnection;
