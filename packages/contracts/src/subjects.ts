@@ -69,6 +69,8 @@ export const filters = {
   allSchedulerDecisions: 'decisions.scheduler.>',
   /** Core NATS view of every terminal event (`requests.<outcome>.<tenant>`). */
   allTerminals: 'requests.*.*',
+  /** Every tenant's terminal events of one outcome (`requests.<outcome>.>`). */
+  allOfOutcome: (outcome: OutcomeName) => `requests.${outcome}.>`,
   allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
   allCancels: '_SY.cancel.*',
 } as const;

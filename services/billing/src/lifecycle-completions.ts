@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@switchyard/bus';
-import { DomainError, decodeEvent, streams, subjects } from '@switchyard/contracts';
+import { DomainError, decodeEvent, filters, streams, subjects } from '@switchyard/contracts';
 import type { Completion } from './completion-check.js';
 
 /** JetStream's API error code for a stream that does not exist. */
@@ -26,7 +26,7 @@ export async function readCompletions(js: JetStreamClient, options: ReadCompleti
   const batchSize = options.batchSize ?? 10_000;
   const consumer = await js.consumers
     .get(streams.LIFECYCLE.name, {
-      filter_subjects: options.tenant ? subjects.requestTerminated('completed', options.tenant) : 'requests.completed.>',
+      filter_subjects: options.tenant ? subjects.requestTerminated('completed', options.tenant) : filters.allOfOutcome('completed'),
       opt_start_time: new Date(options.startMs).toISOString(),
     })
     .catch((e: unknown) => {
