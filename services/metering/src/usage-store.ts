@@ -1,3 +1,5 @@
+// Metering is the only writer of its tables (created by `migrations/`); every other reader
+// goes through the queries of `@switchyard/usage-store`, which change with them.
 import type { Sql } from 'postgres';
 import { rollupDeltas, type MeteredUsage } from './rollup.js';
 
