@@ -1,3 +1,4 @@
+import { accounts, createLedgerPoster, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
 import { Tier, type BillableUsage } from '@switchyard/contracts';
 import { migrateMetering, recordUsage, toBillableFromMetered, toMetered } from '@switchyard/metering';
 import { DEFAULT_PRICE_BOOK, priceUsage, selectPriceBook, type PriceBook } from '@switchyard/pricing';
@@ -5,10 +6,6 @@ import { startPostgres, type TestServer } from '@switchyard/testing';
 import fc from 'fast-check';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedgerPoster } from './ledger-posting.js';
-import { migrate } from './migrate.js';
-import { accounts, preparePosting, type PoolCost } from './posting.js';
-import { reconcileLedger } from './reconcile-job.js';
 
 /**
  * Property: whatever order, duplication and timing usage arrives in, through metering's

@@ -1,5 +1,6 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { createKeyring, generateApiKey, hashApiKey } from '@switchyard/auth';
+import { createBilling, type Billing } from '@switchyard/billing';
 import { connectBus, jetstream, jetstreamManager, openBucket, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
 import {
   BillingServiceClient,
@@ -20,7 +21,6 @@ import { createLogger } from '@switchyard/telemetry';
 import { startNats, startPostgres, waitFor, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBilling, type Billing } from './service.js';
 
 let nats: TestServer;
 let pg: TestServer;

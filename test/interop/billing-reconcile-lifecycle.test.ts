@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createLedgerPoster, formatReport, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
 import { connectBus, jetstream, provisionStreams, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { Outcome, Tier, streams, type BillableUsage } from '@switchyard/contracts';
 import { migrateMetering, recordUsage, toBillableFromMetered, toMetered } from '@switchyard/metering';
@@ -6,11 +7,6 @@ import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { startNats, startPostgres, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLedgerPoster } from './ledger-posting.js';
-import { migrate } from './migrate.js';
-import { preparePosting, type PoolCost } from './posting.js';
-import { reconcileLedger } from './reconcile-job.js';
-import { formatReport } from './reconciliation.js';
 
 // Issue #15: a request completed while metering was down sat unmetered, and reconcile said OK,
 // because it compared metered usage with the ledger only, never completions with metering.
