@@ -18,6 +18,15 @@ module.exports = {
       to: { path: '^(packages|services|tools)/([^/]+)/', pathNot: ['^$1/$2/', 'index\\.ts$'] },
     },
     {
+      name: 'no-service-imports-service',
+      severity: 'error',
+      comment:
+        'A service never imports another service (tests in it included): shared logic goes into a package, ' +
+        'and a test that runs two services lives under test/. A workspace import (@switchyard/x) resolves to its folder.',
+      from: { path: '^services/([^/]+)/' },
+      to: { path: '^services/', pathNot: '^services/$1/' },
+    },
+    {
       name: 'pure-domain-has-no-io',
       severity: 'error',
       comment: 'Domain logic takes time, ids and randomness as arguments and does no I/O.',
