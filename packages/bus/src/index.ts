@@ -25,4 +25,5 @@ export type { FollowOptions } from './follow.js';
 export { pullDurable } from './pull.js';
 export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js';
 export { watchHeartbeats } from './heartbeat-watch.js';
+export { claimRequest, claimOf, releaseClaim } from './batch-claims.js';
 export type { HeartbeatWatch } from './heartbeat-watch.js';

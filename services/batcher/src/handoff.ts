@@ -1,9 +1,6 @@
 import type { JetStreamClient, KV } from '@switchyard/bus';
-import { publishEvent } from '@switchyard/bus';
+import { claimOf, claimRequest, publishEvent } from '@switchyard/bus';
 import { batchingKeys, decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Batch ids of one-request batches start with this. Such a batch has no stored record: its
@@ -34,17 +31,7 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   /** Earlier batches holding some of these requests; a solo one is re-sent from the request it held. */
   const theirs = new Map<string, RequestSpec>();
   // Claims are independent of each other: send them all at once, not one round trip each.
-  const owners = await Promise.all(
-    requests.map((r) =>
-      kv.create(batchingKeys.claim(r.requestId), encoder.encode(id)).then(
-        () => id,
-        async () => {
-          const entry = await kv.get(batchingKeys.claim(r.requestId));
-          return entry ? decoder.decode(entry.value) : '';
-        },
-      ),
-    ),
-  );
+  const owners = await Promise.all(requests.map((r) => claimRequest(kv, r.requestId, id)));
   requests.forEach((r, i) => {
     const owner = owners[i]!;
     if (owner === id) mine.push(r);
@@ -68,8 +55,7 @@ async function republish(js: JetStreamClient, kv: KV, batchId: string): Promise<
   const formed = expectPayload(event, 'batchFormed').batchFormed;
   const owned: RequestSpec[] = [];
   for (const r of formed.requests) {
-    const claim = await kv.get(batchingKeys.claim(r.requestId));
-    if (claim && decoder.decode(claim.value) === batchId) owned.push(r);
+    if ((await claimOf(kv, r.requestId)) === batchId) owned.push(r);
   }
   if (owned.length === 0) return;
   await publishEvent(js, subjects.batches(formed.pool), { ...event, payload: { $case: 'batchFormed', batchFormed: { ...formed, requests: owned } } });

@@ -1,5 +1,5 @@
-import type { JetStreamManager, KV } from '@switchyard/bus';
-import { batchingKeys, decodeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { releaseClaim, type JetStreamManager, type KV } from '@switchyard/bus';
+import { decodeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 
 /**
@@ -13,7 +13,7 @@ export type FailoverStage = 'queued' | 'batched';
 
 export interface FailoverDeps {
   readonly jsm: JetStreamManager;
-  /** The batcher's exactly-once hand-off claims (`batchingKeys.claim(request id)` -> batch id). */
+  /** The batcher's exactly-once hand-off claims (`batching` bucket), released with `releaseClaim`. */
   readonly batchingKv: KV;
   /** Whether the request already reached its terminal outcome. */
   readonly hasEnded: (requestId: string) => boolean;
@@ -30,8 +30,6 @@ interface Stored {
   readonly seq: number;
   readonly data: Uint8Array;
 }
-
-const decoder = new TextDecoder();
 
 /** Messages of one subject of a work-queue stream, oldest first (read without consuming). */
 async function* storedOn(jsm: JetStreamManager, stream: string, subject: string): AsyncGenerator<Stored> {
@@ -72,15 +70,6 @@ export function createFailover(deps: FailoverDeps) {
     return { moved, stuck: false };
   }
 
-  async function release(requestId: string, batchId: string): Promise<boolean> {
-    const claim = await deps.batchingKv.get(batchingKeys.claim(requestId));
-    if (!claim || claim.operation !== 'PUT') return true;
-    const owner = decoder.decode(claim.value);
-    if (owner !== batchId) return false;
-    await deps.batchingKv.delete(batchingKeys.claim(requestId), { previousSeq: claim.revision });
-    return true;
-  }
-
   async function fromBatches(pool: string): Promise<{ moved: number; stuck: boolean }> {
     let moved = 0;
     for await (const m of storedOn(deps.jsm, streams.BATCHES.name, subjects.batches(pool))) {
@@ -88,7 +77,7 @@ export function createFailover(deps: FailoverDeps) {
       const batch = payload?.$case === 'batchFormed' ? payload.batchFormed : undefined;
       for (const spec of batch?.requests ?? []) {
         if (deps.hasEnded(spec.requestId)) continue;
-        if (!(await release(spec.requestId, batch!.batchId))) continue;
+        if (!(await releaseClaim(deps.batchingKv, spec.requestId, batch!.batchId))) continue;
         const to = await deps.replace(spec, pool, 'batched', `dispatch-${spec.requestId}-from-B${m.seq}`);
         if (!to) return { moved, stuck: true };
         moved++;

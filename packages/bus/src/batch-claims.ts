@@ -1,0 +1,38 @@
+// The claims of the batcher's exactly-once hand-off, in the `batching` bucket: a request's
+// claim names the one batch that holds it. The batcher claims and reads them; the scheduler's
+// failover releases a claim when it moves the request off a dead pool, so that another
+// pool's batcher can claim it. Both go through this file, so the protocol is written once.
+import type { KV } from '@nats-io/kv';
+import { batchingKeys } from '@switchyard/contracts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Claims `requestId` for `batchId` unless it is claimed already; resolves with the batch that
+ * holds it now: `batchId`, an earlier batch, or '' when the earlier claim was released.
+ */
+export function claimRequest(kv: KV, requestId: string, batchId: string): Promise<string> {
+  return kv.create(batchingKeys.claim(requestId), encoder.encode(batchId)).then(
+    () => batchId,
+    async () => (await claimOf(kv, requestId)) ?? '',
+  );
+}
+
+/** The batch that holds `requestId`, or undefined when it has no claim. */
+export async function claimOf(kv: KV, requestId: string): Promise<string | undefined> {
+  const entry = await kv.get(batchingKeys.claim(requestId));
+  return entry ? decoder.decode(entry.value) : undefined;
+}
+
+/**
+ * Releases `requestId` from `batchId` (compare-and-set, so a claim made in between is kept);
+ * true when the request is free now, false when another batch holds it.
+ */
+export async function releaseClaim(kv: KV, requestId: string, batchId: string): Promise<boolean> {
+  const claim = await kv.get(batchingKeys.claim(requestId));
+  if (!claim || claim.operation !== 'PUT') return true;
+  if (decoder.decode(claim.value) !== batchId) return false;
+  await kv.delete(batchingKeys.claim(requestId), { previousSeq: claim.revision });
+  return true;
+}
