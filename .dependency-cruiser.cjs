@@ -27,6 +27,15 @@ module.exports = {
       to: { path: '^services/', pathNot: '^services/$1/' },
     },
     {
+      name: 'fixtures-only-in-tests',
+      severity: 'error',
+      comment:
+        'A test helper inside a package or service is named `*.fixture.ts`: only tests (and other fixtures) import it, ' +
+        'so it never reaches production code or a package index. Vitest picks up only `*.test.ts`, never a fixture.',
+      from: { pathNot: '\\.(test|fixture)\\.ts$|^test/|^bench/' },
+      to: { path: '\\.fixture\\.ts$' },
+    },
+    {
       name: 'pure-domain-has-no-io',
       severity: 'error',
       comment: 'Domain logic takes time, ids and randomness as arguments and does no I/O.',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createBudgetLedger } from './budget-ledger.js';
-import { useTestRedis } from './test-redis.js';
+import { useTestRedis } from './redis.fixture.js';
 
 const redis = useTestRedis();
 

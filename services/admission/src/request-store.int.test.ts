@@ -1,7 +1,7 @@
 import { Outcome, RequestState, Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
 import { createRequestStore } from './request-store.js';
-import { useTestRedis } from './test-redis.js';
+import { useTestRedis } from './redis.fixture.js';
 
 const redis = useTestRedis();
 

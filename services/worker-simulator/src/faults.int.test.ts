@@ -4,7 +4,7 @@ import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Outcome, fault, onePool, publishBatch, requestSpec, startHarness, stored, terminalsOf, usagesOf, type Harness, type Simulator,
-} from './test-harness.js';
+} from './harness.fixture.js';
 import { tokenText } from './text.js';
 
 const profiles = await loadProfiles();

@@ -2,7 +2,7 @@ import { TokenChunks, parseHeartbeat, streams, subjects, type WorkerHeartbeat } 
 import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Outcome, fault, onePool, publishBatch, requestSpec, startHarness, startSimulator, stored, testPool, unique, usagesOf, watch, type Harness, type Simulator } from './test-harness.js';
+import { Outcome, fault, onePool, publishBatch, requestSpec, startHarness, startSimulator, stored, testPool, unique, usagesOf, watch, type Harness, type Simulator } from './harness.fixture.js';
 
 const profiles = await loadProfiles();
 const h100 = profiles['h100-80gb'];
