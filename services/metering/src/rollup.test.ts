@@ -1,6 +1,6 @@
-import { Tier, type BillableUsage } from '@switchyard/contracts';
+import { Tier, type BillableUsage, type UsageRecorded } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { rollupDeltas, toBillableFromMetered, toMetered } from './rollup.js';
+import { meteredUsage, rollupDeltas, toBillableFromMetered, toMetered } from './rollup.js';
 
 const billable = (over: Partial<BillableUsage> = {}): BillableUsage => ({
   usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'm', tier: Tier.TIER_BATCH, pool: 'p',
@@ -26,5 +26,27 @@ describe('rollups', () => {
     const m = toMetered(billable(), 3);
     expect(m).toMatchObject({ tier: 'batch', gpuMicros: 1_234_568, ttftMs: 3 });
     expect(toBillableFromMetered(m)).toEqual({ ...billable(), gpuSeconds: 1.234568 });
+  });
+});
+
+describe('meteredUsage', () => {
+  const u: UsageRecorded = {
+    usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
+    workerId: 'w', usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 }, gpuMs: 1500, queueMs: 1, ttftMs: 2, totalMs: 3,
+  };
+
+  it('carries the usage id through and converts GPU time to whole microseconds, in one step', () => {
+    expect(meteredUsage(u, 42)).toEqual({
+      usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: 'realtime', pool: 'p',
+      inputTokens: 10, cachedInputTokens: 2, outputTokens: 5, gpuMicros: 1_500_000, ttftMs: 2, recordedUnixMs: 42,
+    });
+    expect(toBillableFromMetered(meteredUsage(u, 42))).toMatchObject({ usageId: 'u1', gpuSeconds: 1.5, recordedUnixMs: 42, usage: { inputTokens: 10, outputTokens: 5 } });
+  });
+
+  it('stores what the old three steps stored: missing tokens as 0, no tier as unspecified, GPU time rounded half up and never negative', () => {
+    const bare = meteredUsage({ ...u, usage: undefined, tier: Tier.TIER_UNSPECIFIED, gpuMs: 0.0125, ttftMs: Number.NaN }, 7);
+    expect(bare).toMatchObject({ tier: 'unspecified', inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, gpuMicros: 13, ttftMs: 0, recordedUnixMs: 7 });
+    expect(meteredUsage({ ...u, gpuMs: -5 }, 7).gpuMicros).toBe(0);
+    expect(meteredUsage({ ...u, gpuMs: 1234.5675 }, 7)).toEqual(toMetered({ ...billable(), ...u, gpuSeconds: 1234.5675 / 1000, recordedUnixMs: 7 }, u.ttftMs));
   });
 });

@@ -1,4 +1,5 @@
-import { tierFromName, tierName, Tier, TIERS, type BillableUsage, type TierName } from '@switchyard/contracts';
+import { tierFromText, tierLabel, type BillableUsage, type UsageRecorded } from '@switchyard/contracts';
+import { gpuMicros } from '@switchyard/db';
 
 /** One usage as metering records it: the quantities billing will be asked to post. */
 export interface MeteredUsage {
@@ -19,29 +20,40 @@ export interface MeteredUsage {
   readonly recordedUnixMs: number;
 }
 
-/** GPU time in whole microseconds, rounded as billing's reconciliation rounds it (`floor(s * 1e6 + 0.5)`). */
-export const gpuMicros = (gpuSeconds: number): number => Math.floor(gpuSeconds * 1e6 + 0.5);
+/**
+ * A usage event as metering stores it, in one step: tier by name, GPU time in whole
+ * microseconds (a worker reports milliseconds), recorded at `recordedUnixMs` (the event's time).
+ */
+export function meteredUsage(usage: UsageRecorded, recordedUnixMs: number): MeteredUsage {
+  return stored(usage, gpuSecondsOf(usage.gpuMs), usage.ttftMs, recordedUnixMs);
+}
 
+/** What billing would be sent for usage, as metering stores it (tests and tools that start from billable usage). */
 export function toMetered(billable: BillableUsage, ttftMs: number): MeteredUsage {
-  const t = billable.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  return stored(billable, billable.gpuSeconds, ttftMs, billable.recordedUnixMs);
+}
+
+const gpuSecondsOf = (gpuMs: number) => gpuMs / 1000;
+
+function stored(u: Omit<BillableUsage, 'gpuSeconds' | 'recordedUnixMs'>, gpuSeconds: number, ttftMs: number, recordedUnixMs: number): MeteredUsage {
+  const t = u.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
   return {
-    usageId: billable.usageId,
-    requestId: billable.requestId,
-    tenant: billable.tenant,
-    feature: billable.feature,
-    model: billable.model,
-    tier: tierName(billable.tier) ?? 'unspecified',
-    pool: billable.pool,
+    usageId: u.usageId,
+    requestId: u.requestId,
+    tenant: u.tenant,
+    feature: u.feature,
+    model: u.model,
+    tier: tierLabel(u.tier),
+    pool: u.pool,
     inputTokens: t.inputTokens,
     cachedInputTokens: t.cachedInputTokens,
     outputTokens: t.outputTokens,
-    gpuMicros: gpuMicros(Math.max(0, billable.gpuSeconds)),
+    gpuMicros: gpuMicros(Math.max(0, gpuSeconds)),
     ttftMs: Number.isFinite(ttftMs) ? ttftMs : 0,
-    recordedUnixMs: billable.recordedUnixMs,
+    recordedUnixMs,
   };
 }
 
-const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
 
 /**
  * The billable usage metering publishes, built from what it recorded first, so a replay of
@@ -54,7 +66,7 @@ export function toBillableFromMetered(m: MeteredUsage): BillableUsage {
     tenant: m.tenant,
     feature: m.feature,
     model: m.model,
-    tier: tierOf(m.tier),
+    tier: tierFromText(m.tier),
     pool: m.pool,
     usage: { inputTokens: m.inputTokens, cachedInputTokens: m.cachedInputTokens, outputTokens: m.outputTokens },
     gpuSeconds: m.gpuMicros / 1e6,

@@ -1,13 +1,13 @@
 import { consumeDurable, createMicroBatch, followEvents, publishEvent, type JetStreamClient, type NatsConnection, type RunningConsumer, type Subscription } from '@switchyard/bus';
-import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierName, type Event } from '@switchyard/contracts';
+import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierLabel, type Event } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
+import { retryConflicts } from '@switchyard/db';
 import type { Sql } from 'postgres';
-import { toBillable } from './billable.js';
 import { migrate } from './migrate.js';
-import { toBillableFromMetered, toMetered, type MeteredUsage } from './rollup.js';
+import { meteredUsage, toBillableFromMetered, type MeteredUsage } from './rollup.js';
 import { createServiceMetrics } from './service-metrics.js';
 import { createTierMemory } from './tier-memory.js';
-import { recordUsage, type RecordResult } from './usage-store.js';
+import { recordUsage } from './usage-store.js';
 
 export interface MeteringDeps {
   readonly nc: NatsConnection;
@@ -20,18 +20,6 @@ export interface MeteringDeps {
   readonly maxBatch?: number;
   /** Also follow admissions, outcomes and policy decisions for the service metrics. Default true. */
   readonly serviceMetrics?: boolean;
-}
-
-const RETRYABLE = new Set(['40001', '40P01']);
-
-async function recordWithRetry(sql: Sql, usages: readonly MeteredUsage[]): Promise<RecordResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await recordUsage(sql, usages);
-    } catch (e) {
-      if (attempt >= 5 || !RETRYABLE.has(String((e as { code?: unknown }).code))) throw e;
-    }
-  }
 }
 
 /**
@@ -53,7 +41,7 @@ export function createMetering(deps: MeteringDeps) {
     // Nobody waits on a metering record: gather a few ms of usage per transaction even at moderate load.
     lingerMs: 20,
     flush: async (items) => {
-      const { fresh, stored } = await recordWithRetry(deps.sql, items);
+      const { fresh, stored } = await retryConflicts(() => recordUsage(deps.sql, items));
       for (const id of fresh) metrics.metered(stored.get(id)!);
       metrics.duplicate(items.length - fresh.size);
       await Promise.all(
@@ -85,7 +73,7 @@ export function createMetering(deps: MeteringDeps) {
     follow(filters.allAdmitted, (event) => {
       const spec = event.payload?.$case === 'requestAdmitted' ? event.payload.requestAdmitted.request : undefined;
       if (!spec) return;
-      const tier = tierName(spec.tier) ?? 'unspecified';
+      const tier = tierLabel(spec.tier);
       tiers.remember(spec.requestId, tier);
       metrics.admitted(tier);
     });
@@ -120,8 +108,7 @@ export function createMetering(deps: MeteringDeps) {
             if (!usage.usageId || !usage.tenant) {
               throw new DomainError('INVALID_ARGUMENT', `usage event ${event.envelope?.id ?? '?'} has no usage id or tenant`, { retryable: false });
             }
-            const billable = toBillable(usage, event.envelope?.timeUnixMs || now());
-            await batch.submit(toMetered(billable, usage.ttftMs));
+            await batch.submit(meteredUsage(usage, event.envelope?.timeUnixMs || now()));
           },
         }),
       );
