@@ -1,7 +1,9 @@
 import { z } from '@switchyard/config';
+import { TENANT_ID, TIERS } from '@switchyard/contracts';
 
-const tier = z.enum(['realtime', 'internal', 'batch']);
-const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'use up to 64 letters, digits, "_" or "-"');
+const tier = z.enum(TIERS);
+/** Tenant ids, and key ids by the same rule. */
+const id = z.string().regex(TENANT_ID, 'use up to 64 letters, digits, "_" or "-"');
 
 /** One API key as stored in the `tenants` bucket under `keys.<keyId>`: only its hash. */
 export const apiKeyRecordSchema = z.object({

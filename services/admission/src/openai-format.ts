@@ -1,4 +1,4 @@
-import { DomainError, Tier, type ErrorCode, type TokenUsage } from '@switchyard/contracts';
+import { DomainError, parseTier, tierFromName, type ErrorCode, type TokenUsage } from '@switchyard/contracts';
 import type { GenerationInput } from './validate.js';
 
 /** The subset of an OpenAI chat completion request Switchyard understands. */
@@ -11,8 +11,6 @@ export interface ChatCompletionBody {
   seed?: unknown;
   user?: unknown;
 }
-
-const tiers: Record<string, Tier> = { realtime: Tier.TIER_REALTIME, internal: Tier.TIER_INTERNAL, batch: Tier.TIER_BATCH };
 
 /**
  * Turns an OpenAI chat request into Switchyard's generation input. Messages are rendered
@@ -36,13 +34,13 @@ export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: str
   // OpenAI sends `"seed": null` for none; the range is checked with the gRPC fields.
   const seed = body.seed ?? 0;
   if (typeof seed !== 'number') throw invalid('"seed" must be an integer');
-  const tier = headers.tier ? tiers[headers.tier] : Tier.TIER_REALTIME;
-  if (tier === undefined) throw invalid('header x-switchyard-tier must be realtime, internal or batch');
+  const named = headers.tier ? parseTier(headers.tier) : 'realtime';
+  if (named === undefined) throw invalid('header x-switchyard-tier must be realtime, internal or batch');
   return {
     model: body.model,
     prompt: lines.join('\n'),
     maxTokens,
-    tier,
+    tier: tierFromName(named),
     idempotencyKey: headers.idempotencyKey ?? '',
     feature: '',
     seed,

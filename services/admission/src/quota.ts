@@ -1,10 +1,11 @@
 import type { TenantSettings, TierLimits } from '@switchyard/auth';
 import type { TierName } from '@switchyard/contracts';
+import { periodOf } from '@switchyard/pricing';
 import type { BucketSpec } from './rate-limiter.js';
 import type { BudgetSpec } from './budget-ledger.js';
 
 /** Calendar month (UTC) a budget counts against, e.g. `2026-11`. */
-export const monthOf = (nowMs: number): string => new Date(nowMs).toISOString().slice(0, 7);
+export const monthOf = (nowMs: number): string => periodOf(nowMs).period;
 
 /**
  * The buckets a request draws from: requests/min and tokens/min of its tenant and tier.

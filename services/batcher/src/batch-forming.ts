@@ -1,4 +1,4 @@
-import type { TierName } from '@switchyard/contracts';
+import { TIER_RANK, type TierName } from '@switchyard/contracts';
 
 /** A dispatched request waiting in a pool's queue. */
 export interface Queued {
@@ -38,12 +38,10 @@ export interface Forming<T extends Queued> {
   readonly nextCheckMs: number | undefined;
 }
 
-const PRIORITY: Record<TierName, number> = { realtime: 0, internal: 1, batch: 2 };
-
 /** Realtime before internal before batch; earliest deadline first; then arrival order. */
 export function byUrgency(a: Queued, b: Queued): number {
   return (
-    PRIORITY[a.tier] - PRIORITY[b.tier] ||
+    TIER_RANK[a.tier] - TIER_RANK[b.tier] ||
     (a.deadlineUnixMs || Infinity) - (b.deadlineUnixMs || Infinity) ||
     a.enqueuedUnixMs - b.enqueuedUnixMs
   );

@@ -5,7 +5,7 @@ import type { Sql } from 'postgres';
 import { budgetState, budgetStateId, type Budget } from './budget.js';
 import { loadBudgets, loadSpend } from './budgets.js';
 import type { SpendRow } from './ledger-posting.js';
-import { periodOf } from './period.js';
+import { periodOf } from '@switchyard/pricing';
 
 export interface BudgetPublisherOptions {
   readonly sql: Sql;

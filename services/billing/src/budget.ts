@@ -1,5 +1,5 @@
 import { BudgetLevel, type BudgetScope, type BudgetState } from '@switchyard/contracts';
-import type { Period } from './period.js';
+import type { Period } from '@switchyard/pricing';
 
 /** A monthly budget; feature '' is the tenant-wide one. Limits of 0 mean none. */
 export interface Budget {

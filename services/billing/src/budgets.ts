@@ -1,6 +1,6 @@
 import type { Sql } from 'postgres';
 import type { Budget, Spend } from './budget.js';
-import type { Period } from './period.js';
+import type { Period } from '@switchyard/pricing';
 
 /** Every budget, or one tenant's. */
 export async function loadBudgets(sql: Sql, tenant?: string): Promise<Budget[]> {

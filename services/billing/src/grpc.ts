@@ -3,10 +3,9 @@ import type { Keyring, Principal } from '@switchyard/auth';
 import {
   authorizationOf,
   DomainError,
+  isTenantId,
   EntrySide,
-  tierFromName,
-  Tier,
-  TIERS,
+  tierFromText,
   toGrpcError,
   type AddCreditRequest,
   type AddCreditResponse,
@@ -23,9 +22,8 @@ import {
   type ListUsageRollupsResponse,
   type SetBudgetRequest,
   type SetBudgetResponse,
-  type TierName,
 } from '@switchyard/contracts';
-import type { PriceBook } from '@switchyard/pricing';
+import { parsePeriod, periodOf, type PriceBook } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
 import { listRollups } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
@@ -34,7 +32,6 @@ import type { BudgetPublisher } from './budget-publisher.js';
 import { saveBudget } from './budgets.js';
 import { loadInvoice } from './invoices.js';
 import { addCredit, tenantBalances, tenantEntries } from './ledger.js';
-import { parsePeriod, periodOf } from './period.js';
 
 export interface BillingHandlerDeps {
   readonly sql: Sql;
@@ -47,7 +44,6 @@ export interface BillingHandlerDeps {
 }
 
 
-const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROLLUP_WINDOW_MS = 31 * 24 * 3_600_000;
 
 /**
@@ -62,11 +58,10 @@ function scopedTenant(principal: Principal, requested: string): string {
 
 function operatorTenant(principal: Principal, tenant: string, what: string): string {
   if (!principal.operator) throw new DomainError('PERMISSION_DENIED', `${what} needs an operator key`);
-  if (!TENANT.test(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be 1-64 letters, digits, "-" or "_"');
+  if (!isTenantId(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be 1-64 letters, digits, "-" or "_"');
   return tenant;
 }
 
-const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
 
 export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer {
   const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
@@ -126,7 +121,7 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
       return {
         tenant,
         rollups: rows.map((r) => ({
-          minuteUnixMs: r.minuteMs, feature: r.feature, model: r.model, tier: tierOf(r.tier), pool: r.pool, requests: r.requests,
+          minuteUnixMs: r.minuteMs, feature: r.feature, model: r.model, tier: tierFromText(r.tier), pool: r.pool, requests: r.requests,
           inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens, gpuSeconds: r.gpuSeconds,
         })),
         nextPageToken: rows.length === limit ? String(offset + limit) : '',

@@ -1,7 +1,7 @@
 export { createBilling } from './service.js';
 export type { Billing, BillingDeps } from './service.js';
 export { migrate } from './migrate.js';
-export { accounts, preparePosting, gpuMicros } from './posting.js';
+export { accounts, preparePosting } from './posting.js';
 export type { UsagePosting, PoolCost } from './posting.js';
 export { createLedgerPoster } from './ledger-posting.js';
 export type { LedgerPoster, PostingOutcome, PostingBatchResult, SpendRow } from './ledger-posting.js';
@@ -11,4 +11,3 @@ export type { ReconcileOptions } from './reconcile-job.js';
 export { reconciliationReport, formatReport, diffQuantities } from './reconciliation.js';
 export type { ReconciliationReport, QuantityDifference, HourQuantities } from './reconciliation.js';
 export { loadCatalog, seedCatalog, addPriceVersion } from './price-versions.js';
-export { periodOf, parsePeriod } from './period.js';

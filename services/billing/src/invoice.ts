@@ -1,6 +1,5 @@
-import { InvoiceStatus, tierFromName, Tier, TIERS, type Invoice, type InvoiceLine, type TierName } from '@switchyard/contracts';
-import { discountFor, type PriceBook } from '@switchyard/pricing';
-import type { Period } from './period.js';
+import { InvoiceStatus, tierFromText, type Invoice, type InvoiceLine } from '@switchyard/contracts';
+import { discountFor, type Period, type PriceBook } from '@switchyard/pricing';
 
 /** Usage of a tenant in a period summed per model, tier, feature, price version and capacity class (net of reversals). */
 export interface InvoiceAggregate {
@@ -31,14 +30,13 @@ export interface InvoiceInput {
 }
 
 const per = (amount: number, n: number) => (n > 0 ? amount / n : 0);
-const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
 
 function line(a: InvoiceAggregate, books: ReadonlyMap<string, PriceBook>): InvoiceLine {
   const book = books.get(a.priceVersion);
   const unit = book?.models[a.model];
   const tokens = a.inputTokens + a.outputTokens;
   const margin = a.amountMicros - a.gpuCostMicros;
-  const tier = tierOf(a.tier);
+  const tier = tierFromText(a.tier);
   return {
     model: a.model,
     tier,

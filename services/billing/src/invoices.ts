@@ -1,9 +1,8 @@
 import type { Invoice } from '@switchyard/contracts';
-import type { PriceBook } from '@switchyard/pricing';
+import type { Period, PriceBook } from '@switchyard/pricing';
 import type { Sql } from 'postgres';
 import { buildInvoice, type InvoiceAggregate } from './invoice.js';
 import { prepaidCredit } from './ledger.js';
-import type { Period } from './period.js';
 
 /** Usage transactions minus reversals of a tenant's month, summed per invoice line. */
 export async function invoiceAggregates(sql: Sql, tenant: string, period: Period): Promise<InvoiceAggregate[]> {

@@ -1,3 +1,4 @@
+import { retryConflicts } from '@switchyard/db';
 import type { Sql, TransactionSql } from 'postgres';
 import { accounts, accountsFor, gpuAccruals, spendDeltas, uniqueByUsageId, type AccountSpec, type UsagePosting } from './posting.js';
 
@@ -21,9 +22,6 @@ export interface PostingBatchResult {
   readonly spend: SpendRow[];
 }
 
-/** Postgres error codes worth retrying the whole batch for. */
-const RETRYABLE = new Set(['40001', '40P01']);
-const sqlState = (e: unknown) => (e as { code?: unknown })?.code;
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
@@ -128,22 +126,16 @@ export function createLedgerPoster(sql: Sql) {
      * second copy reported as a duplicate.
      */
     async post(postings: readonly UsagePosting[]): Promise<PostingBatchResult> {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const { posted, spend, created } = await postOnce(postings);
-          for (const s of created) known.add(s.id);
-          const claimed = new Set<string>();
-          const outcomes = postings.map((p): PostingOutcome => {
-            const id = p.usage.usageId;
-            if (!posted.has(id) || claimed.has(id)) return 'duplicate';
-            claimed.add(id);
-            return 'posted';
-          });
-          return { outcomes, spend };
-        } catch (e) {
-          if (attempt >= 5 || !RETRYABLE.has(String(sqlState(e)))) throw e;
-        }
-      }
+      const { posted, spend, created } = await retryConflicts(() => postOnce(postings));
+      for (const s of created) known.add(s.id);
+      const claimed = new Set<string>();
+      const outcomes = postings.map((p): PostingOutcome => {
+        const id = p.usage.usageId;
+        if (!posted.has(id) || claimed.has(id)) return 'duplicate';
+        claimed.add(id);
+        return 'posted';
+      });
+      return { outcomes, spend };
     },
   };
 }

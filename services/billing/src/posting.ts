@@ -1,5 +1,5 @@
-import { tierName, type BillableUsage } from '@switchyard/contracts';
-import { priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
+import { tierLabel, type BillableUsage } from '@switchyard/contracts';
+import { periodOf, priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
 
 /** What billing knows about a pool: who is paid for its GPUs, and how much. */
 export interface PoolCost {
@@ -42,9 +42,6 @@ export interface AccountSpec {
   readonly kind: AccountKind;
 }
 
-/** GPU time in whole microseconds, rounded the same way in SQL (`floor(s * 1e6 + 0.5)`). */
-export const gpuMicros = (gpuSeconds: number): number => Math.floor(gpuSeconds * 1e6 + 0.5);
-
 /**
  * Prices usage by the price-book version in force when it was recorded, and costs its GPU
  * time at the pool's GPU-hour price. Throws for usage that cannot be posted at all.
@@ -58,7 +55,7 @@ export function preparePosting(usage: BillableUsage, catalog: PriceCatalog, pool
   const price = priceUsage(usage, book, { capacityClass: pool?.capacityClass });
   return {
     usage,
-    tier: tierName(usage.tier) ?? 'unspecified',
+    tier: tierLabel(usage.tier),
     amountMicros: price.amountMicros,
     priceVersion: price.priceVersion,
     priceEffectiveFromMs: book.effectiveFromUnixMs ?? 0,
@@ -119,10 +116,7 @@ export interface SpendDelta {
   readonly amountMicros: number;
 }
 
-const monthStart = (unixMs: number) => {
-  const d = new Date(unixMs);
-  return `${String(d.getUTCFullYear()).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-01`;
-};
+const monthStart = (unixMs: number) => `${periodOf(unixMs).period}-01`;
 
 /** Spend per tenant and per tenant feature per month, ordered by key (the lock order). */
 export function spendDeltas(posted: readonly { tenant: string; feature: string; recordedUnixMs: number; amountMicros: number }[]): SpendDelta[] {

@@ -1,4 +1,4 @@
-import { tierFromName, Tier, TIERS, type TierName } from '@switchyard/contracts';
+import { tierFromText } from '@switchyard/contracts';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { Completion, CompletionCheck } from './completion-check.js';
 
@@ -67,7 +67,6 @@ export interface RepriceMismatch {
   readonly reason: string;
 }
 
-const tierOf = (name: string): Tier => ((TIERS as readonly string[]).includes(name) ? tierFromName(name as TierName) : Tier.TIER_UNSPECIFIED);
 
 /** Transactions whose amount is not what their recorded price version gives. */
 export function repriceMismatches(rows: readonly PostedUsage[], books: ReadonlyMap<string, PriceBook>): RepriceMismatch[] {
@@ -82,7 +81,7 @@ export function repriceMismatches(rows: readonly PostedUsage[], books: ReadonlyM
     try {
       expected = priceUsage(
         {
-          usageId: r.usageId, requestId: '', tenant: '', feature: '', model: r.model, tier: tierOf(r.tier), pool: '', gpuSeconds: 0, recordedUnixMs: 0,
+          usageId: r.usageId, requestId: '', tenant: '', feature: '', model: r.model, tier: tierFromText(r.tier), pool: '', gpuSeconds: 0, recordedUnixMs: 0,
           usage: { inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens },
         },
         book,

@@ -1,5 +1,5 @@
 import type { PoolSpec } from '@switchyard/config';
-import type { TierName } from '@switchyard/contracts';
+import { TIER_RANK as RANK, type TierName } from '@switchyard/contracts';
 import type { Outstanding } from './load-tracker.js';
 import type { PoolState } from './pool-state.js';
 
@@ -43,7 +43,6 @@ export interface PredictInput {
   readonly elapsedMs: number;
 }
 
-const RANK: Readonly<Record<TierName, number>> = { realtime: 0, internal: 1, batch: 2 };
 /** Mean cached context assumed when nothing better is known (conv-style prompts). */
 const TYPICAL_CONTEXT = 1_024;
 const TYPICAL_OUTPUT = 200;

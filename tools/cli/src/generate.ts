@@ -1,15 +1,14 @@
-import { createSwitchyardClient, Tier } from '@switchyard/sdk';
+import { tierFromName, type TierName } from '@switchyard/contracts';
+import { createSwitchyardClient } from '@switchyard/sdk';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
 
 export interface GenerateCommandOptions {
   prompt: string;
   model: string;
   maxTokens: number;
-  tier: 'realtime' | 'internal' | 'batch';
+  tier: TierName;
   seed?: number;
 }
-
-const tiers = { realtime: Tier.TIER_REALTIME, internal: Tier.TIER_INTERNAL, batch: Tier.TIER_BATCH } as const;
 
 /** Where to call and with which key: the environment first, then `.switchyard/local.env`. */
 export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey: string; billingAddress?: string } {
@@ -27,7 +26,7 @@ export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey
 export async function generateCommand(options: GenerateCommandOptions, env: NodeJS.ProcessEnv): Promise<void> {
   const client = createSwitchyardClient(resolveTarget(env));
   try {
-    for await (const response of client.generate({ model: options.model, prompt: options.prompt, maxTokens: options.maxTokens, tier: tiers[options.tier], seed: options.seed, timeoutMs: 120_000 })) {
+    for await (const response of client.generate({ model: options.model, prompt: options.prompt, maxTokens: options.maxTokens, tier: tierFromName(options.tier), seed: options.seed, timeoutMs: 120_000 })) {
       const e = response.event;
       if (e?.$case === 'chunk') process.stdout.write(e.chunk.text);
       else if (e?.$case === 'started') process.stderr.write(`[${e.started.requestId}]\n`);

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { generateApiKey, hashApiKey, openTenantStore, type TenantStore } from '@switchyard/auth';
 import { connectBus, openBucket } from '@switchyard/bus';
-import { buckets } from '@switchyard/contracts';
-
-type TierName = 'realtime' | 'internal' | 'batch';
+import { buckets, type TierName } from '@switchyard/contracts';
 
 async function withStore<T>(run: (store: TenantStore) => Promise<T>): Promise<T> {
   const nc = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'switchyard-cli' });
