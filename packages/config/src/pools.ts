@@ -1,3 +1,4 @@
+import { TENANT_ID, TIERS } from '@switchyard/contracts';
 import { z } from 'zod';
 import { loadYamlFile } from './load-config.js';
 
@@ -16,7 +17,7 @@ export const poolSchema = z.object({
   /** Price of one GPU-hour in the currency unit. */
   pricePerGpuHour: z.number().positive(),
   /** Tiers this pool may serve. Default: all. */
-  tiers: z.array(z.enum(['realtime', 'internal', 'batch'])).min(1).default(['realtime', 'internal', 'batch']),
+  tiers: z.array(z.enum(TIERS)).min(1).default([...TIERS]),
   /** Sequences one worker runs at once. Default 32. */
   slotsPerWorker: z.number().int().min(1).max(1024).default(32),
   /**
@@ -34,7 +35,7 @@ export const poolSchema = z.object({
    * shared pools when it is saturated; other tenants may only use its idle capacity for
    * batch work. Optional; default: shared by every tenant.
    */
-  reservedFor: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/)).optional(),
+  reservedFor: z.array(z.string().regex(TENANT_ID)).optional(),
 });
 
 export const poolsFileSchema = z
