@@ -1,18 +1,10 @@
 import { tierFromText } from '@switchyard/contracts';
+import type { MeteredHour } from '@switchyard/usage-store';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { Completion, CompletionCheck } from './completion-check.js';
 
-/** Quantities of one tenant in one hour, from one side (metering or the ledger). */
-export interface HourQuantities {
-  readonly tenant: string;
-  readonly hourMs: number;
-  readonly requests: number;
-  readonly inputTokens: number;
-  readonly cachedInputTokens: number;
-  readonly outputTokens: number;
-  /** GPU time in whole microseconds. */
-  readonly gpuMicros: number;
-}
+/** Quantities of one tenant in one hour, from one side (metering or the ledger): the shape metering reads out. */
+export type HourQuantities = MeteredHour;
 
 const FIELDS = ['requests', 'inputTokens', 'cachedInputTokens', 'outputTokens', 'gpuMicros'] as const;
 export type QuantityField = (typeof FIELDS)[number];
