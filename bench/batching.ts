@@ -18,8 +18,16 @@ const SECONDS = process.argv.includes('--quick') ? 10 : 20;
 const RATE = 6;
 
 const pool = (slots: number): PoolSpec => ({
-  id: 'bench-h100-8b', provider: 'aws', region: 'us-east-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1,
-  capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: slots,
+  id: 'bench-h100-8b',
+  provider: 'aws',
+  region: 'us-east-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: slots,
 });
 
 async function run(name: string, slots: number, maxRequests: number) {
@@ -34,7 +42,9 @@ async function run(name: string, slots: number, maxRequests: number) {
     void client.complete({ model: 'llama-3.1-8b', prompt, maxTokens: 128, tier: Tier.TIER_REALTIME, timeoutMs: 600_000 }).catch(() => {});
   }
   const windowS = (performance.now() - started) / 1000;
-  const usage = (await readStream(system.nc, 'USAGE')).flatMap(({ event }) => (event.payload?.$case === 'usageRecorded' ? [event.payload.usageRecorded as UsageRecorded] : []));
+  const usage = (await readStream(system.nc, 'USAGE')).flatMap(({ event }) =>
+    event.payload?.$case === 'usageRecorded' ? [event.payload.usageRecorded as UsageRecorded] : [],
+  );
   const tokens = usage.reduce((a, u) => a + (u.usage?.outputTokens ?? 0), 0);
   const ttft = summarize(usage.map((u) => u.ttftMs));
   client.close();
@@ -47,7 +57,11 @@ const dynamic = await run('dynamic batching', 64, 64);
 console.log(`\n${RATE} realtime requests/s offered (1,024 + 128 tokens), 8B on one H100, ${SECONDS} s, real time`);
 console.log('mode               completed  tokens/s per GPU  TTFT p50 ms  TTFT p99 ms');
 for (const r of [one, dynamic]) {
-  console.log(`${r.name.padEnd(17)}  ${String(r.completed).padStart(9)}  ${fmt(r.tokensPerGpuS, 0).padStart(16)}  ${fmt(r.ttftP50, 0).padStart(11)}  ${fmt(r.ttftP99, 0).padStart(11)}`);
+  console.log(
+    `${r.name.padEnd(17)}  ${String(r.completed).padStart(9)}  ${fmt(r.tokensPerGpuS, 0).padStart(16)}  ${fmt(r.ttftP50, 0).padStart(11)}  ${fmt(r.ttftP99, 0).padStart(11)}`,
+  );
 }
-console.log(`\ndynamic / batch-of-one tokens/s per GPU: ${fmt(dynamic.tokensPerGpuS / one.tokensPerGpuS, 1)}x (target >= 5x); realtime TTFT p99 ${fmt(dynamic.ttftP99, 0)} ms (SLO 1000 ms)`);
+console.log(
+  `\ndynamic / batch-of-one tokens/s per GPU: ${fmt(dynamic.tokensPerGpuS / one.tokensPerGpuS, 1)}x (target >= 5x); realtime TTFT p99 ${fmt(dynamic.ttftP99, 0)} ms (SLO 1000 ms)`,
+);
 process.exit(0);

@@ -42,15 +42,22 @@ const features = ['chat', 'search', 'summarise', 'agent', ''];
 
 // Deterministic pseudo-random numbers, so runs compare.
 let seed = 42;
-const rand = () => ((seed = (seed * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32);
+const rand = () => (seed = (seed * 1_103_515_245 + 12_345) >>> 0) / 2 ** 32;
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rand() * xs.length)]!;
 
 const start = Date.now() - 3_600_000;
 const unique: BillableUsage[] = Array.from({ length: N }, (_, i) => {
   const pool = pick(pools);
   return {
-    usageId: `usage-bench-${i}`, requestId: `bench-${i}`, tenant: `tenant-${Math.floor(rand() * 50)}`, feature: pick(features), model: pool.model,
-    tier: pick(tiers), pool: pool.id, gpuSeconds: Math.round(rand() * 2_000_000) / 1e6, recordedUnixMs: start + Math.floor((i / N) * 3_000_000),
+    usageId: `usage-bench-${i}`,
+    requestId: `bench-${i}`,
+    tenant: `tenant-${Math.floor(rand() * 50)}`,
+    feature: pick(features),
+    model: pool.model,
+    tier: pick(tiers),
+    pool: pool.id,
+    gpuSeconds: Math.round(rand() * 2_000_000) / 1e6,
+    recordedUnixMs: start + Math.floor((i / N) * 3_000_000),
     usage: { inputTokens: 1 + Math.floor(rand() * 4000), cachedInputTokens: Math.floor(rand() * 500), outputTokens: 1 + Math.floor(rand() * 1000) },
   };
 });
@@ -68,7 +75,9 @@ function postgresCpuSeconds(postmaster: number | undefined): number {
   let ticks = 0;
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /, '')
+        .split(' ');
       if (Number(pid) === postmaster || Number(fields[1]) === postmaster) ticks += Number(fields[11]) + Number(fields[12]);
     } catch {
       // The process ended while we looked.
@@ -118,12 +127,29 @@ try {
     await provisionStreams(jsm, Object.values(streams));
     // Every delivery under its own msgID: duplicates reach billing as replays would.
     for (let i = 0; i < deliveries.length; i += 2_000) {
-      await Promise.all(deliveries.slice(i, i + 2_000).map((u, k) =>
-        js.publish(subjects.billingUsage(u.tenant), encodeEvent(makeEvent({ id: `d${i + k}`, tenant: u.tenant, requestId: u.requestId, nowMs: Date.now() }, { $case: 'billableUsage', billableUsage: u })))));
+      await Promise.all(
+        deliveries
+          .slice(i, i + 2_000)
+          .map((u, k) =>
+            js.publish(
+              subjects.billingUsage(u.tenant),
+              encodeEvent(
+                makeEvent({ id: `d${i + k}`, tenant: u.tenant, requestId: u.requestId, nowMs: Date.now() }, { $case: 'billableUsage', billableUsage: u }),
+              ),
+            ),
+          ),
+      );
     }
     const billing = createBilling({
-      js, sql, keyring: createKeyring([]), logger: createLogger({ service: 'billing', level: 'silent' }), listen: '127.0.0.1:0', pools,
-      maxBatch: BATCH, maxParallelBatches: PARALLEL, reconcileEveryMs: 0,
+      js,
+      sql,
+      keyring: createKeyring([]),
+      logger: createLogger({ service: 'billing', level: 'silent' }),
+      listen: '127.0.0.1:0',
+      pools,
+      maxBatch: BATCH,
+      maxParallelBatches: PARALLEL,
+      reconcileEveryMs: 0,
     });
     t0 = performance.now();
     cpu0 = process.cpuUsage();
@@ -163,10 +189,16 @@ try {
     'billed total == priced total': Number(tx!.amount) === expectedMicros,
   };
   const rate = (n: number) => Math.round(n / seconds).toLocaleString('en-US');
-  console.log(`ledger bench: ${deliveries.length.toLocaleString('en-US')} deliveries (${N.toLocaleString('en-US')} unique usage ids, ${(DUP * 100).toFixed(0)}% duplicates, shuffled)`);
-  console.log(`  ${args['via-bus'] ? 'consumed from JetStream by the billing service' : 'posted directly'}, batch ${BATCH}, ${PARALLEL} transactions in flight, fsync ${args.fsync ? 'on' : 'off'}`);
+  console.log(
+    `ledger bench: ${deliveries.length.toLocaleString('en-US')} deliveries (${N.toLocaleString('en-US')} unique usage ids, ${(DUP * 100).toFixed(0)}% duplicates, shuffled)`,
+  );
+  console.log(
+    `  ${args['via-bus'] ? 'consumed from JetStream by the billing service' : 'posted directly'}, batch ${BATCH}, ${PARALLEL} transactions in flight, fsync ${args.fsync ? 'on' : 'off'}`,
+  );
   console.log(`  posted in ${seconds.toFixed(2)} s: ${rate(deliveries.length)} usage events/s delivered, ${rate(N)} ledger transactions/s posted`);
-  console.log(`  CPU: poster ${nodeCpu.toFixed(2)} s + PostgreSQL ${pgCpu.toFixed(2)} s = ${(((nodeCpu + pgCpu) / deliveries.length) * 1e6).toFixed(0)} µs per event (load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores)`);
+  console.log(
+    `  CPU: poster ${nodeCpu.toFixed(2)} s + PostgreSQL ${pgCpu.toFixed(2)} s = ${(((nodeCpu + pgCpu) / deliveries.length) * 1e6).toFixed(0)} µs per event (load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores)`,
+  );
   for (const [name, ok] of Object.entries(checks)) console.log(`  ${ok ? 'ok  ' : 'FAIL'} ${name}`);
   if (!Object.values(checks).every(Boolean)) process.exitCode = 1;
 } finally {

@@ -80,7 +80,13 @@ async function main(): Promise<void> {
   await provisionStreams(jsm, Object.values(streams));
   const kv = await openBucket(nc, buckets.policies);
   await putPolicyDocument(kv, 'tenant', TENANT_POLICY);
-  const policy = createPolicy({ nc, logger: createLogger({ service: 'policy', level: 'silent' }), listen: '127.0.0.1:0', policies: kv, registry: new Registry() });
+  const policy = createPolicy({
+    nc,
+    logger: createLogger({ service: 'policy', level: 'silent' }),
+    listen: '127.0.0.1:0',
+    policies: kv,
+    registry: new Registry(),
+  });
   const client = new PolicyServiceClient(await policy.start(), credentials.createInsecure());
   const rows: Row[] = [];
 

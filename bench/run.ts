@@ -33,10 +33,12 @@ const statFields = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').sp
  * One pass over /proc serves every pid.
  */
 const cpuSeconds = (pids: readonly number[]): number[] => {
-  const ticks = new Map(pids.map((pid) => {
-    const f = statFields(pid);
-    return [pid, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])];
-  }));
+  const ticks = new Map(
+    pids.map((pid) => {
+      const f = statFields(pid);
+      return [pid, Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])];
+    }),
+  );
   for (const entry of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const f = statFields(Number(entry));
@@ -58,7 +60,9 @@ async function main() {
   log(`start-up to first served request: ${fmt(startupS)} s`);
   // This VM's speed changes from day to day; these say how fast it is in this run.
   const machine = await calibrate(nats.url, quick);
-  log(`machine: bare grpc-js unary ${fmt(machine.grpcUnaryPerSecond, 0)} req/s, JetStream publishes with acks ${fmt(machine.jetstreamPublishesPerSecond, 0)}/s`);
+  log(
+    `machine: bare grpc-js unary ${fmt(machine.grpcUnaryPerSecond, 0)} req/s, JetStream publishes with acks ${fmt(machine.jetstreamPublishesPerSecond, 0)}/s`,
+  );
   /** Everything the run opened, closed in reverse; `extra` are connections opened later. */
   const tearDown = async (...extra: Array<() => Promise<unknown>>) => {
     await Promise.all(extra.map((close) => close()));
@@ -80,7 +84,9 @@ async function main() {
       const after = cpuSeconds(pidsNow.map(([, pid]) => pid));
       const cpu = pidsNow.map(([name], i) => `${name} ${fmt(((after[i]! - before[i]!) * 1e6) / run.latencies.length, 0)}`).join(', ');
       const s = summarize(run.latencies);
-      log(`send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed${failures(run.errors)}); CPU us/request ${cpu}`);
+      log(
+        `send to first token, realtime, ${rate} req/s: p50 ${fmt(s.p50, 2)} ms, p99 ${fmt(s.p99, 2)} ms (${run.failed} failed${failures(run.errors)}); CPU us/request ${cpu}`,
+      );
     }
     await tearDown();
     return;
@@ -88,7 +94,11 @@ async function main() {
 
   // (1) saturation
   log('saturation (closed loop, streamed, billed):');
-  const servers: Array<[string, number | undefined]> = [['nats-server', nats.process?.pid], ['redis-server', redis.process?.pid], ['postgres', pg.process?.pid]];
+  const servers: Array<[string, number | undefined]> = [
+    ['nats-server', nats.process?.pid],
+    ['redis-server', redis.process?.pid],
+    ['postgres', pg.process?.pid],
+  ];
   const pids: Array<readonly [string, number]> = [
     ...SERVICES.map((name) => [name, stack.children.get(name)!.pid!] as const),
     ...servers.flatMap(([name, pid]) => (pid ? [[name, pid] as const] : [])),
@@ -107,7 +117,11 @@ async function main() {
   const msgsAfter = await bench.natsMessages();
   const natsPerRequest = { in: (msgsAfter.in - msgsBefore.in) / requests, out: (msgsAfter.out - msgsBefore.out) / requests };
   log(`NATS messages per completed request: ${fmt(natsPerRequest.in, 1)} in, ${fmt(natsPerRequest.out, 1)} out`);
-  log(`CPU microseconds per completed request: ${Object.entries(cpuPerRequest).map(([k, v]) => `${k} ${fmt(v as number, 0)}`).join(', ')}`);
+  log(
+    `CPU microseconds per completed request: ${Object.entries(cpuPerRequest)
+      .map(([k, v]) => `${k} ${fmt(v as number, 0)}`)
+      .join(', ')}`,
+  );
 
   // every completed request billed exactly once
   const nc = await connectBus({ url: nats.url, name: 'bench' });
@@ -118,7 +132,9 @@ async function main() {
   let billed = 0;
   let duplicates = 0;
   while (performance.now() - billedAt < 120_000) {
-    const [row] = await sql<{ n: string; d: string }[]>`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions WHERE tenant = 'bench'`;
+    const [row] = await sql<
+      { n: string; d: string }[]
+    >`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions WHERE tenant = 'bench'`;
     billed = Number(row!.n);
     duplicates = Number(row!.d);
     if (billed >= completed) break;
@@ -131,7 +147,10 @@ async function main() {
   log(`resident MB after saturation: ${SERVICES.map((s) => `${s} ${fmt(memory[s]!, 0)}`).join(', ')}`);
 
   if (saturationOnly) {
-    await tearDown(() => nc.close(), () => sql.end());
+    await tearDown(
+      () => nc.close(),
+      () => sql.end(),
+    );
     return;
   }
 
@@ -151,7 +170,8 @@ async function main() {
   const viaPortkey: Shot = async () => {
     const t = performance.now();
     const res = await fetch(`${portkey.url}/chat/completions`, {
-      method: 'POST', body,
+      method: 'POST',
+      body,
       headers: { 'content-type': 'application/json', authorization: 'Bearer sk-mock', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': mock.url },
     });
     await res.arrayBuffer();
@@ -173,11 +193,15 @@ async function main() {
   await mock.close();
 
   // (4) ledger posting rate and (5) placement time come from their own scripts
-  const side = (script: string, headline: RegExp) => (existsSync(join(REPO_ROOT, 'bench', script)) ? runScript(script, headline) : 'not measured (script missing)');
+  const side = (script: string, headline: RegExp) =>
+    existsSync(join(REPO_ROOT, 'bench', script)) ? runScript(script, headline) : 'not measured (script missing)';
   const ledger = side('ledger.ts', /usage events\/s/).replace(/^.*?: /, '');
   const placement = side('placement.ts', /1,?000 pools/);
 
-  await tearDown(() => nc.close(), () => sql.end());
+  await tearDown(
+    () => nc.close(),
+    () => sql.end(),
+  );
 
   const rows: [string, string, string, boolean | undefined][] = [
     ['end-to-end completed req/s (streamed, billed)', fmt(peak, 0), '>= 1500 and >= 2.3x Portkey', peak >= 1500 && peak >= 2.3 * pkPeak],
@@ -198,11 +222,34 @@ async function main() {
   ];
   const width = Math.max(...rows.map((r) => r[0].length));
   log(`\n${'figure'.padEnd(width)}  ${'measured'.padStart(22)}  target`);
-  for (const [name, value, target, ok] of rows) log(`${name.padEnd(width)}  ${value.padStart(22)}  ${target}${ok === undefined ? '' : ok ? '  ok' : '  MISSED'}`);
+  for (const [name, value, target, ok] of rows)
+    log(`${name.padEnd(width)}  ${value.padStart(22)}  ${target}${ok === undefined ? '' : ok ? '  ok' : '  MISSED'}`);
 
   mkdirSync(join(REPO_ROOT, 'bench', 'results'), { recursive: true });
   const file = join(REPO_ROOT, 'bench', 'results', `${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ quick, steps, peak, portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced }, overhead: ov, overheadLight: light, cpuPerRequest, natsPerRequest, billed: { completed, billed, duplicates, billingLagS }, memory, startupS, ledger, placement, machine }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        quick,
+        steps,
+        peak,
+        portkey: { steps: pkSteps, peak: pkPeak, paced: pkPaced, mock: mockPaced },
+        overhead: ov,
+        overheadLight: light,
+        cpuPerRequest,
+        natsPerRequest,
+        billed: { completed, billed, duplicates, billingLagS },
+        memory,
+        startupS,
+        ledger,
+        placement,
+        machine,
+      },
+      null,
+      2,
+    ),
+  );
   log(`\nwritten ${file}`);
 }
 
@@ -210,7 +257,11 @@ async function main() {
 function runScript(script: string, headline: RegExp): string {
   const out = execFileSync(process.execPath, ['--import', 'tsx', join('bench', script)], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 });
   const failed = out.split('\n').filter((l) => /\bFAIL\b/.test(l));
-  const line = out.split('\n').find((l) => headline.test(l))?.trim() ?? 'no figure printed';
+  const line =
+    out
+      .split('\n')
+      .find((l) => headline.test(l))
+      ?.trim() ?? 'no figure printed';
   return failed.length ? `${line} (${failed.length} checks FAILED)` : line;
 }
 

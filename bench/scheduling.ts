@@ -40,12 +40,72 @@ const POLICY_LIST = opts.policies!.split(',') as PolicyName[];
 const pool = (p: Omit<PoolSpec, 'tiers'> & Partial<Pick<PoolSpec, 'tiers'>>): PoolSpec => ({ tiers: ['realtime', 'internal', 'batch'], ...p });
 /** Two providers, four regions, H100 and H200, 8B and 1B, on-demand / reserved / spot. */
 const FLEET: PoolSpec[] = [
-  pool({ id: 'aws-useast1-h100-8b', provider: 'aws', region: 'us-east-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 2, capacityClass: 'on-demand', pricePerGpuHour: 4.1, slotsPerWorker: 32 }),
-  pool({ id: 'gcp-uscentral1-h200-8b', provider: 'gcp', region: 'us-central1', gpu: 'h200-141gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'reserved', pricePerGpuHour: 3.2, slotsPerWorker: 48 }),
-  pool({ id: 'aws-euwest1-h100-8b', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'spot', pricePerGpuHour: 1.6, slotsPerWorker: 16 }),
-  pool({ id: 'gcp-euwest4-h200-8b', provider: 'gcp', region: 'europe-west4', gpu: 'h200-141gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 5.5, slotsPerWorker: 24 }),
-  pool({ id: 'aws-useast1-h100-1b', provider: 'aws', region: 'us-east-1', gpu: 'h100-80gb', model: 'llama-3.2-1b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4.1, slotsPerWorker: 64 }),
-  pool({ id: 'gcp-euwest4-h100-1b', provider: 'gcp', region: 'europe-west4', gpu: 'h100-80gb', model: 'llama-3.2-1b', workers: 1, capacityClass: 'spot', pricePerGpuHour: 1.6, slotsPerWorker: 16 }),
+  pool({
+    id: 'aws-useast1-h100-8b',
+    provider: 'aws',
+    region: 'us-east-1',
+    gpu: 'h100-80gb',
+    model: 'llama-3.1-8b',
+    workers: 2,
+    capacityClass: 'on-demand',
+    pricePerGpuHour: 4.1,
+    slotsPerWorker: 32,
+  }),
+  pool({
+    id: 'gcp-uscentral1-h200-8b',
+    provider: 'gcp',
+    region: 'us-central1',
+    gpu: 'h200-141gb',
+    model: 'llama-3.1-8b',
+    workers: 1,
+    capacityClass: 'reserved',
+    pricePerGpuHour: 3.2,
+    slotsPerWorker: 48,
+  }),
+  pool({
+    id: 'aws-euwest1-h100-8b',
+    provider: 'aws',
+    region: 'eu-west-1',
+    gpu: 'h100-80gb',
+    model: 'llama-3.1-8b',
+    workers: 1,
+    capacityClass: 'spot',
+    pricePerGpuHour: 1.6,
+    slotsPerWorker: 16,
+  }),
+  pool({
+    id: 'gcp-euwest4-h200-8b',
+    provider: 'gcp',
+    region: 'europe-west4',
+    gpu: 'h200-141gb',
+    model: 'llama-3.1-8b',
+    workers: 1,
+    capacityClass: 'on-demand',
+    pricePerGpuHour: 5.5,
+    slotsPerWorker: 24,
+  }),
+  pool({
+    id: 'aws-useast1-h100-1b',
+    provider: 'aws',
+    region: 'us-east-1',
+    gpu: 'h100-80gb',
+    model: 'llama-3.2-1b',
+    workers: 1,
+    capacityClass: 'on-demand',
+    pricePerGpuHour: 4.1,
+    slotsPerWorker: 64,
+  }),
+  pool({
+    id: 'gcp-euwest4-h100-1b',
+    provider: 'gcp',
+    region: 'europe-west4',
+    gpu: 'h100-80gb',
+    model: 'llama-3.2-1b',
+    workers: 1,
+    capacityClass: 'spot',
+    pricePerGpuHour: 1.6,
+    slotsPerWorker: 16,
+  }),
 ];
 const ROUTES: Record<string, Route> = {
   'chat-large': { versions: [{ version: 'llama-3.1-8b', weight: 1 }] },
@@ -79,10 +139,14 @@ interface Planned {
 
 /** Trace rows (seconds from the first row), the busiest stretch centred, scaled to the fleet. */
 function plan(models: ReadonlyMap<string, StepModel>) {
-  const rows = readFileSync(opts.trace!, 'utf8').trim().split('\n').slice(1).map((line) => {
-    const [ts, ctx, gen] = line.split(',');
-    return { t: Date.parse(`${ts!.slice(0, 23).replace(' ', 'T')}Z`) / 1000, prompt: Number(ctx), output: Number(gen) };
-  });
+  const rows = readFileSync(opts.trace!, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [ts, ctx, gen] = line.split(',');
+      return { t: Date.parse(`${ts!.slice(0, 23).replace(' ', 'T')}Z`) / 1000, prompt: Number(ctx), output: Number(gen) };
+    });
   const t0 = rows[0]!.t;
   const at = rows.map((r) => ({ ...r, t: r.t - t0 }));
   // Peak: the busiest 30 s of the trace.
@@ -102,7 +166,10 @@ function plan(models: ReadonlyMap<string, StepModel>) {
   // Capacity: what each model's pools finish per second at full batches, for this request mix.
   const sample = at.map((r, i) => draw({ prompt: Math.min(r.prompt, 8_000), output: Math.min(r.output, 1_000) }, i, 0));
   const routes = new Map(Object.entries(ROUTES));
-  const version = (p: Planned) => { const v = resolveModel(p.model, { promptTokens: p.prompt, maxTokens: p.output, tier: p.tier }, routes, 0); return v.kind === 'version' ? v.version : ''; };
+  const version = (p: Planned) => {
+    const v = resolveModel(p.model, { promptTokens: p.prompt, maxTokens: p.output, tier: p.tier }, routes, 0);
+    return v.kind === 'version' ? v.version : '';
+  };
   const capacityOf = (mix: readonly Planned[]) => {
     const byModel = new Map<string, Planned[]>();
     for (const p of mix) byModel.set(version(p), [...(byModel.get(version(p)) ?? []), p]);
@@ -117,7 +184,9 @@ function plan(models: ReadonlyMap<string, StepModel>) {
         return sum + (p.workers * 1_000) / perRequestMs;
       }, 0);
       capacity = Math.min(capacity, perSecond / (ps.length / mix.length));
-      perModel.push(`${model} ${fmt(perSecond)} req/s for ${fmt((100 * ps.length) / mix.length, 0)}% of requests, mean ${fmt(prompt, 0)} in / ${fmt(output, 0)} out`);
+      perModel.push(
+        `${model} ${fmt(perSecond)} req/s for ${fmt((100 * ps.length) / mix.length, 0)}% of requests, mean ${fmt(prompt, 0)} in / ${fmt(output, 0)} out`,
+      );
     }
     return { capacity, perModel };
   };
@@ -162,22 +231,49 @@ async function readAll(nc: NatsConnection, stream: string) {
 async function runPolicy(policy: PolicyName, requests: readonly Planned[], models: ReadonlyMap<string, StepModel>) {
   const nats = await startNats();
   const logger = createLogger({ service: 'bench', level: 'silent' });
-  const connect = async (name: string) => { const nc = await connectBus({ url: nats.url, name }); return { nc, js: jetstream(nc) }; };
+  const connect = async (name: string) => {
+    const nc = await connectBus({ url: nats.url, name });
+    return { nc, js: jetstream(nc) };
+  };
   const bench = await connect('bench');
   await provisionStreams(await bench.js.jetstreamManager(), Object.values(streams));
   const s = await connect('scheduler');
   const b = await connect('batcher');
   const w = await connect('workers');
   const scheduling = defaultScheduling({
-    policy, speed: SPEED, routes: ROUTES, tiers: {
+    policy,
+    speed: SPEED,
+    routes: ROUTES,
+    tiers: {
       realtime: { ttftMs: SLO.realtime, onOverload: 'shed', latencyWeight: 0.8 },
       internal: { ttftMs: SLO.internal, onOverload: 'queue', latencyWeight: 0.5 },
       batch: { ttftMs: SLO.batch, onOverload: 'wait', latencyWeight: 0.1, maxWaitMs: (SLO.batch / SPEED) * 0.5 },
     },
   });
-  const scheduler = createScheduler({ ...s, pools: FLEET, logger, config: scheduling, models, poolsKv: await openBucket(s.nc, buckets.pools, { ttl: 10_000 }) });
-  const batcher = createBatcher({ ...b, pools: FLEET, logger, poolsKv: await openBucket(b.nc, buckets.pools, { ttl: 10_000 }), batchingKv: await openBucket(b.nc, buckets.batching, { ttl: 3_600_000 }) });
-  const workers = createWorkerSimulator({ ...w, pools: FLEET, logger, instanceId: 'bench', speed: SPEED, chunkTokens: 64, poolsKv: await openBucket(w.nc, buckets.pools, { ttl: 10_000 }) });
+  const scheduler = createScheduler({
+    ...s,
+    pools: FLEET,
+    logger,
+    config: scheduling,
+    models,
+    poolsKv: await openBucket(s.nc, buckets.pools, { ttl: 10_000 }),
+  });
+  const batcher = createBatcher({
+    ...b,
+    pools: FLEET,
+    logger,
+    poolsKv: await openBucket(b.nc, buckets.pools, { ttl: 10_000 }),
+    batchingKv: await openBucket(b.nc, buckets.batching, { ttl: 3_600_000 }),
+  });
+  const workers = createWorkerSimulator({
+    ...w,
+    pools: FLEET,
+    logger,
+    instanceId: 'bench',
+    speed: SPEED,
+    chunkTokens: 64,
+    poolsKv: await openBucket(w.nc, buckets.pools, { ttl: 10_000 }),
+  });
   await workers.start();
   await batcher.start();
   await scheduler.start();
@@ -192,10 +288,27 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
     if (due > Date.now()) await new Promise((res) => setTimeout(res, due - Date.now()));
     const now = Date.now();
     const spec: RequestSpec = {
-      requestId: r.id, tenant: 'bench', tier: tierFromName(r.tier), model: r.model, prompt: 'x', promptTokens: r.prompt, maxTokens: r.output, feature: 'bench',
-      seed: 1, inbox: subjects.tokenInbox(r.id), relayInbox: '', deadlineUnixMs: now + DEADLINE[r.tier] / SPEED, admittedUnixMs: now,
+      requestId: r.id,
+      tenant: 'bench',
+      tier: tierFromName(r.tier),
+      model: r.model,
+      prompt: 'x',
+      promptTokens: r.prompt,
+      maxTokens: r.output,
+      feature: 'bench',
+      seed: 1,
+      inbox: subjects.tokenInbox(r.id),
+      relayInbox: '',
+      deadlineUnixMs: now + DEADLINE[r.tier] / SPEED,
+      admittedUnixMs: now,
     };
-    publishing.push(publishEvent(bench.js, subjects.requestAdmitted(r.tier, 'bench'), makeEvent({ id: `admitted-${r.id}`, tenant: 'bench', requestId: r.id, nowMs: now }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } })));
+    publishing.push(
+      publishEvent(
+        bench.js,
+        subjects.requestAdmitted(r.tier, 'bench'),
+        makeEvent({ id: `admitted-${r.id}`, tenant: 'bench', requestId: r.id, nowMs: now }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }),
+      ),
+    );
   }
   await Promise.all(publishing);
   const lag = Date.now() - start - requests.at(-1)!.simAtMs / SPEED;
@@ -216,10 +329,14 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
     // The first realtime requests over their SLO, with what the scheduler predicted for them.
     const why = new Map<string, string>();
     for (const e of await readAll(bench.nc, streams.DECISIONS.name)) {
-      if (e.payload?.$case === 'decision') why.set(e.envelope!.requestId, e.payload.decision.candidates.find((c) => c.reason.startsWith('chosen'))?.reason ?? e.payload.decision.reason);
+      if (e.payload?.$case === 'decision')
+        why.set(e.envelope!.requestId, e.payload.decision.candidates.find((c) => c.reason.startsWith('chosen'))?.reason ?? e.payload.decision.reason);
     }
     const late = requests.filter((r) => r.tier === 'realtime' && (outcomes.get(r.id)?.ttftMs ?? 0) > SLO.realtime).slice(0, 10);
-    for (const r of late) console.log(`    late: ${r.id} at ${fmt(r.simAtMs / 1000)} s, ${r.prompt} in / ${r.output} out on ${outcomes.get(r.id)!.pool}: ttft ${fmt(outcomes.get(r.id)!.ttftMs!, 0)} ms; ${why.get(r.id)}`);
+    for (const r of late)
+      console.log(
+        `    late: ${r.id} at ${fmt(r.simAtMs / 1000)} s, ${r.prompt} in / ${r.output} out on ${outcomes.get(r.id)!.pool}: ttft ${fmt(outcomes.get(r.id)!.ttftMs!, 0)} ms; ${why.get(r.id)}`,
+      );
   }
   await scheduler.stop();
   await batcher.stop();
@@ -237,11 +354,15 @@ function report(policy: PolicyName, requests: readonly Planned[], outcomes: Read
     const o = outcomes.get(r.id);
     return o?.outcome === 'completed' && o.ttftMs !== undefined && (r.tier === 'batch' || o.ttftMs <= SLO[r.tier]);
   };
-  const tiers = Object.fromEntries(TIER_NAMES.map((t) => {
-    const rs = requests.filter((r) => r.tier === t);
-    const ttfts = rs.flatMap((r) => (outcomes.get(r.id)?.outcome === 'completed' && outcomes.get(r.id)?.ttftMs !== undefined ? [outcomes.get(r.id)!.ttftMs!] : [])).sort((a, b) => a - b);
-    return [t, { n: rs.length, met: rs.filter(met).length, p50: percentile(ttfts, 50), p99: percentile(ttfts, 99) }];
-  })) as Record<TierName, { n: number; met: number; p50: number; p99: number }>;
+  const tiers = Object.fromEntries(
+    TIER_NAMES.map((t) => {
+      const rs = requests.filter((r) => r.tier === t);
+      const ttfts = rs
+        .flatMap((r) => (outcomes.get(r.id)?.outcome === 'completed' && outcomes.get(r.id)?.ttftMs !== undefined ? [outcomes.get(r.id)!.ttftMs!] : []))
+        .sort((a, b) => a - b);
+      return [t, { n: rs.length, met: rs.filter(met).length, p50: percentile(ttfts, 50), p99: percentile(ttfts, 99) }];
+    }),
+  ) as Record<TierName, { n: number; met: number; p50: number; p99: number }>;
   let gpuMs = 0;
   let cost = 0;
   for (const o of outcomes.values()) {
@@ -250,8 +371,16 @@ function report(policy: PolicyName, requests: readonly Planned[], outcomes: Read
   }
   const count = (what: string) => [...outcomes.values()].filter((o) => o.outcome === what).length;
   return {
-    policy, goodput: requests.filter(met).length / SIM_S, realtimeGoodput: tiers.realtime.met / SIM_S, tiers, gpuHours: gpuMs / 3.6e6, cost,
-    rejected: count('rejected'), expired: count('expired'), failed: count('failed'), unfinished: requests.length - outcomes.size,
+    policy,
+    goodput: requests.filter(met).length / SIM_S,
+    realtimeGoodput: tiers.realtime.met / SIM_S,
+    tiers,
+    gpuHours: gpuMs / 3.6e6,
+    cost,
+    rejected: count('rejected'),
+    expired: count('expired'),
+    failed: count('failed'),
+    unfinished: requests.length - outcomes.size,
   };
 }
 
@@ -272,8 +401,12 @@ async function main() {
   console.log(`fleet: ${FLEET.length} pools, ${gpus} GPUs (${FLEET.map((p) => `${p.id} x${p.workers}`).join(', ')})`);
   console.log(`capacity (perf model, full batches): ${fmt(capacity)} req/s simulated (${perModel.join('; ')})`);
   const provisionedCost = FLEET.reduce((a, p) => a + p.workers * p.pricePerGpuHour, 0) * (SIM_S / 3_600);
-  console.log(`provisioned (the same for every policy): ${fmt((gpus * SIM_S) / 3_600, 3)} GPU-h, $${fmt(provisionedCost, 3)}; GPU-h and cost below are the GPU time the requests used (usage gpu_ms, as billing attributes it) at each pool's price`);
-  console.log(`trace: ${requests.length} requests from t=${fmt(from, 0)} s, compressed ${fmt(k, 2)}x: peak ${fmt(peakRate * k)} req/s = ${fmt(LOAD * 100, 0)}% of capacity; ${SIM_S} s simulated at speed ${SPEED} (${fmt(SIM_S / SPEED, 0)} s real per policy)`);
+  console.log(
+    `provisioned (the same for every policy): ${fmt((gpus * SIM_S) / 3_600, 3)} GPU-h, $${fmt(provisionedCost, 3)}; GPU-h and cost below are the GPU time the requests used (usage gpu_ms, as billing attributes it) at each pool's price`,
+  );
+  console.log(
+    `trace: ${requests.length} requests from t=${fmt(from, 0)} s, compressed ${fmt(k, 2)}x: peak ${fmt(peakRate * k)} req/s = ${fmt(LOAD * 100, 0)}% of capacity; ${SIM_S} s simulated at speed ${SPEED} (${fmt(SIM_S / SPEED, 0)} s real per policy)`,
+  );
   const results = [];
   for (const policy of POLICY_LIST) {
     const t = Date.now();
@@ -285,23 +418,54 @@ async function main() {
   const pct = (t: { n: number; met: number }) => `${fmt((100 * t.met) / Math.max(1, t.n), 1)}%`;
   const ms = (v: number) => fmt(v, 0);
   const rows = [
-    ['policy', 'goodput/s', 'RT goodput/s', 'attain RT', 'attain IN', 'attain BA', 'TTFT RT p50/p99', 'TTFT IN p50/p99', 'TTFT BA p50/p99', 'GPU-h', 'cost $', 'shed', 'expired'],
+    [
+      'policy',
+      'goodput/s',
+      'RT goodput/s',
+      'attain RT',
+      'attain IN',
+      'attain BA',
+      'TTFT RT p50/p99',
+      'TTFT IN p50/p99',
+      'TTFT BA p50/p99',
+      'GPU-h',
+      'cost $',
+      'shed',
+      'expired',
+    ],
     ...results.map((r) => [
-      r.policy, fmt(r.goodput, 2), fmt(r.realtimeGoodput, 2), pct(r.tiers.realtime), pct(r.tiers.internal), pct(r.tiers.batch),
-      `${ms(r.tiers.realtime.p50)}/${ms(r.tiers.realtime.p99)}`, `${ms(r.tiers.internal.p50)}/${ms(r.tiers.internal.p99)}`, `${ms(r.tiers.batch.p50)}/${ms(r.tiers.batch.p99)}`,
-      fmt(r.gpuHours, 3), fmt(r.cost, 3), String(r.rejected), String(r.expired + r.failed + r.unfinished),
+      r.policy,
+      fmt(r.goodput, 2),
+      fmt(r.realtimeGoodput, 2),
+      pct(r.tiers.realtime),
+      pct(r.tiers.internal),
+      pct(r.tiers.batch),
+      `${ms(r.tiers.realtime.p50)}/${ms(r.tiers.realtime.p99)}`,
+      `${ms(r.tiers.internal.p50)}/${ms(r.tiers.internal.p99)}`,
+      `${ms(r.tiers.batch.p50)}/${ms(r.tiers.batch.p99)}`,
+      fmt(r.gpuHours, 3),
+      fmt(r.cost, 3),
+      String(r.rejected),
+      String(r.expired + r.failed + r.unfinished),
     ]),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  console.log(`\nper policy (simulated time; TTFT in ms; SLO: realtime TTFT <= ${SLO.realtime} ms, internal <= ${SLO.internal} ms, batch done in ${SLO.batch / 1000} s):`);
+  console.log(
+    `\nper policy (simulated time; TTFT in ms; SLO: realtime TTFT <= ${SLO.realtime} ms, internal <= ${SLO.internal} ms, batch done in ${SLO.batch / 1000} s):`,
+  );
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
   const sw = results.find((r) => r.policy === 'switchyard');
   const rr = results.find((r) => r.policy === 'round-robin');
   if (sw && rr) {
-    console.log(`\nswitchyard vs round-robin: realtime goodput ${fmt(sw.realtimeGoodput / rr.realtimeGoodput, 2)}x, total goodput ${fmt(sw.goodput / rr.goodput, 2)}x, GPU cost ${fmt((100 * (sw.cost - rr.cost)) / rr.cost, 0)}%`);
+    console.log(
+      `\nswitchyard vs round-robin: realtime goodput ${fmt(sw.realtimeGoodput / rr.realtimeGoodput, 2)}x, total goodput ${fmt(sw.goodput / rr.goodput, 2)}x, GPU cost ${fmt((100 * (sw.cost - rr.cost)) / rr.cost, 0)}%`,
+    );
   }
   mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-  writeFileSync(new URL('./results/scheduling.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), simSeconds: SIM_S, speed: SPEED, load: LOAD, capacity, results }, null, 2));
+  writeFileSync(
+    new URL('./results/scheduling.json', import.meta.url),
+    JSON.stringify({ at: new Date().toISOString(), simSeconds: SIM_S, speed: SPEED, load: LOAD, capacity, results }, null, 2),
+  );
   process.exit(0);
 }
 

@@ -61,7 +61,9 @@ async function main() {
     const to = STAGES[i]!;
     const steps = [...seen.values()].flatMap((t) => (t[from] !== undefined && t[to] !== undefined ? [t[to]! - t[from]!] : []));
     const s = summarize(steps);
-    console.log(`  ${`${from} -> ${to}`.padEnd(42)} p50 ${fmt(s.p50, 2).padStart(6)}  p90 ${fmt(s.p90, 2).padStart(6)}  p99 ${fmt(s.p99, 2).padStart(6)} ms  (${steps.length} requests)`);
+    console.log(
+      `  ${`${from} -> ${to}`.padEnd(42)} p50 ${fmt(s.p50, 2).padStart(6)}  p90 ${fmt(s.p90, 2).padStart(6)}  p99 ${fmt(s.p99, 2).padStart(6)} ms  (${steps.length} requests)`,
+    );
   }
   await nc.close();
   await bench.close();

@@ -36,11 +36,18 @@ export async function startBenchStack(onExit: (name: string, code: number | null
   const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const env = {
     ...process.env,
-    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    DATABASE_URL: pg.url,
+    LOG_LEVEL: 'warn',
     API_KEYS: `bench:bench-1:${hashApiKey(apiKey)}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-    POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`, BILLING_LISTEN: `127.0.0.1:${billingPort}`,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max',
+    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`,
+    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
+    POLICY_ADDR: `127.0.0.1:${policyPort}`,
+    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
+    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    WORKER_SPEED: 'max',
     // One tenant drives the whole saturation run: it measures capacity, so that tenant is not
     // paced as admission paces each tenant's internal calls by default (a fairness setting).
     TENANT_IN_FLIGHT: 'realtime=4096,internal=4096,batch=4096',
@@ -54,7 +61,11 @@ export async function startBenchStack(onExit: (name: string, code: number | null
   const clients: SwitchyardClient[] = Array.from({ length: 4 }, () => createSwitchyardClient({ address, apiKey }));
   let next = 0;
   return {
-    stack, nats, redis, pg, startupS,
+    stack,
+    nats,
+    redis,
+    pg,
+    startupS,
     async natsMessages() {
       const v = (await (await fetch(`http://127.0.0.1:${monitorPort}/varz`)).json()) as { in_msgs: number; out_msgs: number };
       return { in: v.in_msgs, out: v.out_msgs };

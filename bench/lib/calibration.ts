@@ -37,7 +37,13 @@ async function bareGrpcUnary(seconds: number): Promise<number> {
     const payload = Buffer.alloc(64);
     const echo = () =>
       new Promise<number>((resolve, reject) =>
-        client.makeUnaryRequest('/bench.Echo/Echo', (b: Buffer) => b, (b: Buffer) => b, payload, (e: ServiceError | null) => (e ? reject(e) : resolve(0))),
+        client.makeUnaryRequest(
+          '/bench.Echo/Echo',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          payload,
+          (e: ServiceError | null) => (e ? reject(e) : resolve(0)),
+        ),
       );
     await closedLoop(echo, 8, 1);
     const run = await closedLoop(echo, 64, seconds);
@@ -57,12 +63,14 @@ async function jetstreamPublishes(natsUrl: string, count: number): Promise<numbe
   const payload = new Uint8Array(200);
   const t = performance.now();
   let next = 0;
-  await Promise.all(Array.from({ length: 1000 }, async () => {
-    while (next < count) {
-      next++;
-      await js.publish('calibration.x', payload);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 1000 }, async () => {
+      while (next < count) {
+        next++;
+        await js.publish('calibration.x', payload);
+      }
+    }),
+  );
   const perSecond = count / ((performance.now() - t) / 1000);
   await jsm.streams.delete('CALIBRATION');
   await nc.close();

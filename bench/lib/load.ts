@@ -76,7 +76,12 @@ export async function paced(shot: Shot, perSecond: number, seconds: number): Pro
     const due = start + (i * 1000) / perSecond;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    inFlight.push(shot().then((ms) => void latencies.push(ms), (e) => (failed++, tally.add(e))));
+    inFlight.push(
+      shot().then(
+        (ms) => void latencies.push(ms),
+        (e) => (failed++, tally.add(e)),
+      ),
+    );
   }
   await Promise.all(inFlight);
   return { latencies, failed, errors: tally.errors };
@@ -84,4 +89,6 @@ export async function paced(shot: Shot, perSecond: number, seconds: number): Pro
 
 /** `; <count> x <message>` for each kind of failure, or nothing. */
 export const failures = (errors: Record<string, number>) =>
-  Object.entries(errors).map(([message, n]) => `; ${n} x ${message}`).join('');
+  Object.entries(errors)
+    .map(([message, n]) => `; ${n} x ${message}`)
+    .join('');

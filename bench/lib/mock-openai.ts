@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 /** A local stand-in for an OpenAI endpoint that answers every chat completion at once. */
 export async function startMockOpenAi(): Promise<{ url: string; close(): Promise<void> }> {
   const body = JSON.stringify({
-    id: 'chatcmpl-mock', object: 'chat.completion', created: 0, model: 'mock',
+    id: 'chatcmpl-mock',
+    object: 'chat.completion',
+    created: 0,
+    model: 'mock',
     choices: [{ index: 0, message: { role: 'assistant', content: 'hello from the mock' }, finish_reason: 'stop' }],
     usage: { prompt_tokens: 4, completion_tokens: 4, total_tokens: 8 },
   });

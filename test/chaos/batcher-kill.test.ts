@@ -45,13 +45,19 @@ describe('chaos: kill -9 the batcher during a load run', () => {
 
     const admitted = await admittedRequests(system.nc);
     expect(admitted.length).toBeGreaterThan(20);
-    const terminals = await waitFor('a terminal event for every admitted request', async () => {
-      const t = await terminalsByRequest(system.nc);
-      return admitted.every((id) => t.has(id)) ? t : undefined;
-    }, 30_000);
+    const terminals = await waitFor(
+      'a terminal event for every admitted request',
+      async () => {
+        const t = await terminalsByRequest(system.nc);
+        return admitted.every((id) => t.has(id)) ? t : undefined;
+      },
+      30_000,
+    );
     const counts = admitted.map((id) => terminals.get(id)!.length);
     expect(counts.every((c) => c === 1)).toBe(true);
-    console.log(`batcher chaos: ${admitted.length} admitted, ${answered} answered, outcomes ${JSON.stringify(countBy(admitted.map((id) => terminals.get(id)![0]!)))}`);
+    console.log(
+      `batcher chaos: ${admitted.length} admitted, ${answered} answered, outcomes ${JSON.stringify(countBy(admitted.map((id) => terminals.get(id)![0]!)))}`,
+    );
     client.close();
   }, 120_000);
 });

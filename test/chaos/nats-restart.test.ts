@@ -26,8 +26,13 @@ afterAll(async () => {
 /** grpc.health.v1 Check for the whole server: 1 SERVING, 2 NOT_SERVING (raw protobuf, one varint field). */
 function healthOf(client: Client): Promise<number> {
   return new Promise((resolve, reject) =>
-    client.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), { deadline: Date.now() + 2_000 }, (e, res) =>
-      e ? reject(e) : resolve(res && res.length >= 2 ? res[1]! : 0),
+    client.makeUnaryRequest(
+      '/grpc.health.v1.Health/Check',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 2_000 },
+      (e, res) => (e ? reject(e) : resolve(res && res.length >= 2 ? res[1]! : 0)),
     ),
   );
 }

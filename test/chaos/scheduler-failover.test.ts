@@ -7,8 +7,17 @@ import { admittedRequests, readStream, terminalsByRequest } from '../support/rea
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => ({
-  id, provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 4, ...over,
+  id,
+  provider: 'aws',
+  region: 'eu-west-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 4,
+  ...over,
 });
 /**
  * eu-west-1, the region that goes dark, has two providers: a cheap spot pool that takes part of
@@ -50,7 +59,13 @@ describe('chaos: a whole region goes dark under realtime load', () => {
         const shot: Shot = { sentAt: Date.now() };
         shots.push(shot);
         try {
-          for await (const { event } of client.generate({ model: 'llama-3.1-8b', prompt: `user ${i} turn ${n}`, maxTokens: 64, tier: Tier.TIER_REALTIME, timeoutMs: 60_000 })) {
+          for await (const { event } of client.generate({
+            model: 'llama-3.1-8b',
+            prompt: `user ${i} turn ${n}`,
+            maxTokens: 64,
+            tier: Tier.TIER_REALTIME,
+            timeoutMs: 60_000,
+          })) {
             if (event?.$case === 'started') shot.requestId = event.started.requestId;
             if (event?.$case === 'chunk' && shot.ttftMs === undefined) shot.ttftMs = Date.now() - shot.sentAt;
             if (event?.$case === 'finished') shot.outcome = 'completed';
@@ -65,7 +80,8 @@ describe('chaos: a whole region goes dark under realtime load', () => {
     const decisionFeed = system.nc.subscribe(subjects.decision('scheduler', 'acme'), {
       callback: (_e, msg) => {
         const event = decodeEvent(msg.data);
-        if (event.payload?.$case === 'decision' && event.payload.decision.action === 'place') placed.push({ at: Date.now(), chosen: event.payload.decision.chosen });
+        if (event.payload?.$case === 'decision' && event.payload.decision.action === 'place')
+          placed.push({ at: Date.now(), chosen: event.payload.decision.chosen });
       },
     });
     const load = Promise.all(Array.from({ length: 14 }, (_, i) => loop(i)));
@@ -74,20 +90,26 @@ describe('chaos: a whole region goes dark under realtime load', () => {
     await waitFor('realtime load flowing', () => (shots.filter((s) => s.outcome === 'completed').length >= 28 ? true : undefined), 20_000);
     const burstSentAt = Date.now();
     let burstDone = false;
-    const burst = Promise.all(Array.from({ length: 48 }, (_, i) =>
-      client.complete({ model: 'llama-3.1-8b-eu', prompt: `report ${i}`, maxTokens: 50, tier: Tier.TIER_INTERNAL, timeoutMs: 60_000 }).then((r) => r.requestId)))
-      .finally(() => (burstDone = true));
+    const burst = Promise.all(
+      Array.from({ length: 48 }, (_, i) =>
+        client
+          .complete({ model: 'llama-3.1-8b-eu', prompt: `report ${i}`, maxTokens: 50, tier: Tier.TIER_INTERNAL, timeoutMs: 60_000 })
+          .then((r) => r.requestId),
+      ),
+    ).finally(() => (burstDone = true));
     // The whole burst is on the regional pool (8 slots for 48 requests): the region holds queued, unstarted work.
-    await waitFor('the burst placed on eu-gcp-h200', () =>
-      (placed.filter((p) => p.at >= burstSentAt && p.chosen === 'eu-gcp-h200').length >= 48 ? true : undefined), 15_000);
+    await waitFor(
+      'the burst placed on eu-gcp-h200',
+      () => (placed.filter((p) => p.at >= burstSentAt && p.chosen === 'eu-gcp-h200').length >= 48 ? true : undefined),
+      15_000,
+    );
     const killedAt = Date.now();
     for (const id of EU) system.nc.publish(subjects.workerControl(id), JSON.stringify({ kind: 'crash' }));
     await system.nc.flush();
     // Conditions with deadlines rather than a fixed run: the burst finishes elsewhere, and the
     // realtime load has had plenty of placements after the region must be out (3 s).
     await waitFor('the burst finished after the move', () => (burstDone ? true : undefined), 60_000);
-    await waitFor('40 placements after the region is out', () =>
-      (placed.filter((p) => p.at >= killedAt + 3_000).length >= 40 ? true : undefined), 30_000);
+    await waitFor('40 placements after the region is out', () => (placed.filter((p) => p.at >= killedAt + 3_000).length >= 40 ? true : undefined), 30_000);
     stop = true;
     await load;
     decisionFeed.unsubscribe();
@@ -96,10 +118,14 @@ describe('chaos: a whole region goes dark under realtime load', () => {
 
     // Nothing lost: every admitted request ends exactly once, and none failed or expired.
     const admitted = await admittedRequests(system.nc);
-    const terminals = await waitFor('a terminal event for every admitted request', async () => {
-      const t = await terminalsByRequest(system.nc);
-      return admitted.every((id) => t.has(id)) ? t : undefined;
-    }, 30_000);
+    const terminals = await waitFor(
+      'a terminal event for every admitted request',
+      async () => {
+        const t = await terminalsByRequest(system.nc);
+        return admitted.every((id) => t.has(id)) ? t : undefined;
+      },
+      30_000,
+    );
     expect(admitted.every((id) => terminals.get(id)!.length === 1)).toBe(true);
     const outcomes = countBy(admitted.map((id) => terminals.get(id)![0]!));
     expect(Object.keys(outcomes).filter((o) => o !== 'completed' && o !== 'rejected')).toEqual([]);
@@ -108,11 +134,16 @@ describe('chaos: a whole region goes dark under realtime load', () => {
     const moved = system.scheduler.failoverCounts();
     console.log(`failover: moved ${JSON.stringify(moved)}; outcomes ${JSON.stringify(outcomes)}`);
     const decisions = (await readStream(system.nc, 'DECISIONS')).flatMap(({ event }) =>
-      event.payload?.$case === 'decision' && event.envelope!.tenant === 'acme' ? [{ at: event.envelope!.timeUnixMs, requestId: event.envelope!.requestId, ...event.payload.decision }] : []);
+      event.payload?.$case === 'decision' && event.envelope!.tenant === 'acme'
+        ? [{ at: event.envelope!.timeUnixMs, requestId: event.envelope!.requestId, ...event.payload.decision }]
+        : [],
+    );
     expect(moved.queued + moved.batched).toBeGreaterThan(0);
     const failovers = decisions.filter((d) => d.action === 'failover');
     expect(failovers.length).toBe(moved.queued + moved.batched);
-    expect(failovers.every((d) => d.chosen === 'us-aws-h100' && /^pool eu-\w+-h\d+ stopped heartbeating \(request (queued|batched)\)/.test(d.reason))).toBe(true);
+    expect(failovers.every((d) => d.chosen === 'us-aws-h100' && /^pool eu-\w+-h\d+ stopped heartbeating \(request (queued|batched)\)/.test(d.reason))).toBe(
+      true,
+    );
     const movedIds = new Set(failovers.map((d) => d.requestId));
     expect([...movedIds].every((id) => terminals.get(id)?.[0] === 'completed')).toBe(true);
     expect(burstIds.filter((id) => movedIds.has(id)).length).toBeGreaterThanOrEqual(24);

@@ -34,7 +34,13 @@ afterAll(async () => {
 
 async function startReplica(): Promise<void> {
   const nc = await connectBus({ url: system.servers.nats.url, name: `scheduler-replica-${extra.length}` });
-  const scheduler = createScheduler({ js: jetstream(nc), nc, poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }), pools: TEST_POOLS, logger: createLogger({ service: 'scheduler', level: 'silent' }) });
+  const scheduler = createScheduler({
+    js: jetstream(nc),
+    nc,
+    poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+    pools: TEST_POOLS,
+    logger: createLogger({ service: 'scheduler', level: 'silent' }),
+  });
   await scheduler.start();
   extra.push({ scheduler, nc });
 }
@@ -42,7 +48,14 @@ async function startReplica(): Promise<void> {
 /** Publishes `spec` on REQUESTS, takes it once from the scheduler's durable and hands it back. */
 async function deliverTwice(spec: RequestSpec, msgId: string): Promise<void> {
   const js = jetstream(system.nc);
-  await publishEvent(js, subjects.requestAdmitted('realtime', spec.tenant), makeEvent({ id: msgId, tenant: spec.tenant, requestId: spec.requestId, nowMs: Date.now() }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }));
+  await publishEvent(
+    js,
+    subjects.requestAdmitted('realtime', spec.tenant),
+    makeEvent(
+      { id: msgId, tenant: spec.tenant, requestId: spec.requestId, nowMs: Date.now() },
+      { $case: 'requestAdmitted', requestAdmitted: { request: spec } },
+    ),
+  );
   const consumer = await js.consumers.get(streams.REQUESTS.name, 'scheduler');
   const first = await consumer.next({ expires: 5_000 });
   expect(first?.info.deliveryCount).toBe(1);
@@ -86,8 +99,19 @@ describe('chaos: a redelivered request never contradicts its first decision', ()
     await system.scheduler.stop();
     const requestId = `req_${'0'.repeat(24)}redeliv1`;
     const spec: RequestSpec = {
-      requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'hello', promptTokens: 4, maxTokens: 4, feature: '',
-      seed: 7, inbox: `_SY.tokens.nobody.${requestId}`, relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now() - 30_000,
+      requestId,
+      tenant: 'acme',
+      tier: Tier.TIER_REALTIME,
+      model: 'llama-3.1-8b',
+      prompt: 'hello',
+      promptTokens: 4,
+      maxTokens: 4,
+      feature: '',
+      seed: 7,
+      inbox: `_SY.tokens.nobody.${requestId}`,
+      relayInbox: '',
+      deadlineUnixMs: 0,
+      admittedUnixMs: Date.now() - 30_000,
     };
     await deliverTwice(spec, `admitted-${requestId}`);
     await startReplica();
@@ -98,12 +122,30 @@ describe('chaos: a redelivered request never contradicts its first decision', ()
   it('a rejected request stays rejected when its message comes back, and never runs', async () => {
     const requestId = `req_${'0'.repeat(24)}redeliv2`;
     const spec: RequestSpec = {
-      requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'hello', promptTokens: 4, maxTokens: 4, feature: '',
-      seed: 7, inbox: `_SY.tokens.nobody.${requestId}`, relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now() - 30_000,
+      requestId,
+      tenant: 'acme',
+      tier: Tier.TIER_REALTIME,
+      model: 'llama-3.1-8b',
+      prompt: 'hello',
+      promptTokens: 4,
+      maxTokens: 4,
+      feature: '',
+      seed: 7,
+      inbox: `_SY.tokens.nobody.${requestId}`,
+      relayInbox: '',
+      deadlineUnixMs: 0,
+      admittedUnixMs: Date.now() - 30_000,
     };
     // First delivery, to the running replica: 30 s old, so the realtime objective sheds it.
     const js = jetstream(system.nc);
-    await publishEvent(js, subjects.requestAdmitted('realtime', 'acme'), makeEvent({ id: `admitted-${requestId}`, tenant: 'acme', requestId, nowMs: Date.now() }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }));
+    await publishEvent(
+      js,
+      subjects.requestAdmitted('realtime', 'acme'),
+      makeEvent(
+        { id: `admitted-${requestId}`, tenant: 'acme', requestId, nowMs: Date.now() },
+        { $case: 'requestAdmitted', requestAdmitted: { request: spec } },
+      ),
+    );
     await waitFor('the rejection', async () => ((await terminalsOf(requestId)).length > 0 ? true : undefined), 20_000);
     expect(await terminalsOf(requestId)).toEqual(['rejected']);
 
@@ -113,7 +155,11 @@ describe('chaos: a redelivered request never contradicts its first decision', ()
     await deliverTwice({ ...spec, admittedUnixMs: Date.now() }, `admitted-${requestId}-redelivered`);
     await startReplica();
     const consumer = await js.consumers.get(streams.REQUESTS.name, 'scheduler');
-    await waitFor('the redelivery settled', async () => ((await consumer.info()).num_ack_pending === 0 && (await consumer.info()).num_pending === 0 ? true : undefined), 20_000);
+    await waitFor(
+      'the redelivery settled',
+      async () => ((await consumer.info()).num_ack_pending === 0 && (await consumer.info()).num_pending === 0 ? true : undefined),
+      20_000,
+    );
     const dispatched = (await readStream(system.nc, streams.USAGE.name)).filter((m) => m.event.envelope?.requestId === requestId);
     expect(dispatched).toEqual([]);
     expect(await terminalsOf(requestId)).toEqual(['rejected']);

@@ -42,7 +42,10 @@ describe('chaos: tokens outrun admission bookkeeping', () => {
         body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'race' }], max_tokens: 16, stream: true }),
         signal: AbortSignal.timeout(15_000),
       });
-      return (await res.text()).split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+      return (await res.text())
+        .split('\n\n')
+        .filter((e) => e.startsWith('data: '))
+        .map((e) => e.slice(6));
     };
     const streams = await Promise.all(Array.from({ length: 100 }, call));
     for (const events of streams) {

@@ -38,7 +38,10 @@ async function streamedCall(): Promise<StreamResult> {
     body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'burst' }], max_tokens: 16, stream: true }),
   });
   const text = await res.text();
-  const events = text.split('\n\n').filter((e) => e.startsWith('data: ')).map((e) => e.slice(6));
+  const events = text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
   return { status: res.status, requestId: res.headers.get('x-request-id') ?? '', events };
 }
 
@@ -107,11 +110,18 @@ describe('chaos: bursts of streamed HTTP calls', () => {
     expect(Math.max(...during)).toBeLessThan(5_000);
 
     // A caller told that retrying is safe was not billed for that attempt.
-    await waitFor('metering to catch up', async () => {
-      const [{ n }] = await system.sql<{ n: string }[]>`SELECT count(DISTINCT request_id) AS n FROM metered_usage WHERE tenant = 'acme'`;
-      return Number(n) >= ok.length ? true : undefined;
-    }, 30_000);
-    const billedTold = told.length === 0 ? [] : await system.sql<{ request_id: string }[]>`SELECT request_id FROM metered_usage WHERE request_id IN ${system.sql(told.map((r) => r.requestId))}`;
+    await waitFor(
+      'metering to catch up',
+      async () => {
+        const [{ n }] = await system.sql<{ n: string }[]>`SELECT count(DISTINCT request_id) AS n FROM metered_usage WHERE tenant = 'acme'`;
+        return Number(n) >= ok.length ? true : undefined;
+      },
+      30_000,
+    );
+    const billedTold =
+      told.length === 0
+        ? []
+        : await system.sql<{ request_id: string }[]>`SELECT request_id FROM metered_usage WHERE request_id IN ${system.sql(told.map((r) => r.requestId))}`;
     expect(billedTold).toEqual([]);
   }, 300_000);
 });

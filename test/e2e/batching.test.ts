@@ -12,7 +12,20 @@ beforeAll(async () => {
   // One small worker (4 sequences at a time), so 32 batch-tier requests overload it.
   system = await startSystem({
     workerSpeed: 4,
-    pools: [{ id: 'tiny-h100-8b', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 4 }],
+    pools: [
+      {
+        id: 'tiny-h100-8b',
+        provider: 'aws',
+        region: 'eu-west-1',
+        gpu: 'h100-80gb',
+        model: 'llama-3.1-8b',
+        workers: 1,
+        capacityClass: 'on-demand',
+        pricePerGpuHour: 4,
+        tiers: ['realtime', 'internal', 'batch'],
+        slotsPerWorker: 4,
+      },
+    ],
   });
 }, 60_000);
 afterAll(async () => {
@@ -24,7 +37,9 @@ const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(va
 describe('batcher under overload', () => {
   it('lets realtime requests overtake queued batch-tier requests', async () => {
     const client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
-    const batch = Array.from({ length: 32 }, (_, i) => client.complete({ model: 'llama-3.1-8b', prompt: `batch job ${i}`, maxTokens: 32, tier: Tier.TIER_BATCH, timeoutMs: 120_000 }));
+    const batch = Array.from({ length: 32 }, (_, i) =>
+      client.complete({ model: 'llama-3.1-8b', prompt: `batch job ${i}`, maxTokens: 32, tier: Tier.TIER_BATCH, timeoutMs: 120_000 }),
+    );
     await sleep(300);
     const realtime: Promise<unknown>[] = [];
     for (let i = 0; i < 6; i++) {
@@ -33,7 +48,9 @@ describe('batcher under overload', () => {
     }
     await Promise.all([...batch, ...realtime]);
     const usage = await waitFor('usage of all 38 requests', async () => {
-      const u = (await readStream(system.nc, 'USAGE')).flatMap(({ event }) => (event.payload?.$case === 'usageRecorded' ? [event.payload.usageRecorded as UsageRecorded] : []));
+      const u = (await readStream(system.nc, 'USAGE')).flatMap(({ event }) =>
+        event.payload?.$case === 'usageRecorded' ? [event.payload.usageRecorded as UsageRecorded] : [],
+      );
       return u.length >= 38 ? u : undefined;
     });
     const wait = (tier: Tier) => usage.filter((u) => u.tier === tier).map((u) => u.queueMs);

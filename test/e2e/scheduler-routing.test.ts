@@ -3,8 +3,15 @@ import { createKeyring, generateApiKey, hashApiKey } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  OpsServiceClient, PoolHealth, Tier, buckets, subjects,
-  type ListPoolsResponse, type ListRoutesResponse, type PoolStatus, type SetRouteWeightsResponse,
+  OpsServiceClient,
+  PoolHealth,
+  Tier,
+  buckets,
+  subjects,
+  type ListPoolsResponse,
+  type ListRoutesResponse,
+  type PoolStatus,
+  type SetRouteWeightsResponse,
 } from '@switchyard/contracts';
 import { defaultScheduling, readRoutes, startOpsServer, type OpsServer } from '@switchyard/scheduler';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
@@ -15,8 +22,17 @@ import { readStream } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => ({
-  id, provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 16, ...over,
+  id,
+  provider: 'aws',
+  region: 'eu-west-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 16,
+  ...over,
 });
 const POOLS = [
   pool('eu-8b', {}),
@@ -25,7 +41,13 @@ const POOLS = [
 ];
 const scheduling = defaultScheduling({
   routes: {
-    'chat-large': { versions: [{ version: 'llama-3.1-8b', weight: 80 }, { version: 'llama-3.1-8b-v2', weight: 20 }], canary: { version: 'llama-3.1-8b-v2' } },
+    'chat-large': {
+      versions: [
+        { version: 'llama-3.1-8b', weight: 80 },
+        { version: 'llama-3.1-8b-v2', weight: 20 },
+      ],
+      canary: { version: 'llama-3.1-8b-v2' },
+    },
     'chat-small': { versions: [{ version: 'llama-3.2-1b', weight: 1 }] },
     auto: { auto: { small: 'chat-small', large: 'chat-large' } },
   },
@@ -55,15 +77,23 @@ async function decisionsOf(requestId: string) {
 async function run(n: number, model: string, parallel = 16): Promise<Array<{ pool?: string; error?: string }>> {
   const done: Array<{ requestId?: string; error?: string }> = [];
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < n) {
-      const i = next++;
-      done.push(await client.complete({ model, prompt: `question ${i}`, maxTokens: 4, tier: Tier.TIER_REALTIME }).then((r) => ({ requestId: r.requestId }), (e: ServiceError) => ({ error: e.details })));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        const i = next++;
+        done.push(
+          await client.complete({ model, prompt: `question ${i}`, maxTokens: 4, tier: Tier.TIER_REALTIME }).then(
+            (r) => ({ requestId: r.requestId }),
+            (e: ServiceError) => ({ error: e.details }),
+          ),
+        );
+      }
+    }),
+  );
   const chosen = new Map<string, string>();
   for (const { subject, event } of await readStream(system.nc, 'DECISIONS')) {
-    if (subject.startsWith('decisions.scheduler.') && event.payload?.$case === 'decision' && event.payload.decision.action === 'place') chosen.set(event.envelope!.requestId, event.payload.decision.chosen);
+    if (subject.startsWith('decisions.scheduler.') && event.payload?.$case === 'decision' && event.payload.decision.action === 'place')
+      chosen.set(event.envelope!.requestId, event.payload.decision.chosen);
   }
   return done.map((d) => (d.requestId ? { pool: chosen.get(d.requestId) } : { error: d.error }));
 }
@@ -88,12 +118,16 @@ describe('scheduler: routes, explained placement, canary rollback', () => {
     await system.nc.flush();
     const routes = await openBucket(system.nc, buckets.routes);
     let sent = 0;
-    const rolled = await waitFor('canary rollback', async () => {
-      const { route } = (await readRoutes(routes)).get('chat-large')!;
-      if (route.canary?.status === 'rolled-back') return route;
-      if (sent < 1_000) sent += (await run(40, 'chat-large')).length;
-      return undefined;
-    }, 60_000);
+    const rolled = await waitFor(
+      'canary rollback',
+      async () => {
+        const { route } = (await readRoutes(routes)).get('chat-large')!;
+        if (route.canary?.status === 'rolled-back') return route;
+        if (sent < 1_000) sent += (await run(40, 'chat-large')).length;
+        return undefined;
+      },
+      60_000,
+    );
     expect(rolled.canary!.reason).toMatch(/^error rate \d+\.\d% \(\d+ of \d+\) vs baseline 0\.0%/);
     expect(rolled.versions).toContainEqual({ version: 'llama-3.1-8b-v2', weight: 0 });
 
@@ -118,12 +152,17 @@ describe('scheduler: Ops API', () => {
     const md = new Metadata();
     md.set('authorization', `Bearer ${key}`);
     return new Promise((resolve, reject) =>
-      (opsClient as unknown as Record<string, (r: object, m: Metadata, cb: (e: ServiceError | null, v: Res) => void) => void>)[method]!(request, md, (e, v) => (e ? reject(e) : resolve(v))),
+      (opsClient as unknown as Record<string, (r: object, m: Metadata, cb: (e: ServiceError | null, v: Res) => void) => void>)[method]!(request, md, (e, v) =>
+        e ? reject(e) : resolve(v),
+      ),
     );
   };
 
   beforeAll(async () => {
-    const keyring = createKeyring([{ tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorKey), operator: true }, { tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(system.apiKey), operator: false }]);
+    const keyring = createKeyring([
+      { tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorKey), operator: true },
+      { tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(system.apiKey), operator: false },
+    ]);
     ops = await startOpsServer('127.0.0.1:0', () => system.scheduler.ops, keyring, createLogger({ service: 'ops', level: 'silent' }));
     opsClient = new OpsServiceClient(ops.address, credentials.createInsecure());
   });
@@ -135,7 +174,9 @@ describe('scheduler: Ops API', () => {
   it('lists pools with live state and refuses non-operator keys', async () => {
     const { pools } = await call<ListPoolsResponse>('listPools', {});
     expect(pools.map((p: PoolStatus) => [p.id, p.health, p.healthyWorkers])).toEqual([
-      ['eu-8b', PoolHealth.POOL_HEALTH_HEALTHY, 1], ['us-8b-v2', PoolHealth.POOL_HEALTH_HEALTHY, 1], ['eu-1b', PoolHealth.POOL_HEALTH_HEALTHY, 1],
+      ['eu-8b', PoolHealth.POOL_HEALTH_HEALTHY, 1],
+      ['us-8b-v2', PoolHealth.POOL_HEALTH_HEALTHY, 1],
+      ['eu-1b', PoolHealth.POOL_HEALTH_HEALTHY, 1],
     ]);
     expect(pools[1]).toMatchObject({ version: 'llama-3.1-8b-v2', region: 'us-central1', provider: 'gcp' });
     await expect(call('listPools', {}, system.apiKey)).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
@@ -153,11 +194,21 @@ describe('scheduler: Ops API', () => {
 
   it('sets route weights (validated) and starts a canary', async () => {
     const { route } = await call<SetRouteWeightsResponse>('setRouteWeights', {
-      alias: 'chat-small', versions: [{ version: 'llama-3.2-1b', weight: 90 }, { version: 'llama-3.1-8b', weight: 10 }], canaryVersion: 'llama-3.1-8b',
+      alias: 'chat-small',
+      versions: [
+        { version: 'llama-3.2-1b', weight: 90 },
+        { version: 'llama-3.1-8b', weight: 10 },
+      ],
+      canaryVersion: 'llama-3.1-8b',
     });
     expect(route).toMatchObject({ alias: 'chat-small', canary: { version: 'llama-3.1-8b', status: 'running' } });
     const { routes } = await call<ListRoutesResponse>('listRoutes', {});
-    expect(routes.find((r) => r.alias === 'chat-small')!.versions).toEqual([{ version: 'llama-3.2-1b', weight: 90 }, { version: 'llama-3.1-8b', weight: 10 }]);
-    await expect(call('setRouteWeights', { alias: 'chat-small', versions: [{ version: 'gpt-9', weight: 1 }] })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(routes.find((r) => r.alias === 'chat-small')!.versions).toEqual([
+      { version: 'llama-3.2-1b', weight: 90 },
+      { version: 'llama-3.1-8b', weight: 10 },
+    ]);
+    await expect(call('setRouteWeights', { alias: 'chat-small', versions: [{ version: 'gpt-9', weight: 1 }] })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
   });
 });

@@ -40,7 +40,12 @@ describe('walking skeleton: one request through all seven services', () => {
     const requestId = started?.$case === 'started' ? started.started.requestId : '';
     const chunks = events.flatMap((e) => (e.event?.$case === 'chunk' ? [e.event.chunk] : []));
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
-    expect(chunks.map((c) => c.text).join('').split(' ')).toHaveLength(24);
+    expect(
+      chunks
+        .map((c) => c.text)
+        .join('')
+        .split(' '),
+    ).toHaveLength(24);
     const finished = events.at(-1)?.event;
     expect(finished?.$case === 'finished' && finished.finished).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, usage: { outputTokens: 24 } });
 

@@ -59,74 +59,101 @@ const usageArb = fc.record({
 });
 
 /** A delivery: which usage, whether it is a replay (the worker re-emitted it later, outside any dedupe window), and its batch. */
-const deliveryArb = fc.record({ usage: fc.nat(), replayDelayMs: fc.option(fc.integer({ min: 1, max: 90 * 60_000 }), { freq: 3 }), batch: fc.integer({ min: 0, max: 5 }) });
+const deliveryArb = fc.record({
+  usage: fc.nat(),
+  replayDelayMs: fc.option(fc.integer({ min: 1, max: 90 * 60_000 }), { freq: 3 }),
+  batch: fc.integer({ min: 0, max: 5 }),
+});
 
 describe('exactly-once posting (property)', () => {
   it('keeps every invariant under duplicates, redeliveries, reordering and out-of-window replays', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(usageArb, { minLength: 1, maxLength: 25 }), fc.array(deliveryArb, { maxLength: 60 }), fc.array(fc.nat(), { maxLength: 90 }), async (specs, extra, order) => {
-        run++;
-        const tenantOf = (i: number) => `prop${run}-t${i}`;
-        const usages: BillableUsage[] = specs.map((s, i) => ({
-          usageId: `usage-prop${run}-${i}`, requestId: `prop${run}-${i}`, tenant: tenantOf(s.tenant), feature: s.feature, model: s.model, tier: s.tier, pool: s.pool,
-          usage: { inputTokens: s.input, cachedInputTokens: Math.min(s.cached, s.input), outputTokens: s.output },
-          gpuSeconds: s.gpuMs / 1000, recordedUnixMs: T0 + s.recordedOffsetMs,
-        }));
-        // Every usage is delivered at least once; extra deliveries duplicate, redeliver or replay later.
-        let deliveries = [
-          ...usages.map((u, i) => ({ u, batch: i % 3 })),
-          ...extra.map((d) => {
-            const u = usages[d.usage % usages.length]!;
-            return { u: d.replayDelayMs === null ? u : { ...u, recordedUnixMs: u.recordedUnixMs + d.replayDelayMs }, batch: d.batch };
-          }),
-        ];
-        deliveries = deliveries.map((d, i) => ({ d, k: order[i] ?? i })).sort((a, b) => a.k - b.k).map((x) => x.d);
+      fc.asyncProperty(
+        fc.array(usageArb, { minLength: 1, maxLength: 25 }),
+        fc.array(deliveryArb, { maxLength: 60 }),
+        fc.array(fc.nat(), { maxLength: 90 }),
+        async (specs, extra, order) => {
+          run++;
+          const tenantOf = (i: number) => `prop${run}-t${i}`;
+          const usages: BillableUsage[] = specs.map((s, i) => ({
+            usageId: `usage-prop${run}-${i}`,
+            requestId: `prop${run}-${i}`,
+            tenant: tenantOf(s.tenant),
+            feature: s.feature,
+            model: s.model,
+            tier: s.tier,
+            pool: s.pool,
+            usage: { inputTokens: s.input, cachedInputTokens: Math.min(s.cached, s.input), outputTokens: s.output },
+            gpuSeconds: s.gpuMs / 1000,
+            recordedUnixMs: T0 + s.recordedOffsetMs,
+          }));
+          // Every usage is delivered at least once; extra deliveries duplicate, redeliver or replay later.
+          let deliveries = [
+            ...usages.map((u, i) => ({ u, batch: i % 3 })),
+            ...extra.map((d) => {
+              const u = usages[d.usage % usages.length]!;
+              return { u: d.replayDelayMs === null ? u : { ...u, recordedUnixMs: u.recordedUnixMs + d.replayDelayMs }, batch: d.batch };
+            }),
+          ];
+          deliveries = deliveries
+            .map((d, i) => ({ d, k: order[i] ?? i }))
+            .sort((a, b) => a.k - b.k)
+            .map((x) => x.d);
 
-        // Batches run concurrently, each through metering's store then billing's poster.
-        const poster = createLedgerPoster(sql);
-        const batches = new Map<number, BillableUsage[]>();
-        for (const { u, batch } of deliveries) batches.set(batch, [...(batches.get(batch) ?? []), u]);
-        await Promise.all(
-          [...batches.values()].map(async (batch) => {
-            const { stored } = await recordUsage(sql, batch.map((u) => toMetered(u, 1)));
-            const billable = batch.map((u) => toBillableFromMetered(stored.get(u.usageId)!));
-            await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
-            // Billing redelivers the whole batch once more: nothing may change.
-            await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
-          }),
-        );
+          // Batches run concurrently, each through metering's store then billing's poster.
+          const poster = createLedgerPoster(sql);
+          const batches = new Map<number, BillableUsage[]>();
+          for (const { u, batch } of deliveries) batches.set(batch, [...(batches.get(batch) ?? []), u]);
+          await Promise.all(
+            [...batches.values()].map(async (batch) => {
+              const { stored } = await recordUsage(
+                sql,
+                batch.map((u) => toMetered(u, 1)),
+              );
+              const billable = batch.map((u) => toBillableFromMetered(stored.get(u.usageId)!));
+              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
+              // Billing redelivers the whole batch once more: nothing may change.
+              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
+            }),
+          );
 
-        const ids = usages.map((u) => u.usageId);
-        const [posted] = await sql<{ n: string; d: string }[]>`
+          const ids = usages.map((u) => u.usageId);
+          const [posted] = await sql<{ n: string; d: string }[]>`
           SELECT count(*) AS n, count(DISTINCT usage_id) AS d FROM ledger_transactions WHERE usage_id = ANY(${sql.array(ids)}::text[])`;
-        expect(Number(posted!.n)).toBe(usages.length);
-        expect(Number(posted!.d)).toBe(usages.length);
+          expect(Number(posted!.n)).toBe(usages.length);
+          expect(Number(posted!.d)).toBe(usages.length);
 
-        const unbalanced = await sql`
+          const unbalanced = await sql`
           SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
            WHERE t.usage_id = ANY(${sql.array(ids)}::text[]) OR t.kind = 'gpu_cost'
            GROUP BY t.id
           HAVING count(e.id) < 2 OR coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'debit'), 0) <> coalesce(sum(e.amount_micros) FILTER (WHERE e.side = 'credit'), 0)`;
-        expect(unbalanced).toHaveLength(0);
+          expect(unbalanced).toHaveLength(0);
 
-        const drift = await sql`
+          const drift = await sql`
           SELECT a.id FROM accounts a LEFT JOIN (SELECT account_id, sum(amount_micros) FILTER (WHERE side = 'debit') AS d, sum(amount_micros) FILTER (WHERE side = 'credit') AS c
             FROM ledger_entries GROUP BY account_id) s ON s.account_id = a.id
            WHERE a.debit_micros <> coalesce(s.d, 0) OR a.credit_micros <> coalesce(s.c, 0)`;
-        expect(drift).toHaveLength(0);
+          expect(drift).toHaveLength(0);
 
-        // Each tenant owes what its usages cost under the version in force when metering
-        // first recorded them, however late and often a replay came.
-        const metered = await sql<{ usage_id: string; recorded_at: Date }[]>`SELECT usage_id, recorded_at FROM metered_usage WHERE usage_id = ANY(${sql.array(ids)}::text[])`;
-        expect(metered).toHaveLength(usages.length);
-        const firstRecorded = new Map(metered.map((m) => [m.usage_id, m.recorded_at.getTime()]));
-        for (let t = 0; t < 3; t++) {
-          const mine = usages.filter((u) => u.tenant === tenantOf(t)).map((u) => ({ ...u, recordedUnixMs: firstRecorded.get(u.usageId)! }));
-          const expected = mine.reduce((s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: POOLS.get(u.pool)?.capacityClass }).amountMicros, 0);
-          const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.receivable(tenantOf(t))}`;
-          expect(Number(row?.b ?? 0)).toBe(expected);
-        }
-      }),
+          // Each tenant owes what its usages cost under the version in force when metering
+          // first recorded them, however late and often a replay came.
+          const metered = await sql<
+            { usage_id: string; recorded_at: Date }[]
+          >`SELECT usage_id, recorded_at FROM metered_usage WHERE usage_id = ANY(${sql.array(ids)}::text[])`;
+          expect(metered).toHaveLength(usages.length);
+          const firstRecorded = new Map(metered.map((m) => [m.usage_id, m.recorded_at.getTime()]));
+          for (let t = 0; t < 3; t++) {
+            const mine = usages.filter((u) => u.tenant === tenantOf(t)).map((u) => ({ ...u, recordedUnixMs: firstRecorded.get(u.usageId)! }));
+            const expected = mine.reduce(
+              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: POOLS.get(u.pool)?.capacityClass }).amountMicros,
+              0,
+            );
+            const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.receivable(tenantOf(t))}`;
+            expect(Number(row?.b ?? 0)).toBe(expected);
+          }
+        },
+      ),
       { numRuns: 30 },
     );
 
@@ -138,8 +165,16 @@ describe('exactly-once posting (property)', () => {
   it('reports metered usage the ledger lacks, to the token, until it is posted', async () => {
     const at = T0 + 5 * 3_600_000 + 90_000;
     const u: BillableUsage = {
-      usageId: 'usage-late', requestId: 'late', tenant: 'late-tenant', feature: 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p-a',
-      usage: { inputTokens: 321, cachedInputTokens: 20, outputTokens: 54 }, gpuSeconds: 0.25, recordedUnixMs: at,
+      usageId: 'usage-late',
+      requestId: 'late',
+      tenant: 'late-tenant',
+      feature: 'chat',
+      model: 'llama-3.1-8b',
+      tier: Tier.TIER_REALTIME,
+      pool: 'p-a',
+      usage: { inputTokens: 321, cachedInputTokens: 20, outputTokens: 54 },
+      gpuSeconds: 0.25,
+      recordedUnixMs: at,
     };
     await recordUsage(sql, [toMetered(u, 1)]);
     const window = { startMs: at, endMs: at + 1, tenant: 'late-tenant', books: BOOKS };
@@ -147,7 +182,11 @@ describe('exactly-once posting (property)', () => {
     expect(before.ok).toBe(false);
     expect(before.tokenDifference).toBe(321 + 20 + 54);
     expect(before.differences.map((d) => [d.field, d.metered, d.ledger])).toEqual([
-      ['requests', 1, 0], ['inputTokens', 321, 0], ['cachedInputTokens', 20, 0], ['outputTokens', 54, 0], ['gpuMicros', 250_000, 0],
+      ['requests', 1, 0],
+      ['inputTokens', 321, 0],
+      ['cachedInputTokens', 20, 0],
+      ['outputTokens', 54, 0],
+      ['gpuMicros', 250_000, 0],
     ]);
     await createLedgerPoster(sql).post([preparePosting(u, CATALOG, POOLS)]);
     const after = await reconcileLedger(sql, window);

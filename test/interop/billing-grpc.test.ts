@@ -32,11 +32,22 @@ const keys = { acme: generateApiKey(), globex: generateApiKey(), ops: generateAp
 const NOW = Date.now();
 
 const usage = (tenant: string, i: number, over: Partial<BillableUsage> = {}): BillableUsage => ({
-  usageId: `usage-${tenant}-${i}`, requestId: `${tenant}-${i}`, tenant, feature: i % 2 ? 'search' : 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME,
-  pool: 'eu-8b', usage: { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 }, gpuSeconds: 0.72, recordedUnixMs: NOW, ...over,
+  usageId: `usage-${tenant}-${i}`,
+  requestId: `${tenant}-${i}`,
+  tenant,
+  feature: i % 2 ? 'search' : 'chat',
+  model: 'llama-3.1-8b',
+  tier: Tier.TIER_REALTIME,
+  pool: 'eu-8b',
+  usage: { inputTokens: 1000, cachedInputTokens: 200, outputTokens: 500 },
+  gpuSeconds: 0.72,
+  recordedUnixMs: NOW,
+  ...over,
 });
 const ACME = Array.from({ length: 6 }, (_, i) => usage('acme', i));
-const GLOBEX = Array.from({ length: 3 }, (_, i) => usage('globex', i, { model: 'llama-3.2-1b', tier: Tier.TIER_BATCH, usage: { inputTokens: 777_777, cachedInputTokens: 0, outputTokens: 31_337 } }));
+const GLOBEX = Array.from({ length: 3 }, (_, i) =>
+  usage('globex', i, { model: 'llama-3.2-1b', tier: Tier.TIER_BATCH, usage: { inputTokens: 777_777, cachedInputTokens: 0, outputTokens: 31_337 } }),
+);
 
 beforeAll(async () => {
   [nats, pg] = await Promise.all([startNats(), startPostgres()]);
@@ -45,20 +56,45 @@ beforeAll(async () => {
   const js = jetstream(nc);
   await provisionStreams(await jetstreamManager(nc), Object.values(streams));
   billing = createBilling({
-    js, sql, logger: createLogger({ service: 'billing', level: 'silent' }), listen: '127.0.0.1:0', reconcileEveryMs: 0, budgetFlushMs: 50,
+    js,
+    sql,
+    logger: createLogger({ service: 'billing', level: 'silent' }),
+    listen: '127.0.0.1:0',
+    reconcileEveryMs: 0,
+    budgetFlushMs: 50,
     pricebookKv: await openBucket(nc, buckets.pricebook),
     keyring: createKeyring([
       { tenant: 'acme', keyId: 'a', keyHash: hashApiKey(keys.acme) },
       { tenant: 'globex', keyId: 'g', keyHash: hashApiKey(keys.globex) },
       { tenant: 'ops', keyId: 'o', keyHash: hashApiKey(keys.ops), operator: true },
     ]),
-    pools: [{ id: 'eu-8b', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 3.6, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 8 }],
+    pools: [
+      {
+        id: 'eu-8b',
+        provider: 'aws',
+        region: 'eu-west-1',
+        gpu: 'h100-80gb',
+        model: 'llama-3.1-8b',
+        workers: 1,
+        capacityClass: 'on-demand',
+        pricePerGpuHour: 3.6,
+        tiers: ['realtime', 'internal', 'batch'],
+        slotsPerWorker: 8,
+      },
+    ],
   });
   client = new BillingServiceClient(await billing.start(), credentials.createInsecure());
   await migrateMetering(sql);
-  await recordUsage(sql, [...ACME, ...GLOBEX].map((u) => toMetered(u, 5)));
+  await recordUsage(
+    sql,
+    [...ACME, ...GLOBEX].map((u) => toMetered(u, 5)),
+  );
   for (const u of [...ACME, ...GLOBEX, ACME[0]!]) {
-    await publishEvent(js, subjects.billingUsage(u.tenant), makeEvent({ id: `${u.usageId}-${Math.random()}`, tenant: u.tenant, requestId: u.requestId, nowMs: NOW }, { $case: 'billableUsage', billableUsage: u }));
+    await publishEvent(
+      js,
+      subjects.billingUsage(u.tenant),
+      makeEvent({ id: `${u.usageId}-${Math.random()}`, tenant: u.tenant, requestId: u.requestId, nowMs: NOW }, { $case: 'billableUsage', billableUsage: u }),
+    );
   }
   await waitFor('usage posted', async () => {
     const [r] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE kind = 'usage'`;
@@ -80,8 +116,11 @@ function call<T>(rpc: Rpc, request: object, key: string): Promise<{ response?: T
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${key}`);
   return new Promise((resolve) => {
-    (client[rpc] as unknown as (r: object, m: Metadata, cb: (e: ServiceError | null, r?: T) => void) => void).call(client, request, metadata, (error, response) =>
-      resolve(error ? { error } : { response }),
+    (client[rpc] as unknown as (r: object, m: Metadata, cb: (e: ServiceError | null, r?: T) => void) => void).call(
+      client,
+      request,
+      metadata,
+      (error, response) => resolve(error ? { error } : { response }),
     );
   });
 }
@@ -113,18 +152,38 @@ describe('billing gRPC', () => {
     const invoice = response!.invoice;
     const each = priceUsage(ACME[0]!, DEFAULT_PRICE_BOOK).amountMicros;
     const gpuEach = Math.round((0.72 * 3.6 * 1e6) / 3600);
-    expect(invoice).toMatchObject({ tenant: 'acme', status: InvoiceStatus.INVOICE_STATUS_DRAFT, requests: 6, amountMicros: 6 * each, gpuCostMicros: 6 * gpuEach, marginMicros: 6 * (each - gpuEach) });
-    expect(invoice.lines.map((l) => [l.feature, l.requests, l.priceVersion, l.pools])).toEqual([['chat', 3, 'v1', ['eu-8b']], ['search', 3, 'v1', ['eu-8b']]]);
+    expect(invoice).toMatchObject({
+      tenant: 'acme',
+      status: InvoiceStatus.INVOICE_STATUS_DRAFT,
+      requests: 6,
+      amountMicros: 6 * each,
+      gpuCostMicros: 6 * gpuEach,
+      marginMicros: 6 * (each - gpuEach),
+    });
+    expect(invoice.lines.map((l) => [l.feature, l.requests, l.priceVersion, l.pools])).toEqual([
+      ['chat', 3, 'v1', ['eu-8b']],
+      ['search', 3, 'v1', ['eu-8b']],
+    ]);
     const line = invoice.lines[0]!;
     expect(line.costPerRequestMicros).toBe(each);
     expect(line.costPer1kTokensMicros).toBeCloseTo((3 * each * 1000) / (3 * 1500));
-    expect(line).toMatchObject({ tier: Tier.TIER_REALTIME, inputPer1kMicros: 200, cachedInputPer1kMicros: 50, outputPer1kMicros: 600, discount: 0, capacityClass: 'on-demand' });
+    expect(line).toMatchObject({
+      tier: Tier.TIER_REALTIME,
+      inputPer1kMicros: 200,
+      cachedInputPer1kMicros: 50,
+      outputPer1kMicros: 600,
+      discount: 0,
+      capacityClass: 'on-demand',
+    });
     expect(line.marginRatio).toBeCloseTo((each - gpuEach) / each);
   });
 
   it('serves per-minute usage rollups by feature', async () => {
     const { response } = await call<{ rollups: { feature: string; requests: number; outputTokens: number }[] }>(
-      'listUsageRollups', { tenant: '', feature: 'search', startUnixMs: NOW - 120_000, endUnixMs: NOW + 120_000, pageSize: 0, pageToken: '' }, keys.acme);
+      'listUsageRollups',
+      { tenant: '', feature: 'search', startUnixMs: NOW - 120_000, endUnixMs: NOW + 120_000, pageSize: 0, pageToken: '' },
+      keys.acme,
+    );
     expect(response!.rollups).toEqual([expect.objectContaining({ feature: 'search', requests: 3, outputTokens: 1500 })]);
   });
 
@@ -134,17 +193,28 @@ describe('billing gRPC', () => {
   });
 
   it('lets only an operator set budgets, and publishes the state admission enforces', async () => {
-    expect((await call('setBudget', { tenant: 'acme', feature: '', softLimitMicros: 1, hardLimitMicros: 2 }, keys.acme)).error?.code).toBe(status.PERMISSION_DENIED);
+    expect((await call('setBudget', { tenant: 'acme', feature: '', softLimitMicros: 1, hardLimitMicros: 2 }, keys.acme)).error?.code).toBe(
+      status.PERMISSION_DENIED,
+    );
     const spent = 6 * priceUsage(ACME[0]!, DEFAULT_PRICE_BOOK).amountMicros;
-    const { response } = await call<{ state: BudgetState }>('setBudget', { tenant: 'acme', feature: '', softLimitMicros: spent - 10, hardLimitMicros: spent }, keys.ops);
-    expect(response!.state.scopes).toEqual([expect.objectContaining({ feature: '', spentMicros: spent, level: BudgetLevel.BUDGET_LEVEL_HARD_EXCEEDED, remainingMicros: 0 })]);
+    const { response } = await call<{ state: BudgetState }>(
+      'setBudget',
+      { tenant: 'acme', feature: '', softLimitMicros: spent - 10, hardLimitMicros: spent },
+      keys.ops,
+    );
+    expect(response!.state.scopes).toEqual([
+      expect.objectContaining({ feature: '', spentMicros: spent, level: BudgetLevel.BUDGET_LEVEL_HARD_EXCEEDED, remainingMicros: 0 }),
+    ]);
     await call('setBudget', { tenant: 'acme', feature: 'chat', softLimitMicros: spent, hardLimitMicros: 0 }, keys.ops);
     const published = await waitFor('budget state on billing.budget.acme', async () => {
       const msg = await (await jetstreamManager(nc)).streams.getMessage(streams.BILLING.name, { last_by_subj: subjects.billingBudget('acme') });
       const state = Event.decode(msg!.data).payload;
       return state?.$case === 'budgetState' && state.budgetState.scopes.length === 2 ? state.budgetState : undefined;
     });
-    expect(published.scopes.map((s) => [s.feature, s.level])).toEqual([['', BudgetLevel.BUDGET_LEVEL_HARD_EXCEEDED], ['chat', BudgetLevel.BUDGET_LEVEL_OK]]);
+    expect(published.scopes.map((s) => [s.feature, s.level])).toEqual([
+      ['', BudgetLevel.BUDGET_LEVEL_HARD_EXCEEDED],
+      ['chat', BudgetLevel.BUDGET_LEVEL_OK],
+    ]);
     expect(published.revision).toBeGreaterThan(0);
   });
 
@@ -152,7 +222,11 @@ describe('billing gRPC', () => {
     expect((await call('addCredit', { tenant: 'acme', amountMicros: 1_000, reference: 'x' }, keys.acme)).error?.code).toBe(status.PERMISSION_DENIED);
     const { response } = await call<{ prepaidCreditMicros: number }>('addCredit', { tenant: 'acme', amountMicros: 1_000, reference: 'pay-1' }, keys.ops);
     expect(response!.prepaidCreditMicros).toBe(1_000);
-    const { response: inv } = await call<{ invoice: { amountMicros: number; amountDueMicros: number; prepaidCreditMicros: number } }>('getInvoice', { tenant: '', period: '' }, keys.acme);
+    const { response: inv } = await call<{ invoice: { amountMicros: number; amountDueMicros: number; prepaidCreditMicros: number } }>(
+      'getInvoice',
+      { tenant: '', period: '' },
+      keys.acme,
+    );
     expect(inv!.invoice.prepaidCreditMicros).toBe(1_000);
     expect(inv!.invoice.amountDueMicros).toBe(inv!.invoice.amountMicros - 1_000);
   });

@@ -34,12 +34,21 @@ beforeAll(async () => {
 
   // "metered": completed, metered and billed the way the services do it.
   const usage: BillableUsage = {
-    usageId: `usage-${id('metered')}`, requestId: id('metered'), tenant, feature: '', model: 'llama-3.2-1b', tier: Tier.TIER_REALTIME, pool: 'p-a',
-    usage: { inputTokens: 12, cachedInputTokens: 0, outputTokens: 8 }, gpuSeconds: 0.02, recordedUnixMs: Date.now(),
+    usageId: `usage-${id('metered')}`,
+    requestId: id('metered'),
+    tenant,
+    feature: '',
+    model: 'llama-3.2-1b',
+    tier: Tier.TIER_REALTIME,
+    pool: 'p-a',
+    usage: { inputTokens: 12, cachedInputTokens: 0, outputTokens: 8 },
+    gpuSeconds: 0.02,
+    recordedUnixMs: Date.now(),
   };
   const { stored } = await recordUsage(sql, [toMetered(usage, 5)]);
   await createLedgerPoster(sql).post([preparePosting(toBillableFromMetered(stored.get(usage.usageId)!), [DEFAULT_PRICE_BOOK], POOLS)]);
-  const end = (requestId: string, outcome: Outcome, t = tenant) => publishTerminal(js, terminalOf({ requestId, tenant: t, outcome, reason: '', pool: 'p-a' }), Date.now());
+  const end = (requestId: string, outcome: Outcome, t = tenant) =>
+    publishTerminal(js, terminalOf({ requestId, tenant: t, outcome, reason: '', pool: 'p-a' }), Date.now());
   await end(id('metered'), Outcome.OUTCOME_COMPLETED);
   // "lost": completed, but its usage never reached metering.
   await end(id('lost'), Outcome.OUTCOME_COMPLETED);

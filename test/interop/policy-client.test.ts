@@ -61,7 +61,9 @@ describe('policy client (one CheckStream for many checks)', () => {
     await startPolicy();
     let verdict;
     for (let attempt = 0; attempt < 50 && !verdict; attempt++) {
-      verdict = await client.check('acme', `req-back-${attempt}`, 'hello again').catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
+      verdict = await client
+        .check('acme', `req-back-${attempt}`, 'hello again')
+        .catch(() => new Promise<undefined>((r) => setTimeout(() => r(undefined), 100)));
     }
     expect(verdict?.action).toBe(PolicyAction.POLICY_ACTION_ALLOW);
   });

@@ -52,7 +52,7 @@ describe('HTTP clients that go away', () => {
     expect(terminal.usage?.outputTokens ?? 0).toBeLessThan(2_000);
   });
 
-  it('lets 50 concurrent calls with one Idempotency-Key join the first call\'s result', async () => {
+  it("lets 50 concurrent calls with one Idempotency-Key join the first call's result", async () => {
     const responses = await Promise.all(Array.from({ length: 50 }, () => chat({ max_tokens: 16, seed: 9 }, { 'idempotency-key': 'http-once' })));
     expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 50 }, () => 200));
     const bodies = (await Promise.all(responses.map((r) => r.json()))) as { id: string; choices: { message: { content: string } }[] }[];

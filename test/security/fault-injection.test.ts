@@ -37,12 +37,27 @@ afterAll(async () => {
 /** One pool of one worker, served by a simulator built with `options` over the defaults. */
 async function serve(options: Partial<WorkerSimulatorDeps> = {}) {
   const pool: PoolSpec = {
-    id: unique('pool'), provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1,
-    capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime'], slotsPerWorker: 8,
+    id: unique('pool'),
+    provider: 'aws',
+    region: 'eu-west-1',
+    gpu: 'h100-80gb',
+    model: 'llama-3.1-8b',
+    workers: 1,
+    capacityClass: 'on-demand',
+    pricePerGpuHour: 4,
+    tiers: ['realtime'],
+    slotsPerWorker: 8,
   };
   const sim = createWorkerSimulator({
-    nc, js, poolsKv: kv, pools: [pool], logger: createLogger({ service: 'worker-simulator', level: 'silent' }),
-    instanceId: unique('i'), speed: 'max', heartbeatMs: 100, ...options,
+    nc,
+    js,
+    poolsKv: kv,
+    pools: [pool],
+    logger: createLogger({ service: 'worker-simulator', level: 'silent' }),
+    instanceId: unique('i'),
+    speed: 'max',
+    heartbeatMs: 100,
+    ...options,
   });
   running.push(sim);
   await sim.start();
@@ -64,13 +79,32 @@ async function generate(pool: string, timeoutMs = 10_000): Promise<RequestTermin
     },
   });
   const request = {
-    requestId, tenant, tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 64, maxTokens: 8, feature: 'test',
-    seed: 1, inbox: subjects.tokenInbox(requestId), relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now(),
+    requestId,
+    tenant,
+    tier: Tier.TIER_REALTIME,
+    model: 'llama-3.1-8b',
+    prompt: 'p',
+    promptTokens: 64,
+    maxTokens: 8,
+    feature: 'test',
+    seed: 1,
+    inbox: subjects.tokenInbox(requestId),
+    relayInbox: '',
+    deadlineUnixMs: 0,
+    admittedUnixMs: Date.now(),
   };
   const batchId = unique('batch');
-  await publishEvent(js, subjects.batches(pool), makeEvent({ id: batchId, tenant, requestId, nowMs: Date.now() }, {
-    $case: 'batchFormed', batchFormed: { batchId, pool, requests: [request] },
-  }));
+  await publishEvent(
+    js,
+    subjects.batches(pool),
+    makeEvent(
+      { id: batchId, tenant, requestId, nowMs: Date.now() },
+      {
+        $case: 'batchFormed',
+        batchFormed: { batchId, pool, requests: [request] },
+      },
+    ),
+  );
   try {
     return await waitFor(`terminal of ${requestId}`, () => terminal, timeoutMs);
   } catch {

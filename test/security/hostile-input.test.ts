@@ -35,7 +35,15 @@ const complete = { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier
 /** A unary call with hand-made request bytes, as a hostile or broken client would send them. */
 const rawUnary = (method: string, bytes: Buffer) =>
   new Promise<ServiceError | Buffer>((resolve) =>
-    raw.makeUnaryRequest(`/switchyard.v1.AdmissionService/${method}`, (b: Buffer) => b, (b: Buffer) => b, bytes, auth(), within(5_000), (e, r) => resolve(e ?? r!)),
+    raw.makeUnaryRequest(
+      `/switchyard.v1.AdmissionService/${method}`,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      bytes,
+      auth(),
+      within(5_000),
+      (e, r) => resolve(e ?? r!),
+    ),
   );
 
 /** Every request record admission left in Redis and every request it queued, to prove a refusal left neither. */
@@ -64,11 +72,17 @@ const parseAnswer = (answer: string) => ({
 const openAiShape = (code: string) => ({ error: { message: expect.any(String), type: 'invalid_request_error', code, param: null } });
 
 const post = (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${system.apiKey}` }) =>
-  fetch(`${system.httpUrl}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  fetch(`${system.httpUrl}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 
 describe('gRPC', () => {
   it('refuses a 100 KB request id as INVALID_ARGUMENT without echoing it, and the connection keeps serving', async () => {
-    const err = await new Promise<ServiceError | null>((resolve) => admission.getRequest({ requestId: 'x'.repeat(100_000) }, auth(), within(5_000), (e) => resolve(e)));
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      admission.getRequest({ requestId: 'x'.repeat(100_000) }, auth(), within(5_000), (e) => resolve(e)),
+    );
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('request_id must be "req_"') });
     expect(err!.details.length).toBeLessThan(300);
     const next = await new Promise<ServiceError | null>((resolve) => admission.complete(complete, auth(), within(5_000), (e) => resolve(e)));
@@ -81,7 +95,14 @@ describe('gRPC', () => {
       expect(await rawUnary(method, garbage)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining(`AdmissionService/${method}`) });
     }
     const streamed = await new Promise<ServiceError>((resolve) => {
-      const call = raw.makeServerStreamRequest('/switchyard.v1.AdmissionService/Generate', (b: Buffer) => b, (b: Buffer) => b, garbage, auth(), within(5_000));
+      const call = raw.makeServerStreamRequest(
+        '/switchyard.v1.AdmissionService/Generate',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        garbage,
+        auth(),
+        within(5_000),
+      );
       call.on('data', () => {});
       call.on('error', resolve);
     });
@@ -90,10 +111,21 @@ describe('gRPC', () => {
 
   it('policy and billing refuse bytes that are not protobuf as INVALID_ARGUMENT too', async () => {
     const garbage = Buffer.from([0xff, 0xff, 0xff]);
-    for (const [address, path] of [[system.policyAddress, '/switchyard.v1.PolicyService/Check'], [system.billingAddress, '/switchyard.v1.BillingService/GetInvoice']] as const) {
+    for (const [address, path] of [
+      [system.policyAddress, '/switchyard.v1.PolicyService/Check'],
+      [system.billingAddress, '/switchyard.v1.BillingService/GetInvoice'],
+    ] as const) {
       const client = new Client(address, credentials.createInsecure());
       const answer = await new Promise<ServiceError | Buffer>((resolve) =>
-        client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, garbage, auth(), within(5_000), (e, r) => resolve(e ?? r!)),
+        client.makeUnaryRequest(
+          path,
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          garbage,
+          auth(),
+          within(5_000),
+          (e, r) => resolve(e ?? r!),
+        ),
       );
       client.close();
       expect(answer).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining(path.slice(1)) });
@@ -103,13 +135,18 @@ describe('gRPC', () => {
   it('refuses a seed of 2^64-1 as INVALID_ARGUMENT naming the limit, and records nothing', async () => {
     const before = await footprint();
     // Field 7 (seed), varint 2^64-1: valid protobuf that a JS client cannot even encode.
-    const bytes = Buffer.concat([Buffer.from(CompleteRequest.encode(complete).finish()), Buffer.from([0x38, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])]);
+    const bytes = Buffer.concat([
+      Buffer.from(CompleteRequest.encode(complete).finish()),
+      Buffer.from([0x38, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    ]);
     expect(await rawUnary('Complete', bytes)).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('seed') });
     expect(await footprint()).toEqual(before);
   });
 
   it('refuses two API keys in one authorization value as UNAUTHENTICATED, saying why', async () => {
-    const err = await new Promise<ServiceError | null>((resolve) => admission.complete(complete, auth(`Bearer ${system.apiKey}, Bearer ${system.otherApiKey}`), within(5_000), (e) => resolve(e)));
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      admission.complete(complete, auth(`Bearer ${system.apiKey}, Bearer ${system.otherApiKey}`), within(5_000), (e) => resolve(e)),
+    );
     expect(err).toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringContaining('more than one authorization value') });
   });
 });
@@ -136,7 +173,11 @@ describe('HTTP', () => {
     const headers = new Headers({ 'content-type': 'application/json' });
     headers.append('authorization', `Bearer ${system.apiKey}`);
     headers.append('authorization', `Bearer ${system.otherApiKey}`);
-    const res = await fetch(`${system.httpUrl}/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }] }) });
+    const res = await fetch(`${system.httpUrl}/chat/completions`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }] }),
+    });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ error: { message: expect.stringContaining('more than one authorization value'), type: 'authentication_error' } });
   });

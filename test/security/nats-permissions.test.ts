@@ -78,10 +78,14 @@ describe('NATS users of deploy/nats', () => {
   it('lets every service do its work as its own user: a request completes, is metered and billed, with no violation logged', async () => {
     const reply = await client.complete({ model: 'llama-3.1-8b', prompt: 'Say hello to the switchyard', maxTokens: 16, seed: 3 });
     expect(reply.outcome).toBe(Outcome.OUTCOME_COMPLETED);
-    await waitFor('the ledger transaction', async () => {
-      const rows = await system.sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE request_id = ${reply.requestId}`;
-      return Number(rows[0]?.n) === 1 ? true : undefined;
-    }, 20_000);
+    await waitFor(
+      'the ledger transaction',
+      async () => {
+        const rows = await system.sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE request_id = ${reply.requestId}`;
+        return Number(rows[0]?.n) === 1 ? true : undefined;
+      },
+      20_000,
+    );
     // A cancelled stream takes the cancel subject, admission -> workers.
     const stream = client.generate({ model: 'llama-3.1-8b', prompt: 'a long one', maxTokens: 2_000, seed: 4 });
     let cancelled = '';
@@ -110,8 +114,12 @@ describe('NATS users of deploy/nats', () => {
     await waitFor('the violation in the log', () => (violations('worker-simulator').includes(`Publish ${subjects.workerControl(pool)}`) ? true : undefined));
 
     const operator = await as('operator');
-    expect(faultReply((await operator.request(subjects.workerControl(pool), JSON.stringify({ kind: 'status' }), { timeout: 2_000 })).data)).toMatchObject({ crashed: false });
-    expect(faultReply((await operator.request(subjects.workerControl(pool), JSON.stringify({ kind: 'slowdown', factor: 2 }), { timeout: 2_000 })).data)).toMatchObject({ slowdown: 2 });
+    expect(faultReply((await operator.request(subjects.workerControl(pool), JSON.stringify({ kind: 'status' }), { timeout: 2_000 })).data)).toMatchObject({
+      crashed: false,
+    });
+    expect(
+      faultReply((await operator.request(subjects.workerControl(pool), JSON.stringify({ kind: 'slowdown', factor: 2 }), { timeout: 2_000 })).data),
+    ).toMatchObject({ slowdown: 2 });
     await operator.request(subjects.workerControl(pool), JSON.stringify({ kind: 'clear' }), { timeout: 2_000 });
   });
 
@@ -128,6 +136,8 @@ describe('NATS users of deploy/nats', () => {
 
     const jsm = await jetstreamManager(analyst, { timeout: 1_000 });
     await expect(jsm.consumers.add(streams.BATCHES.name, { name: 'peek', ack_policy: 'none' as never })).rejects.toThrow();
-    await waitFor('the violation in the log', () => (violations('analyst').some((v) => v.startsWith('Publish $JS.API.CONSUMER.CREATE.BATCHES')) ? true : undefined));
+    await waitFor('the violation in the log', () =>
+      violations('analyst').some((v) => v.startsWith('Publish $JS.API.CONSUMER.CREATE.BATCHES')) ? true : undefined,
+    );
   });
 });

@@ -19,7 +19,18 @@ import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOpti
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
 export const TEST_POOLS: PoolSpec[] = [
-  { id: 'test-eu-h100-8b', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 16 },
+  {
+    id: 'test-eu-h100-8b',
+    provider: 'aws',
+    region: 'eu-west-1',
+    gpu: 'h100-80gb',
+    model: 'llama-3.1-8b',
+    workers: 1,
+    capacityClass: 'on-demand',
+    pricePerGpuHour: 4,
+    tiers: ['realtime', 'internal', 'batch'],
+    slotsPerWorker: 16,
+  },
 ];
 
 export interface SystemOptions {
@@ -85,7 +96,8 @@ export interface RunningSystem {
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
   const [nats, redisServer, pg] = await Promise.all([startNats(options.nats), startRedis(), startPostgres()]);
-  const logger = (service: string) => createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
+  const logger = (service: string) =>
+    createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
   const apiKey = generateApiKey();
   const otherApiKey = generateApiKey();
   const connections: NatsConnection[] = [];
@@ -120,9 +132,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     stores.push(store, policyStore);
     admissions.push(
       createAdmission({
-        ...bus, redis, keyring: store.keyring, tenantSettings: store.settings, outputPolicy: policyStore.policyFor,
-        logger: logger('admission'), policy: createPolicyClient(policyAddress),
-        listen: '127.0.0.1:0', httpListen: '127.0.0.1:0', inFlightPerTenant: options.inFlightPerTenant,
+        ...bus,
+        redis,
+        keyring: store.keyring,
+        tenantSettings: store.settings,
+        outputPolicy: policyStore.policyFor,
+        logger: logger('admission'),
+        policy: createPolicyClient(policyAddress),
+        listen: '127.0.0.1:0',
+        httpListen: '127.0.0.1:0',
+        inFlightPerTenant: options.inFlightPerTenant,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
     );
@@ -132,12 +151,22 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const admissionAddress = addresses[0]!.grpc;
 
   const schedulerBus = await connect('scheduler');
-  const scheduler = createScheduler({ js: schedulerBus.js, nc: schedulerBus.nc, config: options.scheduling, poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('scheduler') });
+  const scheduler = createScheduler({
+    js: schedulerBus.js,
+    nc: schedulerBus.nc,
+    config: options.scheduling,
+    poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }),
+    pools,
+    logger: logger('scheduler'),
+  });
   await scheduler.start();
 
   const batcherBus = await connect('batcher');
   const batcher = createBatcher({
-    js: batcherBus.js, logger: logger('batcher'), pools, rules: options.batcherRules,
+    js: batcherBus.js,
+    logger: logger('batcher'),
+    pools,
+    rules: options.batcherRules,
     poolsKv: await openBucket(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
     batchingKv: await openBucket(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
   });
@@ -148,8 +177,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const workerBus = await connect('worker-simulator');
   const workers = createWorkerSimulator({
-    ...workerBus, poolsKv: await openBucket(workerBus.nc, buckets.pools, { ttl: 10_000 }), pools, logger: logger('worker-simulator'),
-    instanceId: 'test', speed: options.workerSpeed ?? 'max', faults: options.workerFaults ?? false,
+    ...workerBus,
+    poolsKv: await openBucket(workerBus.nc, buckets.pools, { ttl: 10_000 }),
+    pools,
+    logger: logger('worker-simulator'),
+    instanceId: 'test',
+    speed: options.workerSpeed ?? 'max',
+    faults: options.workerFaults ?? false,
   });
   await workers.start();
 

@@ -16,7 +16,9 @@ describe('keyring', () => {
   });
 
   it('refuses two keys joined in one header with a message that says so', () => {
-    expect(() => ring.authenticate(`Bearer ${key}, Bearer op-key`)).toThrow(expect.objectContaining({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/more than one authorization value/) }));
+    expect(() => ring.authenticate(`Bearer ${key}, Bearer op-key`)).toThrow(
+      expect.objectContaining({ code: 'UNAUTHENTICATED', message: expect.stringMatching(/more than one authorization value/) }),
+    );
   });
 
   it('refuses a revoked key like an unknown one', () => {

@@ -14,7 +14,10 @@ export const apiKeyRecordSchema = z.object({
   /** Tiers this key may use; empty means all. */
   tiers: z.array(tier).default([]),
   /** Feature tag stamped on every request made with this key (budgets, invoices). */
-  feature: z.string().regex(/^[A-Za-z0-9_-]{0,64}$/).default(''),
+  feature: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,64}$/)
+    .default(''),
   operator: z.boolean().default(false),
   revoked: z.boolean().default(false),
   createdUnixMs: z.number().int().nonnegative().default(0),

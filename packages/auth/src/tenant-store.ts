@@ -1,6 +1,14 @@
 import type { KV } from '@switchyard/bus';
 import { createKeyring, type MutableKeyring } from './keyring.js';
-import { apiKeyRecordSchema, tenantKeys, tenantSettingsSchema, type ApiKeyRecord, type StoredApiKey, type TenantSettings, type TenantSettingsInput } from './records.js';
+import {
+  apiKeyRecordSchema,
+  tenantKeys,
+  tenantSettingsSchema,
+  type ApiKeyRecord,
+  type StoredApiKey,
+  type TenantSettings,
+  type TenantSettingsInput,
+} from './records.js';
 
 export interface TenantStore {
   /** Authenticates against every key in the bucket plus the seed keys, updated live. */
@@ -22,7 +30,11 @@ const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value
  * authentication never waits on I/O and a revocation reaches every replica in milliseconds.
  * `seed` keys (from configuration) stay valid whatever the bucket holds.
  */
-export async function openTenantStore(kv: KV, seed: readonly ApiKeyRecord[] = [], onInvalid: (key: string, e: unknown) => void = () => {}): Promise<TenantStore> {
+export async function openTenantStore(
+  kv: KV,
+  seed: readonly ApiKeyRecord[] = [],
+  onInvalid: (key: string, e: unknown) => void = () => {},
+): Promise<TenantStore> {
   const keyring = createKeyring(seed);
   const keys = new Map<string, StoredApiKey>();
   const tenants = new Map<string, TenantSettings>();

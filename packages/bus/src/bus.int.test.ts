@@ -26,7 +26,13 @@ function randomStream(): StreamSpec & { subject: string } {
 }
 
 const event = (id: string) =>
-  makeEvent({ id, tenant: 'acme', requestId: id, nowMs: 1 }, { $case: 'decision', decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0 } });
+  makeEvent(
+    { id, tenant: 'acme', requestId: id, nowMs: 1 },
+    {
+      $case: 'decision',
+      decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0 },
+    },
+  );
 
 describe('bus', () => {
   it('provisions idempotently and de-duplicates retried publishes by event id', async () => {
@@ -44,7 +50,13 @@ describe('bus', () => {
 
   it('redelivers transient failures, dead-letters poison messages, and acks the rest', async () => {
     const spec = randomStream();
-    const dlq: StreamSpec = { name: `DL_${spec.name}`, subjects: [`deadletter.${spec.name}.>`], retention: 'limits', maxAgeMs: 60_000, duplicateWindowMs: 60_000 };
+    const dlq: StreamSpec = {
+      name: `DL_${spec.name}`,
+      subjects: [`deadletter.${spec.name}.>`],
+      retention: 'limits',
+      maxAgeMs: 60_000,
+      duplicateWindowMs: 60_000,
+    };
     const jsm = await jetstreamManager(nc);
     await provisionStreams(jsm, [spec, dlq]);
     const js = jetstream(nc);

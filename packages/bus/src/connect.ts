@@ -41,20 +41,24 @@ export async function connectBus(options: ConnectBusOptions): Promise<NatsConnec
  */
 export function parseNatsUrl(url: string): { servers: string[]; user?: string; pass?: string } {
   let credentials: { user: string; pass: string } | undefined;
-  const servers = url.split(',').map((s) => s.trim()).filter(Boolean).map((server) => {
-    const at = /^([a-z+]+:\/\/)?([^@/]*)@(.*)$/i.exec(server);
-    if (!at) return server;
-    const [, scheme = '', userinfo = '', rest = ''] = at;
-    const colon = userinfo.indexOf(':');
-    const found = {
-      user: decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon)),
-      pass: colon === -1 ? '' : decodeURIComponent(userinfo.slice(colon + 1)),
-    };
-    if (credentials && (credentials.user !== found.user || credentials.pass !== found.pass)) {
-      throw new Error(`NATS_URL names different credentials for different servers (${credentials.user}, ${found.user}); use one user for all`);
-    }
-    credentials = found;
-    return `${scheme}${rest}`;
-  });
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((server) => {
+      const at = /^([a-z+]+:\/\/)?([^@/]*)@(.*)$/i.exec(server);
+      if (!at) return server;
+      const [, scheme = '', userinfo = '', rest = ''] = at;
+      const colon = userinfo.indexOf(':');
+      const found = {
+        user: decodeURIComponent(colon === -1 ? userinfo : userinfo.slice(0, colon)),
+        pass: colon === -1 ? '' : decodeURIComponent(userinfo.slice(colon + 1)),
+      };
+      if (credentials && (credentials.user !== found.user || credentials.pass !== found.pass)) {
+        throw new Error(`NATS_URL names different credentials for different servers (${credentials.user}, ${found.user}); use one user for all`);
+      }
+      credentials = found;
+      return `${scheme}${rest}`;
+    });
   return credentials ? { servers, ...credentials } : { servers };
 }

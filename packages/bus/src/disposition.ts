@@ -2,9 +2,7 @@ import { isDomainError } from '@switchyard/contracts';
 
 /** What to do with a delivered message once its handler has run. */
 export type Disposition =
-  | { readonly kind: 'ack' }
-  | { readonly kind: 'nak'; readonly delayMs: number }
-  | { readonly kind: 'dead-letter'; readonly reason: string };
+  { readonly kind: 'ack' } | { readonly kind: 'nak'; readonly delayMs: number } | { readonly kind: 'dead-letter'; readonly reason: string };
 
 export interface RetryPolicy {
   /** Deliveries allowed in total, as configured on the consumer. */

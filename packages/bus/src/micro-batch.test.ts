@@ -5,7 +5,9 @@ describe('createMicroBatch', () => {
   it('groups concurrent submissions into batches and hands each submitter its own result', async () => {
     const batches: number[][] = [];
     const batch = createMicroBatch<number, number>({
-      maxBatch: 10, maxParallel: 1, maxWaitMs: 50,
+      maxBatch: 10,
+      maxParallel: 1,
+      maxWaitMs: 50,
       flush: async (items) => {
         batches.push([...items]);
         await new Promise((r) => setTimeout(r, 5));
@@ -31,19 +33,26 @@ describe('createMicroBatch', () => {
 
   it('rejects every item of a failed batch and keeps going', async () => {
     let fail = true;
-    const batch = createMicroBatch<number, number>({ maxParallel: 1, flush: async (items) => {
-      if (fail) {
-        fail = false;
-        throw new Error('database down');
-      }
-      return [...items];
-    } });
+    const batch = createMicroBatch<number, number>({
+      maxParallel: 1,
+      flush: async (items) => {
+        if (fail) {
+          fail = false;
+          throw new Error('database down');
+        }
+        return [...items];
+      },
+    });
     await expect(batch.submit(1)).rejects.toThrow('database down');
     await expect(batch.submit(2)).resolves.toBe(2);
   });
 
   it('drain flushes a waiting partial batch at once', async () => {
-    const batch = createMicroBatch<number, number>({ maxParallel: 1, maxWaitMs: 60_000, flush: async (items) => (await new Promise((r) => setTimeout(r, 5)), [...items]) });
+    const batch = createMicroBatch<number, number>({
+      maxParallel: 1,
+      maxWaitMs: 60_000,
+      flush: async (items) => (await new Promise((r) => setTimeout(r, 5)), [...items]),
+    });
     const first = batch.submit(1);
     const second = batch.submit(2);
     await batch.drain();

@@ -32,11 +32,7 @@ function streamConfig(spec: StreamSpec, options: ProvisionOptions): Partial<Stre
 const isNotFound = (e: unknown) => e instanceof JetStreamApiError && e.status === 404;
 
 /** Creates each stream, or updates it to the spec; safe to run from every replica at start. */
-export async function provisionStreams(
-  jsm: JetStreamManager,
-  specs: readonly StreamSpec[],
-  options: ProvisionOptions = {},
-): Promise<void> {
+export async function provisionStreams(jsm: JetStreamManager, specs: readonly StreamSpec[], options: ProvisionOptions = {}): Promise<void> {
   for (const spec of specs) {
     const config = streamConfig(spec, options);
     try {

@@ -14,12 +14,7 @@ export interface PublishOptions {
  * Publishes an event with its envelope id as Nats-Msg-Id and waits for the stream's ack.
  * Retries ride out a leader election or reconnect; the server drops the duplicates.
  */
-export async function publishEvent(
-  js: JetStreamClient,
-  subject: string,
-  event: Event,
-  options: PublishOptions = {},
-): Promise<PubAck> {
+export async function publishEvent(js: JetStreamClient, subject: string, event: Event, options: PublishOptions = {}): Promise<PubAck> {
   const id = event.envelope?.id;
   if (!id) throw new Error(`event for ${subject} has no envelope id; it could not be de-duplicated`);
   const data = encodeEvent(event);

@@ -20,7 +20,13 @@ afterAll(async () => {
 });
 
 const event = (id: string) =>
-  makeEvent({ id, tenant: 'acme', requestId: id, nowMs: 1 }, { $case: 'decision', decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0 } });
+  makeEvent(
+    { id, tenant: 'acme', requestId: id, nowMs: 1 },
+    {
+      $case: 'decision',
+      decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0 },
+    },
+  );
 
 async function drain(it: AsyncIterable<PulledMessage>): Promise<PulledMessage[]> {
   const got: PulledMessage[] = [];
@@ -51,7 +57,11 @@ describe('pullDurable', () => {
     // The nak must reach the server before the next pull, or b and c may come first.
     await nc.flush();
     const second = await drain(puller.pull(3, 1_000));
-    expect(second.map((m) => [m.event.envelope!.id, m.deliveryCount])).toEqual([[`${id}-a`, 2], [`${id}-b`, 1], [`${id}-c`, 1]]);
+    expect(second.map((m) => [m.event.envelope!.id, m.deliveryCount])).toEqual([
+      [`${id}-a`, 2],
+      [`${id}-b`, 1],
+      [`${id}-c`, 1],
+    ]);
     for (const m of second) m.ack();
     await nc.flush();
     expect((await jsm.consumers.info(spec.name, 'w')).num_ack_pending).toBe(0);

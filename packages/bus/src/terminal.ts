@@ -11,7 +11,10 @@ export async function publishTerminal(js: JetStreamClient, terminated: RequestTe
   const ack = await publishEvent(
     js,
     subjects.requestTerminated(outcomeName(terminated.outcome), terminated.tenant),
-    makeEvent({ id: `terminal-${terminated.requestId}`, tenant: terminated.tenant, requestId: terminated.requestId, nowMs }, { $case: 'requestTerminated', requestTerminated: terminated }),
+    makeEvent(
+      { id: `terminal-${terminated.requestId}`, tenant: terminated.tenant, requestId: terminated.requestId, nowMs },
+      { $case: 'requestTerminated', requestTerminated: terminated },
+    ),
   );
   return !ack.duplicate;
 }

@@ -10,7 +10,10 @@ export const commonEnv = {
   METRICS_PORT: port.default(0),
   METRICS_HOST: z.string().default('127.0.0.1'),
   /** Stop when the parent process goes away (set by `switchyard up`, so no service outlives it). */
-  EXIT_WITH_PARENT: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  EXIT_WITH_PARENT: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   /** JetStream stream replicas: 3 on a cluster. */
   STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 } as const;
@@ -20,6 +23,9 @@ export const databaseEnv = { DATABASE_URL: z.string().default('postgres://postgr
 
 /** `host:port` for a gRPC listener. */
 export const listenAddress = (fallback: string) =>
-  z.string().regex(/^[^:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:50051').default(fallback);
+  z
+    .string()
+    .regex(/^[^:]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:50051')
+    .default(fallback);
 
 export const portSchema = port;

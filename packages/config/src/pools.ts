@@ -17,7 +17,10 @@ export const poolSchema = z.object({
   /** Price of one GPU-hour in the currency unit. */
   pricePerGpuHour: z.number().positive(),
   /** Tiers this pool may serve. Default: all. */
-  tiers: z.array(z.enum(TIERS)).min(1).default([...TIERS]),
+  tiers: z
+    .array(z.enum(TIERS))
+    .min(1)
+    .default([...TIERS]),
   /** Sequences one worker runs at once. Default 32. */
   slotsPerWorker: z.number().int().min(1).max(1024).default(32),
   /**
@@ -29,7 +32,10 @@ export const poolSchema = z.object({
    * Model version deployed on this pool, as routes name it (e.g. `llama-3.1-8b-v2` for a
    * canary build of `llama-3.1-8b`). Optional; default: the model id.
    */
-  version: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'use lower-case letters, digits, "." and "-"').optional(),
+  version: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'use lower-case letters, digits, "." and "-"')
+    .optional(),
   /**
    * Tenants holding reserved capacity on this pool: they use it first and spill over to
    * shared pools when it is saturated; other tenants may only use its idle capacity for

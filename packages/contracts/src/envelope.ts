@@ -37,10 +37,7 @@ export const encodeEvent = (event: Event): Uint8Array => Event.encode(event).fin
 export const decodeEvent = (data: Uint8Array): Event => Event.decode(data);
 
 /** Narrows an event to one payload kind, or throws naming what arrived instead. */
-export function expectPayload<T extends EventType>(
-  event: Event,
-  type: T,
-): Extract<EventPayload, { $case: T }> {
+export function expectPayload<T extends EventType>(event: Event, type: T): Extract<EventPayload, { $case: T }> {
   const payload = event.payload;
   if (payload?.$case !== type) {
     throw new Error(`expected a ${type} event, got ${payload?.$case ?? 'an empty event'}`);

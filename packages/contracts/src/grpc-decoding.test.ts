@@ -14,7 +14,9 @@ describe('guarded AdmissionService decoding', () => {
   });
 
   it('turns bytes that are not protobuf into INVALID_ARGUMENT for a unary call', () => {
-    const handlers = rejectUndecodable(AdmissionServiceService, { getRequest: (_call: unknown, _callback: unknown) => expect.fail('the handler must not run') });
+    const handlers = rejectUndecodable(AdmissionServiceService, {
+      getRequest: (_call: unknown, _callback: unknown) => expect.fail('the handler must not run'),
+    });
     const request = AdmissionServiceService.getRequest.requestDeserialize(Buffer.from([0xff, 0xff, 0xff]));
     let sent: Partial<ServiceError> | undefined;
     handlers.getRequest({ request, emit: () => expect.fail('unary calls answer by callback') } as never, ((e: Partial<ServiceError>) => (sent = e)) as never);

@@ -21,9 +21,7 @@ interface Undecodable {
 /** The decoder's words, with what to change where it names only a number type. */
 function reasonOf(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  return /MAX_SAFE_INTEGER/.test(message)
-    ? `${message}: 64-bit integer fields (such as seed) must be between 0 and 2^53-1 (9007199254740991)`
-    : message;
+  return /MAX_SAFE_INTEGER/.test(message) ? `${message}: 64-bit integer fields (such as seed) must be between 0 and 2^53-1 (9007199254740991)` : message;
 }
 
 /**
@@ -78,7 +76,11 @@ export function rejectUndecodable<H extends object>(definition: Methods, handler
  * Adds a generated service to a server with decoding guarded: a request that is not a valid
  * message is INVALID_ARGUMENT, never INTERNAL, for every service served the same way.
  */
-export function addGuardedService<D extends Methods, H extends object>(server: { addService(definition: D, handlers: H): void }, definition: D, handlers: H): void {
+export function addGuardedService<D extends Methods, H extends object>(
+  server: { addService(definition: D, handlers: H): void },
+  definition: D,
+  handlers: H,
+): void {
   const guarded = guardDecoding(definition);
   server.addService(guarded, rejectUndecodable(guarded, handlers));
 }

@@ -1,8 +1,4 @@
-export {
-  Tier,
-  Outcome,
-  TokenUsage,
-} from './gen/switchyard/v1/common.js';
+export { Tier, Outcome, TokenUsage } from './gen/switchyard/v1/common.js';
 export {
   RequestState,
   GenerateRequest,

@@ -21,7 +21,13 @@ const spec = (s: StreamSpec) => s;
 /** Every stream of DESIGN.md §3. */
 export const streams = {
   REQUESTS: spec({ name: 'REQUESTS', subjects: ['requests.admitted.>'], retention: 'limits', maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 120_000 }),
-  LIFECYCLE: spec({ name: 'LIFECYCLE', subjects: OUTCOMES.map((o) => `requests.${o}.>`), retention: 'limits', maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 120_000 }),
+  LIFECYCLE: spec({
+    name: 'LIFECYCLE',
+    subjects: OUTCOMES.map((o) => `requests.${o}.>`),
+    retention: 'limits',
+    maxAgeMs: 7 * DAY_MS,
+    duplicateWindowMs: 120_000,
+  }),
   DISPATCH: spec({ name: 'DISPATCH', subjects: ['dispatch.>'], retention: 'workqueue', maxAgeMs: DAY_MS, duplicateWindowMs: 120_000 }),
   BATCHES: spec({ name: 'BATCHES', subjects: ['batches.>'], retention: 'workqueue', maxAgeMs: DAY_MS, duplicateWindowMs: 120_000 }),
   USAGE: spec({ name: 'USAGE', subjects: ['usage.recorded.>'], retention: 'limits', maxAgeMs: 30 * DAY_MS, duplicateWindowMs: 120_000 }),

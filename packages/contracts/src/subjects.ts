@@ -22,24 +22,20 @@ function token(kind: string, value: string): string {
 }
 
 export const subjects = {
-  requestAdmitted: (tier: TierName, tenant: string) =>
-    `requests.admitted.${tier}.${token('tenant', tenant)}`,
-  requestTerminated: (outcome: OutcomeName, tenant: string) =>
-    `requests.${outcome}.${token('tenant', tenant)}`,
+  requestAdmitted: (tier: TierName, tenant: string) => `requests.admitted.${tier}.${token('tenant', tenant)}`,
+  requestTerminated: (outcome: OutcomeName, tenant: string) => `requests.${outcome}.${token('tenant', tenant)}`,
   dispatch: (pool: string) => `dispatch.${token('pool', pool)}`,
   batches: (pool: string) => `batches.${token('pool', pool)}`,
   usageRecorded: (tenant: string) => `usage.recorded.${token('tenant', tenant)}`,
   billingUsage: (tenant: string) => `billing.usage.${token('tenant', tenant)}`,
   billingBudget: (tenant: string) => `billing.budget.${token('tenant', tenant)}`,
-  decision: (service: 'admission' | 'policy' | 'scheduler', tenant: string) =>
-    `decisions.${service}.${token('tenant', tenant)}`,
+  decision: (service: 'admission' | 'policy' | 'scheduler', tenant: string) => `decisions.${service}.${token('tenant', tenant)}`,
   /**
    * Changes the scheduler made to a route on its own (a canary rolled back), with the reason;
    * "." in the alias becomes "_" (subject tokens hold no dots).
    */
   routeDecision: (alias: string) => `decisions.routes.${token('route alias', alias.replaceAll('.', '_'))}`,
-  deadLetter: (stream: string, consumer: string) =>
-    `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
+  deadLetter: (stream: string, consumer: string) => `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
   /** Core NATS: the caller went away or its deadline passed; workers stop generating. */
   cancelRequest: (requestId: string) => `_SY.cancel.${token('request id', requestId)}`,
   /**

@@ -6,7 +6,8 @@ import { parseTier, TIER_RANK, tierFromName, tierFromText, tierLabel, tierName }
 describe('tiers', () => {
   it('parses exactly the three tier names', () => {
     expect(TIERS.map(parseTier)).toEqual(['realtime', 'internal', 'batch']);
-    for (const text of ['', 'Realtime', 'BATCH', ' batch', 'unspecified', 'toString', 'constructor', '__proto__']) expect(parseTier(text), text).toBeUndefined();
+    for (const text of ['', 'Realtime', 'BATCH', ' batch', 'unspecified', 'toString', 'constructor', '__proto__'])
+      expect(parseTier(text), text).toBeUndefined();
   });
 
   it('ranks realtime before internal before batch', () => {
@@ -22,9 +23,20 @@ describe('tiers', () => {
 
   it('reads a stored tier back, UNSPECIFIED for anything else, and labels UNSPECIFIED as stored', () => {
     expect(['realtime', 'internal', 'batch', 'unspecified', '', 'Batch'].map(tierFromText)).toEqual([
-      Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH, Tier.TIER_UNSPECIFIED, Tier.TIER_UNSPECIFIED, Tier.TIER_UNSPECIFIED,
+      Tier.TIER_REALTIME,
+      Tier.TIER_INTERNAL,
+      Tier.TIER_BATCH,
+      Tier.TIER_UNSPECIFIED,
+      Tier.TIER_UNSPECIFIED,
+      Tier.TIER_UNSPECIFIED,
     ]);
-    expect([Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH, Tier.TIER_UNSPECIFIED, 99 as Tier].map(tierLabel)).toEqual(['realtime', 'internal', 'batch', 'unspecified', 'unspecified']);
+    expect([Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH, Tier.TIER_UNSPECIFIED, 99 as Tier].map(tierLabel)).toEqual([
+      'realtime',
+      'internal',
+      'batch',
+      'unspecified',
+      'unspecified',
+    ]);
     for (const t of [Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH, Tier.TIER_UNSPECIFIED]) expect(tierFromText(tierLabel(t))).toBe(t);
   });
 });

@@ -23,15 +23,17 @@ async function racingIncrements(run: (increment: () => Promise<void>) => Promise
   let release!: () => void;
   const bothRead = new Promise<void>((resolve) => (release = resolve));
   const increment = () =>
-    sql.begin('isolation level serializable', async (tx) => {
-      const [row] = await tx<{ n: number }[]>`SELECT n FROM counters WHERE id = 1`;
-      // Only the first round waits for the other: a retry reads and writes on its own.
-      if (arrived < 2 && ++arrived <= 2) {
-        if (arrived === 2) release();
-        await bothRead;
-      }
-      await tx`UPDATE counters SET n = ${row!.n + 1} WHERE id = 1`;
-    }).then(() => undefined);
+    sql
+      .begin('isolation level serializable', async (tx) => {
+        const [row] = await tx<{ n: number }[]>`SELECT n FROM counters WHERE id = 1`;
+        // Only the first round waits for the other: a retry reads and writes on its own.
+        if (arrived < 2 && ++arrived <= 2) {
+          if (arrived === 2) release();
+          await bothRead;
+        }
+        await tx`UPDATE counters SET n = ${row!.n + 1} WHERE id = 1`;
+      })
+      .then(() => undefined);
   await Promise.allSettled([run(increment), run(increment)]).then((results) => {
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -42,7 +44,10 @@ async function racingIncrements(run: (increment: () => Promise<void>) => Promise
 
 describe('retryConflicts', () => {
   it('without it, one of two racing serializable transactions fails with a serialization failure', async () => {
-    const error = await racingIncrements((increment) => increment()).then(() => undefined, (e: unknown) => e);
+    const error = await racingIncrements((increment) => increment()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect((error as { code?: string }).code).toBe('40001');
     expect(isRetryableConflict(error)).toBe(true);
   });
@@ -54,11 +59,21 @@ describe('retryConflicts', () => {
   it('throws any other error at once, and a conflict after the last attempt', async () => {
     let calls = 0;
     const other = Object.assign(new Error('unique violation'), { code: '23505' });
-    await expect(retryConflicts(async () => { calls++; throw other; })).rejects.toBe(other);
+    await expect(
+      retryConflicts(async () => {
+        calls++;
+        throw other;
+      }),
+    ).rejects.toBe(other);
     expect(calls).toBe(1);
     calls = 0;
     const conflict = Object.assign(new Error('deadlock'), { code: '40P01' });
-    await expect(retryConflicts(async () => { calls++; throw conflict; }, 3)).rejects.toBe(conflict);
+    await expect(
+      retryConflicts(async () => {
+        calls++;
+        throw conflict;
+      }, 3),
+    ).rejects.toBe(conflict);
     expect(calls).toBe(3);
     expect(isRetryableConflict(null)).toBe(false);
     expect(isRetryableConflict(undefined)).toBe(false);

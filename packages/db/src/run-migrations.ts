@@ -18,7 +18,9 @@ export interface MigrationSet {
  */
 export async function runMigrations(sql: Sql, set: MigrationSet): Promise<string[]> {
   if (!/^[a-z_]+$/.test(set.table)) throw new Error(`migration table "${set.table}" must be lower-case letters and "_"`);
-  const files = readdirSync(set.dir).filter((f) => /^\d{3}_.+\.sql$/.test(f)).sort();
+  const files = readdirSync(set.dir)
+    .filter((f) => /^\d{3}_.+\.sql$/.test(f))
+    .sort();
   const applied: string[] = [];
   await sql.begin(async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${set.lockKey})`;

@@ -13,15 +13,11 @@ const TP4 = 'llama-3.1-70b-tp4';
 
 type Phase = ProfileRow['phase'];
 
-const model = (gpu: GpuType, name: string, rows: readonly ProfileRow[] = profiles[gpu].rows): PerfModel =>
-  createPerfModel(rows, profiles[gpu].meta, name);
-const rowsOf = (gpu: GpuType, name: string, phase: Phase): ProfileRow[] =>
-  profiles[gpu].rows.filter((r) => r.model === name && r.phase === phase);
+const model = (gpu: GpuType, name: string, rows: readonly ProfileRow[] = profiles[gpu].rows): PerfModel => createPerfModel(rows, profiles[gpu].meta, name);
+const rowsOf = (gpu: GpuType, name: string, phase: Phase): ProfileRow[] => profiles[gpu].rows.filter((r) => r.model === name && r.phase === phase);
 /** The measured median of one table row, so expectations come from the data, not literals. */
 const measured = (gpu: GpuType, name: string, phase: Phase, batch: number, context: number, newTokens?: number): number => {
-  const row = rowsOf(gpu, name, phase).find(
-    (r) => r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens),
-  );
+  const row = rowsOf(gpu, name, phase).find((r) => r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens));
   if (row === undefined) throw new Error(`no ${phase} row ${batch}/${context}/${newTokens} for ${name} on ${gpu}`);
   return row.ms;
 };
@@ -55,19 +51,25 @@ describe('leave-one-out over the measured grid', () => {
     const chunk = (r: ProfileRow): number => r.newTokens - r.batch;
     const one = (label: string) => (r: ProfileRow) => ({ label, held: [r] });
     return [
-      ...prefill.filter((r) => interior(prefill.map((p) => p.context), r.context)).map(one('prefill')),
+      ...prefill
+        .filter((r) =>
+          interior(
+            prefill.map((p) => p.context),
+            r.context,
+          ),
+        )
+        .map(one('prefill')),
       ...decode
-        .filter((r) => interior(decode.filter((d) => d.context === r.context).map((d) => d.batch), r.batch))
+        .filter((r) =>
+          interior(
+            decode.filter((d) => d.context === r.context).map((d) => d.batch),
+            r.batch,
+          ),
+        )
         .map(one('decode')),
-      ...decodeContexts
-        .filter((c) => interior(decodeContexts, c))
-        .map((c) => ({ label: 'decode-ctx', held: decode.filter((r) => r.context === c) })),
-      ...mixed
-        .filter((r) => interior([0, ...mixed.filter((m) => m.batch === r.batch).map(chunk)], chunk(r)))
-        .map(one('mixed')),
-      ...mixedBatches
-        .filter((b) => interior(mixedBatches, b))
-        .map((b) => ({ label: 'mixed-batch', held: mixed.filter((r) => r.batch === b) })),
+      ...decodeContexts.filter((c) => interior(decodeContexts, c)).map((c) => ({ label: 'decode-ctx', held: decode.filter((r) => r.context === c) })),
+      ...mixed.filter((r) => interior([0, ...mixed.filter((m) => m.batch === r.batch).map(chunk)], chunk(r))).map(one('mixed')),
+      ...mixedBatches.filter((b) => interior(mixedBatches, b)).map((b) => ({ label: 'mixed-batch', held: mixed.filter((r) => r.batch === b) })),
     ];
   };
 
@@ -79,7 +81,11 @@ describe('leave-one-out over the measured grid', () => {
         const rows = profiles[gpu].rows.filter((r) => r.model === name);
         const errors = new Map<string, number[]>();
         for (const { label, held } of cases(rows)) {
-          const m = model(gpu, name, rows.filter((r) => !held.includes(r)));
+          const m = model(
+            gpu,
+            name,
+            rows.filter((r) => !held.includes(r)),
+          );
           for (const r of held) {
             const err = Math.abs(predictShard(m, r) / r.ms - 1);
             errors.set(label, [...(errors.get(label) ?? []), err]);

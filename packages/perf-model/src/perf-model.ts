@@ -89,10 +89,7 @@ function at(c: Curve, x: number): number {
   const t = (x - xs[i]!) / hi;
   if (slopes === null) return ys[i]! + t * (ys[i + 1]! - ys[i]!);
   const [t2, t3] = [t * t, t * t * t];
-  return (
-    (2 * t3 - 3 * t2 + 1) * ys[i]! + (t3 - 2 * t2 + t) * hi * slopes[i]! +
-    (-2 * t3 + 3 * t2) * ys[i + 1]! + (t3 - t2) * hi * slopes[i + 1]!
-  );
+  return (2 * t3 - 3 * t2 + 1) * ys[i]! + (t3 - 2 * t2 + t) * hi * slopes[i]! + (-2 * t3 + 3 * t2) * ys[i + 1]! + (t3 - t2) * hi * slopes[i + 1]!;
 }
 
 interface GridPoint {
@@ -114,7 +111,10 @@ function grid(points: readonly GridPoint[], what: string): (row: number, x: numb
     ps.forEach((p, i) => {
       if (i > 0 && p.x === ps[i - 1]!.x) throw invalid(`${what}: two rows for ${k}/${p.x}`);
     });
-    return pchip(ps.map((p) => p.x), ps.map((p) => p.ms));
+    return pchip(
+      ps.map((p) => p.x),
+      ps.map((p) => p.ms),
+    );
   });
   if (rows.length === 0) throw invalid(`${what}: no rows`);
   return (row, x) => at({ xs: keys, ys: rows.map((r) => at(r, x)), slopes: null }, row);
@@ -157,12 +157,7 @@ function count(name: string, v: number): number {
  *
  * @throws DomainError `INVALID_ARGUMENT` when meta lacks the model or a phase has no rows.
  */
-export function createPerfModel(
-  rows: readonly ProfileRow[],
-  meta: GpuMeta,
-  model: string,
-  options: PerfModelOptions = {},
-): PerfModel {
+export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, model: string, options: PerfModelOptions = {}): PerfModel {
   const opts = { ...defaults, ...options };
   const shape = meta.models[model];
   if (shape === undefined) throw invalid(`meta of ${meta.gpu} has no model "${model}"`);
@@ -175,7 +170,10 @@ export function createPerfModel(
   const [prefillRows, decodeRows, mixedRows] = [phase('prefill'), phase('decode'), phase('mixed')];
   const prefillNodes = prefillRows.map((r) => ({ row: 0, x: r.context, ms: r.ms }));
   const prefillShard = grid(prefillNodes, 'prefill');
-  const decodeShard = grid(decodeRows.map((r) => ({ row: r.context, x: r.batch, ms: r.ms })), 'decode');
+  const decodeShard = grid(
+    decodeRows.map((r) => ({ row: r.context, x: r.batch, ms: r.ms })),
+    'decode',
+  );
   const refContexts = new Set(mixedRows.map((r) => r.context));
   if (refContexts.size !== 1) throw invalid(`mixed rows of ${model} must share one decode context`);
   const refContext = [...refContexts][0]!;
@@ -198,8 +196,7 @@ export function createPerfModel(
   };
   const decodeMs = (batch: number, context: number): number =>
     count('batch', batch) === 0 ? 0 : decodeShard(count('context', context), batch) + allReduceMs(batch);
-  const prefillMs = (tokens: number): number =>
-    count('tokens', tokens) === 0 ? 0 : prefillShard(0, tokens) + allReduceMs(tokens);
+  const prefillMs = (tokens: number): number => (count('tokens', tokens) === 0 ? 0 : prefillShard(0, tokens) + allReduceMs(tokens));
 
   return {
     model,
@@ -211,11 +208,7 @@ export function createPerfModel(
       const context = count('decodeContext', decodeContext);
       const contextShift = decodeShard(context, decodeBatch) - decodeShard(refContext, decodeBatch);
       // A mixed step does all of the work of either part alone, so it never costs less than one.
-      const shard = Math.max(
-        mixedShard(decodeBatch, prefillTokens) + contextShift,
-        decodeShard(context, decodeBatch),
-        prefillShard(0, prefillTokens),
-      );
+      const shard = Math.max(mixedShard(decodeBatch, prefillTokens) + contextShift, decodeShard(context, decodeBatch), prefillShard(0, prefillTokens));
       return shard + allReduceMs(decodeBatch + prefillTokens);
     },
     kvCapacityTokens(gpuMemGib = meta.memGib) {

@@ -26,7 +26,7 @@ function stream(guard: OutputGuard, chunks: readonly string[]): { text: string; 
 function chunked(text: string, seed: number, max = 12): string[] {
   let x = seed;
   const out: string[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
     const n = 1 + (x % max);
     out.push(text.slice(i, i + n));

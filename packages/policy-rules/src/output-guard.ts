@@ -81,7 +81,12 @@ export function createOutputGuard(policy: PolicySet, options: OutputGuardOptions
   const ruleIds = new Set<string>();
   const blockedBy = new Set<Category>();
 
-  const blockStep = (categories: readonly Category[] = NONE, ids: readonly string[] = NONE): OutputStep => ({ action: 'block', text: '', categories, ruleIds: ids });
+  const blockStep = (categories: readonly Category[] = NONE, ids: readonly string[] = NONE): OutputStep => ({
+    action: 'block',
+    text: '',
+    categories,
+    ruleIds: ids,
+  });
 
   const record = (fired: readonly Live[]): { categories: Category[]; ruleIds: string[] } => {
     for (const m of fired) {

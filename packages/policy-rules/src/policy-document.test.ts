@@ -60,9 +60,7 @@ describe('policy documents', () => {
   });
 
   it('are refused with every problem named', () => {
-    const message = rejection(() =>
-      parsePolicyDocument({ detectors: ['email', 'dna'], actions: { email: 'shred' }, output: { check: 'yes' }, extra: 1 }),
-    );
+    const message = rejection(() => parsePolicyDocument({ detectors: ['email', 'dna'], actions: { email: 'shred' }, output: { check: 'yes' }, extra: 1 }));
     for (const part of ['version', 'detectors.1', 'actions.email', 'output.check', 'extra']) expect(message).toContain(part);
   });
 

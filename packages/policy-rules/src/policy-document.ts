@@ -14,7 +14,15 @@ const actionTable = z.partialRecord(z.enum(Object.values(categories) as [Categor
 const selectors = z.array(z.enum(SELECTORS, { error: () => `unknown detector: use a category or a rule id (${SELECTORS.join(', ')})` }));
 const pattern = z.union([
   z.string().trim().min(1).max(MAX_PATTERN_LENGTH),
-  z.object({ regex: z.string().min(1).max(MAX_PATTERN_LENGTH), flags: z.string().regex(/^[imsu]*$/, 'flags may only use i, m, s, u').optional() }).strict(),
+  z
+    .object({
+      regex: z.string().min(1).max(MAX_PATTERN_LENGTH),
+      flags: z
+        .string()
+        .regex(/^[imsu]*$/, 'flags may only use i, m, s, u')
+        .optional(),
+    })
+    .strict(),
 ]);
 
 /**
@@ -36,7 +44,9 @@ export const policyDocumentSchema = z
     blockedTopics: z.array(pattern).max(1_000).optional(),
     /** Named tenant rules; category `custom`, rule id `tenant.custom.<id>`. */
     customPatterns: z
-      .array(z.object({ id: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'id: 1 to 40 of a-z, 0-9, "_" or "-"'), patterns: z.array(pattern).min(1).max(1_000) }).strict())
+      .array(
+        z.object({ id: z.string().regex(/^[a-z0-9_-]{1,40}$/, 'id: 1 to 40 of a-z, 0-9, "_" or "-"'), patterns: z.array(pattern).min(1).max(1_000) }).strict(),
+      )
       .max(50)
       .optional(),
     output: z

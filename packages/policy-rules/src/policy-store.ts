@@ -116,7 +116,10 @@ export async function putPolicyDocument(kv: KV, tenant: string, document: unknow
   if (current !== undefined) {
     const stored = tryVersion(current.json);
     if (stored === valid.version && current.json !== json) {
-      throw new DomainError('FAILED_PRECONDITION', `tenant ${tenant} already has other rules under version "${valid.version}": give the new policy a new version`);
+      throw new DomainError(
+        'FAILED_PRECONDITION',
+        `tenant ${tenant} already has other rules under version "${valid.version}": give the new policy a new version`,
+      );
     }
     return { revision: await kv.update(key, json, current.revision), document: valid };
   }

@@ -5,8 +5,16 @@ import { DEFAULT_PRICE_BOOK, priceReservation, priceUsage, type PriceBook } from
 
 const v2: PriceBook = { ...DEFAULT_PRICE_BOOK, version: 'v2', effectiveFromUnixMs: 1_000 };
 const usage: BillableUsage = {
-  usageId: 'u', requestId: 'r', tenant: 't', feature: 'f', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
-  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 1000 }, gpuSeconds: 1, recordedUnixMs: 0,
+  usageId: 'u',
+  requestId: 'r',
+  tenant: 't',
+  feature: 'f',
+  model: 'llama-3.1-8b',
+  tier: Tier.TIER_REALTIME,
+  pool: 'p',
+  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 1000 },
+  gpuSeconds: 1,
+  recordedUnixMs: 0,
 };
 
 describe('price catalog', () => {
@@ -27,7 +35,9 @@ describe('price catalog', () => {
   it('applies reserved-capacity terms to usage on reserved pools, on top of the batch discount', () => {
     const onDemand = priceUsage(usage, DEFAULT_PRICE_BOOK).amountMicros;
     expect(priceUsage(usage, DEFAULT_PRICE_BOOK, { capacityClass: 'reserved' }).amountMicros).toBe(Math.round(onDemand * 0.4));
-    expect(priceUsage({ ...usage, tier: Tier.TIER_BATCH }, DEFAULT_PRICE_BOOK, { capacityClass: 'reserved' }).amountMicros).toBe(Math.round(onDemand * 0.5 * 0.4));
+    expect(priceUsage({ ...usage, tier: Tier.TIER_BATCH }, DEFAULT_PRICE_BOOK, { capacityClass: 'reserved' }).amountMicros).toBe(
+      Math.round(onDemand * 0.5 * 0.4),
+    );
     expect(priceReservation('llama-3.1-8b', 10, DEFAULT_PRICE_BOOK)).toBe(45_000_000);
   });
 });

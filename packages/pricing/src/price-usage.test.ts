@@ -3,8 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_PRICE_BOOK, priceUsage } from './price-usage.js';
 
 const usage = (over: Partial<BillableUsage> = {}): BillableUsage => ({
-  usageId: 'u', requestId: 'r', tenant: 't', feature: 'f', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
-  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 500 }, gpuSeconds: 1, recordedUnixMs: 0, ...over,
+  usageId: 'u',
+  requestId: 'r',
+  tenant: 't',
+  feature: 'f',
+  model: 'llama-3.1-8b',
+  tier: Tier.TIER_REALTIME,
+  pool: 'p',
+  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 500 },
+  gpuSeconds: 1,
+  recordedUnixMs: 0,
+  ...over,
 });
 
 describe('priceUsage', () => {

@@ -46,7 +46,9 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
   const running = await options.start({ config, common, logger, registry, nc, js });
   const bus = followConnectionHealth(nc, (up) => (up ? logger.info('NATS connection back') : logger.warn('NATS connection lost; reconnecting')));
-  const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST, () => (bus.connected ? undefined : 'NATS connection lost; reconnecting'));
+  const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST, () =>
+    bus.connected ? undefined : 'NATS connection lost; reconnecting',
+  );
   logger.info({ metricsPort: metrics.port, pid: process.pid }, `${options.service} started`);
 
   let stopping = false;

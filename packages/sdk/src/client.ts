@@ -73,14 +73,16 @@ export function createSwitchyardClient(options: SwitchyardClientOptions) {
     generate(params: GenerateParams): ClientReadableStream<GenerateResponse> {
       return admission.generate(request(params), metadata(), callOptions(params.timeoutMs));
     },
-    complete: (params: GenerateParams) =>
-      unary<CompleteResponse>((cb) => admission.complete(request(params), metadata(), callOptions(params.timeoutMs), cb)),
-    getRequest: (requestId: string) =>
-      unary<GetRequestResponse>((cb) => admission.getRequest({ requestId }, metadata(), cb)),
+    complete: (params: GenerateParams) => unary<CompleteResponse>((cb) => admission.complete(request(params), metadata(), callOptions(params.timeoutMs), cb)),
+    getRequest: (requestId: string) => unary<GetRequestResponse>((cb) => admission.getRequest({ requestId }, metadata(), cb)),
     getBalance: (tenant = '') => unary<GetBalanceResponse>((cb) => needBilling().getBalance({ tenant }, metadata(), cb)),
     listEntries: (params: { tenant?: string; requestId?: string; pageSize?: number; pageToken?: string } = {}) =>
       unary<ListEntriesResponse>((cb) =>
-        needBilling().listEntries({ tenant: params.tenant ?? '', requestId: params.requestId ?? '', pageSize: params.pageSize ?? 0, pageToken: params.pageToken ?? '' }, metadata(), cb),
+        needBilling().listEntries(
+          { tenant: params.tenant ?? '', requestId: params.requestId ?? '', pageSize: params.pageSize ?? 0, pageToken: params.pageToken ?? '' },
+          metadata(),
+          cb,
+        ),
       ),
     close() {
       admission.close();

@@ -5,7 +5,15 @@ import { pino, type Logger } from 'pino';
  * pino's redaction is path based, so every name that carries text is listed here.
  */
 const TEXT_FIELDS = ['prompt', 'text', 'completion', 'content', 'messages', 'redactedText', 'output', 'input'];
-export const REDACT_PATHS = [...TEXT_FIELDS, ...TEXT_FIELDS.map((f) => `*.${f}`), ...TEXT_FIELDS.map((f) => `*.*.${f}`), 'authorization', '*.authorization', 'apiKey', '*.apiKey'];
+export const REDACT_PATHS = [
+  ...TEXT_FIELDS,
+  ...TEXT_FIELDS.map((f) => `*.${f}`),
+  ...TEXT_FIELDS.map((f) => `*.*.${f}`),
+  'authorization',
+  '*.authorization',
+  'apiKey',
+  '*.apiKey',
+];
 
 export interface LoggerOptions {
   readonly service: string;

@@ -8,7 +8,6 @@ import type { TestServer } from './test-server.js';
 
 export type { TestServer } from './test-server.js';
 
-
 export interface StartOptions {
   /** Listen here instead of a free port (local mode uses the default ports). */
   readonly port?: number;
@@ -52,7 +51,13 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
   const configured = options.configFile !== undefined;
   if (env.NATS_URL && options.port === undefined && !configured) return external(env.NATS_URL);
   if (!configured) {
-    const container = await containerInstead('nats-server', { image: 'nats:2.10-alpine', port: 4222, command: ['-js'], readyLog: /Server is ready/, url: (h, p) => `nats://${h}:${p}` });
+    const container = await containerInstead('nats-server', {
+      image: 'nats:2.10-alpine',
+      port: 4222,
+      command: ['-js'],
+      readyLog: /Server is ready/,
+      url: (h, p) => `nats://${h}:${p}`,
+    });
     if (container) return container;
   }
   const port = options.port ?? (await freePort());
@@ -64,7 +69,14 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
     command: 'nats-server',
     args: [
       ...(configured ? ['-c', options.configFile!] : []),
-      '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...(monitorPort ? ['-m', String(monitorPort)] : []),
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-js',
+      '-sd',
+      dir,
+      ...(monitorPort ? ['-m', String(monitorPort)] : []),
     ],
     readyPattern: /Server is ready/,
     spawnOptions: options.serverEnv ? { env: options.serverEnv } : undefined,
@@ -76,7 +88,12 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
 /** A redis-server on loopback that keeps nothing on disk, or `REDIS_URL` when set. */
 export async function startRedis(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.REDIS_URL && options.port === undefined) return external(env.REDIS_URL);
-  const container = await containerInstead('redis-server', { image: 'redis:7-alpine', port: 6379, readyLog: /Ready to accept connections/, url: (h, p) => `redis://${h}:${p}` });
+  const container = await containerInstead('redis-server', {
+    image: 'redis:7-alpine',
+    port: 6379,
+    readyLog: /Ready to accept connections/,
+    url: (h, p) => `redis://${h}:${p}`,
+  });
   if (container) return container;
   const port = options.port ?? (await freePort());
   const { dir, cleanup } = scratch('sy-redis-', options.dataDir);
@@ -94,7 +111,9 @@ const PG_BIN = '/usr/lib/postgresql/15/bin';
 /** PostgreSQL refuses to run as root, so as root we run it as the `postgres` user. */
 function postgresOwner(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
   if (!line) throw new Error('running as root, but there is no postgres user to run PostgreSQL as');
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -113,7 +132,10 @@ function templateCluster(owner: { uid: number; gid: number } | undefined): strin
   if (existsSync(join(template, 'PG_VERSION'))) return template;
   const building = mkdtempSync(join(tmpdir(), 'sy-pg-build-'));
   chownTree(building, owner);
-  execFileSync(join(PG_BIN, 'initdb'), ['-D', join(building, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], { stdio: 'ignore', ...owner });
+  execFileSync(join(PG_BIN, 'initdb'), ['-D', join(building, 'data'), '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions'], {
+    stdio: 'ignore',
+    ...owner,
+  });
   try {
     renameSync(join(building, 'data'), template);
   } catch {
@@ -127,8 +149,11 @@ function templateCluster(owner: { uid: number; gid: number } | undefined): strin
 export async function startPostgres(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.DATABASE_URL && options.port === undefined) return freshDatabase(env.DATABASE_URL);
   const container = await containerInstead(join(PG_BIN, 'postgres'), {
-    image: 'postgres:15-alpine', port: 5432, env: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
-    readyLog: /database system is ready to accept connections[\s\S]*database system is ready to accept connections/, url: (h, p) => `postgres://postgres@${h}:${p}/postgres`,
+    image: 'postgres:15-alpine',
+    port: 5432,
+    env: { POSTGRES_HOST_AUTH_METHOD: 'trust' },
+    readyLog: /database system is ready to accept connections[\s\S]*database system is ready to accept connections/,
+    url: (h, p) => `postgres://postgres@${h}:${p}/postgres`,
   });
   if (container) return container;
   const owner = postgresOwner();

@@ -28,8 +28,13 @@ export async function meteredHours(sql: Sql, q: { startMs: number; endMs: number
        WHERE minute >= ${new Date(q.startMs)} AND minute < ${new Date(q.endMs)} ${q.tenant ? sql`AND tenant = ${q.tenant}` : sql``}
        GROUP BY 1, 2`;
     return rows.map((r) => ({
-      tenant: r.tenant, hourMs: Number(r.hour_ms), requests: Number(r.requests), inputTokens: Number(r.input),
-      cachedInputTokens: Number(r.cached), outputTokens: Number(r.output), gpuMicros: Number(r.gpu),
+      tenant: r.tenant,
+      hourMs: Number(r.hour_ms),
+      requests: Number(r.requests),
+      inputTokens: Number(r.input),
+      cachedInputTokens: Number(r.cached),
+      outputTokens: Number(r.output),
+      gpuMicros: Number(r.gpu),
     }));
   } catch (e) {
     if (metersNothingYet(e)) return undefined;

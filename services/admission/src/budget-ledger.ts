@@ -10,8 +10,7 @@ export interface BudgetSpec {
 }
 
 export type ReserveVerdict =
-  | { readonly reserved: true; readonly committedMicros: number[] }
-  | { readonly reserved: false; readonly label: string; readonly committedMicros: number };
+  { readonly reserved: true; readonly committedMicros: number[] } | { readonly reserved: false; readonly label: string; readonly committedMicros: number };
 
 /**
  * Reserve-then-settle in Redis. A reservation adds the worst-case cost to every budget's
@@ -85,7 +84,16 @@ export function createBudgetLedger(redis: Redis, now: () => number = Date.now, r
     async reserve(requestId: string, costMicros: number, budgets: readonly BudgetSpec[], pricing: { model: string; tier: number }): Promise<ReserveVerdict> {
       if (budgets.length === 0) return { reserved: true, committedMicros: [] };
       const keys = [reservationKey(requestId), ...budgets.map((b) => b.key)];
-      const res = (await reserve(keys, [costMicros, BUDGET_TTL_MS, now(), requestId, reservationTtlMs, ...budgets.map((b) => b.hardLimitMicros), pricing.model, pricing.tier])) as number[];
+      const res = (await reserve(keys, [
+        costMicros,
+        BUDGET_TTL_MS,
+        now(),
+        requestId,
+        reservationTtlMs,
+        ...budgets.map((b) => b.hardLimitMicros),
+        pricing.model,
+        pricing.tier,
+      ])) as number[];
       return res[0] === 1
         ? { reserved: true, committedMicros: res.slice(2) }
         : { reserved: false, label: budgets[res[1]! - 1]!.label, committedMicros: res[2]! };

@@ -46,7 +46,13 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
   const limits = settings?.limits[params.tierName] ?? deps.defaultLimits[params.tierName];
   const tokens = params.promptTokens + params.maxTokens;
   if (tokens > limits.tokensPerMinute) {
-    refuse('refuse-size', new DomainError('INVALID_ARGUMENT', `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`));
+    refuse(
+      'refuse-size',
+      new DomainError(
+        'INVALID_ARGUMENT',
+        `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`,
+      ),
+    );
   }
 
   // Policy and the rate limiter answer at the same time: a first token waits for the slower of
@@ -57,17 +63,32 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
     deps.limiter.take(rateBuckets(tenant, params.tierName, limits, tokens)),
   ]);
   if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
-    refuse('refuse-policy', new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`));
+    refuse(
+      'refuse-policy',
+      new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`),
+    );
   }
   if (!rate.allowed) {
-    refuse('refuse-rate', new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, { retryAfterMs: rate.retryAfterMs, retryable: true }));
+    refuse(
+      'refuse-rate',
+      new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, {
+        retryAfterMs: rate.retryAfterMs,
+        retryable: true,
+      }),
+    );
   }
 
   const worstCase = worstCaseMicros(deps.priceBook, params, requestId, tenant);
   const plan = budgetPlan(settings, params.feature, deps.now());
   const reservation = await deps.budgets.reserve(requestId, worstCase, plan.specs, { model: params.model, tier: params.tier });
   if (!reservation.reserved) {
-    refuse('refuse-budget', new DomainError('RESOURCE_EXHAUSTED', `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`));
+    refuse(
+      'refuse-budget',
+      new DomainError(
+        'RESOURCE_EXHAUSTED',
+        `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`,
+      ),
+    );
   } else {
     for (const label of softBreaches(plan, reservation.reserved ? reservation.committedMicros : [])) {
       publishDecision(deps.nc, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}` }, deps.now());
@@ -82,9 +103,22 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
  * price in the book, so a budget is never under-reserved.
  */
 function worstCaseMicros(book: PriceBook, params: GenerationParams, requestId: string, tenant: string): number {
-  const priced = book.models[params.model] ? params.model : Object.keys(book.models).reduce((a, b) => ((book.models[a]!.outputPer1k >= book.models[b]!.outputPer1k) ? a : b));
+  const priced = book.models[params.model]
+    ? params.model
+    : Object.keys(book.models).reduce((a, b) => (book.models[a]!.outputPer1k >= book.models[b]!.outputPer1k ? a : b));
   return priceUsage(
-    { usageId: '', requestId, tenant, feature: params.feature, model: priced, tier: params.tier, pool: '', gpuSeconds: 0, recordedUnixMs: 0, usage: { inputTokens: params.promptTokens, cachedInputTokens: 0, outputTokens: params.maxTokens } },
+    {
+      usageId: '',
+      requestId,
+      tenant,
+      feature: params.feature,
+      model: priced,
+      tier: params.tier,
+      pool: '',
+      gpuSeconds: 0,
+      recordedUnixMs: 0,
+      usage: { inputTokens: params.promptTokens, cachedInputTokens: 0, outputTokens: params.maxTokens },
+    },
     book,
   ).amountMicros;
 }

@@ -1,7 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@switchyard/auth';
 import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { DomainError, Outcome, isDomainError, makeEvent, subjects, type ErrorCode, type RequestSpec, type TierName, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import {
+  DomainError,
+  Outcome,
+  isDomainError,
+  makeEvent,
+  subjects,
+  type ErrorCode,
+  type RequestSpec,
+  type TierName,
+  type RequestTerminated,
+  type TokenUsage,
+} from '@switchyard/contracts';
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
 import { createStartGate } from './start-gate.js';
@@ -97,7 +108,14 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
     leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
     const cleared = await passGates(deps, principal, params, requestId);
     const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (admitted = true));
-    if (key) await deps.idempotency.storeResult({ requestId, ok: true, text: parts.join(''), inputTokens: result.usage.inputTokens, outputTokens: result.usage.outputTokens });
+    if (key)
+      await deps.idempotency.storeResult({
+        requestId,
+        ok: true,
+        text: parts.join(''),
+        inputTokens: result.usage.inputTokens,
+        outputTokens: result.usage.outputTokens,
+      });
     return result;
   } catch (e) {
     if (!admitted) await deps.budgets.settle(requestId, 0);
@@ -105,7 +123,15 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
       // A refusal before admission frees the key for a retry; a failure after it is the result.
       if (admitted) {
         const code: ErrorCode = isDomainError(e) ? e.code : 'INTERNAL';
-        await deps.idempotency.storeResult({ requestId, ok: false, text: '', inputTokens: 0, outputTokens: 0, errorCode: code, errorMessage: (e as Error).message });
+        await deps.idempotency.storeResult({
+          requestId,
+          ok: false,
+          text: '',
+          inputTokens: 0,
+          outputTokens: 0,
+          errorCode: code,
+          errorMessage: (e as Error).message,
+        });
       } else {
         await deps.idempotency.release(principal.tenant, key);
       }
@@ -176,10 +202,13 @@ async function followRequest(
     gate.open();
 
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        cancelDownstream();
-        reject(new DomainError('DEADLINE_EXCEEDED', `no result within the deadline (request ${requestId})`));
-      }, Math.max(0, giveUpAt - deps.now()));
+      timer = setTimeout(
+        () => {
+          cancelDownstream();
+          reject(new DomainError('DEADLINE_EXCEEDED', `no result within the deadline (request ${requestId})`));
+        },
+        Math.max(0, giveUpAt - deps.now()),
+      );
     });
     const aborted = new Promise<never>((_, reject) => {
       onAbort = () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call')));
@@ -193,7 +222,11 @@ async function followRequest(
     const complete = await relay.waitForChunks(t.chunkCount, deps.chunkGraceMs ?? 2_000);
     if (!complete) {
       // The request ran and is billed: a caller must not hear that a retry is free.
-      throw new DomainError('DATA_LOSS', `request ${requestId} ran to completion and is billed, but ${t.chunkCount - relay.delivered} of its ${t.chunkCount} token chunks were lost on the way; a retry is a new request, billed again`, { retryable: false });
+      throw new DomainError(
+        'DATA_LOSS',
+        `request ${requestId} ran to completion and is billed, but ${t.chunkCount - relay.delivered} of its ${t.chunkCount} token chunks were lost on the way; a retry is a new request, billed again`,
+        { retryable: false },
+      );
     }
     output.end();
     if (output.blockedError) throw output.blockedError;

@@ -25,7 +25,6 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly store: RequestStore;
 }
 
-
 /** grpc-js gives Infinity when the caller set no deadline. */
 function deadlineOf(call: { getDeadline(): Date | number }): number {
   const d = call.getDeadline();

@@ -41,7 +41,9 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
   const { status, message } = clientErrorRefusal(error.code);
   const body = JSON.stringify(httpRefusal(status, message));
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy(error);
 }
@@ -99,7 +101,10 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
     let meta: CompletionMeta | undefined;
     try {
       const principal = principals.get(req)!;
-      const input = chatToGeneration((req.body ?? {}) as ChatCompletionBody, { tier: header(req.headers['x-switchyard-tier']), idempotencyKey: header(req.headers['idempotency-key']) });
+      const input = chatToGeneration((req.body ?? {}) as ChatCompletionBody, {
+        tier: header(req.headers['x-switchyard-tier']),
+        idempotencyKey: header(req.headers['idempotency-key']),
+      });
       const params = paramsFor(deps, principal, input);
       const createdSec = Math.floor(deps.generation.now() / 1000);
       if (!input.stream) {

@@ -14,16 +14,17 @@ export interface StoredResult {
   readonly errorMessage?: string;
 }
 
-export type Claim =
-  | { readonly kind: 'new' }
-  | { readonly kind: 'same'; readonly requestId: string }
-  | { readonly kind: 'conflict' };
+export type Claim = { readonly kind: 'new' } | { readonly kind: 'same'; readonly requestId: string } | { readonly kind: 'conflict' };
 
 const DAY_MS = 24 * 3600 * 1000;
 
 /** A stable hash of what makes two requests "the same body". */
 export function bodyHash(body: Record<string, unknown>): string {
-  const canonical = JSON.stringify(Object.keys(body).sort().map((k) => [k, body[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(body)
+      .sort()
+      .map((k) => [k, body[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex');
 }
 

@@ -40,7 +40,12 @@ export function createInFlightGate(maxWaiting = 10_000): InFlightGate {
       }
       if (signal?.aborted) return Promise.reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call'));
       if (line.waiting.length >= maxWaiting) {
-        return Promise.reject(new DomainError('RESOURCE_EXHAUSTED', `too many calls waiting for this tenant and tier (${maxWaiting}); slow down`, { retryAfterMs: 1_000, retryable: true }));
+        return Promise.reject(
+          new DomainError('RESOURCE_EXHAUSTED', `too many calls waiting for this tenant and tier (${maxWaiting}); slow down`, {
+            retryAfterMs: 1_000,
+            retryable: true,
+          }),
+        );
       }
       const current = line;
       return new Promise((resolve, reject) => {

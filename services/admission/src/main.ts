@@ -26,7 +26,10 @@ const env = z.object({
     .default('')
     .transform((v, ctx) => {
       const limits: Partial<Record<TierName, number>> = {};
-      for (const part of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+      for (const part of v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
         const [text, n] = part.split('=');
         const tier = parseTier(text ?? '');
         const count = Number(n);
@@ -59,7 +62,10 @@ runMain(() =>
       const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
-      const policies = await openPolicyStore({ kv: await openBucket(nc, buckets.policies), onError: (e) => logger.warn({ err: e }, 'policy document rejected') });
+      const policies = await openPolicyStore({
+        kv: await openBucket(nc, buckets.policies),
+        onError: (e) => logger.warn({ err: e }, 'policy document rejected'),
+      });
       const admission = createAdmission({
         nc,
         js,

@@ -19,7 +19,10 @@ describe('chatToGeneration', () => {
 
   it('refuses a message that is not an object as INVALID_ARGUMENT, not a crash', () => {
     for (const m of [null, 3, 'hi']) {
-      expect(refusal(() => chatToGeneration({ ...body, messages: [m] }, {}))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'messages[0] must be an object with "role" and "content"' });
+      expect(refusal(() => chatToGeneration({ ...body, messages: [m] }, {}))).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        message: 'messages[0] must be an object with "role" and "content"',
+      });
     }
   });
 

@@ -23,9 +23,12 @@ export function chatToGeneration(body: ChatCompletionBody, headers: { tier?: str
   const lines = body.messages.map((m: unknown, i: number) => {
     if (typeof m !== 'object' || m === null) throw invalid(`messages[${i}] must be an object with "role" and "content"`);
     const msg = m as { role?: unknown; content?: unknown };
-    const content = typeof msg.content === 'string'
-      ? msg.content
-      : Array.isArray(msg.content) ? msg.content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('') : undefined;
+    const content =
+      typeof msg.content === 'string'
+        ? msg.content
+        : Array.isArray(msg.content)
+          ? msg.content.map((p: { text?: unknown }) => (typeof p?.text === 'string' ? p.text : '')).join('')
+          : undefined;
     if (typeof msg.role !== 'string' || content === undefined) throw invalid(`messages[${i}] needs a string "role" and "content"`);
     return `${msg.role}: ${content}`;
   });
@@ -74,7 +77,9 @@ export function chatChunk(meta: CompletionMeta, delta: { role?: string; content?
     created: meta.createdSec,
     model: meta.model,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
-    ...(usage ? { usage: { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens } } : {}),
+    ...(usage
+      ? { usage: { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens } }
+      : {}),
   };
 }
 

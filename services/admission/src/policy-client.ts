@@ -18,8 +18,7 @@ interface Channel {
   readonly waiting: Map<number, Waiting>;
 }
 
-const unavailable = (cause?: unknown) =>
-  new DomainError('UNAVAILABLE', 'the policy service did not answer; try again shortly', { cause, retryAfterMs: 1_000 });
+const unavailable = (cause?: unknown) => new DomainError('UNAVAILABLE', 'the policy service did not answer; try again shortly', { cause, retryAfterMs: 1_000 });
 
 /**
  * Asks the policy service over one long-lived CheckStream call, checks matched to answers by

@@ -13,7 +13,11 @@ describe('quota', () => {
   });
 
   it('reserves against the tenant and the feature budget of the current month', () => {
-    const plan = budgetPlan({ tenant: 'acme', limits: {}, budget: { monthlyMicros: 5_000, mode: 'hard' }, featureBudgets: { chat: { monthlyMicros: 900, mode: 'soft' } } }, 'chat', NOV);
+    const plan = budgetPlan(
+      { tenant: 'acme', limits: {}, budget: { monthlyMicros: 5_000, mode: 'hard' }, featureBudgets: { chat: { monthlyMicros: 900, mode: 'soft' } } },
+      'chat',
+      NOV,
+    );
     expect(monthOf(NOV)).toBe('2026-11');
     expect(plan.specs).toEqual([
       { key: 'sy:budget:acme:2026-11', label: 'monthly budget of tenant acme', hardLimitMicros: 5_000 },

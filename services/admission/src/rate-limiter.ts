@@ -49,7 +49,10 @@ export function createRateLimiter(redis: Redis, now: () => number) {
     async take(buckets: readonly BucketSpec[]): Promise<LimitVerdict> {
       if (buckets.length === 0) return { allowed: true };
       const args = buckets.flatMap((b) => [b.perMinute, b.cost]);
-      const [wait, worst] = (await takeAll(buckets.map((b) => b.key), [now(), ...args])) as [number, number];
+      const [wait, worst] = (await takeAll(
+        buckets.map((b) => b.key),
+        [now(), ...args],
+      )) as [number, number];
       return wait > 0 ? { allowed: false, retryAfterMs: wait, label: buckets[worst - 1]!.label } : { allowed: true };
     },
   });

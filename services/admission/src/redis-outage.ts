@@ -18,7 +18,10 @@ export function isRedisOutage(e: unknown): boolean {
 /** The one mapping of a Redis outage to the domain: UNAVAILABLE with a retry hint; anything else as it was. */
 export function redisOutageAsUnavailable(e: unknown): unknown {
   return isRedisOutage(e)
-    ? new DomainError('UNAVAILABLE', 'Redis (rate limits, budgets, request state) is unreachable; retry shortly', { cause: e, retryAfterMs: REDIS_RETRY_AFTER_MS })
+    ? new DomainError('UNAVAILABLE', 'Redis (rate limits, budgets, request state) is unreachable; retry shortly', {
+        cause: e,
+        retryAfterMs: REDIS_RETRY_AFTER_MS,
+      })
     : e;
 }
 

@@ -6,7 +6,13 @@ import { useTestRedis } from './redis.fixture.js';
 const redis = useTestRedis();
 
 const admittedRecord = (requestId: string) => ({ requestId, tenant: 'acme', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, admittedUnixMs: 1_000 });
-const completed = (requestId: string) => ({ requestId, outcome: Outcome.OUTCOME_COMPLETED, usage: { inputTokens: 5, cachedInputTokens: 0, outputTokens: 7 }, reason: '', atUnixMs: 2_000 });
+const completed = (requestId: string) => ({
+  requestId,
+  outcome: Outcome.OUTCOME_COMPLETED,
+  usage: { inputTokens: 5, cachedInputTokens: 0, outputTokens: 7 },
+  reason: '',
+  atUnixMs: 2_000,
+});
 
 describe('request store', () => {
   it('ends with the same record whichever of admission and outcome is written first', async () => {
@@ -18,7 +24,13 @@ describe('request store', () => {
     await store.admitted(admittedRecord('reversed'));
     const [inOrder, reversed] = [await store.get('in-order'), await store.get('reversed')];
     expect(reversed).toEqual({ ...inOrder, requestId: 'reversed' });
-    expect(reversed).toMatchObject({ tenant: 'acme', state: RequestState.REQUEST_STATE_COMPLETED, admittedUnixMs: 1_000, finishedUnixMs: 2_000, usage: { outputTokens: 7 } });
+    expect(reversed).toMatchObject({
+      tenant: 'acme',
+      state: RequestState.REQUEST_STATE_COMPLETED,
+      admittedUnixMs: 1_000,
+      finishedUnixMs: 2_000,
+      usage: { outputTokens: 7 },
+    });
     expect(await redis().ttl('sy:req:reversed')).toBeGreaterThan(0);
   });
 

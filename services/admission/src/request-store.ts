@@ -56,10 +56,18 @@ export function createRequestStore(redis: Redis) {
 
     /** Records the terminal outcome; the first one wins, as the lifecycle invariant says. */
     async terminated(r: { requestId: string; outcome: Outcome; usage?: TokenUsage; reason: string; atUnixMs: number }) {
-      await terminate([key(r.requestId)], [
-        RequestState.REQUEST_STATE_ADMITTED, stateByOutcome[r.outcome] ?? RequestState.REQUEST_STATE_FAILED, r.atUnixMs,
-        r.usage?.inputTokens ?? 0, r.usage?.outputTokens ?? 0, r.reason, RETENTION_S,
-      ]);
+      await terminate(
+        [key(r.requestId)],
+        [
+          RequestState.REQUEST_STATE_ADMITTED,
+          stateByOutcome[r.outcome] ?? RequestState.REQUEST_STATE_FAILED,
+          r.atUnixMs,
+          r.usage?.inputTokens ?? 0,
+          r.usage?.outputTokens ?? 0,
+          r.reason,
+          RETENTION_S,
+        ],
+      );
     },
 
     /** Forgets a request that never left admission (its publish failed): no ghost stays ADMITTED. */

@@ -4,7 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
-import { consumeDurable, followConnectionHealth, type ConnectionHealth, type JetStreamClient, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
+import {
+  consumeDurable,
+  followConnectionHealth,
+  type ConnectionHealth,
+  type JetStreamClient,
+  type NatsConnection,
+  type RunningConsumer,
+} from '@switchyard/bus';
 import { AdmissionServiceService, Outcome, bindServer, streams, type Tier, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { PolicySet } from '@switchyard/policy-rules';
@@ -128,21 +135,44 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         handle: async ({ event }) => {
           if (event.payload?.$case !== 'requestTerminated') return;
           const t = event.payload.requestTerminated;
-          await store.terminated({ requestId: t.requestId, outcome: t.outcome, usage: t.usage, reason: t.reason, atUnixMs: event.envelope?.timeUnixMs ?? now() });
+          await store.terminated({
+            requestId: t.requestId,
+            outcome: t.outcome,
+            usage: t.usage,
+            reason: t.reason,
+            atUnixMs: event.envelope?.timeUnixMs ?? now(),
+          });
           // Tenants without budgets reserve nothing: skip the Redis lookup on the hot path.
           const settings = tenantSettings(t.tenant);
           if (!settings?.budget && Object.keys(settings?.featureBudgets ?? {}).length === 0) return;
           const pending = await budgets.pending(t.requestId);
           if (!pending) return;
-          const actual = t.outcome === Outcome.OUTCOME_COMPLETED && t.usage
-            ? priceUsage({ usageId: '', requestId: t.requestId, tenant: t.tenant, feature: '', model: pending.model, tier: pending.tier as Tier, pool: t.pool, usage: t.usage, gpuSeconds: 0, recordedUnixMs: 0 }, priceBook).amountMicros
-            : 0;
+          const actual =
+            t.outcome === Outcome.OUTCOME_COMPLETED && t.usage
+              ? priceUsage(
+                  {
+                    usageId: '',
+                    requestId: t.requestId,
+                    tenant: t.tenant,
+                    feature: '',
+                    model: pending.model,
+                    tier: pending.tier as Tier,
+                    pool: t.pool,
+                    usage: t.usage,
+                    gpuSeconds: 0,
+                    recordedUnixMs: 0,
+                  },
+                  priceBook,
+                ).amountMicros
+              : 0;
           await budgets.settle(t.requestId, actual);
         },
       });
       bus = followConnectionHealth(deps.nc, setServing);
       const connection = bus;
-      relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`, (e) => deps.logger.error({ err: e }, 'token relay: a chunk could not be handed on'));
+      relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`, (e) =>
+        deps.logger.error({ err: e }, 'token relay: a chunk could not be handed on'),
+      );
       generation = {
         nc: deps.nc,
         relays,

@@ -23,7 +23,9 @@ describe('validateGeneration', () => {
 
   it('refuses a seed that is negative, fractional or past 2^53-1, and accepts the largest safe one', () => {
     for (const seed of [-1, 1.5, 2 ** 64, Number.NaN]) {
-      expect(() => validateGeneration({ ...input, seed }, limits)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/seed must be an integer/) }));
+      expect(() => validateGeneration({ ...input, seed }, limits)).toThrow(
+        expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/seed must be an integer/) }),
+      );
     }
     expect(validateGeneration({ ...input, seed: Number.MAX_SAFE_INTEGER }, limits).seed).toBe(Number.MAX_SAFE_INTEGER);
   });

@@ -48,7 +48,10 @@ const REQUEST_ID = /^req_[A-Za-z0-9]{1,64}$/;
  */
 export function validateRequestId(requestId: string): string {
   if (!REQUEST_ID.test(requestId)) {
-    throw new DomainError('INVALID_ARGUMENT', `request_id must be "req_" and up to 64 letters or digits, as Generate and Complete return it (got ${requestId.length} characters)`);
+    throw new DomainError(
+      'INVALID_ARGUMENT',
+      `request_id must be "req_" and up to 64 letters or digits, as Generate and Complete return it (got ${requestId.length} characters)`,
+    );
   }
   return requestId;
 }

@@ -5,7 +5,15 @@ import { byUrgency, formBatch, type FormingRules, type Queued } from './batch-fo
 const rules: FormingRules = { maxRequests: 8, maxPromptTokens: 4_096, maxWaitMs: { realtime: 5, internal: 50, batch: 2_000 }, preferredSize: 4 };
 const roomy = { freeSlots: 64, freeKvTokens: 1_000_000 };
 let n = 0;
-const q = (tier: TierName, over: Partial<Queued> = {}): Queued => ({ requestId: `r${n++}`, tier, deadlineUnixMs: 0, promptTokens: 100, maxTokens: 100, enqueuedUnixMs: 1_000, ...over });
+const q = (tier: TierName, over: Partial<Queued> = {}): Queued => ({
+  requestId: `r${n++}`,
+  tier,
+  deadlineUnixMs: 0,
+  promptTokens: 100,
+  maxTokens: 100,
+  enqueuedUnixMs: 1_000,
+  ...over,
+});
 
 describe('formBatch', () => {
   it('orders realtime before internal before batch, and earliest deadline first within a tier', () => {
@@ -16,7 +24,7 @@ describe('formBatch', () => {
     expect(items[0]).toBe(soon);
   });
 
-  it('holds a lone request until its tier\'s maximum wait, then sends it', () => {
+  it("holds a lone request until its tier's maximum wait, then sends it", () => {
     const one = [q('internal', { enqueuedUnixMs: 1_000 })];
     const early = formBatch(one, roomy, rules, 1_010);
     expect(early.batch).toEqual([]);

@@ -40,11 +40,7 @@ export interface Forming<T extends Queued> {
 
 /** Realtime before internal before batch; earliest deadline first; then arrival order. */
 export function byUrgency(a: Queued, b: Queued): number {
-  return (
-    TIER_RANK[a.tier] - TIER_RANK[b.tier] ||
-    (a.deadlineUnixMs || Infinity) - (b.deadlineUnixMs || Infinity) ||
-    a.enqueuedUnixMs - b.enqueuedUnixMs
-  );
+  return TIER_RANK[a.tier] - TIER_RANK[b.tier] || (a.deadlineUnixMs || Infinity) - (b.deadlineUnixMs || Infinity) || a.enqueuedUnixMs - b.enqueuedUnixMs;
 }
 
 /**

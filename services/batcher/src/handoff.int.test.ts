@@ -20,7 +20,19 @@ afterAll(async () => {
 });
 
 const spec = (requestId: string): RequestSpec => ({
-  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'm', prompt: 'p', promptTokens: 1, maxTokens: 1, feature: 'f', seed: 0, inbox: 'i', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 0,
+  requestId,
+  tenant: 'acme',
+  tier: Tier.TIER_REALTIME,
+  model: 'm',
+  prompt: 'p',
+  promptTokens: 1,
+  maxTokens: 1,
+  feature: 'f',
+  seed: 0,
+  inbox: 'i',
+  relayInbox: '',
+  deadlineUnixMs: 0,
+  admittedUnixMs: 0,
 });
 
 /** How many times each request id appears across every batch on `batches.<pool>`. */
@@ -52,7 +64,10 @@ describe('exactly-once hand-off', () => {
   it('a batch claimed but never published before the crash is sent by the next incarnation', async () => {
     const js = jetstream(nc);
     // The crash hit after batch D was stored and r4 claimed, before anything was published.
-    const d = makeEvent({ id: 'batch-D', tenant: 'acme', requestId: 'r4', nowMs: 1 }, { $case: 'batchFormed', batchFormed: { batchId: 'batch-D', pool: 'p2', requests: [spec('r4'), spec('r5')] } });
+    const d = makeEvent(
+      { id: 'batch-D', tenant: 'acme', requestId: 'r4', nowMs: 1 },
+      { $case: 'batchFormed', batchFormed: { batchId: 'batch-D', pool: 'p2', requests: [spec('r4'), spec('r5')] } },
+    );
     await kv.put(batchingKeys.batch('batch-D'), encodeEvent(d));
     await kv.create(batchingKeys.claim('r4'), new TextEncoder().encode('batch-D'));
     await handOff(js, kv, 'p2', 'batch-E', [spec('r4'), spec('r5')], 2);

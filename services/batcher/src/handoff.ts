@@ -25,7 +25,10 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   const solo = requests.length === 1;
   const id = solo ? `${SOLO}${batchId}` : batchId;
   const batchOf = (members: readonly RequestSpec[], named = id) =>
-    makeEvent({ id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs }, { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } });
+    makeEvent(
+      { id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs },
+      { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } },
+    );
   if (!solo) await kv.put(batchingKeys.batch(id), encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
   /** Earlier batches holding some of these requests; a solo one is re-sent from the request it held. */

@@ -3,9 +3,27 @@ import { Counter, Histogram, type Registry } from '@switchyard/telemetry';
 export function createBatcherMetrics(registry?: Registry) {
   const registers = registry ? [registry] : [];
   return {
-    batchSize: new Histogram({ name: 'switchyard_batch_requests', help: 'Requests per batch', labelNames: ['pool'], buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers }),
-    batchTokens: new Histogram({ name: 'switchyard_batch_prompt_tokens', help: 'Prompt tokens per batch', labelNames: ['pool'], buckets: [128, 512, 2048, 8192, 32768], registers }),
-    queueWait: new Histogram({ name: 'switchyard_batcher_queue_wait_seconds', help: 'Time from dispatch to batch, per tier', labelNames: ['pool', 'tier'], buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10], registers }),
+    batchSize: new Histogram({
+      name: 'switchyard_batch_requests',
+      help: 'Requests per batch',
+      labelNames: ['pool'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    batchTokens: new Histogram({
+      name: 'switchyard_batch_prompt_tokens',
+      help: 'Prompt tokens per batch',
+      labelNames: ['pool'],
+      buckets: [128, 512, 2048, 8192, 32768],
+      registers,
+    }),
+    queueWait: new Histogram({
+      name: 'switchyard_batcher_queue_wait_seconds',
+      help: 'Time from dispatch to batch, per tier',
+      labelNames: ['pool', 'tier'],
+      buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+      registers,
+    }),
     expired: new Counter({ name: 'switchyard_batcher_expired_total', help: 'Requests expired in the queue', labelNames: ['pool', 'tier'], registers }),
   };
 }

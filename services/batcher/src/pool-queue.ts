@@ -67,16 +67,35 @@ export function createPoolQueue(deps: PoolQueueDeps) {
         queue = queue.filter((q) => !leaving.has(q));
         for (const q of forming.expired) {
           deps.metrics.expired.inc({ pool: deps.pool, tier: q.tier });
-          publishTerminal(deps.js, terminalOf({ requestId: q.requestId, tenant: q.spec.tenant, outcome: Outcome.OUTCOME_EXPIRED, reason: 'deadline passed while queued for a GPU', pool: deps.pool }), now)
-            .then(() => q.done(), q.done);
+          publishTerminal(
+            deps.js,
+            terminalOf({
+              requestId: q.requestId,
+              tenant: q.spec.tenant,
+              outcome: Outcome.OUTCOME_EXPIRED,
+              reason: 'deadline passed while queued for a GPU',
+              pool: deps.pool,
+            }),
+            now,
+          ).then(() => q.done(), q.done);
         }
         if (forming.batch.length > 0) {
           const batch = forming.batch;
           deps.metrics.batchSize.observe({ pool: deps.pool }, batch.length);
-          deps.metrics.batchTokens.observe({ pool: deps.pool }, batch.reduce((a, q) => a + q.promptTokens, 0));
+          deps.metrics.batchTokens.observe(
+            { pool: deps.pool },
+            batch.reduce((a, q) => a + q.promptTokens, 0),
+          );
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
           try {
-            await handOff(deps.js, deps.batchingKv, deps.pool, `batch-${randomUUID()}`, batch.map((q) => q.spec), now);
+            await handOff(
+              deps.js,
+              deps.batchingKv,
+              deps.pool,
+              `batch-${randomUUID()}`,
+              batch.map((q) => q.spec),
+              now,
+            );
             batch.forEach((q) => q.done());
           } catch (e) {
             deps.onError(e);

@@ -1,11 +1,31 @@
 import {
-  claimOf, connectBus, ensureDurable, jetstream, openBucket, provisionStreams, publishEvent,
-  type JetStreamClient, type JetStreamManager, type KV, type NatsConnection,
+  claimOf,
+  connectBus,
+  ensureDurable,
+  jetstream,
+  openBucket,
+  provisionStreams,
+  publishEvent,
+  type JetStreamClient,
+  type JetStreamManager,
+  type KV,
+  type NatsConnection,
 } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  Tier, batchingKeys, buckets, decodeEvent, durables, encodeHeartbeat, heartbeatKey, makeEvent, streams, subjects, tierName,
-  type BatchFormed, type RequestSpec,
+  Tier,
+  batchingKeys,
+  buckets,
+  decodeEvent,
+  durables,
+  encodeHeartbeat,
+  heartbeatKey,
+  makeEvent,
+  streams,
+  subjects,
+  tierName,
+  type BatchFormed,
+  type RequestSpec,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, waitFor, type TestServer } from '@switchyard/testing';
@@ -19,8 +39,16 @@ import { createBatcher, type Batcher } from './service.js';
  */
 
 const pool: PoolSpec = {
-  id: 'eu-h100', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1,
-  capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 64,
+  id: 'eu-h100',
+  provider: 'aws',
+  region: 'eu-west-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 64,
 };
 
 let nats: TestServer;
@@ -55,20 +83,47 @@ afterAll(async () => {
 
 /** A worker of `pool` with room, as the worker simulator announces it every second. */
 const beat = () =>
-  poolsKv.put(heartbeatKey(pool.id, 'w-0'), encodeHeartbeat({
-    pool: pool.id, worker: 'w-0', running: 0, waiting: 0, freeSlots: 64, kvUsed: 0, stepMs: 20, ttftMs: 50, draining: false, atUnixMs: Date.now(),
-  }));
+  poolsKv.put(
+    heartbeatKey(pool.id, 'w-0'),
+    encodeHeartbeat({
+      pool: pool.id,
+      worker: 'w-0',
+      running: 0,
+      waiting: 0,
+      freeSlots: 64,
+      kvUsed: 0,
+      stepMs: 20,
+      ttftMs: 50,
+      draining: false,
+      atUnixMs: Date.now(),
+    }),
+  );
 
 const spec = (requestId: string, tier: Tier): RequestSpec => ({
-  requestId, tenant: 'acme', tier, model: 'llama-3.1-8b', prompt: 'hello', promptTokens: 16, maxTokens: 8, feature: 'test', seed: 1,
-  inbox: subjects.tokenInbox(requestId), relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now(),
+  requestId,
+  tenant: 'acme',
+  tier,
+  model: 'llama-3.1-8b',
+  prompt: 'hello',
+  promptTokens: 16,
+  maxTokens: 8,
+  feature: 'test',
+  seed: 1,
+  inbox: subjects.tokenInbox(requestId),
+  relayInbox: '',
+  deadlineUnixMs: 0,
+  admittedUnixMs: Date.now(),
 });
 
 const dispatch = (request: RequestSpec) =>
-  publishEvent(js, subjects.dispatch(pool.id), makeEvent(
-    { id: `dispatch-${request.requestId}`, tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
-    { $case: 'requestDispatched', requestDispatched: { request, pool: pool.id } },
-  ));
+  publishEvent(
+    js,
+    subjects.dispatch(pool.id),
+    makeEvent(
+      { id: `dispatch-${request.requestId}`, tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
+      { $case: 'requestDispatched', requestDispatched: { request, pool: pool.id } },
+    ),
+  );
 
 /** Batches stored on `batches.<pool>`, read message by message (no consumer: BATCHES is a work queue). */
 async function batches(): Promise<BatchFormed[]> {

@@ -64,10 +64,14 @@ export function createBatcher(deps: BatcherDeps) {
           metrics,
           now,
           heartbeats: () => [...watch!.heartbeats()].filter((h) => h.pool === pool.id && !h.draining && now() - h.atUnixMs <= staleAfterMs),
-          undelivered: refreshed(10, async () => {
-            const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
-            return info ? info.num_pending : Number.POSITIVE_INFINITY;
-          }, () => queue.poke()),
+          undelivered: refreshed(
+            10,
+            async () => {
+              const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
+              return info ? info.num_pending : Number.POSITIVE_INFINITY;
+            },
+            () => queue.poke(),
+          ),
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
         });
         queues.set(pool.id, queue);

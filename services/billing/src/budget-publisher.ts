@@ -50,7 +50,11 @@ export function createBudgetPublisher(options: BudgetPublisherOptions) {
       tenants.map(async (tenant) => {
         const own = budgets.filter((b) => b.tenant === tenant);
         const state = budgetState({ tenant, period, budgets: own, spends: spends.get(tenant) ?? [], asOfMs: now() });
-        await publishEvent(js, subjects.billingBudget(tenant), makeEvent({ id: budgetStateId(state, own), tenant, requestId: '', nowMs: now() }, { $case: 'budgetState', budgetState: state }));
+        await publishEvent(
+          js,
+          subjects.billingBudget(tenant),
+          makeEvent({ id: budgetStateId(state, own), tenant, requestId: '', nowMs: now() }, { $case: 'budgetState', budgetState: state }),
+        );
       }),
     );
   };

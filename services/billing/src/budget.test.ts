@@ -11,15 +11,30 @@ describe('budgets', () => {
     expect(budgetLevel(10 ** 12, 0, 0)).toBe(BudgetLevel.BUDGET_LEVEL_OK);
   });
 
-  it('states every budget of the tenant with this month\'s spend and the tenant row\'s revision', () => {
+  it("states every budget of the tenant with this month's spend and the tenant row's revision", () => {
     const period = parsePeriod('2030-02')!;
     const budgets = [
       { tenant: 'acme', feature: 'chat', softLimitMicros: 50, hardLimitMicros: 0, updatedAtMs: 7 },
       { tenant: 'acme', feature: '', softLimitMicros: 0, hardLimitMicros: 100, updatedAtMs: 3 },
       { tenant: 'other', feature: '', softLimitMicros: 1, hardLimitMicros: 1, updatedAtMs: 9 },
     ];
-    const state = budgetState({ tenant: 'acme', period, budgets, spends: [{ feature: '', spentMicros: 80, revision: 12 }, { feature: 'chat', spentMicros: 60, revision: 4 }], asOfMs: 5 });
-    expect(state).toMatchObject({ tenant: 'acme', period: '2030-02', periodStartUnixMs: Date.UTC(2030, 1, 1), periodEndUnixMs: Date.UTC(2030, 2, 1), revision: 12 });
+    const state = budgetState({
+      tenant: 'acme',
+      period,
+      budgets,
+      spends: [
+        { feature: '', spentMicros: 80, revision: 12 },
+        { feature: 'chat', spentMicros: 60, revision: 4 },
+      ],
+      asOfMs: 5,
+    });
+    expect(state).toMatchObject({
+      tenant: 'acme',
+      period: '2030-02',
+      periodStartUnixMs: Date.UTC(2030, 1, 1),
+      periodEndUnixMs: Date.UTC(2030, 2, 1),
+      revision: 12,
+    });
     expect(state.scopes.map((s) => [s.feature, s.spentMicros, s.level, s.remainingMicros])).toEqual([
       ['', 80, BudgetLevel.BUDGET_LEVEL_OK, 20],
       ['chat', 60, BudgetLevel.BUDGET_LEVEL_SOFT_EXCEEDED, 0],

@@ -75,7 +75,10 @@ export function budgetStateId(state: BudgetState, budgets: readonly Budget[]): s
 
 /** Why a budget may not be set, or undefined when it may. */
 export function rejectBudget(b: Pick<Budget, 'softLimitMicros' | 'hardLimitMicros' | 'feature'>): string | undefined {
-  for (const [name, v] of [['soft_limit_micros', b.softLimitMicros], ['hard_limit_micros', b.hardLimitMicros]] as const) {
+  for (const [name, v] of [
+    ['soft_limit_micros', b.softLimitMicros],
+    ['hard_limit_micros', b.hardLimitMicros],
+  ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) return `${name} must be whole micros >= 0`;
   }
   if (b.softLimitMicros > 0 && b.hardLimitMicros > 0 && b.softLimitMicros > b.hardLimitMicros) return 'the soft limit must not exceed the hard limit';

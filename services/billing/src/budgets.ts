@@ -8,7 +8,13 @@ export async function loadBudgets(sql: Sql, tenant?: string): Promise<Budget[]> 
     SELECT tenant, feature, soft_limit_micros AS soft, hard_limit_micros AS hard, updated_at FROM budgets
      ${tenant === undefined ? sql`` : sql`WHERE tenant = ${tenant}`}
      ORDER BY tenant, feature`;
-  return rows.map((r) => ({ tenant: r.tenant, feature: r.feature, softLimitMicros: Number(r.soft), hardLimitMicros: Number(r.hard), updatedAtMs: r.updated_at.getTime() }));
+  return rows.map((r) => ({
+    tenant: r.tenant,
+    feature: r.feature,
+    softLimitMicros: Number(r.soft),
+    hardLimitMicros: Number(r.hard),
+    updatedAtMs: r.updated_at.getTime(),
+  }));
 }
 
 /** Sets a budget; both limits 0 removes it. */

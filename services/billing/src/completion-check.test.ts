@@ -25,8 +25,17 @@ describe('checkCompletions', () => {
 
 describe('completions in the reconciliation report', () => {
   const books: ReconciliationInput = {
-    startMs: NOW - 3_600_000, endMs: NOW, meteringAvailable: true, metered: [], ledger: [], unbalanced: [], amountMismatches: [], repriced: [], accounts: [],
-    gpuCost: [], trialBalance: { debitMicros: 0, creditMicros: 0 },
+    startMs: NOW - 3_600_000,
+    endMs: NOW,
+    meteringAvailable: true,
+    metered: [],
+    ledger: [],
+    unbalanced: [],
+    amountMismatches: [],
+    repriced: [],
+    accounts: [],
+    gpuCost: [],
+    trialBalance: { debitMicros: 0, creditMicros: 0 },
   };
 
   it('is not OK while a completed request is unmetered, and names it with its tenant and time', () => {

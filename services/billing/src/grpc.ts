@@ -43,7 +43,6 @@ export interface BillingHandlerDeps {
   readonly now: () => number;
 }
 
-
 const MAX_ROLLUP_WINDOW_MS = 31 * 24 * 3_600_000;
 
 /**
@@ -62,9 +61,9 @@ function operatorTenant(principal: Principal, tenant: string, what: string): str
   return tenant;
 }
 
-
 export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer {
-  const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
+  const run =
+    <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       void (async () => {
         const principal = deps.keyring.authenticate(authorizationOf(call.metadata));
@@ -113,7 +112,8 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
       const tenant = scopedTenant(principal, request.tenant);
       const endMs = request.endUnixMs || deps.now();
       const startMs = request.startUnixMs || endMs - 3_600_000;
-      if (endMs <= startMs || endMs - startMs > MAX_ROLLUP_WINDOW_MS) throw new DomainError('INVALID_ARGUMENT', 'the window must be non-empty and at most 31 days');
+      if (endMs <= startMs || endMs - startMs > MAX_ROLLUP_WINDOW_MS)
+        throw new DomainError('INVALID_ARGUMENT', 'the window must be non-empty and at most 31 days');
       const limit = Math.min(request.pageSize || 500, 5000);
       const offset = request.pageToken ? Number(request.pageToken) : 0;
       if (!Number.isSafeInteger(offset) || offset < 0) throw new DomainError('INVALID_ARGUMENT', 'page_token is not one this API returned');
@@ -121,8 +121,16 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
       return {
         tenant,
         rollups: rows.map((r) => ({
-          minuteUnixMs: r.minuteMs, feature: r.feature, model: r.model, tier: tierFromText(r.tier), pool: r.pool, requests: r.requests,
-          inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens, gpuSeconds: r.gpuSeconds,
+          minuteUnixMs: r.minuteMs,
+          feature: r.feature,
+          model: r.model,
+          tier: tierFromText(r.tier),
+          pool: r.pool,
+          requests: r.requests,
+          inputTokens: r.inputTokens,
+          cachedInputTokens: r.cachedInputTokens,
+          outputTokens: r.outputTokens,
+          gpuSeconds: r.gpuSeconds,
         })),
         nextPageToken: rows.length === limit ? String(offset + limit) : '',
       };

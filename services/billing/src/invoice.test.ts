@@ -5,8 +5,20 @@ import { buildInvoice, type InvoiceAggregate } from './invoice.js';
 import { parsePeriod } from './period.js';
 
 const agg = (over: Partial<InvoiceAggregate>): InvoiceAggregate => ({
-  model: 'llama-3.1-8b', tier: 'realtime', feature: 'chat', priceVersion: 'v1', capacityClass: 'on-demand', requests: 10, inputTokens: 8_000,
-  cachedInputTokens: 0, outputTokens: 2_000, gpuSeconds: 5, amountMicros: 2_800, gpuCostMicros: 1_000, pools: ['p2', 'p1'], ...over,
+  model: 'llama-3.1-8b',
+  tier: 'realtime',
+  feature: 'chat',
+  priceVersion: 'v1',
+  capacityClass: 'on-demand',
+  requests: 10,
+  inputTokens: 8_000,
+  cachedInputTokens: 0,
+  outputTokens: 2_000,
+  gpuSeconds: 5,
+  amountMicros: 2_800,
+  gpuCostMicros: 1_000,
+  pools: ['p2', 'p1'],
+  ...over,
 });
 
 describe('buildInvoice', () => {
@@ -14,16 +26,43 @@ describe('buildInvoice', () => {
   const books = new Map([['v1', DEFAULT_PRICE_BOOK]]);
 
   it('prices each line per request and per 1K tokens, with its margin over GPU cost and its unit prices', () => {
-    const invoice = buildInvoice({ tenant: 'acme', period, currency: 'USD', books, prepaidCreditMicros: 1_000, nowMs: period.startMs, aggregates: [
-      agg({}), agg({ tier: 'batch', feature: 'etl', requests: 0, amountMicros: 0 }), agg({ model: 'llama-3.2-1b', tier: 'batch', amountMicros: 200, gpuCostMicros: 300, pools: ['p3'] }),
-    ] });
+    const invoice = buildInvoice({
+      tenant: 'acme',
+      period,
+      currency: 'USD',
+      books,
+      prepaidCreditMicros: 1_000,
+      nowMs: period.startMs,
+      aggregates: [
+        agg({}),
+        agg({ tier: 'batch', feature: 'etl', requests: 0, amountMicros: 0 }),
+        agg({ model: 'llama-3.2-1b', tier: 'batch', amountMicros: 200, gpuCostMicros: 300, pools: ['p3'] }),
+      ],
+    });
     expect(invoice.status).toBe(InvoiceStatus.INVOICE_STATUS_DRAFT);
     expect(invoice.lines).toHaveLength(2);
     const [big, small] = invoice.lines;
-    expect(big).toMatchObject({ tier: Tier.TIER_REALTIME, costPerRequestMicros: 280, costPer1kTokensMicros: 280, marginMicros: 1_800, pools: ['p1', 'p2'], inputPer1kMicros: 200, outputPer1kMicros: 600, discount: 0 });
+    expect(big).toMatchObject({
+      tier: Tier.TIER_REALTIME,
+      costPerRequestMicros: 280,
+      costPer1kTokensMicros: 280,
+      marginMicros: 1_800,
+      pools: ['p1', 'p2'],
+      inputPer1kMicros: 200,
+      outputPer1kMicros: 600,
+      discount: 0,
+    });
     expect(big!.marginRatio).toBeCloseTo(1_800 / 2_800);
     expect(small).toMatchObject({ tier: Tier.TIER_BATCH, marginMicros: -100, discount: 0.5 });
-    expect(invoice).toMatchObject({ requests: 20, totalTokens: 20_000, amountMicros: 3_000, gpuCostMicros: 1_300, marginMicros: 1_700, costPerRequestMicros: 150, amountDueMicros: 2_000 });
+    expect(invoice).toMatchObject({
+      requests: 20,
+      totalTokens: 20_000,
+      amountMicros: 3_000,
+      gpuCostMicros: 1_300,
+      marginMicros: 1_700,
+      costPerRequestMicros: 150,
+      amountDueMicros: 2_000,
+    });
   });
 
   it('is final once the month has ended, and never owes less than nothing', () => {

@@ -6,10 +6,23 @@ import { prepaidCredit } from './ledger.js';
 
 /** Usage transactions minus reversals of a tenant's month, summed per invoice line. */
 export async function invoiceAggregates(sql: Sql, tenant: string, period: Period): Promise<InvoiceAggregate[]> {
-  const rows = await sql<{
-    model: string; tier: string; feature: string; price_version: string; capacity_class: string; requests: string; input: string;
-    cached: string; output: string; gpu_seconds: number; amount: string; gpu_cost: string; pools: string[];
-  }[]>`
+  const rows = await sql<
+    {
+      model: string;
+      tier: string;
+      feature: string;
+      price_version: string;
+      capacity_class: string;
+      requests: string;
+      input: string;
+      cached: string;
+      output: string;
+      gpu_seconds: number;
+      amount: string;
+      gpu_cost: string;
+      pools: string[];
+    }[]
+  >`
     SELECT model, tier, feature, price_version, coalesce(capacity_class, '') AS capacity_class,
            sum(s) AS requests, sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached,
            sum(s * output_tokens) AS output, sum(s * gpu_seconds)::float8 AS gpu_seconds,
@@ -19,14 +32,27 @@ export async function invoiceAggregates(sql: Sql, tenant: string, period: Period
                AND recorded_at >= ${new Date(period.startMs)} AND recorded_at < ${new Date(period.endMs)}) t
      GROUP BY 1, 2, 3, 4, 5`;
   return rows.map((r) => ({
-    model: r.model, tier: r.tier, feature: r.feature, priceVersion: r.price_version, capacityClass: r.capacity_class,
-    requests: Number(r.requests), inputTokens: Number(r.input), cachedInputTokens: Number(r.cached), outputTokens: Number(r.output),
-    gpuSeconds: Number(r.gpu_seconds), amountMicros: Number(r.amount), gpuCostMicros: Number(r.gpu_cost), pools: r.pools,
+    model: r.model,
+    tier: r.tier,
+    feature: r.feature,
+    priceVersion: r.price_version,
+    capacityClass: r.capacity_class,
+    requests: Number(r.requests),
+    inputTokens: Number(r.input),
+    cachedInputTokens: Number(r.cached),
+    outputTokens: Number(r.output),
+    gpuSeconds: Number(r.gpu_seconds),
+    amountMicros: Number(r.amount),
+    gpuCostMicros: Number(r.gpu_cost),
+    pools: r.pools,
   }));
 }
 
 /** The invoice of a tenant's month, as the ledger has it now. */
-export async function loadInvoice(sql: Sql, input: { tenant: string; period: Period; books: ReadonlyMap<string, PriceBook>; currency: string; nowMs: number }): Promise<Invoice> {
+export async function loadInvoice(
+  sql: Sql,
+  input: { tenant: string; period: Period; books: ReadonlyMap<string, PriceBook>; currency: string; nowMs: number },
+): Promise<Invoice> {
   const [aggregates, credit] = await Promise.all([invoiceAggregates(sql, input.tenant, input.period), prepaidCredit(sql, input.tenant)]);
   return buildInvoice({ ...input, aggregates, prepaidCreditMicros: credit });
 }

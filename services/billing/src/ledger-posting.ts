@@ -113,7 +113,9 @@ export function createLedgerPoster(sql: Sql) {
         INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)
         SELECT * FROM unnest(${tx.array(txIds)}::int8[], ${tx.array(accountIds)}::text[], ${tx.array(sides)}::text[], ${tx.array(amounts)}::int8[])`;
 
-      const deltas = spendDeltas(newly.map((p) => ({ tenant: p.usage.tenant, feature: p.usage.feature, recordedUnixMs: p.usage.recordedUnixMs, amountMicros: p.amountMicros })));
+      const deltas = spendDeltas(
+        newly.map((p) => ({ tenant: p.usage.tenant, feature: p.usage.feature, recordedUnixMs: p.usage.recordedUnixMs, amountMicros: p.amountMicros })),
+      );
       const spend = await applySpend(tx, deltas);
       return { posted, spend, created: specs };
     });
@@ -143,7 +145,10 @@ export function createLedgerPoster(sql: Sql) {
 export type LedgerPoster = ReturnType<typeof createLedgerPoster>;
 
 /** Adds spend to budget rows in key order (the lock order) and returns the rows as they now are. */
-export async function applySpend(tx: TransactionSql, deltas: readonly { tenant: string; feature: string; periodStart: string; amountMicros: number }[]): Promise<SpendRow[]> {
+export async function applySpend(
+  tx: TransactionSql,
+  deltas: readonly { tenant: string; feature: string; periodStart: string; amountMicros: number }[],
+): Promise<SpendRow[]> {
   if (!deltas.length) return [];
   const rows = await tx<{ tenant: string; feature: string; period: string; spent_micros: string; revision: string }[]>`
     INSERT INTO budget_spend (tenant, feature, period, spent_micros, revision)

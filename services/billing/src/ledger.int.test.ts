@@ -27,12 +27,22 @@ const POOLS = new Map<string, PoolCost>([['p-8b', { provider: 'aws', capacityCla
 const RECORDED = Date.UTC(2030, 0, 15, 10, 30);
 
 const usage = (usageId: string, over: Partial<BillableUsage> = {}): BillableUsage => ({
-  usageId, requestId: `r-${usageId}`, tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p-8b',
-  usage: { inputTokens: 1200, cachedInputTokens: 0, outputTokens: 300 }, gpuSeconds: 0.5, recordedUnixMs: RECORDED, ...over,
+  usageId,
+  requestId: `r-${usageId}`,
+  tenant: 'acme',
+  feature: 'chat',
+  model: 'llama-3.1-8b',
+  tier: Tier.TIER_REALTIME,
+  pool: 'p-8b',
+  usage: { inputTokens: 1200, cachedInputTokens: 0, outputTokens: 300 },
+  gpuSeconds: 0.5,
+  recordedUnixMs: RECORDED,
+  ...over,
 });
 const posting = (u: BillableUsage) => preparePosting(u, [DEFAULT_PRICE_BOOK], POOLS);
 
-const count = async (where: postgres.PendingQuery<postgres.Row[]>) => Number((await sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE ${where}`)[0]!.n);
+const count = async (where: postgres.PendingQuery<postgres.Row[]>) =>
+  Number((await sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE ${where}`)[0]!.n);
 
 describe('ledger', () => {
   it('posts a usage id once, however many times and batches it arrives in, even concurrently', async () => {
@@ -57,7 +67,9 @@ describe('ledger', () => {
       [accounts.revenue('llama-3.1-8b'), 'credit', price],
       [accounts.receivable('cost-co'), 'debit', price],
     ]);
-    const [tx] = await sql<{ gpu_cost_micros: string; price_version: string; price_effective_from: Date }[]>`SELECT gpu_cost_micros, price_version, price_effective_from FROM ledger_transactions WHERE usage_id = 'u-cost'`;
+    const [tx] = await sql<
+      { gpu_cost_micros: string; price_version: string; price_effective_from: Date }[]
+    >`SELECT gpu_cost_micros, price_version, price_effective_from FROM ledger_transactions WHERE usage_id = 'u-cost'`;
     expect(Number(tx!.gpu_cost_micros)).toBe(500); // 0.5 s at 3.60 per GPU-hour
     expect(tx!.price_version).toBe('v1');
     expect(tx!.price_effective_from.getTime()).toBe(0);
@@ -98,10 +110,14 @@ describe('ledger', () => {
     const [t] = await sql<{ id: string }[]>`SELECT id FROM ledger_transactions WHERE usage_id = 'u-late'`;
     await expect(sql`INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros) VALUES
       (${t!.id}, ${accounts.receivable('late-co')}, 'debit', 5), (${t!.id}, ${accounts.revenue('llama-3.1-8b')}, 'credit', 5)`).rejects.toThrow(/unbalanced/);
-    await expect(sql.begin(async (tx) => {
-      const [n] = await tx<{ id: string }[]>`INSERT INTO ledger_transactions (kind, external_id, memo, amount_micros) VALUES ('credit_purchase', 'x-ghost', 'm', 5) RETURNING id`;
-      await tx`INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros) VALUES (${n!.id}, 'no:such:account', 'debit', 5), (${n!.id}, ${accounts.cash()}, 'credit', 5)`;
-    })).rejects.toThrow(/accounts that do not exist/);
+    await expect(
+      sql.begin(async (tx) => {
+        const [n] = await tx<
+          { id: string }[]
+        >`INSERT INTO ledger_transactions (kind, external_id, memo, amount_micros) VALUES ('credit_purchase', 'x-ghost', 'm', 5) RETURNING id`;
+        await tx`INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros) VALUES (${n!.id}, 'no:such:account', 'debit', 5), (${n!.id}, ${accounts.cash()}, 'credit', 5)`;
+      }),
+    ).rejects.toThrow(/accounts that do not exist/);
     await expect(sql`DELETE FROM accounts WHERE id = ${accounts.receivable('late-co')}`).rejects.toThrow(/accounts are permanent/);
   });
 
@@ -124,10 +140,15 @@ describe('ledger', () => {
     await seedCatalog(sql, [{ ...DEFAULT_PRICE_BOOK, batchDiscount: 0.9 }]); // a second seed of v1 changes nothing
     const now = Date.now();
     await addPriceVersion(sql, { ...DEFAULT_PRICE_BOOK, version: 'v2', effectiveFromUnixMs: now + 120_000 }, now);
-    await expect(addPriceVersion(sql, { ...DEFAULT_PRICE_BOOK, version: 'v3', effectiveFromUnixMs: now + 1_000 }, now)).rejects.toThrow(/now or later|after the latest/);
+    await expect(addPriceVersion(sql, { ...DEFAULT_PRICE_BOOK, version: 'v3', effectiveFromUnixMs: now + 1_000 }, now)).rejects.toThrow(
+      /now or later|after the latest/,
+    );
     await expect(sql`UPDATE price_book_versions SET book = '{}'`).rejects.toThrow(/append-only/);
     const catalog = await loadCatalog(sql);
-    expect(catalog.map((b) => [b.version, b.effectiveFromUnixMs, b.batchDiscount])).toEqual([['v1', 0, 0.5], ['v2', now + 120_000, 0.5]]);
+    expect(catalog.map((b) => [b.version, b.effectiveFromUnixMs, b.batchDiscount])).toEqual([
+      ['v1', 0, 0.5],
+      ['v2', now + 120_000, 0.5],
+    ]);
   });
 
   it('records prepaid credit once per reference', async () => {

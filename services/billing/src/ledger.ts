@@ -28,7 +28,11 @@ export async function prepaidCredit(sql: Sql, tenant: string): Promise<number> {
 }
 
 /** A tenant's entries, newest first, keyset-paginated by entry id. */
-export async function tenantEntries(sql: Sql, tenant: string, opts: { requestId?: string; limit: number; beforeId?: number }): Promise<(LedgerEntryRow & { id: string })[]> {
+export async function tenantEntries(
+  sql: Sql,
+  tenant: string,
+  opts: { requestId?: string; limit: number; beforeId?: number },
+): Promise<(LedgerEntryRow & { id: string })[]> {
   return sql<(LedgerEntryRow & { id: string })[]>`
     SELECT e.id, e.transaction_id, t.usage_id, t.request_id, e.account_id, e.side, e.amount_micros, t.posted_at, t.price_version
       FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
@@ -73,7 +77,10 @@ export async function reverseUsage(sql: Sql, usageId: string, memo: string): Pro
       SELECT ${reversal.id}, account_id, CASE side WHEN 'debit' THEN 'credit' ELSE 'debit' END, amount_micros
         FROM ledger_entries WHERE transaction_id = ${original.id} ORDER BY account_id`;
     const amount = Number(original.amount_micros);
-    await applySpend(tx, spendDeltas([{ tenant: original.tenant, feature: original.feature, recordedUnixMs: original.recorded_at.getTime(), amountMicros: -amount }]));
+    await applySpend(
+      tx,
+      spendDeltas([{ tenant: original.tenant, feature: original.feature, recordedUnixMs: original.recorded_at.getTime(), amountMicros: -amount }]),
+    );
     return { transactionId: reversal.id, duplicate: false };
   });
 }
@@ -82,9 +89,14 @@ export async function reverseUsage(sql: Sql, usageId: string, memo: string): Pro
  * Records prepaid credit bought by a tenant: debit cash, credit the tenant's prepaid
  * account (what the platform owes in future usage). Idempotent by the caller's reference.
  */
-export async function addCredit(sql: Sql, input: { tenant: string; amountMicros: number; reference: string }): Promise<LedgerWrite & { prepaidCreditMicros: number }> {
-  if (!Number.isSafeInteger(input.amountMicros) || input.amountMicros <= 0) throw new DomainError('INVALID_ARGUMENT', 'amount_micros must be a positive whole number');
-  if (!input.reference || input.reference.length > 128) throw new DomainError('INVALID_ARGUMENT', 'reference (1-128 characters) names the purchase so a retry records it once');
+export async function addCredit(
+  sql: Sql,
+  input: { tenant: string; amountMicros: number; reference: string },
+): Promise<LedgerWrite & { prepaidCreditMicros: number }> {
+  if (!Number.isSafeInteger(input.amountMicros) || input.amountMicros <= 0)
+    throw new DomainError('INVALID_ARGUMENT', 'amount_micros must be a positive whole number');
+  if (!input.reference || input.reference.length > 128)
+    throw new DomainError('INVALID_ARGUMENT', 'reference (1-128 characters) names the purchase so a retry records it once');
   const externalId = `credit:${input.tenant}:${input.reference}`;
   const write = await sql.begin(async (tx): Promise<LedgerWrite> => {
     const cash = accounts.cash();
@@ -98,7 +110,9 @@ export async function addCredit(sql: Sql, input: { tenant: string; amountMicros:
       ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING
       RETURNING id`;
     if (!row) {
-      const [prior] = await tx<{ id: string; tenant: string; amount_micros: string }[]>`SELECT id, tenant, amount_micros FROM ledger_transactions WHERE external_id = ${externalId}`;
+      const [prior] = await tx<
+        { id: string; tenant: string; amount_micros: string }[]
+      >`SELECT id, tenant, amount_micros FROM ledger_transactions WHERE external_id = ${externalId}`;
       if (Number(prior!.amount_micros) !== input.amountMicros) {
         throw new DomainError('FAILED_PRECONDITION', `reference ${input.reference} was already recorded with another amount`);
       }

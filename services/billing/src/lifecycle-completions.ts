@@ -31,7 +31,8 @@ export async function readCompletions(js: JetStreamClient, options: ReadCompleti
     })
     .catch((e: unknown) => {
       // Not the bus Switchyard runs on (or one it never ran on): nothing to compare is no proof.
-      if ((e as { code?: unknown }).code === STREAM_NOT_FOUND) throw new DomainError('FAILED_PRECONDITION', `there is no ${streams.LIFECYCLE.name} stream on this NATS server`, { cause: e });
+      if ((e as { code?: unknown }).code === STREAM_NOT_FOUND)
+        throw new DomainError('FAILED_PRECONDITION', `there is no ${streams.LIFECYCLE.name} stream on this NATS server`, { cause: e });
       throw e;
     });
   let read = 0;

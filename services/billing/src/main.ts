@@ -28,7 +28,10 @@ runMain(() =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
       const billing = createBilling({
-        js, sql, logger, registry,
+        js,
+        sql,
+        logger,
+        registry,
         keyring: tenants.keyring,
         listen: config.BILLING_LISTEN,
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],

@@ -5,5 +5,4 @@ import type { Sql } from 'postgres';
 const DEFAULT_DIR = fileURLToPath(new URL('../migrations/', import.meta.url));
 
 /** Applies the ledger's migrations (`schema_migrations`), once across replicas. */
-export const migrate = (sql: Sql, dir = DEFAULT_DIR): Promise<string[]> =>
-  runMigrations(sql, { dir, table: 'schema_migrations', lockKey: 0x5357_4954 });
+export const migrate = (sql: Sql, dir = DEFAULT_DIR): Promise<string[]> => runMigrations(sql, { dir, table: 'schema_migrations', lockKey: 0x5357_4954 });

@@ -5,15 +5,31 @@ import { accountsFor, gpuAccruals, preparePosting, spendDeltas, uniqueByUsageId,
 
 const pools = new Map<string, PoolCost>([['p', { provider: 'aws', capacityClass: 'reserved', pricePerGpuHour: 3.6 }]]);
 const usage = (over: Partial<BillableUsage> = {}): BillableUsage => ({
-  usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
-  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 1000 }, gpuSeconds: 2, recordedUnixMs: Date.UTC(2030, 5, 30, 23, 59), ...over,
+  usageId: 'u1',
+  requestId: 'r1',
+  tenant: 'acme',
+  feature: 'chat',
+  model: 'llama-3.1-8b',
+  tier: Tier.TIER_REALTIME,
+  pool: 'p',
+  usage: { inputTokens: 1000, cachedInputTokens: 0, outputTokens: 1000 },
+  gpuSeconds: 2,
+  recordedUnixMs: Date.UTC(2030, 5, 30, 23, 59),
+  ...over,
 });
 
 describe('preparePosting', () => {
   it('prices by the version in force at the recorded time, on the pool capacity, and costs the GPU time', () => {
     const later: PriceBook = { ...DEFAULT_PRICE_BOOK, version: 'v9', effectiveFromUnixMs: Date.UTC(2030, 6, 1) };
     const p = preparePosting(usage(), [DEFAULT_PRICE_BOOK, later], pools);
-    expect(p).toMatchObject({ priceVersion: 'v1', priceEffectiveFromMs: 0, capacityClass: 'reserved', gpuCostMicros: 2_000, provider: 'aws', tier: 'realtime' });
+    expect(p).toMatchObject({
+      priceVersion: 'v1',
+      priceEffectiveFromMs: 0,
+      capacityClass: 'reserved',
+      gpuCostMicros: 2_000,
+      provider: 'aws',
+      tier: 'realtime',
+    });
     expect(p.amountMicros).toBe(Math.round(800 * 0.4));
     expect(preparePosting(usage({ recordedUnixMs: Date.UTC(2030, 6, 1) }), [DEFAULT_PRICE_BOOK, later], pools).priceVersion).toBe('v9');
   });
@@ -36,13 +52,19 @@ describe('batch shaping', () => {
 
   it('names the accounts in id order and accrues GPU cost per pool', () => {
     expect(accountsFor([a, c]).map((s) => s.id)).toEqual([
-      'platform:gpu_cost:p', 'platform:gpu_payable:aws', 'platform:revenue:llama-3.1-8b', 'tenant:acme:receivable', 'tenant:zeta:receivable',
+      'platform:gpu_cost:p',
+      'platform:gpu_payable:aws',
+      'platform:revenue:llama-3.1-8b',
+      'tenant:acme:receivable',
+      'tenant:zeta:receivable',
     ]);
     expect(gpuAccruals([a, b, c])).toEqual([{ pool: 'p', provider: 'aws', costMicros: 4_000, gpuSeconds: 4 }]);
   });
 
   it('adds spend to the tenant row and the feature row of the month', () => {
-    const deltas = spendDeltas([a, b].map((p) => ({ tenant: p.usage.tenant, feature: p.usage.feature, recordedUnixMs: p.usage.recordedUnixMs, amountMicros: 10 })));
+    const deltas = spendDeltas(
+      [a, b].map((p) => ({ tenant: p.usage.tenant, feature: p.usage.feature, recordedUnixMs: p.usage.recordedUnixMs, amountMicros: 10 })),
+    );
     expect(deltas).toEqual([
       { tenant: 'acme', feature: '', periodStart: '2030-06-01', amountMicros: 20 },
       { tenant: 'acme', feature: 'chat', periodStart: '2030-06-01', amountMicros: 10 },

@@ -72,7 +72,9 @@ export async function createCatalogCache(
   return {
     current() {
       if (now() - loadedAt > PRICE_VERSION_LEAD_MS / 2) {
-        throw new DomainError('UNAVAILABLE', 'the price book could not be reloaded lately; usage waits rather than risk a stale price', { retryAfterMs: 2_000 });
+        throw new DomainError('UNAVAILABLE', 'the price book could not be reloaded lately; usage waits rather than risk a stale price', {
+          retryAfterMs: 2_000,
+        });
       }
       return catalog;
     },

@@ -53,7 +53,11 @@ const USAGE_SLACK_MS = 5 * 60_000;
 /** Which of `completions` metering recorded usage for. */
 function meteredCompletions(sql: Sql, completions: readonly Completion[]): Promise<Set<string>> {
   const times = completions.map((c) => c.completedMs);
-  return meteredRequestIds(sql, { requestIds: completions.map((c) => c.requestId), fromMs: Math.min(...times) - USAGE_SLACK_MS, toMs: Math.max(...times) + USAGE_SLACK_MS });
+  return meteredRequestIds(sql, {
+    requestIds: completions.map((c) => c.requestId),
+    fromMs: Math.min(...times) - USAGE_SLACK_MS,
+    toMs: Math.max(...times) + USAGE_SLACK_MS,
+  });
 }
 
 /** Every request completed in [startMs, min(endMs, now)) against the usage metering recorded for it. */
@@ -69,8 +73,13 @@ async function completionChecks(sql: Sql, lifecycle: LifecycleCheckOptions, star
 type QRow = { tenant: string; hour_ms: string; requests: string; input: string; cached: string; output: string; gpu: string };
 const toQuantities = (rows: readonly QRow[]): HourQuantities[] =>
   rows.map((r) => ({
-    tenant: r.tenant, hourMs: Number(r.hour_ms), requests: Number(r.requests), inputTokens: Number(r.input),
-    cachedInputTokens: Number(r.cached), outputTokens: Number(r.output), gpuMicros: Number(r.gpu),
+    tenant: r.tenant,
+    hourMs: Number(r.hour_ms),
+    requests: Number(r.requests),
+    inputTokens: Number(r.input),
+    cachedInputTokens: Number(r.cached),
+    outputTokens: Number(r.output),
+    gpuMicros: Number(r.gpu),
   }));
 
 async function ledgerQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[]> {
@@ -116,14 +125,34 @@ async function entryChecks(sql: Sql, start: Date, end: Date): Promise<{ unbalanc
 
 async function repriceWindow(sql: Sql, start: Date, end: Date, books: ReadonlyMap<string, PriceBook>): Promise<RepriceMismatch[]> {
   const out: RepriceMismatch[] = [];
-  const cursor = sql<{ id: string; usage_id: string; model: string; tier: string; capacity_class: string | null; input_tokens: number; cached_input_tokens: number; output_tokens: number; amount_micros: string; price_version: string }[]>`
+  const cursor = sql<
+    {
+      id: string;
+      usage_id: string;
+      model: string;
+      tier: string;
+      capacity_class: string | null;
+      input_tokens: number;
+      cached_input_tokens: number;
+      output_tokens: number;
+      amount_micros: string;
+      price_version: string;
+    }[]
+  >`
     SELECT id, usage_id, model, tier, capacity_class, input_tokens, cached_input_tokens, output_tokens, amount_micros, price_version
       FROM ledger_transactions WHERE kind = 'usage' AND recorded_at >= ${start} AND recorded_at < ${end}`.cursor(5_000);
   for await (const rows of cursor) {
     const posted: PostedUsage[] = rows.map((r) => ({
-      transactionId: r.id, usageId: r.usage_id, model: r.model, tier: r.tier, capacityClass: r.capacity_class ?? '',
-      inputTokens: r.input_tokens, cachedInputTokens: r.cached_input_tokens, outputTokens: r.output_tokens,
-      amountMicros: Number(r.amount_micros), priceVersion: r.price_version,
+      transactionId: r.id,
+      usageId: r.usage_id,
+      model: r.model,
+      tier: r.tier,
+      capacityClass: r.capacity_class ?? '',
+      inputTokens: r.input_tokens,
+      cachedInputTokens: r.cached_input_tokens,
+      outputTokens: r.output_tokens,
+      amountMicros: Number(r.amount_micros),
+      priceVersion: r.price_version,
     }));
     out.push(...repriceMismatches(posted, books));
   }
@@ -142,7 +171,13 @@ async function accountChecks(sql: Sql, everyEntry: boolean): Promise<{ accounts:
     : [];
   const [trial] = await sql<{ d: string | null; c: string | null }[]>`SELECT sum(debit_micros) AS d, sum(credit_micros) AS c FROM accounts`;
   return {
-    accounts: mismatched.map((r) => ({ account: r.id, debitMicros: Number(r.d), creditMicros: Number(r.c), entryDebitMicros: Number(r.ed), entryCreditMicros: Number(r.ec) })),
+    accounts: mismatched.map((r) => ({
+      account: r.id,
+      debitMicros: Number(r.d),
+      creditMicros: Number(r.c),
+      entryDebitMicros: Number(r.ed),
+      entryCreditMicros: Number(r.ec),
+    })),
     trial: { debitMicros: Number(trial?.d ?? 0), creditMicros: Number(trial?.c ?? 0) },
   };
 }
@@ -180,8 +215,17 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
     options.lifecycle ? completionChecks(sql, options.lifecycle, startMs, endMs, options.tenant) : undefined,
   ]);
   return reconciliationReport({
-    startMs, endMs, meteringAvailable: metered !== undefined, metered: metered ?? [], ledger,
-    unbalanced: entries.unbalanced, amountMismatches: entries.amounts, repriced, accounts: accountsChecked.accounts,
-    gpuCost, trialBalance: accountsChecked.trial, completions,
+    startMs,
+    endMs,
+    meteringAvailable: metered !== undefined,
+    metered: metered ?? [],
+    ledger,
+    unbalanced: entries.unbalanced,
+    amountMismatches: entries.amounts,
+    repriced,
+    accounts: accountsChecked.accounts,
+    gpuCost,
+    trialBalance: accountsChecked.trial,
+    completions,
   });
 }

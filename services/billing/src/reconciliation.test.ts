@@ -2,10 +2,28 @@ import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { describe, expect, it } from 'vitest';
 import { diffQuantities, formatReport, reconciliationReport, repriceMismatches, type HourQuantities, type ReconciliationInput } from './reconciliation.js';
 
-const q = (over: Partial<HourQuantities> = {}): HourQuantities => ({ tenant: 'acme', hourMs: 0, requests: 2, inputTokens: 100, cachedInputTokens: 10, outputTokens: 50, gpuMicros: 1_000, ...over });
+const q = (over: Partial<HourQuantities> = {}): HourQuantities => ({
+  tenant: 'acme',
+  hourMs: 0,
+  requests: 2,
+  inputTokens: 100,
+  cachedInputTokens: 10,
+  outputTokens: 50,
+  gpuMicros: 1_000,
+  ...over,
+});
 const clean: ReconciliationInput = {
-  startMs: 0, endMs: 3_600_000, meteringAvailable: true, metered: [q()], ledger: [q()], unbalanced: [], amountMismatches: [], repriced: [], accounts: [],
-  gpuCost: [{ pool: 'p', accountMicros: 5, usageMicros: 5 }], trialBalance: { debitMicros: 9, creditMicros: 9 },
+  startMs: 0,
+  endMs: 3_600_000,
+  meteringAvailable: true,
+  metered: [q()],
+  ledger: [q()],
+  unbalanced: [],
+  amountMismatches: [],
+  repriced: [],
+  accounts: [],
+  gpuCost: [{ pool: 'p', accountMicros: 5, usageMicros: 5 }],
+  trialBalance: { debitMicros: 9, creditMicros: 9 },
 };
 
 describe('reconciliation', () => {
@@ -43,7 +61,18 @@ describe('reconciliation', () => {
   });
 
   it('prices each transaction again from the version it names', () => {
-    const row = { transactionId: '7', usageId: 'u', model: 'llama-3.1-8b', tier: 'batch', capacityClass: '', inputTokens: 1000, cachedInputTokens: 0, outputTokens: 0, amountMicros: 100, priceVersion: 'v1' };
+    const row = {
+      transactionId: '7',
+      usageId: 'u',
+      model: 'llama-3.1-8b',
+      tier: 'batch',
+      capacityClass: '',
+      inputTokens: 1000,
+      cachedInputTokens: 0,
+      outputTokens: 0,
+      amountMicros: 100,
+      priceVersion: 'v1',
+    };
     const books = new Map([['v1', DEFAULT_PRICE_BOOK]]);
     expect(repriceMismatches([row], books)).toEqual([]);
     expect(repriceMismatches([{ ...row, amountMicros: 101 }], books)).toMatchObject([{ expectedMicros: 100 }]);

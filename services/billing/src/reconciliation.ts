@@ -59,21 +59,34 @@ export interface RepriceMismatch {
   readonly reason: string;
 }
 
-
 /** Transactions whose amount is not what their recorded price version gives. */
 export function repriceMismatches(rows: readonly PostedUsage[], books: ReadonlyMap<string, PriceBook>): RepriceMismatch[] {
   const out: RepriceMismatch[] = [];
   for (const r of rows) {
     const book = books.get(r.priceVersion);
     if (!book) {
-      out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: undefined, reason: `price version ${r.priceVersion} is not in the price book` });
+      out.push({
+        transactionId: r.transactionId,
+        usageId: r.usageId,
+        amountMicros: r.amountMicros,
+        expectedMicros: undefined,
+        reason: `price version ${r.priceVersion} is not in the price book`,
+      });
       continue;
     }
     let expected: number;
     try {
       expected = priceUsage(
         {
-          usageId: r.usageId, requestId: '', tenant: '', feature: '', model: r.model, tier: tierFromText(r.tier), pool: '', gpuSeconds: 0, recordedUnixMs: 0,
+          usageId: r.usageId,
+          requestId: '',
+          tenant: '',
+          feature: '',
+          model: r.model,
+          tier: tierFromText(r.tier),
+          pool: '',
+          gpuSeconds: 0,
+          recordedUnixMs: 0,
           usage: { inputTokens: r.inputTokens, cachedInputTokens: r.cachedInputTokens, outputTokens: r.outputTokens },
         },
         book,
@@ -83,7 +96,14 @@ export function repriceMismatches(rows: readonly PostedUsage[], books: ReadonlyM
       out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: undefined, reason: (e as Error).message });
       continue;
     }
-    if (expected !== r.amountMicros) out.push({ transactionId: r.transactionId, usageId: r.usageId, amountMicros: r.amountMicros, expectedMicros: expected, reason: 'amount differs from its price version' });
+    if (expected !== r.amountMicros)
+      out.push({
+        transactionId: r.transactionId,
+        usageId: r.usageId,
+        amountMicros: r.amountMicros,
+        expectedMicros: expected,
+        reason: 'amount differs from its price version',
+      });
   }
   return out;
 }
@@ -214,7 +234,9 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
   ];
   if (r.completions) {
     const c = r.completions;
-    lines.push(`  lifecycle ${c.checked} completed requests checked against metered usage; ${c.recent} completed in the last ${c.graceMs / 1000} s not checked (metering lags)`);
+    lines.push(
+      `  lifecycle ${c.checked} completed requests checked against metered usage; ${c.recent} completed in the last ${c.graceMs / 1000} s not checked (metering lags)`,
+    );
   } else {
     lines.push('  lifecycle completions not checked against metered usage');
   }
@@ -226,11 +248,31 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
     if (items.length > limit) lines.push(`    ... ${items.length - limit} more`);
   };
   more(r.differences, (d: QuantityDifference) => `${d.tenant} ${iso(d.hourMs)} ${d.field}: metered ${d.metered}, ledger ${d.ledger}`, 'quantity differences');
-  more(r.unbalanced, (u: UnbalancedTransaction) => `transaction ${u.transactionId}: ${u.entries} entries, ${u.debitMicros} debit vs ${u.creditMicros} credit`, 'unbalanced transactions');
-  more(r.amountMismatches, (a: AmountMismatch) => `transaction ${a.transactionId} (${a.usageId}): amount ${a.amountMicros}, entries ${a.debitMicros}/${a.creditMicros}`, 'amounts unlike their entries');
-  more(r.repriced, (p: RepriceMismatch) => `transaction ${p.transactionId} (${p.usageId}): ${p.amountMicros} vs ${p.expectedMicros ?? '?'}: ${p.reason}`, 'amounts unlike their price version');
-  more(r.accounts, (a: AccountMismatch) => `${a.account}: totals ${a.debitMicros}/${a.creditMicros}, entries ${a.entryDebitMicros}/${a.entryCreditMicros}`, 'account totals unlike their entries');
+  more(
+    r.unbalanced,
+    (u: UnbalancedTransaction) => `transaction ${u.transactionId}: ${u.entries} entries, ${u.debitMicros} debit vs ${u.creditMicros} credit`,
+    'unbalanced transactions',
+  );
+  more(
+    r.amountMismatches,
+    (a: AmountMismatch) => `transaction ${a.transactionId} (${a.usageId}): amount ${a.amountMicros}, entries ${a.debitMicros}/${a.creditMicros}`,
+    'amounts unlike their entries',
+  );
+  more(
+    r.repriced,
+    (p: RepriceMismatch) => `transaction ${p.transactionId} (${p.usageId}): ${p.amountMicros} vs ${p.expectedMicros ?? '?'}: ${p.reason}`,
+    'amounts unlike their price version',
+  );
+  more(
+    r.accounts,
+    (a: AccountMismatch) => `${a.account}: totals ${a.debitMicros}/${a.creditMicros}, entries ${a.entryDebitMicros}/${a.entryCreditMicros}`,
+    'account totals unlike their entries',
+  );
   more(r.gpuCost, (g: GpuCostCheck) => `${g.pool}: accrued ${g.accountMicros}, usage ${g.usageMicros}`, 'GPU cost accrued unlike its usage');
-  more(r.completions?.unmetered ?? [], (c: Completion) => `request ${c.requestId} (${c.tenant}) completed ${iso(c.completedMs)}: no metered usage`, 'completed requests without metered usage');
+  more(
+    r.completions?.unmetered ?? [],
+    (c: Completion) => `request ${c.requestId} (${c.tenant}) completed ${iso(c.completedMs)}: no metered usage`,
+    'completed requests without metered usage',
+  );
   return lines.join('\n');
 }

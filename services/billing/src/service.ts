@@ -57,13 +57,30 @@ const HOUR = 3_600_000;
 export function createBilling(deps: BillingDeps) {
   const now = deps.now ?? Date.now;
   const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  const poolCosts = new Map<string, PoolCost>((deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]));
+  const poolCosts = new Map<string, PoolCost>(
+    (deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]),
+  );
   const ledger = createLedgerPoster(deps.sql);
   const budgets = createBudgetPublisher({ sql: deps.sql, js: deps.js, logger: deps.logger, now, flushMs: deps.budgetFlushMs });
   const registry = deps.registry ? [deps.registry] : [];
-  const postedTotal = new Counter({ name: 'switchyard_billing_usage_total', help: 'Usage events by what the ledger did with them', labelNames: ['outcome'], registers: registry });
-  const batchSize = new Histogram({ name: 'switchyard_billing_batch_size', help: 'Usage events per ledger transaction', buckets: [1, 10, 50, 100, 250, 500, 1000], registers: registry });
-  const reconcileGauge = new Gauge({ name: 'switchyard_billing_reconciliation_differences', help: 'Differences the last reconciliation found, by kind', labelNames: ['kind'], registers: registry });
+  const postedTotal = new Counter({
+    name: 'switchyard_billing_usage_total',
+    help: 'Usage events by what the ledger did with them',
+    labelNames: ['outcome'],
+    registers: registry,
+  });
+  const batchSize = new Histogram({
+    name: 'switchyard_billing_batch_size',
+    help: 'Usage events per ledger transaction',
+    buckets: [1, 10, 50, 100, 250, 500, 1000],
+    registers: registry,
+  });
+  const reconcileGauge = new Gauge({
+    name: 'switchyard_billing_reconciliation_differences',
+    help: 'Differences the last reconciliation found, by kind',
+    labelNames: ['kind'],
+    registers: registry,
+  });
   let consumer: RunningConsumer | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let catalog: Awaited<ReturnType<typeof createCatalogCache>> | undefined;
@@ -106,7 +123,13 @@ export function createBilling(deps: BillingDeps) {
     // The running totals are kept by the entries' trigger; summing every entry is left to the CLI.
     // Completed requests on LIFECYCLE are held against metered usage too: usage that waits
     // unmetered (a metering outage) shows up here, not only when a person runs reconcile.
-    const report = await reconcileLedger(deps.sql, { startMs: end - 2 * HOUR, endMs: end, books: catalog!.byVersion(), everyEntry: false, lifecycle: { js: deps.js, nowMs: now() } });
+    const report = await reconcileLedger(deps.sql, {
+      startMs: end - 2 * HOUR,
+      endMs: end,
+      books: catalog!.byVersion(),
+      everyEntry: false,
+      lifecycle: { js: deps.js, nowMs: now() },
+    });
     reconcileGauge.set({ kind: 'quantities' }, report.differences.length);
     reconcileGauge.set({ kind: 'unbalanced' }, report.unbalanced.length);
     reconcileGauge.set({ kind: 'amounts' }, report.amountMismatches.length + report.repriced.length);
@@ -153,16 +176,27 @@ export function createBilling(deps: BillingDeps) {
             throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
           }
           const result = await poster.submit(posting);
-          if (!result.ok) throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, { cause: result.error, retryable: false });
+          if (!result.ok)
+            throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, {
+              cause: result.error,
+              retryable: false,
+            });
           if (result.outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
         },
       });
       const every = deps.reconcileEveryMs ?? 10 * 60_000;
       if (every > 0) {
-        reconcileTimer = setInterval(() => void reconcile().catch((e) => deps.logger.error({ err: isDomainError(e) ? e.message : e }, 'reconciliation failed to run')), every);
+        reconcileTimer = setInterval(
+          () => void reconcile().catch((e) => deps.logger.error({ err: isDomainError(e) ? e.message : e }, 'reconciliation failed to run')),
+          every,
+        );
         reconcileTimer.unref();
       }
-      addGuardedService(server, BillingServiceService, billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }));
+      addGuardedService(
+        server,
+        BillingServiceService,
+        billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }),
+      );
       return bindServer(server, deps.listen);
     },
     async stop() {

@@ -3,8 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { meteredUsage, rollupDeltas, toBillableFromMetered, toMetered } from './rollup.js';
 
 const billable = (over: Partial<BillableUsage> = {}): BillableUsage => ({
-  usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'm', tier: Tier.TIER_BATCH, pool: 'p',
-  usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 }, gpuSeconds: 1.2345675, recordedUnixMs: 120_500, ...over,
+  usageId: 'u1',
+  requestId: 'r1',
+  tenant: 'acme',
+  feature: 'chat',
+  model: 'm',
+  tier: Tier.TIER_BATCH,
+  pool: 'p',
+  usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 },
+  gpuSeconds: 1.2345675,
+  recordedUnixMs: 120_500,
+  ...over,
 });
 
 describe('rollups', () => {
@@ -31,16 +40,43 @@ describe('rollups', () => {
 
 describe('meteredUsage', () => {
   const u: UsageRecorded = {
-    usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: Tier.TIER_REALTIME, pool: 'p',
-    workerId: 'w', usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 }, gpuMs: 1500, queueMs: 1, ttftMs: 2, totalMs: 3,
+    usageId: 'u1',
+    requestId: 'r1',
+    tenant: 'acme',
+    feature: 'chat',
+    model: 'llama-3.1-8b',
+    tier: Tier.TIER_REALTIME,
+    pool: 'p',
+    workerId: 'w',
+    usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 },
+    gpuMs: 1500,
+    queueMs: 1,
+    ttftMs: 2,
+    totalMs: 3,
   };
 
   it('carries the usage id through and converts GPU time to whole microseconds, in one step', () => {
     expect(meteredUsage(u, 42)).toEqual({
-      usageId: 'u1', requestId: 'r1', tenant: 'acme', feature: 'chat', model: 'llama-3.1-8b', tier: 'realtime', pool: 'p',
-      inputTokens: 10, cachedInputTokens: 2, outputTokens: 5, gpuMicros: 1_500_000, ttftMs: 2, recordedUnixMs: 42,
+      usageId: 'u1',
+      requestId: 'r1',
+      tenant: 'acme',
+      feature: 'chat',
+      model: 'llama-3.1-8b',
+      tier: 'realtime',
+      pool: 'p',
+      inputTokens: 10,
+      cachedInputTokens: 2,
+      outputTokens: 5,
+      gpuMicros: 1_500_000,
+      ttftMs: 2,
+      recordedUnixMs: 42,
     });
-    expect(toBillableFromMetered(meteredUsage(u, 42))).toMatchObject({ usageId: 'u1', gpuSeconds: 1.5, recordedUnixMs: 42, usage: { inputTokens: 10, outputTokens: 5 } });
+    expect(toBillableFromMetered(meteredUsage(u, 42))).toMatchObject({
+      usageId: 'u1',
+      gpuSeconds: 1.5,
+      recordedUnixMs: 42,
+      usage: { inputTokens: 10, outputTokens: 5 },
+    });
   });
 
   it('stores what the old three steps stored: missing tokens as 0, no tier as unspecified, GPU time rounded half up and never negative', () => {

@@ -54,7 +54,6 @@ function stored(u: Omit<BillableUsage, 'gpuSeconds' | 'recordedUnixMs'>, gpuSeco
   };
 }
 
-
 /**
  * The billable usage metering publishes, built from what it recorded first, so a replay of
  * a usage event with another envelope time is billed exactly as it was metered.
@@ -97,7 +96,19 @@ export function rollupDeltas(usages: readonly MeteredUsage[]): RollupDelta[] {
   for (const u of usages) {
     const minuteMs = minuteOf(u.recordedUnixMs);
     const key = [u.tenant, String(minuteMs).padStart(16, '0'), u.feature, u.model, u.tier, u.pool].join('\u0000');
-    const row = rows.get(key) ?? { tenant: u.tenant, minuteMs, feature: u.feature, model: u.model, tier: u.tier, pool: u.pool, requests: 0, inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, gpuMicros: 0 };
+    const row = rows.get(key) ?? {
+      tenant: u.tenant,
+      minuteMs,
+      feature: u.feature,
+      model: u.model,
+      tier: u.tier,
+      pool: u.pool,
+      requests: 0,
+      inputTokens: 0,
+      cachedInputTokens: 0,
+      outputTokens: 0,
+      gpuMicros: 0,
+    };
     row.requests += 1;
     row.inputTokens += u.inputTokens;
     row.cachedInputTokens += u.cachedInputTokens;

@@ -12,15 +12,28 @@ import type { MeteredUsage } from './rollup.js';
 export function createServiceMetrics(registry: Registry | undefined) {
   const registers = registry ? [registry] : [];
   const ttft = new Histogram({
-    name: 'switchyard_metering_ttft_ms', help: 'Time to first token of completed requests, ms', labelNames: ['tier'],
-    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000], registers,
+    name: 'switchyard_metering_ttft_ms',
+    help: 'Time to first token of completed requests, ms',
+    labelNames: ['tier'],
+    buckets: [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+    registers,
   });
-  const completed = new Counter({ name: 'switchyard_metering_requests_completed_total', help: 'Completed requests metered (once per usage id)', labelNames: ['tier'], registers });
+  const completed = new Counter({
+    name: 'switchyard_metering_requests_completed_total',
+    help: 'Completed requests metered (once per usage id)',
+    labelNames: ['tier'],
+    registers,
+  });
   const tokens = new Counter({ name: 'switchyard_metering_tokens_total', help: 'Tokens metered', labelNames: ['tier', 'kind'], registers });
   const gpuSeconds = new Counter({ name: 'switchyard_metering_gpu_seconds_total', help: 'GPU-seconds metered', labelNames: ['tier', 'pool'], registers });
   const duplicates = new Counter({ name: 'switchyard_metering_duplicates_total', help: 'Usage events metered before (redeliveries, replays)', registers });
   const admitted = new Counter({ name: 'switchyard_metering_requests_admitted_total', help: 'Requests admitted', labelNames: ['tier'], registers });
-  const terminated = new Counter({ name: 'switchyard_metering_requests_terminated_total', help: 'Requests by terminal outcome', labelNames: ['tier', 'outcome'], registers });
+  const terminated = new Counter({
+    name: 'switchyard_metering_requests_terminated_total',
+    help: 'Requests by terminal outcome',
+    labelNames: ['tier', 'outcome'],
+    registers,
+  });
   const policy = new Counter({ name: 'switchyard_metering_policy_checks_total', help: 'Policy checks by action', labelNames: ['action'], registers });
 
   return {

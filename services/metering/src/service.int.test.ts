@@ -15,8 +15,19 @@ const registry = new Registry();
 const T = Date.UTC(2032, 4, 4, 12, 0, 30);
 
 const usage = (i: number, tier: Tier = Tier.TIER_REALTIME): UsageRecorded => ({
-  usageId: `usage-r${i}`, requestId: `r${i}`, tenant: i % 2 ? 'acme' : 'globex', feature: 'chat', model: 'llama-3.1-8b', tier, pool: 'p1', workerId: 'w',
-  usage: { inputTokens: 100 + i, cachedInputTokens: 10, outputTokens: 20 }, gpuMs: 250.5, queueMs: 1, ttftMs: 40, totalMs: 300,
+  usageId: `usage-r${i}`,
+  requestId: `r${i}`,
+  tenant: i % 2 ? 'acme' : 'globex',
+  feature: 'chat',
+  model: 'llama-3.1-8b',
+  tier,
+  pool: 'p1',
+  workerId: 'w',
+  usage: { inputTokens: 100 + i, cachedInputTokens: 10, outputTokens: 20 },
+  gpuMs: 250.5,
+  queueMs: 1,
+  ttftMs: 40,
+  totalMs: 300,
 });
 
 beforeAll(async () => {
@@ -39,7 +50,11 @@ describe('metering', () => {
   it('meters each usage id once, rolls it up per minute and publishes it for billing as first recorded', async () => {
     const js = jetstream(nc);
     const publish = (u: UsageRecorded, envelopeId: string, at: number) =>
-      publishEvent(js, subjects.usageRecorded(u.tenant), makeEvent({ id: envelopeId, tenant: u.tenant, requestId: u.requestId, nowMs: at }, { $case: 'usageRecorded', usageRecorded: u }));
+      publishEvent(
+        js,
+        subjects.usageRecorded(u.tenant),
+        makeEvent({ id: envelopeId, tenant: u.tenant, requestId: u.requestId, nowMs: at }, { $case: 'usageRecorded', usageRecorded: u }),
+      );
     for (let i = 0; i < 20; i++) await publish(usage(i, i < 15 ? Tier.TIER_REALTIME : Tier.TIER_BATCH), usage(i).usageId, T);
     await waitFor('first deliveries metered', async () => {
       const [r] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM metered_usage`;
@@ -58,7 +73,10 @@ describe('metering', () => {
     const rollups = await sql<{ tenant: string; minute: Date; tier: string; requests: string; input_tokens: string; gpu_us: string }[]>`
       SELECT tenant, minute, tier, requests, input_tokens, gpu_us FROM usage_minute_rollups ORDER BY tenant, tier`;
     expect(rollups.map((r) => [r.tenant, r.tier, Number(r.requests), r.minute.getTime()])).toEqual([
-      ['acme', 'batch', 3, T - 30_000], ['acme', 'realtime', 7, T - 30_000], ['globex', 'batch', 2, T - 30_000], ['globex', 'realtime', 8, T - 30_000],
+      ['acme', 'batch', 3, T - 30_000],
+      ['acme', 'realtime', 7, T - 30_000],
+      ['globex', 'batch', 2, T - 30_000],
+      ['globex', 'realtime', 8, T - 30_000],
     ]);
     expect(rollups.reduce((s, r) => s + Number(r.input_tokens), 0)).toBe(20 * 100 + 190);
     expect(rollups.reduce((s, r) => s + Number(r.gpu_us), 0)).toBe(20 * 250_500);
@@ -78,13 +96,51 @@ describe('metering', () => {
 
   it('counts admissions, outcomes per tier and policy checks for the service metrics', async () => {
     const js = jetstream(nc);
-    const spec = { requestId: 'm1', tenant: 'acme', tier: Tier.TIER_INTERNAL, model: 'm', prompt: '', promptTokens: 1, maxTokens: 1, feature: '', seed: 0, inbox: '', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 0 };
-    await publishEvent(js, subjects.requestAdmitted('internal', 'acme'), makeEvent({ id: 'adm-m1', tenant: 'acme', requestId: 'm1', nowMs: T }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }));
-    await waitFor('admission counted', async () => ((await registry.getSingleMetricAsString('switchyard_metering_requests_admitted_total')).includes('tier="internal"} 1') ? true : undefined));
+    const spec = {
+      requestId: 'm1',
+      tenant: 'acme',
+      tier: Tier.TIER_INTERNAL,
+      model: 'm',
+      prompt: '',
+      promptTokens: 1,
+      maxTokens: 1,
+      feature: '',
+      seed: 0,
+      inbox: '',
+      relayInbox: '',
+      deadlineUnixMs: 0,
+      admittedUnixMs: 0,
+    };
+    await publishEvent(
+      js,
+      subjects.requestAdmitted('internal', 'acme'),
+      makeEvent({ id: 'adm-m1', tenant: 'acme', requestId: 'm1', nowMs: T }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }),
+    );
+    await waitFor('admission counted', async () =>
+      (await registry.getSingleMetricAsString('switchyard_metering_requests_admitted_total')).includes('tier="internal"} 1') ? true : undefined,
+    );
     await publishTerminal(js, terminalOf({ requestId: 'm1', tenant: 'acme', outcome: Outcome.OUTCOME_REJECTED, reason: 'no capacity' }), T);
-    await publishEvent(js, subjects.decision('policy', 'acme'), makeEvent({ id: 'dec-1', tenant: 'acme', requestId: 'm2', nowMs: T }, {
-      $case: 'decision', decision: { service: 'policy', action: 'block', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 1 },
-    }));
+    await publishEvent(
+      js,
+      subjects.decision('policy', 'acme'),
+      makeEvent(
+        { id: 'dec-1', tenant: 'acme', requestId: 'm2', nowMs: T },
+        {
+          $case: 'decision',
+          decision: {
+            service: 'policy',
+            action: 'block',
+            reason: '',
+            chosen: '',
+            candidates: [],
+            categories: [],
+            ruleIds: [],
+            policyVersion: '',
+            latencyMs: 1,
+          },
+        },
+      ),
+    );
     await waitFor('outcome and policy counted', async () => {
       const terminated = await registry.getSingleMetricAsString('switchyard_metering_requests_terminated_total');
       const policy = await registry.getSingleMetricAsString('switchyard_metering_policy_checks_total');

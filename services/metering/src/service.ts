@@ -1,4 +1,13 @@
-import { consumeDurable, createMicroBatch, followEvents, publishEvent, type JetStreamClient, type NatsConnection, type RunningConsumer, type Subscription } from '@switchyard/bus';
+import {
+  consumeDurable,
+  createMicroBatch,
+  followEvents,
+  publishEvent,
+  type JetStreamClient,
+  type NatsConnection,
+  type RunningConsumer,
+  type Subscription,
+} from '@switchyard/bus';
 import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierLabel, type Event } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import { retryConflicts } from '@switchyard/db';
@@ -49,7 +58,10 @@ export function createMetering(deps: MeteringDeps) {
           publishEvent(
             deps.js,
             subjects.billingUsage(m.tenant),
-            makeEvent({ id: m.usageId, tenant: m.tenant, requestId: m.requestId, nowMs: now() }, { $case: 'billableUsage', billableUsage: toBillableFromMetered(m) }),
+            makeEvent(
+              { id: m.usageId, tenant: m.tenant, requestId: m.requestId, nowMs: now() },
+              { $case: 'billableUsage', billableUsage: toBillableFromMetered(m) },
+            ),
           ),
         ),
       );
@@ -58,7 +70,11 @@ export function createMetering(deps: MeteringDeps) {
   });
 
   /** Metrics durables of earlier versions; plain subscriptions replaced them. */
-  const LEGACY_DURABLES = [[streams.REQUESTS.name, 'metering-admitted'], [streams.LIFECYCLE.name, 'metering-lifecycle'], [streams.DECISIONS.name, 'metering-decisions']] as const;
+  const LEGACY_DURABLES = [
+    [streams.REQUESTS.name, 'metering-admitted'],
+    [streams.LIFECYCLE.name, 'metering-lifecycle'],
+    [streams.DECISIONS.name, 'metering-decisions'],
+  ] as const;
   const subscriptions: Subscription[] = [];
 
   // Counters start from now and live in memory, so they follow the subjects directly: a

@@ -37,14 +37,40 @@ export async function recordUsage(sql: Sql, usages: readonly MeteredUsage[]): Pr
     for (const u of unique) if (fresh.has(u.usageId)) stored.set(u.usageId, u);
     const seen = unique.filter((u) => !fresh.has(u.usageId)).map((u) => u.usageId);
     if (seen.length) {
-      const rows = await tx<{ usage_id: string; request_id: string; tenant: string; feature: string; model: string; tier: string; pool: string; input_tokens: string; cached_input_tokens: string; output_tokens: string; gpu_us: string; ttft_ms: number; recorded_at: Date }[]>`
+      const rows = await tx<
+        {
+          usage_id: string;
+          request_id: string;
+          tenant: string;
+          feature: string;
+          model: string;
+          tier: string;
+          pool: string;
+          input_tokens: string;
+          cached_input_tokens: string;
+          output_tokens: string;
+          gpu_us: string;
+          ttft_ms: number;
+          recorded_at: Date;
+        }[]
+      >`
         SELECT usage_id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens, output_tokens, gpu_us, ttft_ms, recorded_at
           FROM metered_usage WHERE usage_id = ANY(${tx.array(seen)}::text[])`;
       for (const r of rows) {
         stored.set(r.usage_id, {
-          usageId: r.usage_id, requestId: r.request_id, tenant: r.tenant, feature: r.feature, model: r.model, tier: r.tier, pool: r.pool,
-          inputTokens: Number(r.input_tokens), cachedInputTokens: Number(r.cached_input_tokens), outputTokens: Number(r.output_tokens),
-          gpuMicros: Number(r.gpu_us), ttftMs: r.ttft_ms, recordedUnixMs: r.recorded_at.getTime(),
+          usageId: r.usage_id,
+          requestId: r.request_id,
+          tenant: r.tenant,
+          feature: r.feature,
+          model: r.model,
+          tier: r.tier,
+          pool: r.pool,
+          inputTokens: Number(r.input_tokens),
+          cachedInputTokens: Number(r.cached_input_tokens),
+          outputTokens: Number(r.output_tokens),
+          gpuMicros: Number(r.gpu_us),
+          ttftMs: r.ttft_ms,
+          recordedUnixMs: r.recorded_at.getTime(),
         });
       }
     }

@@ -1,5 +1,16 @@
 import { status, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
-import { CheckTarget as WireTarget, DomainError, isDomainError, PolicyAction, toGrpcError, type CheckRequest, type CheckResponse, type CheckStreamRequest, type CheckStreamResponse, type PolicyServiceServer } from '@switchyard/contracts';
+import {
+  CheckTarget as WireTarget,
+  DomainError,
+  isDomainError,
+  PolicyAction,
+  toGrpcError,
+  type CheckRequest,
+  type CheckResponse,
+  type CheckStreamRequest,
+  type CheckStreamResponse,
+  type PolicyServiceServer,
+} from '@switchyard/contracts';
 import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 
@@ -27,7 +38,9 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
     const { tenant, requestId, text } = request;
     try {
       const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs);
-      return { response: { action: wireAction[v.action], redactedText: v.redactedText, categories: v.categories, ruleIds: v.ruleIds, policyVersion: v.policyVersion } };
+      return {
+        response: { action: wireAction[v.action], redactedText: v.redactedText, categories: v.categories, ruleIds: v.ruleIds, policyVersion: v.policyVersion },
+      };
     } catch (e) {
       // The error names codes and rules, never the text. A refused request is the caller's fault.
       if (isDomainError(e)) deps.logger.warn({ err: e, requestId }, 'policy check refused');

@@ -14,9 +14,24 @@ export interface PolicyMetrics {
  */
 export function createPolicyMetrics(registry: Registry): PolicyMetrics {
   const registers = [registry];
-  const checks = new Counter({ name: 'switchyard_policy_checks_total', help: 'Policy checks by tenant, target (prompt/output) and resulting action', labelNames: ['tenant', 'target', 'action'], registers });
-  const blocks = new Counter({ name: 'switchyard_policy_blocks_total', help: 'Blocked checks by tenant, target and each category that blocked', labelNames: ['tenant', 'target', 'category'], registers });
-  const matches = new Counter({ name: 'switchyard_policy_matches_total', help: 'Detector matches by tenant, target and category', labelNames: ['tenant', 'target', 'category'], registers });
+  const checks = new Counter({
+    name: 'switchyard_policy_checks_total',
+    help: 'Policy checks by tenant, target (prompt/output) and resulting action',
+    labelNames: ['tenant', 'target', 'action'],
+    registers,
+  });
+  const blocks = new Counter({
+    name: 'switchyard_policy_blocks_total',
+    help: 'Blocked checks by tenant, target and each category that blocked',
+    labelNames: ['tenant', 'target', 'category'],
+    registers,
+  });
+  const matches = new Counter({
+    name: 'switchyard_policy_matches_total',
+    help: 'Detector matches by tenant, target and category',
+    labelNames: ['tenant', 'target', 'category'],
+    registers,
+  });
   const latency = new Histogram({
     name: 'switchyard_policy_check_duration_seconds',
     help: 'Time inside the policy service per check: policy lookup, scan and redaction',
@@ -24,7 +39,12 @@ export function createPolicyMetrics(registry: Registry): PolicyMetrics {
     buckets: [0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.05],
     registers,
   });
-  const reloads = new Counter({ name: 'switchyard_policy_reloads_total', help: 'Stored policies applied, rejected as invalid, or removed', labelNames: ['tenant', 'result'], registers });
+  const reloads = new Counter({
+    name: 'switchyard_policy_reloads_total',
+    help: 'Stored policies applied, rejected as invalid, or removed',
+    labelNames: ['tenant', 'result'],
+    registers,
+  });
   return {
     observe(tenant, target, verdict, latencyMs) {
       checks.inc({ tenant, target, action: verdict.action });

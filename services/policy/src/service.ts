@@ -58,9 +58,29 @@ export function createPolicy(deps: PolicyDeps) {
     const verdict = checkText(text, policy, target);
     const latencyMs = performance.now() - startedMs;
     metrics.observe(tenant, target, verdict, latencyMs);
-    deps.logger.debug({ tenant, requestId, target, action: verdict.action, categories: verdict.categories, ruleIds: verdict.ruleIds, policyVersion: verdict.policyVersion, latencyMs }, 'policy checked');
+    deps.logger.debug(
+      {
+        tenant,
+        requestId,
+        target,
+        action: verdict.action,
+        categories: verdict.categories,
+        ruleIds: verdict.ruleIds,
+        policyVersion: verdict.policyVersion,
+        latencyMs,
+      },
+      'policy checked',
+    );
     // Telemetry must not slow the hot path or fail the check: no waiting for the stream's ack.
-    const event = policyDecisionEvent({ tenant, requestId, target, facts: verdict, rules: target === 'output' && policy.output ? policy.output : policy, latencyMs, nowMs: now() });
+    const event = policyDecisionEvent({
+      tenant,
+      requestId,
+      target,
+      facts: verdict,
+      rules: target === 'output' && policy.output ? policy.output : policy,
+      latencyMs,
+      nowMs: now(),
+    });
     emitEvent(deps.nc, subjects.decision('policy', tenant), event);
     return verdict;
   };
@@ -69,7 +89,11 @@ export function createPolicy(deps: PolicyDeps) {
     /** Loads the stored policies, then serves; resolves to the bound address. */
     async start(): Promise<string> {
       if (deps.policies) {
-        store = await openPolicyStore({ kv: deps.policies, onChange, onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload') });
+        store = await openPolicyStore({
+          kv: deps.policies,
+          onChange,
+          onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload'),
+        });
       }
       addGuardedService(server, PolicyServiceService, policyHandlers({ check, logger: deps.logger, openStreams }));
       return bindServer(server, deps.listen);

@@ -9,17 +9,40 @@ describe('canary controller', () => {
     const switched: boolean[] = [];
     const controller = createCanaryController({
       // Judging without enough outcomes never rolls back, so the bus and the bucket are not touched.
-      js: undefined as never, routesKv: undefined as never,
-      routes: () => routes, versionOf: () => undefined, thresholds: defaultScheduling().canary,
-      logger: createLogger({ service: 'test', level: 'silent' }), now: () => 0, intervalMs: 60_000,
+      js: undefined as never,
+      routesKv: undefined as never,
+      routes: () => routes,
+      versionOf: () => undefined,
+      thresholds: defaultScheduling().canary,
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      now: () => 0,
+      intervalMs: 60_000,
       followUsage: (on) => switched.push(on),
     });
     controller.start();
     await controller.judge();
-    routes.set('chat', routeSchema.parse({ versions: [{ version: 'a', weight: 90 }, { version: 'b', weight: 10 }], canary: { version: 'b' } }));
+    routes.set(
+      'chat',
+      routeSchema.parse({
+        versions: [
+          { version: 'a', weight: 90 },
+          { version: 'b', weight: 10 },
+        ],
+        canary: { version: 'b' },
+      }),
+    );
     await controller.judge();
     await controller.judge();
-    routes.set('chat', routeSchema.parse({ versions: [{ version: 'a', weight: 100 }, { version: 'b', weight: 0 }], canary: { version: 'b', status: 'rolled-back' } }));
+    routes.set(
+      'chat',
+      routeSchema.parse({
+        versions: [
+          { version: 'a', weight: 100 },
+          { version: 'b', weight: 0 },
+        ],
+        canary: { version: 'b', status: 'rolled-back' },
+      }),
+    );
     await controller.judge();
     controller.stop();
     expect(switched).toEqual([false, true, false]);

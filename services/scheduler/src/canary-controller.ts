@@ -60,17 +60,26 @@ export function createCanaryController(deps: CanaryControllerDeps) {
     await publishEvent(
       deps.js,
       subjects.routeDecision(alias),
-      makeEvent({ id: `route-${alias}-rollback-${revision}`, tenant: '', requestId: '', nowMs }, {
-        $case: 'decision',
-        decision: {
-          service: 'scheduler', action: 'canary-rollback', chosen: baseline.join(','), categories: [], ruleIds: [], policyVersion: `${alias}@${revision}`, latencyMs: 0,
-          reason: `route ${alias}: canary ${canary.version} rolled back: ${reason}`,
-          candidates: [
-            { id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` },
-            { id: baseline.join(','), score: b.errorRate, reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms` },
-          ],
+      makeEvent(
+        { id: `route-${alias}-rollback-${revision}`, tenant: '', requestId: '', nowMs },
+        {
+          $case: 'decision',
+          decision: {
+            service: 'scheduler',
+            action: 'canary-rollback',
+            chosen: baseline.join(','),
+            categories: [],
+            ruleIds: [],
+            policyVersion: `${alias}@${revision}`,
+            latencyMs: 0,
+            reason: `route ${alias}: canary ${canary.version} rolled back: ${reason}`,
+            candidates: [
+              { id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` },
+              { id: baseline.join(','), score: b.errorRate, reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms` },
+            ],
+          },
         },
-      }),
+      ),
     );
     deps.logger.warn({ route: alias, canary: canary.version, reason }, 'canary rolled back');
     deps.onRollback?.(alias, reason);

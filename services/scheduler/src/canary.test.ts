@@ -4,7 +4,13 @@ import { defaultScheduling, routeSchema } from './config.js';
 import { resolveModel } from './routing.js';
 
 const thresholds = defaultScheduling().canary;
-const route = routeSchema.parse({ versions: [{ version: 'v1', weight: 80 }, { version: 'v2', weight: 20 }], canary: { version: 'v2' } });
+const route = routeSchema.parse({
+  versions: [
+    { version: 'v1', weight: 80 },
+    { version: 'v2', weight: 20 },
+  ],
+  canary: { version: 'v2' },
+});
 
 describe('canary judgement', () => {
   it('waits for enough canary outcomes before judging', () => {

@@ -43,7 +43,10 @@ export function createCanaryStats(windowMs: number): CanaryStats {
     ttft: (version, ms, atMs) => push(ttfts, version, { atMs, ms }),
     summary(versions, nowMs) {
       const os = versions.flatMap((v) => recent(outcomes, v, nowMs));
-      const ts = versions.flatMap((v) => recent(ttfts, v, nowMs)).map((t) => t.ms).sort((a, b) => a - b);
+      const ts = versions
+        .flatMap((v) => recent(ttfts, v, nowMs))
+        .map((t) => t.ms)
+        .sort((a, b) => a - b);
       const failures = os.filter((o) => o.failed).length;
       return {
         requests: os.length,
@@ -81,17 +84,24 @@ export function judgeCanary(route: Route, stats: CanaryStats, t: CanaryThreshold
   const baseRate = b.requests >= t.minRequests ? b.errorRate : 0;
   if (c.errorRate - baseRate > t.maxErrorRateDelta) {
     return {
-      verdict: 'rollback', canary: c, baseline: b,
+      verdict: 'rollback',
+      canary: c,
+      baseline: b,
       reason: `error rate ${pct(c.errorRate)} (${c.failures} of ${c.requests}) vs baseline ${pct(baseRate)} (${b.failures} of ${b.requests}); allowed +${pct(t.maxErrorRateDelta)}`,
     };
   }
   if (c.ttftSamples >= t.minRequests && b.ttftSamples >= t.minRequests && c.ttftP90 > t.maxTtftRatio * b.ttftP90) {
     return {
-      verdict: 'rollback', canary: c, baseline: b,
+      verdict: 'rollback',
+      canary: c,
+      baseline: b,
       reason: `p90 TTFT ${Math.round(c.ttftP90)} ms vs baseline ${Math.round(b.ttftP90)} ms; allowed ${t.maxTtftRatio}x`,
     };
   }
-  return { verdict: 'keep', reason: `healthy: error rate ${pct(c.errorRate)} vs ${pct(baseRate)}, p90 TTFT ${Math.round(c.ttftP90)} vs ${Math.round(b.ttftP90)} ms` };
+  return {
+    verdict: 'keep',
+    reason: `healthy: error rate ${pct(c.errorRate)} vs ${pct(baseRate)}, p90 TTFT ${Math.round(c.ttftP90)} vs ${Math.round(b.ttftP90)} ms`,
+  };
 }
 
 /** The route after a rollback: the canary keeps its entry (for the record) with no traffic. */

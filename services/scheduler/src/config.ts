@@ -30,28 +30,30 @@ export type TierPolicy = z.infer<typeof tierSchema>;
 const versionWeight = z.object({ version: z.string().min(1), weight: z.number().min(0) });
 
 /** A route: an alias resolved to model versions by weight; at most one may be a canary. */
-export const routeSchema = z.object({
-  /** Versions (or other aliases) and their weights; empty for an `auto` route. */
-  versions: z.array(versionWeight).default([]),
-  /** The version on trial; its weight is the share of traffic it gets. */
-  canary: z
-    .object({
-      version: z.string().min(1),
-      status: z.enum(['running', 'rolled-back', 'promoted']).default('running'),
-      reason: z.string().default(''),
-      sinceUnixMs: z.number().default(0),
-    })
-    .optional(),
-  /** For `auto`: the aliases it chooses between, and the request sizes a small model takes. */
-  auto: z
-    .object({
-      small: z.string(),
-      large: z.string(),
-      maxSmallPromptTokens: z.number().int().min(0).default(512),
-      maxSmallOutputTokens: z.number().int().min(0).default(256),
-    })
-    .optional(),
-}).refine((r) => r.auto !== undefined || r.versions.length > 0, 'a route needs versions with weights, or an auto rule');
+export const routeSchema = z
+  .object({
+    /** Versions (or other aliases) and their weights; empty for an `auto` route. */
+    versions: z.array(versionWeight).default([]),
+    /** The version on trial; its weight is the share of traffic it gets. */
+    canary: z
+      .object({
+        version: z.string().min(1),
+        status: z.enum(['running', 'rolled-back', 'promoted']).default('running'),
+        reason: z.string().default(''),
+        sinceUnixMs: z.number().default(0),
+      })
+      .optional(),
+    /** For `auto`: the aliases it chooses between, and the request sizes a small model takes. */
+    auto: z
+      .object({
+        small: z.string(),
+        large: z.string(),
+        maxSmallPromptTokens: z.number().int().min(0).default(512),
+        maxSmallOutputTokens: z.number().int().min(0).default(256),
+      })
+      .optional(),
+  })
+  .refine((r) => r.auto !== undefined || r.versions.length > 0, 'a route needs versions with weights, or an auto rule');
 
 export type Route = z.infer<typeof routeSchema>;
 
@@ -110,8 +112,7 @@ export const schedulingSchema = z.object({
 export type SchedulingConfig = z.infer<typeof schedulingSchema>;
 
 /** Defaults for everything, for tests and for pools files without a `scheduling:` section. */
-export const defaultScheduling = (overrides: Partial<z.input<typeof schedulingSchema>> = {}): SchedulingConfig =>
-  schedulingSchema.parse(overrides);
+export const defaultScheduling = (overrides: Partial<z.input<typeof schedulingSchema>> = {}): SchedulingConfig => schedulingSchema.parse(overrides);
 
 /** Reads the `scheduling:` section of a pools file (absent: every default). */
 export function loadSchedulingFile(path: string): SchedulingConfig {

@@ -23,13 +23,36 @@ afterAll(async () => {
 });
 
 const spec = (requestId: string): RequestSpec => ({
-  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 10, maxTokens: 4, feature: 'f', seed: 0, inbox: 'i', relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: 1,
+  requestId,
+  tenant: 'acme',
+  tier: Tier.TIER_REALTIME,
+  model: 'llama-3.1-8b',
+  prompt: 'p',
+  promptTokens: 10,
+  maxTokens: 4,
+  feature: 'f',
+  seed: 0,
+  inbox: 'i',
+  relayInbox: '',
+  deadlineUnixMs: 0,
+  admittedUnixMs: 1,
 });
 const js = () => jetstream(nc);
 const dispatch = (pool: string, r: RequestSpec) =>
-  publishEvent(js(), subjects.dispatch(pool), makeEvent({ id: `dispatch-${r.requestId}`, tenant: 'acme', requestId: r.requestId, nowMs: 1 }, { $case: 'requestDispatched', requestDispatched: { request: r, pool } }));
+  publishEvent(
+    js(),
+    subjects.dispatch(pool),
+    makeEvent(
+      { id: `dispatch-${r.requestId}`, tenant: 'acme', requestId: r.requestId, nowMs: 1 },
+      { $case: 'requestDispatched', requestDispatched: { request: r, pool } },
+    ),
+  );
 const batch = (pool: string, batchId: string, rs: RequestSpec[]) =>
-  publishEvent(js(), subjects.batches(pool), makeEvent({ id: batchId, tenant: 'acme', requestId: rs[0]!.requestId, nowMs: 1 }, { $case: 'batchFormed', batchFormed: { batchId, pool, requests: rs } }));
+  publishEvent(
+    js(),
+    subjects.batches(pool),
+    makeEvent({ id: batchId, tenant: 'acme', requestId: rs[0]!.requestId, nowMs: 1 }, { $case: 'batchFormed', batchFormed: { batchId, pool, requests: rs } }),
+  );
 const count = async (stream: string, subject: string) => (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
 
 describe('failover sweep', () => {
@@ -43,7 +66,10 @@ describe('failover sweep', () => {
 
     const moves: Array<{ id: string; stage: FailoverStage; dispatchId: string }> = [];
     const failover = createFailover({
-      jsm, batchingKv: kv, hasEnded: (id) => id === 'q2-done', logger: createLogger({ service: 't', level: 'silent' }),
+      jsm,
+      batchingKv: kv,
+      hasEnded: (id) => id === 'q2-done',
+      logger: createLogger({ service: 't', level: 'silent' }),
       replace: async (r, from, stage, dispatchId) => {
         expect(from).toBe(pool);
         moves.push({ id: r.requestId, stage, dispatchId });
@@ -51,7 +77,11 @@ describe('failover sweep', () => {
       },
     });
     expect(await failover.sweep(pool)).toBe(3);
-    expect(moves.map((m) => [m.id, m.stage])).toEqual([['q1', 'queued'], ['b1', 'batched'], ['b3-unclaimed', 'batched']]);
+    expect(moves.map((m) => [m.id, m.stage])).toEqual([
+      ['q1', 'queued'],
+      ['b1', 'batched'],
+      ['b3-unclaimed', 'batched'],
+    ]);
     // The claim batch-1 held is released for the new pool's batcher; another batch's claim is left alone.
     expect(await kv.get(batchingKeys.claim('b1')).then((e) => e?.operation)).not.toBe('PUT');
     expect(new TextDecoder().decode((await kv.get(batchingKeys.claim('b2-elsewhere')))!.value)).toBe('batch-other');
@@ -68,7 +98,10 @@ describe('failover sweep', () => {
     await dispatch(pool, spec('w1'));
     let room = false;
     const failover = createFailover({
-      jsm, batchingKv: kv, hasEnded: () => false, logger: createLogger({ service: 't', level: 'silent' }),
+      jsm,
+      batchingKv: kv,
+      hasEnded: () => false,
+      logger: createLogger({ service: 't', level: 'silent' }),
       replace: async () => (room ? 'alive-b' : undefined),
     });
     expect(await failover.sweep(pool)).toBe(0);

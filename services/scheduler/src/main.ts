@@ -36,7 +36,10 @@ runMain(() =>
         poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
       });
       await scheduler.start();
-      const ops = config.OPS_LISTEN === 'off' ? undefined : await startOpsServer(config.OPS_LISTEN, () => scheduler.ops, createKeyring(config.API_KEYS ? parseApiKeys(config.API_KEYS) : []), logger);
+      const ops =
+        config.OPS_LISTEN === 'off'
+          ? undefined
+          : await startOpsServer(config.OPS_LISTEN, () => scheduler.ops, createKeyring(config.API_KEYS ? parseApiKeys(config.API_KEYS) : []), logger);
       if (ops) logger.info({ address: ops.address }, 'scheduler serving the Ops API');
       return { stop: async () => (await ops?.stop(), await scheduler.stop()) };
     },

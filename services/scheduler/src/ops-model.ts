@@ -8,16 +8,36 @@ import type { PoolState } from './pool-state.js';
 export function poolStatus(pool: PoolSpec, state: PoolState | undefined, drainReason: string | undefined, outstanding: number): PoolStatus {
   const healthy = state?.healthyWorkers ?? 0;
   const health =
-    drainReason !== undefined ? PoolHealth.POOL_HEALTH_DRAINED
-    : healthy === 0 ? PoolHealth.POOL_HEALTH_DOWN
-    : healthy < pool.workers ? PoolHealth.POOL_HEALTH_DEGRADED
-    : PoolHealth.POOL_HEALTH_HEALTHY;
+    drainReason !== undefined
+      ? PoolHealth.POOL_HEALTH_DRAINED
+      : healthy === 0
+        ? PoolHealth.POOL_HEALTH_DOWN
+        : healthy < pool.workers
+          ? PoolHealth.POOL_HEALTH_DEGRADED
+          : PoolHealth.POOL_HEALTH_HEALTHY;
   return {
-    id: pool.id, provider: pool.provider, region: pool.region, gpu: pool.gpu, model: pool.model, version: poolVersion(pool),
-    capacityClass: pool.capacityClass, pricePerGpuHour: pool.pricePerGpuHour, workers: pool.workers, healthyWorkers: healthy,
-    running: state?.running ?? 0, waiting: state?.waiting ?? 0, freeSlots: state?.freeSlots ?? 0, kvUsed: state?.kvUsed ?? 0, stepMs: state?.stepMs ?? 0,
-    outstanding, drained: drainReason !== undefined, drainReason: drainReason ?? '', health, lastHeartbeatUnixMs: state?.lastBeatUnixMs ?? 0,
-    reservedFor: pool.reservedFor ?? [], tiers: [...pool.tiers],
+    id: pool.id,
+    provider: pool.provider,
+    region: pool.region,
+    gpu: pool.gpu,
+    model: pool.model,
+    version: poolVersion(pool),
+    capacityClass: pool.capacityClass,
+    pricePerGpuHour: pool.pricePerGpuHour,
+    workers: pool.workers,
+    healthyWorkers: healthy,
+    running: state?.running ?? 0,
+    waiting: state?.waiting ?? 0,
+    freeSlots: state?.freeSlots ?? 0,
+    kvUsed: state?.kvUsed ?? 0,
+    stepMs: state?.stepMs ?? 0,
+    outstanding,
+    drained: drainReason !== undefined,
+    drainReason: drainReason ?? '',
+    health,
+    lastHeartbeatUnixMs: state?.lastBeatUnixMs ?? 0,
+    reservedFor: pool.reservedFor ?? [],
+    tiers: [...pool.tiers],
   };
 }
 
@@ -59,6 +79,10 @@ export function withWeights(
   return {
     ...(current?.auto ? { auto: current.auto } : {}),
     versions: versions.map((v) => ({ version: v.version, weight: v.weight })),
-    ...(canaryVersion ? { canary: { version: canaryVersion, status: 'running' as const, reason: '', sinceUnixMs: nowMs } } : keepCanary ? { canary: keepCanary } : {}),
+    ...(canaryVersion
+      ? { canary: { version: canaryVersion, status: 'running' as const, reason: '', sinceUnixMs: nowMs } }
+      : keepCanary
+        ? { canary: keepCanary }
+        : {}),
   };
 }

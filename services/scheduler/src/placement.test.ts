@@ -8,21 +8,50 @@ import { poolStates } from './pool-state.js';
 import type { StepModel } from './scoring.js';
 
 const pool = (id: string, over: Partial<PoolSpec> = {}): PoolSpec => ({
-  id, provider: 'aws', region: 'us-east-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1, capacityClass: 'on-demand', pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 8, ...over,
+  id,
+  provider: 'aws',
+  region: 'us-east-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 8,
+  ...over,
 });
 const beat = (poolId: string, atUnixMs = 10_000, over: Partial<WorkerHeartbeat> = {}): WorkerHeartbeat => ({
-  pool: poolId, worker: `${poolId}-w0`, running: 0, waiting: 0, freeSlots: 8, kvUsed: 0, stepMs: 10, ttftMs: 50, draining: false, atUnixMs, ...over,
+  pool: poolId,
+  worker: `${poolId}-w0`,
+  running: 0,
+  waiting: 0,
+  freeSlots: 8,
+  kvUsed: 0,
+  stepMs: 10,
+  ttftMs: 50,
+  draining: false,
+  atUnixMs,
+  ...over,
 });
 /** Roughly an 8B model on an H100: ~8 ms decode steps, ~30 ms per 1k prompt tokens. */
-const model: StepModel = { decodeMs: (b, ctx) => 7.5 + 0.03 * b + 0.0005 * b * ctx / 16, prefillMs: (t) => 6 + 0.025 * t };
+const model: StepModel = { decodeMs: (b, ctx) => 7.5 + 0.03 * b + (0.0005 * b * ctx) / 16, prefillMs: (t) => 6 + 0.025 * t };
 const request = (over: Partial<PlacementRequest> = {}): PlacementRequest => ({
-  tenant: 'acme', tier: 'realtime', version: 'llama-3.1-8b', promptTokens: 500, maxTokens: 100, ageMs: 5, ...over,
+  tenant: 'acme',
+  tier: 'realtime',
+  version: 'llama-3.1-8b',
+  promptTokens: 500,
+  maxTokens: 100,
+  ageMs: 5,
+  ...over,
 });
 
 function world(pools: PoolSpec[], beats: WorkerHeartbeat[], tracker: LoadTracker = createLoadTracker(), drained: string[] = []): FleetView {
   return {
-    pools, models: new Map(pools.map((p) => [p.id, model])), states: poolStates(beats, 10_000, { staleMs: 3_000 }), outstanding: tracker.of, drained: new Set(drained),
+    pools,
+    models: new Map(pools.map((p) => [p.id, model])),
+    states: poolStates(beats, 10_000, { staleMs: 3_000 }),
+    outstanding: tracker.of,
+    drained: new Set(drained),
   };
 }
 function context(policy: PolicyName = 'switchyard', draws: number[] = [0.1, 0.6, 0.3, 0.9], config = defaultScheduling()): PlacementContext {
@@ -41,7 +70,12 @@ describe('filtering', () => {
     const beats = [beat('a', 1_000), beat('b'), beat('c', 10_000, { draining: true }), beat('d', 10_000, { stepMs: 60_000 })];
     const p = placeRequest(request(), world(pools, beats), context());
     expect(p).toMatchObject({ kind: 'placed', pool: 'b' });
-    expect(p.candidates.map((c) => [c.id, c.reason.split(':')[0]])).toEqual([['a', 'no healthy worker'], ['b', 'chosen'], ['c', 'no healthy worker'], ['d', 'no healthy worker']]);
+    expect(p.candidates.map((c) => [c.id, c.reason.split(':')[0]])).toEqual([
+      ['a', 'no healthy worker'],
+      ['b', 'chosen'],
+      ['c', 'no healthy worker'],
+      ['d', 'no healthy worker'],
+    ]);
   });
 
   it('rejects an unknown model naming the versions that exist', () => {
@@ -151,7 +185,11 @@ describe('switchyard policy', () => {
   it('spreads a burst over equal pools instead of herding (power of two + in-flight accounting)', () => {
     const tracker = createLoadTracker();
     const pools = ['a', 'b', 'c'].map((id) => pool(id));
-    const fleet = world(pools, pools.map((p) => beat(p.id)), tracker);
+    const fleet = world(
+      pools,
+      pools.map((p) => beat(p.id)),
+      tracker,
+    );
     const ctx = { ...context(), random: Math.random };
     const counts = new Map<string, number>();
     for (let i = 0; i < 30; i++) {
@@ -169,7 +207,11 @@ describe('baselines', () => {
   it('round-robin cycles through eligible pools and never sheds', () => {
     const tracker = createLoadTracker();
     load(tracker, 'a', 500);
-    const fleet = world(pools, pools.map((p) => beat(p.id)), tracker);
+    const fleet = world(
+      pools,
+      pools.map((p) => beat(p.id)),
+      tracker,
+    );
     const ctx = context('round-robin');
     expect([1, 2, 3, 4].map(() => (placeRequest(request(), fleet, ctx) as { pool: string }).pool)).toEqual(['a', 'b', 'c', 'a']);
   });
@@ -179,11 +221,30 @@ describe('baselines', () => {
     load(tracker, 'a', 5);
     load(tracker, 'c', 2);
     load(tracker, 'b', 3);
-    expect(placeRequest(request(), world(pools, pools.map((p) => beat(p.id)), tracker), context('least-loaded'))).toMatchObject({ pool: 'c' });
+    expect(
+      placeRequest(
+        request(),
+        world(
+          pools,
+          pools.map((p) => beat(p.id)),
+          tracker,
+        ),
+        context('least-loaded'),
+      ),
+    ).toMatchObject({ pool: 'c' });
   });
 
   it('random draws uniformly among eligible pools', () => {
-    expect(placeRequest(request(), world(pools, pools.map((p) => beat(p.id))), context('random', [0.7]))).toMatchObject({ pool: 'c' });
+    expect(
+      placeRequest(
+        request(),
+        world(
+          pools,
+          pools.map((p) => beat(p.id)),
+        ),
+        context('random', [0.7]),
+      ),
+    ).toMatchObject({ pool: 'c' });
   });
 });
 
@@ -192,7 +253,10 @@ describe('switchyard policy: prefill backlog and cost', () => {
     const tracker = createLoadTracker();
     const pools = [pool('a', { pricePerGpuHour: 2 }), pool('b', { pricePerGpuHour: 3 })];
     for (let i = 0; i < 6; i++) tracker.dispatched(`long-${i}`, 'a', 'internal', 8_000, 50, 10_000, model.prefillMs(8_000));
-    const fleet = { ...world(pools, [beat('a', 10_000, { running: 6 }), beat('b')], tracker), prefillBacklogMs: (p: string) => tracker.prefillBacklog(p, 10_000, 1) };
+    const fleet = {
+      ...world(pools, [beat('a', 10_000, { running: 6 }), beat('b')], tracker),
+      prefillBacklogMs: (p: string) => tracker.prefillBacklog(p, 10_000, 1),
+    };
     const p = placeRequest(request(), fleet, context());
     expect(p).toMatchObject({ kind: 'placed', pool: 'b' });
     expect(p.candidates.find((c) => c.id === 'a')!.reason).toMatch(/prefill ahead (1[0-9]{3}|[2-9][0-9]{2})\)/);
@@ -215,7 +279,14 @@ describe('large fleets', () => {
 
   it('examines a bounded random sample of pools, and says so', () => {
     const pools = many(200);
-    const p = placeRequest(request(), world(pools, pools.map((x) => beat(x.id))), context('switchyard', draws));
+    const p = placeRequest(
+      request(),
+      world(
+        pools,
+        pools.map((x) => beat(x.id)),
+      ),
+      context('switchyard', draws),
+    );
     expect(p.kind).toBe('placed');
     expect(p.candidates.length).toBe(SAMPLE_SIZE);
     expect(p.reason).toContain(`${SAMPLE_SIZE} of 200 pools sampled`);

@@ -146,8 +146,15 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       continue;
     }
     const prediction = predict({
-      pool, model: fleet.models.get(pool.id)!, state: fleet.states.get(pool.id)!, outstanding: fleet.outstanding(pool.id), prefillBacklogMs: fleet.prefillBacklogMs?.(pool.id),
-      promptTokens: r.promptTokens, maxTokens: r.maxTokens, tier: r.tier, elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
+      pool,
+      model: fleet.models.get(pool.id)!,
+      state: fleet.states.get(pool.id)!,
+      outstanding: fleet.outstanding(pool.id),
+      prefillBacklogMs: fleet.prefillBacklogMs?.(pool.id),
+      promptTokens: r.promptTokens,
+      maxTokens: r.maxTokens,
+      tier: r.tier,
+      elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
     });
     const candidate: Candidate = { id: pool.id, score: 0, reason: explain(prediction) };
     candidates.push(candidate);
@@ -156,7 +163,12 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
   if (eligible.length === 0) {
     // Only missing heartbeats are worth waiting for; configuration and drains will not change in seconds.
     if (candidates.every((c) => c.reason !== 'no healthy worker')) {
-      return { kind: 'reject', reason: `no pool serving "${wanted}" accepts this request: ${candidates.map((c) => `${c.id}: ${c.reason}`).join('; ')}`, retryAfterMs: 0, candidates };
+      return {
+        kind: 'reject',
+        reason: `no pool serving "${wanted}" accepts this request: ${candidates.map((c) => `${c.id}: ${c.reason}`).join('; ')}`,
+        retryAfterMs: 0,
+        candidates,
+      };
     }
     return { kind: 'wait', waitFor: 'health', reason: `no healthy pool serves "${wanted}" right now`, candidates, retryAfterMs: 1_000 };
   }
@@ -178,7 +190,10 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
     }
     case 'least-loaded': {
       only((e) => -e.prediction.utilization);
-      return placed(eligible.reduce((a, b) => (b.score > a.score ? b : a)), 'least-loaded eligible pool (outstanding / slots)');
+      return placed(
+        eligible.reduce((a, b) => (b.score > a.score ? b : a)),
+        'least-loaded eligible pool (outstanding / slots)',
+      );
     }
     case 'switchyard':
       break;
@@ -217,7 +232,8 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
     return placed(best, `no pool meets the ${r.tier} objective; queued on the fastest${spilled}`);
   }
   if (tier.onOverload === 'wait') {
-    if (r.ageMs < tier.maxWaitMs) return { kind: 'wait', waitFor: 'capacity', reason: `waiting for idle capacity (${r.tier} tier)`, candidates, retryAfterMs: Math.max(250, retryAfterMs) };
+    if (r.ageMs < tier.maxWaitMs)
+      return { kind: 'wait', waitFor: 'capacity', reason: `waiting for idle capacity (${r.tier} tier)`, candidates, retryAfterMs: Math.max(250, retryAfterMs) };
     return placed(best, `waited ${Math.round(r.ageMs / 1000)} s for idle capacity; queued on the fastest`);
   }
   return {

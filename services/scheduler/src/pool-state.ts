@@ -35,7 +35,10 @@ export interface FoldOptions {
  */
 export function poolStates(heartbeats: Iterable<WorkerHeartbeat>, nowMs: number, options: FoldOptions): Map<string, PoolState> {
   const hungStepMs = options.hungStepMs ?? 5_000;
-  const acc = new Map<string, { healthy: number; draining: number; hung: number; running: number; waiting: number; free: number; kv: number; step: number; ttft: number; last: number }>();
+  const acc = new Map<
+    string,
+    { healthy: number; draining: number; hung: number; running: number; waiting: number; free: number; kv: number; step: number; ttft: number; last: number }
+  >();
   for (const h of heartbeats) {
     if (nowMs - h.atUnixMs > options.staleMs) continue;
     const s = acc.get(h.pool) ?? { healthy: 0, draining: 0, hung: 0, running: 0, waiting: 0, free: 0, kv: 0, step: 0, ttft: 0, last: 0 };
@@ -60,8 +63,16 @@ export function poolStates(heartbeats: Iterable<WorkerHeartbeat>, nowMs: number,
   const states = new Map<string, PoolState>();
   for (const [pool, s] of acc) {
     states.set(pool, {
-      healthyWorkers: s.healthy, drainingWorkers: s.draining, hungWorkers: s.hung, running: s.running, waiting: s.waiting, freeSlots: s.free,
-      kvUsed: s.kv, stepMs: s.healthy ? s.step / s.healthy : 0, ttftMs: s.healthy ? s.ttft / s.healthy : 0, lastBeatUnixMs: s.last,
+      healthyWorkers: s.healthy,
+      drainingWorkers: s.draining,
+      hungWorkers: s.hung,
+      running: s.running,
+      waiting: s.waiting,
+      freeSlots: s.free,
+      kvUsed: s.kv,
+      stepMs: s.healthy ? s.step / s.healthy : 0,
+      ttftMs: s.healthy ? s.ttft / s.healthy : 0,
+      lastBeatUnixMs: s.last,
     });
   }
   return states;

@@ -32,7 +32,8 @@ export function parseRoute(data: Uint8Array): Route {
     throw new DomainError('INVALID_ARGUMENT', 'route is not valid JSON', { cause });
   }
   const parsed = routeSchema.safeParse(json);
-  if (!parsed.success) throw new DomainError('INVALID_ARGUMENT', `route is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new DomainError('INVALID_ARGUMENT', `route is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   return parsed.data;
 }
 
@@ -112,7 +113,8 @@ export async function readRoutes(kv: KV): Promise<Map<string, { route: Route; re
   for await (const key of await kv.keys(routesKeys.allRoutes)) {
     const entry = await kv.get(key);
     const alias = routesKeys.aliasOf(key);
-    if (alias !== undefined && entry && entry.operation === 'PUT' && entry.value.length > 0) out.set(alias, { route: parseRoute(entry.value), revision: entry.revision });
+    if (alias !== undefined && entry && entry.operation === 'PUT' && entry.value.length > 0)
+      out.set(alias, { route: parseRoute(entry.value), revision: entry.revision });
   }
   return out;
 }

@@ -4,7 +4,16 @@ import { resolveModel, type RequestFeatures } from './routing.js';
 
 const route = (r: unknown): Route => routeSchema.parse(r);
 const routes = new Map<string, Route>([
-  ['chat-large', route({ versions: [{ version: 'llama-3.1-8b', weight: 80 }, { version: 'llama-3.1-8b-v2', weight: 20 }], canary: { version: 'llama-3.1-8b-v2' } })],
+  [
+    'chat-large',
+    route({
+      versions: [
+        { version: 'llama-3.1-8b', weight: 80 },
+        { version: 'llama-3.1-8b-v2', weight: 20 },
+      ],
+      canary: { version: 'llama-3.1-8b-v2' },
+    }),
+  ],
   ['chat-small', route({ versions: [{ version: 'llama-3.2-1b', weight: 1 }] })],
   ['auto', route({ auto: { small: 'chat-small', large: 'chat-large', maxSmallPromptTokens: 512, maxSmallOutputTokens: 256 } })],
   ['loop-a', route({ versions: [{ version: 'loop-b', weight: 1 }] })],

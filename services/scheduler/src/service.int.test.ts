@@ -1,8 +1,20 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  Outcome, Tier, buckets, decodeEvent, encodeHeartbeat, heartbeatKey, makeEvent, streams, subjects,
-  type Decision, type Event, type RequestDispatched, type RequestSpec, type RequestTerminated,
+  Outcome,
+  Tier,
+  buckets,
+  decodeEvent,
+  encodeHeartbeat,
+  heartbeatKey,
+  makeEvent,
+  streams,
+  subjects,
+  type Decision,
+  type Event,
+  type RequestDispatched,
+  type RequestSpec,
+  type RequestTerminated,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, waitFor, type TestServer } from '@switchyard/testing';
@@ -16,8 +28,16 @@ import { createScheduler, type Scheduler } from './service.js';
  */
 
 const pool: PoolSpec = {
-  id: 'eu-h100', provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1,
-  capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 64,
+  id: 'eu-h100',
+  provider: 'aws',
+  region: 'eu-west-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 64,
 };
 
 let nats: TestServer;
@@ -29,9 +49,21 @@ let beating: NodeJS.Timeout;
 
 /** A healthy worker on `pool`, as the worker simulator writes it every second. */
 const beat = () =>
-  poolsKv.put(heartbeatKey(pool.id, 'w-0'), encodeHeartbeat({
-    pool: pool.id, worker: 'w-0', running: 0, waiting: 0, freeSlots: 64, kvUsed: 0, stepMs: 20, ttftMs: 50, draining: false, atUnixMs: Date.now(),
-  }));
+  poolsKv.put(
+    heartbeatKey(pool.id, 'w-0'),
+    encodeHeartbeat({
+      pool: pool.id,
+      worker: 'w-0',
+      running: 0,
+      waiting: 0,
+      freeSlots: 64,
+      kvUsed: 0,
+      stepMs: 20,
+      ttftMs: 50,
+      draining: false,
+      atUnixMs: Date.now(),
+    }),
+  );
 
 beforeAll(async () => {
   nats = await startNats();
@@ -52,15 +84,30 @@ afterAll(async () => {
 });
 
 const spec = (requestId: string, model: string): RequestSpec => ({
-  requestId, tenant: 'acme', tier: Tier.TIER_REALTIME, model, prompt: 'hello', promptTokens: 16, maxTokens: 8, feature: 'test', seed: 1,
-  inbox: subjects.tokenInbox(requestId), relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now(),
+  requestId,
+  tenant: 'acme',
+  tier: Tier.TIER_REALTIME,
+  model,
+  prompt: 'hello',
+  promptTokens: 16,
+  maxTokens: 8,
+  feature: 'test',
+  seed: 1,
+  inbox: subjects.tokenInbox(requestId),
+  relayInbox: '',
+  deadlineUnixMs: 0,
+  admittedUnixMs: Date.now(),
 });
 
 const admit = (request: RequestSpec) =>
-  publishEvent(js, subjects.requestAdmitted('realtime', request.tenant), makeEvent(
-    { id: `admitted-${request.requestId}`, tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
-    { $case: 'requestAdmitted', requestAdmitted: { request } },
-  ));
+  publishEvent(
+    js,
+    subjects.requestAdmitted('realtime', request.tenant),
+    makeEvent(
+      { id: `admitted-${request.requestId}`, tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
+      { $case: 'requestAdmitted', requestAdmitted: { request } },
+    ),
+  );
 
 /** Events stored on `stream` under `subject`, read message by message (no consumer: DISPATCH is a work queue). */
 async function stored(stream: string, subject: string): Promise<Event[]> {
@@ -105,7 +152,11 @@ describe('scheduler service', () => {
     decisions.stop();
     expect(decision.chosen).toBe(pool.id);
     expect(decision.reason).not.toBe('');
-    expect(await stored(streams.LIFECYCLE.name, subjects.requestTerminated('rejected', 'acme')).then((es) => es.filter((e) => e.envelope?.requestId === request.requestId))).toEqual([]);
+    expect(
+      await stored(streams.LIFECYCLE.name, subjects.requestTerminated('rejected', 'acme')).then((es) =>
+        es.filter((e) => e.envelope?.requestId === request.requestId),
+      ),
+    ).toEqual([]);
   });
 
   it('ends a request for a model no pool serves as rejected, with a reason naming the model', async () => {
@@ -115,7 +166,8 @@ describe('scheduler service', () => {
     const terminal = await waitFor('the rejected terminal on LIFECYCLE', async () =>
       (await stored(streams.LIFECYCLE.name, subjects.requestTerminated('rejected', 'acme')))
         .flatMap((e) => (e.payload?.$case === 'requestTerminated' ? [e.payload.requestTerminated] : []))
-        .find((t: RequestTerminated) => t.requestId === request.requestId));
+        .find((t: RequestTerminated) => t.requestId === request.requestId),
+    );
     expect(terminal.outcome).toBe(Outcome.OUTCOME_REJECTED);
     expect(terminal.reason).toContain('no-such-model-7b');
     // Retrying the same request cannot help, and nothing reached a pool.

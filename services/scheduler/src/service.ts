@@ -1,11 +1,36 @@
 import {
-  consumeDurable, followEvents, openBucket, publishDecision, publishEvent, publishTerminal, terminalOf, watchHeartbeats,
-  type Delivery, type Disposition, type HeartbeatWatch, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer, type Subscription,
+  consumeDurable,
+  followEvents,
+  openBucket,
+  publishDecision,
+  publishEvent,
+  publishTerminal,
+  terminalOf,
+  watchHeartbeats,
+  type Delivery,
+  type Disposition,
+  type HeartbeatWatch,
+  type JetStreamClient,
+  type KV,
+  type NatsConnection,
+  type RunningConsumer,
+  type Subscription,
 } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  DomainError, Outcome, buckets, expectPayload, filters, makeEvent, streams, subjects, tierName,
-  type Candidate, type Event, type RequestSpec, type TierName,
+  DomainError,
+  Outcome,
+  buckets,
+  expectPayload,
+  filters,
+  makeEvent,
+  streams,
+  subjects,
+  tierName,
+  type Candidate,
+  type Event,
+  type RequestSpec,
+  type TierName,
 } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import { createCanaryController, type CanaryController } from './canary-controller.js';
@@ -86,13 +111,20 @@ export function createScheduler(deps: SchedulerDeps) {
     return cached.states;
   };
   const fleet = (exclude?: ReadonlySet<string>): FleetView => ({
-    pools: deps.pools, models, states: states(), outstanding: tracker.of, drained: new Set(routeStore!.drained().keys()), exclude,
+    pools: deps.pools,
+    models,
+    states: states(),
+    outstanding: tracker.of,
+    drained: new Set(routeStore!.drained().keys()),
+    exclude,
     prefillBacklogMs: (pool) => tracker.prefillBacklog(pool, now(), Math.max(1, states().get(pool)?.healthyWorkers ?? 1) * config.speed),
   });
   /** GPU time of a prompt on a pool, for its prefill backlog. */
   const prefillMs = (pool: string, promptTokens: number) => models.get(pool)?.prefillMs(Math.max(1, promptTokens)) ?? 0;
   const ctx: PlacementContext = {
-    config, policy: config.policy, random,
+    config,
+    policy: config.policy,
+    random,
     turn: (key) => {
       const n = turns.get(key) ?? 0;
       turns.set(key, n + 1);
@@ -104,13 +136,25 @@ export function createScheduler(deps: SchedulerDeps) {
     const tier = tierName(spec.tier) ?? 'batch';
     tracker.dispatched(spec.requestId, pool.id, tier, spec.promptTokens, spec.maxTokens, nowMs, prefillMs(pool.id, spec.promptTokens));
     metrics.placed.inc({ pool: pool.id, tier, policy: config.policy });
-    await publishEvent(deps.js, subjects.dispatch(pool.id), makeEvent({ id, tenant: spec.tenant, requestId: spec.requestId, nowMs }, {
-      $case: 'requestDispatched', requestDispatched: { request: { ...spec, model: pool.model }, pool: pool.id },
-    }));
+    await publishEvent(
+      deps.js,
+      subjects.dispatch(pool.id),
+      makeEvent(
+        { id, tenant: spec.tenant, requestId: spec.requestId, nowMs },
+        {
+          $case: 'requestDispatched',
+          requestDispatched: { request: { ...spec, model: pool.model }, pool: pool.id },
+        },
+      ),
+    );
   };
 
   const publishRejection = (request: RequestSpec, reason: string, retryAfterMs: number) =>
-    publishTerminal(deps.js, terminalOf({ requestId: request.requestId, tenant: request.tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }), now());
+    publishTerminal(
+      deps.js,
+      terminalOf({ requestId: request.requestId, tenant: request.tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }),
+      now(),
+    );
 
   const reject = async (request: RequestSpec, tier: TierName, reason: string, retryAfterMs: number, candidates: Candidate[], kind: string) => {
     const { tenant, requestId } = request;
@@ -178,9 +222,19 @@ export function createScheduler(deps: SchedulerDeps) {
     );
     if (placement.kind !== 'placed') return undefined;
     await dispatch(spec, poolsById.get(placement.pool)!, dispatchId, nowMs);
-    publishDecision(deps.nc, 'scheduler', spec.tenant, spec.requestId, {
-      action: 'failover', reason: `pool ${from} stopped heartbeating (request ${stage}); ${placement.reason}`, chosen: placement.pool, candidates: placement.candidates,
-    }, nowMs);
+    publishDecision(
+      deps.nc,
+      'scheduler',
+      spec.tenant,
+      spec.requestId,
+      {
+        action: 'failover',
+        reason: `pool ${from} stopped heartbeating (request ${stage}); ${placement.reason}`,
+        chosen: placement.pool,
+        candidates: placement.candidates,
+      },
+      nowMs,
+    );
     metrics.failover.inc({ from, to: placement.pool, stage });
     moved[stage]++;
     return placement.pool;
@@ -211,11 +265,22 @@ export function createScheduler(deps: SchedulerDeps) {
       const routesKv = deps.routesKv ?? (await openBucket(deps.nc, buckets.routes));
       const batchingKv = deps.batchingKv ?? (await openBucket(deps.nc, buckets.batching, { ttl: 3_600_000 }));
       records = placementRecords(deps.placementsKv ?? (await openBucket(deps.nc, buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS })));
-      routeStore = await openRouteStore(routesKv, { ...DEFAULT_ROUTES, ...config.routes }, (p) => deps.logger.error(p, 'invalid route in the routes bucket; keeping the last good one'));
+      routeStore = await openRouteStore(routesKv, { ...DEFAULT_ROUTES, ...config.routes }, (p) =>
+        deps.logger.error(p, 'invalid route in the routes bucket; keeping the last good one'),
+      );
       watch = await watchHeartbeats(deps.poolsKv);
       canary = createCanaryController({
-        js: deps.js, routesKv, routes: () => routeStore!.routes(), versionOf: (pool) => { const p = poolsById.get(pool); return p && poolVersion(p); },
-        thresholds: config.canary, logger: deps.logger, now, onRollback: (route) => metrics.rollbacks.inc({ route }),
+        js: deps.js,
+        routesKv,
+        routes: () => routeStore!.routes(),
+        versionOf: (pool) => {
+          const p = poolsById.get(pool);
+          return p && poolVersion(p);
+        },
+        thresholds: config.canary,
+        logger: deps.logger,
+        now,
+        onRollback: (route) => metrics.rollbacks.inc({ route }),
         followUsage: (on) => {
           if (on) {
             usageFeed ??= follow(filters.allUsage, (e) => e.payload?.$case === 'usageRecorded' && canary!.usage(e.payload.usageRecorded));
@@ -229,7 +294,16 @@ export function createScheduler(deps: SchedulerDeps) {
       listen(filters.allDispatch, (e) => {
         if (e.payload?.$case !== 'requestDispatched') return;
         const { request, pool } = e.payload.requestDispatched;
-        if (request) tracker.dispatched(request.requestId, pool, tierName(request.tier) ?? 'batch', request.promptTokens, request.maxTokens, now(), prefillMs(pool, request.promptTokens));
+        if (request)
+          tracker.dispatched(
+            request.requestId,
+            pool,
+            tierName(request.tier) ?? 'batch',
+            request.promptTokens,
+            request.maxTokens,
+            now(),
+            prefillMs(pool, request.promptTokens),
+          );
       });
       listen(filters.allTerminals, (e) => {
         if (e.payload?.$case !== 'requestTerminated') return;
@@ -237,7 +311,10 @@ export function createScheduler(deps: SchedulerDeps) {
         canary!.terminated(e.payload.requestTerminated);
       });
       canary.start();
-      timers.push(setInterval(sweep, deps.sweepIntervalMs ?? 500), setInterval(() => tracker.prune(now()), 30_000));
+      timers.push(
+        setInterval(sweep, deps.sweepIntervalMs ?? 500),
+        setInterval(() => tracker.prune(now()), 30_000),
+      );
       consumer = await consumeDurable({
         js: deps.js,
         stream: streams.REQUESTS.name,

@@ -41,11 +41,14 @@ export function createBatchTracker(options: BatchTrackerOptions): BatchTracker {
   let progress = 0;
   let seen = 0;
   // A worker that stops stepping (a hang) stops extending, so its batches go to another worker.
-  const ticker = setInterval(() => {
-    if (progress === seen) return;
-    seen = progress;
-    for (const h of held) h.message.working();
-  }, Math.max(100, options.ackWaitMs / 3));
+  const ticker = setInterval(
+    () => {
+      if (progress === seen) return;
+      seen = progress;
+      for (const h of held) h.message.working();
+    },
+    Math.max(100, options.ackWaitMs / 3),
+  );
   ticker.unref();
 
   const close = (h: Held) => {

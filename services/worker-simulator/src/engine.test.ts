@@ -158,7 +158,10 @@ describe('a full KV cache', () => {
 
   it('refuses a request that could never fit, and removes a sequence with what it cost so far', () => {
     const engine = createEngine({ perf, kvCapacityTokens: 2048, maxRunning: 4 });
-    expect(engine.enqueue({ id: 'big', promptTokens: 2000, maxTokens: 100, arrivalMs: 0 })).toMatchObject({ ok: false, reason: expect.stringMatching(/KV cache/) });
+    expect(engine.enqueue({ id: 'big', promptTokens: 2000, maxTokens: 100, arrivalMs: 0 })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/KV cache/),
+    });
     expect(engine.enqueue({ id: 'a', promptTokens: 100, maxTokens: 10, arrivalMs: 0 })).toEqual({ ok: true });
     const step = engine.step(0)!;
     // 2,048 tokens are 128 blocks: the 100-token prompt holds 7 of them, the watermark keeps 2 more.

@@ -218,9 +218,7 @@ export function createEngine(options: EngineOptions): Engine {
       const tokens: Array<{ id: string; index: number }> = [];
       const finished: SequenceResult[] = [];
       for (const [s, n] of fed) {
-        s.gpuMs += decodes.has(s)
-          ? (durationMs * decodeShare) / batch
-          : (durationMs * (1 - decodeShare) * n) / prefillTokens;
+        s.gpuMs += decodes.has(s) ? (durationMs * decodeShare) / batch : (durationMs * (1 - decodeShare) * n) / prefillTokens;
         s.computed += n;
         if (pending(s) > 0) continue;
         s.generated++;

@@ -3,7 +3,17 @@ import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  Outcome, fault, onePool, publishBatch, requestSpec, startHarness, stored, terminalsOf, usagesOf, type Harness, type Simulator,
+  Outcome,
+  fault,
+  onePool,
+  publishBatch,
+  requestSpec,
+  startHarness,
+  stored,
+  terminalsOf,
+  usagesOf,
+  type Harness,
+  type Simulator,
 } from './harness.fixture.js';
 import { tokenText } from './text.js';
 
@@ -82,7 +92,9 @@ describe('injected hang', () => {
     expect(beat).toMatchObject({ running: 1 });
     expect(beat.stepMs).toBeGreaterThan(1_000);
     await fault(h.nc, subjects.workerControl(pool.id, stuck), { kind: 'clear' });
-    await waitFor('the late attempt to finish', async () => ((await fault(h.nc, subjects.workerControl(pool.id, stuck), { kind: 'status' })).running === 0 ? true : undefined));
+    await waitFor('the late attempt to finish', async () =>
+      (await fault(h.nc, subjects.workerControl(pool.id, stuck), { kind: 'status' })).running === 0 ? true : undefined,
+    );
     await sleep(200);
     const { terminals, usage } = await recorded(tenant);
     expect(terminals).toHaveLength(1);
@@ -126,7 +138,11 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
     await fault(h.nc, control, { kind: 'error-rate', fraction: 1 });
     const failed = requestSpec(tenant, 0);
     await publishBatch(h.js, pool.id, [failed]);
-    expect(await seen.terminal(failed.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_FAILED, reason: expect.stringMatching(/simulated GPU error/), chunkCount: 0 });
+    expect(await seen.terminal(failed.requestId)).toMatchObject({
+      outcome: Outcome.OUTCOME_FAILED,
+      reason: expect.stringMatching(/simulated GPU error/),
+      chunkCount: 0,
+    });
     await fault(h.nc, control, { kind: 'clear' });
     expect(await fault(h.nc, control, { kind: 'slowdown', factor: 3 })).toMatchObject({ slowdown: 3, errorFraction: 0 });
     const slow = requestSpec(tenant, 1, { maxTokens: 8 });

@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { NO_FAULTS, activeFaults, applyFault, cutPoint, parseFaultCommand } from './faults.js';
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-const command = (kind: WorkerFaultKind, fields: Partial<WorkerFault> = {}): WorkerFault => ({ kind, factor: 0, fraction: 0, afterTokens: 0, durationMs: 0, ...fields });
+const command = (kind: WorkerFaultKind, fields: Partial<WorkerFault> = {}): WorkerFault => ({
+  kind,
+  factor: 0,
+  fraction: 0,
+  afterTokens: 0,
+  durationMs: 0,
+  ...fields,
+});
 
 describe('fault commands', () => {
   it('reads what an operator types with nats pub, and the protobuf form', () => {
@@ -17,7 +24,9 @@ describe('fault commands', () => {
   });
 
   it('refuses commands with a message that says what to fix', () => {
-    expect(() => parseFaultCommand(json({ kind: 'explode' }))).toThrow(/kind must be one of status, crash, hang, slowdown, error-rate, cut-stream, drain, clear;/);
+    expect(() => parseFaultCommand(json({ kind: 'explode' }))).toThrow(
+      /kind must be one of status, crash, hang, slowdown, error-rate, cut-stream, drain, clear;/,
+    );
     expect(() => parseFaultCommand(json({ factor: 2 }))).toThrow(/"kind" is missing/);
     expect(() => parseFaultCommand(json({ kind: 'slowdown', facto: 2 }))).toThrow(/unknown field "facto"/);
     expect(() => parseFaultCommand(json({ kind: 'hang', durationMs: -1 }))).toThrow(/>= 0/);

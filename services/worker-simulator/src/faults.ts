@@ -91,8 +91,13 @@ export function cutPoint(maxTokens: number, cut: ActiveFaults['cut'], draw: numb
 }
 
 const KEYS: Record<string, keyof WorkerFault> = {
-  kind: 'kind', factor: 'factor', fraction: 'fraction',
-  afterTokens: 'afterTokens', after_tokens: 'afterTokens', durationMs: 'durationMs', duration_ms: 'durationMs',
+  kind: 'kind',
+  factor: 'factor',
+  fraction: 'fraction',
+  afterTokens: 'afterTokens',
+  after_tokens: 'afterTokens',
+  durationMs: 'durationMs',
+  duration_ms: 'durationMs',
 };
 
 function kindOf(value: unknown): WorkerFaultKind {
@@ -133,7 +138,12 @@ export function parseFaultCommand(data: Uint8Array): WorkerFault {
   const command: WorkerFault = { kind: WorkerFaultKind.WORKER_FAULT_KIND_UNSPECIFIED, factor: 0, fraction: 0, afterTokens: 0, durationMs: 0 };
   for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
     const field = KEYS[key];
-    if (field === undefined) throw invalid(`unknown field "${key}"; use ${Object.keys(KEYS).filter((k) => !k.includes('_')).join(', ')}`);
+    if (field === undefined)
+      throw invalid(
+        `unknown field "${key}"; use ${Object.keys(KEYS)
+          .filter((k) => !k.includes('_'))
+          .join(', ')}`,
+      );
     if (field === 'kind') {
       command.kind = kindOf(value);
       continue;

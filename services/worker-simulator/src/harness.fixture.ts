@@ -2,8 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
-  Outcome, RequestTerminated, Tier, TokenChunk, buckets, decodeEvent, makeEvent, streams, subjects,
-  type Event, type RequestSpec, type UsageRecorded, type WorkerFaultReply,
+  Outcome,
+  RequestTerminated,
+  Tier,
+  TokenChunk,
+  buckets,
+  decodeEvent,
+  makeEvent,
+  streams,
+  subjects,
+  type Event,
+  type RequestSpec,
+  type UsageRecorded,
+  type WorkerFaultReply,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, waitFor, type TestServer } from '@switchyard/testing';
@@ -31,24 +42,53 @@ export async function startHarness(): Promise<Harness> {
 export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
 export const testPool = (overrides: Partial<PoolSpec> = {}): PoolSpec => ({
-  id: unique('pool'), provider: 'aws', region: 'eu-west-1', gpu: 'h100-80gb', model: 'llama-3.1-8b', workers: 1,
-  capacityClass: 'on-demand', pricePerGpuHour: 4, tiers: ['realtime', 'internal', 'batch'], slotsPerWorker: 64, ...overrides,
+  id: unique('pool'),
+  provider: 'aws',
+  region: 'eu-west-1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 4,
+  tiers: ['realtime', 'internal', 'batch'],
+  slotsPerWorker: 64,
+  ...overrides,
 });
 
 export function requestSpec(tenant: string, i: number, overrides: Partial<RequestSpec> = {}): RequestSpec {
   const requestId = `req-${tenant}-${i}`;
   return {
-    requestId, tenant, tier: Tier.TIER_REALTIME, model: 'llama-3.1-8b', prompt: 'p', promptTokens: 128, maxTokens: 16, feature: 'test',
-    seed: 1_000 + i, inbox: subjects.tokenInbox(requestId), relayInbox: '', deadlineUnixMs: 0, admittedUnixMs: Date.now(), ...overrides,
+    requestId,
+    tenant,
+    tier: Tier.TIER_REALTIME,
+    model: 'llama-3.1-8b',
+    prompt: 'p',
+    promptTokens: 128,
+    maxTokens: 16,
+    feature: 'test',
+    seed: 1_000 + i,
+    inbox: subjects.tokenInbox(requestId),
+    relayInbox: '',
+    deadlineUnixMs: 0,
+    admittedUnixMs: Date.now(),
+    ...overrides,
   };
 }
 
 export async function publishBatch(js: JetStreamClient, pool: string, requests: RequestSpec[]): Promise<void> {
   const batchId = unique('batch');
   const first = requests[0]!;
-  await publishEvent(js, subjects.batches(pool), makeEvent({ id: batchId, tenant: first.tenant, requestId: first.requestId, nowMs: Date.now() }, {
-    $case: 'batchFormed', batchFormed: { batchId, pool, requests },
-  }));
+  await publishEvent(
+    js,
+    subjects.batches(pool),
+    makeEvent(
+      { id: batchId, tenant: first.tenant, requestId: first.requestId, nowMs: Date.now() },
+      {
+        $case: 'batchFormed',
+        batchFormed: { batchId, pool, requests },
+      },
+    ),
+  );
 }
 
 export interface Simulator {
@@ -60,8 +100,16 @@ export interface Simulator {
 export async function startSimulator(h: Harness, pools: PoolSpec[], options: Partial<WorkerSimulatorDeps> = {}): Promise<Simulator> {
   const steps: Simulator['steps'] = [];
   const sim = createWorkerSimulator({
-    nc: h.nc, js: h.js, poolsKv: h.kv, pools, logger: createLogger({ service: 'worker-simulator', level: 'silent' }),
-    instanceId: unique('i'), speed: 'max', faults: true, onStep: (step, w) => steps.push({ ...step, worker: w.id }), ...options,
+    nc: h.nc,
+    js: h.js,
+    poolsKv: h.kv,
+    pools,
+    logger: createLogger({ service: 'worker-simulator', level: 'silent' }),
+    instanceId: unique('i'),
+    speed: 'max',
+    faults: true,
+    onStep: (step, w) => steps.push({ ...step, worker: w.id }),
+    ...options,
   });
   await sim.start();
   return { sim, steps };
@@ -111,10 +159,8 @@ export async function stored(js: JetStreamClient, stream: string, subject: strin
   return events;
 }
 
-export const terminalsOf = (events: Event[]) =>
-  events.flatMap((e) => (e.payload?.$case === 'requestTerminated' ? [e.payload.requestTerminated] : []));
-export const usagesOf = (events: Event[]): UsageRecorded[] =>
-  events.flatMap((e) => (e.payload?.$case === 'usageRecorded' ? [e.payload.usageRecorded] : []));
+export const terminalsOf = (events: Event[]) => events.flatMap((e) => (e.payload?.$case === 'requestTerminated' ? [e.payload.requestTerminated] : []));
+export const usagesOf = (events: Event[]): UsageRecorded[] => events.flatMap((e) => (e.payload?.$case === 'usageRecorded' ? [e.payload.usageRecorded] : []));
 
 /** Sends an operator command as `nats req` would and returns the (first) worker's reply. */
 export async function fault(nc: NatsConnection, subject: string, body: Record<string, unknown>): Promise<WorkerFaultReply> {

@@ -13,20 +13,26 @@ const env = z.object({
   /** Comma-separated pool ids to host; empty hosts every pool in the file. */
   WORKER_POOLS: z.string().default(''),
   /** Simulated time per real time: 1 = real time, 10 = ten times faster, max = no sleeping. */
-  WORKER_SPEED: z.string().default('1').transform((s, ctx) => {
-    try {
-      return parseSpeed(s);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  WORKER_SPEED: z
+    .string()
+    .default('1')
+    .transform((s, ctx) => {
+      try {
+        return parseSpeed(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
   /** Ack wait of the batches consumer; a crashed worker's batches come back after it. */
   WORKER_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Tokens per chunk sent to a request's inbox. */
   WORKER_CHUNK_TOKENS: z.coerce.number().int().min(1).default(4),
   /** `on` takes operator fault commands on `ops.worker.>` (chaos runs); `off` ignores them. */
-  WORKER_FAULTS: z.enum(['on', 'off']).default('off').transform((v) => v === 'on'),
+  WORKER_FAULTS: z
+    .enum(['on', 'off'])
+    .default('off')
+    .transform((v) => v === 'on'),
 });
 
 runMain(() =>
@@ -34,10 +40,15 @@ runMain(() =>
     service: 'worker-simulator',
     env,
     async start({ config, logger, nc, js, registry }) {
-      const wanted = config.WORKER_POOLS.split(',').map((s) => s.trim()).filter(Boolean);
+      const wanted = config.WORKER_POOLS.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => wanted.length === 0 || wanted.includes(p.id));
       const stepMs = new Histogram({
-        name: 'switchyard_worker_step_ms', help: 'Simulated duration of one engine step', labelNames: ['pool'], registers: [registry],
+        name: 'switchyard_worker_step_ms',
+        help: 'Simulated duration of one engine step',
+        labelNames: ['pool'],
+        registers: [registry],
         buckets: [2, 5, 10, 20, 50, 100, 200, 500],
       });
       const tokens = new Counter({ name: 'switchyard_worker_tokens_total', help: 'Output tokens generated', labelNames: ['pool'], registers: [registry] });

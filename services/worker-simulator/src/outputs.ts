@@ -118,19 +118,37 @@ export function usageTimes(upstreamMs: number, r: SequenceResult): RequestTimes 
 }
 
 /** Usage first, then the terminal event: metering may see usage before the request is known to be done, never the reverse. */
-export async function publishCompleted(deps: OutputDeps, request: RequestSpec, attempt: number, usage: TokenUsage, times: RequestTimes, chunkCount: number): Promise<void> {
+export async function publishCompleted(
+  deps: OutputDeps,
+  request: RequestSpec,
+  attempt: number,
+  usage: TokenUsage,
+  times: RequestTimes,
+  chunkCount: number,
+): Promise<void> {
   const { requestId, tenant } = request;
   const usageId = `usage-${requestId}`;
   await publishEvent(
     deps.js,
     subjects.usageRecorded(tenant),
-    makeEvent({ id: usageId, tenant, requestId, nowMs: deps.now() }, {
-      $case: 'usageRecorded',
-      usageRecorded: {
-        usageId, requestId, tenant, feature: request.feature, model: request.model, tier: request.tier,
-        pool: deps.pool, workerId: deps.workerId, usage, ...times,
+    makeEvent(
+      { id: usageId, tenant, requestId, nowMs: deps.now() },
+      {
+        $case: 'usageRecorded',
+        usageRecorded: {
+          usageId,
+          requestId,
+          tenant,
+          feature: request.feature,
+          model: request.model,
+          tier: request.tier,
+          pool: deps.pool,
+          workerId: deps.workerId,
+          usage,
+          ...times,
+        },
       },
-    }),
+    ),
   );
   await publishTerminal(
     deps.js,

@@ -67,8 +67,12 @@ export function createServing(deps: ServingDeps): Serving {
   function admit(request: RequestSpec, attempt: number, key: string) {
     const f = { key, request, attempt };
     const refusal = preflight(request, {
-      nowMs: deps.now(), pool: { id: out.pool, model: deps.model }, workerId: out.workerId, cancelled: deps.wasCancelled(request.requestId),
-      errorFraction: deps.faults().errorFraction, draw: deps.random,
+      nowMs: deps.now(),
+      pool: { id: out.pool, model: deps.model },
+      workerId: out.workerId,
+      cancelled: deps.wasCancelled(request.requestId),
+      errorFraction: deps.faults().errorFraction,
+      draw: deps.random,
     });
     if (refusal) return end(f, refusal.outcome, refusal.reason, 0);
     const queued = engine.enqueue({ id: key, promptTokens: Math.max(1, request.promptTokens), maxTokens: request.maxTokens, arrivalMs: deps.arrivalMs() });

@@ -28,8 +28,17 @@ export function heartbeatOf(s: WorkerSnapshot): WorkerHeartbeat {
   const load = s.load ?? IDLE;
   const draining = s.faults.draining || s.stopping;
   return {
-    pool: s.pool, worker: s.worker, running: load.running, waiting: load.waiting, freeSlots: draining ? 0 : load.freeSlots,
-    kvUsed: load.kvUsed, freeKvTokens: draining ? 0 : load.freeKvTokens, stepMs: s.faults.hung ? Math.max(s.stepMs, s.sinceStepMs) : s.stepMs, ttftMs: s.ttftMs, draining, atUnixMs: s.nowMs,
+    pool: s.pool,
+    worker: s.worker,
+    running: load.running,
+    waiting: load.waiting,
+    freeSlots: draining ? 0 : load.freeSlots,
+    kvUsed: load.kvUsed,
+    freeKvTokens: draining ? 0 : load.freeKvTokens,
+    stepMs: s.faults.hung ? Math.max(s.stepMs, s.sinceStepMs) : s.stepMs,
+    ttftMs: s.ttftMs,
+    draining,
+    atUnixMs: s.nowMs,
   };
 }
 
@@ -37,8 +46,17 @@ export function heartbeatOf(s: WorkerSnapshot): WorkerHeartbeat {
 export function faultReplyOf(s: WorkerSnapshot, error = ''): WorkerFaultReply {
   const f = s.faults;
   return {
-    pool: s.pool, worker: s.worker, error, crashed: f.crashed, hung: f.hung, draining: f.draining, slowdown: f.slowdown,
-    errorFraction: f.errorFraction, cutFraction: f.cut?.fraction ?? 0, cutAfterTokens: f.cut?.afterTokens ?? 0,
-    running: s.load?.running ?? 0, waiting: s.load?.waiting ?? 0,
+    pool: s.pool,
+    worker: s.worker,
+    error,
+    crashed: f.crashed,
+    hung: f.hung,
+    draining: f.draining,
+    slowdown: f.slowdown,
+    errorFraction: f.errorFraction,
+    cutFraction: f.cut?.fraction ?? 0,
+    cutAfterTokens: f.cut?.afterTokens ?? 0,
+    running: s.load?.running ?? 0,
+    waiting: s.load?.waiting ?? 0,
   };
 }

@@ -2,13 +2,31 @@ import { TokenChunks, parseHeartbeat, streams, subjects, type WorkerHeartbeat } 
 import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Outcome, fault, onePool, publishBatch, requestSpec, startHarness, startSimulator, stored, testPool, unique, usagesOf, watch, type Harness, type Simulator } from './harness.fixture.js';
+import {
+  Outcome,
+  fault,
+  onePool,
+  publishBatch,
+  requestSpec,
+  startHarness,
+  startSimulator,
+  stored,
+  testPool,
+  unique,
+  usagesOf,
+  watch,
+  type Harness,
+  type Simulator,
+} from './harness.fixture.js';
 
 const profiles = await loadProfiles();
 const h100 = profiles['h100-80gb'];
 const perf = createPerfModel(h100.rows, h100.meta, 'llama-3.1-8b');
 const table = (phase: string, batch: number, context: number, newTokens?: number) =>
-  h100.rows.find((r) => r.model === 'llama-3.1-8b' && r.phase === phase && r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens))!.ms;
+  h100.rows.find(
+    (r) =>
+      r.model === 'llama-3.1-8b' && r.phase === phase && r.batch === batch && r.context === context && (newTokens === undefined || r.newTokens === newTokens),
+  )!.ms;
 /** Batch-64 decode step from the table, linear across its measured context rows 1,024 and 2,048. */
 const decode64 = (ctx: number) => table('decode', 64, 1024) + ((ctx - 1024) / 1024) * (table('decode', 64, 2048) - table('decode', 64, 1024));
 const busyMs = (steps: Simulator['steps']) => steps.reduce((sum, s) => sum + s.durationMs, 0);
@@ -24,7 +42,9 @@ describe('a worker fed 64 concurrent 8B requests (1,024 + 256 tokens) on an H100
     const pool = testPool();
     const beats: WorkerHeartbeat[] = [];
     const kvWatch = await h.kv.watch({ key: `${pool.id}.>` });
-    void (async () => { for await (const e of kvWatch) if (e.operation === 'PUT') beats.push(parseHeartbeat(e.value)!); })();
+    void (async () => {
+      for await (const e of kvWatch) if (e.operation === 'PUT') beats.push(parseHeartbeat(e.value)!);
+    })();
     const sim = await startSimulator(h, [pool], { speed: 4, heartbeatMs: 100 });
     const seen = watch(h.nc, tenant);
     const requests = Array.from({ length: 64 }, (_, i) => requestSpec(tenant, i, { promptTokens: 1024, maxTokens: 256 }));
@@ -66,7 +86,14 @@ describe('a worker fed 64 concurrent 8B requests (1,024 + 256 tokens) on an H100
     expect(atFull.length).toBeGreaterThan(0);
     expect(atFull.every((b) => b.kvUsed > 0 && b.freeSlots === 0)).toBe(true);
     expect(atFull.some((b) => b.stepMs > table('decode', 64, 1024) * 0.99 && b.stepMs < decode64(1024 + 256) * 1.01)).toBe(true);
-    expect(beats.at(-1)).toMatchObject({ running: 0, waiting: 0, kvUsed: 0, freeSlots: 64, freeKvTokens: Math.floor(perf.kvCapacityTokens() / 16) * 16, draining: false });
+    expect(beats.at(-1)).toMatchObject({
+      running: 0,
+      waiting: 0,
+      kvUsed: 0,
+      freeSlots: 64,
+      freeKvTokens: Math.floor(perf.kvCapacityTokens() / 16) * 16,
+      draining: false,
+    });
     expect(atFull.every((b) => b.freeKvTokens! < perf.kvCapacityTokens() - 64 * 1024)).toBe(true);
     expect(beats.at(-1)!.ttftMs).toBeGreaterThan(table('prefill', 1, 2048));
   });
@@ -93,7 +120,7 @@ describe('batching at full speed (no sleeping)', () => {
 });
 
 describe('token streaming', () => {
-  it('sends the first token alone, then a step\'s chunks for one relay together, in order and complete', async () => {
+  it("sends the first token alone, then a step's chunks for one relay together, in order and complete", async () => {
     const { tenant, pool, sim, seen } = await onePool(h);
     const relayInbox = `_SY.relay.${unique('relay')}`;
     const messages: Array<{ requestId: string; seq: number; text: string }[]> = [];

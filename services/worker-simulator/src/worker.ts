@@ -104,17 +104,31 @@ export function createWorker(deps: WorkerDeps) {
   }
 
   const snapshot = (life: Life | undefined): WorkerSnapshot => ({
-    pool: pool.id, worker: workerId, load: life?.engine.load(), faults: active(), stopping, stepMs: stats.stepMs(), ttftMs: stats.ttftMs(),
-    sinceStepMs: life ? clock.now() - life.cursor : 0, nowMs: now(),
+    pool: pool.id,
+    worker: workerId,
+    load: life?.engine.load(),
+    faults: active(),
+    stopping,
+    stepMs: stats.stepMs(),
+    ttftMs: stats.ttftMs(),
+    sinceStepMs: life ? clock.now() - life.cursor : 0,
+    nowMs: now(),
   });
 
   function heartbeat(life: Life) {
     if (life !== current) return;
-    deps.poolsKv.put(heartbeatKey(pool.id, workerId), encodeHeartbeat(heartbeatOf(snapshot(life)))).catch((e: unknown) => logger.warn({ err: e }, 'heartbeat failed'));
+    deps.poolsKv
+      .put(heartbeatKey(pool.id, workerId), encodeHeartbeat(heartbeatOf(snapshot(life))))
+      .catch((e: unknown) => logger.warn({ err: e }, 'heartbeat failed'));
   }
 
   function begin(): void {
-    const engine = createEngine({ perf: deps.perf, kvCapacityTokens: deps.perf.kvCapacityTokens(), maxRunning: pool.slotsPerWorker, maxBatchTokens: pool.maxBatchTokens });
+    const engine = createEngine({
+      perf: deps.perf,
+      kvCapacityTokens: deps.perf.kvCapacityTokens(),
+      maxRunning: pool.slotsPerWorker,
+      maxBatchTokens: pool.maxBatchTokens,
+    });
     const batches = createBatchTracker({ ackWaitMs });
     const life: Life = {
       engine,
@@ -131,7 +145,15 @@ export function createWorker(deps: WorkerDeps) {
         onError: (e, context) => logger.error({ err: e }, context),
       }),
       serving: createServing({
-        engine, batches, out, logger, model: pool.model, chunkTokens: deps.chunkTokens ?? 4, faults: active, random, now,
+        engine,
+        batches,
+        out,
+        logger,
+        model: pool.model,
+        chunkTokens: deps.chunkTokens ?? 4,
+        faults: active,
+        random,
+        now,
         wasCancelled: deps.wasCancelled ?? (() => false),
         arrivalMs: () => (life.busy ? life.cursor : Math.max(life.cursor, clock.now())),
         fromReal: clock.fromReal,

@@ -31,19 +31,21 @@ const npmStaysExternal: Plugin = {
  * every start; a bundle is loaded by Node alone. Takes well under a second for all services.
  */
 export async function buildServices(root: string, services: readonly string[]): Promise<void> {
-  await Promise.all(services.map((service) =>
-    build({
-      entryPoints: [join(root, 'services', service, 'src', 'main.ts')],
-      outfile: bundlePath(root, service),
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      sourcemap: true,
-      // Names stay as written: logs, errors and CPU profiles show the source's function names.
-      keepNames: true,
-      logLevel: 'warning',
-      plugins: [npmStaysExternal],
-    }),
-  ));
+  await Promise.all(
+    services.map((service) =>
+      build({
+        entryPoints: [join(root, 'services', service, 'src', 'main.ts')],
+        outfile: bundlePath(root, service),
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        sourcemap: true,
+        // Names stay as written: logs, errors and CPU profiles show the source's function names.
+        keepNames: true,
+        logLevel: 'warning',
+        plugins: [npmStaysExternal],
+      }),
+    ),
+  );
 }

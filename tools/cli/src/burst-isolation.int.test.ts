@@ -37,10 +37,18 @@ beforeAll(async () => {
   httpUrl = `http://127.0.0.1:${httpPort}/v1`;
   const env = {
     ...process.env,
-    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    DATABASE_URL: pg.url,
+    LOG_LEVEL: 'warn',
     API_KEYS: `bursty:b-1:${hashApiKey(BURSTY)},steady:s-1:${hashApiKey(STEADY)}`,
-    ADMISSION_LISTEN: grpcAddress, HTTP_LISTEN: `127.0.0.1:${httpPort}`, POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`, POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max'
+    ADMISSION_LISTEN: grpcAddress,
+    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
+    POLICY_ADDR: `127.0.0.1:${policyPort}`,
+    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
+    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    WORKER_SPEED: 'max',
   };
   stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'burst-test-logs'), () => {});
   await firstServedRequest(grpcAddress, STEADY, 50_000);

@@ -26,7 +26,14 @@ export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey
 export async function generateCommand(options: GenerateCommandOptions, env: NodeJS.ProcessEnv): Promise<void> {
   const client = createSwitchyardClient(resolveTarget(env));
   try {
-    for await (const response of client.generate({ model: options.model, prompt: options.prompt, maxTokens: options.maxTokens, tier: tierFromName(options.tier), seed: options.seed, timeoutMs: 120_000 })) {
+    for await (const response of client.generate({
+      model: options.model,
+      prompt: options.prompt,
+      maxTokens: options.maxTokens,
+      tier: tierFromName(options.tier),
+      seed: options.seed,
+      timeoutMs: 120_000,
+    })) {
       const e = response.event;
       if (e?.$case === 'chunk') process.stdout.write(e.chunk.text);
       else if (e?.$case === 'started') process.stderr.write(`[${e.started.requestId}]\n`);

@@ -32,7 +32,9 @@ export function readLocalEnv(path: string): Partial<LocalEnv> {
 export function writeLocalEnv(root: string, env: LocalEnv): string {
   const path = join(root, LOCAL_ENV_PATH);
   mkdirSync(dirname(path), { recursive: true });
-  const body = Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n');
+  const body = Object.entries(env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
   writeFileSync(path, `# Written by \`switchyard up\`; read by the switchyard CLI. Local development only.\n${body}\n`, { mode: 0o600 });
   return path;
 }

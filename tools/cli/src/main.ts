@@ -24,7 +24,15 @@ program
   .option('--billing-port <port>', 'gRPC billing port', int, 50053)
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
-  .action((o) => up({ admissionPort: o.admissionPort, policyPort: o.policyPort, billingPort: o.billingPort, httpPort: o.httpPort, exitAfterFirstRequest: o.exitAfterFirstRequest }));
+  .action((o) =>
+    up({
+      admissionPort: o.admissionPort,
+      policyPort: o.policyPort,
+      billingPort: o.billingPort,
+      httpPort: o.httpPort,
+      exitAfterFirstRequest: o.exitAfterFirstRequest,
+    }),
+  );
 
 program
   .command('build')

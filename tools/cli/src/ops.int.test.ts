@@ -32,7 +32,9 @@ describe('switchyard fault', () => {
   it('returns the reply of every worker of the pool that takes commands', async () => {
     // Two workers as the simulator answers them: their state as JSON.
     const subs = ['w0', 'w1'].map((worker) =>
-      nc.subscribe(subjects.workerControl('busy-pool'), { callback: (_e, m) => void m.respond(JSON.stringify({ worker, crashed: m.string().includes('crash') })) }),
+      nc.subscribe(subjects.workerControl('busy-pool'), {
+        callback: (_e, m) => void m.respond(JSON.stringify({ worker, crashed: m.string().includes('crash') })),
+      }),
     );
     const replies = await sendFault(nc, 'busy-pool', '{"kind":"crash"}', undefined, 300);
     expect(replies.map((r) => r.worker).sort()).toEqual(['w0', 'w1']);

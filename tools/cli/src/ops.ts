@@ -35,7 +35,10 @@ async function heartbeats(kv: KV): Promise<WorkerHeartbeat[]> {
 }
 
 const HEALTH: Record<number, string> = {
-  [PoolHealth.POOL_HEALTH_HEALTHY]: 'healthy', [PoolHealth.POOL_HEALTH_DEGRADED]: 'degraded', [PoolHealth.POOL_HEALTH_DOWN]: 'down', [PoolHealth.POOL_HEALTH_DRAINED]: 'drained',
+  [PoolHealth.POOL_HEALTH_HEALTHY]: 'healthy',
+  [PoolHealth.POOL_HEALTH_DEGRADED]: 'degraded',
+  [PoolHealth.POOL_HEALTH_DOWN]: 'down',
+  [PoolHealth.POOL_HEALTH_DRAINED]: 'drained',
 };
 
 /** `switchyard pools`: every pool of the pools file with its live state, as a table. */
@@ -46,12 +49,30 @@ export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: n
   for (const p of pools) {
     const s = poolStatus(p, states.get(p.id), drained.get(p.id), 0);
     rows.push([
-      s.id, s.provider, s.region, s.gpu, s.version, s.capacityClass, s.pricePerGpuHour.toFixed(2), `${s.healthyWorkers}/${s.workers}`, String(s.running), String(s.waiting),
-      String(s.freeSlots), `${Math.round(s.kvUsed * 100)}%`, `${HEALTH[s.health] ?? '?'}${s.drainReason ? ` (${s.drainReason})` : ''}`,
+      s.id,
+      s.provider,
+      s.region,
+      s.gpu,
+      s.version,
+      s.capacityClass,
+      s.pricePerGpuHour.toFixed(2),
+      `${s.healthyWorkers}/${s.workers}`,
+      String(s.running),
+      String(s.waiting),
+      String(s.freeSlots),
+      `${Math.round(s.kvUsed * 100)}%`,
+      `${HEALTH[s.health] ?? '?'}${s.drainReason ? ` (${s.drainReason})` : ''}`,
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** Parses `version=weight` arguments. */
@@ -73,12 +94,15 @@ export async function sendFault(nc: NatsConnection, pool: string, command: strin
   const subject = subjects.workerControl(pool, worker);
   const replies: WorkerFaultReply[] = [];
   try {
-    for await (const m of await nc.requestMany(subject, command, { strategy: 'timer', maxWait: waitMs })) replies.push(JSON.parse(m.string()) as WorkerFaultReply);
+    for await (const m of await nc.requestMany(subject, command, { strategy: 'timer', maxWait: waitMs }))
+      replies.push(JSON.parse(m.string()) as WorkerFaultReply);
   } catch (e) {
     if (!/no responders/i.test(String(e))) throw e;
   }
   if (replies.length === 0) {
-    throw new Error(`no worker answered on ${subject}: fault injection is off on these workers (start them with WORKER_FAULTS=on), or none serves ${worker ? `worker ${worker} of ` : ''}pool ${pool}`);
+    throw new Error(
+      `no worker answered on ${subject}: fault injection is off on these workers (start them with WORKER_FAULTS=on), or none serves ${worker ? `worker ${worker} of ` : ''}pool ${pool}`,
+    );
   }
   return replies;
 }
@@ -165,7 +189,9 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
     .action((alias: string, weights: string[], o: { canary: string; nats?: string; pools?: string }) =>
       withBuckets(natsUrl(o, env), async (b) => {
         const known = { versions: new Set(specs(o).map(poolVersion)), aliases: new Set((await readRoutes(b.routes)).keys()) };
-        const { route: r, revision } = await updateRoute(b.routes, alias, (current) => withWeights(current, parseWeights(weights), o.canary, known, Date.now()));
+        const { route: r, revision } = await updateRoute(b.routes, alias, (current) =>
+          withWeights(current, parseWeights(weights), o.canary, known, Date.now()),
+        );
         console.log(JSON.stringify(modelRoute(alias, r, revision)));
       }),
     );

@@ -58,10 +58,12 @@ export function registerPolicyCommands(program: Command, env: NodeJS.ProcessEnv)
     .argument('<tenant>')
     .argument('<file>', 'the JSON document, or - for stdin')
     .option(...nats)
-    .action((tenant: string, file: string, o: { nats?: string }) => withPolicies(natsUrl(o, env), async (kv) => console.log(await setPolicy(kv, tenant, readDocument(file)))));
+    .action((tenant: string, file: string, o: { nats?: string }) =>
+      withPolicies(natsUrl(o, env), async (kv) => console.log(await setPolicy(kv, tenant, readDocument(file)))),
+    );
   policy
     .command('delete')
-    .description('remove a tenant\'s policy: the default applies again')
+    .description("remove a tenant's policy: the default applies again")
     .argument('<tenant>')
     .option(...nats)
     .action((tenant: string, o: { nats?: string }) =>

@@ -60,16 +60,21 @@ export async function reconcileCommand(o: ReconcileOptions, env: NodeJS.ProcessE
 export function registerReconcileCommand(program: Command, env: NodeJS.ProcessEnv): void {
   program
     .command('reconcile')
-    .description('check completed requests (LIFECYCLE) against metered usage, metered usage against the ledger per tenant and hour, and that the ledger balances (exit 1 on any difference)')
+    .description(
+      'check completed requests (LIFECYCLE) against metered usage, metered usage against the ledger per tenant and hour, and that the ledger balances (exit 1 on any difference)',
+    )
     .option('--from <time>', 'window start (ISO time); default --hours before --to', instant)
     .option('--to <time>', 'window end (ISO time); default now', instant)
     .option('--hours <n>', 'window length when --from is not given', hours, 24)
-    .option('--tenant <tenant>', 'only this tenant\'s quantities (ledger-wide checks still run)')
+    .option('--tenant <tenant>', "only this tenant's quantities (ledger-wide checks still run)")
     .option('--database-url <url>', 'PostgreSQL of the ledger; default $DATABASE_URL or the local one')
     .option('--nats-url <url>', 'NATS holding the LIFECYCLE stream; default $NATS_URL or the local one')
     .option('--no-lifecycle', 'skip the check of completed requests against metered usage')
     .option('--json', 'print the full report as JSON')
     .action((o) =>
-      reconcileCommand({ from: o.from, to: o.to, hours: o.hours, tenant: o.tenant, json: o.json, databaseUrl: o.databaseUrl, natsUrl: o.natsUrl, lifecycle: o.lifecycle }, env),
+      reconcileCommand(
+        { from: o.from, to: o.to, hours: o.hours, tenant: o.tenant, json: o.json, databaseUrl: o.databaseUrl, natsUrl: o.natsUrl, lifecycle: o.lifecycle },
+        env,
+      ),
     );
 }

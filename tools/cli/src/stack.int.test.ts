@@ -19,10 +19,18 @@ it('compiles every service, runs the bundles and serves a request end to end', a
   const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const env = {
     ...process.env,
-    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    DATABASE_URL: pg.url,
+    LOG_LEVEL: 'warn',
     API_KEYS: `t:tenant-1:${hashApiKey('sy_stack_key')}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_LISTEN: `127.0.0.1:${httpPort}`, POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`, POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max',
+    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`,
+    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
+    POLICY_ADDR: `127.0.0.1:${policyPort}`,
+    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
+    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    WORKER_SPEED: 'max',
   };
   const exited: string[] = [];
   stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'test-logs'), (name) => exited.push(name));

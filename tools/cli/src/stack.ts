@@ -89,7 +89,11 @@ export async function startStack(
   const spawnService = (name: ServiceName, crashesBefore: number): ChildProcess => {
     const out = logs.get(name)!;
     const profile = profiled.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
-    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, bundlePath(REPO_ROOT, name)], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, bundlePath(REPO_ROOT, name)], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const startedAt = performance.now();
     if (BACKGROUND_SERVICES.has(name) && child.pid) setPriority(child.pid, BACKGROUND_NICE);
     // The log outlives each process: a restarted service appends to the same file.

@@ -29,10 +29,18 @@ beforeAll(async () => {
   const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const env = {
     ...process.env,
-    NATS_URL: nats.url, REDIS_URL: redis.url, DATABASE_URL: pg.url, LOG_LEVEL: 'warn',
+    NATS_URL: nats.url,
+    REDIS_URL: redis.url,
+    DATABASE_URL: pg.url,
+    LOG_LEVEL: 'warn',
     API_KEYS: `t:tenant-1:${hashApiKey('sy_supervised_key')}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`, HTTP_LISTEN: `127.0.0.1:${httpPort}`, POLICY_LISTEN: `127.0.0.1:${policyPort}`, POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`, POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'), WORKER_SPEED: 'max',
+    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`,
+    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
+    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
+    POLICY_ADDR: `127.0.0.1:${policyPort}`,
+    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
+    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    WORKER_SPEED: 'max',
   };
   address = `127.0.0.1:${grpcPort}`;
   stack = await startStack(env, LOG_DIR, (_name, _code, _signal, exit) => exits.push(exit), {
@@ -69,7 +77,12 @@ async function servedAgain(since: number, withinMs: number): Promise<{ requestId
   for (let n = 0; performance.now() < deadline; n++) {
     const left = deadline - performance.now();
     try {
-      const r = await client!.complete({ model: 'llama-3.2-1b', prompt: `after the restart ${n}`, maxTokens: 4, timeoutMs: Math.max(1, Math.min(2_000, left)) });
+      const r = await client!.complete({
+        model: 'llama-3.2-1b',
+        prompt: `after the restart ${n}`,
+        maxTokens: 4,
+        timeoutMs: Math.max(1, Math.min(2_000, left)),
+      });
       if (r.text.length > 0) return { requestId: r.requestId, ms: performance.now() - since };
     } catch (e) {
       last = e;
@@ -81,30 +94,44 @@ async function servedAgain(since: number, withinMs: number): Promise<{ requestId
 
 describe('supervision under switchyard up', () => {
   // Admission must bind its port again; the batcher must take over its pools' durable consumers.
-  it.each<ServiceName>(['batcher', 'admission', 'scheduler', 'worker-simulator', 'policy'])('kill -9 of %s: the others keep running, it is restarted, and requests are served within 5 s of its restart', async (name) => {
-    const others = [...stack!.children].filter(([n]) => n !== name).map(([n, c]) => [n, c.pid] as const);
-    const killedAt = performance.now();
-    const restart = await killAndAwaitRestart(name);
-    const { ms } = await servedAgain(restart.at, RECOVERY_MS);
-    console.log(`${name}: restarted ${((restart.at - killedAt) / 1000).toFixed(2)} s after kill -9, served again ${(ms / 1000).toFixed(2)} s after the restart`);
+  it.each<ServiceName>(['batcher', 'admission', 'scheduler', 'worker-simulator', 'policy'])(
+    'kill -9 of %s: the others keep running, it is restarted, and requests are served within 5 s of its restart',
+    async (name) => {
+      const others = [...stack!.children].filter(([n]) => n !== name).map(([n, c]) => [n, c.pid] as const);
+      const killedAt = performance.now();
+      const restart = await killAndAwaitRestart(name);
+      const { ms } = await servedAgain(restart.at, RECOVERY_MS);
+      console.log(
+        `${name}: restarted ${((restart.at - killedAt) / 1000).toFixed(2)} s after kill -9, served again ${(ms / 1000).toFixed(2)} s after the restart`,
+      );
 
-    for (const [n, pid] of others) expect(stack!.children.get(n)!.pid, `${n} was left alone`).toBe(pid);
-    const exit = exits.findLast((e) => e.name === name)!;
-    expect(exit.signal).toBe('SIGKILL');
-    expect(exit.restart?.crashes).toBe(1);
-    expect(readFileSync(join(LOG_DIR, `${name}.log`), 'utf8')).toContain(`${name} restarted (pid ${restart.child.pid})`);
-  }, 30_000);
+      for (const [n, pid] of others) expect(stack!.children.get(n)!.pid, `${n} was left alone`).toBe(pid);
+      const exit = exits.findLast((e) => e.name === name)!;
+      expect(exit.signal).toBe('SIGKILL');
+      expect(exit.restart?.crashes).toBe(1);
+      expect(readFileSync(join(LOG_DIR, `${name}.log`), 'utf8')).toContain(`${name} restarted (pid ${restart.child.pid})`);
+    },
+    30_000,
+  );
 
   // Off the request path: what they do again is meter and bill what is served after the restart.
-  it.each<ServiceName>(['metering', 'billing'])('kill -9 of %s: it is restarted, and a request served after the restart is billed within 5 s', async (name) => {
-    const restart = await killAndAwaitRestart(name);
-    const { requestId } = await servedAgain(restart.at, RECOVERY_MS);
-    await waitFor(`the ledger to bill ${requestId}`, async () => {
-      const [row] = await sql!`SELECT 1 FROM ledger_transactions WHERE request_id = ${requestId} AND kind = 'usage'`;
-      return row;
-    }, Math.max(0, restart.at + RECOVERY_MS - performance.now()));
-    console.log(`${name}: billed ${((performance.now() - restart.at) / 1000).toFixed(2)} s after the restart`);
-  }, 30_000);
+  it.each<ServiceName>(['metering', 'billing'])(
+    'kill -9 of %s: it is restarted, and a request served after the restart is billed within 5 s',
+    async (name) => {
+      const restart = await killAndAwaitRestart(name);
+      const { requestId } = await servedAgain(restart.at, RECOVERY_MS);
+      await waitFor(
+        `the ledger to bill ${requestId}`,
+        async () => {
+          const [row] = await sql!`SELECT 1 FROM ledger_transactions WHERE request_id = ${requestId} AND kind = 'usage'`;
+          return row;
+        },
+        Math.max(0, restart.at + RECOVERY_MS - performance.now()),
+      );
+      console.log(`${name}: billed ${((performance.now() - restart.at) / 1000).toFixed(2)} s after the restart`);
+    },
+    30_000,
+  );
 
   it('a service killed again soon after its restart is started after a longer delay, and serves again', async () => {
     const killedAt = performance.now();

@@ -17,7 +17,11 @@ async function withStore<T>(run: (store: TenantStore) => Promise<T>): Promise<T>
   }
 }
 
-const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /**
  * `switchyard tenant set` and `switchyard key create|revoke|list`: manage tenants and their
@@ -26,7 +30,7 @@ const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 export function registerTenantCommands(program: Command): void {
   program
     .command('tenant')
-    .description('set a tenant\'s rate limits and monthly budget')
+    .description("set a tenant's rate limits and monthly budget")
     .argument('<tenant>', 'tenant id')
     .option('--tier <tier>', 'tier the limits apply to', 'realtime')
     .option('--rpm <n>', 'requests per minute', Number)
@@ -53,12 +57,20 @@ export function registerTenantCommands(program: Command): void {
     .requiredOption('--tenant <tenant>', 'tenant the key belongs to')
     .option('--tiers <list>', 'tiers it may use, comma-separated (default: all)', list, [])
     .option('--feature <tag>', 'feature tag stamped on its requests', '')
-    .option('--operator', 'may read every tenant\'s billing data')
+    .option('--operator', "may read every tenant's billing data")
     .action((o: { tenant: string; tiers: TierName[]; feature: string; operator?: boolean }) =>
       withStore(async (store) => {
         const apiKey = generateApiKey();
         const keyId = `${o.tenant}-${hashApiKey(apiKey).slice(0, 8)}`;
-        await store.putKey({ keyId, tenant: o.tenant, keyHash: hashApiKey(apiKey), tiers: o.tiers, feature: o.feature, operator: o.operator ?? false, createdUnixMs: Date.now() });
+        await store.putKey({
+          keyId,
+          tenant: o.tenant,
+          keyHash: hashApiKey(apiKey),
+          tiers: o.tiers,
+          feature: o.feature,
+          operator: o.operator ?? false,
+          createdUnixMs: Date.now(),
+        });
         console.log(`key id  ${keyId}\napi key ${apiKey}   (shown once; only its hash is stored)`);
       }),
     );
@@ -77,7 +89,9 @@ export function registerTenantCommands(program: Command): void {
     .action((o: { tenant?: string }) =>
       withStore(async (store) => {
         for (const k of store.listKeys(o.tenant)) {
-          console.log(`${k.keyId}\t${k.tenant}\t${k.tiers.join(',') || 'all tiers'}\t${k.feature || '-'}\t${k.revoked ? 'REVOKED' : 'active'}${k.operator ? '\toperator' : ''}`);
+          console.log(
+            `${k.keyId}\t${k.tenant}\t${k.tiers.join(',') || 'all tiers'}\t${k.feature || '-'}\t${k.revoked ? 'REVOKED' : 'active'}${k.operator ? '\toperator' : ''}`,
+          );
         }
       }),
     );

@@ -30,7 +30,12 @@ export async function up(options: UpOptions): Promise<void> {
   const admissionAddr = `127.0.0.1:${options.admissionPort}`;
   const billingAddr = `127.0.0.1:${options.billingPort}`;
   const httpUrl = `http://127.0.0.1:${options.httpPort}/v1`;
-  const envPath = writeLocalEnv(REPO_ROOT, { SWITCHYARD_ADDR: admissionAddr, SWITCHYARD_API_KEY: apiKey, SWITCHYARD_BILLING_ADDR: billingAddr, SWITCHYARD_HTTP_URL: httpUrl });
+  const envPath = writeLocalEnv(REPO_ROOT, {
+    SWITCHYARD_ADDR: admissionAddr,
+    SWITCHYARD_API_KEY: apiKey,
+    SWITCHYARD_BILLING_ADDR: billingAddr,
+    SWITCHYARD_HTTP_URL: httpUrl,
+  });
 
   const logDir = join(REPO_ROOT, '.switchyard', 'logs');
   const env = {
@@ -61,7 +66,9 @@ export async function up(options: UpOptions): Promise<void> {
     env,
     logDir,
     (name, code, signal, exit) => {
-      const again = exit.restart ? `restarting in ${(exit.restart.delayMs / 1000).toFixed(2)} s${exit.restart.crashes > 1 ? ` (crash ${exit.restart.crashes} in a row)` : ''}` : 'not restarting';
+      const again = exit.restart
+        ? `restarting in ${(exit.restart.delayMs / 1000).toFixed(2)} s${exit.restart.crashes > 1 ? ` (crash ${exit.restart.crashes} in a row)` : ''}`
+        : 'not restarting';
       log(`${name} exited (code ${code}, signal ${signal}) after ${(exit.upForMs / 1000).toFixed(1)} s; ${again}; see .switchyard/logs/${name}.log`);
     },
     { onRestart: (name, child) => log(`${name} restarted (pid ${child.pid})`) },

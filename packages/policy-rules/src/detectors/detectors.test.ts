@@ -163,9 +163,13 @@ describe('labelled corpus', () => {
   }
   const table = [...stats].map(([c, s]) => ({ c, ...s, precision: s.tp / (s.tp + s.fp), recall: s.tp / (s.tp + s.fn) }));
   console.log(
-    ['category   TP  FP  FN  precision  recall', ...table.map((r) =>
-      `${r.c.padEnd(10)} ${String(r.tp).padStart(3)} ${String(r.fp).padStart(3)} ${String(r.fn).padStart(3)}  ${r.precision.toFixed(3).padStart(9)}  ${r.recall.toFixed(3).padStart(6)}`,
-    )].join('\n'),
+    [
+      'category   TP  FP  FN  precision  recall',
+      ...table.map(
+        (r) =>
+          `${r.c.padEnd(10)} ${String(r.tp).padStart(3)} ${String(r.fp).padStart(3)} ${String(r.fn).padStart(3)}  ${r.precision.toFixed(3).padStart(9)}  ${r.recall.toFixed(3).padStart(6)}`,
+      ),
+    ].join('\n'),
   );
 
   it('has at least 300 positive and 300 negative cases and 30 positives per category', () => {

@@ -16,7 +16,8 @@ const PUBLIC_PREFIX = /^(?:pk_(?:live|test)_|sha(?:256|384|512)-|AAAA[A-Z0-9])/;
 // has few; slugs, paths and identifiers are mostly made of them.
 const WORDS = /[A-Z]?[a-z]{4,}/g;
 // PEM blocks that hold public material; their base64 lines are not secrets.
-const PUBLIC_PEM = /-----BEGIN (?:PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|CERTIFICATE REQUEST|X509 CRL|PGP PUBLIC KEY BLOCK)-----[A-Za-z0-9+/=\s]*-----END [A-Z0-9 ]+-----/g;
+const PUBLIC_PEM =
+  /-----BEGIN (?:PUBLIC KEY|RSA PUBLIC KEY|CERTIFICATE|CERTIFICATE REQUEST|X509 CRL|PGP PUBLIC KEY BLOCK)-----[A-Za-z0-9+/=\s]*-----END [A-Z0-9 ]+-----/g;
 
 /** Default minimum length of a token considered as a secret. */
 export const MIN_SECRET_LENGTH = 32;

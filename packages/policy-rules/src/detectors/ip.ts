@@ -52,9 +52,7 @@ export const ipDetector: Detector = {
   category: 'ip',
   find: (text) => {
     const v4 = findAll(IPV4, text);
-    const v6 = findAll(IPV6, text, (m): Match | undefined =>
-      isIpv6(m[0]) ? { start: m.index, end: m.index + m[0].length } : undefined,
-    );
+    const v6 = findAll(IPV6, text, (m): Match | undefined => (isIpv6(m[0]) ? { start: m.index, end: m.index + m[0].length } : undefined));
     return v6.length === 0 ? v4 : [...v4, ...v6].sort((a, b) => a.start - b.start);
   },
 };

@@ -27,7 +27,10 @@ export const MAX_PATTERN_LENGTH = 512;
 const ALLOWED_FLAGS = /^[imsu]*$/;
 
 function keywordSource(keyword: string): string {
-  const words = keyword.trim().split(/\s+/).map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  const words = keyword
+    .trim()
+    .split(/\s+/)
+    .map((w) => w.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
   // Unicode-aware boundaries: `\b` knows only ASCII letters, so "café" would match in "cafés".
   return String.raw`(?<![\p{L}\p{N}_])${words.join(String.raw`\s+`)}(?![\p{L}\p{N}_])`;
 }

@@ -9,11 +9,7 @@ export const defaultLabel = (category: Category): string => `[REDACTED:${categor
  * card number inside a leaked JSON blob is not redacted twice or left half visible.
  * Matches that only touch keep their own labels.
  */
-export function redact(
-  text: string,
-  matches: readonly CategorizedMatch[],
-  label: (category: Category) => string = defaultLabel,
-): string {
+export function redact(text: string, matches: readonly CategorizedMatch[], label: (category: Category) => string = defaultLabel): string {
   const sorted = matches
     .filter((m) => m.end > m.start)
     .slice()
