@@ -64,6 +64,26 @@ async function deliverTwice(spec: RequestSpec, msgId: string): Promise<void> {
 
 const terminalsOf = async (requestId: string) => (await terminalsByRequest(system.nc)).get(requestId) ?? [];
 
+/** A small realtime request admitted 30 s ago: judged on its age, the realtime objective sheds it. */
+const agedRequest = (suffix: string): RequestSpec => {
+  const requestId = `req_${'0'.repeat(24)}${suffix}`;
+  return {
+    requestId,
+    tenant: 'acme',
+    tier: Tier.TIER_REALTIME,
+    model: 'llama-3.1-8b',
+    prompt: 'hello',
+    promptTokens: 4,
+    maxTokens: 4,
+    feature: '',
+    seed: 7,
+    inbox: `_SY.tokens.nobody.${requestId}`,
+    relayInbox: '',
+    deadlineUnixMs: 0,
+    admittedUnixMs: Date.now() - 30_000,
+  };
+};
+
 describe('chaos: a redelivered request never contradicts its first decision', () => {
   it('a request already running is not rejected when its message comes back', async () => {
     const client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
@@ -97,22 +117,8 @@ describe('chaos: a redelivered request never contradicts its first decision', ()
   it('a redelivered request with no decision on record is placed, not shed on its age', async () => {
     for (const r of extra.splice(0)) await r.scheduler.stop().then(() => r.nc.close());
     await system.scheduler.stop();
-    const requestId = `req_${'0'.repeat(24)}redeliv1`;
-    const spec: RequestSpec = {
-      requestId,
-      tenant: 'acme',
-      tier: Tier.TIER_REALTIME,
-      model: 'llama-3.1-8b',
-      prompt: 'hello',
-      promptTokens: 4,
-      maxTokens: 4,
-      feature: '',
-      seed: 7,
-      inbox: `_SY.tokens.nobody.${requestId}`,
-      relayInbox: '',
-      deadlineUnixMs: 0,
-      admittedUnixMs: Date.now() - 30_000,
-    };
+    const spec = agedRequest('redeliv1');
+    const { requestId } = spec;
     await deliverTwice(spec, `admitted-${requestId}`);
     await startReplica();
     await waitFor('the terminal event', async () => ((await terminalsOf(requestId)).length > 0 ? true : undefined), 20_000);
@@ -120,22 +126,8 @@ describe('chaos: a redelivered request never contradicts its first decision', ()
   }, 60_000);
 
   it('a rejected request stays rejected when its message comes back, and never runs', async () => {
-    const requestId = `req_${'0'.repeat(24)}redeliv2`;
-    const spec: RequestSpec = {
-      requestId,
-      tenant: 'acme',
-      tier: Tier.TIER_REALTIME,
-      model: 'llama-3.1-8b',
-      prompt: 'hello',
-      promptTokens: 4,
-      maxTokens: 4,
-      feature: '',
-      seed: 7,
-      inbox: `_SY.tokens.nobody.${requestId}`,
-      relayInbox: '',
-      deadlineUnixMs: 0,
-      admittedUnixMs: Date.now() - 30_000,
-    };
+    const spec = agedRequest('redeliv2');
+    const { requestId } = spec;
     // First delivery, to the running replica: 30 s old, so the realtime objective sheds it.
     const js = jetstream(system.nc);
     await publishEvent(
