@@ -2,6 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'];
 
+/**
+ * Tests that keep both cores busy for many seconds (bursts of thousands of streams). They run
+ * last and alone: beside them, other files' deadlines (a restart served within 5 s) would
+ * measure the burst, not the code under test.
+ */
+const saturating = ['tools/cli/src/burst-isolation.int.test.ts', 'test/chaos/streaming-burst.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -18,11 +25,21 @@ export default defineConfig({
           name: 'integration',
           sequence: { groupOrder: 1 },
           include: [...sources.map((s) => `${s}/*.int.test.ts`), 'test/**/*.test.ts'],
-          exclude: ['**/node_modules/**'],
+          exclude: ['**/node_modules/**', ...saturating],
           // Each file starts its own servers; two cores cannot run many at once.
           maxWorkers: 2,
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'saturating',
+          sequence: { groupOrder: 2 },
+          include: saturating,
+          maxWorkers: 1,
+          testTimeout: 240_000,
+          hookTimeout: 90_000,
         },
       },
     ],

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { hashApiKey } from '@switchyard/auth';
-import { REPO_ROOT, firstServedRequest, startStack, type Stack } from '@switchyard/cli';
+import { REPO_ROOT, firstServedRequest, privateStackEnv, startStack, type Stack } from '@switchyard/cli';
 import { Tier, createSwitchyardClient, type GenerateResponse, type SwitchyardClient } from '@switchyard/sdk';
 import { freePort, startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import type { Shot } from './load.js';
@@ -33,26 +33,11 @@ export async function startBenchStack(onExit: (name: string, code: number | null
   const monitorPort = await freePort();
   const [nats, redis, pg] = await Promise.all([startNats({ monitorPort }), startRedis(), startPostgres()]);
   const apiKey = 'sy_bench_key';
-  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const env = {
-    ...process.env,
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    DATABASE_URL: pg.url,
-    LOG_LEVEL: 'warn',
-    API_KEYS: `bench:bench-1:${hashApiKey(apiKey)}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`,
-    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
-    POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
-    WORKER_SPEED: 'max',
+  const { env, grpcAddress: address } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `bench:bench-1:${hashApiKey(apiKey)}`, {
     // One tenant drives the whole saturation run: it measures capacity, so that tenant is not
     // paced as admission paces each tenant's internal calls by default (a fairness setting).
     TENANT_IN_FLIGHT: 'realtime=4096,internal=4096,batch=4096',
-  };
-  const address = `127.0.0.1:${grpcPort}`;
+  });
   const t0 = performance.now();
   const stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'bench-logs'), onExit);
   await firstServedRequest(address, apiKey, 120_000);

@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
 import { hashApiKey } from '@switchyard/auth';
 import { Tier } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
-import { freePort, startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
+import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { privateStackEnv } from './private-stack.js';
 import { REPO_ROOT, firstServedRequest, startStack, type Stack } from './stack.js';
 
 /**
@@ -32,24 +33,13 @@ let httpUrl = '';
 beforeAll(async () => {
   const [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   servers = [nats, redis, pg];
-  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  grpcAddress = `127.0.0.1:${grpcPort}`;
-  httpUrl = `http://127.0.0.1:${httpPort}/v1`;
-  const env = {
-    ...process.env,
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    DATABASE_URL: pg.url,
-    LOG_LEVEL: 'warn',
-    API_KEYS: `bursty:b-1:${hashApiKey(BURSTY)},steady:s-1:${hashApiKey(STEADY)}`,
-    ADMISSION_LISTEN: grpcAddress,
-    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
-    POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
-    WORKER_SPEED: 'max',
-  };
+  const stackEnv = await privateStackEnv(
+    { nats: nats.url, redis: redis.url, postgres: pg.url },
+    `bursty:b-1:${hashApiKey(BURSTY)},steady:s-1:${hashApiKey(STEADY)}`,
+  );
+  const { env } = stackEnv;
+  grpcAddress = stackEnv.grpcAddress;
+  httpUrl = stackEnv.httpUrl;
   stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'burst-test-logs'), () => {});
   await firstServedRequest(grpcAddress, STEADY, 50_000);
 }, 90_000);

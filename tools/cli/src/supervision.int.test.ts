@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import postgres, { type Sql } from 'postgres';
 import { hashApiKey } from '@switchyard/auth';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
-import { freePort, startNats, startPostgres, startRedis, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, startPostgres, startRedis, waitFor, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js';
+import { privateStackEnv } from './private-stack.js';
 import { REPO_ROOT, firstServedRequest, startStack, type ServiceExit, type ServiceName, type Stack } from './stack.js';
 
 // `switchyard up` runs every service as its own process; kill -9 one of them and the rest of
@@ -26,23 +27,8 @@ const restarts: Array<{ name: ServiceName; child: ChildProcess; at: number }> = 
 beforeAll(async () => {
   const [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   servers = [nats, redis, pg];
-  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-  const env = {
-    ...process.env,
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    DATABASE_URL: pg.url,
-    LOG_LEVEL: 'warn',
-    API_KEYS: `t:tenant-1:${hashApiKey('sy_supervised_key')}`,
-    ADMISSION_LISTEN: `127.0.0.1:${grpcPort}`,
-    HTTP_LISTEN: `127.0.0.1:${httpPort}`,
-    POLICY_LISTEN: `127.0.0.1:${policyPort}`,
-    POLICY_ADDR: `127.0.0.1:${policyPort}`,
-    BILLING_LISTEN: `127.0.0.1:${billingPort}`,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
-    WORKER_SPEED: 'max',
-  };
-  address = `127.0.0.1:${grpcPort}`;
+  const { env, grpcAddress } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `t:tenant-1:${hashApiKey('sy_supervised_key')}`);
+  address = grpcAddress;
   stack = await startStack(env, LOG_DIR, (_name, _code, _signal, exit) => exits.push(exit), {
     onRestart: (name, child) => restarts.push({ name, child, at: performance.now() }),
   });
