@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
-import type { PoolSpec } from '@switchyard/config';
 import { Outcome, Tier, buckets, decodeEvent, heartbeatKey, makeEvent, parseHeartbeat, streams, subjects, type RequestTerminated } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from '@switchyard/worker-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -36,18 +35,7 @@ afterAll(async () => {
 
 /** One pool of one worker, served by a simulator built with `options` over the defaults. */
 async function serve(options: Partial<WorkerSimulatorDeps> = {}) {
-  const pool: PoolSpec = {
-    id: unique('pool'),
-    provider: 'aws',
-    region: 'eu-west-1',
-    gpu: 'h100-80gb',
-    model: 'llama-3.1-8b',
-    workers: 1,
-    capacityClass: 'on-demand',
-    pricePerGpuHour: 4,
-    tiers: ['realtime'],
-    slotsPerWorker: 8,
-  };
+  const pool = testPool({ id: unique('pool'), tiers: ['realtime'], slotsPerWorker: 8 });
   const sim = createWorkerSimulator({
     nc,
     js,

@@ -6,3 +6,4 @@ export { waitFor } from './wait-for.js';
 export { hasBinary, dockerAnswers } from './containers.js';
 export { startLatencyProxy } from './latency-proxy.js';
 export type { LatencyProxy } from './latency-proxy.js';
+export { testPool, idleHeartbeat } from './fleet.js';

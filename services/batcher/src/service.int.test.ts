@@ -11,15 +11,12 @@ import {
   type KV,
   type NatsConnection,
 } from '@switchyard/bus';
-import type { PoolSpec } from '@switchyard/config';
 import {
   Tier,
   batchingKeys,
   buckets,
   decodeEvent,
   durables,
-  encodeHeartbeat,
-  heartbeatKey,
   makeEvent,
   streams,
   subjects,
@@ -28,7 +25,7 @@ import {
   type RequestSpec,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, waitFor, type TestServer } from '@switchyard/testing';
+import { idleHeartbeat, startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher, type Batcher } from './service.js';
 
@@ -38,18 +35,7 @@ import { createBatcher, type Batcher } from './service.js';
  * one batch and its dispatch message settled.
  */
 
-const pool: PoolSpec = {
-  id: 'eu-h100',
-  provider: 'aws',
-  region: 'eu-west-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 64,
-};
+const pool = testPool({ id: 'eu-h100' });
 
 let nats: TestServer;
 let nc: NatsConnection;
@@ -82,22 +68,10 @@ afterAll(async () => {
 });
 
 /** A worker of `pool` with room, as the worker simulator announces it every second. */
-const beat = () =>
-  poolsKv.put(
-    heartbeatKey(pool.id, 'w-0'),
-    encodeHeartbeat({
-      pool: pool.id,
-      worker: 'w-0',
-      running: 0,
-      waiting: 0,
-      freeSlots: 64,
-      kvUsed: 0,
-      stepMs: 20,
-      ttftMs: 50,
-      draining: false,
-      atUnixMs: Date.now(),
-    }),
-  );
+const beat = () => {
+  const { key, value } = idleHeartbeat(pool, 'w-0', Date.now());
+  return poolsKv.put(key, value);
+};
 
 const spec = (requestId: string, tier: Tier): RequestSpec => ({
   requestId,

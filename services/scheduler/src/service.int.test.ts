@@ -1,12 +1,9 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
-import type { PoolSpec } from '@switchyard/config';
 import {
   Outcome,
   Tier,
   buckets,
   decodeEvent,
-  encodeHeartbeat,
-  heartbeatKey,
   makeEvent,
   streams,
   subjects,
@@ -17,7 +14,7 @@ import {
   type RequestTerminated,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, waitFor, type TestServer } from '@switchyard/testing';
+import { idleHeartbeat, startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScheduler, type Scheduler } from './service.js';
 
@@ -27,18 +24,7 @@ import { createScheduler, type Scheduler } from './service.js';
  * rejected (LIFECYCLE) with a reason the caller can act on.
  */
 
-const pool: PoolSpec = {
-  id: 'eu-h100',
-  provider: 'aws',
-  region: 'eu-west-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 64,
-};
+const pool = testPool({ id: 'eu-h100' });
 
 let nats: TestServer;
 let nc: NatsConnection;
@@ -48,22 +34,10 @@ let scheduler: Scheduler;
 let beating: NodeJS.Timeout;
 
 /** A healthy worker on `pool`, as the worker simulator writes it every second. */
-const beat = () =>
-  poolsKv.put(
-    heartbeatKey(pool.id, 'w-0'),
-    encodeHeartbeat({
-      pool: pool.id,
-      worker: 'w-0',
-      running: 0,
-      waiting: 0,
-      freeSlots: 64,
-      kvUsed: 0,
-      stepMs: 20,
-      ttftMs: 50,
-      draining: false,
-      atUnixMs: Date.now(),
-    }),
-  );
+const beat = () => {
+  const { key, value } = idleHeartbeat(pool, 'w-0', Date.now());
+  return poolsKv.put(key, value);
+};
 
 beforeAll(async () => {
   nats = await startNats();

@@ -17,7 +17,7 @@ import {
   type WorkerFaultReply,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, testPool as sharedTestPool, waitFor, type TestServer } from '@switchyard/testing';
 import type { StepReport } from './engine.js';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from './service.js';
 
@@ -41,19 +41,7 @@ export async function startHarness(): Promise<Harness> {
 
 export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
-export const testPool = (overrides: Partial<PoolSpec> = {}): PoolSpec => ({
-  id: unique('pool'),
-  provider: 'aws',
-  region: 'eu-west-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 64,
-  ...overrides,
-});
+export const testPool = (overrides: Partial<PoolSpec> = {}): PoolSpec => sharedTestPool({ id: unique('pool'), ...overrides });
 
 export function requestSpec(tenant: string, i: number, overrides: Partial<RequestSpec> = {}): RequestSpec {
   const requestId = `req-${tenant}-${i}`;
