@@ -10,6 +10,7 @@ export {
   CompleteResponse,
   GetRequestRequest,
   GetRequestResponse,
+  AdmissionServiceService,
   type AdmissionServiceServer,
   AdmissionServiceClient,
 } from './gen/switchyard/v1/admission.js';
@@ -101,10 +102,7 @@ export { tierName, tierFromName, parseTier, tierFromText, tierLabel, TIER_RANK, 
 export { TENANT_ID, isTenantId } from './tenant-id.js';
 export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';
-export { toGrpcError, capStatusMessage, RETRY_AFTER_MS, MAX_STATUS_MESSAGE_BYTES } from './grpc-status.js';
+export { RETRY_AFTER_MS } from './retry-after.js';
 export { heartbeatKey, parseHeartbeat, encodeHeartbeat } from './heartbeat.js';
 export { routesKeys, batchingKeys } from './kv-keys.js';
 export type { WorkerHeartbeat } from './heartbeat.js';
-export { bindServer, authorizationOf } from './grpc-server.js';
-export { AdmissionServiceService } from './admission-service.js';
-export { addGuardedService, guardDecoding, rejectUndecodable } from './grpc-decoding.js';

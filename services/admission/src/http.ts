@@ -5,7 +5,7 @@ import type { Keyring, Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { runGeneration, type GenerationDeps } from './generation.js';
-import { paramsFor } from './grpc.js';
+import { callParams } from './call-params.js';
 import {
   chatChunk,
   chatCompletion,
@@ -105,7 +105,7 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
         tier: header(req.headers['x-switchyard-tier']),
         idempotencyKey: header(req.headers['idempotency-key']),
       });
-      const params = paramsFor(deps, principal, input);
+      const params = callParams(deps.limits, principal, input);
       const createdSec = Math.floor(deps.generation.now() / 1000);
       if (!input.stream) {
         const parts: string[] = [];

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Server } from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
-import { HealthImplementation } from 'grpc-health-check';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import {
@@ -12,8 +10,9 @@ import {
   type NatsConnection,
   type RunningConsumer,
 } from '@switchyard/bus';
-import { AdmissionServiceService, Outcome, bindServer, streams, type Tier, type TierName } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
+import { AdmissionServiceService, streams, type TierName } from '@switchyard/contracts';
+import { serve, type Served } from '@switchyard/grpc-edge';
+import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { createBudgetLedger } from './budget-ledger.js';
@@ -25,6 +24,7 @@ import { createInFlightGate } from './in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createRequestStore } from './request-store.js';
+import { createSettlement } from './settlement.js';
 import { createTokenRelayHub, type TokenRelayHub } from './token-relay.js';
 import { watchTerminals, type TerminalWatch } from './terminal-watch.js';
 import type { GenerationLimits } from './validate.js';
@@ -97,23 +97,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const budgets = createBudgetLedger(deps.redis, now);
   const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
   const tenantSettings = deps.tenantSettings ?? (() => undefined);
-  const server = new Server(SERVER_OPTIONS);
-  // Standard grpc.health.v1 so load balancers and `grpc_health_probe` can check readiness.
-  const health = new HealthImplementation({ '': 'NOT_SERVING', 'switchyard.v1.AdmissionService': 'NOT_SERVING' });
-  health.addToServer(server);
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
   let http: FastifyInstance | undefined;
   let relays: TokenRelayHub | undefined;
   let bus: ConnectionHealth | undefined;
-  let stopping = false;
-  // Load balancers should stop sending calls that could only fail: SERVING only while the bus is up.
-  const setServing = (serving: boolean) => {
-    const status = serving && !stopping ? 'SERVING' : 'NOT_SERVING';
-    health.setStatus('', status);
-    health.setStatus('switchyard.v1.AdmissionService', status);
-  };
+  let served: Served | undefined;
 
   return {
     get generation() {
@@ -121,6 +111,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
     async start() {
       terminals = await watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event'));
+      const settle = createSettlement({ store, budgets, tenantSettings, priceBook, now });
       // One durable shared by all replicas: request state and budget settlement happen once
       // per terminal event, whoever admitted the request.
       lifecycle = await consumeDurable({
@@ -132,43 +123,10 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         // terminal event is tried again for hours, never dead-lettered after a few seconds.
         maxDeliver: 10_000,
         onError: (e, context) => deps.logger.error({ err: e }, context),
-        handle: async ({ event }) => {
-          if (event.payload?.$case !== 'requestTerminated') return;
-          const t = event.payload.requestTerminated;
-          await store.terminated({
-            requestId: t.requestId,
-            outcome: t.outcome,
-            usage: t.usage,
-            reason: t.reason,
-            atUnixMs: event.envelope?.timeUnixMs ?? now(),
-          });
-          // Tenants without budgets reserve nothing: skip the Redis lookup on the hot path.
-          const settings = tenantSettings(t.tenant);
-          if (!settings?.budget && Object.keys(settings?.featureBudgets ?? {}).length === 0) return;
-          const pending = await budgets.pending(t.requestId);
-          if (!pending) return;
-          const actual =
-            t.outcome === Outcome.OUTCOME_COMPLETED && t.usage
-              ? priceUsage(
-                  {
-                    usageId: '',
-                    requestId: t.requestId,
-                    tenant: t.tenant,
-                    feature: '',
-                    model: pending.model,
-                    tier: pending.tier as Tier,
-                    pool: t.pool,
-                    usage: t.usage,
-                    gpuSeconds: 0,
-                    recordedUnixMs: 0,
-                  },
-                  priceBook,
-                ).amountMicros
-              : 0;
-          await budgets.settle(t.requestId, actual);
-        },
+        handle: ({ event }) => settle(event),
       });
-      bus = followConnectionHealth(deps.nc, setServing);
+      // Load balancers should stop sending calls that could only fail: SERVING only while the bus is up.
+      bus = followConnectionHealth(deps.nc, (connected) => served?.setServing(connected));
       const connection = bus;
       relays = createTokenRelayHub(deps.nc, `adm${randomBytes(4).toString('hex')}`, (e) =>
         deps.logger.error({ err: e }, 'token relay: a chunk could not be handed on'),
@@ -192,9 +150,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         logger: deps.logger,
         now,
       };
-      server.addService(AdmissionServiceService, admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger }));
-      const grpc = await bindServer(server, deps.listen);
-      setServing(bus.connected);
+      served = await serve({
+        listen: deps.listen,
+        serverOptions: SERVER_OPTIONS,
+        services: [{ definition: AdmissionServiceService, handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits }) }],
+        serving: bus.connected,
+      });
+      const grpc = served.address;
       if (!deps.httpListen) return { grpc };
       http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
@@ -203,13 +165,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
 
     async stop(graceMs = 10_000) {
-      stopping = true;
       bus?.stop();
-      setServing(false);
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => (server.forceShutdown(), resolve()), graceMs);
-        server.tryShutdown(() => (clearTimeout(force), resolve()));
-      });
+      await served?.stop(graceMs);
       await http?.close();
       await lifecycle?.stop();
       await terminals?.stop();

@@ -1,12 +1,9 @@
-import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring, Principal } from '@switchyard/auth';
 import {
-  authorizationOf,
   DomainError,
   isTenantId,
   EntrySide,
   tierFromText,
-  toGrpcError,
   type AddCreditRequest,
   type AddCreditResponse,
   type BillingServiceServer,
@@ -23,6 +20,7 @@ import {
   type SetBudgetRequest,
   type SetBudgetResponse,
 } from '@switchyard/contracts';
+import { authorizationOf, createGrpcEdge } from '@switchyard/grpc-edge';
 import { parsePeriod, periodOf, type PriceBook } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
 import { listRollups } from '@switchyard/usage-store';
@@ -62,17 +60,9 @@ function operatorTenant(principal: Principal, tenant: string, what: string): str
 }
 
 export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer {
-  const run =
-    <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      void (async () => {
-        const principal = deps.keyring.authenticate(authorizationOf(call.metadata));
-        callback(null, await handler(call.request, principal));
-      })().catch((e) => {
-        if (!(e instanceof DomainError)) deps.logger.error({ err: e }, 'billing call failed');
-        callback(toGrpcError(e));
-      });
-    };
+  const { unary } = createGrpcEdge({ logger: deps.logger, authenticate: (metadata) => deps.keyring.authenticate(authorizationOf(metadata)) });
+  const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
+    unary<Req, Res>((request, { principal }) => handler(request, principal));
 
   return {
     getBalance: run<GetBalanceRequest, GetBalanceResponse>(async (request, principal) => {

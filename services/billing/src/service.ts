@@ -1,8 +1,8 @@
-import { Server } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { BillingServiceService, addGuardedService, DomainError, bindServer, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { serve, type Served } from '@switchyard/grpc-edge';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
@@ -56,7 +56,6 @@ const HOUR = 3_600_000;
  */
 export function createBilling(deps: BillingDeps) {
   const now = deps.now ?? Date.now;
-  const server = new Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const poolCosts = new Map<string, PoolCost>(
     (deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]),
   );
@@ -84,6 +83,7 @@ export function createBilling(deps: BillingDeps) {
   let consumer: RunningConsumer | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let catalog: Awaited<ReturnType<typeof createCatalogCache>> | undefined;
+  let served: Served | undefined;
 
   const postBatch = async (items: readonly UsagePosting[]): Promise<PostResult[]> => {
     const r = await ledger.post(items);
@@ -192,16 +192,29 @@ export function createBilling(deps: BillingDeps) {
         );
         reconcileTimer.unref();
       }
-      addGuardedService(
-        server,
-        BillingServiceService,
-        billingHandlers({ sql: deps.sql, keyring: deps.keyring, logger: deps.logger, currency: 'USD', books: () => prices.byVersion(), budgets, now }),
-      );
-      return bindServer(server, deps.listen);
+      served = await serve({
+        listen: deps.listen,
+        serverOptions: { 'grpc.max_receive_message_length': 64 * 1024 },
+        services: [
+          {
+            definition: BillingServiceService,
+            handlers: billingHandlers({
+              sql: deps.sql,
+              keyring: deps.keyring,
+              logger: deps.logger,
+              currency: 'USD',
+              books: () => prices.byVersion(),
+              budgets,
+              now,
+            }),
+          },
+        ],
+      });
+      return served.address;
     },
     async stop() {
       if (reconcileTimer) clearInterval(reconcileTimer);
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await served?.stop();
       await consumer?.stop();
       await poster.drain();
       await budgets.stop();

@@ -1,16 +1,16 @@
-import { status, type ServerDuplexStream, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
   CheckTarget as WireTarget,
   DomainError,
   isDomainError,
   PolicyAction,
-  toGrpcError,
   type CheckRequest,
   type CheckResponse,
   type CheckStreamRequest,
   type CheckStreamResponse,
   type PolicyServiceServer,
 } from '@switchyard/contracts';
+import { createGrpcEdge, toGrpcError } from '@switchyard/grpc-edge';
 import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 
@@ -32,29 +32,25 @@ export interface PolicyHandlerDeps {
 }
 
 export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
-  /** One check, answered as a response or as the error a caller should see. */
-  const answer = (request: CheckRequest): { response: CheckResponse } | { error: unknown } => {
+  // Callers are admission replicas inside the deployment; the tenant travels in the request.
+  const { unary } = createGrpcEdge({ logger: deps.logger, authenticate: () => undefined });
+
+  /** One check; throws what the caller should see. The log names codes and rules, never the text. */
+  const checkOne = (request: CheckRequest): CheckResponse => {
     const startedMs = performance.now();
     const { tenant, requestId, text } = request;
     try {
       const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs);
-      return {
-        response: { action: wireAction[v.action], redactedText: v.redactedText, categories: v.categories, ruleIds: v.ruleIds, policyVersion: v.policyVersion },
-      };
+      return { action: wireAction[v.action], redactedText: v.redactedText, categories: v.categories, ruleIds: v.ruleIds, policyVersion: v.policyVersion };
     } catch (e) {
-      // The error names codes and rules, never the text. A refused request is the caller's fault.
+      // A refused request is the caller's fault: worth a warning, not an error.
       if (isDomainError(e)) deps.logger.warn({ err: e, requestId }, 'policy check refused');
-      else deps.logger.error({ err: e, requestId }, 'policy check failed');
-      return { error: e };
+      throw e;
     }
   };
 
   return {
-    check(call: ServerUnaryCall<CheckRequest, CheckResponse>, callback: sendUnaryData<CheckResponse>) {
-      const a = answer(call.request);
-      if ('error' in a) callback(toGrpcError(a.error));
-      else callback(null, a.response);
-    },
+    check: unary((request: CheckRequest) => checkOne(request)),
 
     checkStream(call: ServerDuplexStream<CheckStreamRequest, CheckStreamResponse>) {
       deps.openStreams.add(call);
@@ -65,12 +61,13 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
           call.write({ id: m.id, response: undefined, error: { code: status.INVALID_ARGUMENT, message: 'a stream check needs a check' } });
           return;
         }
-        const a = answer(m.check);
-        if ('error' in a) {
-          const e = toGrpcError(a.error);
-          call.write({ id: m.id, response: undefined, error: { code: e.code ?? status.INTERNAL, message: e.details ?? 'internal error' } });
-        } else {
-          call.write({ id: m.id, response: a.response, error: undefined });
+        try {
+          call.write({ id: m.id, response: checkOne(m.check), error: undefined });
+        } catch (e) {
+          // One bad check fails that check, not the stream the other checks share.
+          if (!isDomainError(e)) deps.logger.error({ err: e, requestId: m.check.requestId }, 'policy check failed');
+          const error = toGrpcError(e);
+          call.write({ id: m.id, response: undefined, error: { code: error.code ?? status.INTERNAL, message: error.details ?? 'internal error' } });
         }
       });
       call.on('end', () => (forget(), call.end()));

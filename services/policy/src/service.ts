@@ -1,6 +1,6 @@
-import { Server } from '@grpc/grpc-js';
 import { emitEvent, type KV, type NatsConnection } from '@switchyard/bus';
-import { DomainError, PolicyServiceService, addGuardedService, bindServer, subjects } from '@switchyard/contracts';
+import { DomainError, PolicyServiceService, isTenantId, subjects } from '@switchyard/contracts';
+import { serve, type Served } from '@switchyard/grpc-edge';
 import {
   checkText,
   DEFAULT_POLICY,
@@ -27,8 +27,6 @@ export interface PolicyDeps {
   readonly now?: () => number;
 }
 
-const TENANT = /^[A-Za-z0-9_-]+$/;
-
 /**
  * Serves Policy.Check under each tenant's policy from the `policies` bucket (hot
  * reloaded), and publishes one decision event per check with categories, counts and rule
@@ -37,8 +35,8 @@ const TENANT = /^[A-Za-z0-9_-]+$/;
 export function createPolicy(deps: PolicyDeps) {
   const now = deps.now ?? Date.now;
   const metrics = createPolicyMetrics(deps.registry ?? new Registry());
-  const server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   let store: PolicyStore | undefined;
+  let served: Served | undefined;
   const openStreams: PolicyHandlerDeps['openStreams'] = new Set();
   const policyFor = (tenant: string): PolicySet => store?.policyFor(tenant) ?? DEFAULT_POLICY;
 
@@ -53,7 +51,7 @@ export function createPolicy(deps: PolicyDeps) {
 
   const check = (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number): CheckVerdict => {
     // The tenant becomes a subject token and a metric label: it must be one.
-    if (!TENANT.test(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be letters, digits, "-" or "_"');
+    if (!isTenantId(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be 1-64 letters, digits, "-" or "_"');
     const policy = policyFor(tenant);
     const verdict = checkText(text, policy, target);
     const latencyMs = performance.now() - startedMs;
@@ -95,15 +93,19 @@ export function createPolicy(deps: PolicyDeps) {
           onError: (e) => deps.logger.error({ err: e }, 'policy watch failed; stored policies no longer reload'),
         });
       }
-      addGuardedService(server, PolicyServiceService, policyHandlers({ check, logger: deps.logger, openStreams }));
-      return bindServer(server, deps.listen);
+      served = await serve({
+        listen: deps.listen,
+        serverOptions: { 'grpc.max_receive_message_length': 4 * 1024 * 1024 },
+        services: [{ definition: PolicyServiceService, handlers: policyHandlers({ check, logger: deps.logger, openStreams }) }],
+      });
+      return served.address;
     },
     async stop() {
       // Every check received is already answered (checks are synchronous): end the streams,
       // so callers reopen them elsewhere and the shutdown need not wait for them.
       for (const call of openStreams) call.end();
       openStreams.clear();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      await served?.stop();
       await store?.stop();
     },
   };

@@ -1,12 +1,7 @@
-import { Server, type ServerUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Keyring } from '@switchyard/auth';
 import {
-  addGuardedService,
-  authorizationOf,
-  bindServer,
   DomainError,
   OpsServiceService,
-  toGrpcError,
   type DrainPoolRequest,
   type DrainPoolResponse,
   type ListPoolsRequest,
@@ -19,23 +14,20 @@ import {
   type UndrainPoolRequest,
   type UndrainPoolResponse,
 } from '@switchyard/contracts';
+import { authorizationOf, createGrpcEdge, serve } from '@switchyard/grpc-edge';
 import type { Logger } from '@switchyard/telemetry';
 import type { OpsView } from './ops-view.js';
 
 /** The `OpsService` handlers: every call needs an operator key. */
 export function opsHandlers(view: () => OpsView, keyring: Keyring, logger: Logger): OpsServiceServer {
-  const run =
-    <Req, Res>(handler: (request: Req) => Promise<Res>) =>
-    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-      void (async () => {
-        const principal = keyring.authenticate(authorizationOf(call.metadata));
-        if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'the Ops API needs an operator key');
-        callback(null, await handler(call.request));
-      })().catch((e: unknown) => {
-        if (!(e instanceof DomainError)) logger.error({ err: e }, 'ops call failed');
-        callback(toGrpcError(e));
-      });
-    };
+  const { unary: run } = createGrpcEdge({
+    logger,
+    authenticate: (metadata) => {
+      const principal = keyring.authenticate(authorizationOf(metadata));
+      if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'the Ops API needs an operator key');
+      return principal;
+    },
+  });
   return {
     listPools: run<ListPoolsRequest, ListPoolsResponse>(async () => ({ pools: view().listPools() })),
     drainPool: run<DrainPoolRequest, DrainPoolResponse>(async (r) => ({ pool: await view().drain(r.pool, r.reason || 'drained by an operator') })),
@@ -54,11 +46,6 @@ export interface OpsServer {
 
 /** Serves `OpsService` on `listen` (`host:port`, port 0 for a free one). */
 export async function startOpsServer(listen: string, view: () => OpsView, keyring: Keyring, logger: Logger): Promise<OpsServer> {
-  const server = new Server();
-  addGuardedService(server, OpsServiceService, opsHandlers(view, keyring, logger));
-  const address = await bindServer(server, listen);
-  return {
-    address,
-    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-  };
+  const served = await serve({ listen, services: [{ definition: OpsServiceService, handlers: opsHandlers(view, keyring, logger) }] });
+  return { address: served.address, stop: () => served.stop() };
 }

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { isDomainError, type ErrorCode } from './domain-error.js';
+import { RETRY_AFTER_MS, isDomainError, type ErrorCode } from '@switchyard/contracts';
 
 const statusByCode: Record<ErrorCode, status> = {
   INVALID_ARGUMENT: status.INVALID_ARGUMENT,
@@ -13,9 +13,6 @@ const statusByCode: Record<ErrorCode, status> = {
   INTERNAL: status.INTERNAL,
   DATA_LOSS: status.DATA_LOSS,
 };
-
-/** Metadata key carrying the suggested retry delay on RESOURCE_EXHAUSTED / UNAVAILABLE. */
-export const RETRY_AFTER_MS = 'retry-after-ms';
 
 /**
  * Longest status message sent, in UTF-8 bytes. The message travels in the `grpc-message`

@@ -1,13 +1,5 @@
-import { ServerCredentials, type Metadata, type Server } from '@grpc/grpc-js';
-import { DomainError } from './domain-error.js';
-
-/** Binds a server to `host:port` (port 0 picks a free one) and resolves with the bound `host:port`. */
-export async function bindServer(server: Server, listen: string): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
-  return `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
-}
+import type { Metadata } from '@grpc/grpc-js';
+import { DomainError } from '@switchyard/contracts';
 
 /**
  * The `authorization` metadata of a call (`Bearer <key>`), if it sent one. Two values are
@@ -21,4 +13,11 @@ export function authorizationOf(metadata: Metadata): string | undefined {
   }
   const value = values[0];
   return typeof value === 'string' ? value : undefined;
+}
+
+/** The caller's deadline in Unix ms, or 0 when it set none (grpc-js reports that as Infinity). */
+export function deadlineOf(call: { getDeadline(): Date | number }): number {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) ? ms : 0;
 }

@@ -1,6 +1,6 @@
 import { Metadata } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { authorizationOf } from './grpc-server.js';
+import { authorizationOf } from './metadata.js';
 
 describe('authorizationOf', () => {
   it('reads the one authorization value of a call', () => {

@@ -1,8 +1,9 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { AdmissionServiceService } from './admission-service.js';
-import { GetRequestRequest } from './gen/switchyard/v1/admission.js';
-import { rejectUndecodable } from './grpc-decoding.js';
+import { AdmissionServiceService as generated, GetRequestRequest } from '@switchyard/contracts';
+import { guardDecoding, rejectUndecodable } from './decoding.js';
+
+const AdmissionServiceService = guardDecoding(generated);
 
 /** A CompleteRequest whose seed (field 7, varint) is 2^64-1: valid protobuf, past what a JS number holds. */
 const hugeSeed = Buffer.from([0x38, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);

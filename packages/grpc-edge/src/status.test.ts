@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { DomainError } from './domain-error.js';
-import { MAX_STATUS_MESSAGE_BYTES, capStatusMessage, toGrpcError } from './grpc-status.js';
+import { DomainError } from '@switchyard/contracts';
+import { MAX_STATUS_MESSAGE_BYTES, capStatusMessage, toGrpcError } from './status.js';
 
 describe('toGrpcError', () => {
   it('keeps a short domain message as it is', () => {

@@ -1,5 +1,5 @@
 import { Metadata, status, type ServiceError } from '@grpc/grpc-js';
-import { capStatusMessage } from './grpc-status.js';
+import { capStatusMessage } from './status.js';
 
 /** What this file reads of a generated method definition. */
 interface MethodShape {
@@ -70,17 +70,4 @@ export function rejectUndecodable<H extends object>(definition: Methods, handler
     },
   ]);
   return Object.fromEntries(wrapped) as H;
-}
-
-/**
- * Adds a generated service to a server with decoding guarded: a request that is not a valid
- * message is INVALID_ARGUMENT, never INTERNAL, for every service served the same way.
- */
-export function addGuardedService<D extends Methods, H extends object>(
-  server: { addService(definition: D, handlers: H): void },
-  definition: D,
-  handlers: H,
-): void {
-  const guarded = guardDecoding(definition);
-  server.addService(guarded, rejectUndecodable(guarded, handlers));
 }

@@ -1,0 +1,169 @@
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import {
+  AdmissionServiceClient,
+  AdmissionServiceService,
+  DomainError,
+  GenerateRequest,
+  GetRequestResponse,
+  type AdmissionServiceServer,
+  type GenerateResponse,
+} from '@switchyard/contracts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGrpcEdge } from './handlers.js';
+import { serve, type Served } from './serve.js';
+
+/** grpc.health.v1 Check for the whole server: 1 SERVING, 2 NOT_SERVING (raw protobuf, one varint field). */
+function healthOf(address: string): Promise<number> {
+  const client = new Client(address, credentials.createInsecure());
+  return new Promise<number>((resolve, reject) =>
+    client.makeUnaryRequest(
+      '/grpc.health.v1.Health/Check',
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      (e, res) => (e ? reject(e) : resolve(res && res.length >= 2 ? res[1]! : 0)),
+    ),
+  ).finally(() => client.close());
+}
+
+/** Messages with every field at its default (what decoding no bytes gives), then what a test sets. */
+const response = (fields: Partial<GetRequestResponse>): GetRequestResponse => ({ ...GetRequestResponse.decode(new Uint8Array()), ...fields });
+const generateRequest = (model: string): GenerateRequest => ({ ...GenerateRequest.decode(new Uint8Array()), model });
+
+const bearer = (key: string) => {
+  const m = new Metadata();
+  m.set('authorization', `Bearer ${key}`);
+  return m;
+};
+
+const errors: object[] = [];
+const logger = { error: (details: object) => void errors.push(details) };
+let served: Served | undefined;
+let client: AdmissionServiceClient | undefined;
+
+afterEach(async () => {
+  client?.close();
+  await served?.stop(100);
+  errors.length = 0;
+});
+
+/** A server whose handlers do what a test asks; the key is the principal. */
+async function start(handlers: (edge: ReturnType<typeof createGrpcEdge<string>>) => Partial<AdmissionServiceServer>, options: { serving?: boolean } = {}) {
+  const edge = createGrpcEdge<string>({
+    logger,
+    authenticate: (metadata) => {
+      const key = String(metadata.get('authorization')[0] ?? '').replace(/^Bearer /, '');
+      if (key !== 'good') throw new DomainError('UNAUTHENTICATED', 'unknown API key');
+      return key;
+    },
+  });
+  served = await serve({ listen: '127.0.0.1:0', services: [{ definition: AdmissionServiceService, handlers: handlers(edge) }], ...options });
+  client = new AdmissionServiceClient(served.address, credentials.createInsecure());
+  return { served, client };
+}
+
+const getRequest = (c: AdmissionServiceClient, key: string, requestId = 'req_1') =>
+  new Promise<GetRequestResponse>((resolve, reject) => c.getRequest({ requestId }, bearer(key), (e, r) => (e ? reject(e) : resolve(r!))));
+
+describe('the gRPC edge', () => {
+  it('answers a unary call with what the handler returns, with the principal authenticate gave', async () => {
+    const { client } = await start((edge) => ({
+      getRequest: edge.unary(async (r, { principal }) => response({ requestId: `${r.requestId} for ${principal}` })),
+    }));
+    await expect(getRequest(client, 'good')).resolves.toMatchObject({ requestId: 'req_1 for good' });
+  });
+
+  it('refuses a call authenticate refuses, before the handler runs', async () => {
+    let ran = false;
+    const { client } = await start((edge) => ({ getRequest: edge.unary(async () => ((ran = true), response({}))) }));
+    await expect(getRequest(client, 'bad')).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: 'unknown API key' });
+    expect(ran).toBe(false);
+  });
+
+  it('maps a domain error to its status and message, and logs nothing', async () => {
+    const { client } = await start((edge) => ({
+      getRequest: edge.unary(async () => {
+        throw new DomainError('NOT_FOUND', 'no request req_1 for this API key');
+      }),
+    }));
+    await expect(getRequest(client, 'good')).rejects.toMatchObject({ code: status.NOT_FOUND, details: 'no request req_1 for this API key' });
+    expect(errors).toEqual([]);
+  });
+
+  it('answers any other error INTERNAL without its message, and logs it once with the method', async () => {
+    const { client } = await start((edge) => ({
+      getRequest: edge.unary(async () => {
+        throw new Error('connection string postgres://secret@db');
+      }),
+    }));
+    const e = (await getRequest(client, 'good').catch((x: ServiceError) => x)) as ServiceError;
+    expect(e.code).toBe(status.INTERNAL);
+    expect(e.details).not.toContain('secret');
+    expect(errors).toEqual([expect.objectContaining({ method: '/switchyard.v1.AdmissionService/GetRequest' })]);
+  });
+
+  it('streams what a server-stream handler writes, then ends the call; an error ends it with its status', async () => {
+    const { client } = await start((edge) => ({
+      generate: edge.serverStream(async (r, _ctx, write) => {
+        write({ event: { $case: 'started', started: { requestId: 'req_1', model: r.model } } });
+        if (r.model === 'fail') throw new DomainError('RESOURCE_EXHAUSTED', 'over budget', { retryAfterMs: 500 });
+      }),
+    }));
+    const run = (model: string) =>
+      new Promise<{ messages: GenerateResponse[]; error?: ServiceError }>((resolve) => {
+        const messages: GenerateResponse[] = [];
+        const call = client.generate(generateRequest(model), bearer('good'));
+        call.on('data', (m: GenerateResponse) => messages.push(m));
+        call.on('error', (error: ServiceError) => resolve({ messages, error }));
+        call.on('end', () => resolve({ messages }));
+      });
+    const ok = await run('m1');
+    expect(ok.messages).toHaveLength(1);
+    expect(ok.error).toBeUndefined();
+    const failed = await run('fail');
+    expect(failed.error).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: 'over budget' });
+    expect(failed.error!.metadata.get('retry-after-ms')).toEqual(['500']);
+  });
+
+  it('aborts the handler signal when the caller cancels', async () => {
+    let aborted: () => void = () => {};
+    const abortSeen = new Promise<void>((resolve) => (aborted = resolve));
+    const { client } = await start((edge) => ({
+      generate: edge.serverStream(async (_r, { signal }, write) => {
+        write({ event: { $case: 'started', started: { requestId: 'req_1', model: 'm' } } });
+        await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+        aborted();
+      }),
+    }));
+    const call = client.generate(generateRequest('m'), bearer('good'));
+    call.on('error', () => {});
+    call.once('data', () => call.cancel());
+    await abortSeen;
+  });
+
+  it('reports health: NOT_SERVING until the service says so, SERVING after, NOT_SERVING once stopping', async () => {
+    const { served } = await start(() => ({}), { serving: false });
+    expect(await healthOf(served.address)).toBe(2);
+    served.setServing(true);
+    expect(await healthOf(served.address)).toBe(1);
+    const stopping = served.stop(5_000);
+    served.setServing(true); // a late bus-health callback must not undo the stop
+    await stopping;
+    await expect(healthOf(served.address)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+  });
+
+  it('cuts calls still open when the grace period ends', async () => {
+    let opened: () => void = () => {};
+    const open = new Promise<void>((resolve) => (opened = resolve));
+    const { served, client } = await start((edge) => ({ generate: edge.serverStream(() => (opened(), new Promise<void>(() => {}))) }));
+    const ended = new Promise<ServiceError>((resolve) => {
+      const call = client.generate(generateRequest('m'), bearer('good'));
+      call.on('error', resolve);
+    });
+    await open;
+    const started = Date.now();
+    await served.stop(300);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect((await ended).code).toBeDefined();
+  });
+});

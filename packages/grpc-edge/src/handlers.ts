@@ -1,0 +1,96 @@
+import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStreamingCall, handleUnaryCall } from '@grpc/grpc-js';
+import { isDomainError } from '@switchyard/contracts';
+import { deadlineOf } from './metadata.js';
+import { toGrpcError } from './status.js';
+
+/** What the edge logs with: a pino logger fits. */
+export interface EdgeLogger {
+  error(details: object, message: string): void;
+}
+
+export interface GrpcEdgeOptions<P> {
+  /** Logs each failure that is not a `DomainError`, once, with the method it happened in. */
+  readonly logger: EdgeLogger;
+  /**
+   * Who is calling, read from the call's metadata before the handler runs; throw a
+   * `DomainError` (UNAUTHENTICATED, PERMISSION_DENIED) to refuse the call.
+   */
+  readonly authenticate: (metadata: Metadata) => P;
+}
+
+/** What a handler knows of its call besides the request. */
+export interface CallContext<P> {
+  readonly principal: P;
+  readonly metadata: Metadata;
+  /** Aborted when the caller cancels or its deadline passes, while the call is still open. */
+  readonly signal: AbortSignal;
+  /** The caller's deadline in Unix ms; 0 when it set none. */
+  readonly deadlineUnixMs: number;
+}
+
+export type UnaryHandler<P, Req, Res> = (request: Req, context: CallContext<P>) => Promise<Res> | Res;
+export type ServerStreamHandler<P, Req, Res> = (request: Req, context: CallContext<P>, write: (message: Res) => void) => Promise<void>;
+
+export interface GrpcEdge<P> {
+  /** A unary handler: its result is the response, anything it throws the status. */
+  unary<Req, Res>(handler: UnaryHandler<P, Req, Res>): handleUnaryCall<Req, Res>;
+  /** A server-streaming handler: it writes messages; the call ends when it resolves, or with the status of what it threw. */
+  serverStream<Req, Res>(handler: ServerStreamHandler<P, Req, Res>): handleServerStreamingCall<Req, Res>;
+}
+
+/**
+ * The one place where a gRPC call meets the domain: authenticate -> handler -> response,
+ * with `DomainError`s mapped to their status (the message is for the caller) and any other
+ * error logged once and answered INTERNAL without internals.
+ */
+export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
+  const fail = (error: unknown, call: ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>) => {
+    if (!isDomainError(error)) options.logger.error({ err: error, method: call.getPath() }, 'gRPC call failed');
+    return toGrpcError(error);
+  };
+
+  /** Starts the call's context; `end()` marks it answered, after which a cancel aborts nothing. */
+  const open = <Req>(call: ServerUnaryCall<Req, unknown> | ServerWritableStream<Req, unknown>) => {
+    const abort = new AbortController();
+    // grpc-js also emits 'cancelled' when a finished call is torn down; aborting then would
+    // only build a DOMException per call.
+    let ended = false;
+    call.on('cancelled', () => ended || abort.abort());
+    const context: CallContext<P> = {
+      principal: options.authenticate(call.metadata),
+      metadata: call.metadata,
+      signal: abort.signal,
+      deadlineUnixMs: deadlineOf(call),
+    };
+    return { context, end: () => void (ended = true) };
+  };
+
+  return {
+    unary: (handler) => (call, callback) => {
+      void (async () => {
+        const { context, end } = open(call);
+        const response = await handler(call.request, context);
+        end();
+        callback(null, response);
+      })().catch((e: unknown) => callback(fail(e, call)));
+    },
+
+    serverStream: (handler) => (call) => {
+      let signal: AbortSignal | undefined;
+      let end = () => {};
+      void (async () => {
+        const opened = open(call);
+        signal = opened.context.signal;
+        end = opened.end;
+        await handler(call.request, opened.context, (message) => void call.write(message));
+        end();
+        call.end();
+      })().catch((e: unknown) => {
+        // The caller went away: there is nobody to tell.
+        if (signal?.aborted) return;
+        end();
+        call.emit('error', fail(e, call));
+      });
+    },
+  };
+}
