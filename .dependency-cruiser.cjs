@@ -4,8 +4,10 @@
  * store included), a bare name when it is not installed where it is imported, or a Node built-in
  * (dependency-cruiser reports `node:fs` as `fs`).
  */
-const IO_LIBS =
-  '(^|^node_modules/|/node_modules/)(@nats-io|@grpc|ioredis|bullmq|postgres|pino|prom-client)(/|$)|' + '^(node:)?(fs|net|https?|http2|child_process)(/|$)';
+const IO_LIBS = [
+  '(^|^node_modules/|/node_modules/)(@nats-io|@grpc|ioredis|bullmq|postgres|pino|prom-client)(/|$)',
+  '^(node:)?(fs|net|https?|http2|child_process)(/|$)',
+].join('|');
 
 /**
  * Pure code lives in a folder named `domain/` anywhere under a service's or a package's `src/`
