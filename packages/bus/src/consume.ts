@@ -1,6 +1,6 @@
 import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { DomainError, decodeEvent, type Event } from '@switchyard/contracts';
-import { dispositionForError, type Disposition } from './disposition.js';
+import { dispositionForError, type Disposition } from './domain/disposition.js';
 import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
 

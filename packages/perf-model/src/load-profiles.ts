@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DomainError } from '@switchyard/contracts';
-import { parseProfileCsv, parseProfileMeta } from './profile-table.js';
-import type { GpuMeta, ProfileRow } from './profile-table.js';
+import { parseProfileCsv, parseProfileMeta } from './domain/profile-table.js';
+import type { GpuMeta, ProfileRow } from './domain/profile-table.js';
 
 /** GPU types the simulator can offer, each backed by a measured profile file pair. */
 export const GPU_PROFILE_FILES = {

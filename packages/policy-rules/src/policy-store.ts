@@ -1,7 +1,7 @@
 import type { KV } from '@switchyard/bus';
 import { DomainError } from '@switchyard/contracts';
-import { policyFromJson, type PolicyDocument } from './policy-document.js';
-import { DEFAULT_POLICY, type PolicySet } from './policy-set.js';
+import { policyFromJson, type PolicyDocument } from './domain/policy-document.js';
+import { DEFAULT_POLICY, type PolicySet } from './domain/policy-set.js';
 
 /** What happened to a tenant's stored policy. */
 export type PolicyChange =

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
-import { formBatch, type Capacity, type FormingRules, type Queued } from './batch-forming.js';
+import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
 import { handOff } from './handoff.js';
 import type { BatcherMetrics } from './metrics.js';
 

@@ -2,7 +2,7 @@ import { consumeDurable, watchHeartbeats, type HeartbeatWatch, type JetStreamCli
 import type { PoolSpec } from '@switchyard/config';
 import { DomainError, durables, expectPayload, streams, subjects } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
-import type { FormingRules } from './batch-forming.js';
+import type { FormingRules } from './domain/batch-forming.js';
 import { createBatcherMetrics } from './metrics.js';
 import { createPoolQueue, type PoolQueue } from './pool-queue.js';
 

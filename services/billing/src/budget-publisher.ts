@@ -2,7 +2,7 @@ import { publishEvent, type JetStreamClient } from '@switchyard/bus';
 import { makeEvent, subjects, type BudgetState } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
-import { budgetState, budgetStateId, type Budget } from './budget.js';
+import { budgetState, budgetStateId, type Budget } from './domain/budget.js';
 import { loadBudgets, loadSpend } from './budgets.js';
 import type { SpendRow } from './ledger-posting.js';
 import { periodOf } from '@switchyard/pricing';

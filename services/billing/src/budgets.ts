@@ -1,5 +1,5 @@
 import type { Sql } from 'postgres';
-import type { Budget, Spend } from './budget.js';
+import type { Budget, Spend } from './domain/budget.js';
 import type { Period } from '@switchyard/pricing';
 
 /** Every budget, or one tenant's. */

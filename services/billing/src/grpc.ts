@@ -25,7 +25,7 @@ import { parsePeriod, periodOf, type PriceBook } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
 import { listRollups } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
-import { rejectBudget } from './budget.js';
+import { rejectBudget } from './domain/budget.js';
 import type { BudgetPublisher } from './budget-publisher.js';
 import { saveBudget } from './budgets.js';
 import { loadInvoice } from './invoices.js';

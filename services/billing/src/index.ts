@@ -1,13 +1,13 @@
 export { createBilling } from './service.js';
 export type { Billing, BillingDeps } from './service.js';
 export { migrate } from './migrate.js';
-export { accounts, preparePosting } from './posting.js';
-export type { UsagePosting, PoolCost } from './posting.js';
+export { accounts, preparePosting } from './domain/posting.js';
+export type { UsagePosting, PoolCost } from './domain/posting.js';
 export { createLedgerPoster } from './ledger-posting.js';
 export type { LedgerPoster, PostingOutcome, PostingBatchResult, SpendRow } from './ledger-posting.js';
 export { reverseUsage, addCredit, tenantBalances } from './ledger.js';
 export { reconcileLedger } from './reconcile-job.js';
 export type { ReconcileOptions } from './reconcile-job.js';
-export { reconciliationReport, formatReport, diffQuantities } from './reconciliation.js';
-export type { ReconciliationReport, QuantityDifference, HourQuantities } from './reconciliation.js';
+export { reconciliationReport, formatReport, diffQuantities } from './domain/reconciliation.js';
+export type { ReconciliationReport, QuantityDifference, HourQuantities } from './domain/reconciliation.js';
 export { loadCatalog, seedCatalog, addPriceVersion } from './price-versions.js';

@@ -1,7 +1,7 @@
 import type { Invoice } from '@switchyard/contracts';
 import type { Period, PriceBook } from '@switchyard/pricing';
 import type { Sql } from 'postgres';
-import { buildInvoice, type InvoiceAggregate } from './invoice.js';
+import { buildInvoice, type InvoiceAggregate } from './domain/invoice.js';
 import { prepaidCredit } from './ledger.js';
 
 /** Usage transactions minus reversals of a tenant's month, summed per invoice line. */

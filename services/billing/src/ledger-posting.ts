@@ -1,6 +1,6 @@
 import { retryConflicts } from '@switchyard/db';
 import type { Sql, TransactionSql } from 'postgres';
-import { accounts, accountsFor, gpuAccruals, spendDeltas, uniqueByUsageId, type AccountSpec, type UsagePosting } from './posting.js';
+import { accounts, accountsFor, gpuAccruals, spendDeltas, uniqueByUsageId, type AccountSpec, type UsagePosting } from './domain/posting.js';
 
 /** What became of one usage posting. */
 export type PostingOutcome = 'posted' | 'duplicate';

@@ -7,7 +7,7 @@ import { addCredit, reverseUsage, tenantBalances } from './ledger.js';
 import { createLedgerPoster } from './ledger-posting.js';
 import { migrate } from './migrate.js';
 import { addPriceVersion, loadCatalog, seedCatalog } from './price-versions.js';
-import { accounts, preparePosting, type PoolCost } from './posting.js';
+import { accounts, preparePosting, type PoolCost } from './domain/posting.js';
 
 let pg: TestServer;
 let sql: Sql;

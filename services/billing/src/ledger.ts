@@ -1,7 +1,7 @@
 import { DomainError } from '@switchyard/contracts';
 import type { Sql } from 'postgres';
 import { applySpend } from './ledger-posting.js';
-import { accounts, spendDeltas } from './posting.js';
+import { accounts, spendDeltas } from './domain/posting.js';
 
 export interface LedgerEntryRow {
   transaction_id: string;

@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@switchyard/bus';
 import { DomainError, decodeEvent, filters, streams, subjects } from '@switchyard/contracts';
-import type { Completion } from './completion-check.js';
+import type { Completion } from './domain/completion-check.js';
 
 /** JetStream's API error code for a stream that does not exist. */
 const STREAM_NOT_FOUND = 10059;

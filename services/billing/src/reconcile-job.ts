@@ -2,7 +2,7 @@ import type { JetStreamClient } from '@switchyard/bus';
 import type { PriceBook } from '@switchyard/pricing';
 import { meteredHours, meteredRequestIds } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
-import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './completion-check.js';
+import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './domain/completion-check.js';
 import { readCompletions } from './lifecycle-completions.js';
 import {
   reconciliationReport,
@@ -14,7 +14,7 @@ import {
   type ReconciliationReport,
   type RepriceMismatch,
   type UnbalancedTransaction,
-} from './reconciliation.js';
+} from './domain/reconciliation.js';
 
 const HOUR = 3_600_000;
 

@@ -10,7 +10,7 @@ import { createBudgetPublisher } from './budget-publisher.js';
 import { billingHandlers } from './grpc.js';
 import { createLedgerPoster, type PostingOutcome } from './ledger-posting.js';
 import { migrate } from './migrate.js';
-import { preparePosting, type PoolCost, type UsagePosting } from './posting.js';
+import { preparePosting, type PoolCost, type UsagePosting } from './domain/posting.js';
 import { createCatalogCache, seedCatalog } from './price-versions.js';
 import { reconcileLedger } from './reconcile-job.js';
 

@@ -1,5 +1,5 @@
 import { Counter, Histogram, type Registry } from '@switchyard/telemetry';
-import type { MeteredUsage } from './rollup.js';
+import type { MeteredUsage } from './domain/rollup.js';
 
 /**
  * The user-facing service metrics metering keeps, per tier. Rates come from Prometheus:

@@ -13,9 +13,9 @@ import type { Logger, Registry } from '@switchyard/telemetry';
 import { retryConflicts } from '@switchyard/db';
 import type { Sql } from 'postgres';
 import { migrate } from './migrate.js';
-import { meteredUsage, toBillableFromMetered, type MeteredUsage } from './rollup.js';
+import { meteredUsage, toBillableFromMetered, type MeteredUsage } from './domain/rollup.js';
 import { createServiceMetrics } from './service-metrics.js';
-import { createTierMemory } from './tier-memory.js';
+import { createTierMemory } from './domain/tier-memory.js';
 import { recordUsage } from './usage-store.js';
 
 export interface MeteringDeps {

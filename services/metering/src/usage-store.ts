@@ -1,7 +1,7 @@
 // Metering is the only writer of its tables (created by `migrations/`); every other reader
 // goes through the queries of `@switchyard/usage-store`, which change with them.
 import type { Sql } from 'postgres';
-import { rollupDeltas, type MeteredUsage } from './rollup.js';
+import { rollupDeltas, type MeteredUsage } from './domain/rollup.js';
 
 export interface RecordResult {
   /** Usage ids recorded by this call (the rest were metered before). */

@@ -15,7 +15,7 @@ import {
   type Harness,
   type Simulator,
 } from './harness.fixture.js';
-import { tokenText } from './text.js';
+import { tokenText } from './domain/text.js';
 
 const profiles = await loadProfiles();
 const perf = createPerfModel(profiles['h100-80gb'].rows, profiles['h100-80gb'].meta, 'llama-3.1-8b');

@@ -18,7 +18,7 @@ import {
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, testPool as sharedTestPool, waitFor, type TestServer } from '@switchyard/testing';
-import type { StepReport } from './engine.js';
+import type { StepReport } from './domain/engine.js';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from './service.js';
 
 /** Shared by the worker simulator's `*.int.test.ts` files: a private NATS and helpers to drive workers through it. */

@@ -6,7 +6,7 @@ import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { Counter, Histogram } from '@switchyard/telemetry';
 import { createWorkerSimulator } from './service.js';
-import { parseSpeed } from './sim-clock.js';
+import { parseSpeed } from './domain/sim-clock.js';
 
 const env = z.object({
   POOLS_FILE: z.string().default('deploy/pools.yaml'),

@@ -1,7 +1,7 @@
 import { publishEvent, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type TokenUsage } from '@switchyard/contracts';
-import type { SequenceResult } from './engine.js';
-import { tokenText } from './text.js';
+import type { SequenceResult } from './domain/engine.js';
+import { tokenText } from './domain/text.js';
 
 /** Where a worker's outputs go and who it says it is. */
 export interface OutputDeps {

@@ -3,9 +3,9 @@ import type { PoolSpec } from '@switchyard/config';
 import { durables, filters, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
-import type { StepReport } from './engine.js';
-import { parseFaultCommand } from './faults.js';
-import { createSimClock, type Speed } from './sim-clock.js';
+import type { StepReport } from './domain/engine.js';
+import { parseFaultCommand } from './domain/faults.js';
+import { createSimClock, type Speed } from './domain/sim-clock.js';
 import { createWorker, type Worker } from './worker.js';
 
 export interface WorkerSimulatorDeps {

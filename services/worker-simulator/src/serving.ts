@@ -2,10 +2,10 @@ import type { PulledMessage } from '@switchyard/bus';
 import { Outcome, expectPayload, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { BatchTracker } from './batch-tracker.js';
-import type { Engine, SequenceResult, StepReport } from './engine.js';
-import { cutPoint, type ActiveFaults } from './faults.js';
+import type { Engine, SequenceResult, StepReport } from './domain/engine.js';
+import { cutPoint, type ActiveFaults } from './domain/faults.js';
 import { openTokenStream, publishCompleted, publishUnfinished, usageTimes, type OutputDeps, type TokenStream } from './outputs.js';
-import { preflight, type Unfinished } from './preflight.js';
+import { preflight, type Unfinished } from './domain/preflight.js';
 
 export interface ServingDeps {
   readonly engine: Engine;

@@ -4,14 +4,14 @@ import { encodeHeartbeat, heartbeatKey, type WorkerFault, type WorkerFaultReply 
 import type { PerfModel } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
 import { createBatchTracker, type BatchTracker } from './batch-tracker.js';
-import { createEngine, type Engine, type StepReport } from './engine.js';
-import { NO_FAULTS, activeFaults, applyFault, type Faults } from './faults.js';
+import { createEngine, type Engine, type StepReport } from './domain/engine.js';
+import { NO_FAULTS, activeFaults, applyFault, type Faults } from './domain/faults.js';
 import { createIntake, createSignal, type Intake, type Signal } from './intake.js';
 import { createChunkOutbox, type OutputDeps } from './outputs.js';
-import type { SimClock } from './sim-clock.js';
-import { createRecentStats } from './recent-stats.js';
+import type { SimClock } from './domain/sim-clock.js';
+import { createRecentStats } from './domain/recent-stats.js';
 import { createServing, type Serving } from './serving.js';
-import { faultReplyOf, heartbeatOf, type WorkerSnapshot } from './worker-report.js';
+import { faultReplyOf, heartbeatOf, type WorkerSnapshot } from './domain/worker-report.js';
 
 export interface WorkerDeps {
   readonly nc: NatsConnection;

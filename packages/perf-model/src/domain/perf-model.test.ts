@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GPU_PROFILE_FILES, loadProfiles } from './load-profiles.js';
-import type { GpuType } from './load-profiles.js';
+import { GPU_PROFILE_FILES, loadProfiles } from '../load-profiles.js';
+import type { GpuType } from '../load-profiles.js';
 import { createPerfModel } from './perf-model.js';
 import type { PerfModel } from './perf-model.js';
 import { parseProfileCsv, parseProfileMeta } from './profile-table.js';

@@ -142,7 +142,7 @@ interface Row {
 }
 
 function corpus(): Row[] {
-  const url = new URL('../../../../test/fixtures/pii/corpus.jsonl', import.meta.url);
+  const url = new URL('../../../../../test/fixtures/pii/corpus.jsonl', import.meta.url);
   return readFileSync(url, 'utf8')
     .split('\n')
     .filter((l) => l.trim() !== '')
