@@ -20,7 +20,7 @@ import {
   type UndrainPoolResponse,
 } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import type { OpsView } from './ops-view.js';
+import type { OpsView } from './ops/view.js';
 
 /** The `OpsService` handlers: every call needs an operator key. */
 export function opsHandlers(view: () => OpsView, keyring: Keyring, logger: Logger): OpsServiceServer {

@@ -33,18 +33,18 @@ import {
   type TierName,
 } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
-import { createCanaryController, type CanaryController } from './canary-controller.js';
+import { createCanaryController, type CanaryController } from './canary/controller.js';
 import { DEFAULT_ROUTES, defaultScheduling, type SchedulingConfig } from './config.js';
-import { createFailover, type Failover, type FailoverStage } from './failover.js';
-import { createLoadTracker } from './load-tracker.js';
+import { createFailover, type Failover, type FailoverStage } from './placement/failover.js';
+import { createLoadTracker } from './placement/domain/load-tracker.js';
 import { createSchedulerMetrics } from './metrics.js';
-import { createOpsView, type OpsView } from './ops-view.js';
-import { PLACEMENT_RECORD_TTL_MS, placementRecords, type PlacementRecords, type RecordedRejection } from './placement-records.js';
-import { placeRequest, poolVersion, type FleetView, type PlacementContext } from './placement.js';
-import { poolStates, type PoolState } from './pool-state.js';
-import { openRouteStore, type RouteStore } from './routes-store.js';
-import { resolveModel } from './routing.js';
-import { loadStepModels, type StepModel } from './step-models.js';
+import { createOpsView, type OpsView } from './ops/view.js';
+import { PLACEMENT_RECORD_TTL_MS, placementRecords, type PlacementRecords, type RecordedRejection } from './placement/records.js';
+import { placeRequest, poolVersion, type FleetView, type PlacementContext } from './placement/domain/placement.js';
+import { poolStates, type PoolState } from './placement/domain/pool-state.js';
+import { openRouteStore, type RouteStore } from './ops/routes-store.js';
+import { resolveModel } from './placement/domain/routing.js';
+import { loadStepModels, type StepModel } from './placement/step-models.js';
 
 export interface SchedulerDeps {
   readonly js: JetStreamClient;
