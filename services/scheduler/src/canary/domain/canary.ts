@@ -1,4 +1,4 @@
-import type { CanaryThresholds, Route } from './config.js';
+import type { CanaryThresholds, Route } from '../../config.js';
 
 /** What one version did recently. */
 export interface VersionSummary {

@@ -1,6 +1,6 @@
 import type { PoolSpec } from '@switchyard/config';
 import type { Candidate, TierName } from '@switchyard/contracts';
-import type { PolicyName, SchedulingConfig } from './config.js';
+import type { PolicyName, SchedulingConfig } from '../../config.js';
 import type { Outstanding } from './load-tracker.js';
 import type { PoolState } from './pool-state.js';
 import { predict, type Prediction, type StepModel } from './scoring.js';

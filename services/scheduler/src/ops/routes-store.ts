@@ -1,6 +1,6 @@
 import type { KV, KvEntry } from '@switchyard/bus';
 import { DomainError, routesKeys } from '@switchyard/contracts';
-import { routeSchema, type Route } from './config.js';
+import { routeSchema, type Route } from '../config.js';
 
 /**
  * The `routes` KV bucket holds the scheduler's live routing configuration, which every

@@ -1,7 +1,7 @@
 import type { PoolSpec } from '@switchyard/config';
 import type { WorkerHeartbeat } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { defaultScheduling, type PolicyName } from './config.js';
+import { defaultScheduling, type PolicyName } from '../../config.js';
 import { createLoadTracker, type LoadTracker } from './load-tracker.js';
 import { SAMPLE_SIZE, placeRequest, type FleetView, type PlacementContext, type PlacementRequest } from './placement.js';
 import { poolStates } from './pool-state.js';

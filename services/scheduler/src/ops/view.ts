@@ -1,9 +1,9 @@
 import type { KV } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { DomainError, type ModelRoute, type PoolStatus, type RouteVersion } from '@switchyard/contracts';
-import { modelRoute, poolStatus, withWeights } from './ops-model.js';
-import { poolVersion } from './placement.js';
-import type { PoolState } from './pool-state.js';
+import { modelRoute, poolStatus, withWeights } from './domain/ops-model.js';
+import { poolVersion } from '../placement/domain/placement.js';
+import type { PoolState } from '../placement/domain/pool-state.js';
 import { readRoutes, setDrained, updateRoute, type RouteStore } from './routes-store.js';
 
 /** What an operator can see and change (the Ops gRPC API and the CLI go through this). */

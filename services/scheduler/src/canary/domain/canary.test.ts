@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCanaryStats, judgeCanary, rolledBack } from './canary.js';
-import { defaultScheduling, routeSchema } from './config.js';
-import { resolveModel } from './routing.js';
+import { defaultScheduling, routeSchema } from '../../config.js';
+import { resolveModel } from '../../placement/domain/routing.js';
 
 const thresholds = defaultScheduling().canary;
 const route = routeSchema.parse({

@@ -1,9 +1,9 @@
 import { publishEvent, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, makeEvent, subjects, type RequestTerminated, type UsageRecorded } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import { createCanaryStats, judgeCanary, rolledBack, type CanaryStats } from './canary.js';
-import type { CanaryThresholds, Route } from './config.js';
-import { updateRoute } from './routes-store.js';
+import { createCanaryStats, judgeCanary, rolledBack, type CanaryStats } from './domain/canary.js';
+import type { CanaryThresholds, Route } from '../config.js';
+import { updateRoute } from '../ops/routes-store.js';
 
 export interface CanaryControllerDeps {
   readonly js: JetStreamClient;

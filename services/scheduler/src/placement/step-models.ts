@@ -1,6 +1,6 @@
 import type { PoolSpec } from '@switchyard/config';
 import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
-import type { StepModel } from './scoring.js';
+import type { StepModel } from './domain/scoring.js';
 
 export type { StepModel };
 

@@ -1,5 +1,5 @@
 import type { TierName } from '@switchyard/contracts';
-import type { Route } from './config.js';
+import type { Route } from '../../config.js';
 
 /** What `auto` looks at. */
 export interface RequestFeatures {

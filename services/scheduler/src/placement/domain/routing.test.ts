@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { routeSchema, type Route } from './config.js';
+import { routeSchema, type Route } from '../../config.js';
 import { resolveModel, type RequestFeatures } from './routing.js';
 
 const route = (r: unknown): Route => routeSchema.parse(r);

@@ -1,8 +1,8 @@
 import type { PoolSpec } from '@switchyard/config';
 import { DomainError, PoolHealth, type ModelRoute, type PoolStatus, type RouteVersion } from '@switchyard/contracts';
-import type { Route } from './config.js';
-import { poolVersion } from './placement.js';
-import type { PoolState } from './pool-state.js';
+import type { Route } from '../../config.js';
+import { poolVersion } from '../../placement/domain/placement.js';
+import type { PoolState } from '../../placement/domain/pool-state.js';
 
 /** One pool as the Ops API and the CLI show it. */
 export function poolStatus(pool: PoolSpec, state: PoolState | undefined, drainReason: string | undefined, outstanding: number): PoolStatus {

@@ -1,10 +1,10 @@
 import type { PoolSpec } from '@switchyard/config';
 import { PoolHealth } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { routeSchema } from './config.js';
-import { createLoadTracker } from './load-tracker.js';
+import { routeSchema } from '../../config.js';
+import { createLoadTracker } from '../../placement/domain/load-tracker.js';
 import { poolStatus, withWeights } from './ops-model.js';
-import { poolStates } from './pool-state.js';
+import { poolStates } from '../../placement/domain/pool-state.js';
 
 const known = { versions: new Set(['llama-3.1-8b', 'llama-3.1-8b-v2']), aliases: new Set(['chat-small']) };
 

@@ -1,7 +1,7 @@
 import { createLogger } from '@switchyard/telemetry';
 import { describe, expect, it } from 'vitest';
-import { createCanaryController } from './canary-controller.js';
-import { defaultScheduling, routeSchema, type Route } from './config.js';
+import { createCanaryController } from './controller.js';
+import { defaultScheduling, routeSchema, type Route } from '../config.js';
 
 describe('canary controller', () => {
   it('follows usage (TTFT) only while some canary runs', async () => {
