@@ -23,14 +23,6 @@ const DOMAIN = '^(services|packages)/([^/]+)/src/(domain|.+/domain)/';
  */
 const PURE_PACKAGES = '^packages/(pricing)/src/';
 
-/**
- * Temporary (issue 16): scheduler and admission are being restructured into `domain/` folders in
- * parallel; until then their pure files keep the check by the file names they had. Drop this entry
- * once both have their `domain/` folders.
- */
-const LEGACY_PURE_FILES =
-  '^services/(scheduler|admission)/.*(placement|routing|scoring|pool-state|load-tracker|canary|ops-model|quota|openai-format|check|validate)\\.ts$';
-
 module.exports = {
   forbidden: [
     {
@@ -71,18 +63,18 @@ module.exports = {
       comment:
         'Code in a `domain/` folder (or a package listed as pure as a whole) takes time, ids and randomness as arguments ' +
         'and imports no I/O library; `import type` is fine. Tests beside it may.',
-      from: { path: [DOMAIN, PURE_PACKAGES, LEGACY_PURE_FILES], pathNot: '\\.test\\.ts$' },
+      from: { path: [DOMAIN, PURE_PACKAGES], pathNot: '\\.test\\.ts$' },
       to: { path: IO_LIBS, dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'domain-imports-only-domain',
       severity: 'error',
       comment:
-        'Inside its own service or package, a `domain/` file imports only from its own `domain/` tree (types included), ' +
-        'so edge code never leaks in. Other packages come through their index (rule no-deep-imports-across-packages); ' +
-        'their purity is not checked here, since @switchyard/contracts, which most domain files need, also holds the gRPC helpers.',
+        'Inside its own service or package, a `domain/` file imports only code from `domain/` folders, so no edge ' +
+        'code (and none of its I/O) runs in it; `import type` of an edge file is fine, as it leaves nothing at run time. ' +
+        'Other packages come through their index (rule no-deep-imports-across-packages).',
       from: { path: DOMAIN, pathNot: '\\.test\\.ts$' },
-      to: { path: '^$1/$2/', pathNot: '^$1/$2/src/$3/' },
+      to: { path: '^$1/$2/', pathNot: '^$1/$2/src/(domain|.+/domain)/', dependencyTypesNot: ['type-only'] },
     },
   ],
   options: {

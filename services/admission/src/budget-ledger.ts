@@ -1,13 +1,7 @@
 import type { Redis } from 'ioredis';
 import { unavailableOnRedisOutage } from './redis-outage.js';
 import { redisScript } from './redis-script.js';
-
-/** A monthly budget to reserve against; `hardLimitMicros` -1 means soft (never refuses). */
-export interface BudgetSpec {
-  readonly key: string;
-  readonly label: string;
-  readonly hardLimitMicros: number;
-}
+import type { BudgetSpec } from './domain/quota.js';
 
 export type ReserveVerdict =
   { readonly reserved: true; readonly committedMicros: number[] } | { readonly reserved: false; readonly label: string; readonly committedMicros: number };

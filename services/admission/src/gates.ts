@@ -4,9 +4,9 @@ import { DomainError, PolicyAction, type TierName } from '@switchyard/contracts'
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { BudgetLedger } from './budget-ledger.js';
 import type { PolicyClient } from './policy-client.js';
-import { budgetPlan, rateBuckets, softBreaches } from './quota.js';
+import { budgetPlan, rateBuckets, softBreaches } from './domain/quota.js';
 import type { RateLimiter } from './rate-limiter.js';
-import type { GenerationParams } from './validate.js';
+import type { GenerationParams } from './domain/validate.js';
 
 export interface GateDeps {
   readonly nc: NatsConnection;

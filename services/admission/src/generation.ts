@@ -15,15 +15,15 @@ import {
 } from '@switchyard/contracts';
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
-import { createStartGate } from './start-gate.js';
+import { createStartGate } from './domain/start-gate.js';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
 import type { TokenRelayHub } from './token-relay.js';
-import type { InFlightGate } from './in-flight-gate.js';
-import type { GenerationParams } from './validate.js';
+import type { InFlightGate } from './domain/in-flight-gate.js';
+import type { GenerationParams } from './domain/validate.js';
 
 export interface GenerationDeps extends GateDeps {
   readonly nc: NatsConnection;

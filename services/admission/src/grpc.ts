@@ -11,10 +11,10 @@ import {
   type GetRequestResponse,
 } from '@switchyard/contracts';
 import { authorizationOf, createGrpcEdge } from '@switchyard/grpc-edge';
-import { callParams } from './call-params.js';
+import { callParams } from './domain/call-params.js';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
-import { validateRequestId, type GenerationLimits } from './validate.js';
+import { validateRequestId, type GenerationLimits } from './domain/validate.js';
 
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;

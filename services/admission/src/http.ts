@@ -5,7 +5,7 @@ import type { Keyring, Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { runGeneration, type GenerationDeps } from './generation.js';
-import { callParams } from './call-params.js';
+import { callParams } from './domain/call-params.js';
 import {
   chatChunk,
   chatCompletion,
@@ -15,8 +15,8 @@ import {
   openAiError,
   type ChatCompletionBody,
   type CompletionMeta,
-} from './openai-format.js';
-import type { GenerationLimits } from './validate.js';
+} from './domain/openai-format.js';
+import type { GenerationLimits } from './domain/validate.js';
 
 export interface HttpFacadeDeps {
   readonly generation: GenerationDeps;

@@ -2,7 +2,7 @@ import { emitEvent, type NatsConnection } from '@switchyard/bus';
 import { DomainError, subjects } from '@switchyard/contracts';
 import { createOutputGuard, policyDecisionEvent, type OutputStep, type PolicySet } from '@switchyard/policy-rules';
 
-import type { ChunkSink } from './chunk-sequencer.js';
+import type { ChunkSink } from './domain/chunk-sequencer.js';
 
 export interface OutputCheck {
   /** Feed for the token relay: checked text goes on to the caller, renumbered. */

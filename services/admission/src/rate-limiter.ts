@@ -1,15 +1,7 @@
 import type { Redis } from 'ioredis';
 import { unavailableOnRedisOutage } from './redis-outage.js';
 import { redisScript } from './redis-script.js';
-
-/** One token bucket: `capacity` per minute, refilled continuously. */
-export interface BucketSpec {
-  readonly key: string;
-  /** What the limit is, for the refusal message, e.g. "realtime requests/min". */
-  readonly label: string;
-  readonly perMinute: number;
-  readonly cost: number;
-}
+import type { BucketSpec } from './domain/quota.js';
 
 export type LimitVerdict = { readonly allowed: true } | { readonly allowed: false; readonly retryAfterMs: number; readonly label: string };
 

@@ -20,14 +20,14 @@ import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
 import { createHttpFacade } from './http.js';
 import { createIdempotency } from './idempotency.js';
-import { createInFlightGate } from './in-flight-gate.js';
+import { createInFlightGate } from './domain/in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { createRequestStore } from './request-store.js';
 import { createSettlement } from './settlement.js';
 import { createTokenRelayHub, type TokenRelayHub } from './token-relay.js';
 import { watchTerminals, type TerminalWatch } from './terminal-watch.js';
-import type { GenerationLimits } from './validate.js';
+import type { GenerationLimits } from './domain/validate.js';
 
 export interface AdmissionDeps {
   readonly nc: NatsConnection;

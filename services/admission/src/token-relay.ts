@@ -1,6 +1,6 @@
 import type { NatsConnection, Subscription } from '@switchyard/bus';
 import { DomainError, TokenChunk, TokenChunks, subjects } from '@switchyard/contracts';
-import { createChunkSequencer, type ChunkSink } from './chunk-sequencer.js';
+import { createChunkSequencer, type ChunkSink } from './domain/chunk-sequencer.js';
 
 export interface TokenRelay {
   /** Worker chunks handed on so far (in order; several may go to the caller as one). */

@@ -4,7 +4,7 @@ import { listenAddress, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { POLICIES, loadSchedulingFile } from './config.js';
-import { startOpsServer } from './ops-grpc.js';
+import { startOpsServer } from './ops/grpc.js';
 import { createScheduler } from './service.js';
 
 const env = z.object({

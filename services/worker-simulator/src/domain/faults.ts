@@ -1,4 +1,4 @@
-import { DomainError, WorkerFault, WorkerFaultKind } from '@switchyard/contracts';
+import { DomainError, WorkerFault, WorkerFaultKind, isDomainError } from '@switchyard/contracts';
 
 /** Faults injected into one worker; every `...UntilMs` is a real Unix time, Infinity until cleared. */
 export interface Faults {
@@ -124,7 +124,7 @@ export function parseFaultCommand(data: Uint8Array): WorkerFault {
       const decoded = WorkerFault.decode(data);
       return { ...decoded, kind: kindOf(decoded.kind) };
     } catch (cause) {
-      if (cause instanceof DomainError) throw cause;
+      if (isDomainError(cause)) throw cause;
       throw new DomainError('INVALID_ARGUMENT', 'worker fault: payload is neither JSON nor a WorkerFault message', { cause, retryable: false });
     }
   }

@@ -1,8 +1,22 @@
 import type { TenantSettings, TierLimits } from '@switchyard/auth';
 import type { TierName } from '@switchyard/contracts';
 import { periodOf } from '@switchyard/pricing';
-import type { BucketSpec } from './rate-limiter.js';
-import type { BudgetSpec } from './budget-ledger.js';
+
+/** One token bucket: `perMinute` tokens a minute, refilled continuously; a call takes `cost`. */
+export interface BucketSpec {
+  readonly key: string;
+  /** What the limit is, for the refusal message, e.g. "realtime requests/min". */
+  readonly label: string;
+  readonly perMinute: number;
+  readonly cost: number;
+}
+
+/** A monthly budget to reserve against; `hardLimitMicros` -1 means soft (never refuses). */
+export interface BudgetSpec {
+  readonly key: string;
+  readonly label: string;
+  readonly hardLimitMicros: number;
+}
 
 /** Calendar month (UTC) a budget counts against, e.g. `2026-11`. */
 export const monthOf = (nowMs: number): string => periodOf(nowMs).period;

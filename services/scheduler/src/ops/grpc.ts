@@ -16,7 +16,7 @@ import {
 } from '@switchyard/contracts';
 import { authorizationOf, createGrpcEdge, serve } from '@switchyard/grpc-edge';
 import type { Logger } from '@switchyard/telemetry';
-import type { OpsView } from './ops/view.js';
+import type { OpsView } from './view.js';
 
 /** The `OpsService` handlers: every call needs an operator key. */
 export function opsHandlers(view: () => OpsView, keyring: Keyring, logger: Logger): OpsServiceServer {
