@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
 import { connectBus, jetstream, jetstreamManager, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile } from '@switchyard/config';
-import { makeEvent, streams, subjects, Tier, type UsageRecorded } from '@switchyard/contracts';
+import { makeEvent, Outcome, streams, subjects, Tier, type UsageRecorded } from '@switchyard/contracts';
 import { startNats, startPostgres, waitFor, type ProcessServer, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,7 @@ describe('chaos: kill -9 billing and metering during a 60 s load run', () => {
       const pool = pools[n % pools.length]!;
       return {
         usageId: `usage-chaos-${n}`,
+        outcome: Outcome.OUTCOME_COMPLETED,
         requestId: `chaos-${n}`,
         tenant: `tenant-${n % 4}`,
         feature: n % 3 ? 'chat' : 'search',

@@ -1,5 +1,5 @@
 import { accounts, createLedgerPoster, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
-import { Tier, type BillableUsage } from '@switchyard/contracts';
+import { Outcome, Tier, type BillableUsage } from '@switchyard/contracts';
 import { migrateMetering, recordUsage, toBillableFromMetered, toMetered } from '@switchyard/metering';
 import { DEFAULT_PRICE_BOOK, priceUsage, selectPriceBook, type PriceBook } from '@switchyard/pricing';
 import { startPostgres, type TestServer } from '@switchyard/testing';
@@ -77,6 +77,7 @@ describe('exactly-once posting (property)', () => {
           const tenantOf = (i: number) => `prop${run}-t${i}`;
           const usages: BillableUsage[] = specs.map((s, i) => ({
             usageId: `usage-prop${run}-${i}`,
+            outcome: Outcome.OUTCOME_COMPLETED,
             requestId: `prop${run}-${i}`,
             tenant: tenantOf(s.tenant),
             feature: s.feature,
@@ -166,6 +167,7 @@ describe('exactly-once posting (property)', () => {
     const at = T0 + 5 * 3_600_000 + 90_000;
     const u: BillableUsage = {
       usageId: 'usage-late',
+      outcome: Outcome.OUTCOME_COMPLETED,
       requestId: 'late',
       tenant: 'late-tenant',
       feature: 'chat',

@@ -9,6 +9,7 @@ import {
   Event,
   InvoiceStatus,
   makeEvent,
+  Outcome,
   streams,
   subjects,
   Tier,
@@ -33,6 +34,7 @@ const NOW = Date.now();
 
 const usage = (tenant: string, i: number, over: Partial<BillableUsage> = {}): BillableUsage => ({
   usageId: `usage-${tenant}-${i}`,
+  outcome: Outcome.OUTCOME_COMPLETED,
   requestId: `${tenant}-${i}`,
   tenant,
   feature: i % 2 ? 'search' : 'chat',

@@ -35,6 +35,7 @@ beforeAll(async () => {
   // "metered": completed, metered and billed the way the services do it.
   const usage: BillableUsage = {
     usageId: `usage-${id('metered')}`,
+    outcome: Outcome.OUTCOME_COMPLETED,
     requestId: id('metered'),
     tenant,
     feature: '',

@@ -139,6 +139,7 @@ export async function publishCompleted(
           usageId,
           requestId,
           tenant,
+          outcome: Outcome.OUTCOME_COMPLETED,
           feature: request.feature,
           model: request.model,
           tier: request.tier,

@@ -116,6 +116,14 @@ export interface RequestTerminated {
   retryAfterMs: number;
   /** Token chunks sent to the inbox by the attempt that finished, so a relay knows it has all. */
   chunkCount: number;
+  /**
+   * The facts of the request, so a consumer never guesses them from memory: its tier, the
+   * model version it ran on (after routes resolved an alias; empty if it never was placed),
+   * and the feature it bills to.
+   */
+  tier: Tier;
+  model: string;
+  feature: string;
 }
 
 export interface UsageRecorded {
@@ -132,6 +140,12 @@ export interface UsageRecorded {
   queueMs: number;
   ttftMs: number;
   totalMs: number;
+  /**
+   * How the attempt ended. Completed and caller-ended (cancelled, deadline) attempts bill their
+   * tokens; a platform failure bills the tenant nothing and its GPU time is platform cost.
+   * Unspecified means completed, as records from before outcomes were.
+   */
+  outcome?: Outcome | undefined;
 }
 
 export interface BillableUsage {
@@ -145,6 +159,8 @@ export interface BillableUsage {
   usage: TokenUsage | undefined;
   gpuSeconds: number;
   recordedUnixMs: number;
+  /** As in UsageRecorded: a failed attempt carries no billable tokens, only GPU time. */
+  outcome?: Outcome | undefined;
 }
 
 export interface Candidate {
@@ -845,6 +861,9 @@ function createBaseRequestTerminated(): RequestTerminated {
     usage: undefined,
     retryAfterMs: 0,
     chunkCount: 0,
+    tier: 0,
+    model: "",
+    feature: "",
   };
 }
 
@@ -879,6 +898,15 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
     }
     if (message.chunkCount !== 0) {
       writer.uint32(80).uint32(message.chunkCount);
+    }
+    if (message.tier !== 0) {
+      writer.uint32(88).int32(message.tier);
+    }
+    if (message.model !== "") {
+      writer.uint32(98).string(message.model);
+    }
+    if (message.feature !== "") {
+      writer.uint32(106).string(message.feature);
     }
     return writer;
   },
@@ -976,6 +1004,30 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
             message.chunkCount = reader.uint32();
             continue;
           }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.tier = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.feature = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1004,6 +1056,7 @@ function createBaseUsageRecorded(): UsageRecorded {
     queueMs: 0,
     ttftMs: 0,
     totalMs: 0,
+    outcome: undefined,
   };
 }
 
@@ -1047,6 +1100,9 @@ export const UsageRecorded: MessageFns<UsageRecorded> = {
     }
     if (message.totalMs !== 0) {
       writer.uint32(105).double(message.totalMs);
+    }
+    if (message.outcome !== undefined) {
+      writer.uint32(112).int32(message.outcome);
     }
     return writer;
   },
@@ -1168,6 +1224,14 @@ export const UsageRecorded: MessageFns<UsageRecorded> = {
             message.totalMs = reader.double();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1193,6 +1257,7 @@ function createBaseBillableUsage(): BillableUsage {
     usage: undefined,
     gpuSeconds: 0,
     recordedUnixMs: 0,
+    outcome: undefined,
   };
 }
 
@@ -1227,6 +1292,9 @@ export const BillableUsage: MessageFns<BillableUsage> = {
     }
     if (message.recordedUnixMs !== 0) {
       writer.uint32(80).int64(message.recordedUnixMs);
+    }
+    if (message.outcome !== undefined) {
+      writer.uint32(88).int32(message.outcome);
     }
     return writer;
   },
@@ -1322,6 +1390,14 @@ export const BillableUsage: MessageFns<BillableUsage> = {
             }
 
             message.recordedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
             continue;
           }
         }
