@@ -49,9 +49,9 @@ beforeAll(async () => {
     tenants: [
       { tenant: 'ratey', limits: { realtime: { requestsPerMinute: 10, tokensPerMinute: 100_000 } } },
       { tenant: 'strict', limits: { realtime: { requestsPerMinute: 2, tokensPerMinute: 100_000 } } },
-      { tenant: 'thrifty', budget: { monthlyMicros: 100, mode: 'hard' } },
     ],
   });
+  await system.setBudget('thrifty', { hardLimitMicros: 100 });
 }, 60_000);
 afterAll(async () => {
   clients.forEach((c) => c.close());

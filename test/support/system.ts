@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials, Metadata } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { ADMISSION_REDIS_OPTIONS, createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
@@ -9,7 +10,7 @@ import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
 import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { buckets, streams } from '@switchyard/contracts';
+import { BillingServiceClient, buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
 import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
@@ -49,7 +50,7 @@ export interface SystemOptions {
   readonly inProcessBatcher?: boolean;
   /** Admission replicas sharing Redis and NATS. Default 1. */
   readonly admissionReplicas?: number;
-  /** Tenant settings stored before start (quotas, budgets). */
+  /** Tenant settings stored before start (rate limits). Budgets: `RunningSystem.setBudget`. */
   readonly tenants?: TenantSettingsInput[];
   /** Where every service logs. Default stdout. */
   readonly logDestination?: NodeJS.WritableStream;
@@ -63,6 +64,8 @@ export interface SystemOptions {
   readonly inFlightPerTenant?: Partial<Record<'realtime' | 'internal' | 'batch', number>>;
   /** Admission reaches Redis over a link that holds each write this long (a slow Redis). Default 0. */
   readonly admissionRedisLatencyMs?: number;
+  /** How long admission holds a settled amount before billing's published spend counts it. Default admission's. */
+  readonly provisionalGraceMs?: number;
 }
 
 export interface RunningSystem {
@@ -81,6 +84,12 @@ export interface RunningSystem {
   readonly apiKey: string;
   /** Key of tenant `globex`. */
   readonly otherApiKey: string;
+  /** An operator key (tenant `ops`): billing writes, every tenant's reads. */
+  readonly operatorApiKey: string;
+  /** Sets a monthly budget through billing's `SetBudget`, the one way budgets are set; resolves once billing stored it. */
+  setBudget(tenant: string, budget: { feature?: string; softLimitMicros?: number; hardLimitMicros?: number }): Promise<void>;
+  /** The admission replicas, in the order of `admissionAddresses`. */
+  readonly admissions: readonly Admission[];
   readonly sql: Sql;
   /** A connection for the test's own reads of streams. */
   readonly nc: NatsConnection;
@@ -100,6 +109,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
   const apiKey = generateApiKey();
   const otherApiKey = generateApiKey();
+  const operatorApiKey = generateApiKey();
   const connections: NatsConnection[] = [];
   const connect = async (name: string) => {
     const nc = await connectBus({ url: options.natsUrlOf?.(name, nats.url) ?? nats.url, name });
@@ -111,6 +121,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const tenants = await openTenantStore(await openBucket(testBus.nc, buckets.tenants));
   await tenants.putKey({ tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(apiKey) });
   await tenants.putKey({ tenant: 'globex', keyId: 'globex-1', keyHash: hashApiKey(otherApiKey) });
+  await tenants.putKey({ tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorApiKey), operator: true });
   for (const t of options.tenants ?? []) await tenants.putTenant(t);
 
   const pools = options.pools ?? TEST_POOLS;
@@ -142,6 +153,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         listen: '127.0.0.1:0',
         httpListen: '127.0.0.1:0',
         inFlightPerTenant: options.inFlightPerTenant,
+        provisionalGraceMs: options.provisionalGraceMs,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
     );
@@ -193,8 +205,22 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   await metering.start();
 
   const billingBus = await connect('billing');
-  const billing = createBilling({ js: billingBus.js, sql, keyring: tenants.keyring, logger: logger('billing'), listen: '127.0.0.1:0', pools });
+  const billing = createBilling({
+    js: billingBus.js,
+    sql,
+    keyring: tenants.keyring,
+    logger: logger('billing'),
+    listen: '127.0.0.1:0',
+    pools,
+    pricebookKv: await openBucket(billingBus.nc, buckets.pricebook),
+    budgetFlushMs: 50,
+    // Admission's grace is shorter still (provisionalGraceMs), so spend settles within a test.
+    budgetQuietRepublishMs: 1_000,
+  });
   const billingAddress = await billing.start();
+  const billingClient = new BillingServiceClient(billingAddress, credentials.createInsecure());
+  const asOperator = new Metadata();
+  asOperator.set('authorization', `Bearer ${operatorApiKey}`);
 
   return {
     admissionAddress,
@@ -205,12 +231,23 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     billingAddress,
     apiKey,
     otherApiKey,
+    operatorApiKey,
+    admissions,
+    setBudget: (tenant, b) =>
+      new Promise<void>((resolve, reject) =>
+        billingClient.setBudget(
+          { tenant, feature: b.feature ?? '', softLimitMicros: b.softLimitMicros ?? 0, hardLimitMicros: b.hardLimitMicros ?? 0 },
+          asOperator,
+          (e) => (e ? reject(e) : resolve()),
+        ),
+      ),
     sql,
     nc: testBus.nc,
     servers: { nats, redis: redisServer, postgres: pg },
     poolsFile,
     scheduler,
     async stop() {
+      billingClient.close();
       for (const a of admissions) await a.stop(1_000);
       for (const t of [...stores, tenants]) await t.stop();
       for (const s of [policy, scheduler, batcher, workers, metering, billing]) await s.stop();

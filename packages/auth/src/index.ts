@@ -1,6 +1,6 @@
 export { createKeyring, hashApiKey, generateApiKey, parseApiKeys } from './keyring.js';
 export type { Keyring, MutableKeyring, Principal } from './keyring.js';
 export { apiKeyRecordSchema, tenantSettingsSchema, tenantKeys } from './records.js';
-export type { ApiKeyRecord, StoredApiKey, TenantSettings, TenantSettingsInput, TierLimits, Budget } from './records.js';
+export type { ApiKeyRecord, StoredApiKey, TenantSettings, TenantSettingsInput, TierLimits } from './records.js';
 export { openTenantStore } from './tenant-store.js';
 export type { TenantStore } from './tenant-store.js';

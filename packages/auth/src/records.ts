@@ -30,25 +30,17 @@ const tierLimits = z.object({
   tokensPerMinute: z.number().int().positive(),
 });
 
-const budget = z.object({
-  /** Monthly limit in micros of the currency. */
-  monthlyMicros: z.number().int().positive(),
-  /** hard: refuse what would exceed it; soft: admit and publish a warning. */
-  mode: z.enum(['hard', 'soft']),
-});
-
-/** A tenant's quotas and budgets, under `tenants.<tenant>`. Missing parts use service defaults. */
+/**
+ * A tenant's rate limits, under `tenants.<tenant>`. Missing parts use service defaults.
+ * Budgets are not here: billing owns them (`SetBudget`, `switchyard budget set`).
+ */
 export const tenantSettingsSchema = z.object({
   tenant: id,
   limits: z.partialRecord(tier, tierLimits).default({}),
-  budget: budget.optional(),
-  /** Per-feature monthly budgets. */
-  featureBudgets: z.record(z.string(), budget).default({}),
 });
 export type TenantSettings = z.infer<typeof tenantSettingsSchema>;
 export type TenantSettingsInput = z.input<typeof tenantSettingsSchema>;
 export type TierLimits = z.infer<typeof tierLimits>;
-export type Budget = z.infer<typeof budget>;
 
 export const tenantKeys = {
   key: (keyId: string) => `keys.${keyId}`,

@@ -1,4 +1,4 @@
-import type { KV } from '@switchyard/bus';
+import { mirrorBucket, type KV } from '@switchyard/bus';
 import { createKeyring, type MutableKeyring } from './keyring.js';
 import {
   apiKeyRecordSchema,
@@ -38,10 +38,6 @@ export async function openTenantStore(
   const keyring = createKeyring(seed);
   const keys = new Map<string, StoredApiKey>();
   const tenants = new Map<string, TenantSettings>();
-  const watch = await kv.watch({ key: '>' });
-  let ready!: () => void;
-  const initial = new Promise<void>((resolve) => (ready = resolve));
-
   const apply = (key: string, value: Uint8Array | undefined) => {
     const [kind, id] = [key.slice(0, key.indexOf('.')), key.slice(key.indexOf('.') + 1)];
     try {
@@ -59,16 +55,7 @@ export async function openTenantStore(
     }
   };
 
-  const done = (async () => {
-    for await (const entry of watch) {
-      apply(entry.key, entry.operation === 'PUT' ? entry.value : undefined);
-      if (entry.delta === 0) ready();
-    }
-  })();
-  // An empty bucket sends no entries, so "caught up" cannot be waited for there.
-  const status = await kv.status();
-  if (status.values === 0) ready();
-  await initial;
+  const mirror = await mirrorBucket(kv, apply);
 
   return {
     keyring,
@@ -94,9 +81,6 @@ export async function openTenantStore(
       return true;
     },
     listKeys: (tenant) => [...keys.values()].filter((k) => !tenant || k.tenant === tenant),
-    async stop() {
-      watch.stop();
-      await done;
-    },
+    stop: () => mirror.stop(),
   };
 }

@@ -1,4 +1,4 @@
-import type { KV } from '@switchyard/bus';
+import { mirrorBucket, type KV } from '@switchyard/bus';
 import { DomainError } from '@switchyard/contracts';
 import { policyFromJson, type PolicyDocument } from './domain/policy-document.js';
 import { DEFAULT_POLICY, type PolicySet } from './domain/policy-set.js';
@@ -66,27 +66,11 @@ export async function openPolicyStore(options: PolicyStoreOptions): Promise<Poli
     }
   };
 
-  const watch = await kv.watch({ key: '>' });
-  let ready!: () => void;
-  const initial = new Promise<void>((resolve) => (ready = resolve));
-  const done = (async () => {
-    for await (const entry of watch) {
-      apply(entry.key, entry.operation === 'PUT' ? entry.value : undefined);
-      if (entry.delta === 0) ready();
-    }
-  })()
-    .catch((e: unknown) => options.onError?.(e))
-    .finally(ready);
-  // An empty bucket sends nothing, so there "caught up" cannot be waited for.
-  if ((await kv.status()).values === 0) ready();
-  await initial;
+  const mirror = await mirrorBucket(kv, apply, options.onError);
 
   return {
     policyFor: (tenant) => compiled.get(tenant) ?? fallback,
-    async stop() {
-      watch.stop();
-      await done;
-    },
+    stop: () => mirror.stop(),
   };
 }
 

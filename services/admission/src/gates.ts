@@ -1,10 +1,11 @@
 import type { Principal, TenantSettings, TierLimits } from '@switchyard/auth';
 import { publishDecision, type NatsConnection } from '@switchyard/bus';
-import { DomainError, PolicyAction, type TierName } from '@switchyard/contracts';
+import { DomainError, PolicyAction, type BudgetState, type TierName } from '@switchyard/contracts';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { BudgetLedger } from './budget-ledger.js';
 import type { PolicyClient } from './policy-client.js';
-import { budgetPlan, rateBuckets, softBreaches } from './domain/quota.js';
+import { budgetPlan, softBreaches } from './domain/budget-plan.js';
+import { rateBuckets } from './domain/quota.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { GenerationParams } from './domain/validate.js';
 
@@ -13,17 +14,20 @@ export interface GateDeps {
   readonly policy: PolicyClient;
   readonly limiter: RateLimiter;
   readonly budgets: BudgetLedger;
+  /** Rate limits per tenant (the `tenants` bucket). */
   readonly tenantSettings: (tenant: string) => TenantSettings | undefined;
   /** Limits for tenants whose settings name none for a tier. */
   readonly defaultLimits: Readonly<Record<TierName, TierLimits>>;
-  readonly priceBook: PriceBook;
+  /** Budgets and the month's spend, as billing (their owner) last published them. */
+  readonly budgetState: (tenant: string) => BudgetState | undefined;
+  /** Billing's price-book version in force at a time. */
+  readonly priceBookAt: (atMs: number) => PriceBook;
   readonly now: () => number;
 }
 
-/** What passed the gates: the prompt as policy let it through, and the reserved cost. */
+/** What passed the gates: the prompt as policy let it through. */
 export interface Cleared {
   readonly prompt: string;
-  readonly reservedMicros: number;
 }
 
 /**
@@ -78,8 +82,9 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
     );
   }
 
-  const worstCase = worstCaseMicros(deps.priceBook, params, requestId, tenant);
-  const plan = budgetPlan(settings, params.feature, deps.now());
+  const plan = budgetPlan(deps.budgetState(tenant), tenant, params.feature, deps.now());
+  if (plan.specs.length === 0) return { prompt: verdict.redactedText };
+  const worstCase = worstCaseMicros(deps.priceBookAt(deps.now()), params, requestId, tenant);
   const reservation = await deps.budgets.reserve(requestId, worstCase, plan.specs, { model: params.model, tier: params.tier });
   if (!reservation.reserved) {
     refuse(
@@ -94,7 +99,7 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
       publishDecision(deps.nc, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}` }, deps.now());
     }
   }
-  return { prompt: verdict.redactedText, reservedMicros: worstCase };
+  return { prompt: verdict.redactedText };
 }
 
 /**

@@ -24,7 +24,7 @@ export interface HttpFacadeDeps {
   readonly limits: GenerationLimits;
   readonly logger: Logger;
   /** Model names `/v1/models` lists. */
-  readonly models: readonly string[];
+  readonly models: () => readonly string[];
   /** Largest request body accepted. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
 }
@@ -88,7 +88,7 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
 
   app.get('/v1/models', { onRequest: authenticate }, async () => ({
     object: 'list',
-    data: deps.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
+    data: deps.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
   }));
 
   app.post('/v1/chat/completions', { onRequest: authenticate }, async (req, reply) => {

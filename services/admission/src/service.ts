@@ -5,17 +5,20 @@ import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import {
   consumeDurable,
   followConnectionHealth,
+  openBucket,
   type ConnectionHealth,
+  type KV,
   type JetStreamClient,
   type NatsConnection,
   type RunningConsumer,
 } from '@switchyard/bus';
-import { AdmissionServiceService, streams, type TierName } from '@switchyard/contracts';
+import { AdmissionServiceService, buckets, streams, type TierName } from '@switchyard/contracts';
 import { serve, type Served } from '@switchyard/grpc-edge';
-import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { createBudgetLedger } from './budget-ledger.js';
+import { followBudgetStates, type BudgetStates } from './budget-states.js';
+import { budgetPlan } from './domain/budget-plan.js';
 import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
 import { createHttpFacade } from './http.js';
@@ -23,6 +26,7 @@ import { createIdempotency } from './idempotency.js';
 import { createInFlightGate } from './domain/in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
+import { followPriceBooks, type PriceBooks } from './price-books.js';
 import { createRequestStore } from './request-store.js';
 import { createSettlement } from './settlement.js';
 import { createTokenRelayHub, type TokenRelayHub } from './token-relay.js';
@@ -41,11 +45,14 @@ export interface AdmissionDeps {
   readonly listen: string;
   /** `host:port` for the OpenAI-compatible HTTP facade; omitted means no facade. */
   readonly httpListen?: string;
-  /** Tenant quotas and budgets (the `tenants` KV bucket); none means defaults only. */
+  /** Tenant rate limits (the `tenants` KV bucket); none means defaults only. Budgets are billing's. */
   readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
   /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
   readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
-  readonly priceBook?: PriceBook;
+  /** Billing's price-book versions (the `pricebook` bucket); opened from `nc` when absent. */
+  readonly pricebookKv?: KV;
+  /** How long after a settlement billing's published spend is taken to include it. Default 10 s (`PROVISIONAL_GRACE_MS`). */
+  readonly provisionalGraceMs?: number;
   /**
    * Calls one tenant may have running at once in this process, per tier; more wait in line
    * here. Default {@link DEFAULT_IN_FLIGHT}.
@@ -69,6 +76,12 @@ export interface Admission {
   stop(graceMs?: number): Promise<void>;
   /** What the HTTP facade shares with gRPC; set once `start` resolved. */
   readonly generation: GenerationDeps | undefined;
+  /**
+   * What admission counts against a tenant's (or its feature's) budget this month: the
+   * ledger's spend plus what it settled that billing has not published yet, and what is in
+   * flight. Undefined when billing publishes no such budget.
+   */
+  budgetSpend(tenant: string, feature?: string): Promise<{ spentMicros: number; reservedMicros: number } | undefined>;
 }
 
 /**
@@ -94,8 +107,7 @@ const SERVER_OPTIONS = {
 export function createAdmission(deps: AdmissionDeps): Admission {
   const now = deps.now ?? Date.now;
   const store = createRequestStore(deps.redis);
-  const budgets = createBudgetLedger(deps.redis, now);
-  const priceBook = deps.priceBook ?? DEFAULT_PRICE_BOOK;
+  const budgets = createBudgetLedger(deps.redis, { now, provisionalGraceMs: deps.provisionalGraceMs });
   const tenantSettings = deps.tenantSettings ?? (() => undefined);
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
@@ -104,14 +116,29 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   let relays: TokenRelayHub | undefined;
   let bus: ConnectionHealth | undefined;
   let served: Served | undefined;
+  let budgetStates: BudgetStates | undefined;
+  let priceBooks: PriceBooks | undefined;
 
   return {
     get generation() {
       return generation;
     },
+    async budgetSpend(tenant, feature = '') {
+      const plan = budgetPlan(budgetStates?.stateOf(tenant), tenant, feature, now());
+      const spec = plan.specs.find((s) => s.feature === feature);
+      if (!spec) return undefined;
+      const { spentMicros, reservedMicros } = await budgets.committed(spec);
+      return { spentMicros, reservedMicros };
+    },
     async start() {
       terminals = await watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event'));
-      const settle = createSettlement({ store, budgets, tenantSettings, priceBook, now });
+      budgetStates = await followBudgetStates(deps.js, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored'));
+      priceBooks = await followPriceBooks(deps.pricebookKv ?? (await openBucket(deps.nc, buckets.pricebook)), (version, e) =>
+        deps.logger.error({ version, err: e }, 'price-book version in the pricebook bucket ignored'),
+      );
+      const { stateOf: budgetState } = budgetStates;
+      const { bookAt: priceBookAt } = priceBooks;
+      const settle = createSettlement({ store, budgets, budgetState, priceBookAt, now });
       // One durable shared by all replicas: request state and budget settlement happen once
       // per terminal event, whoever admitted the request.
       lifecycle = await consumeDurable({
@@ -143,7 +170,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         idempotency: createIdempotency(deps.redis),
         tenantSettings,
         defaultLimits: deps.defaultLimits ?? { realtime: GENEROUS, internal: GENEROUS, batch: GENEROUS },
-        priceBook,
+        budgetState,
+        priceBookAt,
         outputPolicy: deps.outputPolicy,
         busConnected: () => connection.connected,
         inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_IN_FLIGHT[tier] },
@@ -158,7 +186,13 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       });
       const grpc = served.address;
       if (!deps.httpListen) return { grpc };
-      http = createHttpFacade({ generation, keyring: deps.keyring, limits: deps.limits, logger: deps.logger, models: Object.keys(priceBook.models) });
+      http = createHttpFacade({
+        generation,
+        keyring: deps.keyring,
+        limits: deps.limits,
+        logger: deps.logger,
+        models: () => Object.keys(priceBookAt(now()).models),
+      });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
       const url = await http.listen({ host: httpHost, port: Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1)) });
       return { grpc, http: `${url}/v1` };
@@ -171,6 +205,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       await lifecycle?.stop();
       await terminals?.stop();
       relays?.stop();
+      await budgetStates?.stop();
+      await priceBooks?.stop();
       deps.policy.close();
     },
   };

@@ -16,6 +16,13 @@ export interface BudgetPublisherOptions {
   readonly flushMs?: number;
   /** How often every budgeted tenant's state is re-read and published (new month, other replicas' changes). Default 60 s. */
   readonly fullEveryMs?: number;
+  /**
+   * How long after its spend last changed a tenant's state is published once more. Admission
+   * counts a settled request on top of the published spend until it sees a state read well
+   * after it (its grace, 10 s by default); once a tenant goes quiet, no posting would publish
+   * that state, so this one does. Default 15 s.
+   */
+  readonly quietRepublishMs?: number;
 }
 
 /**
@@ -27,6 +34,9 @@ export function createBudgetPublisher(options: BudgetPublisherOptions) {
   let budgets: Budget[] = [];
   let budgeted = new Set<string>();
   const dirty = new Set<string>();
+  /** Tenants published for a spend change, by when: each gets one more state once quiet. */
+  const lastChange = new Map<string, number>();
+  const quietMs = options.quietRepublishMs ?? 15_000;
   const timers: NodeJS.Timeout[] = [];
   let running: Promise<void> = Promise.resolve();
 
@@ -42,7 +52,7 @@ export function createBudgetPublisher(options: BudgetPublisherOptions) {
     return budgetState({ tenant, period, budgets: own, spends: spend.get(tenant) ?? [], asOfMs: now() });
   };
 
-  const publish = async (tenants: readonly string[]) => {
+  const publish = async (tenants: readonly string[], quiet = false) => {
     if (!tenants.length) return;
     const period = periodOf(now());
     const spends = await loadSpend(sql, tenants, period);
@@ -53,7 +63,10 @@ export function createBudgetPublisher(options: BudgetPublisherOptions) {
         await publishEvent(
           js,
           subjects.billingBudget(tenant),
-          makeEvent({ id: budgetStateId(state, own), tenant, requestId: '', nowMs: now() }, { $case: 'budgetState', budgetState: state }),
+          makeEvent(
+            { id: `${budgetStateId(state, own)}${quiet ? '-quiet' : ''}`, tenant, requestId: '', nowMs: now() },
+            { $case: 'budgetState', budgetState: state },
+          ),
         );
       }),
     );
@@ -70,13 +83,22 @@ export function createBudgetPublisher(options: BudgetPublisherOptions) {
       const tenants = [...dirty];
       dirty.clear();
       await publish(tenants);
+      for (const t of tenants) lastChange.set(t, now());
     });
+
+  const republishQuiet = () => {
+    const quiet = [...lastChange].filter(([, at]) => now() - at >= quietMs).map(([tenant]) => tenant);
+    if (!quiet.length) return;
+    for (const t of quiet) lastChange.delete(t);
+    void serial(() => publish(quiet, true));
+  };
 
   return {
     async start() {
       await reload();
       await serial(() => publish([...budgeted]));
       timers.push(setInterval(() => void (dirty.size ? flushDirty() : undefined), options.flushMs ?? 200));
+      timers.push(setInterval(republishQuiet, Math.max(10, quietMs / 4)));
       timers.push(setInterval(() => void serial(async () => (await reload(), await publish([...budgeted]))), options.fullEveryMs ?? 60_000));
     },
     /** Marks tenants whose spend a posting changed. */

@@ -41,6 +41,8 @@ export interface BillingDeps {
   readonly reconcileEveryMs?: number;
   /** How soon budget state follows spend. Default 200 ms. */
   readonly budgetFlushMs?: number;
+  /** How long after a tenant's spend last changed its budget state is published once more. Default 15 s. */
+  readonly budgetQuietRepublishMs?: number;
 }
 
 type PostResult = { ok: true; outcome: PostingOutcome } | { ok: false; error: unknown };
@@ -60,7 +62,14 @@ export function createBilling(deps: BillingDeps) {
     (deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]),
   );
   const ledger = createLedgerPoster(deps.sql);
-  const budgets = createBudgetPublisher({ sql: deps.sql, js: deps.js, logger: deps.logger, now, flushMs: deps.budgetFlushMs });
+  const budgets = createBudgetPublisher({
+    sql: deps.sql,
+    js: deps.js,
+    logger: deps.logger,
+    now,
+    flushMs: deps.budgetFlushMs,
+    quietRepublishMs: deps.budgetQuietRepublishMs,
+  });
   const registry = deps.registry ? [deps.registry] : [];
   const postedTotal = new Counter({
     name: 'switchyard_billing_usage_total',

@@ -30,23 +30,20 @@ const list = (v: string) =>
 export function registerTenantCommands(program: Command): void {
   program
     .command('tenant')
-    .description("set a tenant's rate limits and monthly budget")
+    .description("set a tenant's rate limits (budgets: switchyard budget set)")
     .argument('<tenant>', 'tenant id')
     .option('--tier <tier>', 'tier the limits apply to', 'realtime')
     .option('--rpm <n>', 'requests per minute', Number)
     .option('--tpm <n>', 'tokens per minute', Number)
-    .option('--budget-micros <n>', 'monthly budget in micros of the currency', Number)
-    .option('--budget-mode <mode>', 'hard (refuse) or soft (warn)', 'hard')
-    .action((tenant: string, o: { tier: TierName; rpm?: number; tpm?: number; budgetMicros?: number; budgetMode: 'hard' | 'soft' }) =>
+    .action((tenant: string, o: { tier: TierName; rpm?: number; tpm?: number }) =>
       withStore(async (store) => {
-        const current = store.settings(tenant) ?? { tenant, limits: {}, featureBudgets: {} };
+        const current = store.settings(tenant) ?? { tenant, limits: {} };
         const limits = { ...current.limits };
         if (o.rpm !== undefined || o.tpm !== undefined) {
           const prev = limits[o.tier];
           limits[o.tier] = { requestsPerMinute: o.rpm ?? prev?.requestsPerMinute ?? 600, tokensPerMinute: o.tpm ?? prev?.tokensPerMinute ?? 1_000_000 };
         }
-        const budget = o.budgetMicros !== undefined ? { monthlyMicros: o.budgetMicros, mode: o.budgetMode } : current.budget;
-        await store.putTenant({ ...current, limits, budget });
+        await store.putTenant({ ...current, limits });
         console.log(JSON.stringify(store.settings(tenant), null, 2));
       }),
     );

@@ -1,0 +1,53 @@
+import { DeliverPolicy, type JetStreamClient } from '@switchyard/bus';
+import { decodeEvent, filters, streams, type BudgetState } from '@switchyard/contracts';
+import { newerBudgetState } from './domain/budget-plan.js';
+
+export interface BudgetStates {
+  /** The latest state billing published for a tenant; undefined when it has no budget. */
+  stateOf(tenant: string): BudgetState | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Mirrors the budget states billing publishes on `billing.budget.<tenant>` (billing owns
+ * budgets and the month's spend in its ledger). Starts from the last state of every tenant,
+ * then follows live, so a budget set through `SetBudget` is enforced here within the time
+ * billing takes to publish it, and a restart or a Redis flush forgets no spend.
+ * Resolves once the stored states are read.
+ */
+export async function followBudgetStates(js: JetStreamClient, onError: (e: unknown) => void): Promise<BudgetStates> {
+  const states = new Map<string, BudgetState>();
+  const consumer = await js.consumers.get(streams.BILLING.name, {
+    filter_subjects: filters.allBillingBudget,
+    deliver_policy: DeliverPolicy.LastPerSubject,
+  });
+  const pendingAtStart = (await consumer.info()).num_pending;
+  let caughtUp!: () => void;
+  const initial = new Promise<void>((resolve) => (caughtUp = resolve));
+  if (pendingAtStart === 0) caughtUp();
+  const messages = await consumer.consume();
+  const done = (async () => {
+    for await (const msg of messages) {
+      try {
+        const payload = decodeEvent(msg.data).payload;
+        if (payload?.$case === 'budgetState') {
+          const next = payload.budgetState;
+          const current = states.get(next.tenant);
+          if (!current || newerBudgetState(next, current)) states.set(next.tenant, next);
+        }
+      } catch (e) {
+        onError(e);
+      } finally {
+        if (msg.info.pending === 0) caughtUp();
+      }
+    }
+  })();
+  await initial;
+  return {
+    stateOf: (tenant) => states.get(tenant),
+    async stop() {
+      await messages.close();
+      await done;
+    },
+  };
+}

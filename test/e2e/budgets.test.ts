@@ -1,0 +1,141 @@
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { hashApiKey } from '@switchyard/auth';
+import { openBucket } from '@switchyard/bus';
+import { buckets } from '@switchyard/contracts';
+import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
+import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
+import { waitFor } from '@switchyard/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSystem, type RunningSystem } from '../support/system.js';
+
+/**
+ * Budgets have one owner, billing: set through `SetBudget`, enforced by admission from what
+ * billing publishes (the ledger's spend) plus its own in-flight reservations.
+ */
+let system: RunningSystem;
+const clients: SwitchyardClient[] = [];
+
+beforeAll(async () => {
+  // A short grace, so admission's provisional amounts give way to the ledger's within the test.
+  system = await startSystem({ provisionalGraceMs: 300 });
+}, 60_000);
+afterAll(async () => {
+  clients.forEach((c) => c.close());
+  await system?.stop();
+});
+
+async function clientFor(tenant: string): Promise<SwitchyardClient> {
+  const apiKey = `sy_test_${tenant}_${Math.random().toString(36).slice(2)}`;
+  await system.tenants.putKey({ tenant, keyId: `${tenant}-${Math.random().toString(36).slice(2, 8)}`, keyHash: hashApiKey(apiKey) });
+  const client = createSwitchyardClient({ address: system.admissionAddress, apiKey });
+  clients.push(client);
+  await waitFor('key propagated', () => client.getRequest('req_none').catch((e: ServiceError) => (e.code === status.NOT_FOUND ? true : undefined)));
+  return client;
+}
+
+/** What the ledger charged a tenant (debits to its own accounts), in micros, and for how many requests. */
+async function ledgerSpend(tenant: string) {
+  const [row] = await system.sql<{ n: string; micros: string | null }[]>`
+    SELECT count(DISTINCT t.id) AS n, sum(e.amount_micros) FILTER (WHERE e.side = 'debit' AND e.account_id LIKE ${`tenant:${tenant}:%`}) AS micros
+      FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id WHERE t.tenant = ${tenant}`;
+  return { requests: Number(row!.n), micros: Number(row!.micros ?? 0) };
+}
+
+const outcome = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: ServiceError) => `${status[e.code]}: ${e.details}`,
+  );
+
+describe('budgets, owned by billing', () => {
+  it('refuses the next request over a budget set only through SetBudget within 1 s', async () => {
+    const client = await clientFor('setonly');
+    expect(await outcome(client.complete({ model: 'llama-3.1-8b', prompt: 'before any budget', maxTokens: 8 }))).toBe('ok');
+    await system.setBudget('setonly', { hardLimitMicros: 1 });
+    const setAt = Date.now();
+    const refused = await waitFor(
+      'refusal',
+      async () => {
+        const o = await outcome(client.complete({ model: 'llama-3.1-8b', prompt: 'after the budget', maxTokens: 8 }));
+        return o === 'ok' ? undefined : o;
+      },
+      1_000,
+    );
+    expect(Date.now() - setAt).toBeLessThan(1_000);
+    expect(refused).toMatch(/^RESOURCE_EXHAUSTED: monthly budget of tenant setonly would be exceeded/);
+  });
+
+  it("never lets 200 concurrent requests through the chat-large alias exceed a hard budget, and admission's spend settles to the ledger's", async () => {
+    const client = await clientFor('aliased');
+    const hard = 2_000;
+    await system.setBudget('aliased', { hardLimitMicros: hard });
+    await waitFor('budget known to admission', () => system.admissions[0]!.budgetSpend('aliased'));
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => outcome(client.complete({ model: 'chat-large', prompt: `request ${i} ${'x'.repeat(40)}`, maxTokens: 16 }))),
+    );
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    expect(ok).toBeGreaterThan(0);
+    expect(outcomes.filter((o) => o !== 'ok').every((o) => o.startsWith('RESOURCE_EXHAUSTED: monthly budget of tenant aliased'))).toBe(true);
+    const ledger = await waitFor('every completed request billed', async () => {
+      const l = await ledgerSpend('aliased');
+      return l.requests === ok ? l : undefined;
+    });
+    expect(ledger.micros).toBeLessThanOrEqual(hard);
+    // Every settlement priced the resolved model (an alias has no price): none was dead-lettered,
+    // nothing stays reserved, and once billing published the spend admission counts the ledger's.
+    const spend = await waitFor(
+      "admission's spend equal to the ledger's",
+      async () => {
+        const s = await system.admissions[0]!.budgetSpend('aliased');
+        return s && s.reservedMicros === 0 && s.spentMicros === ledger.micros ? s : undefined;
+      },
+      10_000,
+    );
+    expect(spend).toEqual({ spentMicros: ledger.micros, reservedMicros: 0 });
+  });
+
+  it("still enforces the month's spend after FLUSHALL on Redis", async () => {
+    const client = await clientFor('flushed');
+    await system.setBudget('flushed', { hardLimitMicros: 60 });
+    await waitFor('budget known to admission', () => system.admissions[0]!.budgetSpend('flushed'));
+    // Spend until refused.
+    for (let i = 0; i < 40; i++) {
+      if ((await outcome(client.complete({ model: 'llama-3.1-8b', prompt: `spend ${i} ${'y'.repeat(40)}`, maxTokens: 16 }))) !== 'ok') break;
+    }
+    const spent = await waitFor('ledger spend published', async () => {
+      const l = await ledgerSpend('flushed');
+      const s = await system.admissions[0]!.budgetSpend('flushed');
+      return s && l.micros > 0 && s.spentMicros === l.micros ? l : undefined;
+    });
+    const redis = new Redis(system.servers.redis.url);
+    await redis.flushall();
+    redis.disconnect();
+    expect(await outcome(client.complete({ model: 'llama-3.1-8b', prompt: `after the flush ${'z'.repeat(40)}`, maxTokens: 16 }))).toMatch(
+      /^RESOURCE_EXHAUSTED: monthly budget of tenant flushed would be exceeded/,
+    );
+    expect((await ledgerSpend('flushed')).micros).toBe(spent.micros);
+  });
+
+  it('reserves at the price-book version in force: a version taking effect changes the next reservations', async () => {
+    const client = await clientFor('repriced');
+    await system.setBudget('repriced', { hardLimitMicros: 100 });
+    await waitFor('budget known to admission', () => system.admissions[0]!.budgetSpend('repriced'));
+    const request = () => outcome(client.complete({ model: 'llama-3.1-8b', prompt: 'a short prompt', maxTokens: 20 }));
+    // At v1 the worst case is ~13 micros: well inside the budget.
+    expect(await request()).toBe('ok');
+    // Billing writes every version to the `pricebook` bucket; this one is 20x dearer from 1 s on.
+    const effectiveFromUnixMs = Date.now() + 1_000;
+    const dear: PriceBook = {
+      ...DEFAULT_PRICE_BOOK,
+      version: 'v-dear',
+      effectiveFromUnixMs,
+      models: { ...DEFAULT_PRICE_BOOK.models, 'llama-3.1-8b': { inputPer1k: 4_000, cachedInputPer1k: 1_000, outputPer1k: 12_000 } },
+    };
+    const kv = await openBucket(system.nc, buckets.pricebook);
+    await kv.put(dear.version, JSON.stringify(dear));
+    expect(await request()).toBe('ok');
+    await waitFor('the dear version in force', () => (Date.now() > effectiveFromUnixMs ? true : undefined));
+    expect(await request()).toMatch(/^RESOURCE_EXHAUSTED: .*may cost up to 25\d micros/);
+  });
+});
