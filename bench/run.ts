@@ -134,7 +134,8 @@ async function main() {
   while (performance.now() - billedAt < 120_000) {
     const [row] = await sql<
       { n: string; d: string }[]
-    >`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions WHERE tenant = 'bench'`;
+    >`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions
+       WHERE tenant = 'bench' AND kind = 'usage' AND usage_id = 'usage-' || request_id`; -- completions; unfinished attempts have ids of their own
     billed = Number(row!.n);
     duplicates = Number(row!.d);
     if (billed >= completed) break;
