@@ -48,8 +48,8 @@ const ledgerRows = (requestId: string) =>
 const words = (text: string) => text.split(' ').filter(Boolean).length;
 
 /** Opens a long stream and collects what the caller receives. */
-function openStream() {
-  const stream = client.generate({ model: 'llama-3.1-8b', prompt: PROMPT, maxTokens: 2_000 });
+function openStream(timeoutMs?: number) {
+  const stream = client.generate({ model: 'llama-3.1-8b', prompt: PROMPT, maxTokens: 2_000, timeoutMs });
   const got = { requestId: '', chunks: 0, text: '', lastAt: Date.now(), ended: false };
   stream.on('data', (e: { event?: { $case: string; started?: { requestId: string }; chunk?: { text: string } } }) => {
     if (e.event?.$case === 'started') got.requestId = e.event.started!.requestId;
@@ -65,6 +65,24 @@ function openStream() {
   return { stream, got };
 }
 
+/** Counts the output tokens the workers sent for one request, as the bus carried them. */
+function watchSent(requestId: () => string) {
+  let sent = 0;
+  const count = (c: TokenChunk) => {
+    if (c.requestId === requestId()) sent += words(c.text);
+  };
+  const subs = [
+    system.nc.subscribe('_SY.relay.>', { callback: (_e, m) => TokenChunks.decode(m.data).chunks.forEach(count) }),
+    system.nc.subscribe('_SY.tokens.>', { callback: (_e, m) => count(TokenChunk.decode(m.data)) }),
+  ];
+  return {
+    get sent() {
+      return sent;
+    },
+    stop: () => subs.forEach((s) => s.unsubscribe()),
+  };
+}
+
 describe('unfinished work', () => {
   it('a caller who cancels after N output tokens is billed the prompt and exactly N output tokens', async () => {
     // The same prompt run to the end: its input tokens are what any attempt of it reads.
@@ -77,19 +95,14 @@ describe('unfinished work', () => {
 
     // What left the worker for the request, as the bus carried it.
     const { stream, got } = openStream();
-    let sent = 0;
-    const count = (c: TokenChunk) => {
-      if (c.requestId === got.requestId) sent += words(c.text);
-    };
-    const relayed = system.nc.subscribe('_SY.relay.>', { callback: (_e, m) => TokenChunks.decode(m.data).chunks.forEach(count) });
-    const direct = system.nc.subscribe('_SY.tokens.>', { callback: (_e, m) => count(TokenChunk.decode(m.data)) });
+    const bus = watchSent(() => got.requestId);
     try {
       await waitFor('a few chunks', () => (got.chunks >= 5 ? true : undefined));
       // Freeze the worker mid-answer, so "after N tokens" is exact: nothing more is generated.
       expect(await fault({ kind: 'hang' })).toMatchObject({ hung: true });
       await waitFor('the caller to have everything the worker sent', () => {
         const n = words(got.text);
-        return n === sent && Date.now() - got.lastAt > 300 ? true : undefined;
+        return n === bus.sent && Date.now() - got.lastAt > 300 ? true : undefined;
       });
       const n = words(got.text);
       expect(n).toBeGreaterThanOrEqual(5);
@@ -108,9 +121,30 @@ describe('unfinished work', () => {
         SELECT outcome, output_tokens FROM metered_usage WHERE request_id = ${got.requestId}`;
       expect(metered).toMatchObject({ outcome: 'cancelled', output_tokens: String(n) });
     } finally {
-      relayed.unsubscribe();
-      direct.unsubscribe();
+      bus.stop();
       await fault({ kind: 'clear' });
+    }
+  });
+
+  it('a deadline that passes mid-stream ends the request EXPIRED, billed the prompt and the tokens streamed until then', async () => {
+    const { got } = openStream(1_500);
+    const bus = watchSent(() => got.requestId);
+    try {
+      await waitFor('the call to end at its deadline', () => (got.ended ? true : undefined));
+      const [row] = await waitFor('the expired request billed', async () => {
+        const rows = await ledgerRows(got.requestId);
+        return rows.length ? rows : undefined;
+      });
+      const [metered] = await system.sql<{ outcome: string }[]>`SELECT outcome FROM metered_usage WHERE request_id = ${got.requestId}`;
+      expect(metered!.outcome).toBe('expired');
+      // Every token the worker streamed before it stopped, and not one more.
+      expect(row!.output_tokens).toBe(bus.sent);
+      expect(row!.output_tokens).toBeGreaterThan(0);
+      expect(row!.output_tokens).toBeLessThan(2_000);
+      expect(row!.input_tokens).toBeGreaterThan(0);
+      expect(Number(row!.amount_micros)).toBeGreaterThan(0);
+    } finally {
+      bus.stop();
     }
   });
 
