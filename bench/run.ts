@@ -132,9 +132,9 @@ async function main() {
   let billed = 0;
   let duplicates = 0;
   while (performance.now() - billedAt < 120_000) {
-    const [row] = await sql<
-      { n: string; d: string }[]
-    >`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions WHERE tenant = 'bench'`;
+    // Completions only (`usage-<request id>`): unfinished attempts have usage ids of their own.
+    const [row] = await sql<{ n: string; d: string }[]>`SELECT count(*) AS n, count(*) - count(DISTINCT request_id) AS d FROM ledger_transactions
+       WHERE tenant = 'bench' AND kind = 'usage' AND usage_id = 'usage-' || request_id`;
     billed = Number(row!.n);
     duplicates = Number(row!.d);
     if (billed >= completed) break;

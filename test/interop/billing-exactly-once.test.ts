@@ -56,6 +56,8 @@ const usageArb = fc.record({
   output: fc.integer({ min: 0, max: 2000 }),
   gpuMs: fc.double({ min: 0, max: 5000, noNaN: true }),
   recordedOffsetMs: fc.integer({ min: 0, max: 60 * 60_000 - 1 }),
+  // Unfinished attempts too: cancelled and expired bill their tokens, failed bill none but cost GPU time.
+  outcome: fc.constantFrom(Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_CANCELLED, Outcome.OUTCOME_EXPIRED, Outcome.OUTCOME_FAILED),
 });
 
 /** A delivery: which usage, whether it is a replay (the worker re-emitted it later, outside any dedupe window), and its batch. */
@@ -77,7 +79,7 @@ describe('exactly-once posting (property)', () => {
           const tenantOf = (i: number) => `prop${run}-t${i}`;
           const usages: BillableUsage[] = specs.map((s, i) => ({
             usageId: `usage-prop${run}-${i}`,
-            outcome: Outcome.OUTCOME_COMPLETED,
+            outcome: s.outcome,
             requestId: `prop${run}-${i}`,
             tenant: tenantOf(s.tenant),
             feature: s.feature,
@@ -145,7 +147,14 @@ describe('exactly-once posting (property)', () => {
           expect(metered).toHaveLength(usages.length);
           const firstRecorded = new Map(metered.map((m) => [m.usage_id, m.recorded_at.getTime()]));
           for (let t = 0; t < 3; t++) {
-            const mine = usages.filter((u) => u.tenant === tenantOf(t)).map((u) => ({ ...u, recordedUnixMs: firstRecorded.get(u.usageId)! }));
+            // A failed attempt's tokens are not the tenant's to pay.
+            const mine = usages
+              .filter((u) => u.tenant === tenantOf(t))
+              .map((u) => ({
+                ...u,
+                recordedUnixMs: firstRecorded.get(u.usageId)!,
+                usage: u.outcome === Outcome.OUTCOME_FAILED ? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 } : u.usage,
+              }));
             const expected = mine.reduce(
               (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: POOLS.get(u.pool)?.capacityClass }).amountMicros,
               0,

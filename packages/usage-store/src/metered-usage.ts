@@ -43,7 +43,8 @@ export async function meteredHours(sql: Sql, q: { startMs: number; endMs: number
 }
 
 /**
- * Which of `requestIds` metering recorded usage for, looking only at usage recorded in
+ * Which of `requestIds` metering recorded a completion's usage for (an unfinished attempt's usage,
+ * a crash's say, does not count: the completion must be there), looking only at usage recorded in
  * [fromMs, toMs) (the BRIN index on recorded_at keeps the lookup to that slice). Empty when
  * metering never ran on this database: nothing was metered.
  */
@@ -51,7 +52,8 @@ export async function meteredRequestIds(sql: Sql, q: { requestIds: readonly stri
   try {
     const rows = await sql<{ request_id: string }[]>`
       SELECT DISTINCT request_id FROM metered_usage
-       WHERE recorded_at >= ${new Date(q.fromMs)} AND recorded_at < ${new Date(q.toMs)} AND request_id = ANY(${sql.array([...q.requestIds])}::text[])`;
+       WHERE recorded_at >= ${new Date(q.fromMs)} AND recorded_at < ${new Date(q.toMs)} AND request_id = ANY(${sql.array([...q.requestIds])}::text[])
+         AND outcome = 'completed'`;
     return new Set(rows.map((r) => r.request_id));
   } catch (e) {
     if (metersNothingYet(e)) return new Set();

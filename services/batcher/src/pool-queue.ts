@@ -75,6 +75,9 @@ export function createPoolQueue(deps: PoolQueueDeps) {
               outcome: Outcome.OUTCOME_EXPIRED,
               reason: 'deadline passed while queued for a GPU',
               pool: deps.pool,
+              tier: q.spec.tier,
+              model: q.spec.model,
+              feature: q.spec.feature,
             }),
             now,
           ).then(() => q.done(), q.done);

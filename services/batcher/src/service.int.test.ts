@@ -12,6 +12,7 @@ import {
   type NatsConnection,
 } from '@switchyard/bus';
 import {
+  Outcome,
   Tier,
   batchingKeys,
   buckets,
@@ -151,5 +152,16 @@ describe('batcher service', () => {
       return info.num_ack_pending === 0 && info.num_pending === 0 ? true : undefined;
     });
     expect(await batches()).toHaveLength(1);
+  });
+
+  it('ends a request whose deadline passed in its queue EXPIRED, naming its tier, the model it was placed for and its feature', async () => {
+    const late = { ...spec('late-1', Tier.TIER_INTERNAL), deadlineUnixMs: Date.now() - 1, feature: 'search' };
+    await dispatch(late);
+    const terminal = await waitFor('the expired terminal on LIFECYCLE', async () => {
+      const m = await jsm.streams.getMessage(streams.LIFECYCLE.name, { last_by_subj: subjects.requestTerminated('expired', 'acme') }).catch(() => null);
+      const payload = m ? decodeEvent(m.data).payload : undefined;
+      return payload?.$case === 'requestTerminated' && payload.requestTerminated.requestId === late.requestId ? payload.requestTerminated : undefined;
+    });
+    expect(terminal).toMatchObject({ outcome: Outcome.OUTCOME_EXPIRED, pool: pool.id, tier: Tier.TIER_INTERNAL, model: 'llama-3.1-8b', feature: 'search' });
   });
 });

@@ -26,6 +26,18 @@ export function createServiceMetrics(registry: Registry | undefined) {
   });
   const tokens = new Counter({ name: 'switchyard_metering_tokens_total', help: 'Tokens metered', labelNames: ['tier', 'kind'], registers });
   const gpuSeconds = new Counter({ name: 'switchyard_metering_gpu_seconds_total', help: 'GPU-seconds metered', labelNames: ['tier', 'pool'], registers });
+  const unfinished = new Counter({
+    name: 'switchyard_metering_attempts_unfinished_total',
+    help: 'Attempts that used a GPU and did not complete, metered once per usage id (cancelled and expired bill their tokens; failed bill none)',
+    labelNames: ['tier', 'outcome'],
+    registers,
+  });
+  const platformGpuSeconds = new Counter({
+    name: 'switchyard_metering_platform_gpu_seconds_total',
+    help: 'GPU-seconds of failed attempts, billed to no tenant: the platform pays for them (also in switchyard_metering_gpu_seconds_total)',
+    labelNames: ['pool'],
+    registers,
+  });
   const duplicates = new Counter({ name: 'switchyard_metering_duplicates_total', help: 'Usage events metered before (redeliveries, replays)', registers });
   const admitted = new Counter({ name: 'switchyard_metering_requests_admitted_total', help: 'Requests admitted', labelNames: ['tier'], registers });
   const terminated = new Counter({
@@ -38,8 +50,13 @@ export function createServiceMetrics(registry: Registry | undefined) {
 
   return {
     metered(u: MeteredUsage) {
-      ttft.observe({ tier: u.tier }, u.ttftMs);
-      completed.inc({ tier: u.tier });
+      if (u.outcome === 'completed') {
+        ttft.observe({ tier: u.tier }, u.ttftMs);
+        completed.inc({ tier: u.tier });
+      } else {
+        unfinished.inc({ tier: u.tier, outcome: u.outcome });
+        if (u.outcome === 'failed') platformGpuSeconds.inc({ pool: u.pool }, u.gpuMicros / 1e6);
+      }
       tokens.inc({ tier: u.tier, kind: 'input' }, u.inputTokens);
       tokens.inc({ tier: u.tier, kind: 'cached_input' }, u.cachedInputTokens);
       tokens.inc({ tier: u.tier, kind: 'output' }, u.outputTokens);

@@ -119,7 +119,11 @@ describe('metering', () => {
     await waitFor('admission counted', async () =>
       (await registry.getSingleMetricAsString('switchyard_metering_requests_admitted_total')).includes('tier="internal"} 1') ? true : undefined,
     );
-    await publishTerminal(js, terminalOf({ requestId: 'm1', tenant: 'acme', outcome: Outcome.OUTCOME_REJECTED, reason: 'no capacity' }), T);
+    await publishTerminal(
+      js,
+      terminalOf({ requestId: 'm1', tenant: 'acme', outcome: Outcome.OUTCOME_REJECTED, reason: 'no capacity', tier: Tier.TIER_INTERNAL }),
+      T,
+    );
     await publishEvent(
       js,
       subjects.decision('policy', 'acme'),
@@ -146,5 +150,102 @@ describe('metering', () => {
       const policy = await registry.getSingleMetricAsString('switchyard_metering_policy_checks_total');
       return terminated.includes('tier="internal",outcome="rejected"} 1') && policy.includes('action="block"} 1') ? true : undefined;
     });
+  });
+});
+
+describe('metering replicas', () => {
+  it('count per-tier completions and rejections right with two replicas, whichever saw the admission', async () => {
+    const replicas: { metering: Metering; registry: Registry; nc: NatsConnection }[] = [];
+    for (const name of ['a', 'b']) {
+      const rnc = await connectBus({ url: nats.url, name: `metering-${name}` });
+      const rregistry = new Registry();
+      const m = createMetering({ nc: rnc, js: jetstream(rnc), sql, logger: createLogger({ service: 'metering', level: 'silent' }), registry: rregistry });
+      await m.start();
+      replicas.push({ metering: m, registry: rregistry, nc: rnc });
+    }
+    const registries = [registry, ...replicas.map((r) => r.registry)];
+    /** A counter summed over every replica, by its labels. */
+    const counted = async (name: string) => {
+      const sums = new Map<string, number>();
+      const perReplica: number[] = [];
+      for (const r of registries) {
+        const values = (await r.getSingleMetric(name)?.get())?.values ?? [];
+        perReplica.push(values.reduce((s, v) => s + v.value, 0));
+        for (const v of values) {
+          const key = Object.entries(v.labels)
+            .map(([k, x]) => `${k}=${x}`)
+            .join(',');
+          sums.set(key, (sums.get(key) ?? 0) + v.value);
+        }
+      }
+      return { sums, perReplica };
+    };
+    const before = await counted('switchyard_metering_requests_terminated_total');
+    const beforeAdmitted = await counted('switchyard_metering_requests_admitted_total');
+
+    const js = jetstream(nc);
+    // 20 realtime (15 completed, 5 rejected) and 20 batch (8 completed, 12 rejected).
+    const plan = Array.from({ length: 40 }, (_, i) => {
+      const realtime = i < 20;
+      const j = realtime ? i : i - 20;
+      return { requestId: `rep-${i}`, tier: realtime ? Tier.TIER_REALTIME : Tier.TIER_BATCH, completed: realtime ? j < 15 : j < 8 };
+    });
+    for (const p of plan) {
+      const spec = {
+        requestId: p.requestId,
+        tenant: 'acme',
+        tier: p.tier,
+        model: 'chat-large',
+        prompt: '',
+        promptTokens: 1,
+        maxTokens: 1,
+        feature: 'chat',
+        seed: 0,
+        inbox: '',
+        relayInbox: '',
+        deadlineUnixMs: 0,
+        admittedUnixMs: 0,
+      };
+      await publishEvent(
+        js,
+        subjects.requestAdmitted(p.tier === Tier.TIER_REALTIME ? 'realtime' : 'batch', 'acme'),
+        makeEvent(
+          { id: `adm-${p.requestId}`, tenant: 'acme', requestId: p.requestId, nowMs: T },
+          { $case: 'requestAdmitted', requestAdmitted: { request: spec } },
+        ),
+      );
+    }
+    for (const p of plan) {
+      const outcome = p.completed ? Outcome.OUTCOME_COMPLETED : Outcome.OUTCOME_REJECTED;
+      await publishTerminal(
+        js,
+        terminalOf({ requestId: p.requestId, tenant: 'acme', outcome, reason: '', tier: p.tier, model: p.completed ? 'llama-3.1-70b' : '', feature: 'chat' }),
+        T,
+      );
+    }
+    const delta = (after: Map<string, number>, was: Map<string, number>, key: string) => (after.get(key) ?? 0) - (was.get(key) ?? 0);
+    const terminated = await waitFor('every outcome counted once across the replicas', async () => {
+      const now = await counted('switchyard_metering_requests_terminated_total');
+      const total = [...now.sums.values()].reduce((a, b) => a + b, 0) - [...before.sums.values()].reduce((a, b) => a + b, 0);
+      return total === 40 ? now : undefined;
+    });
+    const admitted = await waitFor('every admission counted', async () => {
+      const now = await counted('switchyard_metering_requests_admitted_total');
+      return delta(now.sums, beforeAdmitted.sums, 'tier=realtime') === 20 && delta(now.sums, beforeAdmitted.sums, 'tier=batch') === 20 ? now : undefined;
+    });
+    const rate = (tier: string, outcome: string) =>
+      delta(terminated.sums, before.sums, `tier=${tier},outcome=${outcome}`) / delta(admitted.sums, beforeAdmitted.sums, `tier=${tier}`);
+    expect(rate('realtime', 'completed')).toBe(0.75);
+    expect(rate('realtime', 'rejected')).toBe(0.25);
+    expect(rate('batch', 'completed')).toBe(0.4);
+    expect(rate('batch', 'rejected')).toBe(0.6);
+    expect([...terminated.sums.keys()].filter((k) => /unknown|unspecified/.test(k))).toEqual([]);
+    // The replicas shared the work: more than one of them counted outcomes.
+    expect(terminated.perReplica.map((n, i) => n - before.perReplica[i]!).filter((n) => n > 0).length).toBeGreaterThan(1);
+
+    for (const r of replicas) {
+      await r.metering.stop();
+      await r.nc.close();
+    }
   });
 });

@@ -15,7 +15,6 @@ import type { Sql } from 'postgres';
 import { migrate } from './migrate.js';
 import { meteredUsage, toBillableFromMetered, type MeteredUsage } from './domain/rollup.js';
 import { createServiceMetrics } from './service-metrics.js';
-import { createTierMemory } from './domain/tier-memory.js';
 import { recordUsage } from './usage-store.js';
 
 export interface MeteringDeps {
@@ -41,7 +40,6 @@ export interface MeteringDeps {
 export function createMetering(deps: MeteringDeps) {
   const now = deps.now ?? Date.now;
   const metrics = createServiceMetrics(deps.registry);
-  const tiers = createTierMemory();
   const consumers: RunningConsumer[] = [];
 
   const batch = createMicroBatch<MeteredUsage, void>({
@@ -89,14 +87,13 @@ export function createMetering(deps: MeteringDeps) {
     follow(filters.allAdmitted, (event) => {
       const spec = event.payload?.$case === 'requestAdmitted' ? event.payload.requestAdmitted.request : undefined;
       if (!spec) return;
-      const tier = tierLabel(spec.tier);
-      tiers.remember(spec.requestId, tier);
-      metrics.admitted(tier);
+      metrics.admitted(tierLabel(spec.tier));
     });
     follow(filters.allTerminals, (event) => {
       if (event.payload?.$case !== 'requestTerminated') return;
+      // The event names its tier, so any replica counts it right, whoever saw the admission.
       const t = event.payload.requestTerminated;
-      metrics.terminated(tiers.take(t.requestId), outcomeName(t.outcome));
+      metrics.terminated(tierLabel(t.tier), outcomeName(t.outcome));
     });
     follow(filters.allPolicyDecisions, (event) => {
       if (event.payload?.$case === 'decision') metrics.policyCheck(event.payload.decision.action);

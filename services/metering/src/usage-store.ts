@@ -1,5 +1,6 @@
 // Metering is the only writer of its tables (created by `migrations/`); every other reader
 // goes through the queries of `@switchyard/usage-store`, which change with them.
+import type { OutcomeName } from '@switchyard/contracts';
 import type { Sql } from 'postgres';
 import { rollupDeltas, type MeteredUsage } from './domain/rollup.js';
 
@@ -25,11 +26,12 @@ export async function recordUsage(sql: Sql, usages: readonly MeteredUsage[]): Pr
     const col = <T>(f: (u: MeteredUsage) => T) => tx.array(unique.map(f) as never[]);
     const inserted = await tx<{ usage_id: string }[]>`
       INSERT INTO metered_usage (usage_id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens,
-        output_tokens, gpu_us, ttft_ms, recorded_at)
+        output_tokens, gpu_us, ttft_ms, recorded_at, outcome)
       SELECT * FROM unnest(${col((u) => u.usageId)}::text[], ${col((u) => u.requestId)}::text[], ${col((u) => u.tenant)}::text[],
         ${col((u) => u.feature)}::text[], ${col((u) => u.model)}::text[], ${col((u) => u.tier)}::text[], ${col((u) => u.pool)}::text[],
         ${col((u) => u.inputTokens)}::int8[], ${col((u) => u.cachedInputTokens)}::int8[], ${col((u) => u.outputTokens)}::int8[],
-        ${col((u) => u.gpuMicros)}::int8[], ${col((u) => u.ttftMs)}::float8[], ${col((u) => iso(u.recordedUnixMs))}::timestamptz[])
+        ${col((u) => u.gpuMicros)}::int8[], ${col((u) => u.ttftMs)}::float8[], ${col((u) => iso(u.recordedUnixMs))}::timestamptz[],
+        ${col((u) => u.outcome)}::text[])
       ON CONFLICT (usage_id) DO NOTHING
       RETURNING usage_id`;
     const fresh = new Set(inserted.map((r) => r.usage_id));
@@ -52,9 +54,10 @@ export async function recordUsage(sql: Sql, usages: readonly MeteredUsage[]): Pr
           gpu_us: string;
           ttft_ms: number;
           recorded_at: Date;
+          outcome: OutcomeName;
         }[]
       >`
-        SELECT usage_id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens, output_tokens, gpu_us, ttft_ms, recorded_at
+        SELECT usage_id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens, output_tokens, gpu_us, ttft_ms, recorded_at, outcome
           FROM metered_usage WHERE usage_id = ANY(${tx.array(seen)}::text[])`;
       for (const r of rows) {
         stored.set(r.usage_id, {
@@ -71,6 +74,7 @@ export async function recordUsage(sql: Sql, usages: readonly MeteredUsage[]): Pr
           gpuMicros: Number(r.gpu_us),
           ttftMs: r.ttft_ms,
           recordedUnixMs: r.recorded_at.getTime(),
+          outcome: r.outcome,
         });
       }
     }

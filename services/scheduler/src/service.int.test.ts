@@ -144,6 +144,8 @@ describe('scheduler service', () => {
     );
     expect(terminal.outcome).toBe(Outcome.OUTCOME_REJECTED);
     expect(terminal.reason).toContain('no-such-model-7b');
+    // It names its tier and feature, so metering counts it without having seen the admission; never placed, it ran on no model.
+    expect(terminal).toMatchObject({ tier: request.tier, feature: request.feature, model: '' });
     // Retrying the same request cannot help, and nothing reached a pool.
     expect(terminal.retryAfterMs).toBe(0);
     const dispatched = await stored(streams.DISPATCH.name, subjects.dispatch(pool.id));

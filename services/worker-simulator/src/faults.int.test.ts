@@ -67,7 +67,15 @@ describe('injected crash', () => {
     expect(chunks.some((c) => c.attempt > 2)).toBe(false);
     const { terminals, usage } = await recorded(tenant);
     expect(terminals).toHaveLength(1);
-    expect(usage).toHaveLength(1);
+    // The completion is billed once; the crashed attempt's GPU time is recorded as a failed
+    // attempt under a usage id of its own (metering bills it no tokens).
+    const completions = usage.filter((u) => u.outcome === Outcome.OUTCOME_COMPLETED);
+    expect(completions.map((u) => [u.usageId, u.workerId])).toEqual([[`usage-${r.requestId}`, survivor]]);
+    const lost = usage.filter((u) => u.outcome === Outcome.OUTCOME_FAILED);
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ workerId: victim, pool: pool.id, tier: r.tier, model: r.model, feature: r.feature });
+    expect(lost[0]!.usageId).not.toBe(`usage-${r.requestId}`);
+    expect(lost[0]!.gpuMs).toBeGreaterThan(0);
     // A dead worker stops heartbeating; its entry ages out of the bucket.
     expect(parseHeartbeat((await h.kv.get(heartbeatKey(pool.id, victim)))!.value)!.atUnixMs).toBe(beatAtCrash.atUnixMs);
     expect(await fault(h.nc, subjects.workerControl(pool.id, victim), { kind: 'clear' })).toMatchObject({ crashed: false });
@@ -106,13 +114,13 @@ describe('injected hang', () => {
 });
 
 describe('injected stream cut, errors, slowdown, drain and caller cancels', () => {
-  it('a cut stream ends in an explicit FAILED event with the chunks it sent, never a completion or a bill', async () => {
+  it('a cut stream ends in an explicit FAILED event with the chunks it sent, never a completion; its GPU time is recorded as a failed attempt', async () => {
     const { tenant, pool, sim, seen } = await onePool(h);
     expect(await fault(h.nc, subjects.workerControl(pool.id), { kind: 'cut-stream', afterTokens: 10 })).toMatchObject({ cutFraction: 1, cutAfterTokens: 10 });
     const cut = requestSpec(tenant, 0, { maxTokens: 64 });
     await publishBatch(h.js, pool.id, [cut]);
     const t = await seen.terminal(cut.requestId);
-    expect(t.outcome).toBe(Outcome.OUTCOME_FAILED);
+    expect(t).toMatchObject({ outcome: Outcome.OUTCOME_FAILED, tier: cut.tier, model: cut.model, feature: cut.feature, usage: undefined });
     // The first token goes alone, then 4 a chunk: tokens 0 | 1-4 | 5-8 went out; 9 was held.
     expect(t.reason).toMatch(/stream cut after 3 chunks \(10 of 64 tokens/);
     expect(t.chunkCount).toBe(3);
@@ -124,7 +132,11 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
     expect(await seen.terminal(whole.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, chunkCount: 1 + Math.ceil(63 / 4) });
     const { terminals, usage } = await recorded(tenant);
     expect(terminals.filter((x) => x.requestId === cut.requestId).map((x) => x.outcome)).toEqual([Outcome.OUTCOME_FAILED]);
-    expect(usage.map((u) => u.requestId)).toEqual([whole.requestId]);
+    expect(usage.map((u) => [u.requestId, u.outcome])).toEqual([
+      [cut.requestId, Outcome.OUTCOME_FAILED],
+      [whole.requestId, Outcome.OUTCOME_COMPLETED],
+    ]);
+    expect(usage[0]!.gpuMs).toBeGreaterThan(0);
     const consumer = await (await h.js.jetstreamManager()).consumers.info(streams.BATCHES.name, `workers-${pool.id}`);
     expect(consumer).toMatchObject({ num_ack_pending: 0, num_pending: 0, num_redelivered: 0 });
     seen.close();
@@ -179,15 +191,25 @@ describe('injected stream cut, errors, slowdown, drain and caller cancels', () =
     await waitFor('first chunks', () => (seen.chunks(running.requestId).length >= 2 ? true : undefined));
     h.nc.publish(subjects.cancelRequest(running.requestId));
     const t = await seen.terminal(running.requestId);
-    expect(t).toMatchObject({ outcome: Outcome.OUTCOME_CANCELLED });
+    expect(t).toMatchObject({ outcome: Outcome.OUTCOME_CANCELLED, tier: running.tier, model: running.model, feature: running.feature });
     await sleep(100);
     expect(seen.chunks(running.requestId)).toHaveLength(t.chunkCount);
+    // Billed: the prompt and exactly the tokens streamed before the cancel, on the usage record and the terminal event.
+    const streamed = seen
+      .chunks(running.requestId)
+      .map((c) => c.text)
+      .join('')
+      .split(' ').length;
+    expect(t.usage).toEqual({ inputTokens: running.promptTokens, cachedInputTokens: 0, outputTokens: streamed });
     const early = requestSpec(tenant, 1);
     h.nc.publish(subjects.cancelRequest(early.requestId));
     await h.nc.flush();
     await publishBatch(h.js, pool.id, [early]);
     expect(await seen.terminal(early.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_CANCELLED, chunkCount: 0 });
-    expect((await recorded(tenant)).usage).toHaveLength(0);
+    // The early cancel never reached a GPU: nothing to bill or cost.
+    const { usage } = await recorded(tenant);
+    expect(usage.map((u) => [u.requestId, u.outcome, u.usage])).toEqual([[running.requestId, Outcome.OUTCOME_CANCELLED, t.usage]]);
+    expect(usage[0]!.gpuMs).toBeGreaterThan(0);
     seen.close();
     await sim.sim.stop();
   });

@@ -1,6 +1,8 @@
 import { publishEvent, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type TokenUsage } from '@switchyard/contracts';
+import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import { attemptUsageId } from './domain/attempt-usage.js';
 import type { SequenceResult } from './domain/engine.js';
+import type { Unfinished } from './domain/preflight.js';
 import { tokenText } from './domain/text.js';
 
 /** Where a worker's outputs go and who it says it is. */
@@ -71,14 +73,18 @@ export interface TokenStream {
   flush(): void;
   /** Chunks sent so far. */
   readonly chunks: number;
+  /** Output tokens in the chunks sent so far: what the caller was streamed (held tokens are not). */
+  readonly tokens: number;
 }
 
 export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt: number, chunkTokens: number): TokenStream {
   let text = '';
   let held = 0;
   let seq = 0;
+  let sent = 0;
   const send = () => {
     deps.outbox.add(request, { requestId: request.requestId, seq: seq++, attempt, text });
+    sent += held;
     text = '';
     held = 0;
   };
@@ -93,6 +99,9 @@ export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt:
     get chunks() {
       return seq;
     },
+    get tokens() {
+      return sent;
+    },
   };
 }
 
@@ -105,7 +114,7 @@ export interface RequestTimes {
 }
 
 /**
- * A completed sequence's times as the caller lived them: the engine's, plus `upstreamMs` spent
+ * A sequence's times as the caller lived them (finished, or removed part-way): the engine's, plus `upstreamMs` spent
  * before the worker took the request (admission, scheduling, batching).
  */
 export function usageTimes(upstreamMs: number, r: SequenceResult): RequestTimes {
@@ -117,17 +126,33 @@ export function usageTimes(upstreamMs: number, r: SequenceResult): RequestTimes 
   };
 }
 
-/** Usage first, then the terminal event: metering may see usage before the request is known to be done, never the reverse. */
-export async function publishCompleted(
+/** What an attempt spent on the GPU: the tokens it read and streamed, and its times. */
+export interface AttemptSpend {
+  readonly usage: TokenUsage;
+  readonly times: RequestTimes;
+}
+
+/** The terminal event of `request` with the facts a consumer needs (tier, model run on, feature), so nobody guesses them. */
+const terminalFor = (
   deps: OutputDeps,
   request: RequestSpec,
-  attempt: number,
-  usage: TokenUsage,
-  times: RequestTimes,
-  chunkCount: number,
-): Promise<void> {
+  fields: Pick<RequestTerminated, 'outcome' | 'reason' | 'attempt' | 'chunkCount'> & Partial<RequestTerminated>,
+) =>
+  terminalOf({
+    requestId: request.requestId,
+    tenant: request.tenant,
+    pool: deps.pool,
+    workerId: deps.workerId,
+    tier: request.tier,
+    model: request.model,
+    feature: request.feature,
+    ...fields,
+  });
+
+/** Records what one attempt spent, with how it ended; metering decides what of it is billable. */
+export async function publishUsage(deps: OutputDeps, request: RequestSpec, attempt: number, outcome: Outcome, spend: AttemptSpend): Promise<void> {
   const { requestId, tenant } = request;
-  const usageId = `usage-${requestId}`;
+  const usageId = attemptUsageId({ requestId, outcome, pool: deps.pool, workerId: deps.workerId, attempt });
   await publishEvent(
     deps.js,
     subjects.usageRecorded(tenant),
@@ -139,34 +164,46 @@ export async function publishCompleted(
           usageId,
           requestId,
           tenant,
-          outcome: Outcome.OUTCOME_COMPLETED,
+          outcome,
           feature: request.feature,
           model: request.model,
           tier: request.tier,
           pool: deps.pool,
           workerId: deps.workerId,
-          usage,
-          ...times,
+          usage: spend.usage,
+          ...spend.times,
         },
       },
     ),
   );
+}
+
+/** Usage first, then the terminal event: metering may see usage before the request is known to be done, never the reverse. */
+export async function publishCompleted(deps: OutputDeps, request: RequestSpec, attempt: number, spend: AttemptSpend, chunkCount: number): Promise<void> {
+  await publishUsage(deps, request, attempt, Outcome.OUTCOME_COMPLETED, spend);
   await publishTerminal(
     deps.js,
-    terminalOf({ requestId, tenant, outcome: Outcome.OUTCOME_COMPLETED, reason: '', pool: deps.pool, workerId: deps.workerId, attempt, usage, chunkCount }),
+    terminalFor(deps, request, { outcome: Outcome.OUTCOME_COMPLETED, reason: '', attempt, usage: spend.usage, chunkCount }),
     deps.now(),
   );
 }
 
-/** Ends a request that did not complete, with the reason a caller and an operator can act on. */
+/**
+ * Ends a request that did not complete, with the reason a caller and an operator can act on.
+ * An attempt that used the GPU (`spend`) records its usage first: a caller's cancel or deadline
+ * is billed what was streamed, which the terminal event carries too; a failure bills nothing
+ * (its GPU time is the platform's cost), so its terminal event carries no usage.
+ */
 export async function publishUnfinished(
   deps: OutputDeps,
   request: RequestSpec,
   attempt: number,
-  outcome: typeof Outcome.OUTCOME_FAILED | typeof Outcome.OUTCOME_CANCELLED | typeof Outcome.OUTCOME_EXPIRED,
+  outcome: Unfinished,
   reason: string,
   chunkCount: number,
+  spend?: AttemptSpend,
 ): Promise<void> {
-  const { requestId, tenant } = request;
-  await publishTerminal(deps.js, terminalOf({ requestId, tenant, outcome, reason, pool: deps.pool, workerId: deps.workerId, attempt, chunkCount }), deps.now());
+  if (spend) await publishUsage(deps, request, attempt, outcome, spend);
+  const usage = spend && outcome !== Outcome.OUTCOME_FAILED ? spend.usage : undefined;
+  await publishTerminal(deps.js, terminalFor(deps, request, { outcome, reason, attempt, chunkCount, usage }), deps.now());
 }

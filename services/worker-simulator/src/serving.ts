@@ -4,8 +4,17 @@ import type { Logger } from '@switchyard/telemetry';
 import type { BatchTracker } from './batch-tracker.js';
 import type { Engine, SequenceResult, StepReport } from './domain/engine.js';
 import { cutPoint, type ActiveFaults } from './domain/faults.js';
-import { openTokenStream, publishCompleted, publishUnfinished, usageTimes, type OutputDeps, type TokenStream } from './outputs.js';
-import { preflight, type Unfinished } from './domain/preflight.js';
+import {
+  openTokenStream,
+  publishCompleted,
+  publishUnfinished,
+  publishUsage,
+  usageTimes,
+  type AttemptSpend,
+  type OutputDeps,
+  type TokenStream,
+} from './outputs.js';
+import { preflight, stoppedByCaller, type Unfinished } from './domain/preflight.js';
 
 export interface ServingDeps {
   readonly engine: Engine;
@@ -43,8 +52,13 @@ export interface Serving {
   accept(message: PulledMessage): void;
   /** Streams a step's tokens and records the requests it finished or cut. */
   apply(step: StepReport): void;
-  /** Ends a request the caller gave up on as CANCELLED; false if this worker does not hold it. */
+  /** Ends a request the caller gave up on as CANCELLED (EXPIRED past its deadline); false if this worker does not hold it. */
   cancel(requestId: string, simNowMs: number): boolean;
+  /**
+   * A crash: forgets every request (no outcome; JetStream redelivers the batches) and records
+   * the GPU time each spent as a FAILED attempt's usage, which bills the tenant nothing.
+   */
+  abandon(simNowMs: number): Promise<void>;
 }
 
 /**
@@ -61,8 +75,13 @@ export function createServing(deps: ServingDeps): Serving {
       () => batches.settle(f.key, true),
       (e: unknown) => (logger.error({ err: e, requestId: f.request.requestId }, 'could not record the outcome'), batches.settle(f.key, false)),
     );
-  const end = (f: Pick<InFlight, 'key' | 'request' | 'attempt'>, outcome: Unfinished, reason: string, chunks: number) =>
-    record(f, publishUnfinished(out, f.request, f.attempt, outcome, reason, chunks));
+  const end = (f: Pick<InFlight, 'key' | 'request' | 'attempt'>, outcome: Unfinished, reason: string, chunks: number, spend?: AttemptSpend) =>
+    record(f, publishUnfinished(out, f.request, f.attempt, outcome, reason, chunks, spend));
+  /** What an attempt taken off the GPU spent; undefined when it never got GPU time (nothing to record). */
+  const spent = (f: InFlight, r: SequenceResult | undefined): AttemptSpend | undefined =>
+    r && r.gpuMs > 0
+      ? { usage: { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: f.stream.tokens }, times: usageTimes(f.upstreamMs, r) }
+      : undefined;
 
   function admit(request: RequestSpec, attempt: number, key: string) {
     const f = { key, request, attempt };
@@ -107,19 +126,22 @@ export function createServing(deps: ServingDeps): Serving {
           f.stream.push(t.index);
           continue;
         }
-        engine.remove(f.key, step.endMs);
+        const spend = spent(f, engine.remove(f.key, step.endMs));
         inflight.delete(f.key);
         const reason = `stream cut after ${f.stream.chunks} chunks (${t.index} of ${f.request.maxTokens} tokens generated) by an injected fault`;
         const chunks = f.stream.chunks;
-        ended.push(() => end(f, Outcome.OUTCOME_FAILED, reason, chunks));
+        ended.push(() => end(f, Outcome.OUTCOME_FAILED, reason, chunks, spend));
       }
       for (const r of step.finished) {
         const f = inflight.get(r.id);
         if (!f) continue;
         inflight.delete(r.id);
         f.stream.flush();
-        const usage = { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens };
-        ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, usage, usageTimes(f.upstreamMs, r), f.stream.chunks)));
+        const spend = {
+          usage: { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens },
+          times: usageTimes(f.upstreamMs, r),
+        };
+        ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, spend, f.stream.chunks)));
         deps.onCompleted(r);
       }
       // The step's chunks leave before the outcomes they end in.
@@ -129,11 +151,26 @@ export function createServing(deps: ServingDeps): Serving {
     cancel(requestId, simNowMs) {
       const found = [...inflight.values()].filter((f) => f.request.requestId === requestId);
       for (const f of found) {
-        engine.remove(f.key, simNowMs);
+        const spend = spent(f, engine.remove(f.key, simNowMs));
         inflight.delete(f.key);
-        end(f, Outcome.OUTCOME_CANCELLED, 'cancelled by the caller', f.stream.chunks);
+        const { outcome, reason } = stoppedByCaller(f.request, deps.now());
+        end(f, outcome, reason, f.stream.chunks, spend);
       }
       return found.length > 0;
+    },
+
+    async abandon(simNowMs) {
+      const lost = [...inflight.values()];
+      inflight.clear();
+      await Promise.all(
+        lost.map(async (f) => {
+          const spend = spent(f, engine.remove(f.key, simNowMs));
+          if (!spend) return;
+          await publishUsage(out, f.request, f.attempt, Outcome.OUTCOME_FAILED, spend).catch((e: unknown) =>
+            logger.error({ err: e, requestId: f.request.requestId }, 'could not record the GPU time of a crashed attempt'),
+          );
+        }),
+      );
     },
   };
 }

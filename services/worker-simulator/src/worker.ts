@@ -185,6 +185,9 @@ export function createWorker(deps: WorkerDeps) {
     clearInterval(life.beat);
     life.wake.notify();
     logger.warn({ dropped: life.engine.load() }, 'worker crashed (injected)');
+    // What a host's GPU accounting still sees of a dead worker: the GPU time its lost attempts
+    // spent, recorded as failed attempts (the platform's cost, never the tenant's).
+    void life.serving.abandon(life.cursor);
     const restartIn = faults.restartAtMs - now();
     if (Number.isFinite(restartIn)) restartTimer = setTimeout(restart, Math.max(0, restartIn));
   }
@@ -242,6 +245,8 @@ export function createWorker(deps: WorkerDeps) {
         clearInterval(life.beat);
         life.wake.notify();
         await life.loop;
+        // Attempts handed back run again elsewhere; the GPU time they spent here is the platform's.
+        await life.serving.abandon(life.cursor);
       }
       await deps.poolsKv.delete(heartbeatKey(pool.id, workerId)).catch(() => {});
     },

@@ -1,4 +1,4 @@
-import { tierFromText, tierLabel, type BillableUsage, type UsageRecorded } from '@switchyard/contracts';
+import { Outcome, outcomeName, tierFromText, tierLabel, type BillableUsage, type OutcomeName, type UsageRecorded } from '@switchyard/contracts';
 import { gpuMicros } from '@switchyard/db';
 
 /** One usage as metering records it: the quantities billing will be asked to post. */
@@ -18,7 +18,35 @@ export interface MeteredUsage {
   readonly gpuMicros: number;
   readonly ttftMs: number;
   readonly recordedUnixMs: number;
+  /** How the attempt ended; `completed` for usage recorded before outcomes were. */
+  readonly outcome: OutcomeName;
 }
+
+const OUTCOMES: Readonly<Record<OutcomeName, Outcome>> = {
+  completed: Outcome.OUTCOME_COMPLETED,
+  failed: Outcome.OUTCOME_FAILED,
+  cancelled: Outcome.OUTCOME_CANCELLED,
+  expired: Outcome.OUTCOME_EXPIRED,
+  rejected: Outcome.OUTCOME_REJECTED,
+};
+
+/** The outcome a usage record names: absent (older records) or unspecified means completed. */
+export function usageOutcome(outcome: Outcome | undefined): OutcomeName {
+  if (outcome === undefined || outcome === Outcome.OUTCOME_UNSPECIFIED) return 'completed';
+  try {
+    return outcomeName(outcome);
+  } catch {
+    // An outcome this build does not know bills nothing: never invent a charge.
+    return 'failed';
+  }
+}
+
+/**
+ * Whether an attempt's tokens are billed. A completion is; so is work the caller stopped (a
+ * cancel, a deadline), up to what was streamed, as OpenAI's API bills it. A platform failure
+ * (crash, cut stream, injected error) is not: its GPU time stays, as the platform's cost.
+ */
+export const billsTokens = (outcome: OutcomeName): boolean => outcome === 'completed' || outcome === 'cancelled' || outcome === 'expired';
 
 /**
  * A usage event as metering stores it, in one step: tier by name, GPU time in whole
@@ -33,10 +61,14 @@ export function toMetered(billable: BillableUsage, ttftMs: number): MeteredUsage
   return stored(billable, billable.gpuSeconds, ttftMs, billable.recordedUnixMs);
 }
 
+const NO_TOKENS = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+
 const gpuSecondsOf = (gpuMs: number) => gpuMs / 1000;
 
 function stored(u: Omit<BillableUsage, 'gpuSeconds' | 'recordedUnixMs'>, gpuSeconds: number, ttftMs: number, recordedUnixMs: number): MeteredUsage {
-  const t = u.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  const outcome = usageOutcome(u.outcome);
+  // Billable quantities: a failed attempt keeps its GPU time and bills no tokens.
+  const t = (billsTokens(outcome) ? u.usage : undefined) ?? NO_TOKENS;
   return {
     usageId: u.usageId,
     requestId: u.requestId,
@@ -51,6 +83,7 @@ function stored(u: Omit<BillableUsage, 'gpuSeconds' | 'recordedUnixMs'>, gpuSeco
     gpuMicros: gpuMicros(Math.max(0, gpuSeconds)),
     ttftMs: Number.isFinite(ttftMs) ? ttftMs : 0,
     recordedUnixMs,
+    outcome,
   };
 }
 
@@ -70,6 +103,7 @@ export function toBillableFromMetered(m: MeteredUsage): BillableUsage {
     usage: { inputTokens: m.inputTokens, cachedInputTokens: m.cachedInputTokens, outputTokens: m.outputTokens },
     gpuSeconds: m.gpuMicros / 1e6,
     recordedUnixMs: m.recordedUnixMs,
+    outcome: OUTCOMES[m.outcome],
   };
 }
 

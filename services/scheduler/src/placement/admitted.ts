@@ -79,7 +79,16 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
   const publishRejection = (request: RequestSpec, reason: string, retryAfterMs: number) =>
     publishTerminal(
       deps.js,
-      terminalOf({ requestId: request.requestId, tenant: request.tenant, outcome: Outcome.OUTCOME_REJECTED, reason, retryAfterMs }),
+      // Never placed: no model version ran it, so `model` stays empty.
+      terminalOf({
+        requestId: request.requestId,
+        tenant: request.tenant,
+        outcome: Outcome.OUTCOME_REJECTED,
+        reason,
+        retryAfterMs,
+        tier: request.tier,
+        feature: request.feature,
+      }),
       now(),
     );
 

@@ -1,6 +1,6 @@
 import { Outcome, Tier, type RequestSpec } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { preflight, type PreflightContext } from './preflight.js';
+import { preflight, stoppedByCaller, type PreflightContext } from './preflight.js';
 
 const request: RequestSpec = {
   requestId: 'r1',
@@ -36,5 +36,15 @@ describe('preflight', () => {
       reason: 'pool p serves llama-3.1-8b, not llama-3.2-1b',
     });
     expect(preflight(request, { ...ctx, errorFraction: 0.51 })).toMatchObject({ outcome: Outcome.OUTCOME_FAILED, reason: expect.stringMatching(/injected/) });
+  });
+});
+
+describe('stoppedByCaller', () => {
+  const base = { ...request, deadlineUnixMs: 0 };
+
+  it('ends a request stopped past its deadline EXPIRED, any other stop CANCELLED', () => {
+    expect(stoppedByCaller({ ...base, deadlineUnixMs: 1_000 }, 1_000).outcome).toBe(Outcome.OUTCOME_EXPIRED);
+    expect(stoppedByCaller({ ...base, deadlineUnixMs: 1_000 }, 999).outcome).toBe(Outcome.OUTCOME_CANCELLED);
+    expect(stoppedByCaller({ ...base, deadlineUnixMs: 0 }, 5_000).outcome).toBe(Outcome.OUTCOME_CANCELLED);
   });
 });

@@ -34,3 +34,15 @@ export function preflight(request: RequestSpec, ctx: PreflightContext): Refusal 
   }
   return undefined;
 }
+
+/**
+ * How a request the caller stopped while it ran ends: EXPIRED when its deadline has passed (the
+ * relay gives up at the deadline and says so with the same cancel), CANCELLED otherwise. Both
+ * bill what was streamed until then.
+ */
+export function stoppedByCaller(request: RequestSpec, nowMs: number): Refusal {
+  if (request.deadlineUnixMs > 0 && request.deadlineUnixMs <= nowMs) {
+    return { outcome: Outcome.OUTCOME_EXPIRED, reason: 'deadline passed while generating' };
+  }
+  return { outcome: Outcome.OUTCOME_CANCELLED, reason: 'cancelled by the caller' };
+}
