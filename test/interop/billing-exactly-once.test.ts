@@ -147,7 +147,8 @@ describe('exactly-once posting (property)', () => {
           for (let t = 0; t < 3; t++) {
             const mine = usages.filter((u) => u.tenant === tenantOf(t)).map((u) => ({ ...u, recordedUnixMs: firstRecorded.get(u.usageId)! }));
             const expected = mine.reduce(
-              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: POOLS.get(u.pool)?.capacityClass }).amountMicros,
+              // Nobody holds a reservation here: usage on the reserved pool pays the on-demand rate.
+              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: 'on-demand' }).amountMicros,
               0,
             );
             const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.receivable(tenantOf(t))}`;

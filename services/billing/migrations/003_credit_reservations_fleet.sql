@@ -27,7 +27,6 @@ CREATE TABLE reservations (
   starts_at               timestamptz NOT NULL,
   ends_at                 timestamptz NOT NULL,
   fee_per_gpu_hour_micros bigint NOT NULL CHECK (fee_per_gpu_hour_micros >= 0),
-  usage_discount          double precision NOT NULL CHECK (usage_discount >= 0 AND usage_discount <= 1),
   price_version           text NOT NULL,
   created_at              timestamptz NOT NULL DEFAULT now(),
   CHECK (ends_at > starts_at)
