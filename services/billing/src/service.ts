@@ -254,6 +254,8 @@ export function createBilling(deps: BillingDeps) {
       });
       return served.address;
     },
+    /** Charges what is due now (reservation fees, idle GPU time) without waiting for the timer. */
+    accrue,
     async stop() {
       if (reconcileTimer) clearInterval(reconcileTimer);
       if (accrueTimer) clearInterval(accrueTimer);
