@@ -9,6 +9,7 @@ import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts, preparePosting } from './domain/posting.js';
 import { createLedgerPoster } from './ledger-posting.js';
+import { reconcileLedger } from './reconcile-job.js';
 import { createBilling, type Billing } from './service.js';
 
 const MINUTE = 60_000;
@@ -139,5 +140,11 @@ describe('idle capacity', () => {
       }),
     ]);
     expect(report).toMatchObject({ utilization: 0.25, idleCostMicros: 1_350_000 });
+
+    // Reconciliation holds the accrual to the fleet sampled in its hour; a minute written after it was accrued shows.
+    const reconcile = () => reconcileLedger(sql, { startMs: HOUR0, endMs: HOUR0 + 60 * MINUTE, books: new Map([['v1', DEFAULT_PRICE_BOOK]]), nowMs: clock });
+    expect(await reconcile()).toMatchObject({ idleAccruals: [], unbalanced: [], money: { idleGpuCostMicros: 1_350_000 } });
+    await sql`INSERT INTO fleet_minutes (pool, worker, minute) VALUES ('p-fleet', 'late', ${new Date(HOUR0 + 30 * MINUTE)})`;
+    expect((await reconcile()).idleAccruals).toEqual([{ pool: 'p-fleet', hourMs: HOUR0, reason: 'accrued 1800 GPU-s provisioned, sampled 1860' }]);
   });
 });

@@ -7,6 +7,7 @@ import { loadInvoice } from './invoices.js';
 import { addCredit, prepaidCredit } from './ledger.js';
 import { createLedgerPoster } from './ledger-posting.js';
 import { migrate } from './migrate.js';
+import { reconcileLedger } from './reconcile-job.js';
 import { accounts, preparePosting, type PoolCost } from './domain/posting.js';
 
 let pg: TestServer;
@@ -106,6 +107,10 @@ describe('prepaid credit', () => {
       SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id WHERE t.tenant = 'busy'
        GROUP BY t.id HAVING count(e.id) < 2 OR sum(e.amount_micros) FILTER (WHERE e.side = 'debit') <> sum(e.amount_micros) FILTER (WHERE e.side = 'credit')`;
     expect(unbalanced).toHaveLength(0);
+    const report = await reconcileLedger(sql, { startMs: JAN, endMs: JAN + 1, books: BOOKS });
+    expect(report).toMatchObject({ overdrawnPrepaid: [], unbalanced: [], amountMismatches: [], repriced: [] });
+    expect(report.money!.creditAppliedMicros).toBeGreaterThanOrEqual(credit);
+    expect(report.trialBalance.debitMicros).toBe(report.trialBalance.creditMicros);
   });
 
   it('refuses a purchase that reuses a reference with another amount, and changes nothing', async () => {

@@ -19,6 +19,7 @@ import { startNats, startPostgres, testPool, waitFor, type TestServer } from '@s
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accounts } from './domain/posting.js';
+import { reconcileLedger } from './reconcile-job.js';
 import { createBilling, type Billing } from './service.js';
 
 const H = 3_600_000;
@@ -165,6 +166,15 @@ describe('reservations', () => {
       SELECT sum(amount_micros) AS s FROM ledger_transactions WHERE kind = 'reservation_fee' AND recorded_at >= ${new Date(invoice.periodStartUnixMs)}`;
     expect(invoice.reservationFeeMicros).toBe(Number(thisMonth!.s ?? 0));
     expect(invoice.amountDueMicros).toBe(invoice.amountMicros + invoice.reservationFeeMicros);
+
+    // Reconciliation holds every charged hour to the pinned terms and finds none due missing.
+    const report = await reconcileLedger(sql, {
+      startMs: reservation.startUnixMs,
+      endMs: Date.now(),
+      books: new Map([['v1', DEFAULT_PRICE_BOOK]]),
+    });
+    expect(report).toMatchObject({ reservationFees: [], overdrawnPrepaid: [], unbalanced: [], money: { reservationFeeMicros: charged.micros } });
+    expect(report.trialBalance.debitMicros).toBe(report.trialBalance.creditMicros);
   });
 
   it('gives the reserved rate to the holder on its pools only; a non-holder on a reserved pool pays on demand', async () => {

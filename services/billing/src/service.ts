@@ -149,12 +149,16 @@ export function createBilling(deps: BillingDeps) {
       books: catalog!.byVersion(),
       everyEntry: false,
       lifecycle: { js: deps.js, nowMs: now() },
+      nowMs: now(),
     });
     reconcileGauge.set({ kind: 'quantities' }, report.differences.length);
     reconcileGauge.set({ kind: 'unbalanced' }, report.unbalanced.length);
     reconcileGauge.set({ kind: 'amounts' }, report.amountMismatches.length + report.repriced.length);
     reconcileGauge.set({ kind: 'accounts' }, report.accounts.length + report.gpuCost.length);
     reconcileGauge.set({ kind: 'unmetered_completions' }, report.completions?.unmetered.length ?? 0);
+    reconcileGauge.set({ kind: 'prepaid_overdrawn' }, report.overdrawnPrepaid?.length ?? 0);
+    reconcileGauge.set({ kind: 'reservation_fees' }, report.reservationFees?.length ?? 0);
+    reconcileGauge.set({ kind: 'idle_accruals' }, report.idleAccruals?.length ?? 0);
     if (!report.ok) deps.logger.error({ report }, 'reconciliation found differences');
     else deps.logger.info({ startMs: report.startMs, endMs: report.endMs, requests: report.ledger.requests }, 'reconciliation clean');
   };
