@@ -35,6 +35,14 @@ CREATE INDEX reservations_tenant ON reservations (tenant, starts_at);
 CREATE TRIGGER reservations_append_only BEFORE UPDATE OR DELETE ON reservations
   FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
 
+-- How far each reservation's fee has been charged: where the next accrual starts, so it never
+-- rescans a long reservation's hours. A cursor only; the ledger's unique external id
+-- (`reservation-fee:<id>:<hour>`) is what charges each hour once.
+CREATE TABLE reservation_fee_progress (
+  reservation_id text PRIMARY KEY REFERENCES reservations (id),
+  charged_until  timestamptz NOT NULL
+);
+
 -- The provisioned fleet: one row per worker that sent a live heartbeat in a minute. Every
 -- billing replica samples; the primary key makes a minute count once however many did.
 CREATE TABLE fleet_minutes (

@@ -201,4 +201,23 @@ describe('reservations', () => {
       ['u-globex-r', onDemand, 'on-demand'],
     ]);
   });
+
+  it('catches up a reservation made long after it started, past the most hours one accrual posts', async () => {
+    const start = HOUR0 - 300 * 24 * H;
+    const { error } = await call(
+      'createReservation',
+      { reservationId: 'long-co-1', tenant: 'long-co', pools: ['r-8b-b'], gpus: 1, startUnixMs: start, endUnixMs: HOUR0 + H },
+      keys.ops,
+    );
+    expect(error).toBeUndefined();
+    const hours = await waitFor(
+      'every elapsed hour charged',
+      async () => {
+        const [row] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE kind = 'reservation_fee' AND tenant = 'long-co'`;
+        return Number(row!.n) >= 300 * 24 ? Number(row!.n) : undefined;
+      },
+      30_000,
+    );
+    expect(hours).toBe((Math.floor(Date.now() / H) * H - start) / H);
+  }, 60_000);
 });

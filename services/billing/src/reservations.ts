@@ -74,8 +74,6 @@ export async function feesCharged(sql: Sql, tenant?: string): Promise<Map<string
 /** The ledger's key of one reservation-hour's fee; a reservation id holds no ':'. */
 export const feeExternalId = (reservationId: string, hourMs: number) => `reservation-fee:${reservationId}:${new Date(hourMs).toISOString()}`;
 
-/** Fees already charged this long ago are not looked at again (a reservation's fees are posted in order). */
-const LOOKBACK_MS = 35 * 24 * 3_600_000;
 /** Reservation-hours one accrual posts at most; the next takes the rest. */
 const MAX_HOURS_PER_RUN = 5_000;
 
@@ -97,31 +95,27 @@ async function ensureAccounts(tx: TransactionSql, ids: { id: string; tenant: str
  * Returns the hours newly charged.
  */
 export async function accrueReservationFees(sql: Sql, reservations: readonly Reservation[], nowMs: number): Promise<number> {
-  const live = reservations.filter((r) => r.startMs < nowMs && r.endMs > nowMs - LOOKBACK_MS);
-  if (!live.length) return 0;
-  const last = await sql<{ id: string; last: Date }[]>`
-    SELECT split_part(external_id, ':', 2) AS id, max(recorded_at) AS last FROM ledger_transactions
-     WHERE kind = 'reservation_fee' AND tenant = ANY(${sql.array([...new Set(live.map((r) => r.tenant))])}::text[])
-       AND recorded_at >= ${new Date(nowMs - LOOKBACK_MS)}
-     GROUP BY 1`;
-  const lastById = new Map(last.map((l) => [l.id, l.last.getTime()]));
-  const due = live
-    .flatMap((r) => {
-      const after = lastById.get(r.id);
-      return feeHours(r, after === undefined ? r.startMs : Math.floor(after / 3_600_000) * 3_600_000 + 3_600_000, nowMs).map((h) => ({ r, h }));
-    })
-    .slice(0, MAX_HOURS_PER_RUN);
+  const started = reservations.filter((r) => r.startMs < nowMs);
+  if (!started.length) return 0;
+  const progress = await sql<{ reservation_id: string; charged_until: Date }[]>`
+    SELECT reservation_id, charged_until FROM reservation_fee_progress WHERE reservation_id = ANY(${sql.array(started.map((r) => r.id))}::text[])`;
+  const chargedUntil = new Map(progress.map((p) => [p.reservation_id, p.charged_until.getTime()]));
+  const due = started.flatMap((r) => feeHours(r, chargedUntil.get(r.id) ?? r.startMs, nowMs).map((h) => ({ r, h }))).slice(0, MAX_HOURS_PER_RUN);
   if (!due.length) return 0;
+  const until = new Map<string, number>();
+  for (const { r, h } of due) until.set(r.id, Math.max(until.get(r.id) ?? 0, Math.min(h.hourMs + 3_600_000, r.endMs)));
+  const advanced = [...until.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
   return retryConflicts(() =>
-    sql.begin(async (tx) => {
-      const specs = new Map<string, { id: string; tenant: string | null; kind: string }>();
-      for (const { r } of due) {
-        specs.set(accounts.receivable(r.tenant), { id: accounts.receivable(r.tenant), tenant: r.tenant, kind: 'receivable' });
-        specs.set(accounts.reservationRevenue(r.model), { id: accounts.reservationRevenue(r.model), tenant: null, kind: 'revenue' });
-      }
-      await ensureAccounts(tx, [...specs.values()]);
-      const col = <T>(f: (d: (typeof due)[number]) => T) => tx.array(due.map(f) as never[]);
-      const inserted = await tx<{ id: string; external_id: string }[]>`
+    sql
+      .begin(async (tx) => {
+        const specs = new Map<string, { id: string; tenant: string | null; kind: string }>();
+        for (const { r } of due) {
+          specs.set(accounts.receivable(r.tenant), { id: accounts.receivable(r.tenant), tenant: r.tenant, kind: 'receivable' });
+          specs.set(accounts.reservationRevenue(r.model), { id: accounts.reservationRevenue(r.model), tenant: null, kind: 'revenue' });
+        }
+        await ensureAccounts(tx, [...specs.values()]);
+        const col = <T>(f: (d: (typeof due)[number]) => T) => tx.array(due.map(f) as never[]);
+        const inserted = await tx<{ id: string; external_id: string }[]>`
         INSERT INTO ledger_transactions (kind, external_id, tenant, model, pool, amount_micros, recorded_at, price_version, memo)
         SELECT 'reservation_fee', external_id, tenant, model, pool, amount, recorded_at, price_version, memo
           FROM unnest(${col((d) => feeExternalId(d.r.id, d.h.hourMs))}::text[], ${col((d) => d.r.tenant)}::text[], ${col((d) => d.r.model)}::text[],
@@ -131,23 +125,31 @@ export async function accrueReservationFees(sql: Sql, reservations: readonly Res
             AS f(external_id, tenant, model, pool, amount, recorded_at, price_version, memo)
         ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING
         RETURNING id, external_id`;
-      if (!inserted.length) return 0;
-      const byExternal = new Map(due.map((d) => [feeExternalId(d.r.id, d.h.hourMs), d]));
-      const entries: EntryRow[] = [];
-      const charged = inserted.map((row) => ({ row, ...byExternal.get(row.external_id)! }));
-      for (const { row, r, h } of charged) {
-        entries.push({ transactionId: row.id, account: accounts.receivable(r.tenant), side: 'debit', amountMicros: h.amountMicros });
-        entries.push({ transactionId: row.id, account: accounts.reservationRevenue(r.model), side: 'credit', amountMicros: h.amountMicros });
-      }
-      const first = inserted.reduce((m, r) => (BigInt(r.id) < BigInt(m) ? r.id : m), inserted[0]!.id);
-      const charges = chargesByTenantMonth(charged.map(({ r, h }) => ({ tenant: r.tenant, amountMicros: h.amountMicros, recordedUnixMs: h.recordedMs })));
-      entries.push(...(await drawPrepaid(tx, charges, `credit-applied:${first}`)));
-      await tx`
+        if (!inserted.length) return 0;
+        const byExternal = new Map(due.map((d) => [feeExternalId(d.r.id, d.h.hourMs), d]));
+        const entries: EntryRow[] = [];
+        const charged = inserted.map((row) => ({ row, ...byExternal.get(row.external_id)! }));
+        for (const { row, r, h } of charged) {
+          entries.push({ transactionId: row.id, account: accounts.receivable(r.tenant), side: 'debit', amountMicros: h.amountMicros });
+          entries.push({ transactionId: row.id, account: accounts.reservationRevenue(r.model), side: 'credit', amountMicros: h.amountMicros });
+        }
+        const first = inserted.reduce((m, r) => (BigInt(r.id) < BigInt(m) ? r.id : m), inserted[0]!.id);
+        const charges = chargesByTenantMonth(charged.map(({ r, h }) => ({ tenant: r.tenant, amountMicros: h.amountMicros, recordedUnixMs: h.recordedMs })));
+        entries.push(...(await drawPrepaid(tx, charges, `credit-applied:${first}`)));
+        await tx`
         INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)
         SELECT * FROM unnest(${tx.array(entries.map((e) => e.transactionId))}::int8[], ${tx.array(entries.map((e) => e.account))}::text[],
                              ${tx.array(entries.map((e) => e.side))}::text[], ${tx.array(entries.map((e) => e.amountMicros))}::int8[])`;
-      return inserted.length;
-    }),
+        return inserted.length;
+      })
+      .then(async (n) => {
+        // After the fees committed (or were found charged by another replica): the next run starts past them.
+        await sql`
+        INSERT INTO reservation_fee_progress (reservation_id, charged_until)
+        SELECT * FROM unnest(${sql.array(advanced.map(([id]) => id))}::text[], ${sql.array(advanced.map(([, ms]) => new Date(ms).toISOString()))}::timestamptz[])
+        ON CONFLICT (reservation_id) DO UPDATE SET charged_until = greatest(reservation_fee_progress.charged_until, excluded.charged_until)`;
+        return n;
+      }),
   );
 }
 
