@@ -193,7 +193,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   await metering.start();
 
   const billingBus = await connect('billing');
-  const billing = createBilling({ js: billingBus.js, sql, keyring: tenants.keyring, logger: logger('billing'), listen: '127.0.0.1:0', pools });
+  const billing = createBilling({
+    js: billingBus.js,
+    sql,
+    keyring: tenants.keyring,
+    logger: logger('billing'),
+    listen: '127.0.0.1:0',
+    pools,
+    // The fleet's heartbeats, as billing's main reads them, so its NATS user is held to it here too.
+    poolsKv: await openBucket(billingBus.nc, buckets.pools, { ttl: 10_000 }),
+  });
   const billingAddress = await billing.start();
 
   return {
