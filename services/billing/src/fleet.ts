@@ -103,6 +103,7 @@ export function createFleetAccrual(deps: FleetAccrualDeps) {
            ORDER BY id
           ON CONFLICT (id) DO NOTHING`;
         const col = <T>(f: (a: (typeof accruals)[number]) => T) => tx.array(accruals.map(f) as never[]);
+        // gpu_seconds and gpu_cost_micros hold what was provisioned, amount_micros the idle part accrued (reconcile checks both).
         const rows = await tx<{ id: string; external_id: string }[]>`
           INSERT INTO ledger_transactions (kind, external_id, pool, gpu_seconds, gpu_cost_micros, amount_micros, recorded_at, memo)
           SELECT 'gpu_idle', * FROM unnest(${col((a) => idleExternalId(a.pool, a.hourMs))}::text[], ${col((a) => a.pool)}::text[],
