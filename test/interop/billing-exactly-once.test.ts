@@ -156,7 +156,8 @@ describe('exactly-once posting (property)', () => {
                 usage: u.outcome === Outcome.OUTCOME_FAILED ? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 } : u.usage,
               }));
             const expected = mine.reduce(
-              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: POOLS.get(u.pool)?.capacityClass }).amountMicros,
+              // Nobody holds a reservation here: usage on the reserved pool pays the on-demand rate.
+              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: 'on-demand' }).amountMicros,
               0,
             );
             const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.receivable(tenantOf(t))}`;

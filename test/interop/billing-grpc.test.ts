@@ -220,16 +220,15 @@ describe('billing gRPC', () => {
     expect(published.revision).toBeGreaterThan(0);
   });
 
-  it('records prepaid credit (operator only) and takes it off the amount due', async () => {
+  it('records prepaid credit (operator only), which pays later charges, not those already invoiced', async () => {
     expect((await call('addCredit', { tenant: 'acme', amountMicros: 1_000, reference: 'x' }, keys.acme)).error?.code).toBe(status.PERMISSION_DENIED);
     const { response } = await call<{ prepaidCreditMicros: number }>('addCredit', { tenant: 'acme', amountMicros: 1_000, reference: 'pay-1' }, keys.ops);
     expect(response!.prepaidCreditMicros).toBe(1_000);
-    const { response: inv } = await call<{ invoice: { amountMicros: number; amountDueMicros: number; prepaidCreditMicros: number } }>(
-      'getInvoice',
-      { tenant: '', period: '' },
-      keys.acme,
-    );
+    const { response: inv } = await call<{
+      invoice: { amountMicros: number; amountDueMicros: number; prepaidCreditMicros: number; creditAppliedMicros: number };
+    }>('getInvoice', { tenant: '', period: '' }, keys.acme);
     expect(inv!.invoice.prepaidCreditMicros).toBe(1_000);
-    expect(inv!.invoice.amountDueMicros).toBe(inv!.invoice.amountMicros - 1_000);
+    expect(inv!.invoice.creditAppliedMicros).toBe(0);
+    expect(inv!.invoice.amountDueMicros).toBe(inv!.invoice.amountMicros);
   });
 });

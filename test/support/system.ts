@@ -216,6 +216,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     budgetFlushMs: 50,
     // Admission's grace is shorter still (provisionalGraceMs), so spend settles within a test.
     budgetQuietRepublishMs: 1_000,
+    // The fleet's heartbeats, as billing's main reads them, so its NATS user is held to it here too.
+    poolsKv: await openBucket(billingBus.nc, buckets.pools, { ttl: 10_000 }),
   });
   const billingAddress = await billing.start();
   const billingClient = new BillingServiceClient(billingAddress, credentials.createInsecure());

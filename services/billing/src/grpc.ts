@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Keyring, Principal } from '@switchyard/auth';
 import {
   DomainError,
@@ -6,6 +7,13 @@ import {
   tierFromText,
   type AddCreditRequest,
   type AddCreditResponse,
+  type CreateReservationRequest,
+  type CreateReservationResponse,
+  type GetFleetReportRequest,
+  type GetFleetReportResponse,
+  type ListReservationsRequest,
+  type ListReservationsResponse,
+  type Reservation as ReservationMessage,
   type BillingServiceServer,
   type GetBalanceRequest,
   type GetBalanceResponse,
@@ -21,11 +29,15 @@ import {
   type SetBudgetResponse,
 } from '@switchyard/contracts';
 import { authorizationOf, createGrpcEdge } from '@switchyard/grpc-edge';
-import { parsePeriod, periodOf, type PriceBook } from '@switchyard/pricing';
+import { parsePeriod, periodOf, selectPriceBook, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
 import { listRollups } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { rejectBudget } from './domain/budget.js';
+import type { PoolCost } from './domain/posting.js';
+import { decideReservation, totalFee, type ReservablePool } from './domain/reservation.js';
+import { fleetReport } from './fleet.js';
+import { feesCharged, loadReservations, saveReservation, type ReservationCache, type StoredReservation } from './reservations.js';
 import type { BudgetPublisher } from './budget-publisher.js';
 import { saveBudget } from './budgets.js';
 import { loadInvoice } from './invoices.js';
@@ -39,7 +51,29 @@ export interface BillingHandlerDeps {
   readonly books: () => ReadonlyMap<string, PriceBook>;
   readonly budgets: BudgetPublisher;
   readonly now: () => number;
+  /** The price-book versions, for the reserved-capacity terms in force. */
+  readonly catalog: () => PriceCatalog;
+  /** Pools reservations may name. */
+  readonly reservable: ReadonlyMap<string, ReservablePool>;
+  /** Pool prices, for the fleet report. */
+  readonly poolCosts: ReadonlyMap<string, PoolCost>;
+  readonly reservations: ReservationCache;
 }
+
+const reservationMessage = (r: StoredReservation, charged: ReadonlyMap<string, number>): ReservationMessage => ({
+  reservationId: r.id,
+  tenant: r.tenant,
+  pools: [...r.pools],
+  model: r.model,
+  gpus: r.gpus,
+  startUnixMs: r.startMs,
+  endUnixMs: r.endMs,
+  feePerGpuHourMicros: r.feePerGpuHourMicros,
+  priceVersion: r.priceVersion,
+  totalFeeMicros: totalFee(r),
+  feeChargedMicros: charged.get(r.id) ?? 0,
+  createdUnixMs: r.createdMs,
+});
 
 const MAX_ROLLUP_WINDOW_MS = 31 * 24 * 3_600_000;
 
@@ -145,6 +179,56 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
       const tenant = operatorTenant(principal, request.tenant, 'adding prepaid credit');
       const r = await addCredit(deps.sql, { tenant, amountMicros: request.amountMicros, reference: request.reference });
       return { transactionId: r.transactionId, duplicate: r.duplicate, prepaidCreditMicros: r.prepaidCreditMicros };
+    }),
+
+    createReservation: run<CreateReservationRequest, CreateReservationResponse>(async (request, principal) => {
+      if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'creating a reservation needs an operator key');
+      const nowMs = deps.now();
+      const decided = decideReservation(
+        {
+          id: request.reservationId || `res-${randomUUID()}`,
+          tenant: request.tenant,
+          pools: request.pools,
+          gpus: request.gpus,
+          startMs: request.startUnixMs,
+          endMs: request.endUnixMs,
+        },
+        deps.reservable,
+        selectPriceBook(deps.catalog(), nowMs),
+      );
+      if (decided.problem !== undefined) throw new DomainError('INVALID_ARGUMENT', decided.problem);
+      const saved = await saveReservation(deps.sql, decided.reservation);
+      // Pricing on this replica applies it at once; others within their refresh.
+      await deps.reservations.refresh();
+      return {
+        reservation: reservationMessage(saved.reservation, await feesCharged(deps.sql, saved.reservation.tenant)),
+        duplicate: saved.duplicate,
+      };
+    }),
+
+    listReservations: run<ListReservationsRequest, ListReservationsResponse>(async (request, principal) => {
+      const tenant = !request.tenant && principal.operator ? undefined : scopedTenant(principal, request.tenant);
+      const [rows, charged] = await Promise.all([loadReservations(deps.sql, tenant), feesCharged(deps.sql, tenant)]);
+      return { reservations: rows.map((r) => reservationMessage(r, charged)) };
+    }),
+
+    getFleetReport: run<GetFleetReportRequest, GetFleetReportResponse>(async (request, principal) => {
+      if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'the fleet report needs an operator key');
+      const period = request.period ? parsePeriod(request.period) : periodOf(deps.now());
+      if (!period) throw new DomainError('INVALID_ARGUMENT', 'period must be a month, "YYYY-MM"');
+      const pools = await fleetReport(deps.sql, deps.poolCosts, period);
+      const sum = (f: (p: (typeof pools)[number]) => number) => pools.reduce((s, p) => s + f(p), 0);
+      const provisioned = sum((p) => p.provisionedGpuSeconds);
+      const used = sum((p) => p.usedGpuSeconds);
+      return {
+        period: period.period,
+        currency: deps.currency,
+        pools,
+        provisionedGpuSeconds: provisioned,
+        usedGpuSeconds: used,
+        utilization: provisioned > 0 ? used / provisioned : 0,
+        idleCostMicros: sum((p) => p.idleCostMicros),
+      };
     }),
   };
 }

@@ -48,11 +48,26 @@ export async function invoiceAggregates(sql: Sql, tenant: string, period: Period
   }));
 }
 
+/** Prepaid credit applied to, and reservation fees charged in, a tenant's month. */
+export async function monthCharges(sql: Sql, tenant: string, period: Period): Promise<{ creditAppliedMicros: number; reservationFeeMicros: number }> {
+  const [row] = await sql<{ credit: string; fees: string }[]>`
+    SELECT coalesce(sum(amount_micros) FILTER (WHERE kind = 'credit_applied'), 0) AS credit,
+           coalesce(sum(amount_micros) FILTER (WHERE kind = 'reservation_fee'), 0) AS fees
+      FROM ledger_transactions
+     WHERE tenant = ${tenant} AND kind IN ('credit_applied', 'reservation_fee')
+       AND recorded_at >= ${new Date(period.startMs)} AND recorded_at < ${new Date(period.endMs)}`;
+  return { creditAppliedMicros: Number(row?.credit ?? 0), reservationFeeMicros: Number(row?.fees ?? 0) };
+}
+
 /** The invoice of a tenant's month, as the ledger has it now. */
 export async function loadInvoice(
   sql: Sql,
   input: { tenant: string; period: Period; books: ReadonlyMap<string, PriceBook>; currency: string; nowMs: number },
 ): Promise<Invoice> {
-  const [aggregates, credit] = await Promise.all([invoiceAggregates(sql, input.tenant, input.period), prepaidCredit(sql, input.tenant)]);
-  return buildInvoice({ ...input, aggregates, prepaidCreditMicros: credit });
+  const [aggregates, credit, month] = await Promise.all([
+    invoiceAggregates(sql, input.tenant, input.period),
+    prepaidCredit(sql, input.tenant),
+    monthCharges(sql, input.tenant, input.period),
+  ]);
+  return buildInvoice({ ...input, aggregates, prepaidCreditMicros: credit, ...month });
 }

@@ -1,6 +1,8 @@
 import { retryConflicts } from '@switchyard/db';
 import type { Sql, TransactionSql } from 'postgres';
+import { chargesByTenantMonth } from './domain/credit.js';
 import { accounts, accountsFor, gpuAccruals, spendDeltas, uniqueByUsageId, type AccountSpec, type UsagePosting } from './domain/posting.js';
+import { drawPrepaid } from './prepaid.js';
 
 /** What became of one usage posting. */
 export type PostingOutcome = 'posted' | 'duplicate';
@@ -27,7 +29,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /**
  * Writes usage to the ledger in batches: one database transaction posts hundreds of usage
  * events, each as its own balanced ledger transaction (debit the tenant's receivable,
- * credit the model's revenue), accrues the GPU cost of the newly posted usage per pool,
+ * credit the model's revenue), pays those charges out of the tenants' prepaid credit first
+ * (one `credit_applied` transaction per tenant and month: debit prepaid, credit receivable),
+ * accrues the GPU cost of the newly posted usage per pool,
  * and adds the spend to the month's budget rows. The UNIQUE usage id decides, inside that
  * same transaction, which events are new; a redelivered or replayed event changes nothing.
  */
@@ -90,11 +94,11 @@ export function createLedgerPoster(sql: Sql) {
         entry(row.id, accounts.revenue(p.usage.model), 'credit', p.amountMicros);
       }
 
+      // Transactions this batch adds beside the usage (GPU cost, credit applied) are named
+      // after the batch's first new transaction, which no other batch can share.
+      const first = inserted.reduce((m, r) => (BigInt(r.id) < BigInt(m) ? r.id : m), inserted[0]!.id);
       const accruals = gpuAccruals(newly);
       if (accruals.length) {
-        // One cost transaction per pool per batch, named after the batch's first new
-        // transaction, which no other batch can share.
-        const first = inserted.reduce((m, r) => (BigInt(r.id) < BigInt(m) ? r.id : m), inserted[0]!.id);
         const costTx = await tx<{ id: string; pool: string }[]>`
           INSERT INTO ledger_transactions (kind, external_id, pool, gpu_seconds, gpu_cost_micros, amount_micros, memo)
           SELECT 'gpu_cost', 'gpu-cost:' || ${first} || ':' || pool, pool, gpu_seconds, cost, cost, 'GPU time of usage posted with transaction ' || ${first}
@@ -108,6 +112,12 @@ export function createLedgerPoster(sql: Sql) {
           entry(c.id, accounts.gpuPayable(a.provider), 'credit', a.costMicros);
         }
       }
+
+      // Prepaid credit pays the charges first; only the rest stays receivable.
+      const charges = chargesByTenantMonth(
+        newly.map((p) => ({ tenant: p.usage.tenant, amountMicros: p.amountMicros, recordedUnixMs: p.usage.recordedUnixMs })),
+      );
+      for (const e of await drawPrepaid(tx, charges, `credit-applied:${first}`)) entry(e.transactionId, e.account, e.side, e.amountMicros);
 
       await tx`
         INSERT INTO ledger_entries (transaction_id, account_id, side, amount_micros)

@@ -15,7 +15,7 @@ let sql: Sql;
 beforeAll(async () => {
   pg = await startPostgres();
   sql = postgres(pg.url, { max: 8, onnotice: () => {} });
-  expect(await migrate(sql)).toEqual(['001_ledger.sql', '002_accounts_prices_budgets.sql']);
+  expect(await migrate(sql)).toEqual(['001_ledger.sql', '002_accounts_prices_budgets.sql', '003_credit_reservations_fleet.sql']);
   expect(await migrate(sql)).toEqual([]);
 });
 afterAll(async () => {

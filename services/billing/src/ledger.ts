@@ -114,7 +114,10 @@ export async function addCredit(
         { id: string; tenant: string; amount_micros: string }[]
       >`SELECT id, tenant, amount_micros FROM ledger_transactions WHERE external_id = ${externalId}`;
       if (Number(prior!.amount_micros) !== input.amountMicros) {
-        throw new DomainError('FAILED_PRECONDITION', `reference ${input.reference} was already recorded with another amount`);
+        throw new DomainError(
+          'FAILED_PRECONDITION',
+          `reference ${input.reference} was already recorded with another amount (${prior!.amount_micros} micros, not ${input.amountMicros}): nothing was recorded; a new purchase needs a new reference`,
+        );
       }
       return { transactionId: prior!.id, duplicate: true };
     }

@@ -37,6 +37,7 @@ runMain(() =>
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],
         reconcileEveryMs: config.BILLING_RECONCILE_EVERY_MS,
         pricebookKv: await openBucket(nc, buckets.pricebook),
+        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
       });
       const address = await billing.start();
       logger.info({ address }, 'billing serving gRPC');

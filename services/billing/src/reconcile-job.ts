@@ -4,7 +4,15 @@ import { meteredHours, meteredRequestIds } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './domain/completion-check.js';
 import { readCompletions } from './lifecycle-completions.js';
+import { accounts } from './domain/posting.js';
+import { loadReservations } from './reservations.js';
 import {
+  checkIdleAccruals,
+  checkReservationFees,
+  type FeeDifference,
+  type IdleDifference,
+  type MoneyTotals,
+  type OverdrawnPrepaid,
   reconciliationReport,
   repriceMismatches,
   type AccountMismatch,
@@ -33,7 +41,12 @@ export interface ReconcileOptions {
    * every one must have been metered. Left out, that check does not run.
    */
   readonly lifecycle?: LifecycleCheckOptions;
+  /** The clock, for which reservation-hours and fleet hours are due by now. Default Date.now(). */
+  readonly nowMs?: number;
 }
+
+/** Fees and idle accruals run every minute; an hour closed longer ago than this must be in the ledger. */
+const ACCRUAL_DUE_MS = 15 * 60_000;
 
 export interface LifecycleCheckOptions {
   readonly js: JetStreamClient;
@@ -197,6 +210,64 @@ async function gpuCostChecks(sql: Sql, start: Date, end: Date) {
 }
 
 /**
+ * Prepaid credit, reservation fees and idle GPU accruals: no prepaid account below zero,
+ * every fee of the window as its reservation's pinned terms give and none due missing,
+ * every idle accrual equal to the fleet sampled in its hour and none due missing.
+ */
+async function moneyChecks(
+  sql: Sql,
+  start: Date,
+  end: Date,
+  nowMs: number,
+): Promise<{ overdrawn: OverdrawnPrepaid[]; fees: FeeDifference[]; idle: IdleDifference[]; money: MoneyTotals }> {
+  const dueBeforeMs = nowMs - ACCRUAL_DUE_MS;
+  const [overdrawn, posted, reservations, hours, totals] = await Promise.all([
+    sql<{ id: string; b: string }[]>`SELECT id, credit_micros - debit_micros AS b FROM accounts WHERE kind = 'prepaid' AND debit_micros > credit_micros`,
+    sql<{ id: string; hour_ms: string; amount: string }[]>`
+      SELECT split_part(external_id, ':', 2) AS id, (floor(extract(epoch FROM recorded_at) / 3600) * 3600000)::int8 AS hour_ms, amount_micros AS amount
+        FROM ledger_transactions WHERE kind = 'reservation_fee' AND recorded_at >= ${start} AND recorded_at < ${end}`,
+    loadReservations(sql),
+    sql<{ pool: string; hour_ms: string; minutes: string | null; accrued: number | null; idle: string | null; cost: string | null; priced: boolean }[]>`
+      WITH sampled AS (
+        SELECT pool, (floor(extract(epoch FROM minute) / 3600) * 3600000)::int8 AS hour_ms, count(*) AS minutes
+          FROM fleet_minutes WHERE minute >= ${start} AND minute < ${end} GROUP BY 1, 2),
+      accrued AS (
+        SELECT pool, (extract(epoch FROM recorded_at) * 1000)::int8 AS hour_ms, gpu_seconds, amount_micros, gpu_cost_micros
+          FROM ledger_transactions WHERE kind = 'gpu_idle' AND recorded_at >= ${start} AND recorded_at < ${end})
+      SELECT coalesce(s.pool, a.pool) AS pool, coalesce(s.hour_ms, a.hour_ms) AS hour_ms, s.minutes, a.gpu_seconds AS accrued,
+             a.amount_micros AS idle, a.gpu_cost_micros AS cost,
+             EXISTS (SELECT 1 FROM accounts WHERE id = ${accounts.gpuIdle('')} || coalesce(s.pool, a.pool)) AS priced
+        FROM sampled s FULL JOIN accrued a ON a.pool = s.pool AND a.hour_ms = s.hour_ms`,
+    sql<{ credit: string; fees: string; idle: string }[]>`
+      SELECT coalesce(sum(amount_micros) FILTER (WHERE kind = 'credit_applied'), 0) AS credit,
+             coalesce(sum(amount_micros) FILTER (WHERE kind = 'reservation_fee'), 0) AS fees,
+             coalesce(sum(amount_micros) FILTER (WHERE kind = 'gpu_idle'), 0) AS idle
+        FROM ledger_transactions WHERE kind IN ('credit_applied', 'reservation_fee', 'gpu_idle') AND recorded_at >= ${start} AND recorded_at < ${end}`,
+  ]);
+  return {
+    overdrawn: overdrawn.map((o) => ({ account: o.id, balanceMicros: Number(o.b) })),
+    fees: checkReservationFees(
+      reservations,
+      posted.map((p) => ({ reservationId: p.id, hourMs: Number(p.hour_ms), amountMicros: Number(p.amount) })),
+      { startMs: start.getTime(), endMs: end.getTime(), dueBeforeMs },
+    ),
+    idle: checkIdleAccruals(
+      hours.map((h) => ({
+        pool: h.pool,
+        hourMs: Number(h.hour_ms),
+        sampledWorkerMinutes: Number(h.minutes ?? 0),
+        accruedGpuSeconds: h.accrued ?? undefined,
+        idleCostMicros: Number(h.idle ?? 0),
+        provisionedCostMicros: Number(h.cost ?? 0),
+        priced: h.priced,
+      })),
+      dueBeforeMs,
+    ),
+    money: { creditAppliedMicros: Number(totals[0]!.credit), reservationFeeMicros: Number(totals[0]!.fees), idleGpuCostMicros: Number(totals[0]!.idle) },
+  };
+}
+
+/**
  * Reads both sides of the books for a window and reports every difference: metered against
  * ledger quantities per tenant and hour, plus the ledger's own invariants, and with
  * `lifecycle`, every completed request against metered usage.
@@ -205,7 +276,7 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
   const startMs = Math.floor(options.startMs / HOUR) * HOUR;
   const endMs = Math.ceil(options.endMs / HOUR) * HOUR;
   const [start, end] = [new Date(startMs), new Date(endMs)];
-  const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions] = await Promise.all([
+  const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions, money] = await Promise.all([
     meteredHours(sql, { startMs, endMs, tenant: options.tenant }),
     ledgerQuantities(sql, start, end, options.tenant),
     entryChecks(sql, start, end),
@@ -213,6 +284,7 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
     accountChecks(sql, options.everyEntry ?? true),
     gpuCostChecks(sql, start, end),
     options.lifecycle ? completionChecks(sql, options.lifecycle, startMs, endMs, options.tenant) : undefined,
+    moneyChecks(sql, start, end, options.nowMs ?? Date.now()),
   ]);
   return reconciliationReport({
     startMs,
@@ -227,5 +299,9 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
     gpuCost,
     trialBalance: accountsChecked.trial,
     completions,
+    overdrawnPrepaid: money.overdrawn,
+    reservationFees: money.fees,
+    idleAccruals: money.idle,
+    money: money.money,
   });
 }

@@ -11,8 +11,10 @@ import { billingHandlers } from './grpc.js';
 import { createLedgerPoster, type PostingOutcome } from './ledger-posting.js';
 import { migrate } from './migrate.js';
 import { preparePosting, type PoolCost, type UsagePosting } from './domain/posting.js';
+import { createFleetAccrual } from './fleet.js';
 import { createCatalogCache, seedCatalog } from './price-versions.js';
 import { reconcileLedger } from './reconcile-job.js';
+import { accrueReservationFees, createReservationCache, type ReservationCache } from './reservations.js';
 
 export interface BillingDeps {
   readonly js: JetStreamClient;
@@ -43,6 +45,14 @@ export interface BillingDeps {
   readonly budgetFlushMs?: number;
   /** How long after a tenant's spend last changed its budget state is published once more. Default 15 s. */
   readonly budgetQuietRepublishMs?: number;
+  /** KV bucket `pools` (worker heartbeats): the provisioned fleet whose idle GPU time is accrued. Without it none is. */
+  readonly poolsKv?: KV;
+  /** How often the live workers are sampled. Default 10 s. */
+  readonly fleetSampleMs?: number;
+  /** How often reservation fees of elapsed hours and the idle GPU time of closed hours are charged. Default 60 s. */
+  readonly accrueEveryMs?: number;
+  /** How often reservations made on other replicas are reloaded. Default 2 s. */
+  readonly reservationRefreshMs?: number;
 }
 
 type PostResult = { ok: true; outcome: PostingOutcome } | { ok: false; error: unknown };
@@ -62,6 +72,14 @@ export function createBilling(deps: BillingDeps) {
     (deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]),
   );
   const ledger = createLedgerPoster(deps.sql);
+  const fleet = createFleetAccrual({
+    sql: deps.sql,
+    poolsKv: deps.poolsKv,
+    pools: poolCosts,
+    logger: deps.logger,
+    now,
+    sampleEveryMs: deps.fleetSampleMs,
+  });
   const budgets = createBudgetPublisher({
     sql: deps.sql,
     js: deps.js,
@@ -93,6 +111,8 @@ export function createBilling(deps: BillingDeps) {
   let reconcileTimer: NodeJS.Timeout | undefined;
   let catalog: Awaited<ReturnType<typeof createCatalogCache>> | undefined;
   let served: Served | undefined;
+  let reservations: ReservationCache | undefined;
+  let accrueTimer: NodeJS.Timeout | undefined;
 
   const postBatch = async (items: readonly UsagePosting[]): Promise<PostResult[]> => {
     const r = await ledger.post(items);
@@ -138,14 +158,26 @@ export function createBilling(deps: BillingDeps) {
       books: catalog!.byVersion(),
       everyEntry: false,
       lifecycle: { js: deps.js, nowMs: now() },
+      nowMs: now(),
     });
     reconcileGauge.set({ kind: 'quantities' }, report.differences.length);
     reconcileGauge.set({ kind: 'unbalanced' }, report.unbalanced.length);
     reconcileGauge.set({ kind: 'amounts' }, report.amountMismatches.length + report.repriced.length);
     reconcileGauge.set({ kind: 'accounts' }, report.accounts.length + report.gpuCost.length);
     reconcileGauge.set({ kind: 'unmetered_completions' }, report.completions?.unmetered.length ?? 0);
+    reconcileGauge.set({ kind: 'prepaid_overdrawn' }, report.overdrawnPrepaid?.length ?? 0);
+    reconcileGauge.set({ kind: 'reservation_fees' }, report.reservationFees?.length ?? 0);
+    reconcileGauge.set({ kind: 'idle_accruals' }, report.idleAccruals?.length ?? 0);
     if (!report.ok) deps.logger.error({ report }, 'reconciliation found differences');
     else deps.logger.info({ startMs: report.startMs, endMs: report.endMs, requests: report.ledger.requests }, 'reconciliation clean');
+  };
+
+  /** Charges reservation fees of elapsed hours and the idle GPU time of closed hours; idempotent, so replicas may all run it. */
+  const accrue = async () => {
+    const nowMs = now();
+    const fees = await accrueReservationFees(deps.sql, reservations!.all(), nowMs);
+    if (fees) deps.logger.info({ hours: fees }, 'reservation fees charged');
+    await fleet.accrue(nowMs);
   };
 
   return {
@@ -161,6 +193,16 @@ export function createBilling(deps: BillingDeps) {
         onLoad: kv ? async (books) => void (await Promise.all(books.map((b) => kv.put(b.version, JSON.stringify(b))))) : undefined,
       });
       await budgets.start();
+      const held = (reservations = await createReservationCache(deps.sql, {
+        refreshMs: deps.reservationRefreshMs,
+        onError: (e) => deps.logger.warn({ err: e }, 'reservations not reloaded'),
+      }));
+      await fleet.start();
+      accrueTimer = setInterval(
+        () => void accrue().catch((e) => deps.logger.error({ err: e }, 'reservation fees or idle GPU time not accrued')),
+        deps.accrueEveryMs ?? 60_000,
+      );
+      accrueTimer.unref();
       const prices = catalog;
       consumer = await consumeDurable({
         js: deps.js,
@@ -179,7 +221,7 @@ export function createBilling(deps: BillingDeps) {
           const book = prices.current();
           let posting: UsagePosting;
           try {
-            posting = preparePosting(usage, book, poolCosts);
+            posting = preparePosting(usage, book, poolCosts, held.index());
           } catch (e) {
             // Unpriceable usage is parked on the dead-letter subject for an operator, not retried.
             throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
@@ -215,14 +257,23 @@ export function createBilling(deps: BillingDeps) {
               books: () => prices.byVersion(),
               budgets,
               now,
+              catalog: () => prices.current(),
+              reservable: new Map((deps.pools ?? []).map((p) => [p.id, { id: p.id, model: p.model, capacityClass: p.capacityClass }])),
+              poolCosts,
+              reservations: held,
             }),
           },
         ],
       });
       return served.address;
     },
+    /** Charges what is due now (reservation fees, idle GPU time) without waiting for the timer. */
+    accrue,
     async stop() {
       if (reconcileTimer) clearInterval(reconcileTimer);
+      if (accrueTimer) clearInterval(accrueTimer);
+      await fleet.stop();
+      reservations?.stop();
       await served?.stop();
       await consumer?.stop();
       await poster.drain();

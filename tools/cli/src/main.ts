@@ -4,6 +4,7 @@ import { generateCommand } from './generate.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
+import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
 import { REPO_ROOT, SERVICES } from './stack.js';
 import { up } from './up.js';
@@ -53,6 +54,7 @@ registerTenantCommands(program);
 registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
+registerReservationCommands(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };

@@ -31,7 +31,9 @@ describe('buildInvoice', () => {
       period,
       currency: 'USD',
       books,
-      prepaidCreditMicros: 1_000,
+      prepaidCreditMicros: 5_000,
+      creditAppliedMicros: 1_500,
+      reservationFeeMicros: 500,
       nowMs: period.startMs,
       aggregates: [
         agg({}),
@@ -61,12 +63,25 @@ describe('buildInvoice', () => {
       gpuCostMicros: 1_300,
       marginMicros: 1_700,
       costPerRequestMicros: 150,
-      amountDueMicros: 2_000,
+      // The credit that paid this month's charges comes off once; the credit still held does not.
+      creditAppliedMicros: 1_500,
+      reservationFeeMicros: 500,
+      prepaidCreditMicros: 5_000,
+      amountDueMicros: 3_000 + 500 - 1_500,
     });
   });
 
   it('is final once the month has ended, and never owes less than nothing', () => {
-    const invoice = buildInvoice({ tenant: 'acme', period, currency: 'USD', books, prepaidCreditMicros: 10 ** 9, nowMs: period.endMs, aggregates: [agg({})] });
+    const invoice = buildInvoice({
+      tenant: 'acme',
+      period,
+      currency: 'USD',
+      books,
+      prepaidCreditMicros: 0,
+      creditAppliedMicros: 10 ** 9,
+      nowMs: period.endMs,
+      aggregates: [agg({})],
+    });
     expect(invoice).toMatchObject({ status: InvoiceStatus.INVOICE_STATUS_FINAL, amountDueMicros: 0 });
   });
 });

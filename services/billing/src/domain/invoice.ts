@@ -25,7 +25,12 @@ export interface InvoiceInput {
   readonly aggregates: readonly InvoiceAggregate[];
   /** Price-book versions by name, for the unit prices on each line. */
   readonly books: ReadonlyMap<string, PriceBook>;
+  /** Prepaid credit the tenant holds now (shown, not taken off: it pays future charges). */
   readonly prepaidCreditMicros: number;
+  /** Prepaid credit applied to this month's charges when they were posted. Default 0. */
+  readonly creditAppliedMicros?: number;
+  /** Reservation fees charged for this month's hours. Default 0. */
+  readonly reservationFeeMicros?: number;
   readonly nowMs: number;
 }
 
@@ -67,7 +72,8 @@ const lineKey = (l: InvoiceLine) => [l.model, String(l.tier), l.feature, l.price
 /**
  * The invoice of one tenant and month: a line per model, tier, feature, price version and
  * capacity class, with cost per request, per 1K tokens (input + output) and the margin over
- * the GPU cost of the pools that served it. Final once the period has ended.
+ * the GPU cost of the pools that served it, the month's reservation fees, and the prepaid
+ * credit that paid its charges. Final once the period has ended.
  */
 export function buildInvoice(input: InvoiceInput): Invoice {
   const lines = input.aggregates
@@ -79,7 +85,8 @@ export function buildInvoice(input: InvoiceInput): Invoice {
   const gpuCost = sum((l) => l.gpuCostMicros);
   const requests = sum((l) => l.requests);
   const tokens = sum((l) => l.inputTokens + l.outputTokens);
-  const credit = Math.max(0, input.prepaidCreditMicros);
+  const fees = input.reservationFeeMicros ?? 0;
+  const applied = input.creditAppliedMicros ?? 0;
   return {
     tenant: input.tenant,
     period: input.period.period,
@@ -96,8 +103,11 @@ export function buildInvoice(input: InvoiceInput): Invoice {
     marginRatio: per(amount - gpuCost, amount),
     costPerRequestMicros: per(amount, requests),
     costPer1kTokensMicros: per(amount * 1000, tokens),
-    prepaidCreditMicros: credit,
-    amountDueMicros: Math.max(0, amount - credit),
+    prepaidCreditMicros: Math.max(0, input.prepaidCreditMicros),
+    // Credit was drawn when the charges were posted, so each month takes off only what paid its own charges.
+    amountDueMicros: Math.max(0, amount + fees - applied),
     generatedUnixMs: input.nowMs,
+    creditAppliedMicros: applied,
+    reservationFeeMicros: fees,
   };
 }

@@ -2,6 +2,7 @@ import { Tier, type BillableUsage } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
 import { describe, expect, it } from 'vitest';
 import { accountsFor, gpuAccruals, preparePosting, spendDeltas, uniqueByUsageId, type PoolCost } from './posting.js';
+import { indexReservations, type Reservation } from './reservation.js';
 
 const pools = new Map<string, PoolCost>([['p', { provider: 'aws', capacityClass: 'reserved', pricePerGpuHour: 3.6 }]]);
 const usage = (over: Partial<BillableUsage> = {}): BillableUsage => ({
@@ -18,10 +19,35 @@ const usage = (over: Partial<BillableUsage> = {}): BillableUsage => ({
   ...over,
 });
 
+const reservation: Reservation = {
+  id: 'res-1',
+  tenant: 'acme',
+  pools: ['p'],
+  model: 'llama-3.1-8b',
+  gpus: 1,
+  startMs: Date.UTC(2030, 5, 1),
+  endMs: Date.UTC(2030, 6, 1),
+  feePerGpuHourMicros: 4_500_000,
+  priceVersion: 'v1',
+};
+const held = indexReservations([reservation]);
+
 describe('preparePosting', () => {
+  it('gives the reserved rate only to the holder, on its pools, during its period; others pay on demand', () => {
+    expect(preparePosting(usage(), [DEFAULT_PRICE_BOOK], pools, held)).toMatchObject({ capacityClass: 'reserved', amountMicros: 320 });
+    for (const other of [
+      usage({ tenant: 'globex' }),
+      usage({ recordedUnixMs: Date.UTC(2030, 6, 1) }),
+      usage({ recordedUnixMs: Date.UTC(2030, 4, 31, 23, 59) }),
+    ]) {
+      expect(preparePosting(other, [DEFAULT_PRICE_BOOK], pools, held)).toMatchObject({ capacityClass: 'on-demand', amountMicros: 800 });
+    }
+    expect(preparePosting(usage(), [DEFAULT_PRICE_BOOK], pools)).toMatchObject({ capacityClass: 'on-demand', amountMicros: 800 });
+  });
+
   it('prices by the version in force at the recorded time, on the pool capacity, and costs the GPU time', () => {
     const later: PriceBook = { ...DEFAULT_PRICE_BOOK, version: 'v9', effectiveFromUnixMs: Date.UTC(2030, 6, 1) };
-    const p = preparePosting(usage(), [DEFAULT_PRICE_BOOK, later], pools);
+    const p = preparePosting(usage(), [DEFAULT_PRICE_BOOK, later], pools, held);
     expect(p).toMatchObject({
       priceVersion: 'v1',
       priceEffectiveFromMs: 0,

@@ -1,5 +1,6 @@
 import { tierLabel, type BillableUsage } from '@switchyard/contracts';
 import { periodOf, priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
+import { holdsReservation, type ReservationIndex } from './reservation.js';
 
 /** What billing knows about a pool: who is paid for its GPUs, and how much. */
 export interface PoolCost {
@@ -16,7 +17,10 @@ export interface UsagePosting {
   readonly amountMicros: number;
   readonly priceVersion: string;
   readonly priceEffectiveFromMs: number;
-  /** Capacity class of the pool; empty when the pool is unknown. */
+  /**
+   * Capacity class the usage was priced at: the pool's, except that a reserved pool is
+   * `on-demand` for a tenant without a reservation of it; empty when the pool is unknown.
+   */
   readonly capacityClass: string;
   readonly gpuCostMicros: number;
   /** Provider paid for the GPU time; empty when the pool is unknown (no cost accrued). */
@@ -31,9 +35,13 @@ export const accounts = {
   gpuCost: (pool: string) => `platform:gpu_cost:${pool}`,
   gpuPayable: (provider: string) => `platform:gpu_payable:${provider}`,
   cash: () => 'platform:cash',
+  /** Revenue of reservation fees (kind `revenue`), per model. */
+  reservationRevenue: (model: string) => `platform:reservation_revenue:${model}`,
+  /** What provisioned GPUs of a pool cost while no request used them. */
+  gpuIdle: (pool: string) => `platform:gpu_idle:${pool}`,
 } as const;
 
-export type AccountKind = 'receivable' | 'prepaid' | 'revenue' | 'gpu_cost' | 'gpu_payable' | 'cash';
+export type AccountKind = 'receivable' | 'prepaid' | 'revenue' | 'gpu_cost' | 'gpu_payable' | 'cash' | 'gpu_idle';
 
 /** An account a posting needs, created on first use. */
 export interface AccountSpec {
@@ -43,23 +51,41 @@ export interface AccountSpec {
 }
 
 /**
- * Prices usage by the price-book version in force when it was recorded, and costs its GPU
- * time at the pool's GPU-hour price. Throws for usage that cannot be posted at all.
+ * The capacity class usage is priced at. The reserved rate is a reservation's: only the
+ * holder's usage on its reservation's pools during its period gets it; anyone else the
+ * scheduler put on a reserved pool pays the on-demand rate.
  */
-export function preparePosting(usage: BillableUsage, catalog: PriceCatalog, pools: ReadonlyMap<string, PoolCost>): UsagePosting {
+export function pricedCapacityClass(usage: BillableUsage, pool: PoolCost | undefined, reservations: ReservationIndex): string {
+  if (!pool) return '';
+  if (pool.capacityClass !== 'reserved') return pool.capacityClass;
+  return holdsReservation(reservations, usage.tenant, usage.pool, usage.recordedUnixMs) ? 'reserved' : 'on-demand';
+}
+
+/**
+ * Prices usage by the price-book version in force when it was recorded, at the capacity
+ * class {@link pricedCapacityClass} gives (default: no reservations), and costs its GPU time
+ * at the pool's GPU-hour price. Throws for usage that cannot be posted at all.
+ */
+export function preparePosting(
+  usage: BillableUsage,
+  catalog: PriceCatalog,
+  pools: ReadonlyMap<string, PoolCost>,
+  reservations: ReservationIndex = new Map(),
+): UsagePosting {
   if (!usage.usageId) throw new Error('usage without a usage id cannot be posted exactly once');
   if (!usage.tenant) throw new Error(`usage ${usage.usageId} names no tenant`);
   if (!Number.isFinite(usage.gpuSeconds) || usage.gpuSeconds < 0) throw new Error(`usage ${usage.usageId} has GPU seconds ${usage.gpuSeconds}`);
   const book = selectPriceBook(catalog, usage.recordedUnixMs);
   const pool = pools.get(usage.pool);
-  const price = priceUsage(usage, book, { capacityClass: pool?.capacityClass });
+  const capacityClass = pricedCapacityClass(usage, pool, reservations);
+  const price = priceUsage(usage, book, { capacityClass });
   return {
     usage,
     tier: tierLabel(usage.tier),
     amountMicros: price.amountMicros,
     priceVersion: price.priceVersion,
     priceEffectiveFromMs: book.effectiveFromUnixMs ?? 0,
-    capacityClass: pool?.capacityClass ?? '',
+    capacityClass,
     gpuCostMicros: pool ? Math.round((usage.gpuSeconds * pool.pricePerGpuHour * 1e6) / 3600) : 0,
     provider: pool?.provider ?? '',
   };

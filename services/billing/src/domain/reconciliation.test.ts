@@ -1,6 +1,15 @@
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { describe, expect, it } from 'vitest';
-import { diffQuantities, formatReport, reconciliationReport, repriceMismatches, type HourQuantities, type ReconciliationInput } from './reconciliation.js';
+import {
+  checkIdleAccruals,
+  checkReservationFees,
+  diffQuantities,
+  formatReport,
+  reconciliationReport,
+  repriceMismatches,
+  type HourQuantities,
+  type ReconciliationInput,
+} from './reconciliation.js';
 
 const q = (over: Partial<HourQuantities> = {}): HourQuantities => ({
   tenant: 'acme',
@@ -77,5 +86,55 @@ describe('reconciliation', () => {
     expect(repriceMismatches([row], books)).toEqual([]);
     expect(repriceMismatches([{ ...row, amountMicros: 101 }], books)).toMatchObject([{ expectedMicros: 100 }]);
     expect(repriceMismatches([{ ...row, priceVersion: 'v0' }], books)).toMatchObject([{ reason: 'price version v0 is not in the price book' }]);
+  });
+});
+
+describe('money beside usage', () => {
+  const H = 3_600_000;
+  const T = Date.UTC(2030, 0, 15, 10);
+  const r = {
+    id: 'res-1',
+    tenant: 'acme',
+    pools: ['p'],
+    model: 'llama-3.1-8b',
+    gpus: 2,
+    startMs: T + H / 2,
+    endMs: T + 10 * H,
+    feePerGpuHourMicros: 1_000_000,
+    priceVersion: 'v1',
+  };
+
+  it('holds each reservation fee to its pinned terms, and reports hours due but not charged', () => {
+    const window = { startMs: T, endMs: T + 4 * H, dueBeforeMs: T + 3 * H + 1 };
+    const ok = [
+      { reservationId: 'res-1', hourMs: T, amountMicros: 1_000_000 },
+      { reservationId: 'res-1', hourMs: T + H, amountMicros: 2_000_000 },
+      { reservationId: 'res-1', hourMs: T + 2 * H, amountMicros: 2_000_000 },
+    ];
+    expect(checkReservationFees([r], ok, window)).toEqual([]);
+    expect(checkReservationFees([r], [ok[0]!, { ...ok[1]!, amountMicros: 1 }, { reservationId: 'ghost', hourMs: T, amountMicros: 5 }], window)).toEqual([
+      { reservationId: 'ghost', hourMs: T, chargedMicros: 5, expectedMicros: undefined },
+      { reservationId: 'res-1', hourMs: T + H, chargedMicros: 1, expectedMicros: 2_000_000 },
+      { reservationId: 'res-1', hourMs: T + 2 * H, chargedMicros: undefined, expectedMicros: 2_000_000 },
+    ]);
+  });
+
+  it('holds each idle accrual to the fleet sampled in its hour, and reports closed hours of priced pools not accrued', () => {
+    const hour = { pool: 'p', hourMs: T, sampledWorkerMinutes: 30, accruedGpuSeconds: 1_800, idleCostMicros: 10, provisionedCostMicros: 20, priced: true };
+    expect(checkIdleAccruals([hour], T + 2 * H)).toEqual([]);
+    expect(
+      checkIdleAccruals(
+        [
+          { ...hour, sampledWorkerMinutes: 31 },
+          { ...hour, hourMs: T + H, accruedGpuSeconds: undefined },
+          { ...hour, hourMs: T + 2 * H, accruedGpuSeconds: undefined },
+          { ...hour, pool: 'unpriced', accruedGpuSeconds: undefined, priced: false },
+        ],
+        T + 2 * H,
+      ).map((d) => [d.hourMs - T, d.reason]),
+    ).toEqual([
+      [0, 'accrued 1800 GPU-s provisioned, sampled 1860'],
+      [H, '30 worker-minutes sampled, no idle accrual'],
+    ]);
   });
 });

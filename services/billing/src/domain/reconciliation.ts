@@ -2,6 +2,7 @@ import { tierFromText } from '@switchyard/contracts';
 import type { MeteredHour } from '@switchyard/usage-store';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { Completion, CompletionCheck } from './completion-check.js';
+import { feeHours, type Reservation } from './reservation.js';
 
 /** Quantities of one tenant in one hour, from one side (metering or the ledger): the shape metering reads out. */
 export type HourQuantities = MeteredHour;
@@ -141,6 +142,102 @@ export interface GpuCostCheck {
   readonly usageMicros: number;
 }
 
+/** One reservation fee transaction as posted. */
+export interface PostedFee {
+  readonly reservationId: string;
+  readonly hourMs: number;
+  readonly amountMicros: number;
+}
+
+/** A reservation-hour charged wrongly, charged without a reservation, or due and not charged. */
+export interface FeeDifference {
+  readonly reservationId: string;
+  readonly hourMs: number;
+  readonly chargedMicros: number | undefined;
+  readonly expectedMicros: number | undefined;
+}
+
+/**
+ * Every reservation-hour of [startMs, endMs) against its fee: the amount its pinned terms
+ * give, pro rata; hours ending before `dueBeforeMs` must have been charged.
+ */
+export function checkReservationFees(
+  reservations: readonly Reservation[],
+  posted: readonly PostedFee[],
+  window: { startMs: number; endMs: number; dueBeforeMs: number },
+): FeeDifference[] {
+  const key = (id: string, h: number) => `${id}\u0000${h}`;
+  const charged = new Map(posted.map((p) => [key(p.reservationId, p.hourMs), p]));
+  const expected = new Map<string, { reservationId: string; hourMs: number; amountMicros: number }>();
+  for (const r of reservations)
+    for (const h of feeHours(r, window.startMs, Math.min(window.endMs, window.dueBeforeMs)))
+      if (h.hourMs < window.endMs) expected.set(key(r.id, h.hourMs), { reservationId: r.id, hourMs: h.hourMs, amountMicros: h.amountMicros });
+  const byId = new Map(reservations.map((r) => [r.id, r]));
+  const out: FeeDifference[] = [];
+  for (const p of posted) {
+    const r = byId.get(p.reservationId);
+    const due = r ? feeHours(r, p.hourMs, Number.MAX_SAFE_INTEGER)[0] : undefined;
+    const want = due && due.hourMs === p.hourMs ? due.amountMicros : undefined;
+    if (want !== p.amountMicros) out.push({ reservationId: p.reservationId, hourMs: p.hourMs, chargedMicros: p.amountMicros, expectedMicros: want });
+  }
+  for (const [k, e] of expected)
+    if (!charged.has(k)) out.push({ reservationId: e.reservationId, hourMs: e.hourMs, chargedMicros: undefined, expectedMicros: e.amountMicros });
+  return out.sort((a, b) => a.hourMs - b.hourMs || (a.reservationId < b.reservationId ? -1 : 1));
+}
+
+/** One pool-hour: the worker-minutes sampled against the idle GPU time accrued for it. */
+export interface IdleHour {
+  readonly pool: string;
+  readonly hourMs: number;
+  readonly sampledWorkerMinutes: number;
+  /** Provisioned GPU-seconds the accrual recorded; undefined when there is none. */
+  readonly accruedGpuSeconds: number | undefined;
+  readonly idleCostMicros: number;
+  readonly provisionedCostMicros: number;
+  /** Whether billing prices this pool (it has accrued idle time before), so the hour is due. */
+  readonly priced: boolean;
+}
+
+export interface IdleDifference {
+  readonly pool: string;
+  readonly hourMs: number;
+  readonly reason: string;
+}
+
+/**
+ * Each pool-hour's idle accrual against the fleet sampled in it: the provisioned GPU time it
+ * recorded equals the sampled worker-minutes, its idle cost is within the provisioned cost,
+ * and every closed hour of a priced pool (ending before `dueBeforeMs`) was accrued.
+ */
+export function checkIdleAccruals(hours: readonly IdleHour[], dueBeforeMs: number): IdleDifference[] {
+  const out: IdleDifference[] = [];
+  for (const h of hours) {
+    if (h.accruedGpuSeconds === undefined) {
+      if (h.priced && h.hourMs + 3_600_000 <= dueBeforeMs)
+        out.push({ pool: h.pool, hourMs: h.hourMs, reason: `${h.sampledWorkerMinutes} worker-minutes sampled, no idle accrual` });
+      continue;
+    }
+    if (h.accruedGpuSeconds !== h.sampledWorkerMinutes * 60)
+      out.push({ pool: h.pool, hourMs: h.hourMs, reason: `accrued ${h.accruedGpuSeconds} GPU-s provisioned, sampled ${h.sampledWorkerMinutes * 60}` });
+    if (h.idleCostMicros > h.provisionedCostMicros)
+      out.push({ pool: h.pool, hourMs: h.hourMs, reason: `idle cost ${h.idleCostMicros} exceeds the provisioned cost ${h.provisionedCostMicros}` });
+  }
+  return out;
+}
+
+/** A prepaid account holding less than nothing (should be impossible: postings lock it). */
+export interface OverdrawnPrepaid {
+  readonly account: string;
+  readonly balanceMicros: number;
+}
+
+/** Money beside usage in the window: what credit paid, what reservations and idle GPUs cost. */
+export interface MoneyTotals {
+  readonly creditAppliedMicros: number;
+  readonly reservationFeeMicros: number;
+  readonly idleGpuCostMicros: number;
+}
+
 export interface ReconciliationInput {
   readonly startMs: number;
   readonly endMs: number;
@@ -157,6 +254,13 @@ export interface ReconciliationInput {
   readonly trialBalance: { readonly debitMicros: number; readonly creditMicros: number };
   /** Requests LIFECYCLE says completed in the window, against metered usage; undefined when not checked. */
   readonly completions?: CompletionCheck;
+  /** Prepaid accounts below zero (all time). Default none. */
+  readonly overdrawnPrepaid?: readonly OverdrawnPrepaid[];
+  /** Reservation fees unlike their terms, or due and missing. Default none. */
+  readonly reservationFees?: readonly FeeDifference[];
+  /** Idle accruals unlike the sampled fleet, or due and missing. Default none. */
+  readonly idleAccruals?: readonly IdleDifference[];
+  readonly money?: MoneyTotals;
 }
 
 export interface Totals {
@@ -202,7 +306,10 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     input.accounts.length === 0 &&
     gpuCost.length === 0 &&
     input.trialBalance.debitMicros === input.trialBalance.creditMicros &&
-    (input.completions?.unmetered.length ?? 0) === 0;
+    (input.completions?.unmetered.length ?? 0) === 0 &&
+    (input.overdrawnPrepaid?.length ?? 0) === 0 &&
+    (input.reservationFees?.length ?? 0) === 0 &&
+    (input.idleAccruals?.length ?? 0) === 0;
   return {
     ok,
     startMs: input.startMs,
@@ -219,6 +326,10 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     gpuCost,
     trialBalance: input.trialBalance,
     completions: input.completions,
+    overdrawnPrepaid: input.overdrawnPrepaid ?? [],
+    reservationFees: input.reservationFees ?? [],
+    idleAccruals: input.idleAccruals ?? [],
+    money: input.money,
   };
 }
 
@@ -232,6 +343,12 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
     `  ledger   ${r.ledger.requests} requests, ${r.ledger.inputTokens} input (${r.ledger.cachedInputTokens} cached) + ${r.ledger.outputTokens} output tokens, ${(r.ledger.gpuMicros / 1e6).toFixed(3)} GPU-s`,
     `  token difference ${r.tokenDifference}; trial balance ${r.trialBalance.debitMicros} debit vs ${r.trialBalance.creditMicros} credit micros`,
   ];
+  if (r.money) {
+    const m = r.money;
+    lines.push(
+      `  money    ${m.creditAppliedMicros} micros of prepaid credit applied, ${m.reservationFeeMicros} of reservation fees, ${m.idleGpuCostMicros} of idle GPU cost`,
+    );
+  }
   if (r.completions) {
     const c = r.completions;
     lines.push(
@@ -269,6 +386,13 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
     'account totals unlike their entries',
   );
   more(r.gpuCost, (g: GpuCostCheck) => `${g.pool}: accrued ${g.accountMicros}, usage ${g.usageMicros}`, 'GPU cost accrued unlike its usage');
+  more(r.overdrawnPrepaid ?? [], (o: OverdrawnPrepaid) => `${o.account}: ${o.balanceMicros}`, 'prepaid credit below zero');
+  more(
+    r.reservationFees ?? [],
+    (f: FeeDifference) => `reservation ${f.reservationId} ${iso(f.hourMs)}: charged ${f.chargedMicros ?? 'nothing'}, expected ${f.expectedMicros ?? 'nothing'}`,
+    'reservation fees unlike their terms',
+  );
+  more(r.idleAccruals ?? [], (d: IdleDifference) => `${d.pool} ${iso(d.hourMs)}: ${d.reason}`, 'idle GPU accruals unlike the fleet');
   more(
     r.completions?.unmetered ?? [],
     (c: Completion) => `request ${c.requestId} (${c.tenant}) completed ${iso(c.completedMs)}: no metered usage`,

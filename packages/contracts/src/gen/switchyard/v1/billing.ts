@@ -138,7 +138,10 @@ export interface InvoiceLine {
   outputPer1kMicros: number;
   /** Fraction taken off the unit prices for this line's tier and capacity, e.g. 0.5. */
   discount: number;
-  /** Capacity class of the pools that served the line: on-demand, reserved or spot. */
+  /**
+   * Capacity class the line was priced at: reserved only for usage on the tenant's own
+   * reservation's pools during it; anyone else's usage there is priced on demand.
+   */
   capacityClass: string;
 }
 
@@ -158,11 +161,18 @@ export interface Invoice {
   marginRatio: number;
   costPerRequestMicros: number;
   costPer1kTokensMicros: number;
-  /** Prepaid credit the tenant holds now. */
+  /**
+   * Prepaid credit the tenant holds now, left after every charge so far (not taken off
+   * this invoice: credit_applied_micros is).
+   */
   prepaidCreditMicros: number;
-  /** Amount minus prepaid credit, never negative. */
+  /** Amount plus reservation fees minus the credit applied to them, never negative. */
   amountDueMicros: number;
   generatedUnixMs: number;
+  /** Prepaid credit that paid this month's charges (usage and reservation fees), counted once. */
+  creditAppliedMicros: number;
+  /** Reservation fees charged for this month's elapsed hours. */
+  reservationFeeMicros: number;
 }
 
 export interface GetInvoiceResponse {
@@ -239,6 +249,89 @@ export interface AddCreditResponse {
   duplicate: boolean;
   /** Prepaid credit now held: credits minus debits of the prepaid account. */
   prepaidCreditMicros: number;
+}
+
+export interface Reservation {
+  reservationId: string;
+  tenant: string;
+  pools: string[];
+  /** The model the pools serve; its reserved-capacity terms set the fee. */
+  model: string;
+  gpus: number;
+  /** Period [start, end). */
+  startUnixMs: number;
+  endUnixMs: number;
+  feePerGpuHourMicros: number;
+  priceVersion: string;
+  /** Fee of the whole period: gpus x hours x fee_per_gpu_hour_micros. */
+  totalFeeMicros: number;
+  /** Charged into the ledger so far (per elapsed hour, pro rata at the period's edges). */
+  feeChargedMicros: number;
+  createdUnixMs: number;
+}
+
+export interface CreateReservationRequest {
+  /**
+   * Caller's id (1-64 letters, digits, ".", "_", "-"); a repeat with the same id and terms
+   * records nothing new. Empty: one is made up.
+   */
+  reservationId: string;
+  tenant: string;
+  /** Reserved-capacity pools of the pools file, all serving one model. */
+  pools: string[];
+  /** GPUs reserved for the whole period. */
+  gpus: number;
+  startUnixMs: number;
+  endUnixMs: number;
+}
+
+export interface CreateReservationResponse {
+  reservation:
+    | Reservation
+    | undefined;
+  /** True when this reservation id was already recorded with the same terms. */
+  duplicate: boolean;
+}
+
+export interface ListReservationsRequest {
+  /** Empty means the caller's own tenant, or every tenant for an operator key. */
+  tenant: string;
+}
+
+export interface ListReservationsResponse {
+  reservations: Reservation[];
+}
+
+export interface GetFleetReportRequest {
+  /** Calendar month in UTC, "YYYY-MM"; empty means the current month. */
+  period: string;
+}
+
+export interface PoolUtilization {
+  pool: string;
+  provider: string;
+  capacityClass: string;
+  /** Worker-minutes with a live heartbeat, in GPU-seconds. */
+  provisionedGpuSeconds: number;
+  /** GPU time requests used (posted usage). */
+  usedGpuSeconds: number;
+  /** used / provisioned; 0 when nothing was provisioned. */
+  utilization: number;
+  provisionedCostMicros: number;
+  /** GPU cost of the usage. */
+  usedCostMicros: number;
+  /** Idle GPU cost accrued into the ledger for the month's closed hours. */
+  idleCostMicros: number;
+}
+
+export interface GetFleetReportResponse {
+  period: string;
+  currency: string;
+  pools: PoolUtilization[];
+  provisionedGpuSeconds: number;
+  usedGpuSeconds: number;
+  utilization: number;
+  idleCostMicros: number;
 }
 
 function createBaseGetBalanceRequest(): GetBalanceRequest {
@@ -1045,6 +1138,8 @@ function createBaseInvoice(): Invoice {
     prepaidCreditMicros: 0,
     amountDueMicros: 0,
     generatedUnixMs: 0,
+    creditAppliedMicros: 0,
+    reservationFeeMicros: 0,
   };
 }
 
@@ -1103,6 +1198,12 @@ export const Invoice: MessageFns<Invoice> = {
     }
     if (message.generatedUnixMs !== 0) {
       writer.uint32(144).int64(message.generatedUnixMs);
+    }
+    if (message.creditAppliedMicros !== 0) {
+      writer.uint32(152).int64(message.creditAppliedMicros);
+    }
+    if (message.reservationFeeMicros !== 0) {
+      writer.uint32(160).int64(message.reservationFeeMicros);
     }
     return writer;
   },
@@ -1262,6 +1363,22 @@ export const Invoice: MessageFns<Invoice> = {
             }
 
             message.generatedUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.creditAppliedMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.reservationFeeMicros = longToNumber(reader.int64());
             continue;
           }
         }
@@ -2001,6 +2118,746 @@ export const AddCreditResponse: MessageFns<AddCreditResponse> = {
   },
 };
 
+function createBaseReservation(): Reservation {
+  return {
+    reservationId: "",
+    tenant: "",
+    pools: [],
+    model: "",
+    gpus: 0,
+    startUnixMs: 0,
+    endUnixMs: 0,
+    feePerGpuHourMicros: 0,
+    priceVersion: "",
+    totalFeeMicros: 0,
+    feeChargedMicros: 0,
+    createdUnixMs: 0,
+  };
+}
+
+export const Reservation: MessageFns<Reservation> = {
+  encode(message: Reservation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reservationId !== "") {
+      writer.uint32(10).string(message.reservationId);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
+    }
+    for (const v of message.pools) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.model !== "") {
+      writer.uint32(34).string(message.model);
+    }
+    if (message.gpus !== 0) {
+      writer.uint32(40).int64(message.gpus);
+    }
+    if (message.startUnixMs !== 0) {
+      writer.uint32(48).int64(message.startUnixMs);
+    }
+    if (message.endUnixMs !== 0) {
+      writer.uint32(56).int64(message.endUnixMs);
+    }
+    if (message.feePerGpuHourMicros !== 0) {
+      writer.uint32(64).int64(message.feePerGpuHourMicros);
+    }
+    if (message.priceVersion !== "") {
+      writer.uint32(74).string(message.priceVersion);
+    }
+    if (message.totalFeeMicros !== 0) {
+      writer.uint32(80).int64(message.totalFeeMicros);
+    }
+    if (message.feeChargedMicros !== 0) {
+      writer.uint32(88).int64(message.feeChargedMicros);
+    }
+    if (message.createdUnixMs !== 0) {
+      writer.uint32(96).int64(message.createdUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Reservation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReservation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pools.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.gpus = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.endUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.feePerGpuHourMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.priceVersion = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.totalFeeMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.feeChargedMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.createdUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCreateReservationRequest(): CreateReservationRequest {
+  return { reservationId: "", tenant: "", pools: [], gpus: 0, startUnixMs: 0, endUnixMs: 0 };
+}
+
+export const CreateReservationRequest: MessageFns<CreateReservationRequest> = {
+  encode(message: CreateReservationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reservationId !== "") {
+      writer.uint32(10).string(message.reservationId);
+    }
+    if (message.tenant !== "") {
+      writer.uint32(18).string(message.tenant);
+    }
+    for (const v of message.pools) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.gpus !== 0) {
+      writer.uint32(32).int64(message.gpus);
+    }
+    if (message.startUnixMs !== 0) {
+      writer.uint32(40).int64(message.startUnixMs);
+    }
+    if (message.endUnixMs !== 0) {
+      writer.uint32(48).int64(message.endUnixMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateReservationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateReservationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reservationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pools.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.gpus = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.startUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.endUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCreateReservationResponse(): CreateReservationResponse {
+  return { reservation: undefined, duplicate: false };
+}
+
+export const CreateReservationResponse: MessageFns<CreateReservationResponse> = {
+  encode(message: CreateReservationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.reservation !== undefined) {
+      Reservation.encode(message.reservation, writer.uint32(10).fork()).join();
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(16).bool(message.duplicate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateReservationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateReservationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reservation = Reservation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListReservationsRequest(): ListReservationsRequest {
+  return { tenant: "" };
+}
+
+export const ListReservationsRequest: MessageFns<ListReservationsRequest> = {
+  encode(message: ListReservationsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tenant !== "") {
+      writer.uint32(10).string(message.tenant);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReservationsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReservationsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseListReservationsResponse(): ListReservationsResponse {
+  return { reservations: [] };
+}
+
+export const ListReservationsResponse: MessageFns<ListReservationsResponse> = {
+  encode(message: ListReservationsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reservations) {
+      Reservation.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListReservationsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListReservationsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reservations.push(Reservation.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetFleetReportRequest(): GetFleetReportRequest {
+  return { period: "" };
+}
+
+export const GetFleetReportRequest: MessageFns<GetFleetReportRequest> = {
+  encode(message: GetFleetReportRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== "") {
+      writer.uint32(10).string(message.period);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFleetReportRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFleetReportRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePoolUtilization(): PoolUtilization {
+  return {
+    pool: "",
+    provider: "",
+    capacityClass: "",
+    provisionedGpuSeconds: 0,
+    usedGpuSeconds: 0,
+    utilization: 0,
+    provisionedCostMicros: 0,
+    usedCostMicros: 0,
+    idleCostMicros: 0,
+  };
+}
+
+export const PoolUtilization: MessageFns<PoolUtilization> = {
+  encode(message: PoolUtilization, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.provider !== "") {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.capacityClass !== "") {
+      writer.uint32(26).string(message.capacityClass);
+    }
+    if (message.provisionedGpuSeconds !== 0) {
+      writer.uint32(33).double(message.provisionedGpuSeconds);
+    }
+    if (message.usedGpuSeconds !== 0) {
+      writer.uint32(41).double(message.usedGpuSeconds);
+    }
+    if (message.utilization !== 0) {
+      writer.uint32(49).double(message.utilization);
+    }
+    if (message.provisionedCostMicros !== 0) {
+      writer.uint32(56).int64(message.provisionedCostMicros);
+    }
+    if (message.usedCostMicros !== 0) {
+      writer.uint32(64).int64(message.usedCostMicros);
+    }
+    if (message.idleCostMicros !== 0) {
+      writer.uint32(72).int64(message.idleCostMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PoolUtilization {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoolUtilization();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.capacityClass = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.provisionedGpuSeconds = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.usedGpuSeconds = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.utilization = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.provisionedCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.usedCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.idleCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetFleetReportResponse(): GetFleetReportResponse {
+  return {
+    period: "",
+    currency: "",
+    pools: [],
+    provisionedGpuSeconds: 0,
+    usedGpuSeconds: 0,
+    utilization: 0,
+    idleCostMicros: 0,
+  };
+}
+
+export const GetFleetReportResponse: MessageFns<GetFleetReportResponse> = {
+  encode(message: GetFleetReportResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.period !== "") {
+      writer.uint32(10).string(message.period);
+    }
+    if (message.currency !== "") {
+      writer.uint32(18).string(message.currency);
+    }
+    for (const v of message.pools) {
+      PoolUtilization.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.provisionedGpuSeconds !== 0) {
+      writer.uint32(33).double(message.provisionedGpuSeconds);
+    }
+    if (message.usedGpuSeconds !== 0) {
+      writer.uint32(41).double(message.usedGpuSeconds);
+    }
+    if (message.utilization !== 0) {
+      writer.uint32(49).double(message.utilization);
+    }
+    if (message.idleCostMicros !== 0) {
+      writer.uint32(56).int64(message.idleCostMicros);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetFleetReportResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetFleetReportResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.period = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.currency = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pools.push(PoolUtilization.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.provisionedGpuSeconds = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.usedGpuSeconds = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.utilization = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.idleCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
 /**
  * BillingService reads the ledger. Every read is scoped to the caller's tenant; an
  * operator key may name any tenant.
@@ -2077,6 +2934,50 @@ export const BillingServiceService = {
     responseSerialize: (value: AddCreditResponse): Buffer => Buffer.from(AddCreditResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AddCreditResponse => AddCreditResponse.decode(value),
   },
+  /**
+   * Reserves GPUs of reserved pools for a tenant and a period, at the reserved-capacity terms
+   * of the price-book version in force now. The fee is charged per elapsed hour; the reserved
+   * usage rate applies only to that tenant's usage on those pools during the period. Operator
+   * keys only; idempotent by reservation_id.
+   */
+  createReservation: {
+    path: "/switchyard.v1.BillingService/CreateReservation" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateReservationRequest): Buffer =>
+      Buffer.from(CreateReservationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateReservationRequest => CreateReservationRequest.decode(value),
+    responseSerialize: (value: CreateReservationResponse): Buffer =>
+      Buffer.from(CreateReservationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateReservationResponse => CreateReservationResponse.decode(value),
+  },
+  /** Reservations of a tenant (an operator key may name any tenant, or none for all). */
+  listReservations: {
+    path: "/switchyard.v1.BillingService/ListReservations" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListReservationsRequest): Buffer =>
+      Buffer.from(ListReservationsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListReservationsRequest => ListReservationsRequest.decode(value),
+    responseSerialize: (value: ListReservationsResponse): Buffer =>
+      Buffer.from(ListReservationsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListReservationsResponse => ListReservationsResponse.decode(value),
+  },
+  /**
+   * The provisioned fleet of one month per pool: GPU time provisioned (from worker
+   * heartbeats) and used by requests, utilisation, and what idle GPUs cost. Operator keys only.
+   */
+  getFleetReport: {
+    path: "/switchyard.v1.BillingService/GetFleetReport" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetFleetReportRequest): Buffer =>
+      Buffer.from(GetFleetReportRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetFleetReportRequest => GetFleetReportRequest.decode(value),
+    responseSerialize: (value: GetFleetReportResponse): Buffer =>
+      Buffer.from(GetFleetReportResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetFleetReportResponse => GetFleetReportResponse.decode(value),
+  },
 } as const;
 
 export interface BillingServiceServer extends UntypedServiceImplementation {
@@ -2092,6 +2993,20 @@ export interface BillingServiceServer extends UntypedServiceImplementation {
   setBudget: handleUnaryCall<SetBudgetRequest, SetBudgetResponse>;
   /** Records a purchase of prepaid credit. Operator keys only; idempotent by reference. */
   addCredit: handleUnaryCall<AddCreditRequest, AddCreditResponse>;
+  /**
+   * Reserves GPUs of reserved pools for a tenant and a period, at the reserved-capacity terms
+   * of the price-book version in force now. The fee is charged per elapsed hour; the reserved
+   * usage rate applies only to that tenant's usage on those pools during the period. Operator
+   * keys only; idempotent by reservation_id.
+   */
+  createReservation: handleUnaryCall<CreateReservationRequest, CreateReservationResponse>;
+  /** Reservations of a tenant (an operator key may name any tenant, or none for all). */
+  listReservations: handleUnaryCall<ListReservationsRequest, ListReservationsResponse>;
+  /**
+   * The provisioned fleet of one month per pool: GPU time provisioned (from worker
+   * heartbeats) and used by requests, utilisation, and what idle GPUs cost. Operator keys only.
+   */
+  getFleetReport: handleUnaryCall<GetFleetReportRequest, GetFleetReportResponse>;
 }
 
 export interface BillingServiceClient extends Client {
@@ -2204,6 +3119,62 @@ export interface BillingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: AddCreditResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reserves GPUs of reserved pools for a tenant and a period, at the reserved-capacity terms
+   * of the price-book version in force now. The fee is charged per elapsed hour; the reserved
+   * usage rate applies only to that tenant's usage on those pools during the period. Operator
+   * keys only; idempotent by reservation_id.
+   */
+  createReservation(
+    request: CreateReservationRequest,
+    callback: (error: ServiceError | null, response: CreateReservationResponse) => void,
+  ): ClientUnaryCall;
+  createReservation(
+    request: CreateReservationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateReservationResponse) => void,
+  ): ClientUnaryCall;
+  createReservation(
+    request: CreateReservationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateReservationResponse) => void,
+  ): ClientUnaryCall;
+  /** Reservations of a tenant (an operator key may name any tenant, or none for all). */
+  listReservations(
+    request: ListReservationsRequest,
+    callback: (error: ServiceError | null, response: ListReservationsResponse) => void,
+  ): ClientUnaryCall;
+  listReservations(
+    request: ListReservationsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListReservationsResponse) => void,
+  ): ClientUnaryCall;
+  listReservations(
+    request: ListReservationsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListReservationsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The provisioned fleet of one month per pool: GPU time provisioned (from worker
+   * heartbeats) and used by requests, utilisation, and what idle GPUs cost. Operator keys only.
+   */
+  getFleetReport(
+    request: GetFleetReportRequest,
+    callback: (error: ServiceError | null, response: GetFleetReportResponse) => void,
+  ): ClientUnaryCall;
+  getFleetReport(
+    request: GetFleetReportRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetFleetReportResponse) => void,
+  ): ClientUnaryCall;
+  getFleetReport(
+    request: GetFleetReportRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetFleetReportResponse) => void,
   ): ClientUnaryCall;
 }
 
