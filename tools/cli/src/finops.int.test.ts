@@ -203,9 +203,13 @@ describe('switchyard tenant', () => {
     expect(credit.stderr).toMatch(/unknown tenant "initech"/);
   }, 60_000);
 
-  it('points --budget-micros at `switchyard budget set`', async () => {
-    const r = await run('tenant', 'acme', '--budget-micros', '5000');
+  it('sets rate limits and points --budget-micros at `switchyard budget set`, storing nothing for it', async () => {
+    const limits = await run('tenant', 'acme', '--rpm', '60', '--tpm', '6000');
+    expect(limits.code).toBe(0);
+    expect(JSON.parse(limits.stdout)).toMatchObject({ tenant: 'acme', limits: { realtime: { requestsPerMinute: 60, tokensPerMinute: 6_000 } } });
+    const r = await run('tenant', 'acme', '--rpm', '1', '--budget-micros', '5000');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/budgets are billing's now: use `switchyard budget set --tenant acme/);
+    await waitFor('the limits reach the store', async () => (store.settings('acme')?.limits.realtime?.requestsPerMinute === 60 ? true : undefined));
   }, 30_000);
 });
