@@ -1,16 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { TenantStore } from '@switchyard/auth';
-import { isTenantId } from '@switchyard/contracts';
 import { billingCalls, resolveBillingTarget, type BillingCalls } from './billing-target.js';
 import { formatBalance, formatBudget, formatInvoice } from './finops-format.js';
-import { natsUrlOf, withTenantStore } from './tenants.js';
+import { natsUrlOf, tenantArg, withTenantStore } from './tenants.js';
 
-/** A tenant id as billing and the tenants bucket accept it. */
-export const tenantArg = (value: string) => {
-  if (!isTenantId(value)) throw new InvalidArgumentError('expected a tenant id: 1-64 letters, digits, "_" or "-"');
-  return value;
-};
 /** A whole number of micros (1,000,000 micros = 1 unit of the currency), 0 or more. */
 export const microsArg = (value: string) => {
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;

@@ -40,7 +40,8 @@ export async function deleteTenant(store: TenantStore, kv: KV, tenant: string, y
   return `deleted ${what}${active.length ? ` (${active.map((k) => k.keyId).join(', ')} revoked)` : ''}; ledger history kept`;
 }
 
-const tenantArg = (value: string) => {
+/** A tenant id as billing and the tenants bucket accept it. */
+export const tenantArg = (value: string) => {
   if (!isTenantId(value)) throw new InvalidArgumentError('expected a tenant id: 1-64 letters, digits, "_" or "-"');
   return value;
 };
