@@ -18,10 +18,11 @@ const DOMAIN = '^(services|packages)/([^/]+)/src/(domain|.+/domain)/';
 
 /**
  * Packages whose whole source is pure, so they need no `domain/` folder: pricing (periods, price
- * book, pricing a usage) imports nothing but @switchyard/contracts. perf-model (load-profiles reads
+ * book, pricing a usage) imports nothing but @switchyard/contracts; tokenizer counts tokens with
+ * llama3-tokenizer-js and does no I/O. perf-model (load-profiles reads
  * files) and policy-rules (policy-store follows the bus's KV) are not, so they have `domain/` folders.
  */
-const PURE_PACKAGES = '^packages/(pricing)/src/';
+const PURE_PACKAGES = '^packages/(pricing|tokenizer)/src/';
 
 module.exports = {
   forbidden: [

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { buildServices } from './build.js';
+import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
@@ -55,6 +56,7 @@ registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
 registerReservationCommands(program, process.env);
+registerFinOpsCommands(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };

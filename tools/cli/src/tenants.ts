@@ -1,14 +1,19 @@
-import type { Command } from 'commander';
-import { generateApiKey, hashApiKey, openTenantStore, type TenantStore } from '@switchyard/auth';
-import { connectBus, openBucket } from '@switchyard/bus';
-import { buckets, type TierName } from '@switchyard/contracts';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { generateApiKey, hashApiKey, openTenantStore, tenantKeys, type TenantStore } from '@switchyard/auth';
+import { connectBus, openBucket, type KV } from '@switchyard/bus';
+import { buckets, isTenantId, type TierName } from '@switchyard/contracts';
 
-async function withStore<T>(run: (store: TenantStore) => Promise<T>): Promise<T> {
-  const nc = await connectBus({ url: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'switchyard-cli' });
+/** NATS of the tenants bucket: `--nats`, else `$NATS_URL`, else the local one. */
+export const natsUrlOf = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+/** Runs `run` with the tenants bucket and its store, caught up with what the bucket holds. */
+export async function withTenantStore<T>(url: string, run: (store: TenantStore, kv: KV) => Promise<T>): Promise<T> {
+  const nc = await connectBus({ url, name: 'switchyard-cli' });
   try {
-    const store = await openTenantStore(await openBucket(nc, buckets.tenants));
+    const kv = await openBucket(nc, buckets.tenants);
+    const store = await openTenantStore(kv);
     try {
-      return await run(store);
+      return await run(store, kv);
     } finally {
       await store.stop();
     }
@@ -16,6 +21,30 @@ async function withStore<T>(run: (store: TenantStore) => Promise<T>): Promise<T>
     await nc.close();
   }
 }
+
+const withStore = <T>(run: (store: TenantStore, kv: KV) => Promise<T>) => withTenantStore(natsUrlOf({}, process.env), run);
+
+/**
+ * `switchyard tenant delete`: removes the tenant's settings and revokes every API key of it, so
+ * it can no longer call; the ledger keeps its history and billing its invoices. Refuses without
+ * `yes`, and for a tenant the bucket does not know.
+ */
+export async function deleteTenant(store: TenantStore, kv: KV, tenant: string, yes: boolean): Promise<string> {
+  const active = store.listKeys(tenant).filter((k) => !k.revoked);
+  const settings = store.settings(tenant);
+  if (!settings && active.length === 0) throw new Error(`unknown tenant "${tenant}": it has no settings and no active API key; nothing to delete`);
+  const what = `tenant ${tenant}: ${settings ? 'its settings' : 'no settings'} and ${active.length} active API key(s)`;
+  if (!yes) throw new Error(`this deletes ${what}; the ledger keeps its history. Run again with --yes to do it`);
+  for (const k of active) await store.revokeKey(k.keyId);
+  if (settings) await kv.delete(tenantKeys.tenant(tenant));
+  return `deleted ${what}${active.length ? ` (${active.map((k) => k.keyId).join(', ')} revoked)` : ''}; ledger history kept`;
+}
+
+/** A tenant id as billing and the tenants bucket accept it. */
+export const tenantArg = (value: string) => {
+  if (!isTenantId(value)) throw new InvalidArgumentError('expected a tenant id: 1-64 letters, digits, "_" or "-"');
+  return value;
+};
 
 const list = (v: string) =>
   v
@@ -28,15 +57,21 @@ const list = (v: string) =>
  * API keys in the `tenants` KV bucket. Admission replicas pick changes up live.
  */
 export function registerTenantCommands(program: Command): void {
-  program
+  const tenantCommand = program
     .command('tenant')
-    .description("set a tenant's rate limits (budgets: switchyard budget set)")
-    .argument('<tenant>', 'tenant id')
+    .description("set a tenant's rate limits (budgets: `switchyard budget set`); `tenant delete` removes one")
+    .argument('<tenant>', 'tenant id', tenantArg)
     .option('--tier <tier>', 'tier the limits apply to', 'realtime')
     .option('--rpm <n>', 'requests per minute', Number)
     .option('--tpm <n>', 'tokens per minute', Number)
-    .action((tenant: string, o: { tier: TierName; rpm?: number; tpm?: number }) =>
-      withStore(async (store) => {
+    // Budgets moved to billing; the old options stay only to say where.
+    .addOption(new Option('--budget-micros <n>').hideHelp())
+    .addOption(new Option('--budget-mode <mode>').hideHelp())
+    .action((tenant: string, o: { tier: TierName; rpm?: number; tpm?: number; budgetMicros?: string; budgetMode?: string }) => {
+      if (o.budgetMicros !== undefined || o.budgetMode !== undefined) {
+        throw new Error(`budgets are billing's now: use \`switchyard budget set --tenant ${tenant} --hard-micros N\` (or --soft-micros N)`);
+      }
+      return withStore(async (store) => {
         const current = store.settings(tenant) ?? { tenant, limits: {} };
         const limits = { ...current.limits };
         if (o.rpm !== undefined || o.tpm !== undefined) {
@@ -45,7 +80,16 @@ export function registerTenantCommands(program: Command): void {
         }
         await store.putTenant({ ...current, limits });
         console.log(JSON.stringify(store.settings(tenant), null, 2));
-      }),
+      });
+    });
+  tenantCommand
+    .command('delete')
+    .description("remove a tenant's settings and revoke its API keys (its ledger history stays)")
+    .argument('<tenant>', 'tenant id', tenantArg)
+    .option('--yes', 'really delete')
+    .option('--nats <url>', 'NATS holding the tenants bucket; default $NATS_URL or the local one')
+    .action((tenant: string, o: { yes?: boolean; nats?: string }) =>
+      withTenantStore(natsUrlOf(o, process.env), async (store, kv) => console.log(await deleteTenant(store, kv, tenant, o.yes ?? false))),
     );
 
   const key = program.command('key').description('create, revoke and list API keys');

@@ -12,7 +12,10 @@ describe('validateGeneration', () => {
   });
 
   it('refuses oversize prompts and max_tokens with the limit in the message', () => {
-    expect(() => validateGeneration({ ...input, prompt: 'x'.repeat(401) }, limits)).toThrow(/about 101 tokens; the limit is 100/);
+    // "word" + 98 x " word" + <|begin_of_text|> is 100 tokens by the Llama 3 tokenizer (chars / 4 said 124).
+    const hundred = `word${' word'.repeat(98)}`;
+    expect(validateGeneration({ ...input, prompt: hundred }, limits).promptTokens).toBe(100);
+    expect(() => validateGeneration({ ...input, prompt: `${hundred} word` }, limits)).toThrow(/more than 100 tokens, the limit/);
     expect(() => validateGeneration({ ...input, maxTokens: 513 }, limits)).toThrow(/above the limit of 512/);
   });
 

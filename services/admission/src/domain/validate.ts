@@ -1,4 +1,5 @@
 import { DomainError, Tier, tierName, type TierName } from '@switchyard/contracts';
+import { countPromptTokens } from '@switchyard/tokenizer';
 
 /** The fields Generate and Complete share. */
 export interface GenerationInput {
@@ -12,7 +13,7 @@ export interface GenerationInput {
 }
 
 export interface GenerationLimits {
-  /** Largest prompt accepted, in estimated tokens. */
+  /** Largest prompt accepted, in Llama 3 tokens (`<|begin_of_text|>` included). */
   readonly maxPromptTokens: number;
   /** Largest max_tokens accepted. */
   readonly maxOutputTokens: number;
@@ -24,6 +25,7 @@ export interface GenerationLimits {
 export interface GenerationParams {
   readonly model: string;
   readonly prompt: string;
+  /** Llama 3 tokenizer count of the prompt: what limits, budget reservations and billing use. */
   readonly promptTokens: number;
   readonly maxTokens: number;
   readonly tier: Tier;
@@ -31,12 +33,6 @@ export interface GenerationParams {
   readonly feature: string;
   readonly seed: number;
 }
-
-/**
- * About four characters per token for English under Llama-3's tokenizer; close enough for
- * guardrails and budgets, and the worker reports the billed count.
- */
-export const estimateTokens = (text: string): number => Math.max(1, Math.ceil(text.length / 4));
 
 const MODEL = /^[a-z0-9][a-z0-9.:-]{0,63}$/;
 /** Ids are `req_` + 32 hex digits (generation.ts); a little looser, so probes like `req_none` read as absent. */
@@ -62,9 +58,10 @@ export function validateGeneration(input: GenerationInput, limits: GenerationLim
   const invalid = (message: string) => new DomainError('INVALID_ARGUMENT', message);
   if (!MODEL.test(input.model)) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
   if (input.prompt.length === 0) throw invalid('prompt is empty');
-  const promptTokens = estimateTokens(input.prompt);
+  // Counting stops past the limit, so a megabyte prompt costs no more than the limit's worth.
+  const promptTokens = countPromptTokens(input.prompt, { stopAbove: limits.maxPromptTokens });
   if (promptTokens > limits.maxPromptTokens) {
-    throw invalid(`prompt is about ${promptTokens} tokens; the limit is ${limits.maxPromptTokens}`);
+    throw invalid(`prompt is more than ${limits.maxPromptTokens} tokens, the limit (Llama 3 tokenizer); shorten it`);
   }
   if (input.maxTokens > limits.maxOutputTokens) {
     throw invalid(`max_tokens ${input.maxTokens} is above the limit of ${limits.maxOutputTokens}`);
