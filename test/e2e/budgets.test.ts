@@ -49,6 +49,16 @@ const outcome = (p: Promise<unknown>) =>
   );
 
 describe('budgets, owned by billing', () => {
+  it('refuses a budget for a tenant that does not exist, or a negative one, and stores nothing', async () => {
+    await expect(system.setBudget('nobody-here', { hardLimitMicros: 5 })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: expect.stringContaining('no tenant "nobody-here"'),
+    });
+    await clientFor('careful');
+    await expect(system.setBudget('careful', { hardLimitMicros: -5 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(await system.sql`SELECT 1 FROM budgets WHERE tenant IN ('nobody-here', 'careful')`).toHaveLength(0);
+  });
+
   it('refuses the next request over a budget set only through SetBudget within 1 s', async () => {
     const client = await clientFor('setonly');
     expect(await outcome(client.complete({ model: 'llama-3.1-8b', prompt: 'before any budget', maxTokens: 8 }))).toBe('ok');

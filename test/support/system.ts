@@ -209,6 +209,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     js: billingBus.js,
     sql,
     keyring: tenants.keyring,
+    tenantExists: tenants.exists,
     logger: logger('billing'),
     listen: '127.0.0.1:0',
     pools,

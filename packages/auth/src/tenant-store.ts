@@ -19,6 +19,8 @@ export interface TenantStore {
   putKey(record: ApiKeyRecord): Promise<void>;
   revokeKey(keyId: string): Promise<boolean>;
   listKeys(tenant?: string): StoredApiKey[];
+  /** Whether the tenant exists: it has settings, an active key in the bucket, or a seed key. */
+  exists(tenant: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -81,6 +83,7 @@ export async function openTenantStore(
       return true;
     },
     listKeys: (tenant) => [...keys.values()].filter((k) => !tenant || k.tenant === tenant),
+    exists: (tenant) => tenants.has(tenant) || seed.some((k) => k.tenant === tenant) || [...keys.values()].some((k) => k.tenant === tenant && !k.revoked),
     stop: () => mirror.stop(),
   };
 }

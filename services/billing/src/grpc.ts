@@ -58,6 +58,11 @@ export interface BillingHandlerDeps {
   /** Pool prices, for the fleet report. */
   readonly poolCosts: ReadonlyMap<string, PoolCost>;
   readonly reservations: ReservationCache;
+  /**
+   * Whether a tenant exists (settings or an active key in the `tenants` bucket, or a seed
+   * key): writes for any other are refused, so a typo opens no account. Default: any does.
+   */
+  readonly tenantExists?: (tenant: string) => boolean;
 }
 
 const reservationMessage = (r: StoredReservation, charged: ReadonlyMap<string, number>): ReservationMessage => ({
@@ -87,9 +92,14 @@ function scopedTenant(principal: Principal, requested: string): string {
   throw new DomainError('PERMISSION_DENIED', `this API key belongs to tenant "${principal.tenant}" and cannot read another tenant's billing data`);
 }
 
-function operatorTenant(principal: Principal, tenant: string, what: string): string {
+const unknownTenant = (tenant: string) =>
+  new DomainError('NOT_FOUND', `no tenant "${tenant}": create it first (switchyard tenant ${tenant}, or switchyard key create --tenant ${tenant})`);
+
+/** The tenant an operator's write is for: a valid id of a tenant that exists. */
+function operatorTenant(principal: Principal, tenant: string, what: string, exists: (tenant: string) => boolean = () => true): string {
   if (!principal.operator) throw new DomainError('PERMISSION_DENIED', `${what} needs an operator key`);
   if (!isTenantId(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be 1-64 letters, digits, "-" or "_"');
+  if (!exists(tenant)) throw unknownTenant(tenant);
   return tenant;
 }
 
@@ -166,7 +176,7 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
     }),
 
     setBudget: run<SetBudgetRequest, SetBudgetResponse>(async (request, principal) => {
-      const tenant = operatorTenant(principal, request.tenant, 'setting a budget');
+      const tenant = operatorTenant(principal, request.tenant, 'setting a budget', deps.tenantExists);
       const budget = { tenant, feature: request.feature, softLimitMicros: request.softLimitMicros, hardLimitMicros: request.hardLimitMicros };
       const problem = rejectBudget(budget);
       if (problem) throw new DomainError('INVALID_ARGUMENT', problem);
@@ -176,13 +186,15 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
     }),
 
     addCredit: run<AddCreditRequest, AddCreditResponse>(async (request, principal) => {
-      const tenant = operatorTenant(principal, request.tenant, 'adding prepaid credit');
+      const tenant = operatorTenant(principal, request.tenant, 'adding prepaid credit', deps.tenantExists);
       const r = await addCredit(deps.sql, { tenant, amountMicros: request.amountMicros, reference: request.reference });
       return { transactionId: r.transactionId, duplicate: r.duplicate, prepaidCreditMicros: r.prepaidCreditMicros };
     }),
 
     createReservation: run<CreateReservationRequest, CreateReservationResponse>(async (request, principal) => {
       if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'creating a reservation needs an operator key');
+      // An invalid id is the decider's to explain; a valid one must name a tenant that exists.
+      if (isTenantId(request.tenant) && deps.tenantExists && !deps.tenantExists(request.tenant)) throw unknownTenant(request.tenant);
       const nowMs = deps.now();
       const decided = decideReservation(
         {

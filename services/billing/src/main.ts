@@ -33,6 +33,7 @@ runMain(() =>
         logger,
         registry,
         keyring: tenants.keyring,
+        tenantExists: tenants.exists,
         listen: config.BILLING_LISTEN,
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],
         reconcileEveryMs: config.BILLING_RECONCILE_EVERY_MS,

@@ -17,6 +17,8 @@ import { reconcileLedger } from './reconcile-job.js';
 import { accrueReservationFees, createReservationCache, type ReservationCache } from './reservations.js';
 
 export interface BillingDeps {
+  /** Whether a tenant exists; budget, credit and reservation writes for any other are refused. Default: any does. */
+  readonly tenantExists?: (tenant: string) => boolean;
   readonly js: JetStreamClient;
   readonly sql: Sql;
   readonly keyring: Keyring;
@@ -261,6 +263,7 @@ export function createBilling(deps: BillingDeps) {
               reservable: new Map((deps.pools ?? []).map((p) => [p.id, { id: p.id, model: p.model, capacityClass: p.capacityClass }])),
               poolCosts,
               reservations: held,
+              tenantExists: deps.tenantExists,
             }),
           },
         ],

@@ -159,6 +159,8 @@ export function formatInvoice(inv: Invoice): string {
       ['margin', `${num(inv.marginMicros)} µ  ${pct(inv.marginRatio)}`],
       ['cost per request', `${num(inv.costPerRequestMicros, 1)} µ`],
       ['cost per 1K tokens', `${num(inv.costPer1kTokensMicros, 1)} µ`],
+      ['reservation fees', `${num(inv.reservationFeeMicros)} µ  ${units(inv.reservationFeeMicros, c)}`],
+      ['prepaid credit applied', `${num(inv.creditAppliedMicros)} µ  ${units(inv.creditAppliedMicros, c)}`],
       ['prepaid credit held', `${num(inv.prepaidCreditMicros)} µ  ${units(inv.prepaidCreditMicros, c)}`],
       ['amount due', `${num(inv.amountDueMicros)} µ  ${units(inv.amountDueMicros, c)}`],
     ]),

@@ -36,7 +36,7 @@ const referenceArg = (value: string) => {
  * would otherwise open a budget or a prepaid account nobody can use.
  */
 export function requireKnownTenant(store: TenantStore, tenant: string): void {
-  if (store.settings(tenant) || store.listKeys(tenant).some((k) => !k.revoked)) return;
+  if (store.exists(tenant)) return;
   throw new Error(
     `unknown tenant "${tenant}": it has no settings and no active API key in the tenants bucket; ` +
       `create it with \`switchyard tenant ${tenant}\` or \`switchyard key create --tenant ${tenant}\``,
