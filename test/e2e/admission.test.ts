@@ -51,6 +51,7 @@ beforeAll(async () => {
       { tenant: 'strict', limits: { realtime: { requestsPerMinute: 2, tokensPerMinute: 100_000 } } },
     ],
   });
+  await system.tenants.putTenant({ tenant: 'thrifty' });
   await system.setBudget('thrifty', { hardLimitMicros: 100 });
 }, 60_000);
 afterAll(async () => {
@@ -151,7 +152,7 @@ describe('admission', () => {
 
   it('never lets 200 concurrent requests overspend a hard budget', async () => {
     const { client } = await clientFor('thrifty');
-    // 40 chars = 10 prompt tokens; 10 output tokens; worst case 8 micros each at the 8B price.
+    // 40 chars = 8 prompt tokens (Llama 3 tokenizer); 10 output tokens; worst case 8 micros each at the 8B price.
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         client.complete({ model: 'llama-3.1-8b', prompt: `${String(i).padStart(3, '0')}${'x'.repeat(37)}`, maxTokens: 10 }).then(
