@@ -1,4 +1,4 @@
-import { accounts, createLedgerPoster, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
+import { accounts, addCredit, createLedgerPoster, indexReservations, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
 import { Outcome, Tier, type BillableUsage } from '@switchyard/contracts';
 import { migrateMetering, recordUsage, toBillableFromMetered, toMetered } from '@switchyard/metering';
 import { DEFAULT_PRICE_BOOK, priceUsage, selectPriceBook, type PriceBook } from '@switchyard/pricing';
@@ -8,10 +8,12 @@ import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Property: whatever order, duplication and timing usage arrives in, through metering's
- * store and billing's batched poster, every usage id is posted once, every transaction
- * balances, every balance equals its entries, and each usage costs what the price version
- * in force when it was first recorded says.
+ * Property: whatever order, duplication and timing usage arrives in (completions, cancels,
+ * expiries and crashed attempts), through metering's store and billing's batched poster, with
+ * prepaid credit bought while it posts and a reservation on the reserved pool: every usage id
+ * is posted once, every transaction balances, the trial balance is zero, every balance equals
+ * its entries, prepaid credit never goes negative, and each usage costs what the price version
+ * in force when it was first recorded says, at the reserved rate only for the holder.
  */
 
 let pg: TestServer;
@@ -60,6 +62,9 @@ const usageArb = fc.record({
   outcome: fc.constantFrom(Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_CANCELLED, Outcome.OUTCOME_EXPIRED, Outcome.OUTCOME_FAILED),
 });
 
+/** A prepaid credit purchase, bought while the batches post. */
+const creditArb = fc.record({ tenant: fc.integer({ min: 0, max: 2 }), micros: fc.integer({ min: 1, max: 40_000 }) });
+
 /** A delivery: which usage, whether it is a replay (the worker re-emitted it later, outside any dedupe window), and its batch. */
 const deliveryArb = fc.record({
   usage: fc.nat(),
@@ -74,9 +79,24 @@ describe('exactly-once posting (property)', () => {
         fc.array(usageArb, { minLength: 1, maxLength: 25 }),
         fc.array(deliveryArb, { maxLength: 60 }),
         fc.array(fc.nat(), { maxLength: 90 }),
-        async (specs, extra, order) => {
+        fc.array(creditArb, { maxLength: 6 }),
+        fc.integer({ min: 0, max: 60 * 60_000 }),
+        async (specs, extra, order, credits, reservedForMs) => {
           run++;
           const tenantOf = (i: number) => `prop${run}-t${i}`;
+          // Tenant 0 holds the reserved pool for the first `reservedForMs` of the hour.
+          const reservation = {
+            id: `res-prop${run}`,
+            tenant: tenantOf(0),
+            pools: ['p-r'],
+            model: 'llama-3.1-8b',
+            gpus: 1,
+            startMs: T0,
+            endMs: T0 + reservedForMs,
+            feePerGpuHourMicros: 0,
+            priceVersion: 'v1',
+          };
+          const reservations = indexReservations([reservation]);
           const usages: BillableUsage[] = specs.map((s, i) => ({
             usageId: `usage-prop${run}-${i}`,
             outcome: s.outcome,
@@ -107,18 +127,21 @@ describe('exactly-once posting (property)', () => {
           const poster = createLedgerPoster(sql);
           const batches = new Map<number, BillableUsage[]>();
           for (const { u, batch } of deliveries) batches.set(batch, [...(batches.get(batch) ?? []), u]);
-          await Promise.all(
-            [...batches.values()].map(async (batch) => {
+          const purchased = [0, 0, 0];
+          for (const c of credits) purchased[c.tenant]! += c.micros;
+          await Promise.all([
+            ...credits.map((c, i) => addCredit(sql, { tenant: tenantOf(c.tenant), amountMicros: c.micros, reference: `prop${run}-${i}` })),
+            ...[...batches.values()].map(async (batch) => {
               const { stored } = await recordUsage(
                 sql,
                 batch.map((u) => toMetered(u, 1)),
               );
               const billable = batch.map((u) => toBillableFromMetered(stored.get(u.usageId)!));
-              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
+              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS, reservations)));
               // Billing redelivers the whole batch once more: nothing may change.
-              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS)));
+              await poster.post(billable.map((b) => preparePosting(b, CATALOG, POOLS, reservations)));
             }),
-          );
+          ]);
 
           const ids = usages.map((u) => u.usageId);
           const [posted] = await sql<{ n: string; d: string }[]>`
@@ -139,6 +162,12 @@ describe('exactly-once posting (property)', () => {
            WHERE a.debit_micros <> coalesce(s.d, 0) OR a.credit_micros <> coalesce(s.c, 0)`;
           expect(drift).toHaveLength(0);
 
+          // The trial balance: every debit in the ledger has its credit.
+          const [trial] = await sql<{ d: string; c: string }[]>`
+          SELECT coalesce(sum(amount_micros) FILTER (WHERE side = 'debit'), 0) AS d, coalesce(sum(amount_micros) FILTER (WHERE side = 'credit'), 0) AS c
+            FROM ledger_entries`;
+          expect(trial!.d).toBe(trial!.c);
+
           // Each tenant owes what its usages cost under the version in force when metering
           // first recorded them, however late and often a replay came.
           const metered = await sql<
@@ -155,13 +184,24 @@ describe('exactly-once posting (property)', () => {
                 recordedUnixMs: firstRecorded.get(u.usageId)!,
                 usage: u.outcome === Outcome.OUTCOME_FAILED ? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 } : u.usage,
               }));
-            const expected = mine.reduce(
-              // Nobody holds a reservation here: usage on the reserved pool pays the on-demand rate.
-              (s, u) => s + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: 'on-demand' }).amountMicros,
-              0,
-            );
-            const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.receivable(tenantOf(t))}`;
-            expect(Number(row?.b ?? 0)).toBe(expected);
+            const expected = mine.reduce((sum, u) => {
+              // The reserved rate is the holder's, on its pool, while the reservation runs.
+              const held =
+                u.pool === 'p-r' && u.tenant === reservation.tenant && u.recordedUnixMs >= reservation.startMs && u.recordedUnixMs < reservation.endMs;
+              return sum + priceUsage(u, selectPriceBook(CATALOG, u.recordedUnixMs), { capacityClass: held ? 'reserved' : 'on-demand' }).amountMicros;
+            }, 0);
+            const balance = async (id: string) => {
+              const [row] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${id}`;
+              return Number(row?.b ?? 0);
+            };
+            // Prepaid credit (a liability: its credits are what is held) never goes negative;
+            // what it paid plus what is still receivable is exactly what the usage cost.
+            const prepaidHeld = -(await balance(accounts.prepaid(tenantOf(t))));
+            expect(prepaidHeld).toBeGreaterThanOrEqual(0);
+            const applied = purchased[t]! - prepaidHeld;
+            expect(applied).toBeGreaterThanOrEqual(0);
+            expect(applied).toBeLessThanOrEqual(expected);
+            expect((await balance(accounts.receivable(tenantOf(t)))) + applied).toBe(expected);
           }
         },
       ),
@@ -202,6 +242,16 @@ describe('exactly-once posting (property)', () => {
     ]);
     await createLedgerPoster(sql).post([preparePosting(u, CATALOG, POOLS)]);
     const after = await reconcileLedger(sql, window);
-    expect(after).toMatchObject({ ok: true, tokenDifference: 0, differences: [] });
+    expect(after).toMatchObject({ ok: true, tokenDifference: 0, differences: [], budgetSpend: [] });
+
+    // The budget spend admission enforces must be the ledger's: a drift of one micro is reported.
+    await sql`UPDATE budget_spend SET spent_micros = spent_micros + 1 WHERE tenant = 'late-tenant' AND feature = 'chat'`;
+    const drifted = await reconcileLedger(sql, window);
+    expect(drifted.ok).toBe(false);
+    const [{ charged }] = await sql<{ charged: string }[]>`SELECT amount_micros AS charged FROM ledger_transactions WHERE usage_id = 'usage-late'`;
+    expect(drifted.budgetSpend).toEqual([
+      { tenant: 'late-tenant', feature: 'chat', period: '2031-03', budgetSpendMicros: Number(charged) + 1, ledgerMicros: Number(charged) },
+    ]);
+    await sql`UPDATE budget_spend SET spent_micros = spent_micros - 1 WHERE tenant = 'late-tenant' AND feature = 'chat'`;
   });
 });

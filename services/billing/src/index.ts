@@ -11,3 +11,5 @@ export type { ReconcileOptions } from './reconcile-job.js';
 export { reconciliationReport, formatReport, diffQuantities } from './domain/reconciliation.js';
 export type { ReconciliationReport, QuantityDifference, HourQuantities } from './domain/reconciliation.js';
 export { loadCatalog, seedCatalog, addPriceVersion } from './price-versions.js';
+export { indexReservations } from './domain/reservation.js';
+export type { Reservation, ReservationIndex } from './domain/reservation.js';

@@ -1,5 +1,5 @@
 import type { JetStreamClient } from '@switchyard/bus';
-import type { PriceBook } from '@switchyard/pricing';
+import { periodOf, type PriceBook } from '@switchyard/pricing';
 import { meteredHours, meteredRequestIds } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './domain/completion-check.js';
@@ -17,6 +17,7 @@ import {
   repriceMismatches,
   type AccountMismatch,
   type AmountMismatch,
+  type BudgetSpendDifference,
   type HourQuantities,
   type PostedUsage,
   type ReconciliationReport,
@@ -272,11 +273,41 @@ async function moneyChecks(
  * ledger quantities per tenant and hour, plus the ledger's own invariants, and with
  * `lifecycle`, every completed request against metered usage.
  */
+/**
+ * The budget spend billing publishes and admission enforces, per tenant, feature and month the
+ * window touches, against the ledger's usage less reversals recorded in that month: the
+ * number admission counts against a budget must be the ledger's.
+ */
+async function budgetSpendChecks(sql: Sql, startMs: number, endMs: number, tenant?: string): Promise<BudgetSpendDifference[]> {
+  const from = new Date(periodOf(startMs).startMs);
+  const to = new Date(periodOf(endMs - 1).endMs);
+  const rows = await sql<{ tenant: string; feature: string; period: string; ledger: string; budget: string }[]>`
+    WITH usage AS (
+      SELECT tenant, feature, date_trunc('month', recorded_at AT TIME ZONE 'UTC')::date AS period,
+             CASE kind WHEN 'usage' THEN amount_micros ELSE -amount_micros END AS amount
+        FROM ledger_transactions
+       WHERE kind IN ('usage', 'reversal') AND recorded_at >= ${from} AND recorded_at < ${to}
+         ${tenant ? sql`AND tenant = ${tenant}` : sql``}),
+    ledger AS (
+      SELECT tenant, feature, period, sum(amount) AS amount FROM usage WHERE feature <> '' GROUP BY 1, 2, 3
+      UNION ALL
+      SELECT tenant, '', period, sum(amount) FROM usage GROUP BY 1, 3),
+    budget AS (
+      SELECT tenant, feature, period, spent_micros FROM budget_spend
+       WHERE period >= ${from}::date AND period < ${to}::date ${tenant ? sql`AND tenant = ${tenant}` : sql``})
+    SELECT coalesce(l.tenant, b.tenant) AS tenant, coalesce(l.feature, b.feature) AS feature,
+           to_char(coalesce(l.period, b.period), 'YYYY-MM') AS period, coalesce(l.amount, 0) AS ledger, coalesce(b.spent_micros, 0) AS budget
+      FROM ledger l FULL JOIN budget b ON b.tenant = l.tenant AND b.feature = l.feature AND b.period = l.period
+     WHERE coalesce(l.amount, 0) <> coalesce(b.spent_micros, 0)
+     ORDER BY 1, 3, 2`;
+  return rows.map((r) => ({ tenant: r.tenant, feature: r.feature, period: r.period, budgetSpendMicros: Number(r.budget), ledgerMicros: Number(r.ledger) }));
+}
+
 export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Promise<ReconciliationReport> {
   const startMs = Math.floor(options.startMs / HOUR) * HOUR;
   const endMs = Math.ceil(options.endMs / HOUR) * HOUR;
   const [start, end] = [new Date(startMs), new Date(endMs)];
-  const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions, money] = await Promise.all([
+  const [metered, ledger, entries, repriced, accountsChecked, gpuCost, completions, money, budgetSpend] = await Promise.all([
     meteredHours(sql, { startMs, endMs, tenant: options.tenant }),
     ledgerQuantities(sql, start, end, options.tenant),
     entryChecks(sql, start, end),
@@ -285,6 +316,7 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
     gpuCostChecks(sql, start, end),
     options.lifecycle ? completionChecks(sql, options.lifecycle, startMs, endMs, options.tenant) : undefined,
     moneyChecks(sql, start, end, options.nowMs ?? Date.now()),
+    budgetSpendChecks(sql, startMs, endMs, options.tenant),
   ]);
   return reconciliationReport({
     startMs,
@@ -302,6 +334,7 @@ export async function reconcileLedger(sql: Sql, options: ReconcileOptions): Prom
     overdrawnPrepaid: money.overdrawn,
     reservationFees: money.fees,
     idleAccruals: money.idle,
+    budgetSpend,
     money: money.money,
   });
 }

@@ -231,6 +231,19 @@ export interface OverdrawnPrepaid {
   readonly balanceMicros: number;
 }
 
+/**
+ * A month's budget spend (what billing publishes and admission enforces) unlike the ledger's
+ * usage less reversals of that tenant, feature ('' for the tenant-wide one) and month.
+ */
+export interface BudgetSpendDifference {
+  readonly tenant: string;
+  readonly feature: string;
+  /** `YYYY-MM`. */
+  readonly period: string;
+  readonly budgetSpendMicros: number;
+  readonly ledgerMicros: number;
+}
+
 /** Money beside usage in the window: what credit paid, what reservations and idle GPUs cost. */
 export interface MoneyTotals {
   readonly creditAppliedMicros: number;
@@ -260,6 +273,8 @@ export interface ReconciliationInput {
   readonly reservationFees?: readonly FeeDifference[];
   /** Idle accruals unlike the sampled fleet, or due and missing. Default none. */
   readonly idleAccruals?: readonly IdleDifference[];
+  /** Budget spend unlike the ledger, in the months the window touches. Default none. */
+  readonly budgetSpend?: readonly BudgetSpendDifference[];
   readonly money?: MoneyTotals;
 }
 
@@ -309,7 +324,8 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     (input.completions?.unmetered.length ?? 0) === 0 &&
     (input.overdrawnPrepaid?.length ?? 0) === 0 &&
     (input.reservationFees?.length ?? 0) === 0 &&
-    (input.idleAccruals?.length ?? 0) === 0;
+    (input.idleAccruals?.length ?? 0) === 0 &&
+    (input.budgetSpend?.length ?? 0) === 0;
   return {
     ok,
     startMs: input.startMs,
@@ -329,6 +345,7 @@ export function reconciliationReport(input: ReconciliationInput): Reconciliation
     overdrawnPrepaid: input.overdrawnPrepaid ?? [],
     reservationFees: input.reservationFees ?? [],
     idleAccruals: input.idleAccruals ?? [],
+    budgetSpend: input.budgetSpend ?? [],
     money: input.money,
   };
 }
@@ -393,6 +410,12 @@ export function formatReport(r: ReconciliationReport, limit = 50): string {
     'reservation fees unlike their terms',
   );
   more(r.idleAccruals ?? [], (d: IdleDifference) => `${d.pool} ${iso(d.hourMs)}: ${d.reason}`, 'idle GPU accruals unlike the fleet');
+  more(
+    r.budgetSpend ?? [],
+    (b: BudgetSpendDifference) =>
+      `${b.tenant}${b.feature ? ` feature ${b.feature}` : ''} ${b.period}: budget spend ${b.budgetSpendMicros}, ledger ${b.ledgerMicros}`,
+    'budget spend unlike the ledger',
+  );
   more(
     r.completions?.unmetered ?? [],
     (c: Completion) => `request ${c.requestId} (${c.tenant}) completed ${iso(c.completedMs)}: no metered usage`,
