@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { accounts, createLedgerPoster, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
+import { accounts, createLedgerPoster, loadInvoice, migrate, type PoolCost, preparePosting, reconcileLedger } from '@switchyard/billing';
 import { connectBus, jetstream, provisionStreams, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { Outcome, Tier, streams, type UsageRecorded } from '@switchyard/contracts';
 import { meteredUsage, migrateMetering, recordUsage, toBillableFromMetered } from '@switchyard/metering';
-import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
+import { DEFAULT_PRICE_BOOK, periodOf, priceUsage } from '@switchyard/pricing';
 import { startNats, startPostgres, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,6 +120,13 @@ describe('unfinished work in the ledger', () => {
     // Every GPU-second, failed attempts' included, is the pool's cost, once.
     const [cost] = await sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${accounts.gpuCost(POOL)}`;
     expect(Number(cost!.b)).toBe(usages.reduce((s, u) => s + u.gpuMs, 0));
+
+    // The invoice counts the requests the tenant was billed tokens for: the crashed attempts cost
+    // the platform GPU time (in the line's cost) but are not requests that dilute the cost per request.
+    const invoice = await loadInvoice(sql, { tenant, period: periodOf(NOW), books: BOOKS, currency: 'USD', nowMs: NOW });
+    expect(invoice.lines.reduce((n, l) => n + l.requests, 0)).toBe(3);
+    expect(invoice.amountMicros).toBe(owed);
+    expect(invoice.gpuCostMicros).toBe(usages.filter((u) => u.tenant === tenant).reduce((s, u) => s + u.gpuMs, 0));
 
     // Metering and the ledger agree, and every completion of the tenant has its completion's usage.
     const window = { startMs: NOW - 60_000, endMs: NOW + 1, books: BOOKS };

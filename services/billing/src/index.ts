@@ -6,6 +6,7 @@ export type { UsagePosting, PoolCost } from './domain/posting.js';
 export { createLedgerPoster } from './ledger-posting.js';
 export type { LedgerPoster, PostingOutcome, PostingBatchResult, SpendRow } from './ledger-posting.js';
 export { reverseUsage, addCredit, tenantBalances } from './ledger.js';
+export { loadInvoice } from './invoices.js';
 export { reconcileLedger } from './reconcile-job.js';
 export type { ReconcileOptions } from './reconcile-job.js';
 export { reconciliationReport, formatReport, diffQuantities } from './domain/reconciliation.js';

@@ -4,7 +4,11 @@ import type { Sql } from 'postgres';
 import { buildInvoice, type InvoiceAggregate } from './domain/invoice.js';
 import { prepaidCredit } from './ledger.js';
 
-/** Usage transactions minus reversals of a tenant's month, summed per invoice line. */
+/**
+ * Usage transactions minus reversals of a tenant's month, summed per invoice line. A request
+ * is an attempt the tenant was billed tokens for: a crashed attempt (no tokens billed, its GPU
+ * time still in the line's cost) does not dilute the cost per request.
+ */
 export async function invoiceAggregates(sql: Sql, tenant: string, period: Period): Promise<InvoiceAggregate[]> {
   const rows = await sql<
     {
@@ -24,7 +28,7 @@ export async function invoiceAggregates(sql: Sql, tenant: string, period: Period
     }[]
   >`
     SELECT model, tier, feature, price_version, coalesce(capacity_class, '') AS capacity_class,
-           sum(s) AS requests, sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached,
+           coalesce(sum(s) FILTER (WHERE input_tokens + output_tokens > 0), 0) AS requests, sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached,
            sum(s * output_tokens) AS output, sum(s * gpu_seconds)::float8 AS gpu_seconds,
            sum(s * amount_micros) AS amount, sum(gpu_cost_micros) AS gpu_cost, array_agg(DISTINCT pool) AS pools
       FROM (SELECT *, CASE kind WHEN 'reversal' THEN -1 ELSE 1 END AS s FROM ledger_transactions
