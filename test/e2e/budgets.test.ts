@@ -1,7 +1,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { hashApiKey } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
-import { buckets } from '@switchyard/contracts';
+import { Tier, buckets } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
@@ -76,13 +76,23 @@ describe('budgets, owned by billing', () => {
     expect(refused).toMatch(/^RESOURCE_EXHAUSTED: monthly budget of tenant setonly would be exceeded/);
   });
 
-  it("never lets 200 concurrent requests through the chat-large alias exceed a hard budget, and admission's spend settles to the ledger's", async () => {
+  it("never lets 200 concurrent requests through the chat-large alias exceed a hard budget, and after a mixed run admission's spend settles to the ledger's, discounts included", async () => {
     const client = await clientFor('aliased');
     const hard = 2_000;
     await system.setBudget('aliased', { hardLimitMicros: hard });
     await waitFor('budget known to admission', () => system.admissions[0]!.budgetSpend('aliased'));
     const outcomes = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => outcome(client.complete({ model: 'chat-large', prompt: `request ${i} ${'x'.repeat(40)}`, maxTokens: 16 }))),
+      // Realtime and batch (half price) alike, through the alias and by the model's own name.
+      Array.from({ length: 200 }, (_, i) =>
+        outcome(
+          client.complete({
+            model: i % 3 === 0 ? 'llama-3.1-8b' : 'chat-large',
+            prompt: `request ${i} ${'x'.repeat(40)}`,
+            maxTokens: 16,
+            tier: i % 2 ? Tier.TIER_BATCH : Tier.TIER_REALTIME,
+          }),
+        ),
+      ),
     );
     const ok = outcomes.filter((o) => o === 'ok').length;
     expect(ok).toBeGreaterThan(0);
