@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens, createTokenCounter } from './count-prompt-tokens.js';
+import { countPromptTokens, createTokenCounter } from './index.js';
 
 const library = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false }).length;
 
