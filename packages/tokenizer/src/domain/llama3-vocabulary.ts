@@ -59,26 +59,34 @@ function hashBytes(bytes: Uint8Array, start: number, end: number): number {
   return h >>> 0;
 }
 
-const hashPair = (left: number, right: number) => (Math.imul(left, 0x9e3779b1) ^ Math.imul(right, 0x85ebca6b)) >>> 0;
+function hashPair(left: number, right: number): number {
+  const h = Math.imul(left ^ Math.imul(right, 0x9e3779b1), 0x85ebca6b);
+  return (h ^ (h >>> 15)) >>> 0;
+}
 
 const powerOfTwoAbove = (n: number) => 2 ** Math.ceil(Math.log2(n * 1.5));
 
-/**
- * Decodes llama3-tokenizer-js's baked data: `vocabulary` is its `llama_vocab_base64` decoded (token
- * strings in GPT-2's byte-to-unicode alphabet, one per line, the line number the id), `merges` its
- * `llama_merges_binary` decoded (pairs of 17-bit token ids; the n-th pair has rank 2n+1, a later
- * duplicate overriding an earlier one, as in the library's Map).
- */
-export function decodeLlama3Vocabulary(vocabulary: Uint8Array, merges: Uint8Array): Llama3Vocabulary {
+/** Token bytes end to end; token `id` is `bytes[start[id]]` up to `bytes[start[id + 1]]`. */
+interface TokenBytes {
+  readonly bytes: Uint8Array;
+  readonly start: Uint32Array;
+}
+
+/** The vocabulary's lines turned back into bytes, then the special tokens (ASCII, which stands for itself). */
+function tokenBytes(vocabulary: Uint8Array): TokenBytes {
   const toByte = unicodeToByte();
+  const specials = new TextEncoder().encode(specialTokens().join('\n'));
   // Each vocabulary character stands for one token byte, so the token bytes are at most as many as the text's.
-  const specials = specialTokens();
-  const ascii = new TextEncoder().encode(specials.join(''));
-  const bytes = new Uint8Array(vocabulary.length + ascii.length);
+  const bytes = new Uint8Array(vocabulary.length + specials.length);
   const starts: number[] = [0];
   let at = 0;
-  for (let i = 0; i < vocabulary.length;) {
-    const c = vocabulary[i]!;
+  const text = new Uint8Array(vocabulary.length + 1 + specials.length);
+  text.set(vocabulary, 0);
+  // The text has no newline after its last token; like the library's split("\n"), a trailing one would add an empty token.
+  text[vocabulary.length] = 0x0a;
+  text.set(specials, vocabulary.length + 1);
+  for (let i = 0; i < text.length;) {
+    const c = text[i]!;
     if (c === 0x0a) {
       starts.push(at);
       i += 1;
@@ -89,7 +97,7 @@ export function decodeLlama3Vocabulary(vocabulary: Uint8Array, merges: Uint8Arra
       point = c;
       i += 1;
     } else if (c >= 0xc0 && c < 0xe0) {
-      point = ((c & 0x1f) << 6) | (vocabulary[i + 1]! & 0x3f);
+      point = ((c & 0x1f) << 6) | (text[i + 1]! & 0x3f);
       i += 2;
     } else {
       throw new Error(`Llama 3 vocabulary: unexpected UTF-8 byte 0x${c.toString(16)} at ${i}`);
@@ -98,84 +106,126 @@ export function decodeLlama3Vocabulary(vocabulary: Uint8Array, merges: Uint8Arra
     if (b < 0) throw new Error(`Llama 3 vocabulary: U+${point.toString(16)} stands for no byte`);
     bytes[at++] = b;
   }
-  // The text has no newline after its last token; like the library's split("\n"), a trailing one would add an empty token.
   starts.push(at);
-  for (const special of specials) {
-    bytes.set(new TextEncoder().encode(special), at);
-    at += special.length;
-    starts.push(at);
-  }
-  const tokens = starts.length - 1;
-  const start = Uint32Array.from(starts);
+  return { bytes, start: Uint32Array.from(starts) };
+}
 
-  // Open addressing, id + 1 per slot, 0 for empty; a later token with the same bytes wins, as in the library's Map.
-  const vocabMask = powerOfTwoAbove(tokens) - 1;
-  const vocabSlots = new Int32Array(vocabMask + 1);
-  const sameBytes = (id: number, key: Uint8Array, from: number, to: number) => {
+/** Token bytes hashed by open addressing: id + 1 per slot, 0 for empty. */
+class TokenIndex {
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  constructor(private readonly tokens: TokenBytes) {
+    const count = tokens.start.length - 1;
+    this.mask = powerOfTwoAbove(count) - 1;
+    this.slots = new Int32Array(this.mask + 1);
+    // A later token with the same bytes wins, as in the library's Map.
+    for (let id = 0; id < count; id++) this.slots[this.slotOf(tokens.bytes, tokens.start[id]!, tokens.start[id + 1]!)] = id + 1;
+  }
+
+  /** The token made of `key[from..to)`, or -1. */
+  tokenOf(key: Uint8Array, from: number, to: number): number {
+    return this.slots[this.slotOf(key, from, to)]! - 1;
+  }
+
+  private slotOf(key: Uint8Array, from: number, to: number): number {
+    let slot = hashBytes(key, from, to) & this.mask;
+    while (this.slots[slot] !== 0 && !this.holds(this.slots[slot]! - 1, key, from, to)) slot = (slot + 1) & this.mask;
+    return slot;
+  }
+
+  private holds(id: number, key: Uint8Array, from: number, to: number): boolean {
+    const { bytes, start } = this.tokens;
     const s = start[id]!;
     if (start[id + 1]! - s !== to - from) return false;
     for (let k = 0; k < to - from; k++) if (bytes[s + k] !== key[from + k]) return false;
     return true;
-  };
-  const slotOfBytes = (key: Uint8Array, from: number, to: number) => {
-    let slot = hashBytes(key, from, to) & vocabMask;
-    while (vocabSlots[slot] !== 0 && !sameBytes(vocabSlots[slot]! - 1, key, from, to)) slot = (slot + 1) & vocabMask;
-    return slot;
-  };
-  for (let id = 0; id < tokens; id++) vocabSlots[slotOfBytes(bytes, start[id]!, start[id + 1]!)] = id + 1;
-  const tokenOf = (key: Uint8Array, from: number, to: number) => vocabSlots[slotOfBytes(key, from, to)]! - 1;
+  }
+}
 
+/** The library's bit unpacking: 17 bits per id, big-endian, read three bytes at a time. */
+function unpackIds(merges: Uint8Array): Int32Array {
+  const ids = new Int32Array(Math.floor((merges.length * 8) / 17));
+  for (let k = 0, bit = 0; k < ids.length; k++, bit += 17) {
+    const i = bit >> 3;
+    const word = (merges[i]! << 16) | (merges[i + 1]! << 8) | merges[i + 2]!;
+    ids[k] = (word >> (7 - (bit & 7))) & 0x1ffff;
+  }
+  return ids;
+}
+
+/** Merge pairs hashed by open addressing, with their rank and the token they give. */
+class MergeIndex {
+  private readonly left: Int32Array;
+  private readonly right: Int32Array;
+  private readonly ranks: Int32Array;
+  private readonly results: Int32Array;
+  private readonly mask: number;
+
+  constructor(ids: Int32Array, tokens: TokenBytes, index: TokenIndex) {
+    const pairs = ids.length >> 1;
+    const count = tokens.start.length - 1;
+    this.mask = powerOfTwoAbove(pairs) - 1;
+    this.left = new Int32Array(this.mask + 1).fill(-1);
+    this.right = new Int32Array(this.mask + 1);
+    this.ranks = new Int32Array(this.mask + 1);
+    this.results = new Int32Array(this.mask + 1);
+    const { bytes, start } = tokens;
+    const joined = new Uint8Array(1024);
+    for (let p = 0; p < pairs; p++) {
+      const left = ids[2 * p]!;
+      const right = ids[2 * p + 1]!;
+      if (left >= count || right >= count) throw new Error(`Llama 3 merges: pair ${p} names a token past the vocabulary`);
+      const leftLength = start[left + 1]! - start[left]!;
+      const rightLength = start[right + 1]! - start[right]!;
+      for (let k = 0; k < leftLength; k++) joined[k] = bytes[start[left]! + k]!;
+      for (let k = 0; k < rightLength; k++) joined[leftLength + k] = bytes[start[right]! + k]!;
+      const result = index.tokenOf(joined, 0, leftLength + rightLength);
+      if (result < 0) throw new Error(`Llama 3 merges: pair ${p} merges into no token`);
+      const slot = this.slotOf(left, right);
+      this.left[slot] = left;
+      this.right[slot] = right;
+      this.ranks[slot] = 2 * p + 1;
+      this.results[slot] = result;
+    }
+  }
+
+  rank(left: number, right: number): number {
+    const slot = this.slotOf(left, right);
+    return this.left[slot] === -1 ? -1 : this.ranks[slot]!;
+  }
+
+  result(left: number, right: number): number {
+    return this.results[this.slotOf(left, right)]!;
+  }
+
+  private slotOf(left: number, right: number): number {
+    let slot = hashPair(left, right) & this.mask;
+    while (this.left[slot] !== -1 && (this.left[slot] !== left || this.right[slot] !== right)) slot = (slot + 1) & this.mask;
+    return slot;
+  }
+}
+
+/**
+ * Decodes llama3-tokenizer-js's baked data: `vocabulary` is its `llama_vocab_base64` decoded (token
+ * strings in GPT-2's byte-to-unicode alphabet, one per line, the line number the id), `merges` its
+ * `llama_merges_binary` decoded (pairs of 17-bit token ids; the n-th pair has rank 2n+1, a later
+ * duplicate overriding an earlier one, as in the library's Map).
+ */
+export function decodeLlama3Vocabulary(vocabulary: Uint8Array, merges: Uint8Array): Llama3Vocabulary {
+  const tokens = tokenBytes(vocabulary);
+  const index = new TokenIndex(tokens);
   const byteToken = new Int32Array(256);
   for (let b = 0; b < 256; b++) {
-    const id = tokenOf(Uint8Array.of(b), 0, 1);
+    const id = index.tokenOf(Uint8Array.of(b), 0, 1);
     if (id < 0) throw new Error(`Llama 3 vocabulary: no token for byte ${b}`);
     byteToken[b] = id;
   }
-
-  // The library's bit unpacking, kept as it is: 17 bits per id, big-endian, reading three bytes at a time.
-  const ids: number[] = [];
-  const bits = merges.length * 8;
-  for (let bit = 0; bit < bits - (bits % 17); bit += 17) {
-    const i = bit >> 3;
-    const word = ((merges[i] ?? 0) << 16) | ((merges[i + 1] ?? 0) << 8) | (merges[i + 2] ?? 0);
-    ids.push((word >> (7 - (bit % 8))) & 0x1ffff);
-  }
-  const pairs = ids.length >> 1;
-  const mergeMask = powerOfTwoAbove(pairs) - 1;
-  const mergeLeft = new Int32Array(mergeMask + 1).fill(-1);
-  const mergeRight = new Int32Array(mergeMask + 1);
-  const mergeRanks = new Int32Array(mergeMask + 1);
-  const mergeResults = new Int32Array(mergeMask + 1);
-  const slotOfPair = (left: number, right: number) => {
-    let slot = hashPair(left, right) & mergeMask;
-    while (mergeLeft[slot] !== -1 && (mergeLeft[slot] !== left || mergeRight[slot] !== right)) slot = (slot + 1) & mergeMask;
-    return slot;
-  };
-  const joined = new Uint8Array(1024);
-  for (let p = 0; p < pairs; p++) {
-    const left = ids[2 * p]!;
-    const right = ids[2 * p + 1]!;
-    if (left >= tokens || right >= tokens) throw new Error(`Llama 3 merges: pair ${p} names a token past the vocabulary`);
-    const leftLength = start[left + 1]! - start[left]!;
-    const rightLength = start[right + 1]! - start[right]!;
-    joined.set(bytes.subarray(start[left]!, start[left + 1]!), 0);
-    joined.set(bytes.subarray(start[right]!, start[right + 1]!), leftLength);
-    const result = tokenOf(joined, 0, leftLength + rightLength);
-    if (result < 0) throw new Error(`Llama 3 merges: pair ${p} merges into no token`);
-    const slot = slotOfPair(left, right);
-    mergeLeft[slot] = left;
-    mergeRight[slot] = right;
-    mergeRanks[slot] = 2 * p + 1;
-    mergeResults[slot] = result;
-  }
-
+  const mergeIndex = new MergeIndex(unpackIds(merges), tokens, index);
   return {
-    tokenOf,
+    tokenOf: (key, from, to) => index.tokenOf(key, from, to),
     byteToken,
-    mergeRank: (left, right) => {
-      const slot = slotOfPair(left, right);
-      return mergeLeft[slot] === -1 ? -1 : mergeRanks[slot]!;
-    },
-    mergeResult: (left, right) => mergeResults[slotOfPair(left, right)]!,
+    mergeRank: (left, right) => mergeIndex.rank(left, right),
+    mergeResult: (left, right) => mergeIndex.result(left, right),
   };
 }
