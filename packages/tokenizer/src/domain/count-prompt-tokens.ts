@@ -18,7 +18,8 @@ export interface TokenCounterOptions {
   /**
    * Pieces longer than this many characters (a run of one letter, space or symbol class; no
    * natural text has one) are counted in slices of this length, which may differ from the exact
-   * count by a token per slice but keeps the cost linear and the library's stack safe. Default 256.
+   * count by a token per slice (the library throws on the longest) but
+   * keeps the cost linear: merging a piece is quadratic in its length. Default 256.
    */
   readonly maxPieceChars?: number;
 }
