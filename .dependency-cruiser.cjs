@@ -18,11 +18,11 @@ const DOMAIN = '^(services|packages)/([^/]+)/src/(domain|.+/domain)/';
 
 /**
  * Packages whose whole source is pure, so they need no `domain/` folder: pricing (periods, price
- * book, pricing a usage) imports nothing but @switchyard/contracts; tokenizer counts tokens with
- * llama3-tokenizer-js and does no I/O. perf-model (load-profiles reads
- * files) and policy-rules (policy-store follows the bus's KV) are not, so they have `domain/` folders.
+ * book, pricing a usage) imports nothing but @switchyard/contracts. perf-model (load-profiles reads
+ * files), policy-rules (policy-store follows the bus's KV) and tokenizer (it reads the vocabulary
+ * llama3-tokenizer-js bakes into its bundle) are not, so they have `domain/` folders.
  */
-const PURE_PACKAGES = '^packages/(pricing|tokenizer)/src/';
+const PURE_PACKAGES = '^packages/pricing/src/';
 
 module.exports = {
   forbidden: [

@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens, createTokenCounter } from './count-prompt-tokens.js';
+import { countPromptTokens, createTokenCounter } from './index.js';
 
 const library = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false }).length;
 
@@ -70,6 +71,15 @@ describe('countPromptTokens', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("equals the library on this repository's docs and sources, line by line and whole", () => {
+    const files = ['README.md', 'CONTRIBUTING.md', 'services/admission/src/domain/openai-format.ts', 'packages/pricing/src/price-usage.ts'];
+    for (const file of files) {
+      const text = readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8');
+      expect(createTokenCounter()(text)).toBe(library(text));
+      for (const line of text.split('\n')) expect(countPromptTokens(line)).toBe(library(line));
+    }
   });
 
   it('gives the same count from a warm memo as from a cold one', () => {

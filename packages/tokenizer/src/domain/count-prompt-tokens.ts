@@ -1,7 +1,7 @@
-import llama3Tokenizer from 'llama3-tokenizer-js';
+import type { Llama3Vocabulary } from './llama3-vocabulary.js';
 
 /**
- * Llama 3's pre-tokenizer pattern as llama3-tokenizer-js 1.2.0 compiles it (its
+ * Llama 3's pre-tokenizer pattern as llama3-tokenizer-js 1.2.0 (MIT, belladore.ai) compiles it (its
  * `CLEAN_LLAMA3_REGEX_STRING`, the `(?i:...)` group spelled out for JavaScript). Byte-pair merges
  * never cross these pieces, so a text's count is the sum of its pieces' counts.
  */
@@ -18,7 +18,8 @@ export interface TokenCounterOptions {
   /**
    * Pieces longer than this many characters (a run of one letter, space or symbol class; no
    * natural text has one) are counted in slices of this length, which may differ from the exact
-   * count by a token per slice but keeps the cost linear and the library's stack safe. Default 256.
+   * count by a token per slice (the library throws on the longest) but
+   * keeps the cost linear: merging a piece is quadratic in its length. Default 256.
    */
   readonly maxPieceChars?: number;
 }
@@ -40,12 +41,45 @@ export type PromptTokenCounter = (text: string, options?: CountOptions) => numbe
  * count, so text made of words seen before costs a regex pass and a map lookup per word instead
  * of byte-pair merging.
  */
-export function createTokenCounter(options: TokenCounterOptions = {}): PromptTokenCounter {
+export function createLlama3Counter(vocabulary: Llama3Vocabulary, options: TokenCounterOptions = {}): PromptTokenCounter {
   const cacheEntries = options.cacheEntries ?? 50_000;
   const maxPieceChars = options.maxPieceChars ?? 256;
   const memo = new Map<string, number>();
+  const encoder = new TextEncoder();
+  // A UTF-16 unit takes at most 3 UTF-8 bytes (a surrogate pair, two units, takes 4).
+  let bytes = new Uint8Array(3 * maxPieceChars);
+  let tokens = new Int32Array(3 * maxPieceChars);
+  let ranks = new Int32Array(3 * maxPieceChars);
 
-  const encodeCount = (piece: string) => llama3Tokenizer.encode(piece, { bos: false, eos: false }).length;
+  /**
+   * The library's byte-pair merging, counted: a piece that is a token is one; otherwise start from
+   * its bytes and merge the adjacent pair of lowest merge rank, leftmost first, until no pair merges.
+   */
+  const encodeCount = (piece: string) => {
+    if (bytes.length < 3 * piece.length) {
+      bytes = new Uint8Array(3 * piece.length);
+      tokens = new Int32Array(3 * piece.length);
+      ranks = new Int32Array(3 * piece.length);
+    }
+    let n = encoder.encodeInto(piece, bytes).written;
+    if (vocabulary.tokenOf(bytes, 0, n) >= 0) return 1;
+    for (let i = 0; i < n; i++) tokens[i] = vocabulary.byteToken[bytes[i]!]!;
+    for (let i = 0; i + 1 < n; i++) ranks[i] = vocabulary.mergeRank(tokens[i]!, tokens[i + 1]!);
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i + 1 < n; i++) {
+        const rank = ranks[i]!;
+        if (rank >= 0 && (best < 0 || rank < ranks[best]!)) best = i;
+      }
+      if (best < 0) return n;
+      tokens[best] = vocabulary.mergeResult(tokens[best]!, tokens[best + 1]!);
+      tokens.copyWithin(best + 1, best + 2, n);
+      ranks.copyWithin(best + 1, best + 2, n);
+      n -= 1;
+      if (best > 0) ranks[best - 1] = vocabulary.mergeRank(tokens[best - 1]!, tokens[best]!);
+      if (best + 1 < n) ranks[best] = vocabulary.mergeRank(tokens[best]!, tokens[best + 1]!);
+    }
+  };
 
   const pieceCount = (piece: string): number => {
     const known = memo.get(piece);
@@ -86,9 +120,3 @@ export function createTokenCounter(options: TokenCounterOptions = {}): PromptTok
     return n;
   };
 }
-
-/**
- * Prompt tokens of `text` for a Llama 3.x model: what limits, budget reservations and billing
- * count. Includes the `<|begin_of_text|>` token the model is given before the text.
- */
-export const countPromptTokens: PromptTokenCounter = createTokenCounter();
