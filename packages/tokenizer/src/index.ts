@@ -1,8 +1,8 @@
 import { createLlama3Counter, type PromptTokenCounter, type TokenCounterOptions } from './domain/count-prompt-tokens.js';
 import { loadLlama3Vocabulary } from './load-llama3-vocabulary.js';
 
-// Read once at import (0.1-0.2 s of CPU, ~10 MB kept), so counting stays synchronous for admission's
-// domain code, which imports countPromptTokens.
+// Read once at import (0.1-0.2 s of CPU, ~10 MB kept), so counting stays synchronous. Admission's
+// edge imports it and hands the counter to its domain code, which imports only the types.
 const vocabulary = loadLlama3Vocabulary();
 
 /** A counter with its own piece memo over the Llama 3 vocabulary; see `TokenCounterOptions` for the defaults. */

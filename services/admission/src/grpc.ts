@@ -15,10 +15,13 @@ import { callParams } from './domain/call-params.js';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
 import { validateRequestId, type GenerationLimits } from './domain/validate.js';
+import type { PromptTokenCounter } from '@switchyard/tokenizer';
 
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
+  /** Llama 3 prompt-token counter (`countPromptTokens`). */
+  readonly countTokens: PromptTokenCounter;
   readonly store: RequestStore;
 }
 
@@ -31,7 +34,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
 
   return {
     generate: serverStream<GenerateRequest, GenerateResponse>(async (request, { principal, signal, deadlineUnixMs }, write) => {
-      const params = callParams(deps.limits, principal, request);
+      const params = callParams(deps.limits, deps.countTokens, principal, request);
       const result = await runGeneration(deps, principal, params, {
         onStarted: (requestId) => write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
         onChunk: (text, seq) => write({ event: { $case: 'chunk', chunk: { text, seq } } }),
@@ -43,7 +46,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
     }),
 
     complete: unary<CompleteRequest, CompleteResponse>(async (request, { principal, signal, deadlineUnixMs }) => {
-      const params = callParams(deps.limits, principal, request);
+      const params = callParams(deps.limits, deps.countTokens, principal, request);
       const parts: string[] = [];
       const result = await runGeneration(deps, principal, params, {
         onStarted: () => {},

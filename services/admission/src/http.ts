@@ -17,11 +17,14 @@ import {
   type CompletionMeta,
 } from './domain/openai-format.js';
 import type { GenerationLimits } from './domain/validate.js';
+import type { PromptTokenCounter } from '@switchyard/tokenizer';
 
 export interface HttpFacadeDeps {
   readonly generation: GenerationDeps;
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
+  /** Llama 3 prompt-token counter (`countPromptTokens`). */
+  readonly countTokens: PromptTokenCounter;
   readonly logger: Logger;
   /** Model names `/v1/models` lists. */
   readonly models: () => readonly string[];
@@ -105,7 +108,7 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
         tier: header(req.headers['x-switchyard-tier']),
         idempotencyKey: header(req.headers['idempotency-key']),
       });
-      const params = callParams(deps.limits, principal, input);
+      const params = callParams(deps.limits, deps.countTokens, principal, input);
       const createdSec = Math.floor(deps.generation.now() / 1000);
       if (!input.stream) {
         const parts: string[] = [];

@@ -16,6 +16,7 @@ import { AdmissionServiceService, buckets, streams, type TierName } from '@switc
 import { serve, type Served } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
+import { countPromptTokens } from '@switchyard/tokenizer';
 import { createBudgetLedger } from './budget-ledger.js';
 import { followBudgetStates, type BudgetStates } from './budget-states.js';
 import { budgetPlan } from './domain/budget-plan.js';
@@ -181,7 +182,12 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       served = await serve({
         listen: deps.listen,
         serverOptions: SERVER_OPTIONS,
-        services: [{ definition: AdmissionServiceService, handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits }) }],
+        services: [
+          {
+            definition: AdmissionServiceService,
+            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, countTokens: countPromptTokens }),
+          },
+        ],
         serving: bus.connected,
       });
       const grpc = served.address;
@@ -190,6 +196,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         generation,
         keyring: deps.keyring,
         limits: deps.limits,
+        countTokens: countPromptTokens,
         logger: deps.logger,
         models: () => Object.keys(priceBookAt(now()).models),
       });

@@ -1,6 +1,9 @@
 import { Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { validateGeneration, validateRequestId, type GenerationInput } from './validate.js';
+import { countPromptTokens } from '@switchyard/tokenizer';
+import { validateGeneration as validate, validateRequestId, type GenerationInput, type GenerationLimits } from './validate.js';
+
+const validateGeneration = (input: GenerationInput, limits: GenerationLimits) => validate(input, limits, countPromptTokens);
 
 const limits = { maxPromptTokens: 100, maxOutputTokens: 512, defaultMaxTokens: 64 };
 const input: GenerationInput = { model: 'llama-3.1-8b', prompt: 'hello', maxTokens: 0, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0 };

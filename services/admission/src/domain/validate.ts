@@ -1,5 +1,5 @@
 import { DomainError, Tier, tierName, type TierName } from '@switchyard/contracts';
-import { countPromptTokens } from '@switchyard/tokenizer';
+import type { PromptTokenCounter } from '@switchyard/tokenizer';
 
 /** The fields Generate and Complete share. */
 export interface GenerationInput {
@@ -54,12 +54,13 @@ export function validateRequestId(requestId: string): string {
 const FEATURE = /^[A-Za-z0-9_-]{0,64}$/;
 
 /** Checks a request and resolves defaults; every refusal says what to change. */
-export function validateGeneration(input: GenerationInput, limits: GenerationLimits): GenerationParams {
+/** `countTokens` is the Llama 3 counter the edge hands in (`countPromptTokens` of `@switchyard/tokenizer`). */
+export function validateGeneration(input: GenerationInput, limits: GenerationLimits, countTokens: PromptTokenCounter): GenerationParams {
   const invalid = (message: string) => new DomainError('INVALID_ARGUMENT', message);
   if (!MODEL.test(input.model)) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
   if (input.prompt.length === 0) throw invalid('prompt is empty');
   // Counting stops past the limit, so a megabyte prompt costs no more than the limit's worth.
-  const promptTokens = countPromptTokens(input.prompt, { stopAbove: limits.maxPromptTokens });
+  const promptTokens = countTokens(input.prompt, { stopAbove: limits.maxPromptTokens });
   if (promptTokens > limits.maxPromptTokens) {
     throw invalid(`prompt is more than ${limits.maxPromptTokens} tokens, the limit (Llama 3 tokenizer); shorten it`);
   }
