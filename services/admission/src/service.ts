@@ -132,11 +132,15 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       return { spentMicros, reservedMicros };
     },
     async start() {
-      terminals = await watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event'));
-      budgetStates = await followBudgetStates(deps.js, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored'));
-      priceBooks = await followPriceBooks(deps.pricebookKv ?? (await openBucket(deps.nc, buckets.pricebook)), (version, e) =>
-        deps.logger.error({ version, err: e }, 'price-book version in the pricebook bucket ignored'),
-      );
+      // Independent reads of the bus, in parallel: a restarted replica serves sooner.
+      [terminals, budgetStates, priceBooks] = await Promise.all([
+        watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event')),
+        followBudgetStates(deps.js, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored')),
+        (async () =>
+          followPriceBooks(deps.pricebookKv ?? (await openBucket(deps.nc, buckets.pricebook)), (version, e) =>
+            deps.logger.error({ version, err: e }, 'price-book version in the pricebook bucket ignored'),
+          ))(),
+      ]);
       const { stateOf: budgetState } = budgetStates;
       const { bookAt: priceBookAt } = priceBooks;
       const settle = createSettlement({ store, budgets, budgetState, priceBookAt, now });

@@ -175,11 +175,19 @@ export function createBilling(deps: BillingDeps) {
   };
 
   /** Charges reservation fees of elapsed hours and the idle GPU time of closed hours; idempotent, so replicas may all run it. */
-  const accrue = async () => {
+  /** Accruals run one after another (a slow one never has a second racing it); `stop` waits for them. */
+  let accruing: Promise<void> = Promise.resolve();
+  let ticking = false;
+  const accrueOnce = async () => {
     const nowMs = now();
     const fees = await accrueReservationFees(deps.sql, reservations!.all(), nowMs);
     if (fees) deps.logger.info({ hours: fees }, 'reservation fees charged');
     await fleet.accrue(nowMs);
+  };
+  const accrue = (): Promise<void> => {
+    const run = accruing.then(accrueOnce);
+    accruing = run.catch(() => {});
+    return run;
   };
 
   return {
@@ -200,10 +208,14 @@ export function createBilling(deps: BillingDeps) {
         onError: (e) => deps.logger.warn({ err: e }, 'reservations not reloaded'),
       }));
       await fleet.start();
-      accrueTimer = setInterval(
-        () => void accrue().catch((e) => deps.logger.error({ err: e }, 'reservation fees or idle GPU time not accrued')),
-        deps.accrueEveryMs ?? 60_000,
-      );
+      accrueTimer = setInterval(() => {
+        // A tick while an accrual still runs is skipped, not queued: the next one covers it.
+        if (ticking) return;
+        ticking = true;
+        void accrue()
+          .catch((e) => deps.logger.error({ err: e }, 'reservation fees or idle GPU time not accrued'))
+          .finally(() => (ticking = false));
+      }, deps.accrueEveryMs ?? 60_000);
       accrueTimer.unref();
       const prices = catalog;
       consumer = await consumeDurable({
@@ -275,6 +287,7 @@ export function createBilling(deps: BillingDeps) {
     async stop() {
       if (reconcileTimer) clearInterval(reconcileTimer);
       if (accrueTimer) clearInterval(accrueTimer);
+      await accruing;
       await fleet.stop();
       reservations?.stop();
       await served?.stop();
