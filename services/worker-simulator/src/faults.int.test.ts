@@ -22,6 +22,14 @@ const perf = createPerfModel(profiles['h100-80gb'].rows, profiles['h100-80gb'].m
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let h: Harness;
+/**
+ * A redelivery comes one ack wait after a worker stops; a running attempt extends its deadline
+ * every third of it. Two seconds leave room for a loaded machine's event-loop stalls, and an
+ * answer of this length runs well past it, so the extension is exercised.
+ */
+const ACK_WAIT_MS = 2_000;
+const LONG_ANSWER = 4_000;
+
 beforeAll(async () => (h = await startHarness()));
 afterAll(async () => h?.close());
 
@@ -41,8 +49,8 @@ async function holder(sim: Simulator, pool: string): Promise<string> {
 
 describe('injected crash', () => {
   it('drops the request unacked; JetStream redelivers it to the other worker and it ends once, completed', async () => {
-    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
-    const r = requestSpec(tenant, 0, { maxTokens: 2_000 });
+    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: ACK_WAIT_MS, heartbeatMs: 100 });
+    const r = requestSpec(tenant, 0, { maxTokens: LONG_ANSWER });
     await publishBatch(h.js, pool.id, [r]);
     await waitFor('first chunks', () => (seen.chunks(r.requestId).length >= 3 ? true : undefined));
     const victim = await holder(sim, pool.id);
@@ -60,7 +68,7 @@ describe('injected crash', () => {
     expect(first.every((c) => c.atMs <= crashedAt + 50)).toBe(true); // the dead worker streamed nothing more
     // The second attempt restarts at chunk 0 and regenerates the same text from the seed, in full.
     expect(second.map((c) => c.seq)).toEqual(Array.from({ length: t.chunkCount }, (_, i) => i));
-    const full = Array.from({ length: 2_000 }, (_, i) => tokenText(r.seed, i)).join('');
+    const full = Array.from({ length: LONG_ANSWER }, (_, i) => tokenText(r.seed, i)).join('');
     expect(second.map((c) => c.text).join('')).toBe(full);
     expect(full.startsWith(first.map((c) => c.text).join(''))).toBe(true);
     // Attempt 2 ran longer than the ack wait: it extended its deadline rather than being redelivered again.
@@ -86,8 +94,8 @@ describe('injected crash', () => {
 
 describe('injected hang', () => {
   it('stops stepping and extending the ack deadline, so the request moves on; resuming late still leaves one outcome', async () => {
-    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: 1_000, heartbeatMs: 100 });
-    const r = requestSpec(tenant, 0, { maxTokens: 2_000 });
+    const { tenant, pool, sim, seen } = await onePool(h, { workers: 2, slotsPerWorker: 4 }, { speed: 10, ackWaitMs: ACK_WAIT_MS, heartbeatMs: 100 });
+    const r = requestSpec(tenant, 0, { maxTokens: LONG_ANSWER });
     await publishBatch(h.js, pool.id, [r]);
     await waitFor('first chunk', () => (seen.chunks(r.requestId).length > 0 ? true : undefined));
     const stuck = await holder(sim, pool.id);
