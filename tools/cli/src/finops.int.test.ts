@@ -37,6 +37,7 @@ beforeAll(async () => {
     reconcileEveryMs: 0,
     budgetFlushMs: 50,
     keyring: createKeyring([{ tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorKey), operator: true }]),
+    tenantExists: (t) => store.exists(t),
   });
   billingAddress = await billing.start();
   calls = billingCalls({ address: billingAddress, apiKey: operatorKey });
@@ -93,7 +94,7 @@ describe('switchyard budget', () => {
       const r = await run('budget', 'set', ...args);
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr, args.join(' ')).toMatch(
-        /expected a whole number of micros|give --soft-micros and\/or --hard-micros|unknown tenant "nobody"|expected a tenant id/,
+        /expected a whole number of micros|give --soft-micros and\/or --hard-micros|no tenant "nobody"|expected a tenant id/,
       );
     }
     expect((await calls.getBudget('globex')).state?.scopes ?? []).toEqual([]);
@@ -124,7 +125,7 @@ describe('switchyard credit add and balance', () => {
     ]) {
       const r = await run('credit', 'add', ...args);
       expect(r.code, args.join(' ')).not.toBe(0);
-      expect(r.stderr, args.join(' ')).toMatch(/expected a positive whole number of micros|unknown tenant "nobody"/);
+      expect(r.stderr, args.join(' ')).toMatch(/expected a positive whole number of micros|no tenant "nobody"/);
     }
     // Debits minus credits: credit held shows as a credit balance.
     expect((await calls.getBalance('globex')).balances.find((b) => b.account === 'tenant:globex:prepaid')?.balanceMicros).toBe(-2_500_000);
@@ -200,7 +201,7 @@ describe('switchyard tenant', () => {
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toMatch(/unknown tenant "initech"/);
     const credit = await run('credit', 'add', '--tenant', 'initech', '--micros', '100', '--reference', 'late');
-    expect(credit.stderr).toMatch(/unknown tenant "initech"/);
+    expect(credit.stderr).toMatch(/no tenant "initech"/);
   }, 60_000);
 
   it('sets rate limits and points --budget-micros at `switchyard budget set`, storing nothing for it', async () => {

@@ -1,9 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { TenantStore } from '@switchyard/auth';
 import { billingCalls, resolveBillingTarget, type BillingCalls } from './billing-target.js';
 import { formatBalance, formatBudget, formatInvoice } from './finops-format.js';
-import { natsUrlOf, tenantArg, withTenantStore } from './tenants.js';
+import { tenantArg } from './tenants.js';
 
 /** A whole number of micros (1,000,000 micros = 1 unit of the currency), 0 or more. */
 export const microsArg = (value: string) => {
@@ -30,18 +29,6 @@ const referenceArg = (value: string) => {
   if (value.length === 0 || value.length > 128) throw new InvalidArgumentError('expected 1-128 characters naming the purchase (e.g. the payment id)');
   return value;
 };
-
-/**
- * Refuses a tenant the tenants bucket does not know: no settings and no active API key. A typo
- * would otherwise open a budget or a prepaid account nobody can use.
- */
-export function requireKnownTenant(store: TenantStore, tenant: string): void {
-  if (store.exists(tenant)) return;
-  throw new Error(
-    `unknown tenant "${tenant}": it has no settings and no active API key in the tenants bucket; ` +
-      `create it with \`switchyard tenant ${tenant}\` or \`switchyard key create --tenant ${tenant}\``,
-  );
-}
 
 export interface BudgetSetOptions {
   readonly tenant: string;
@@ -100,18 +87,12 @@ async function withBilling(o: { billing?: string }, env: NodeJS.ProcessEnv, run:
   }
 }
 
-/** Writes check the tenant in the tenants bucket first, so nothing reaches billing for an unknown one. */
-async function withKnownTenant(o: { nats?: string }, env: NodeJS.ProcessEnv, tenant: string): Promise<void> {
-  await withTenantStore(natsUrlOf(o, env), async (store) => requireKnownTenant(store, tenant));
-}
-
 /**
  * `switchyard budget set|get`, `credit add`, `balance` and `invoice`: FinOps over BillingService,
  * the one owner of budgets, credit and invoices. Writes need an operator key.
  */
 export function registerFinOpsCommands(program: Command, env: NodeJS.ProcessEnv): void {
   const billingOption = ['--billing <host:port>', 'billing gRPC address; default $SWITCHYARD_BILLING_ADDR or the local one'] as const;
-  const natsOption = ['--nats <url>', 'NATS holding the tenants bucket; default $NATS_URL or the local one'] as const;
 
   const budget = program.command('budget').description("a tenant's monthly budgets, held by billing (operator key to set)");
   budget
@@ -122,10 +103,9 @@ export function registerFinOpsCommands(program: Command, env: NodeJS.ProcessEnv)
     .option('--soft-micros <n>', 'soft limit in micros: warn past it (0 or omitted: none)', microsArg)
     .option('--hard-micros <n>', 'hard limit in micros: refuse past it (0 or omitted: none)', microsArg)
     .option(...billingOption)
-    .option(...natsOption)
-    .action(async (o: BudgetSetOptions & { billing?: string; nats?: string }) => {
+    // Billing refuses a tenant that does not exist (NOT_FOUND, saying how to create it).
+    .action(async (o: BudgetSetOptions & { billing?: string }) => {
       requireLimits(o);
-      await withKnownTenant(o, env, o.tenant);
       await withBilling(o, env, (b) => budgetSet(b, o));
     });
   budget
@@ -144,11 +124,7 @@ export function registerFinOpsCommands(program: Command, env: NodeJS.ProcessEnv)
     .requiredOption('--micros <n>', 'amount in micros (1000000 = 1 unit of the currency)', positiveMicrosArg)
     .requiredOption('--reference <ref>', 'id of the purchase, e.g. the payment id', referenceArg)
     .option(...billingOption)
-    .option(...natsOption)
-    .action(async (o: { tenant: string; micros: number; reference: string; billing?: string; nats?: string }) => {
-      await withKnownTenant(o, env, o.tenant);
-      await withBilling(o, env, (b) => creditAdd(b, o));
-    });
+    .action((o: { tenant: string; micros: number; reference: string; billing?: string }) => withBilling(o, env, (b) => creditAdd(b, o)));
 
   program
     .command('balance')
