@@ -117,24 +117,35 @@ describe('budgets, owned by billing', () => {
 
   it("still enforces the month's spend after FLUSHALL on Redis", async () => {
     const client = await clientFor('flushed');
-    await system.setBudget('flushed', { hardLimitMicros: 60 });
+    const spend = (i: number) => outcome(client.complete({ model: 'llama-3.1-8b', prompt: `spend ${i} ${'y'.repeat(40)}`, maxTokens: 16 }));
+    await system.setBudget('flushed', { hardLimitMicros: 1_000_000 });
     await waitFor('budget known to admission', () => system.admissions[0]!.budgetSpend('flushed'));
-    // Spend until refused.
-    for (let i = 0; i < 40; i++) {
-      if ((await outcome(client.complete({ model: 'llama-3.1-8b', prompt: `spend ${i} ${'y'.repeat(40)}`, maxTokens: 16 }))) !== 'ok') break;
-    }
-    const spent = await waitFor('ledger spend published', async () => {
-      const l = await ledgerSpend('flushed');
-      const s = await system.admissions[0]!.budgetSpend('flushed');
-      return s && l.micros > 0 && s.spentMicros === l.micros ? l : undefined;
+    for (let i = 0; i < 3; i++) expect(await spend(i)).toBe('ok');
+    /** The ledger's spend once admission counts exactly it (nothing provisional, nothing in flight). */
+    const settled = () =>
+      waitFor('the ledger spend published and counted', async () => {
+        const l = await ledgerSpend('flushed');
+        const s = await system.admissions[0]!.budgetSpend('flushed');
+        return s && l.micros > 0 && s.spentMicros === l.micros && s.reservedMicros === 0 ? l.micros : undefined;
+      });
+    // A limit just above what was spent: any request is refused by the month's spend alone.
+    const hard = (await settled()) + 1;
+    await system.setBudget('flushed', { hardLimitMicros: hard });
+    const refused = await waitFor('the new limit enforced', async () => {
+      const o = await spend(99);
+      return o === 'ok' ? undefined : o;
     });
+    expect(refused).toMatch(/^RESOURCE_EXHAUSTED: monthly budget of tenant flushed would be exceeded/);
+    const spent = await settled();
+    // A request costs less than the limit: a Redis that forgot the month's spend would admit it.
+    const worstCase = Number(/may cost up to (\d+) micros/.exec(refused)![1]);
+    expect(worstCase).toBeLessThanOrEqual(hard);
+
     const redis = new Redis(system.servers.redis.url);
     await redis.flushall();
     redis.disconnect();
-    expect(await outcome(client.complete({ model: 'llama-3.1-8b', prompt: `after the flush ${'z'.repeat(40)}`, maxTokens: 16 }))).toMatch(
-      /^RESOURCE_EXHAUSTED: monthly budget of tenant flushed would be exceeded/,
-    );
-    expect((await ledgerSpend('flushed')).micros).toBe(spent.micros);
+    expect(await spend(100)).toMatch(/^RESOURCE_EXHAUSTED: monthly budget of tenant flushed would be exceeded/);
+    expect((await ledgerSpend('flushed')).micros).toBe(spent);
   });
 
   it('reserves at the price-book version in force: a version taking effect changes the next reservations', async () => {
