@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
-import { Outcome, Tier, buckets, decodeEvent, heartbeatKey, makeEvent, parseHeartbeat, streams, subjects, type RequestTerminated } from '@switchyard/contracts';
+import { Outcome, buckets, decodeEvent, heartbeatKey, makeEvent, parseHeartbeat, streams, subjects, type RequestTerminated } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from '@switchyard/worker-simulator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -66,21 +66,7 @@ async function generate(pool: string, timeoutMs = 10_000): Promise<RequestTermin
       if (event.payload?.$case === 'requestTerminated') terminal = event.payload.requestTerminated;
     },
   });
-  const request = {
-    requestId,
-    tenant,
-    tier: Tier.TIER_REALTIME,
-    model: 'llama-3.1-8b',
-    prompt: 'p',
-    promptTokens: 64,
-    maxTokens: 8,
-    feature: 'test',
-    seed: 1,
-    inbox: subjects.tokenInbox(requestId),
-    relayInbox: '',
-    deadlineUnixMs: 0,
-    admittedUnixMs: Date.now(),
-  };
+  const request = testRequestSpec(requestId, { tenant, prompt: 'p', promptTokens: 64 });
   const batchId = unique('batch');
   await publishEvent(
     js,

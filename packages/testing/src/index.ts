@@ -7,3 +7,4 @@ export { hasBinary, dockerAnswers } from './containers.js';
 export { startLatencyProxy } from './latency-proxy.js';
 export type { LatencyProxy } from './latency-proxy.js';
 export { testPool, idleHeartbeat } from './fleet.js';
+export { testRequestSpec } from './request-spec.js';

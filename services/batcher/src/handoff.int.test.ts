@@ -1,6 +1,6 @@
 import { connectBus, jetstream, jetstreamManager, openBucket, provisionStreams, type KV, type NatsConnection } from '@switchyard/bus';
-import { Tier, batchingKeys, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
-import { startNats, type TestServer } from '@switchyard/testing';
+import { batchingKeys, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
+import { startNats, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from './handoff.js';
 
@@ -19,21 +19,8 @@ afterAll(async () => {
   await nats?.dispose();
 });
 
-const spec = (requestId: string): RequestSpec => ({
-  requestId,
-  tenant: 'acme',
-  tier: Tier.TIER_REALTIME,
-  model: 'm',
-  prompt: 'p',
-  promptTokens: 1,
-  maxTokens: 1,
-  feature: 'f',
-  seed: 0,
-  inbox: 'i',
-  relayInbox: '',
-  deadlineUnixMs: 0,
-  admittedUnixMs: 0,
-});
+const spec = (requestId: string): RequestSpec =>
+  testRequestSpec(requestId, { model: 'm', prompt: 'p', promptTokens: 1, maxTokens: 1, feature: 'f', seed: 0, inbox: 'i', admittedUnixMs: 0 });
 
 /** How many times each request id appears across every batch on `batches.<pool>`. */
 async function appearances(pool: string): Promise<Map<string, number>> {

@@ -26,7 +26,7 @@ import {
   type RequestSpec,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { idleHeartbeat, startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
+import { idleHeartbeat, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher, type Batcher } from './service.js';
 
@@ -74,21 +74,7 @@ const beat = () => {
   return poolsKv.put(key, value);
 };
 
-const spec = (requestId: string, tier: Tier): RequestSpec => ({
-  requestId,
-  tenant: 'acme',
-  tier,
-  model: 'llama-3.1-8b',
-  prompt: 'hello',
-  promptTokens: 16,
-  maxTokens: 8,
-  feature: 'test',
-  seed: 1,
-  inbox: subjects.tokenInbox(requestId),
-  relayInbox: '',
-  deadlineUnixMs: 0,
-  admittedUnixMs: Date.now(),
-});
+const spec = (requestId: string, tier: Tier): RequestSpec => testRequestSpec(requestId, { tier });
 
 const dispatch = (request: RequestSpec) =>
   publishEvent(

@@ -1,7 +1,6 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
 import {
   Outcome,
-  Tier,
   buckets,
   decodeEvent,
   makeEvent,
@@ -14,7 +13,7 @@ import {
   type RequestTerminated,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { idleHeartbeat, startNats, testPool, waitFor, type TestServer } from '@switchyard/testing';
+import { idleHeartbeat, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScheduler, type Scheduler } from './service.js';
 
@@ -57,21 +56,7 @@ afterAll(async () => {
   await nats?.dispose();
 });
 
-const spec = (requestId: string, model: string): RequestSpec => ({
-  requestId,
-  tenant: 'acme',
-  tier: Tier.TIER_REALTIME,
-  model,
-  prompt: 'hello',
-  promptTokens: 16,
-  maxTokens: 8,
-  feature: 'test',
-  seed: 1,
-  inbox: subjects.tokenInbox(requestId),
-  relayInbox: '',
-  deadlineUnixMs: 0,
-  admittedUnixMs: Date.now(),
-});
+const spec = (requestId: string, model: string): RequestSpec => testRequestSpec(requestId, { model });
 
 const admit = (request: RequestSpec) =>
   publishEvent(

@@ -4,7 +4,6 @@ import type { PoolSpec } from '@switchyard/config';
 import {
   Outcome,
   RequestTerminated,
-  Tier,
   TokenChunk,
   buckets,
   decodeEvent,
@@ -17,7 +16,7 @@ import {
   type WorkerFaultReply,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, testPool as sharedTestPool, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, testPool as sharedTestPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import type { StepReport } from './domain/engine.js';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from './service.js';
 
@@ -44,23 +43,7 @@ export const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('
 export const testPool = (overrides: Partial<PoolSpec> = {}): PoolSpec => sharedTestPool({ id: unique('pool'), ...overrides });
 
 export function requestSpec(tenant: string, i: number, overrides: Partial<RequestSpec> = {}): RequestSpec {
-  const requestId = `req-${tenant}-${i}`;
-  return {
-    requestId,
-    tenant,
-    tier: Tier.TIER_REALTIME,
-    model: 'llama-3.1-8b',
-    prompt: 'p',
-    promptTokens: 128,
-    maxTokens: 16,
-    feature: 'test',
-    seed: 1_000 + i,
-    inbox: subjects.tokenInbox(requestId),
-    relayInbox: '',
-    deadlineUnixMs: 0,
-    admittedUnixMs: Date.now(),
-    ...overrides,
-  };
+  return testRequestSpec(`req-${tenant}-${i}`, { tenant, prompt: 'p', promptTokens: 128, maxTokens: 16, seed: 1_000 + i, ...overrides });
 }
 
 export async function publishBatch(js: JetStreamClient, pool: string, requests: RequestSpec[]): Promise<void> {

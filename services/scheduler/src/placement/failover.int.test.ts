@@ -1,7 +1,7 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamManager, type KV, type NatsConnection } from '@switchyard/bus';
-import { Tier, batchingKeys, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { batchingKeys, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, type TestServer } from '@switchyard/testing';
+import { startNats, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFailover, type FailoverStage } from './failover.js';
 
@@ -22,21 +22,8 @@ afterAll(async () => {
   await nats?.dispose();
 });
 
-const spec = (requestId: string): RequestSpec => ({
-  requestId,
-  tenant: 'acme',
-  tier: Tier.TIER_REALTIME,
-  model: 'llama-3.1-8b',
-  prompt: 'p',
-  promptTokens: 10,
-  maxTokens: 4,
-  feature: 'f',
-  seed: 0,
-  inbox: 'i',
-  relayInbox: '',
-  deadlineUnixMs: 0,
-  admittedUnixMs: 1,
-});
+const spec = (requestId: string): RequestSpec =>
+  testRequestSpec(requestId, { prompt: 'p', promptTokens: 10, maxTokens: 4, feature: 'f', seed: 0, inbox: 'i', admittedUnixMs: 1 });
 const js = () => jetstream(nc);
 const dispatch = (pool: string, r: RequestSpec) =>
   publishEvent(
