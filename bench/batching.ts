@@ -12,23 +12,13 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { fmt, summarize } from './lib/stats.js';
 import { readStream } from '../test/support/read-stream.js';
 import { startSystem } from '../test/support/system.js';
+import { testPool } from '@switchyard/testing';
 
 const SECONDS = process.argv.includes('--quick') ? 10 : 20;
 /** Requests per second offered: several times what one sequence at a time can serve. */
 const RATE = 6;
 
-const pool = (slots: number): PoolSpec => ({
-  id: 'bench-h100-8b',
-  provider: 'aws',
-  region: 'us-east-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: slots,
-});
+const pool = (slots: number): PoolSpec => testPool({ id: 'bench-h100-8b', region: 'us-east-1', slotsPerWorker: slots });
 
 async function run(name: string, slots: number, maxRequests: number) {
   const system = await startSystem({ pools: [pool(slots)], workerSpeed: 1, batcherRules: { maxRequests } });

@@ -1,24 +1,12 @@
 import type { PoolSpec } from '@switchyard/config';
 import { PoolHealth, Tier, decodeEvent, subjects } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
-import { waitFor } from '@switchyard/testing';
+import { waitFor, testPool } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admittedRequests, readStream, terminalsByRequest } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
-const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => ({
-  id,
-  provider: 'aws',
-  region: 'eu-west-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 4,
-  ...over,
-});
+const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => testPool({ id, slotsPerWorker: 4, ...over });
 /**
  * eu-west-1, the region that goes dark, has two providers: a cheap spot pool that takes part of
  * the realtime traffic, and a pool running a regional build (version llama-3.1-8b-eu) that a

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Tier, type UsageRecorded } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
-import { waitFor } from '@switchyard/testing';
+import { waitFor, testPool } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
@@ -12,20 +12,7 @@ beforeAll(async () => {
   // One small worker (4 sequences at a time), so 32 batch-tier requests overload it.
   system = await startSystem({
     workerSpeed: 4,
-    pools: [
-      {
-        id: 'tiny-h100-8b',
-        provider: 'aws',
-        region: 'eu-west-1',
-        gpu: 'h100-80gb',
-        model: 'llama-3.1-8b',
-        workers: 1,
-        capacityClass: 'on-demand',
-        pricePerGpuHour: 4,
-        tiers: ['realtime', 'internal', 'batch'],
-        slotsPerWorker: 4,
-      },
-    ],
+    pools: [testPool({ id: 'tiny-h100-8b', slotsPerWorker: 4 })],
   });
 }, 60_000);
 afterAll(async () => {

@@ -16,24 +16,12 @@ import {
 import { defaultScheduling, readRoutes, startOpsServer, type OpsServer } from '@switchyard/scheduler';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { createLogger } from '@switchyard/telemetry';
-import { waitFor } from '@switchyard/testing';
+import { waitFor, testPool } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
-const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => ({
-  id,
-  provider: 'aws',
-  region: 'eu-west-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 16,
-  ...over,
-});
+const pool = (id: string, over: Partial<PoolSpec>): PoolSpec => testPool({ id, slotsPerWorker: 16, ...over });
 const POOLS = [
   pool('eu-8b', {}),
   pool('us-8b-v2', { provider: 'gcp', region: 'us-central1', gpu: 'h200-141gb', version: 'llama-3.1-8b-v2', pricePerGpuHour: 3.5 }),

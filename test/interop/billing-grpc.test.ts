@@ -19,7 +19,7 @@ import {
 import { migrateMetering, recordUsage, toMetered } from '@switchyard/metering';
 import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
 import { createLogger } from '@switchyard/telemetry';
-import { startNats, startPostgres, waitFor, type TestServer } from '@switchyard/testing';
+import { startNats, startPostgres, waitFor, type TestServer, testPool } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -70,20 +70,7 @@ beforeAll(async () => {
       { tenant: 'globex', keyId: 'g', keyHash: hashApiKey(keys.globex) },
       { tenant: 'ops', keyId: 'o', keyHash: hashApiKey(keys.ops), operator: true },
     ]),
-    pools: [
-      {
-        id: 'eu-8b',
-        provider: 'aws',
-        region: 'eu-west-1',
-        gpu: 'h100-80gb',
-        model: 'llama-3.1-8b',
-        workers: 1,
-        capacityClass: 'on-demand',
-        pricePerGpuHour: 3.6,
-        tiers: ['realtime', 'internal', 'batch'],
-        slotsPerWorker: 8,
-      },
-    ],
+    pools: [testPool({ id: 'eu-8b', pricePerGpuHour: 3.6, slotsPerWorker: 8 })],
   });
   client = new BillingServiceClient(await billing.start(), credentials.createInsecure());
   await migrateMetering(sql);

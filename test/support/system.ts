@@ -16,23 +16,10 @@ import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
-import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer } from '@switchyard/testing';
+import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
-export const TEST_POOLS: PoolSpec[] = [
-  {
-    id: 'test-eu-h100-8b',
-    provider: 'aws',
-    region: 'eu-west-1',
-    gpu: 'h100-80gb',
-    model: 'llama-3.1-8b',
-    workers: 1,
-    capacityClass: 'on-demand',
-    pricePerGpuHour: 4,
-    tiers: ['realtime', 'internal', 'batch'],
-    slotsPerWorker: 16,
-  },
-];
+export const TEST_POOLS: PoolSpec[] = [testPool({ id: 'test-eu-h100-8b', slotsPerWorker: 16 })];
 
 export interface SystemOptions {
   readonly pools?: PoolSpec[];

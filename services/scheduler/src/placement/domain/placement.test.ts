@@ -6,20 +6,9 @@ import { createLoadTracker, type LoadTracker } from './load-tracker.js';
 import { SAMPLE_SIZE, placeRequest, type FleetView, type PlacementContext, type PlacementRequest } from './placement.js';
 import { poolStates } from './pool-state.js';
 import type { StepModel } from './scoring.js';
+import { testPool } from '@switchyard/testing';
 
-const pool = (id: string, over: Partial<PoolSpec> = {}): PoolSpec => ({
-  id,
-  provider: 'aws',
-  region: 'us-east-1',
-  gpu: 'h100-80gb',
-  model: 'llama-3.1-8b',
-  workers: 1,
-  capacityClass: 'on-demand',
-  pricePerGpuHour: 4,
-  tiers: ['realtime', 'internal', 'batch'],
-  slotsPerWorker: 8,
-  ...over,
-});
+const pool = (id: string, over: Partial<PoolSpec> = {}): PoolSpec => testPool({ id, region: 'us-east-1', slotsPerWorker: 8, ...over });
 const beat = (poolId: string, atUnixMs = 10_000, over: Partial<WorkerHeartbeat> = {}): WorkerHeartbeat => ({
   pool: poolId,
   worker: `${poolId}-w0`,
