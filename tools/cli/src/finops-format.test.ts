@@ -1,6 +1,7 @@
 import { BudgetLevel, Tier, type InvoiceLine } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { featureTotals, formatBalance, formatBudget, table } from './finops-format.js';
+import { featureTotals, formatBalance, formatBudget } from './finops-format.js';
+import { table } from './table.js';
 
 const line = (feature: string, requests: number, amountMicros: number, gpuCostMicros: number): InvoiceLine => ({
   model: 'llama-3.1-8b',

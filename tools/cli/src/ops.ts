@@ -6,6 +6,7 @@ import { loadPoolsFile, type PoolSpec } from '@switchyard/config';
 import { PoolHealth, buckets, parseHeartbeat, routesKeys, subjects, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
 import { modelRoute, poolStates, poolStatus, poolVersion, readDrains, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
 import { REPO_ROOT } from './stack.js';
+import { table } from './table.js';
 
 interface Buckets {
   readonly pools: KV;
@@ -64,15 +65,7 @@ export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: n
       `${HEALTH[s.health] ?? '?'}${s.drainReason ? ` (${s.drainReason})` : ''}`,
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  return table(rows);
 }
 
 /** Parses `version=weight` arguments. */

@@ -2,6 +2,7 @@ import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BillingServiceClient, type GetFleetReportResponse, type Reservation } from '@switchyard/contracts';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
+import { table } from './table.js';
 
 interface Target {
   readonly billing?: string;
@@ -68,18 +69,6 @@ const month = (value: string) => {
 
 const iso = (ms: number) => new Date(ms).toISOString().replace(':00.000Z', 'Z');
 const money = (micros: number) => (micros / 1e6).toFixed(2);
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 /** Reservations as a table: period, GPUs, the fee per GPU-hour pinned at creation, the whole fee and what was charged so far. */
 export function formatReservations(reservations: readonly Reservation[]): string {
