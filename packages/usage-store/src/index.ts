@@ -6,5 +6,5 @@
  */
 export { listRollups } from './rollups.js';
 export type { RollupRow } from './rollups.js';
-export { meteredHours, meteredRequestIds } from './metered-usage.js';
-export type { MeteredHour } from './metered-usage.js';
+export { hourQuantitiesOf, meteredHours, meteredRequestIds } from './metered-usage.js';
+export type { HourRow, MeteredHour } from './metered-usage.js';

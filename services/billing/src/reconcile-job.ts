@@ -1,6 +1,6 @@
 import type { JetStreamClient } from '@switchyard/bus';
 import { periodOf, type PriceBook } from '@switchyard/pricing';
-import { meteredHours, meteredRequestIds } from '@switchyard/usage-store';
+import { hourQuantitiesOf, meteredHours, meteredRequestIds, type HourRow } from '@switchyard/usage-store';
 import type { Sql } from 'postgres';
 import { COMPLETION_GRACE_MS, checkCompletions, emptyCompletionCheck, type Completion, type CompletionCheck } from './domain/completion-check.js';
 import { readCompletions } from './lifecycle-completions.js';
@@ -84,20 +84,8 @@ async function completionChecks(sql: Sql, lifecycle: LifecycleCheckOptions, star
   return check;
 }
 
-type QRow = { tenant: string; hour_ms: string; requests: string; input: string; cached: string; output: string; gpu: string };
-const toQuantities = (rows: readonly QRow[]): HourQuantities[] =>
-  rows.map((r) => ({
-    tenant: r.tenant,
-    hourMs: Number(r.hour_ms),
-    requests: Number(r.requests),
-    inputTokens: Number(r.input),
-    cachedInputTokens: Number(r.cached),
-    outputTokens: Number(r.output),
-    gpuMicros: Number(r.gpu),
-  }));
-
 async function ledgerQuantities(sql: Sql, start: Date, end: Date, tenant?: string): Promise<HourQuantities[]> {
-  const rows = await sql<QRow[]>`
+  const rows = await sql<HourRow[]>`
     SELECT tenant, (floor(extract(epoch FROM recorded_at) / 3600) * 3600000)::int8 AS hour_ms, sum(s) AS requests,
            sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached, sum(s * output_tokens) AS output,
            sum(s * floor(gpu_seconds * 1000000 + 0.5))::int8 AS gpu
@@ -105,7 +93,7 @@ async function ledgerQuantities(sql: Sql, start: Date, end: Date, tenant?: strin
              WHERE kind IN ('usage', 'reversal') AND recorded_at >= ${start} AND recorded_at < ${end}
              ${tenant ? sql`AND tenant = ${tenant}` : sql``}) t
      GROUP BY 1, 2`;
-  return toQuantities(rows);
+  return hourQuantitiesOf(rows);
 }
 
 /**
