@@ -15,7 +15,7 @@ import { startSystem, type RunningSystem } from '../support/system.js';
  * something a service does shows up as a violation in the server's log.
  */
 const DEPLOY = new URL('../../deploy/nats/', import.meta.url).pathname;
-const USERS = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing', 'operator', 'analyst'] as const;
+const USERS = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing', 'batch', 'operator', 'analyst'] as const;
 type User = (typeof USERS)[number];
 const SERVICES = USERS.filter((u) => u !== 'operator' && u !== 'analyst');
 const passwords = Object.fromEntries(USERS.map((u) => [u, `pw${randomBytes(12).toString('hex')}`])) as Record<User, string>;
@@ -54,6 +54,7 @@ beforeAll(async () => {
     nats: { configFile: join(DEPLOY, 'nats.conf'), serverEnv: { ...process.env, ...passwordEnv }, onOutput: (text) => void (serverLog += text) },
     natsUrlOf: (connection, url) => urlAs(userOf(connection), url),
     workerFaults: true,
+    batch: {},
   });
   client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey, billingAddress: system.billingAddress });
 }, 60_000);

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import postgres, { type Sql } from 'postgres';
 import { ADMISSION_REDIS_OPTIONS, createAdmission, createPolicyClient, type Admission, type AdmissionAddresses } from '@switchyard/admission';
 import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, type TenantStore } from '@switchyard/auth';
+import { createBatchService, type BatchService, type BatchServiceDeps } from '@switchyard/batch';
 import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
 import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnection } from '@switchyard/bus';
@@ -16,7 +17,7 @@ import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
-import { startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool } from '@switchyard/testing';
+import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
 export const TEST_POOLS: PoolSpec[] = [testPool({ id: 'test-eu-h100-8b', slotsPerWorker: 16 })];
@@ -53,6 +54,14 @@ export interface SystemOptions {
   readonly admissionRedisLatencyMs?: number;
   /** How long admission holds a settled amount before billing's published spend counts it. Default admission's. */
   readonly provisionalGraceMs?: number;
+  /**
+   * Runs the batch service (Files and Batches API, BullMQ workers), forwarded by admission at
+   * `/v1/files` and `/v1/batches`. `inProcess: false` only reserves its ports and gives
+   * `batchEnv`, for tests that run it as a process. Default: no batch service.
+   */
+  readonly batch?: { readonly inProcess?: boolean } & Partial<
+    Pick<BatchServiceDeps, 'completionWindowMs' | 'backfill' | 'offPeak' | 'lockDurationMs' | 'uploadLimits' | 'now'>
+  >;
 }
 
 export interface RunningSystem {
@@ -83,6 +92,10 @@ export interface RunningSystem {
   readonly servers: { nats: TestServer; redis: TestServer; postgres: TestServer };
   /** The in-process scheduler (its Ops view, failover counts). */
   readonly scheduler: Scheduler;
+  /** The batch service's gRPC address (when `batch` was asked for and runs in this process). */
+  readonly batchAddress?: string;
+  /** Environment for `services/batch` run as a process, serving where admission forwards to. */
+  readonly batchEnv?: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +134,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const redis = new Redis(slowLink?.url ?? redisServer.url, ADMISSION_REDIS_OPTIONS);
   // Outage tests stop Redis on purpose; calls report it as UNAVAILABLE, the client need not.
   redis.on('error', () => {});
+  const batchHttpPort = options.batch ? await freePort() : 0;
   const admissions: Admission[] = [];
   const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
@@ -141,6 +155,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         httpListen: '127.0.0.1:0',
         inFlightPerTenant: options.inFlightPerTenant,
         provisionalGraceMs: options.provisionalGraceMs,
+        batchApiUrl: options.batch ? `http://127.0.0.1:${batchHttpPort}` : undefined,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
     );
@@ -209,6 +224,36 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   });
   const billingAddress = await billing.start();
   const billingClient = new BillingServiceClient(billingAddress, credentials.createInsecure());
+
+  const admissionHttp = addresses[0]!.http!.replace(/\/v1$/, '');
+  const batchEnv = options.batch && {
+    NATS_URL: nats.url,
+    REDIS_URL: redisServer.url,
+    DATABASE_URL: pg.url,
+    BATCH_LISTEN: `127.0.0.1:${await freePort()}`,
+    BATCH_HTTP_LISTEN: `127.0.0.1:${batchHttpPort}`,
+    ADMISSION_HTTP_URL: admissionHttp,
+    BATCH_SERVICE_API_KEY: operatorApiKey,
+  };
+  let batchService: BatchService | undefined;
+  let batchAddress: string | undefined;
+  if (options.batch && options.batch.inProcess !== false) {
+    const batchBus = await connect('batch');
+    const { inProcess: _inProcess, ...batchOptions } = options.batch;
+    const redisUrl = new URL(redisServer.url);
+    batchService = createBatchService({
+      ...batchOptions,
+      sql,
+      redis: { host: redisUrl.hostname, port: Number(redisUrl.port) },
+      keyring: tenants.keyring,
+      logger: logger('batch'),
+      poolsKv: await openBucket(batchBus.nc, buckets.pools, { ttl: 10_000 }),
+      admission: { baseUrl: admissionHttp, apiKey: operatorApiKey },
+      listen: '127.0.0.1:0',
+      httpListen: batchEnv!.BATCH_HTTP_LISTEN,
+    });
+    batchAddress = (await batchService.start()).grpc;
+  }
   const asOperator = new Metadata();
   asOperator.set('authorization', `Bearer ${operatorApiKey}`);
 
@@ -236,8 +281,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     servers: { nats, redis: redisServer, postgres: pg },
     poolsFile,
     scheduler,
+    batchAddress,
+    batchEnv,
     async stop() {
       billingClient.close();
+      await batchService?.stop();
       for (const a of admissions) await a.stop(1_000);
       for (const t of [...stores, tenants]) await t.stop();
       for (const s of [policy, scheduler, batcher, workers, metering, billing]) await s.stop();

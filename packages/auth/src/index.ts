@@ -4,3 +4,4 @@ export { apiKeyRecordSchema, tenantSettingsSchema, tenantKeys } from './records.
 export type { ApiKeyRecord, StoredApiKey, TenantSettings, TenantSettingsInput, TierLimits } from './records.js';
 export { openTenantStore } from './tenant-store.js';
 export type { TenantStore } from './tenant-store.js';
+export { actFor, ACT_FOR_TENANT_HEADER } from './act-for.js';

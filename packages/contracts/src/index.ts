@@ -100,6 +100,27 @@ export {
   type OpsServiceServer,
   OpsServiceClient,
 } from './gen/switchyard/v1/ops.js';
+export {
+  BatchFile,
+  Batch,
+  BatchError,
+  BatchRequestCounts,
+  UploadFileRequest,
+  UploadFileResponse,
+  SubmitBatchRequest,
+  SubmitBatchResponse,
+  GetBatchRequest,
+  GetBatchResponse,
+  ListBatchesRequest,
+  ListBatchesResponse,
+  CancelBatchRequest,
+  CancelBatchResponse,
+  GetBatchResultsRequest,
+  GetBatchResultsResponse,
+  BatchServiceService,
+  type BatchServiceServer,
+  BatchServiceClient,
+} from './gen/switchyard/v1/batch.js';
 export { subjects, filters, OUTCOMES, TIERS } from './subjects.js';
 export type { OutcomeName, TierName } from './subjects.js';
 export { streams, durables, buckets } from './streams.js';

@@ -1,4 +1,4 @@
-import type { Keyring, Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
 import {
   DomainError,
   Outcome,
@@ -29,7 +29,7 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
 export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
   const { unary, serverStream } = createGrpcEdge<Principal>({
     logger: deps.logger,
-    authenticate: (metadata) => deps.keyring.authenticate(authorizationOf(metadata)),
+    authenticate: (metadata) => actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString()),
   });
 
   return {

@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Keyring, Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
+import { forwardBatchApi } from './batch-forward.js';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import { callParams } from './domain/call-params.js';
 import {
@@ -28,6 +29,8 @@ export interface HttpFacadeDeps {
   readonly logger: Logger;
   /** Model names `/v1/models` lists. */
   readonly models: () => readonly string[];
+  /** The batch service's Files and Batches API; undefined turns `/v1/files` and `/v1/batches` off. */
+  readonly batchApi?: URL;
   /** Largest request body accepted. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
 }
@@ -73,7 +76,7 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   // nothing about what a body should hold, and its body is never parsed.
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     try {
-      principals.set(req, deps.keyring.authenticate(header(req.headers.authorization)));
+      principals.set(req, actFor(deps.keyring.authenticate(header(req.headers.authorization)), header(req.headers[ACT_FOR_TENANT_HEADER])));
     } catch (e) {
       return sendError(reply, e);
     }
@@ -84,6 +87,8 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
     const status = error.statusCode ?? 500;
     void reply.status(status).send(httpRefusal(status, error.message));
   });
+
+  forwardBatchApi(app, deps.batchApi, deps.logger);
 
   app.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send(httpRefusal(404, 'no such route: this server serves POST /v1/chat/completions and GET /v1/models'));
@@ -113,7 +118,10 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
       if (!input.stream) {
         const parts: string[] = [];
         const result = await runGeneration(deps.generation, principal, params, {
-          onStarted: (requestId) => (meta = { requestId, model: params.model, createdSec }),
+          onStarted: (requestId) => {
+            meta = { requestId, model: params.model, createdSec };
+            void reply.header('x-request-id', requestId);
+          },
           onChunk: (text) => void parts.push(text),
           signal: abort.signal,
           deadlineUnixMs: 0,

@@ -15,6 +15,8 @@ const env = z.object({
   /** OpenAI-compatible facade; "off" disables it. */
   HTTP_LISTEN: z.union([z.literal('off'), listenAddress('127.0.0.1:8080')]).default('127.0.0.1:8080'),
   POLICY_ADDR: z.string().default('127.0.0.1:50052'),
+  /** The batch service's Files and Batches API, forwarded at `/v1/files` and `/v1/batches`; "off" turns them off. */
+  BATCH_HTTP_URL: z.union([z.literal('off'), z.string().url()]).default('http://127.0.0.1:8081'),
   /** Seed keys, `tenant:keyId:sha256hex[:operator]`, comma-separated; more live in the `tenants` KV bucket. */
   API_KEYS: z.string().default(''),
   MAX_PROMPT_TOKENS: z.coerce.number().int().positive().default(32_768),
@@ -79,6 +81,7 @@ runMain(() =>
         listen: config.ADMISSION_LISTEN,
         inFlightPerTenant: config.TENANT_IN_FLIGHT,
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
+        batchApiUrl: config.BATCH_HTTP_URL === 'off' ? undefined : config.BATCH_HTTP_URL,
       });
       const addresses = await admission.start();
       logger.info(addresses, 'admission serving');

@@ -46,6 +46,8 @@ export interface AdmissionDeps {
   readonly listen: string;
   /** `host:port` for the OpenAI-compatible HTTP facade; omitted means no facade. */
   readonly httpListen?: string;
+  /** The batch service's HTTP API, which the facade forwards `/v1/files` and `/v1/batches` to; omitted turns them off. */
+  readonly batchApiUrl?: string;
   /** Tenant rate limits (the `tenants` KV bucket); none means defaults only. Budgets are billing's. */
   readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
   /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
@@ -203,6 +205,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         countTokens: countPromptTokens,
         logger: deps.logger,
         models: () => Object.keys(priceBookAt(now()).models),
+        batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,
       });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
       const url = await http.listen({ host: httpHost, port: Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1)) });

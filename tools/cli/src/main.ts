@@ -25,6 +25,8 @@ program
   .option('--policy-port <port>', 'gRPC policy port', int, 50052)
   .option('--billing-port <port>', 'gRPC billing port', int, 50053)
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
+  .option('--batch-port <port>', 'gRPC batch port', int, 50055)
+  .option('--batch-http-port <port>', 'batch service HTTP port (admission forwards /v1/files and /v1/batches to it)', int, 8081)
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
   .action((o) =>
     up({
@@ -32,6 +34,8 @@ program
       policyPort: o.policyPort,
       billingPort: o.billingPort,
       httpPort: o.httpPort,
+      batchPort: o.batchPort,
+      batchHttpPort: o.batchHttpPort,
       exitAfterFirstRequest: o.exitAfterFirstRequest,
     }),
   );

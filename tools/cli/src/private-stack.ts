@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { freePort } from '@switchyard/testing';
+import { batchServiceEnv } from './batch-env.js';
 import { REPO_ROOT } from './stack.js';
 
 export interface PrivateStackEnv {
@@ -21,15 +22,23 @@ export async function privateStackEnv(
   apiKeys: string,
   extra: NodeJS.ProcessEnv = {},
 ): Promise<PrivateStackEnv> {
-  const [grpcPort, httpPort, policyPort, billingPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [grpcPort, httpPort, policyPort, billingPort, batchGrpc, batchHttp] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const grpcAddress = `127.0.0.1:${grpcPort}`;
+  const batch = batchServiceEnv({ admissionHttp: httpPort, batchGrpc, batchHttp });
   const env = {
     ...process.env,
     NATS_URL: servers.nats,
     REDIS_URL: servers.redis,
     DATABASE_URL: servers.postgres,
     LOG_LEVEL: 'warn',
-    API_KEYS: apiKeys,
+    API_KEYS: `${apiKeys},${batch.apiKeyEntry}`,
     ADMISSION_LISTEN: grpcAddress,
     HTTP_LISTEN: `127.0.0.1:${httpPort}`,
     POLICY_LISTEN: `127.0.0.1:${policyPort}`,
@@ -37,6 +46,7 @@ export async function privateStackEnv(
     BILLING_LISTEN: `127.0.0.1:${billingPort}`,
     POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
     WORKER_SPEED: 'max',
+    ...batch.env,
     ...extra,
   };
   return { env, grpcAddress, httpUrl: `http://127.0.0.1:${httpPort}/v1` };

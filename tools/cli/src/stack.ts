@@ -10,7 +10,7 @@ import { DEFAULT_RESTART_POLICY, decideRestart, type RestartDecision, type Resta
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Start order: answerers before askers, consumers before producers. */
-export const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission'] as const;
+export const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission', 'batch'] as const;
 export type ServiceName = (typeof SERVICES)[number];
 
 /**

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
+import { batchServiceEnv } from './batch-env.js';
 import { ensureInfra, portOpen } from './infra.js';
 import { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js';
@@ -10,6 +11,9 @@ export interface UpOptions {
   readonly policyPort: number;
   readonly billingPort: number;
   readonly httpPort: number;
+  /** gRPC and HTTP ports of the batch service (Files and Batches API). */
+  readonly batchPort: number;
+  readonly batchHttpPort: number;
   /** Stop after the first served request (for start-up measurements). */
   readonly exitAfterFirstRequest?: boolean;
 }
@@ -21,7 +25,7 @@ export interface UpOptions {
 export async function up(options: UpOptions): Promise<void> {
   const t0 = performance.now();
   const log = (line: string) => console.log(`switchyard: ${line}`);
-  for (const port of [options.admissionPort, options.policyPort, options.billingPort, options.httpPort]) {
+  for (const port of [options.admissionPort, options.policyPort, options.billingPort, options.httpPort, options.batchPort, options.batchHttpPort]) {
     if (await portOpen(port)) throw new Error(`port ${port} is taken: is Switchyard already running? Stop it, or pass other ports`);
   }
   const infra = await ensureInfra(REPO_ROOT, log);
@@ -37,19 +41,21 @@ export async function up(options: UpOptions): Promise<void> {
     SWITCHYARD_HTTP_URL: httpUrl,
   });
 
+  const batch = batchServiceEnv({ admissionHttp: options.httpPort, batchGrpc: options.batchPort, batchHttp: options.batchHttpPort });
   const logDir = join(REPO_ROOT, '.switchyard', 'logs');
   const env = {
     ...process.env,
     NATS_URL: infra.natsUrl,
     REDIS_URL: infra.redisUrl,
     DATABASE_URL: infra.databaseUrl,
-    API_KEYS: `dev:dev-1:${hashApiKey(apiKey)}`,
+    API_KEYS: `dev:dev-1:${hashApiKey(apiKey)},${batch.apiKeyEntry}`,
     ADMISSION_LISTEN: admissionAddr,
     HTTP_LISTEN: `127.0.0.1:${options.httpPort}`,
     POLICY_LISTEN: `127.0.0.1:${options.policyPort}`,
     POLICY_ADDR: `127.0.0.1:${options.policyPort}`,
     BILLING_LISTEN: billingAddr,
     POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    ...batch.env,
     EXIT_WITH_PARENT: 'true',
   };
   let stopping = false;
@@ -94,6 +100,7 @@ Switchyard is up (first request served ${seconds} s after start: "${first}").
   gRPC admission   ${admissionAddr}
   OpenAI HTTP      ${httpUrl}
   gRPC billing     ${billingAddr}
+  gRPC batch       127.0.0.1:${options.batchPort}   (Files and Batches also at ${httpUrl}/files, /batches)
   API key          ${apiKey}   (tenant "dev"; also in ${envPath})
   logs             .switchyard/logs/<service>.log
 

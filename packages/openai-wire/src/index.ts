@@ -1,0 +1,1 @@
+export { openAiError, httpRefusal } from './errors.js';

@@ -1,0 +1,3 @@
+export { createBatchService } from './service.js';
+export type { BatchService, BatchServiceDeps } from './service.js';
+export { migrate as migrateBatch } from './migrate.js';
