@@ -1,4 +1,13 @@
-import { Tier } from '@switchyard/contracts';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import {
+  BatchServiceClient,
+  Tier,
+  type CancelBatchResponse,
+  type GetBatchResponse,
+  type ListBatchesResponse,
+  type SubmitBatchResponse,
+  type UploadFileResponse,
+} from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI, { toFile } from 'openai';
@@ -177,4 +186,60 @@ describe('the Batch API through the official OpenAI SDK', () => {
     expect(deleted).toMatchObject({ id: file.id, deleted: true });
     await expect(openai.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
   }, 30_000);
+});
+
+describe('the Batch API over gRPC (BatchService)', () => {
+  /** One unary call with a tenant's key. */
+  const call = <Res>(send: (md: Metadata, cb: (e: ServiceError | null, res: Res) => void) => unknown, key = system.apiKey) =>
+    new Promise<Res>((resolve, reject) => {
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${key}`);
+      send(md, (e, res) => (e ? reject(e) : resolve(res)));
+    });
+
+  it('uploads, submits, pages through batches and streams the results', async () => {
+    const client = new BatchServiceClient(system.batchAddress!, credentials.createInsecure());
+    const content = Buffer.from(`${chatLine('g-1', 'one')}\n${chatLine('g-2', 'two')}\n`);
+    const uploaded = await call<UploadFileResponse>((md, cb) => client.uploadFile({ filename: 'grpc.jsonl', purpose: 'batch', content }, md, cb));
+    const submitted = await call<SubmitBatchResponse>((md, cb) =>
+      client.submitBatch({ inputFileId: uploaded.file!.id, endpoint: '/v1/chat/completions', completionWindow: '', metadata: {} }, md, cb),
+    );
+    const id = submitted.batch!.id;
+    await waitFor(
+      'the gRPC batch completes',
+      async () => ((await call<GetBatchResponse>((md, cb) => client.getBatch({ batchId: id }, md, cb))).batch!.status === 'completed' ? true : undefined),
+      60_000,
+    );
+
+    const results: { customId: string; error: boolean }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${system.apiKey}`);
+      const stream = client.getBatchResults({ batchId: id }, md);
+      stream.on('data', (r: { customId: string; error: boolean }) => results.push(r));
+      stream.on('error', reject);
+      stream.on('end', resolve);
+    });
+    expect(results.map((r) => [r.customId, r.error]).sort()).toEqual([
+      ['g-1', false],
+      ['g-2', false],
+    ]);
+
+    const page1 = await call<ListBatchesResponse>((md, cb) => client.listBatches({ after: '', limit: 1 }, md, cb));
+    expect(page1.batches.map((b) => b.id)).toEqual([id]);
+    expect(page1.hasMore).toBe(true);
+    const page2 = await call<ListBatchesResponse>((md, cb) => client.listBatches({ after: id, limit: 100 }, md, cb));
+    expect(page2.batches.map((b) => b.id)).not.toContain(id);
+
+    await expect(call<CancelBatchResponse>((md, cb) => client.cancelBatch({ batchId: id }, md, cb))).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+    });
+    await expect(call<GetBatchResponse>((md, cb) => client.getBatch({ batchId: id }, md, cb), system.otherApiKey)).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
+    await expect(call<GetBatchResponse>((md, cb) => client.getBatch({ batchId: id }, md, cb), 'sy_not_a_key')).rejects.toMatchObject({
+      code: status.UNAUTHENTICATED,
+    });
+    client.close();
+  }, 90_000);
 });
