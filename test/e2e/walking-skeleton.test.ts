@@ -93,10 +93,13 @@ describe('walking skeleton: one request through all seven services', () => {
     expect(after).toBe(before);
   });
 
-  it('rejects an unknown model with a terminal event and a reason the caller can act on', async () => {
+  it('refuses an unknown model with NOT_FOUND naming the models served, before publishing anything', async () => {
+    const before = (await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages;
     const error = await client.complete({ model: 'gpt-unknown', prompt: 'hi', maxTokens: 4 }).catch((e: ServiceError) => e);
-    expect(error).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringContaining('no pool serves model "gpt-unknown"') });
-    expect(await subjectCount(streams.LIFECYCLE.name, 'requests.rejected.acme')).toBe(1);
+    expect(error).toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining('the model "gpt-unknown" does not exist') });
+    expect((error as ServiceError).details).toContain('llama-3.1-8b');
+    expect((await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages).toBe(before);
+    expect(await subjectCount(streams.LIFECYCLE.name, 'requests.rejected.acme')).toBe(0);
   });
 
   it('scopes billing reads to the caller: another tenant gets PERMISSION_DENIED', async () => {
