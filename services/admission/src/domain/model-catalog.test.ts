@@ -18,25 +18,31 @@ const routes = new Map([
       5_000,
     )!,
   ],
+  ['chat-small', routeNames({ versions: [{ version: 'llama-3.2-3b', weight: 1 }] }, 5_500)!],
   ['auto', routeNames({ versions: [], auto: { small: 'chat-small', large: 'chat-large' } }, 6_000)!],
 ]);
 
 describe('buildCatalog', () => {
-  it('lists served versions, aliases, route versions and auto hints, each with when it appeared', () => {
+  it('lists served versions and the routes and hints that lead to one, each with when it appeared', () => {
     const catalog = buildCatalog(served, routes);
     expect([...catalog.values()].sort((a, b) => a.id.localeCompare(b.id))).toEqual([
       { id: 'auto', kind: 'alias', createdUnixMs: 6_000 },
       { id: 'auto:large', kind: 'hint', createdUnixMs: 6_000 },
-      { id: 'auto:small', kind: 'hint', createdUnixMs: 6_000 },
       { id: 'chat-large', kind: 'alias', createdUnixMs: 5_000 },
       { id: 'llama-3.1-8b', kind: 'model', createdUnixMs: 1_000 },
-      { id: 'llama-3.1-8b-v2', kind: 'model', createdUnixMs: 5_000 },
       { id: 'llama-3.2-1b', kind: 'model', createdUnixMs: 2_000 },
     ]);
   });
 
+  it('leaves out what leads to nothing served: an unserved route version, its route, and the hint that picks it', () => {
+    const catalog = buildCatalog(served, routes);
+    for (const id of ['llama-3.1-8b-v2', 'chat-small', 'auto:small', 'llama-3.2-3b']) expect(catalog.has(id)).toBe(false);
+    expect(buildCatalog(new Map([['llama-3.2-3b', 7_000]]), routes).has('auto:small')).toBe(true);
+  });
+
   it('reads only the names of a route, and nothing from a value that is not one', () => {
-    expect(routeNames({ versions: [{ version: 'a' }, { weight: 1 }, null] }, 1)).toEqual({ versions: ['a'], auto: false, writtenUnixMs: 1 });
+    expect(routeNames({ versions: [{ version: 'a' }, { weight: 1 }, null] }, 1)).toEqual({ versions: ['a'], writtenUnixMs: 1 });
+    expect(routeNames({ versions: [], auto: { small: 's', large: 'l' } }, 1)).toEqual({ versions: [], auto: { small: 's', large: 'l' }, writtenUnixMs: 1 });
     expect(routeNames('chat-large', 1)).toBeUndefined();
     expect(routeNames({ auto: {} }, 1)).toBeUndefined();
   });
@@ -54,8 +60,7 @@ describe('requireKnownModel', () => {
       expect.objectContaining({
         code: 'NOT_FOUND',
         reason: 'model_not_found',
-        message:
-          'the model "gpt-4o" does not exist or is not served here; available: auto, auto:large, auto:small, chat-large, llama-3.1-8b, llama-3.1-8b-v2, llama-3.2-1b',
+        message: 'the model "gpt-4o" does not exist or is not served here; available: auto, auto:large, chat-large, llama-3.1-8b, llama-3.2-1b',
       }),
     );
   });

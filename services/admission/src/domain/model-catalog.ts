@@ -9,10 +9,11 @@ export interface CatalogModel {
   readonly createdUnixMs: number;
 }
 
-/** What a stored route says about names: the versions it sends traffic to, and the aliases `auto` picks between. */
+/** What a stored route says about names: the versions it sends traffic to, or the aliases `auto` picks between. */
 export interface RouteNames {
   readonly versions: readonly string[];
-  readonly auto: boolean;
+  /** An auto route's small and large aliases; absent for a weighted route. */
+  readonly auto?: { readonly small: string; readonly large: string };
   readonly writtenUnixMs: number;
 }
 
@@ -29,25 +30,35 @@ export function routeNames(json: unknown, writtenUnixMs: number): RouteNames | u
   const { versions, auto } = json as { versions?: unknown; auto?: unknown };
   if (!Array.isArray(versions)) return undefined;
   const names = versions.map((v: { version?: unknown } | null) => v?.version).filter((v): v is string => typeof v === 'string');
-  return { versions: names, auto: typeof auto === 'object' && auto !== null, writtenUnixMs };
+  const { small, large } = (auto ?? {}) as { small?: unknown; large?: unknown };
+  if (typeof small === 'string' && typeof large === 'string') return { versions: names, auto: { small, large }, writtenUnixMs };
+  return { versions: names, writtenUnixMs };
 }
+
+/** How many aliases deep a name may resolve, as the scheduler follows them (routing.ts). */
+const MAX_DEPTH = 4;
 
 /**
  * The catalog from what the scheduler publishes: the versions its pools serve (with when
- * each was first served) and its routes. A route's versions are callable by name too, and an
- * `auto` route also takes the `:small` / `:large` hints.
+ * each was first served), and every route that leads to one of them, with an `auto` route's
+ * `:small` / `:large` hints. A name that leads to nothing served is left out: a call to it
+ * could only be rejected after it was admitted and paid for.
  */
 export function buildCatalog(served: ReadonlyMap<string, number>, routes: ReadonlyMap<string, RouteNames>): ModelCatalog {
-  const catalog = new Map<string, CatalogModel>();
-  const add = (id: string, kind: CatalogModel['kind'], createdUnixMs: number) => {
-    const known = catalog.get(id);
-    if (!known || (known.kind === kind && createdUnixMs < known.createdUnixMs)) catalog.set(id, { id, kind, createdUnixMs });
+  const reaches = (name: string, depth: number): boolean => {
+    if (served.has(name)) return true;
+    const route = routes.get(name);
+    if (!route || depth >= MAX_DEPTH) return false;
+    return route.auto ? reaches(route.auto.small, depth + 1) || reaches(route.auto.large, depth + 1) : route.versions.some((v) => reaches(v, depth + 1));
   };
-  for (const [version, firstServedUnixMs] of served) add(version, 'model', firstServedUnixMs);
+  const catalog = new Map<string, CatalogModel>();
+  for (const [version, firstServedUnixMs] of served) catalog.set(version, { id: version, kind: 'model', createdUnixMs: firstServedUnixMs });
   for (const [alias, route] of routes) {
-    add(alias, 'alias', route.writtenUnixMs);
-    for (const version of route.versions) add(version, 'model', served.get(version) ?? route.writtenUnixMs);
-    if (route.auto) for (const hint of ['small', 'large']) add(`${alias}:${hint}`, 'hint', route.writtenUnixMs);
+    if (catalog.has(alias) || !reaches(alias, 0)) continue;
+    catalog.set(alias, { id: alias, kind: 'alias', createdUnixMs: route.writtenUnixMs });
+    for (const [hint, target] of route.auto ? Object.entries(route.auto) : []) {
+      if (reaches(target, 1)) catalog.set(`${alias}:${hint}`, { id: `${alias}:${hint}`, kind: 'hint', createdUnixMs: route.writtenUnixMs });
+    }
   }
   return catalog;
 }
