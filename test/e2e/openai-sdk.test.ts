@@ -284,6 +284,15 @@ describe('errors as OpenAI sends them, through the official SDK', () => {
     expect((await good.openai.chat.completions.create({ model: 'chat-large', messages: hello, max_tokens: 2 })).choices).toHaveLength(1);
   });
 
+  it('gives up at the x-switchyard-timeout-ms deadline with 504, which the SDK does not retry', async () => {
+    // 1 ms cannot cover the trip through scheduler, batcher and worker and back.
+    const hurried = await sdkFor('acme', { headers: { 'x-switchyard-timeout-ms': '1' } });
+    const error = await hurried.openai.chat.completions.create({ model: 'chat-large', messages: hello, max_tokens: 2_000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(error).toMatchObject({ status: 504 });
+    expect(hurried.sent()).toBe(1);
+  });
+
   it('answers a route it does not serve in the OpenAI error shape', async () => {
     const { openai } = await sdkFor();
     const error = await openai.embeddings.create({ model: 'chat-large', input: 'hi' }).catch((e: unknown) => e);

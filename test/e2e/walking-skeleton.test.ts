@@ -83,6 +83,18 @@ describe('walking skeleton: one request through all seven services', () => {
     expect(unary.outcome).toBe(Outcome.OUTCOME_COMPLETED);
   });
 
+  it('ends a Complete at its stop sequence with finish reason "stop", and Generate reports the same', async () => {
+    const full = await client.complete({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12 });
+    expect(full.finishReason).toBe('length');
+    const stop = ` ${full.text.split(' ')[5]}`;
+    const stopped = await client.complete({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12, stop: [stop] });
+    expect(stopped).toMatchObject({ text: full.text.slice(0, full.text.indexOf(stop)), finishReason: 'stop' });
+    expect(stopped.usage!.outputTokens).toBeLessThan(20);
+    const streamed = await collect(client.generate({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12, stop: [stop] }));
+    const finished = streamed.find((e) => e.event?.$case === 'finished');
+    expect(finished?.event).toMatchObject({ finished: { finishReason: 'stop', usage: { outputTokens: stopped.usage!.outputTokens } } });
+  });
+
   it('refuses a wrong API key with UNAUTHENTICATED and publishes nothing', async () => {
     const before = (await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages;
     const intruder = createSwitchyardClient({ address: system.admissionAddress, apiKey: 'sy_not-a-real-key' });
