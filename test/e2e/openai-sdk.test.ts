@@ -130,6 +130,32 @@ describe('chat completions through the official SDK', () => {
     });
     await waitFor('all four requests billed', async () => ((await ledgerTransactions('chooser')) >= 4 ? true : undefined));
     expect(await ledgerTransactions('chooser')).toBe(4);
+
+    // Streamed, the choices' chunks come interleaved, each with its index.
+    const texts = ['', '', ''];
+    const finishes: string[] = [];
+    let usage: OpenAI.CompletionUsage | undefined;
+    const stream = await openai.chat.completions.create({
+      model: 'llama-3.1-8b',
+      messages: hello,
+      max_tokens: 5,
+      seed: 40,
+      n: 3,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    for await (const chunk of stream) {
+      for (const c of chunk.choices) {
+        texts[c.index] += c.delta.content ?? '';
+        if (c.finish_reason) finishes[c.index] = c.finish_reason;
+      }
+      usage = chunk.usage ?? usage;
+    }
+    expect(texts).toEqual(three.choices.map((c) => c.message.content));
+    expect(finishes).toEqual(['length', 'length', 'length']);
+    expect(usage).toEqual(three.usage);
+    await waitFor('the streamed three billed', async () => ((await ledgerTransactions('chooser')) >= 7 ? true : undefined));
+    expect(await ledgerTransactions('chooser')).toBe(7);
   });
 
   it('takes a tool-using history, and refuses an image part by name', async () => {

@@ -11,12 +11,12 @@ import type { GenerationParams } from './domain/validate.js';
 /** How one endpoint shapes its answer: whole (JSON) or as server-sent events. */
 export interface AnswerFormat {
   whole(meta: CompletionMeta, choices: readonly ChoiceResult[], usage: TokenUsage): unknown;
-  /** The first event of a stream, before any text (chat sends the role). */
-  opening?(meta: CompletionMeta): unknown;
-  piece(meta: CompletionMeta, text: string): unknown;
-  /** The last event of the choice, with its finish reason. */
-  closing(meta: CompletionMeta, finishReason: string): unknown;
-  /** The event `stream_options.include_usage` asks for. */
+  /** The first event of choice `index`, before any text (chat sends the role). */
+  opening?(meta: CompletionMeta, index: number): unknown;
+  piece(meta: CompletionMeta, text: string, index: number): unknown;
+  /** The last event of choice `index`, with its finish reason. */
+  closing(meta: CompletionMeta, finishReason: string, index: number): unknown;
+  /** The event `stream_options.include_usage` asks for, after every choice ended. */
   usage(meta: CompletionMeta, usage: TokenUsage): unknown;
 }
 
@@ -42,8 +42,10 @@ function choiceParams(context: HttpRouteContext, req: FastifyRequest, call: Open
 
 /**
  * Runs one OpenAI call through the generation path and answers it as JSON (every choice,
- * usage summed over them: what is billed) or as server-sent events (one choice). A choice
- * that fails cancels the others, and the call answers the first failure.
+ * usage summed over them: what is billed) or as server-sent events (the choices' chunks as
+ * they come, each with its index). A choice that fails cancels the others, and the call
+ * answers the first failure: as an error status while nothing was sent, else as an error
+ * event in place of `[DONE]`.
  */
 export async function serveCall(context: HttpRouteContext, req: FastifyRequest, reply: FastifyReply, parse: () => OpenAiCall, format: AnswerFormat) {
   const { deps } = context;
@@ -53,49 +55,57 @@ export async function serveCall(context: HttpRouteContext, req: FastifyRequest, 
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) abort.abort();
   });
-  let meta: CompletionMeta | undefined;
   try {
     const call = parse();
     const params = choiceParams(context, req, call);
     const principal = context.principalOf(req);
     const model = params[0]!.model;
     const createdSec = Math.floor(deps.generation.now() / 1000);
-    const hooks = (i: number) => ({ signal: abort.signal, deadlineUnixMs: call.deadlineUnixMs, idempotencyKey: callKey(call, i) });
-    if (!call.stream) {
-      let firstFailure: unknown;
-      const texts = params.map(() => [] as string[]);
-      const settled = await Promise.allSettled(
-        params.map((p, i) =>
-          runGeneration(deps.generation, principal, p, {
-            ...hooks(i),
-            onStarted: (requestId) => void (i === 0 && (meta = { requestId, model, createdSec })),
-            onChunk: (text) => void texts[i]!.push(text),
-          }).catch((e: unknown) => {
+    const send = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
+    // A stream opens when its first choice is admitted; its id is that request's.
+    let streamMeta: CompletionMeta | undefined;
+    const opened = (requestId: string): CompletionMeta => {
+      if (streamMeta) return streamMeta;
+      streamMeta = { requestId, model, createdSec };
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+      return streamMeta;
+    };
+    let firstFailure: unknown;
+    const texts = params.map(() => [] as string[]);
+    const settled = await Promise.allSettled(
+      params.map((p, i) =>
+        runGeneration(deps.generation, principal, p, {
+          signal: abort.signal,
+          deadlineUnixMs: call.deadlineUnixMs,
+          idempotencyKey: callKey(call, i),
+          onStarted: (requestId) => {
+            if (!call.stream) return;
+            const meta = opened(requestId);
+            if (format.opening) send(format.opening(meta, i));
+          },
+          onChunk: (text) => void (call.stream ? send(format.piece(streamMeta!, text, i)) : texts[i]!.push(text)),
+        }).then(
+          (result) => {
+            if (call.stream) send(format.closing(streamMeta!, result.finishReason, i));
+            return result;
+          },
+          (e: unknown) => {
             firstFailure ??= e;
             abort.abort();
             throw e;
-          }),
+          },
         ),
-      );
-      if (firstFailure !== undefined) throw firstFailure;
-      const results = settled.map((s) => (s as PromiseFulfilledResult<GenerationResult>).value);
+      ),
+    );
+    if (firstFailure !== undefined) throw firstFailure;
+    const results = settled.map((s) => (s as PromiseFulfilledResult<GenerationResult>).value);
+    if (!call.stream) {
       void reply.header('x-request-id', results[0]!.requestId);
       const choices = results.map((r, i) => ({ text: texts[i]!.join(''), finishReason: r.finishReason }));
-      return format.whole(meta!, choices, sumUsage(results));
+      return format.whole({ requestId: results[0]!.requestId, model, createdSec }, choices, sumUsage(results));
     }
-    const send = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
-    const result = await runGeneration(deps.generation, principal, params[0]!, {
-      ...hooks(0),
-      onStarted: (requestId) => {
-        meta = { requestId, model, createdSec };
-        reply.hijack();
-        reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
-        if (format.opening) send(format.opening(meta));
-      },
-      onChunk: (text) => send(format.piece(meta!, text)),
-    });
-    send(format.closing(meta!, result.finishReason));
-    if (call.includeUsage) send(format.usage(meta!, result.usage));
+    if (call.includeUsage) send(format.usage(streamMeta!, sumUsage(results)));
     reply.raw.end('data: [DONE]\n\n');
   } catch (e) {
     if (!reply.sent && !reply.raw.headersSent) return context.sendError(reply, e);

@@ -20,9 +20,9 @@ export function registerGenerationRoutes(app: FastifyInstance, context: HttpRout
   app.post('/v1/chat/completions', { onRequest: context.authenticate }, async (req, reply) =>
     serveCall(context, req, reply, () => chatToGeneration((req.body ?? {}) as ChatCompletionBody, callHeaders(req), now()), {
       whole: chatCompletion,
-      opening: (meta) => chatChunk(meta, { role: 'assistant', content: '' }, null),
-      piece: (meta, text) => chatChunk(meta, { content: text }, null),
-      closing: (meta, finishReason) => chatChunk(meta, {}, finishReason),
+      opening: (meta, index) => chatChunk(meta, { role: 'assistant', content: '' }, null, index),
+      piece: (meta, text, index) => chatChunk(meta, { content: text }, null, index),
+      closing: (meta, finishReason, index) => chatChunk(meta, {}, finishReason, index),
       usage: chatUsageChunk,
     }),
   );
@@ -30,8 +30,8 @@ export function registerGenerationRoutes(app: FastifyInstance, context: HttpRout
   app.post('/v1/completions', { onRequest: context.authenticate }, async (req, reply) =>
     serveCall(context, req, reply, () => completionToGeneration((req.body ?? {}) as TextCompletionBody, callHeaders(req), now()), {
       whole: textCompletion,
-      piece: (meta, text) => textChunk(meta, text, null),
-      closing: (meta, finishReason) => textChunk(meta, '', finishReason),
+      piece: (meta, text, index) => textChunk(meta, text, null, index),
+      closing: (meta, finishReason, index) => textChunk(meta, '', finishReason, index),
       usage: textUsageChunk,
     }),
   );

@@ -50,14 +50,14 @@ export function textCompletion(meta: CompletionMeta, choices: readonly ChoiceRes
   };
 }
 
-/** A streamed piece of choice 0; the last one carries its `finish_reason`. */
-export function textChunk(meta: CompletionMeta, text: string, finishReason: string | null) {
+/** A streamed piece of choice `index`; the last one of each choice carries its `finish_reason`. */
+export function textChunk(meta: CompletionMeta, text: string, finishReason: string | null, index = 0) {
   return {
     id: textCompletionId(meta.requestId),
     object: 'text_completion',
     created: meta.createdSec,
     model: meta.model,
-    choices: [{ text, index: 0, logprobs: null, finish_reason: finishReason }],
+    choices: [{ text, index, logprobs: null, finish_reason: finishReason }],
   };
 }
 

@@ -98,14 +98,14 @@ export function chatCompletion(meta: CompletionMeta, choices: readonly ChoiceRes
   };
 }
 
-/** A streamed chunk of choice 0; the last one carries its `finish_reason`. */
-export function chatChunk(meta: CompletionMeta, delta: { role?: string; content?: string }, finishReason: string | null) {
+/** A streamed chunk of choice `index`; the last one of each choice carries its `finish_reason`. */
+export function chatChunk(meta: CompletionMeta, delta: { role?: string; content?: string }, finishReason: string | null, index = 0) {
   return {
     id: completionId(meta.requestId),
     object: 'chat.completion.chunk',
     created: meta.createdSec,
     model: meta.model,
-    choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }],
+    choices: [{ index, delta, logprobs: null, finish_reason: finishReason }],
   };
 }
 

@@ -29,14 +29,11 @@ describe('commonCall', () => {
     expect(refusal(() => commonCall({ ...body, stream: 'yes' }, 'p', {}, 0))).toMatchObject({ message: '"stream" must be true or false' });
   });
 
-  it('honours stream_options.include_usage only on a stream, and refuses n above 1 on one', () => {
+  it('honours stream_options.include_usage only on a stream', () => {
     expect(commonCall({ ...body, stream: true, stream_options: { include_usage: true } }, 'p', {}, 0).includeUsage).toBe(true);
     expect(commonCall({ ...body, stream: true, stream_options: {} }, 'p', {}, 0).includeUsage).toBe(false);
     expect(refusal(() => commonCall({ ...body, stream_options: { include_usage: true } }, 'p', {}, 0))).toMatchObject({
       message: '"stream_options" is only allowed when "stream" is true',
-    });
-    expect(refusal(() => commonCall({ ...body, stream: true, n: 2 }, 'p', {}, 0))).toMatchObject({
-      message: expect.stringContaining('"n" above 1 is not served'),
     });
   });
 });

@@ -51,10 +51,9 @@ function stopSequences(stop: unknown): string[] {
   throw invalid('"stop" must be a string or an array of up to 4 strings');
 }
 
-function choiceCount(n: unknown, stream: boolean): number {
+function choiceCount(n: unknown): number {
   if (n === undefined || n === null) return 1;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_CHOICES) throw invalid(`"n" must be an integer from 1 to ${MAX_CHOICES}`);
-  if (n > 1 && stream) throw invalid('"n" above 1 is not served with "stream": true; stream one choice per call, or drop "stream"');
   return n;
 }
 
@@ -108,7 +107,7 @@ export function commonCall(body: OpenAiCommonBody, prompt: string, headers: Call
     },
     stream,
     includeUsage: includeUsage(body.stream_options, stream),
-    choices: choiceCount(body.n, stream),
+    choices: choiceCount(body.n),
     deadlineUnixMs: deadlineFromHeader(headers.timeoutMs, nowMs),
   };
 }
