@@ -64,6 +64,17 @@ describe('chatToGeneration', () => {
     });
   });
 
+  it('refuses options whose answer the model cannot give, and takes the ones it can', () => {
+    expect(refusal(() => chatToGeneration({ ...body, logprobs: true }, {}))).toMatchObject({ message: '"logprobs" is not served' });
+    expect(refusal(() => chatToGeneration({ ...body, response_format: { type: 'json_object' } }, {}))).toMatchObject({
+      message: '"response_format" other than {"type": "text"} is not served',
+    });
+    expect(refusal(() => chatToGeneration({ ...body, tool_choice: 'required' }, {}))).toMatchObject({ message: expect.stringContaining('"tool_choice"') });
+    expect(refusal(() => chatToGeneration({ ...body, modalities: ['text', 'audio'] }, {}))).toMatchObject({ message: expect.stringContaining('"modalities"') });
+    const servable = { ...body, logprobs: false, response_format: { type: 'text' }, tool_choice: 'auto', modalities: ['text'] };
+    expect(chatToGeneration(servable, {}).input.prompt).toBe('user: hi');
+  });
+
   it('refuses a role it does not know', () => {
     expect(refusal(() => chatToGeneration({ ...body, messages: [{ role: 'wizard', content: 'x' }] }, {}))).toMatchObject({
       message: expect.stringContaining('messages[0] needs a "role" of system, developer, user, assistant, tool'),

@@ -4,6 +4,11 @@ import { commonCall, usageOf, type CallHeaders, type OpenAiCall, type OpenAiComm
 /** The subset of an OpenAI chat completion request Switchyard understands. */
 export interface ChatCompletionBody extends OpenAiCommonBody {
   messages?: unknown;
+  logprobs?: unknown;
+  top_logprobs?: unknown;
+  response_format?: unknown;
+  tool_choice?: unknown;
+  modalities?: unknown;
 }
 
 const invalid = (message: string) => new DomainError('INVALID_ARGUMENT', message);
@@ -59,9 +64,26 @@ function renderMessage(m: unknown, i: number, model: string): string {
   return `${msg.role}: ${text}`;
 }
 
+/**
+ * Options whose answer the model cannot give, refused rather than answered as if they were
+ * met: token log-probabilities, structured output, a forced tool call, audio output. Tool
+ * definitions alone are accepted (the model answers in text, as `tool_choice: "auto"` allows).
+ */
+function refuseUnservable(body: ChatCompletionBody): void {
+  if (body.logprobs === true || (body.top_logprobs !== undefined && body.top_logprobs !== null)) throw invalid('"logprobs" is not served');
+  const format = (body.response_format as { type?: unknown } | null | undefined)?.type;
+  if (format !== undefined && format !== 'text') throw invalid('"response_format" other than {"type": "text"} is not served');
+  const choice = body.tool_choice;
+  if (choice !== undefined && choice !== null && choice !== 'auto' && choice !== 'none') {
+    throw invalid('"tool_choice" may be "auto" or "none": the model does not call tools');
+  }
+  if (Array.isArray(body.modalities) && body.modalities.some((m) => m !== 'text')) throw invalid('"modalities" other than "text" are not served');
+}
+
 /** Turns an OpenAI chat request into a call of Switchyard's generation. */
 export function chatToGeneration(body: ChatCompletionBody, headers: CallHeaders, nowMs = 0): OpenAiCall {
   if (typeof body.model !== 'string') throw invalid('"model" is required');
+  refuseUnservable(body);
   if (!Array.isArray(body.messages) || body.messages.length === 0) throw invalid('"messages" must be a non-empty array');
   const model = body.model.slice(0, 64);
   const lines = body.messages.map((m: unknown, i: number) => renderMessage(m, i, model));
