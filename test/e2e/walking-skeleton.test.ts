@@ -83,6 +83,18 @@ describe('walking skeleton: one request through all seven services', () => {
     expect(unary.outcome).toBe(Outcome.OUTCOME_COMPLETED);
   });
 
+  it('ends a Complete at its stop sequence with finish reason "stop", and Generate reports the same', async () => {
+    const full = await client.complete({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12 });
+    expect(full.finishReason).toBe('length');
+    const stop = ` ${full.text.split(' ')[5]}`;
+    const stopped = await client.complete({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12, stop: [stop] });
+    expect(stopped).toMatchObject({ text: full.text.slice(0, full.text.indexOf(stop)), finishReason: 'stop' });
+    expect(stopped.usage!.outputTokens).toBeLessThan(20);
+    const streamed = await collect(client.generate({ model: 'llama-3.1-8b', prompt: 'stop me', maxTokens: 20, seed: 12, stop: [stop] }));
+    const finished = streamed.find((e) => e.event?.$case === 'finished');
+    expect(finished?.event).toMatchObject({ finished: { finishReason: 'stop', usage: { outputTokens: stopped.usage!.outputTokens } } });
+  });
+
   it('refuses a wrong API key with UNAUTHENTICATED and publishes nothing', async () => {
     const before = (await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages;
     const intruder = createSwitchyardClient({ address: system.admissionAddress, apiKey: 'sy_not-a-real-key' });
@@ -93,10 +105,13 @@ describe('walking skeleton: one request through all seven services', () => {
     expect(after).toBe(before);
   });
 
-  it('rejects an unknown model with a terminal event and a reason the caller can act on', async () => {
+  it('refuses an unknown model with NOT_FOUND naming the models served, before publishing anything', async () => {
+    const before = (await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages;
     const error = await client.complete({ model: 'gpt-unknown', prompt: 'hi', maxTokens: 4 }).catch((e: ServiceError) => e);
-    expect(error).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringContaining('no pool serves model "gpt-unknown"') });
-    expect(await subjectCount(streams.LIFECYCLE.name, 'requests.rejected.acme')).toBe(1);
+    expect(error).toMatchObject({ code: status.NOT_FOUND, details: expect.stringContaining('the model "gpt-unknown" does not exist') });
+    expect((error as ServiceError).details).toContain('llama-3.1-8b');
+    expect((await (await jetstreamManager(system.nc)).streams.info(streams.REQUESTS.name)).state.messages).toBe(before);
+    expect(await subjectCount(streams.LIFECYCLE.name, 'requests.rejected.acme')).toBe(0);
   });
 
   it('scopes billing reads to the caller: another tenant gets PERMISSION_DENIED', async () => {

@@ -30,7 +30,7 @@ const auth = (value = `Bearer ${system.apiKey}`) => {
   return m;
 };
 const within = (ms: number) => ({ deadline: Date.now() + ms });
-const complete = { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0 };
+const complete = { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0, stop: [] };
 
 /** A unary call with hand-made request bytes, as a hostile or broken client would send them. */
 const rawUnary = (method: string, bytes: Buffer) =>

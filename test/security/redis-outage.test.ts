@@ -21,7 +21,7 @@ const complete = () =>
     const m = new Metadata();
     m.set('authorization', `Bearer ${system.apiKey}`);
     admission.complete(
-      { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0 },
+      { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0, stop: [] },
       m,
       { deadline: Date.now() + 10_000 },
       (e) => resolve(e),

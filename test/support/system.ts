@@ -17,7 +17,7 @@ import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
-import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool } from '@switchyard/testing';
+import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool, waitFor } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
 
 export const TEST_POOLS: PoolSpec[] = [testPool({ id: 'test-eu-h100-8b', slotsPerWorker: 16 })];
@@ -256,6 +256,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   }
   const asOperator = new Metadata();
   asOperator.set('authorization', `Bearer ${operatorApiKey}`);
+  // Admission learns the served models from what the scheduler announced at start (a KV
+  // watch): a test's first call must not race it.
+  const served = pools.map((p) => p.version ?? p.model);
+  for (const { http } of addresses) {
+    await waitFor('every admission replica knows the served models', async () => {
+      const listed = (await (await fetch(`${http}/models`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { data: { id: string }[] };
+      return served.every((v) => listed.data.some((m) => m.id === v)) ? true : undefined;
+    });
+  }
 
   return {
     admissionAddress,

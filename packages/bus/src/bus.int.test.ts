@@ -30,7 +30,7 @@ const event = (id: string) =>
     { id, tenant: 'acme', requestId: id, nowMs: 1 },
     {
       $case: 'decision',
-      decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0 },
+      decision: { service: 't', action: 'a', reason: '', chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0, user: '' },
     },
   );
 

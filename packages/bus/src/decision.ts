@@ -17,7 +17,7 @@ export function publishDecision(
   decision: Partial<Decision> & Pick<Decision, 'action' | 'reason'>,
   nowMs: number,
 ): void {
-  const full: Decision = { service, chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0, ...decision };
+  const full: Decision = { service, chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0, user: '', ...decision };
   emitEvent(
     nc,
     subjects.decision(service, tenant),

@@ -6,13 +6,13 @@ export interface BucketMirror {
 
 /**
  * Follows every key of a KV bucket: `apply` gets each key's current value (undefined once
- * deleted), first the stored ones, then every change as it happens. Resolves once the stored
+ * deleted) and when that value was written, first the stored ones, then every change as it happens. Resolves once the stored
  * values are applied, so a process serves nothing from an empty mirror. `onError` hears of a
  * watch that failed; the mirror then keeps what it had.
  */
 export async function mirrorBucket(
   kv: KV,
-  apply: (key: string, value: Uint8Array | undefined) => void,
+  apply: (key: string, value: Uint8Array | undefined, writtenUnixMs: number) => void,
   onError: (e: unknown) => void = () => {},
 ): Promise<BucketMirror> {
   const watch = await kv.watch({ key: '>' });
@@ -20,7 +20,7 @@ export async function mirrorBucket(
   const initial = new Promise<void>((resolve) => (ready = resolve));
   const done = (async () => {
     for await (const entry of watch) {
-      apply(entry.key, entry.operation === 'PUT' ? entry.value : undefined);
+      apply(entry.key, entry.operation === 'PUT' ? entry.value : undefined, entry.created.getTime());
       if (entry.delta === 0) ready();
     }
   })()

@@ -21,5 +21,5 @@ export async function publishTerminal(js: JetStreamClient, terminated: RequestTe
 
 /** A terminal event with the fields a refusal does not use left empty. */
 export function terminalOf(fields: Pick<RequestTerminated, 'requestId' | 'tenant' | 'outcome' | 'reason'> & Partial<RequestTerminated>): RequestTerminated {
-  return { pool: '', workerId: '', attempt: 0, usage: undefined, retryAfterMs: 0, chunkCount: 0, tier: 0, model: '', feature: '', ...fields };
+  return { pool: '', workerId: '', attempt: 0, usage: undefined, retryAfterMs: 0, chunkCount: 0, tier: 0, model: '', feature: '', finishReason: '', ...fields };
 }

@@ -24,12 +24,19 @@ export interface DomainErrorOptions {
   readonly retryable?: boolean;
   /** Suggested delay before a retry, for RESOURCE_EXHAUSTED and UNAVAILABLE. */
   readonly retryAfterMs?: number;
+  /**
+   * A finer reason within the code, for edges whose protocol names one: the OpenAI facade
+   * sends it as `error.code` (`model_not_found`, `insufficient_quota`,
+   * `context_length_exceeded`). Default none (the code, lower-cased).
+   */
+  readonly reason?: string;
 }
 
 export class DomainError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly retryAfterMs: number | undefined;
+  readonly reason: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: DomainErrorOptions = {}) {
     super(message, { cause: options.cause });
@@ -37,6 +44,7 @@ export class DomainError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? code === 'UNAVAILABLE';
     this.retryAfterMs = options.retryAfterMs;
+    this.reason = options.reason;
   }
 }
 

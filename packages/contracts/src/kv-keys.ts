@@ -6,6 +6,7 @@
 
 const ROUTE = 'route.';
 const DRAIN = 'drain.';
+const MODEL = 'model.';
 const CLAIM = 'req.';
 const BATCH = 'batch.';
 
@@ -14,18 +15,24 @@ const after = (prefix: string, key: string) => (key.startsWith(prefix) ? key.sli
 
 /**
  * The `routes` bucket (owner: scheduler): `route.<alias>` holds a model alias's route (JSON),
- * `drain.<pool>` is present while an operator has drained the pool (JSON `{reason, atUnixMs}`).
+ * `drain.<pool>` is present while an operator has drained the pool (JSON `{reason, atUnixMs}`),
+ * `model.<version>` names a model version some configured pool serves (JSON
+ * `{firstServedUnixMs}`, written once), so admission knows every name a caller may send.
  */
 export const routesKeys = {
   route: (alias: string) => `${ROUTE}${alias}`,
   drain: (pool: string) => `${DRAIN}${pool}`,
+  model: (version: string) => `${MODEL}${version}`,
   /** Filters for `kv.keys()` / `kv.watch()`. */
   allRoutes: `${ROUTE}>`,
   allDrains: `${DRAIN}>`,
+  allModels: `${MODEL}>`,
   /** The alias a route key names, or undefined for another key. */
   aliasOf: (key: string) => after(ROUTE, key),
   /** The pool a drain key names, or undefined for another key. */
   drainedPoolOf: (key: string) => after(DRAIN, key),
+  /** The model version a model key names, or undefined for another key. */
+  modelOf: (key: string) => after(MODEL, key),
 } as const;
 
 /**

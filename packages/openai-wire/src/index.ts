@@ -1,1 +1,1 @@
-export { openAiError, httpRefusal } from './errors.js';
+export { openAiError, httpRefusal, clientErrorRefusal, retryAfterSeconds } from './errors.js';

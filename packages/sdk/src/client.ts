@@ -26,6 +26,8 @@ export interface GenerateParams {
   readonly feature?: string;
   readonly seed?: number;
   readonly idempotencyKey?: string;
+  /** Up to 4 sequences that end the output; the text stops before the first one. Default none. */
+  readonly stop?: readonly string[];
   /** Milliseconds the whole call may take. */
   readonly timeoutMs?: number;
 }
@@ -38,6 +40,7 @@ const request = (p: GenerateParams) => ({
   feature: p.feature ?? '',
   seed: p.seed ?? 0,
   idempotencyKey: p.idempotencyKey ?? '',
+  stop: [...(p.stop ?? [])],
 });
 
 const unary = <T>(call: (cb: (e: ServiceError | null, r?: T) => void) => void): Promise<T> =>

@@ -18,6 +18,7 @@ export function testRequestSpec(requestId: string, overrides: Partial<RequestSpe
     seed: 1,
     inbox: subjects.tokenInbox(requestId),
     relayInbox: '',
+    stop: [],
     deadlineUnixMs: 0,
     admittedUnixMs: Date.now(),
     ...overrides,

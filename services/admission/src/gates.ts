@@ -38,7 +38,7 @@ export interface Cleared {
 export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string): Promise<Cleared> {
   const { tenant } = principal;
   const refuse = (action: string, error: DomainError): never => {
-    publishDecision(deps.nc, 'admission', tenant, requestId, { action, reason: error.message }, deps.now());
+    publishDecision(deps.nc, 'admission', tenant, requestId, { action, reason: error.message, user: params.user }, deps.now());
     throw error;
   };
 
@@ -92,11 +92,13 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
       new DomainError(
         'RESOURCE_EXHAUSTED',
         `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`,
+        // Waiting does not refill a monthly budget: no retry hint, and HTTP callers are told not to retry.
+        { reason: 'insufficient_quota', retryable: false },
       ),
     );
   } else {
     for (const label of softBreaches(plan, reservation.reserved ? reservation.committedMicros : [])) {
-      publishDecision(deps.nc, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}` }, deps.now());
+      publishDecision(deps.nc, 'admission', tenant, requestId, { action: 'warn-budget', reason: `soft limit passed: ${label}`, user: params.user }, deps.now());
     }
   }
   return { prompt: verdict.redactedText };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@switchyard/auth';
-import { publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import { publishDecision, publishEvent, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import {
   DomainError,
   Outcome,
@@ -92,8 +92,10 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
   const requestId = `req_${randomUUID().replaceAll('-', '')}`;
   const key = hooks.idempotencyKey;
   if (key) {
-    const { prompt, model, maxTokens, tier, feature, seed } = params;
-    const claim = await deps.idempotency.claim(principal.tenant, key, bodyHash({ prompt, model, maxTokens, tier, feature, seed }), requestId);
+    const { prompt, model, maxTokens, tier, feature, seed, stop } = params;
+    // Stop sequences join the hash only when sent, so keys stored before they existed still match.
+    const body = { prompt, model, maxTokens, tier, feature, seed, ...(stop.length > 0 ? { stop } : {}) };
+    const claim = await deps.idempotency.claim(principal.tenant, key, bodyHash(body), requestId);
     if (claim.kind === 'conflict') {
       throw new DomainError('FAILED_PRECONDITION', 'this idempotency key was used with a different request body; use a new key for a new request');
     }
@@ -115,6 +117,7 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
         text: parts.join(''),
         inputTokens: result.usage.inputTokens,
         outputTokens: result.usage.outputTokens,
+        finishReason: result.finishReason,
       });
     return result;
   } catch (e) {
@@ -164,6 +167,7 @@ async function followRequest(
     // No seed asked for: a fresh one, so answers vary; retries of this request reuse it. Only
     // variety is needed, not secrecy, so no system call for cryptographic randomness per request.
     seed: params.seed || Math.floor(Math.random() * 2 ** 32),
+    stop: [...params.stop],
     inbox: deps.relays.inbox(requestId),
     relayInbox: deps.relays.relayInbox,
     deadlineUnixMs: hooks.deadlineUnixMs,
@@ -197,6 +201,8 @@ async function followRequest(
       throw new DomainError('UNAVAILABLE', 'could not queue the request; try again shortly', { cause: e, retryAfterMs: 1_000 });
     });
     markAdmitted();
+    // Who the request was for, when the caller said: refusals carry it too (gates.ts).
+    if (params.user) publishDecision(deps.nc, 'admission', principal.tenant, requestId, { action: 'admit', reason: 'admitted', user: params.user }, nowMs);
     await recorded;
     hooks.onStarted(requestId);
     gate.open();
@@ -230,7 +236,8 @@ async function followRequest(
     }
     output.end();
     if (output.blockedError) throw output.blockedError;
-    return { requestId, usage: t.usage ?? noUsage, finishReason: 'length' };
+    // Workers from before finish reasons existed ran every request to max_tokens.
+    return { requestId, usage: t.usage ?? noUsage, finishReason: t.finishReason || 'length' };
   } finally {
     clearTimeout(timer);
     // A call that ended normally may still report "cancelled" later; nothing should listen then.
@@ -250,7 +257,8 @@ async function joinExisting(deps: GenerationDeps, requestId: string, hooks: Gene
     if (stored) {
       if (!stored.ok) throw new DomainError((stored.errorCode as ErrorCode) ?? 'INTERNAL', stored.errorMessage ?? 'the original request failed');
       if (stored.text) hooks.onChunk(stored.text, 0);
-      return { requestId, usage: { inputTokens: stored.inputTokens, cachedInputTokens: 0, outputTokens: stored.outputTokens }, finishReason: 'length' };
+      const usage = { inputTokens: stored.inputTokens, cachedInputTokens: 0, outputTokens: stored.outputTokens };
+      return { requestId, usage, finishReason: stored.finishReason ?? 'length' };
     }
     if (hooks.signal?.aborted) throw new DomainError('FAILED_PRECONDITION', 'client cancelled the call');
     if (deps.now() > giveUpAt) throw new DomainError('DEADLINE_EXCEEDED', `the original request ${requestId} did not finish within the deadline`);

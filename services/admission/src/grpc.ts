@@ -16,6 +16,7 @@ import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
 import { validateRequestId, type GenerationLimits } from './domain/validate.js';
 import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { ModelCatalog } from './domain/model-catalog.js';
 
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
@@ -23,6 +24,8 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
   /** Llama 3 prompt-token counter (`countPromptTokens`). */
   readonly countTokens: PromptTokenCounter;
   readonly store: RequestStore;
+  /** Every model name a caller may send now; others are refused NOT_FOUND before anything is spent. */
+  readonly models: () => ModelCatalog;
 }
 
 /** The AdmissionService handlers: the gRPC side of the call path `http.ts` serves over HTTP. */
@@ -34,7 +37,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
 
   return {
     generate: serverStream<GenerateRequest, GenerateResponse>(async (request, { principal, signal, deadlineUnixMs }, write) => {
-      const params = callParams(deps.limits, deps.countTokens, principal, request);
+      const params = callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
       const result = await runGeneration(deps, principal, params, {
         onStarted: (requestId) => write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
         onChunk: (text, seq) => write({ event: { $case: 'chunk', chunk: { text, seq } } }),
@@ -46,7 +49,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
     }),
 
     complete: unary<CompleteRequest, CompleteResponse>(async (request, { principal, signal, deadlineUnixMs }) => {
-      const params = callParams(deps.limits, deps.countTokens, principal, request);
+      const params = callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
       const parts: string[] = [];
       const result = await runGeneration(deps, principal, params, {
         onStarted: () => {},

@@ -1,41 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
-import type { Logger } from '@switchyard/telemetry';
 import { forwardBatchApi } from './batch-forward.js';
-import { runGeneration, type GenerationDeps } from './generation.js';
-import { callParams } from './domain/call-params.js';
-import {
-  chatChunk,
-  chatCompletion,
-  chatToGeneration,
-  clientErrorRefusal,
-  httpRefusal,
-  openAiError,
-  type ChatCompletionBody,
-  type CompletionMeta,
-} from './domain/openai-format.js';
-import type { GenerationLimits } from './domain/validate.js';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import { header, type HttpFacadeDeps, type HttpRouteContext } from './http-context.js';
+import { registerGenerationRoutes } from './http-generation.js';
+import { registerModelRoutes } from './http-models.js';
+import { clientErrorRefusal, httpRefusal, openAiError, retryAfterSeconds } from '@switchyard/openai-wire';
 
-export interface HttpFacadeDeps {
-  readonly generation: GenerationDeps;
-  readonly keyring: Keyring;
-  readonly limits: GenerationLimits;
-  /** Llama 3 prompt-token counter (`countPromptTokens`). */
-  readonly countTokens: PromptTokenCounter;
-  readonly logger: Logger;
-  /** Model names `/v1/models` lists. */
-  readonly models: () => readonly string[];
-  /** The batch service's Files and Batches API; undefined turns `/v1/files` and `/v1/batches` off. */
-  readonly batchApi?: URL;
-  /** Largest request body accepted. Default 1 MiB. */
-  readonly bodyLimitBytes?: number;
-}
-
-const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+export type { HttpFacadeDeps } from './http-context.js';
 
 /**
  * Answers a request node's HTTP parser refused (headers too large, Content-Length and body
@@ -56,7 +30,8 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
 
 /**
  * An OpenAI-compatible HTTP facade over the same generation path as gRPC, so the official
- * OpenAI SDKs work unchanged: `/v1/chat/completions` (JSON or SSE) and `/v1/models`.
+ * OpenAI SDKs work unchanged: `/v1/chat/completions` and `/v1/completions` (JSON or SSE),
+ * `/v1/models` and `/v1/models/{id}`; `/v1/files` and `/v1/batches` go to the batch service.
  */
 export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed });
@@ -64,12 +39,13 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
 
   const sendError = (reply: FastifyReply, e: unknown) => {
     if (!isDomainError(e)) deps.logger.error({ err: e }, 'http request failed');
-    const { status, body } = isDomainError(e) ? openAiError(e.code, e.message) : openAiError('INTERNAL', 'internal error');
-    const retry = isDomainError(e) && e.retryAfterMs !== undefined ? String(Math.ceil(e.retryAfterMs / 1000)) : '';
-    // The OpenAI SDKs retry every 5xx unless told not to: an answer that a retry would pay for
-    // again (a lost token stream) says so.
-    if (isDomainError(e) && !e.retryable && status >= 500) void reply.header('x-should-retry', 'false');
-    return reply.status(status).header('retry-after', retry).send(body);
+    const { status, body } = isDomainError(e) ? openAiError(e.code, e.message, e.reason) : openAiError('INTERNAL', 'internal error');
+    const retryAfter = isDomainError(e) ? retryAfterSeconds(e.retryAfterMs) : undefined;
+    if (retryAfter) void reply.header('retry-after', retryAfter);
+    // The OpenAI SDKs retry every 429 and 5xx unless told not to: an answer that a retry cannot
+    // change (an exhausted budget) or would pay for again (a lost token stream) says so.
+    if (isDomainError(e) && !e.retryable && (status >= 500 || status === 429)) void reply.header('x-should-retry', 'false');
+    return reply.status(status).send(body);
   };
 
   // onRequest runs before Fastify reads the body: a caller without a valid key learns
@@ -91,68 +67,18 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   forwardBatchApi(app, deps.batchApi, deps.logger);
 
   app.setNotFoundHandler((_req, reply) => {
-    void reply.status(404).send(httpRefusal(404, 'no such route: this server serves POST /v1/chat/completions and GET /v1/models'));
+    void reply
+      .status(404)
+      .send(
+        httpRefusal(
+          404,
+          'no such route: this server serves POST /v1/chat/completions, POST /v1/completions, GET /v1/models, GET /v1/models/{model}, /v1/files and /v1/batches',
+        ),
+      );
   });
 
-  app.get('/v1/models', { onRequest: authenticate }, async () => ({
-    object: 'list',
-    data: deps.models().map((id) => ({ id, object: 'model', created: 0, owned_by: 'switchyard' })),
-  }));
-
-  app.post('/v1/chat/completions', { onRequest: authenticate }, async (req, reply) => {
-    const abort = new AbortController();
-    // The response's 'close', not the request's: a request closes once its body is read, which
-    // cancelled every call at once. A response closes unfinished only when the client left.
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) abort.abort();
-    });
-    let meta: CompletionMeta | undefined;
-    try {
-      const principal = principals.get(req)!;
-      const input = chatToGeneration((req.body ?? {}) as ChatCompletionBody, {
-        tier: header(req.headers['x-switchyard-tier']),
-        idempotencyKey: header(req.headers['idempotency-key']),
-      });
-      const params = callParams(deps.limits, deps.countTokens, principal, input);
-      const createdSec = Math.floor(deps.generation.now() / 1000);
-      if (!input.stream) {
-        const parts: string[] = [];
-        const result = await runGeneration(deps.generation, principal, params, {
-          onStarted: (requestId) => {
-            meta = { requestId, model: params.model, createdSec };
-            void reply.header('x-request-id', requestId);
-          },
-          onChunk: (text) => void parts.push(text),
-          signal: abort.signal,
-          deadlineUnixMs: 0,
-          idempotencyKey: input.idempotencyKey,
-        });
-        return chatCompletion(meta!, parts.join(''), result.usage, result.finishReason);
-      }
-      const send = (data: unknown) => reply.raw.write(`data: ${JSON.stringify(data)}\n\n`);
-      const result = await runGeneration(deps.generation, principal, params, {
-        onStarted: (requestId) => {
-          meta = { requestId, model: params.model, createdSec };
-          reply.hijack();
-          reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
-          send(chatChunk(meta, { role: 'assistant', content: '' }, null));
-        },
-        onChunk: (text) => send(chatChunk(meta!, { content: text }, null)),
-        signal: abort.signal,
-        deadlineUnixMs: 0,
-        idempotencyKey: input.idempotencyKey,
-      });
-      send(chatChunk(meta!, {}, result.finishReason, result.usage));
-      reply.raw.end('data: [DONE]\n\n');
-    } catch (e) {
-      if (!reply.sent && !reply.raw.headersSent) return sendError(reply, e);
-      // Headers are gone: end the stream with an error event, never a silent [DONE]; a client
-      // that left gets nothing.
-      if (reply.raw.destroyed) return;
-      const { body } = isDomainError(e) ? openAiError(e.code, e.message) : openAiError('INTERNAL', 'internal error');
-      reply.raw.end(`data: ${JSON.stringify(body)}\n\n`);
-    }
-  });
-
+  const context: HttpRouteContext = { deps, authenticate, principalOf: (req) => principals.get(req)!, sendError };
+  registerModelRoutes(app, context);
+  registerGenerationRoutes(app, context);
   return app;
 }

@@ -9,6 +9,8 @@ export interface StoredResult {
   readonly text: string;
   readonly inputTokens: number;
   readonly outputTokens: number;
+  /** Why the output ended ("stop" or "length"); absent in results stored before it was kept. */
+  readonly finishReason?: string;
   /** gRPC-facing error when `ok` is false. */
   readonly errorCode?: string;
   readonly errorMessage?: string;

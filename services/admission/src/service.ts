@@ -28,6 +28,7 @@ import { createInFlightGate } from './domain/in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
 import { followPriceBooks, type PriceBooks } from './price-books.js';
+import { followModelCatalog, type ModelCatalogFeed } from './model-catalog.js';
 import { createRequestStore } from './request-store.js';
 import { createSettlement } from './settlement.js';
 import { createTokenRelayHub, type TokenRelayHub } from './token-relay.js';
@@ -52,6 +53,8 @@ export interface AdmissionDeps {
   readonly tenantSettings?: (tenant: string) => TenantSettings | undefined;
   /** Rate limits for tenants without their own. Default: 120k requests and 100M tokens per minute per tier. */
   readonly defaultLimits?: Readonly<Record<TierName, TierLimits>>;
+  /** The scheduler's `routes` bucket (served models and routes), for the model catalog; opened from `nc` when absent. */
+  readonly routesKv?: KV;
   /** Billing's price-book versions (the `pricebook` bucket); opened from `nc` when absent. */
   readonly pricebookKv?: KV;
   /** How long after a settlement billing's published spend is taken to include it. Default 10 s (`PROVISIONAL_GRACE_MS`). */
@@ -121,6 +124,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   let served: Served | undefined;
   let budgetStates: BudgetStates | undefined;
   let priceBooks: PriceBooks | undefined;
+  let models: ModelCatalogFeed | undefined;
 
   return {
     get generation() {
@@ -135,14 +139,19 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     },
     async start() {
       // Independent reads of the bus, in parallel: a restarted replica serves sooner.
-      [terminals, budgetStates, priceBooks] = await Promise.all([
+      [terminals, budgetStates, priceBooks, models] = await Promise.all([
         watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event')),
         followBudgetStates(deps.js, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored')),
         (async () =>
           followPriceBooks(deps.pricebookKv ?? (await openBucket(deps.nc, buckets.pricebook)), (version, e) =>
             deps.logger.error({ version, err: e }, 'price-book version in the pricebook bucket ignored'),
           ))(),
+        (async () =>
+          followModelCatalog(deps.routesKv ?? (await openBucket(deps.nc, buckets.routes)), (key, e) =>
+            deps.logger.error({ key, err: e }, 'entry of the routes bucket left out of the model catalog'),
+          ))(),
       ]);
+      const catalog = models.catalog;
       const { stateOf: budgetState } = budgetStates;
       const { bookAt: priceBookAt } = priceBooks;
       const settle = createSettlement({ store, budgets, budgetState, priceBookAt, now });
@@ -191,7 +200,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         services: [
           {
             definition: AdmissionServiceService,
-            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, countTokens: countPromptTokens }),
+            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, countTokens: countPromptTokens, models: catalog }),
           },
         ],
         serving: bus.connected,
@@ -204,7 +213,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         limits: deps.limits,
         countTokens: countPromptTokens,
         logger: deps.logger,
-        models: () => Object.keys(priceBookAt(now()).models),
+        models: catalog,
         batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,
       });
       const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
@@ -221,6 +230,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       relays?.stop();
       await budgetStates?.stop();
       await priceBooks?.stop();
+      await models?.stop();
       deps.policy.close();
     },
   };

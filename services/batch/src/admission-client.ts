@@ -44,6 +44,8 @@ export function createAdmissionClient(options: AdmissionClientOptions) {
           'x-switchyard-tenant': c.tenant,
           'x-switchyard-tier': 'batch',
           'idempotency-key': c.idempotencyKey,
+          // A crash of this process must not cancel the line: its retry collects the result.
+          'x-switchyard-on-disconnect': 'finish',
           ...(c.feature ? { 'x-switchyard-feature': c.feature } : {}),
         },
         body: c.body,

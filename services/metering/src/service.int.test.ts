@@ -108,6 +108,7 @@ describe('metering', () => {
       seed: 0,
       inbox: '',
       relayInbox: '',
+      stop: [],
       deadlineUnixMs: 0,
       admittedUnixMs: 0,
     };
@@ -141,6 +142,7 @@ describe('metering', () => {
             ruleIds: [],
             policyVersion: '',
             latencyMs: 1,
+            user: '',
           },
         },
       ),
@@ -203,6 +205,7 @@ describe('metering replicas', () => {
         seed: 0,
         inbox: '',
         relayInbox: '',
+        stop: [],
         deadlineUnixMs: 0,
         admittedUnixMs: 0,
       };

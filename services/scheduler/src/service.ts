@@ -6,7 +6,7 @@ import { createCanaryController, type CanaryController } from './canary/controll
 import { createUsageFeed, type UsageFeed } from './canary/usage-feed.js';
 import { DEFAULT_ROUTES, defaultScheduling, type SchedulingConfig } from './config.js';
 import { createSchedulerMetrics } from './metrics.js';
-import { openRouteStore, type RouteStore } from './ops/routes-store.js';
+import { announceServedModels, openRouteStore, type RouteStore } from './ops/routes-store.js';
 import { createOpsView, type OpsView } from './ops/view.js';
 import { createAdmittedEdge, type AdmittedEdge } from './placement/admitted.js';
 import { startDeadPoolSweep } from './placement/dead-pool-sweep.js';
@@ -77,6 +77,7 @@ export function createScheduler(deps: SchedulerDeps) {
       const routeStore = (built.routeStore = await openRouteStore(routesKv, { ...DEFAULT_ROUTES, ...config.routes }, (p) =>
         logger.error(p, 'invalid route in the routes bucket; keeping the last good one'),
       ));
+      await announceServedModels(routesKv, pools.map(poolVersion), startedAt);
       const usageFeed = (built.usageFeed = createUsageFeed({ nc, logger, onUsage: (u) => canary.usage(u) }));
       const canary = (built.canary = createCanaryController({
         js,

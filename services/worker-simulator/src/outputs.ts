@@ -64,7 +64,9 @@ export function createChunkOutbox(nc: NatsConnection): ChunkOutbox {
  * One attempt's token stream to the request's relay: the first token goes out alone, as soon
  * as it exists (time to first token is what a caller waits on), then tokens are grouped
  * `chunkTokens` to a chunk. Chunks are numbered from 0; a retried attempt regenerates the same
- * text from the seed and numbers from 0 again, so the relay drops what it already has.
+ * text from the seed and numbers from 0 again, so the relay drops what it already has. With
+ * `visibleChars` (a stop sequence ends the answer) only that much of the text is sent: the
+ * tokens after it still fill chunks, with the text the caller must not see left out.
  */
 export interface TokenStream {
   /** Adds output token `index`; sends a chunk when it is full. */
@@ -77,8 +79,9 @@ export interface TokenStream {
   readonly tokens: number;
 }
 
-export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt: number, chunkTokens: number): TokenStream {
+export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt: number, chunkTokens: number, visibleChars = Infinity): TokenStream {
   let text = '';
+  let generatedChars = 0;
   let held = 0;
   let seq = 0;
   let sent = 0;
@@ -90,7 +93,9 @@ export function openTokenStream(deps: OutputDeps, request: RequestSpec, attempt:
   };
   return {
     push(index) {
-      text += tokenText(request.seed, index);
+      const token = tokenText(request.seed, index);
+      text += token.slice(0, Math.max(0, visibleChars - generatedChars));
+      generatedChars += token.length;
       if (++held >= chunkTokens || seq === 0) send();
     },
     flush() {
@@ -179,11 +184,18 @@ export async function publishUsage(deps: OutputDeps, request: RequestSpec, attem
 }
 
 /** Usage first, then the terminal event: metering may see usage before the request is known to be done, never the reverse. */
-export async function publishCompleted(deps: OutputDeps, request: RequestSpec, attempt: number, spend: AttemptSpend, chunkCount: number): Promise<void> {
+export async function publishCompleted(
+  deps: OutputDeps,
+  request: RequestSpec,
+  attempt: number,
+  spend: AttemptSpend,
+  chunkCount: number,
+  finishReason: 'stop' | 'length',
+): Promise<void> {
   await publishUsage(deps, request, attempt, Outcome.OUTCOME_COMPLETED, spend);
   await publishTerminal(
     deps.js,
-    terminalFor(deps, request, { outcome: Outcome.OUTCOME_COMPLETED, reason: '', attempt, usage: spend.usage, chunkCount }),
+    terminalFor(deps, request, { outcome: Outcome.OUTCOME_COMPLETED, reason: '', attempt, usage: spend.usage, chunkCount, finishReason }),
     deps.now(),
   );
 }

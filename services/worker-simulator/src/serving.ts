@@ -15,6 +15,7 @@ import {
   type TokenStream,
 } from './outputs.js';
 import { preflight, stoppedByCaller, type Unfinished } from './domain/preflight.js';
+import { findStop } from './domain/stop-sequences.js';
 
 export interface ServingDeps {
   readonly engine: Engine;
@@ -41,6 +42,8 @@ interface InFlight {
   readonly request: RequestSpec;
   readonly attempt: number;
   readonly stream: TokenStream;
+  /** A stop sequence ended the answer before max_tokens ("stop"), or it ran to max_tokens ("length"). */
+  readonly finishReason: 'stop' | 'length';
   /** Simulated ms between admission and this worker taking the request. */
   readonly upstreamMs: number;
   /** Output index at which an injected cut ends the stream; null: never; undefined: not drawn yet. */
@@ -94,10 +97,14 @@ export function createServing(deps: ServingDeps): Serving {
       draw: deps.random,
     });
     if (refusal) return end(f, refusal.outcome, refusal.reason, 0);
-    const queued = engine.enqueue({ id: key, promptTokens: Math.max(1, request.promptTokens), maxTokens: request.maxTokens, arrivalMs: deps.arrivalMs() });
+    // A stop sequence shortens the sequence on the GPU itself: tokens past it are never generated, so never billed.
+    const stop = findStop(request.seed, request.maxTokens, request.stop);
+    const maxTokens = stop?.tokens ?? request.maxTokens;
+    const queued = engine.enqueue({ id: key, promptTokens: Math.max(1, request.promptTokens), maxTokens, arrivalMs: deps.arrivalMs() });
     if (!queued.ok) return end(f, Outcome.OUTCOME_FAILED, queued.reason, 0);
     const upstreamMs = deps.fromReal(Math.max(0, deps.now() - request.admittedUnixMs));
-    inflight.set(key, { ...f, stream: openTokenStream(out, request, attempt, deps.chunkTokens), upstreamMs, cutAt: undefined });
+    const stream = openTokenStream(out, request, attempt, deps.chunkTokens, stop?.visibleChars);
+    inflight.set(key, { ...f, stream, finishReason: stop ? 'stop' : 'length', upstreamMs, cutAt: undefined });
   }
 
   return {
@@ -141,7 +148,7 @@ export function createServing(deps: ServingDeps): Serving {
           usage: { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens },
           times: usageTimes(f.upstreamMs, r),
         };
-        ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, spend, f.stream.chunks)));
+        ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, spend, f.stream.chunks, f.finishReason)));
         deps.onCompleted(r);
       }
       // The step's chunks leave before the outcomes they end in.

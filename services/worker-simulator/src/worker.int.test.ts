@@ -146,6 +146,40 @@ describe('token streaming', () => {
   });
 });
 
+describe('stop sequences', () => {
+  it('end the answer before the first one: the text sent stops there, the terminal says "stop", and usage counts the tokens generated', async () => {
+    const { tenant, pool, sim, seen } = await onePool(h);
+    const whole = requestSpec(tenant, 0, { maxTokens: 40, seed: 77 });
+    await publishBatch(h.js, pool.id, [whole]);
+    expect(await seen.terminal(whole.requestId)).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, finishReason: 'length' });
+    const full = seen
+      .chunks(whole.requestId)
+      .map((c) => c.text)
+      .join('');
+    const stop = ` ${full.split(' ')[12]}`;
+    const visible = full.slice(0, full.indexOf(stop));
+
+    const stopped = requestSpec(tenant, 1, { maxTokens: 40, seed: 77, stop: ['never in this text', stop] });
+    await publishBatch(h.js, pool.id, [stopped]);
+    const terminal = await seen.terminal(stopped.requestId);
+    await waitFor('every chunk', () => (seen.chunks(stopped.requestId).length === terminal.chunkCount ? true : undefined));
+    seen.close();
+    await sim.sim.stop();
+
+    expect(
+      seen
+        .chunks(stopped.requestId)
+        .map((c) => c.text)
+        .join(''),
+    ).toBe(visible);
+    // The words before the sequence, and the token that completed it.
+    const generated = visible.split(' ').length + 1;
+    expect(terminal).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, finishReason: 'stop', usage: { outputTokens: generated } });
+    const usage = usagesOf(await stored(h.js, streams.USAGE.name, subjects.usageRecorded(tenant))).find((u) => u.requestId === stopped.requestId);
+    expect(usage?.usage?.outputTokens).toBe(generated);
+  });
+});
+
 describe('work intake', () => {
   it('pulls only what it has room for and leaves the rest on the stream for other workers', async () => {
     const { tenant, pool, sim, seen } = await onePool(h, { slotsPerWorker: 2 }, { speed: 10 });

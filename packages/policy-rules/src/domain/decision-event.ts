@@ -46,6 +46,7 @@ export function policyDecisionEvent(input: PolicyDecisionInput): Event {
         ruleIds: [...facts.ruleIds],
         policyVersion: facts.policyVersion,
         latencyMs: input.latencyMs,
+        user: '',
       },
     },
   );

@@ -1,12 +1,12 @@
 import type { Principal } from '@switchyard/auth';
-import type { GenerateRequest } from '@switchyard/contracts';
 import type { PromptTokenCounter } from '@switchyard/tokenizer';
-import { validateGeneration, type GenerationLimits } from './validate.js';
+import type { ModelCatalog } from './model-catalog.js';
+import { validateGeneration, type GenerationInput, type GenerationLimits } from './validate.js';
 
 /**
  * The validated parameters of a Generate/Complete call, over gRPC or HTTP alike: a key's
  * feature tag wins over the body's, so a key scoped to a feature cannot bill another.
  */
-export function callParams(limits: GenerationLimits, countTokens: PromptTokenCounter, principal: Principal, body: GenerateRequest) {
-  return validateGeneration({ ...body, feature: principal.feature || body.feature }, limits, countTokens);
+export function callParams(limits: GenerationLimits, countTokens: PromptTokenCounter, models: ModelCatalog, principal: Principal, body: GenerationInput) {
+  return validateGeneration({ ...body, feature: principal.feature || body.feature }, limits, countTokens, models);
 }

@@ -1,12 +1,23 @@
 import { Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
 import { countPromptTokens } from '@switchyard/tokenizer';
+import { buildCatalog } from './model-catalog.js';
 import { validateGeneration as validate, validateRequestId, type GenerationInput, type GenerationLimits } from './validate.js';
 
-const validateGeneration = (input: GenerationInput, limits: GenerationLimits) => validate(input, limits, countPromptTokens);
+const models = buildCatalog(new Map([['llama-3.1-8b', 0]]), new Map());
+const validateGeneration = (input: GenerationInput, limits: GenerationLimits) => validate(input, limits, countPromptTokens, models);
 
 const limits = { maxPromptTokens: 100, maxOutputTokens: 512, defaultMaxTokens: 64 };
-const input: GenerationInput = { model: 'llama-3.1-8b', prompt: 'hello', maxTokens: 0, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0 };
+const input: GenerationInput = {
+  model: 'llama-3.1-8b',
+  prompt: 'hello',
+  maxTokens: 0,
+  tier: Tier.TIER_UNSPECIFIED,
+  idempotencyKey: '',
+  feature: '',
+  seed: 0,
+  stop: [],
+};
 
 describe('validateGeneration', () => {
   it('fills defaults: realtime tier, default max_tokens, default feature', () => {
@@ -18,8 +29,24 @@ describe('validateGeneration', () => {
     // "word" + 98 x " word" + <|begin_of_text|> is 100 tokens by the Llama 3 tokenizer (chars / 4 said 124).
     const hundred = `word${' word'.repeat(98)}`;
     expect(validateGeneration({ ...input, prompt: hundred }, limits).promptTokens).toBe(100);
-    expect(() => validateGeneration({ ...input, prompt: `${hundred} word` }, limits)).toThrow(/more than 100 tokens, the limit/);
+    expect(() => validateGeneration({ ...input, prompt: `${hundred} word` }, limits)).toThrow(
+      expect.objectContaining({ message: expect.stringMatching(/more than 100 tokens, the limit/), reason: 'context_length_exceeded' }),
+    );
     expect(() => validateGeneration({ ...input, maxTokens: 513 }, limits)).toThrow(/above the limit of 512/);
+  });
+
+  it('refuses a model the catalog does not hold as NOT_FOUND model_not_found, before counting the prompt', () => {
+    const tooLong = 'word '.repeat(500);
+    expect(() => validateGeneration({ ...input, model: 'gpt-4o', prompt: tooLong }, limits)).toThrow(
+      expect.objectContaining({ code: 'NOT_FOUND', reason: 'model_not_found', message: expect.stringContaining('"gpt-4o" does not exist') }),
+    );
+  });
+
+  it('takes up to 4 stop sequences of 1 to 256 characters, and a user of up to 256', () => {
+    expect(validateGeneration({ ...input, stop: ['\n', 'END'], user: 'u-1' }, limits)).toMatchObject({ stop: ['\n', 'END'], user: 'u-1' });
+    expect(() => validateGeneration({ ...input, stop: ['a', 'b', 'c', 'd', 'e'] }, limits)).toThrow(/up to 4 sequences, got 5/);
+    expect(() => validateGeneration({ ...input, stop: [''] }, limits)).toThrow(/1 to 256 characters/);
+    expect(() => validateGeneration({ ...input, user: 'u'.repeat(257) }, limits)).toThrow(/user may be up to 256 characters/);
   });
 
   it('refuses an empty model or prompt as INVALID_ARGUMENT', () => {

@@ -1,5 +1,6 @@
 import { DomainError, Tier, tierName, type TierName } from '@switchyard/contracts';
 import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import { requireKnownModel, type ModelCatalog } from './model-catalog.js';
 
 /** The fields Generate and Complete share. */
 export interface GenerationInput {
@@ -10,6 +11,10 @@ export interface GenerationInput {
   readonly idempotencyKey: string;
   readonly feature: string;
   readonly seed: number;
+  /** Sequences that end the output before max_tokens. */
+  readonly stop: readonly string[];
+  /** The caller's end user (OpenAI `user`), recorded on decisions; empty for none. */
+  readonly user?: string;
 }
 
 export interface GenerationLimits {
@@ -32,6 +37,8 @@ export interface GenerationParams {
   readonly tierName: TierName;
   readonly feature: string;
   readonly seed: number;
+  readonly stop: readonly string[];
+  readonly user: string;
 }
 
 const MODEL = /^[a-z0-9][a-z0-9.:-]{0,63}$/;
@@ -52,18 +59,33 @@ export function validateRequestId(requestId: string): string {
   return requestId;
 }
 const FEATURE = /^[A-Za-z0-9_-]{0,64}$/;
+/** OpenAI's limit on stop sequences; each is bounded so a request cannot make the worker search for a megabyte. */
+export const MAX_STOP_SEQUENCES = 4;
+const MAX_STOP_CHARS = 256;
+/** OpenAI's limit on `user`. */
+const MAX_USER_CHARS = 256;
 
-/** Checks a request and resolves defaults; every refusal says what to change. */
-/** `countTokens` is the Llama 3 counter the edge hands in (`countPromptTokens` of `@switchyard/tokenizer`). */
-export function validateGeneration(input: GenerationInput, limits: GenerationLimits, countTokens: PromptTokenCounter): GenerationParams {
-  const invalid = (message: string) => new DomainError('INVALID_ARGUMENT', message);
+/**
+ * Checks a request and resolves defaults; every refusal says what to change. The model is
+ * checked against `models` first, so a typo is refused before anything is counted or spent.
+ * `countTokens` is the Llama 3 counter the edge hands in (`countPromptTokens` of `@switchyard/tokenizer`).
+ */
+export function validateGeneration(input: GenerationInput, limits: GenerationLimits, countTokens: PromptTokenCounter, models: ModelCatalog): GenerationParams {
+  const invalid = (message: string, reason?: string) => new DomainError('INVALID_ARGUMENT', message, { reason });
   if (!MODEL.test(input.model)) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
+  requireKnownModel(models, input.model);
   if (input.prompt.length === 0) throw invalid('prompt is empty');
   // Counting stops past the limit, so a megabyte prompt costs no more than the limit's worth.
   const promptTokens = countTokens(input.prompt, { stopAbove: limits.maxPromptTokens });
   if (promptTokens > limits.maxPromptTokens) {
-    throw invalid(`prompt is more than ${limits.maxPromptTokens} tokens, the limit (Llama 3 tokenizer); shorten it`);
+    throw invalid(`prompt is more than ${limits.maxPromptTokens} tokens, the limit (Llama 3 tokenizer); shorten it`, 'context_length_exceeded');
   }
+  if (input.stop.length > MAX_STOP_SEQUENCES) throw invalid(`stop may hold up to ${MAX_STOP_SEQUENCES} sequences, got ${input.stop.length}`);
+  if (input.stop.some((s) => s.length === 0 || s.length > MAX_STOP_CHARS)) {
+    throw invalid(`each stop sequence must be 1 to ${MAX_STOP_CHARS} characters`);
+  }
+  const user = input.user ?? '';
+  if (user.length > MAX_USER_CHARS) throw invalid(`user may be up to ${MAX_USER_CHARS} characters, got ${user.length}`);
   if (input.maxTokens > limits.maxOutputTokens) {
     throw invalid(`max_tokens ${input.maxTokens} is above the limit of ${limits.maxOutputTokens}`);
   }
@@ -83,5 +105,7 @@ export function validateGeneration(input: GenerationInput, limits: GenerationLim
     tierName: name,
     feature: input.feature || 'default',
     seed: input.seed,
+    stop: input.stop,
+    user,
   };
 }

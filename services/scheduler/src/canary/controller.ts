@@ -72,6 +72,7 @@ export function createCanaryController(deps: CanaryControllerDeps) {
             ruleIds: [],
             policyVersion: `${alias}@${revision}`,
             latencyMs: 0,
+            user: '',
             reason: `route ${alias}: canary ${canary.version} rolled back: ${reason}`,
             candidates: [
               { id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` },

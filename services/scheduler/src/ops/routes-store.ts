@@ -101,6 +101,19 @@ export async function updateRoute(kv: KV, alias: string, change: (current: Route
   throw new DomainError('INTERNAL', 'unreachable');
 }
 
+/**
+ * Announces the model versions this scheduler's pools serve under `routesKeys.model`, so
+ * admission can refuse a name nobody serves before it spends anything. Each key is created
+ * once and never rewritten: its `firstServedUnixMs` is when Switchyard first served the
+ * version (what `/v1/models` reports as `created`).
+ */
+export async function announceServedModels(kv: KV, versions: Iterable<string>, nowMs: number): Promise<void> {
+  for (const version of new Set(versions)) {
+    // create fails when the key exists: the version was served before, and its first time stays.
+    await kv.create(routesKeys.model(version), encoder.encode(JSON.stringify({ firstServedUnixMs: nowMs }))).catch(() => undefined);
+  }
+}
+
 /** Drains (no new placements) or undrains a pool. */
 export async function setDrained(kv: KV, pool: string, drained: boolean, reason: string, nowMs: number): Promise<void> {
   if (drained) await kv.put(routesKeys.drain(pool), encoder.encode(JSON.stringify({ reason, atUnixMs: nowMs })));

@@ -64,6 +64,11 @@ export interface GenerateRequest {
   feature: string;
   /** Seed for deterministic sampling. */
   seed: number;
+  /**
+   * Up to 4 sequences that end the output before max_tokens; the text stops before the
+   * first one and finish_reason is "stop".
+   */
+  stop: string[];
 }
 
 export interface GenerateResponse {
@@ -98,6 +103,8 @@ export interface CompleteRequest {
   idempotencyKey: string;
   feature: string;
   seed: number;
+  /** As in GenerateRequest. */
+  stop: string[];
 }
 
 export interface CompleteResponse {
@@ -125,7 +132,7 @@ export interface GetRequestResponse {
 }
 
 function createBaseGenerateRequest(): GenerateRequest {
-  return { model: "", prompt: "", maxTokens: 0, tier: 0, idempotencyKey: "", feature: "", seed: 0 };
+  return { model: "", prompt: "", maxTokens: 0, tier: 0, idempotencyKey: "", feature: "", seed: 0, stop: [] };
 }
 
 export const GenerateRequest: MessageFns<GenerateRequest> = {
@@ -150,6 +157,9 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
     }
     if (message.seed !== 0) {
       writer.uint32(56).uint64(message.seed);
+    }
+    for (const v of message.stop) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -221,6 +231,14 @@ export const GenerateRequest: MessageFns<GenerateRequest> = {
             }
 
             message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stop.push(reader.string());
             continue;
           }
         }
@@ -489,7 +507,7 @@ export const GenerationFinished: MessageFns<GenerationFinished> = {
 };
 
 function createBaseCompleteRequest(): CompleteRequest {
-  return { model: "", prompt: "", maxTokens: 0, tier: 0, idempotencyKey: "", feature: "", seed: 0 };
+  return { model: "", prompt: "", maxTokens: 0, tier: 0, idempotencyKey: "", feature: "", seed: 0, stop: [] };
 }
 
 export const CompleteRequest: MessageFns<CompleteRequest> = {
@@ -514,6 +532,9 @@ export const CompleteRequest: MessageFns<CompleteRequest> = {
     }
     if (message.seed !== 0) {
       writer.uint32(56).uint64(message.seed);
+    }
+    for (const v of message.stop) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -585,6 +606,14 @@ export const CompleteRequest: MessageFns<CompleteRequest> = {
             }
 
             message.seed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stop.push(reader.string());
             continue;
           }
         }

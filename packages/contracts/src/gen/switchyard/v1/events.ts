@@ -83,6 +83,11 @@ export interface RequestSpec {
    * per chunk to `inbox`.
    */
   relayInbox: string;
+  /**
+   * Up to 4 sequences that end the output: generation stops once the text holds one of them,
+   * and the text sent stops before it (OpenAI's `stop`). Empty: run to max_tokens.
+   */
+  stop: string[];
 }
 
 export interface RequestAdmitted {
@@ -124,6 +129,11 @@ export interface RequestTerminated {
   tier: Tier;
   model: string;
   feature: string;
+  /**
+   * Why a completed request stopped: "stop" (a stop sequence ended it) or "length"
+   * (max_tokens reached). Empty on other outcomes and from workers before this field.
+   */
+  finishReason: string;
 }
 
 export interface UsageRecorded {
@@ -180,6 +190,11 @@ export interface Decision {
   ruleIds: string[];
   policyVersion: string;
   latencyMs: number;
+  /**
+   * The caller's end user the request was made for (OpenAI's `user`), for abuse tracing;
+   * empty when the caller named none.
+   */
+  user: string;
 }
 
 /** TokenChunk goes over core NATS to the request's inbox. */
@@ -501,6 +516,7 @@ function createBaseRequestSpec(): RequestSpec {
     deadlineUnixMs: 0,
     admittedUnixMs: 0,
     relayInbox: "",
+    stop: [],
   };
 }
 
@@ -544,6 +560,9 @@ export const RequestSpec: MessageFns<RequestSpec> = {
     }
     if (message.relayInbox !== "") {
       writer.uint32(106).string(message.relayInbox);
+    }
+    for (const v of message.stop) {
+      writer.uint32(114).string(v!);
     }
     return writer;
   },
@@ -663,6 +682,14 @@ export const RequestSpec: MessageFns<RequestSpec> = {
             }
 
             message.relayInbox = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.stop.push(reader.string());
             continue;
           }
         }
@@ -864,6 +891,7 @@ function createBaseRequestTerminated(): RequestTerminated {
     tier: 0,
     model: "",
     feature: "",
+    finishReason: "",
   };
 }
 
@@ -907,6 +935,9 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
     }
     if (message.feature !== "") {
       writer.uint32(106).string(message.feature);
+    }
+    if (message.finishReason !== "") {
+      writer.uint32(114).string(message.finishReason);
     }
     return writer;
   },
@@ -1026,6 +1057,14 @@ export const RequestTerminated: MessageFns<RequestTerminated> = {
             }
 
             message.feature = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.finishReason = reader.string();
             continue;
           }
         }
@@ -1492,6 +1531,7 @@ function createBaseDecision(): Decision {
     ruleIds: [],
     policyVersion: "",
     latencyMs: 0,
+    user: "",
   };
 }
 
@@ -1523,6 +1563,9 @@ export const Decision: MessageFns<Decision> = {
     }
     if (message.latencyMs !== 0) {
       writer.uint32(73).double(message.latencyMs);
+    }
+    if (message.user !== "") {
+      writer.uint32(82).string(message.user);
     }
     return writer;
   },
@@ -1610,6 +1653,14 @@ export const Decision: MessageFns<Decision> = {
             }
 
             message.latencyMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.user = reader.string();
             continue;
           }
         }

@@ -1,0 +1,35 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Keyring, Principal } from '@switchyard/auth';
+import type { Logger } from '@switchyard/telemetry';
+import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { GenerationDeps } from './generation.js';
+import type { ModelCatalog } from './domain/model-catalog.js';
+import type { GenerationLimits } from './domain/validate.js';
+
+export interface HttpFacadeDeps {
+  readonly generation: GenerationDeps;
+  readonly keyring: Keyring;
+  readonly limits: GenerationLimits;
+  /** Llama 3 prompt-token counter (`countPromptTokens`). */
+  readonly countTokens: PromptTokenCounter;
+  readonly logger: Logger;
+  /** Every model name a caller may send now (`/v1/models`, and the check before admission). */
+  readonly models: () => ModelCatalog;
+  /** The batch service's Files and Batches API; undefined turns `/v1/files` and `/v1/batches` off. */
+  readonly batchApi?: URL;
+  /** Largest request body accepted. Default 1 MiB. */
+  readonly bodyLimitBytes?: number;
+}
+
+/** What every route of the facade shares. */
+export interface HttpRouteContext {
+  readonly deps: HttpFacadeDeps;
+  /** onRequest hook: authenticates the key, or answers 401/403 before the body is read. */
+  readonly authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  /** The caller `authenticate` let through. */
+  readonly principalOf: (req: FastifyRequest) => Principal;
+  /** Answers an error in OpenAI's shape, with the retry headers OpenAI's SDKs follow. */
+  readonly sendError: (reply: FastifyReply, e: unknown) => FastifyReply;
+}
+
+export const header = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
