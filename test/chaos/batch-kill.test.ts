@@ -53,7 +53,6 @@ describe('chaos: kill -9 the process running the BullMQ workers mid-batch', () =
       },
       90_000,
     );
-    await batch.stop();
     const read = async (fileId: string | null | undefined) =>
       fileId
         ? (await (await openai.files.content(fileId)).text())
@@ -63,6 +62,7 @@ describe('chaos: kill -9 the process running the BullMQ workers mid-batch', () =
         : [];
     const outputs = await read(done.output_file_id);
     const errors = await read(done.error_file_id);
+    await batch.stop();
     console.log(`batch chaos: ${outputs.length} results, ${errors.length} errors ${JSON.stringify(errors.slice(0, 3).map((e) => e.error))}`);
     expect(errors).toEqual([]);
     expect(outputs).toHaveLength(lines);

@@ -88,19 +88,32 @@ export function createBatchApi(deps: BatchApiDeps) {
             writer.countLine();
           }
         };
-        try {
-          for await (const chunk of upload.content) {
+        const refusalOf = (e: unknown) => {
+          if (e instanceof LineTooLongError) return bad(`line ${e.line} is longer than ${e.limit} bytes, the limit per line`);
+          if (e instanceof TypeError) return bad('the file is not UTF-8 text: upload JSONL, one JSON request per line');
+          return e;
+        };
+        let refusal: unknown;
+        for await (const chunk of upload.content) {
+          // After a refusal the rest of the upload is read and dropped: a sender still sending
+          // would otherwise never hear it (the multipart reader waits for the body to end).
+          // The reader stops a file at the size limit, so this is bounded.
+          if (refusal !== undefined) continue;
+          try {
             bytes += chunk.length;
             if (bytes > maxFileBytes) throw bad(`the file is larger than ${maxFileBytes} bytes, the limit per upload`);
             if (chunk.includes(0)) throw bad('the file is not JSONL text (it holds NUL bytes): upload one JSON request per line');
             count(split.push(chunk));
             await writer.write(chunk);
+          } catch (e) {
+            refusal = refusalOf(e);
           }
+        }
+        if (refusal !== undefined) throw refusal;
+        try {
           count(split.end());
         } catch (e) {
-          if (e instanceof LineTooLongError) throw bad(`line ${e.line} is longer than ${e.limit} bytes, the limit per line`);
-          if (e instanceof TypeError) throw bad('the file is not UTF-8 text: upload JSONL, one JSON request per line');
-          throw e;
+          throw refusalOf(e);
         }
         const purpose = upload.purpose();
         if (purpose !== 'batch') throw bad(`"purpose" must be "batch", got ${JSON.stringify(purpose ?? null)}: files here feed the Batch API`);
