@@ -20,6 +20,10 @@ beforeAll(async () => {
   for (const tenant of ['broke', 'chooser', 'featured']) await system.tenants.putTenant({ tenant });
   await system.setBudget('broke', { hardLimitMicros: 1 });
   await system.setBudget('featured', { feature: 'search', hardLimitMicros: 1 });
+  // Billing publishes budgets; admission enforces them once it has read them.
+  await waitFor('admission enforces the budgets', async () =>
+    (await system.admissions[0]!.budgetSpend('broke')) && (await system.admissions[0]!.budgetSpend('featured', 'search')) ? true : undefined,
+  );
 }, 60_000);
 afterAll(async () => {
   await system?.stop();
@@ -194,6 +198,7 @@ describe('chat completions through the official SDK', () => {
         if (payload?.$case === 'decision') seen.push(`${payload.decision.action}:${payload.decision.user}`);
       },
     });
+    await system.nc.flush();
     await openai.chat.completions.create({ model: 'chat-large', messages: hello, max_tokens: 1, user: 'end-user-42' });
     await waitFor('the admit decision', () => (seen.includes('admit:end-user-42') ? true : undefined));
     sub.unsubscribe();
