@@ -247,6 +247,7 @@ describe('models through the official SDK', () => {
     // The test fleet serves Llama 3.1 8B only: chat-small (Llama 3.2 1B) and auto's small pick are not callable here.
     expect(ids.sort()).toEqual(['auto', 'auto:large', 'chat-large', 'llama-3.1-8b']);
     expect(await openai.models.retrieve('chat-large')).toMatchObject({ id: 'chat-large', object: 'model' });
+    expect(await openai.models.retrieve('auto:large')).toMatchObject({ id: 'auto:large', object: 'model' });
   });
 
   it('answers an unknown model with NotFoundError model_not_found', async () => {
