@@ -20,6 +20,10 @@ beforeAll(async () => {
   for (const tenant of ['broke', 'chooser', 'featured']) await system.tenants.putTenant({ tenant });
   await system.setBudget('broke', { hardLimitMicros: 1 });
   await system.setBudget('featured', { feature: 'search', hardLimitMicros: 1 });
+  // Billing publishes budgets; admission enforces them once it has read them.
+  await waitFor('admission enforces the budgets', async () =>
+    (await system.admissions[0]!.budgetSpend('broke')) && (await system.admissions[0]!.budgetSpend('featured', 'search')) ? true : undefined,
+  );
 }, 60_000);
 afterAll(async () => {
   await system?.stop();
@@ -194,6 +198,7 @@ describe('chat completions through the official SDK', () => {
         if (payload?.$case === 'decision') seen.push(`${payload.decision.action}:${payload.decision.user}`);
       },
     });
+    await system.nc.flush();
     await openai.chat.completions.create({ model: 'chat-large', messages: hello, max_tokens: 1, user: 'end-user-42' });
     await waitFor('the admit decision', () => (seen.includes('admit:end-user-42') ? true : undefined));
     sub.unsubscribe();
@@ -242,6 +247,7 @@ describe('models through the official SDK', () => {
     // The test fleet serves Llama 3.1 8B only: chat-small (Llama 3.2 1B) and auto's small pick are not callable here.
     expect(ids.sort()).toEqual(['auto', 'auto:large', 'chat-large', 'llama-3.1-8b']);
     expect(await openai.models.retrieve('chat-large')).toMatchObject({ id: 'chat-large', object: 'model' });
+    expect(await openai.models.retrieve('auto:large')).toMatchObject({ id: 'auto:large', object: 'model' });
   });
 
   it('answers an unknown model with NotFoundError model_not_found', async () => {

@@ -65,6 +65,12 @@ describe('requireKnownModel', () => {
     );
   });
 
+  it('says why nothing is available when no scheduler has announced a model yet', () => {
+    expect(() => requireKnownModel(new Map(), 'llama-3.1-8b')).toThrow(
+      /available: none yet \(the scheduler announces the models its pools serve when it starts\)/,
+    );
+  });
+
   it('never echoes a long or odd name, and bounds the list', () => {
     const many = buildCatalog(new Map(Array.from({ length: 50 }, (_, i) => [`m-${String(i).padStart(2, '0')}`, 0])), new Map());
     const error = (() => {

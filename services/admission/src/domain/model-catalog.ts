@@ -75,7 +75,9 @@ export function requireKnownModel(catalog: ModelCatalog, name: string): void {
   const ids = [...catalog.keys()].sort();
   const shown = ids.slice(0, LISTED).join(', ') + (ids.length > LISTED ? ` and ${ids.length - LISTED} more (GET /v1/models)` : '');
   const named = /^[\x21-\x7e]{1,64}$/.test(name) ? `"${name}"` : `of ${name.length} characters`;
-  throw new DomainError('NOT_FOUND', `the model ${named} does not exist or is not served here; available: ${shown || 'none yet'}`, {
+  // An empty catalog means no scheduler has announced its pools yet (or none runs), not a typo.
+  const available = shown || 'none yet (the scheduler announces the models its pools serve when it starts)';
+  throw new DomainError('NOT_FOUND', `the model ${named} does not exist or is not served here; available: ${available}`, {
     reason: 'model_not_found',
   });
 }
