@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatLines, readResultLines } from '../support/batch-files.js';
 import { startServiceProcess } from '../support/service-process.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
@@ -14,8 +15,6 @@ afterAll(async () => {
   await system?.stop();
 });
 
-type ResultLine = { custom_id: string; response: { status_code: number; request_id: string } | null; error: { code: string; message: string } | null };
-
 describe('chaos: kill -9 the process running the BullMQ workers mid-batch', () => {
   it('every line of the batch has exactly one result and one bill', async () => {
     // Short locks, so the killed process's jobs are taken up again within seconds.
@@ -23,14 +22,7 @@ describe('chaos: kill -9 the process running the BullMQ workers mid-batch', () =
     let batch = await startServiceProcess('batch', env);
     const openai = new OpenAI({ apiKey: system.apiKey, baseURL: system.httpUrl, maxRetries: 3 });
     const lines = 400;
-    const jsonl = Array.from({ length: lines }, (_, i) =>
-      JSON.stringify({
-        custom_id: `k-${i}`,
-        method: 'POST',
-        url: '/v1/chat/completions',
-        body: { model: 'llama-3.1-8b', messages: [{ role: 'user', content: `kill ${i}` }], max_tokens: 8 },
-      }),
-    ).join('\n');
+    const jsonl = chatLines(lines, 'k');
     const file = await openai.files.create({ file: await toFile(Buffer.from(jsonl), 'kill.jsonl'), purpose: 'batch' });
     const { id } = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
 
@@ -53,15 +45,8 @@ describe('chaos: kill -9 the process running the BullMQ workers mid-batch', () =
       },
       90_000,
     );
-    const read = async (fileId: string | null | undefined) =>
-      fileId
-        ? (await (await openai.files.content(fileId)).text())
-            .split('\n')
-            .filter(Boolean)
-            .map((l) => JSON.parse(l) as ResultLine)
-        : [];
-    const outputs = await read(done.output_file_id);
-    const errors = await read(done.error_file_id);
+    const outputs = await readResultLines(openai, done.output_file_id);
+    const errors = await readResultLines(openai, done.error_file_id);
     await batch.stop();
     console.log(`batch chaos: ${outputs.length} results, ${errors.length} errors ${JSON.stringify(errors.slice(0, 3).map((e) => e.error))}`);
     expect(errors).toEqual([]);

@@ -12,6 +12,7 @@ import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchEnded, chatLine, readResultLines } from '../support/batch-files.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 let system: RunningSystem;
@@ -29,42 +30,8 @@ afterAll(async () => {
   await system?.stop();
 });
 
-const chatLine = (customId: string, content: string, over: Record<string, unknown> = {}) =>
-  JSON.stringify({
-    custom_id: customId,
-    method: 'POST',
-    url: '/v1/chat/completions',
-    body: { model: 'llama-3.1-8b', messages: [{ role: 'user', content }], max_tokens: 8 },
-    ...over,
-  });
-
 const upload = async (lines: string[], name = 'batch.jsonl') =>
   openai.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), name), purpose: 'batch' });
-
-type ResultLine = {
-  custom_id: string | null;
-  response: { status_code: number; request_id: string; body: unknown } | null;
-  error: { code: string; line: number } | null;
-};
-
-const readLines = async (fileId: string | null | undefined): Promise<ResultLine[]> => {
-  if (!fileId) return [];
-  const text = await (await openai.files.content(fileId)).text();
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as ResultLine);
-};
-
-const finished = (id: string, timeoutMs = 120_000) =>
-  waitFor(
-    `batch ${id} ends`,
-    async () => {
-      const b = await openai.batches.retrieve(id);
-      return ['completed', 'failed', 'expired', 'cancelled'].includes(b.status) ? b : undefined;
-    },
-    timeoutMs,
-  );
 
 interface LedgerRow {
   request_id: string;
@@ -102,9 +69,9 @@ describe('the Batch API through the official OpenAI SDK', () => {
     });
     expect(created).toMatchObject({ object: 'batch', status: 'validating', metadata: { job: 'nightly' } });
 
-    const batch = await finished(created.id);
+    const batch = await batchEnded(openai, created.id);
     expect(batch).toMatchObject({ status: 'completed', request_counts: { total: 1_000, completed: 1_000, failed: 0 }, error_file_id: null });
-    const results = await readLines(batch.output_file_id);
+    const results = await readResultLines(openai, batch.output_file_id);
     expect(results).toHaveLength(1_000);
     expect(new Set(results.map((r) => r.custom_id)).size).toBe(1_000);
     expect(results.every((r) => r.response?.status_code === 200 && r.error === null)).toBe(true);
@@ -139,10 +106,10 @@ describe('the Batch API through the official OpenAI SDK', () => {
       chatLine('ok-2', 'second'),
     ];
     const created = await openai.batches.create({ input_file_id: (await upload(lines)).id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    const batch = await finished(created.id);
+    const batch = await batchEnded(openai, created.id);
     expect(batch).toMatchObject({ status: 'completed', request_counts: { total: 7, completed: 2, failed: 5 } });
-    expect((await readLines(batch.output_file_id)).map((r) => r.custom_id)).toEqual(['ok-1', 'ok-2']);
-    const errors = await readLines(batch.error_file_id);
+    expect((await readResultLines(openai, batch.output_file_id)).map((r) => r.custom_id)).toEqual(['ok-1', 'ok-2']);
+    const errors = await readResultLines(openai, batch.error_file_id);
     expect(errors.map((e) => [e.error?.line, e.custom_id, e.error?.code])).toEqual([
       [2, null, 'invalid_json'],
       [3, 'ok-1', 'duplicate_custom_id'],

@@ -1,6 +1,7 @@
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batchEnded, chatLines, readResultLines } from '../support/batch-files.js';
 import { readStream } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
@@ -22,46 +23,19 @@ afterAll(async () => {
   await system?.stop();
 });
 
-type ResultLine = { custom_id: string; response: { status_code: number; request_id: string } | null; error: { code: string } | null };
-
-const readLines = async (fileId: string | null | undefined): Promise<ResultLine[]> =>
-  fileId
-    ? (await (await openai.files.content(fileId)).text())
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as ResultLine)
-    : [];
-
 async function startBatch(lines: number) {
-  const jsonl = Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({
-      custom_id: `q-${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: { model: 'llama-3.1-8b', messages: [{ role: 'user', content: `q ${i}` }], max_tokens: 4 },
-    }),
-  ).join('\n');
+  const jsonl = chatLines(lines, 'q', 4);
   const file = await openai.files.create({ file: await toFile(Buffer.from(jsonl), 'stop.jsonl'), purpose: 'batch' });
   const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
   await waitFor('some lines complete', async () => ((await openai.batches.retrieve(batch.id)).request_counts!.completed >= 3 ? true : undefined), 30_000);
   return batch.id;
 }
 
-const ended = (id: string) =>
-  waitFor(
-    `batch ${id} ends`,
-    async () => {
-      const b = await openai.batches.retrieve(id);
-      return ['completed', 'failed', 'expired', 'cancelled'].includes(b.status) ? b : undefined;
-    },
-    60_000,
-  );
-
 /** Checks what a stopped batch returns and bills: every line once, the finished ones billed once, nothing else. */
 async function expectFinishedPartOnly(id: string, lines: number, stoppedCode: string) {
-  const batch = await ended(id);
-  const outputs = await readLines(batch.output_file_id);
-  const errors = await readLines(batch.error_file_id);
+  const batch = await batchEnded(openai, id, 60_000);
+  const outputs = await readResultLines(openai, batch.output_file_id);
+  const errors = await readResultLines(openai, batch.error_file_id);
   expect(outputs.length).toBeGreaterThanOrEqual(3);
   expect(outputs.length).toBeLessThan(lines);
   expect(new Set([...outputs, ...errors].map((l) => l.custom_id)).size).toBe(lines);

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { refusal } from './refusal.fixture.js';
 import { completionToGeneration, textChunk, textCompletion } from './openai-completions.js';
 
 const body = { model: 'llama-3.1-8b', prompt: 'Once upon a time' };
-const refusal = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return expect.fail('expected a refusal');
-};
 
 describe('completionToGeneration', () => {
   it('takes the prompt as a string or an array of one string', () => {

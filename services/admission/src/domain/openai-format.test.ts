@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { refusal } from './refusal.fixture.js';
 import { chatChunk, chatCompletion, chatToGeneration, chatUsageChunk } from './openai-format.js';
 
 const body = { model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }] };
-const refusal = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return expect.fail('expected a refusal');
-};
 
 describe('chatToGeneration', () => {
   it('renders messages and takes seed and max_tokens', () => {

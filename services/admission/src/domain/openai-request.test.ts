@@ -1,16 +1,9 @@
 import { Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
+import { refusal } from './refusal.fixture.js';
 import { commonCall, deadlineFromHeader, finishOnDisconnect } from './openai-request.js';
 
 const body = { model: 'llama-3.1-8b' };
-const refusal = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  return expect.fail('expected a refusal');
-};
 
 describe('commonCall', () => {
   it('takes stop as a string or an array, n, user, and the feature and tier headers', () => {
