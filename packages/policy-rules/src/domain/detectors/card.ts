@@ -1,12 +1,16 @@
-import { cardIssuer } from './card-issuers.js';
+import { cardIssuer } from './card-issuer.js';
 import { findAll } from './find-all.js';
 import { luhnValid } from './luhn.js';
 import type { Detector, Match } from './types.js';
 
 // 13-19 digits with at most one space or dash between any two. Each repetition consumes
-// exactly one digit, so the pattern is unambiguous. The lookbehind keeps us from starting
-// inside a word or right after another digit group (IBAN and account numbers).
-const CANDIDATE = /(?<![\w\-.]|\d[ -])\d(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
+// exactly one digit, so the pattern is unambiguous. It may not start inside a word or a
+// decimal, nor after a dash that follows a letter ("ORD-4111..."), but it may start right
+// after another number: "Room 12 4111 1111 1111 1111" and two cards side by side
+// ("4111111111111111 5555555555554444") are each found, since `findAll` tries again past
+// a rejected or shortened candidate. Digit groups of an IBAN ("PL17 5231 8218 ...") are
+// the IBAN detector's, not the start of a card.
+const CANDIDATE = /(?<![\w.]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
 
 /**
  * Picks the longest prefix of the candidate that is a card number. When the number is
@@ -15,13 +19,8 @@ const CANDIDATE = /(?<![\w\-.]|\d[ -])\d(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
  * as a whole, since any 13-19 digit window of a long id passes Luhn one time in ten.
  */
 function cardSpan(raw: string, offset: number): Match | undefined {
-  const grouped = /[ -]/.test(raw);
   const ends: number[] = [];
-  if (grouped) {
-    for (let i = 0; i <= raw.length; i++) if (i === raw.length || raw[i] === ' ' || raw[i] === '-') ends.push(i);
-  } else {
-    ends.push(raw.length);
-  }
+  for (let i = 0; i <= raw.length; i++) if (i === raw.length || raw[i] === ' ' || raw[i] === '-') ends.push(i);
   for (let k = ends.length - 1; k >= 0; k--) {
     const piece = raw.slice(0, ends[k]);
     const digits = piece.replace(/\D/g, '');
@@ -33,7 +32,8 @@ function cardSpan(raw: string, offset: number): Match | undefined {
 
 /**
  * Payment card numbers (PAN): 13-19 digits, optionally grouped with spaces or dashes,
- * with a known issuer prefix and a valid Luhn check digit. Rule id `pii.card`.
+ * within a card network's issuer ranges and with a valid Luhn check digit. Rule id
+ * `pii.card`.
  */
 export const cardDetector: Detector = {
   id: 'pii.card',

@@ -100,6 +100,17 @@ describe('focused detector cases', () => {
     expect(hits(encodedInjectionDetector, `decode: ${benign}`)).toEqual([]);
   });
 
+  it('finds the entities an independent recognizer suite caught us missing (#24)', () => {
+    expect(hits(cardDetector, '4111111111111111 5555555555554444')).toEqual(['4111111111111111', '5555555555554444']);
+    expect(hits(cardDetector, 'Dankort 5019717010103742, UATP 135410014004955')).toEqual(['5019717010103742', '135410014004955']);
+    expect(hits(phoneDetector, 'Room 12 415-555-0132')).toEqual(['415-555-0132']);
+    expect(hits(phoneDetector, '+44 7911123456, +1 4155552671, +49 15123456789')).toEqual(['+44 7911123456', '+1 4155552671', '+49 15123456789']);
+    expect(hits(ssnDetector, 'SSN 078 05 1123 or 078.05.1123')).toEqual(['078 05 1123', '078.05.1123']);
+    expect(hits(ssnDetector, 'Fax: 123 45 6789, version 123.45.6789')).toEqual([]);
+    expect(hits(emailDetector, 'write to ivan@example.xn--p1ai')).toEqual(['ivan@example.xn--p1ai']);
+    expect(hits(ibanDetector, 'IBAN DE89-3704-0044-0532-0130-00.')).toEqual(['DE89-3704-0044-0532-0130-00']);
+  });
+
   it('returns offsets only, never the matched text', () => {
     const matches = builtinDetectors.flatMap((d) => d.find('mail a@example.com, call +44 20 7946 0958'));
     expect(matches.length).toBeGreaterThan(0);

@@ -1,46 +1,84 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { findAll } from './find-all.js';
-import type { Detector } from './types.js';
+import type { Detector, Match } from './types.js';
 
 // A phone number must not start inside another token, nor right after a digit group
-// ("DE89 3704 0044 0532" must not yield "0044 0532 ..."), and must not run on into more
-// digits. Separators between groups are mandatory except where noted, which is what keeps
-// dates, versions and plain digit runs out, and keeps the group repetitions unambiguous
-// (each group starts with a separator), so backtracking stays bounded.
-const START = String.raw`(?<![\w+.\-/#]|\d[ .\-/])`;
-const END = String.raw`(?![\w/:]|[ .\-]\d|[.\-/][A-Za-z])`;
+// joined by a dot, dash or slash ("DE89-3704-0044-0532" must not yield "0044-0532 ...").
+// Numbers with a country code or in North American form may follow another number and a
+// space ("Room 12 415-555-0132") and be followed by one; the other national forms may not,
+// since their groups also occur inside IBANs, card numbers and lottery draws.
+const START = String.raw`(?<![\w+.\-/#]|\d[.\-/])`;
+const END = String.raw`(?![\w/:]|[.\-]\d|[.\-/][A-Za-z])`;
+const STRICT_START = String.raw`(?<![\w+.\-/#]|\d[ .\-/])`;
+const STRICT_END = String.raw`(?![\w/:]|[ .\-]\d|[.\-/][A-Za-z])`;
 
-const FORMS = [
-  // +44 20 7946 0958, +1 (415) 555-2671, +44 (0)20 7946 0958, +31 6 12345678
-  String.raw`\+[1-9]\d{0,2}(?:[ .\-]?\(\d{1,4}\)[ .\-]?\d{1,8})?(?:[ .\-]\d{1,8}){1,6}`,
-  // 0044 20 7946 0958: the 00 call prefix. A space must follow the country code, or
-  // dashed ids such as 001-01-0001 would qualify.
-  String.raw`00[1-9]\d{0,2} \d{1,8}(?:[ .\-]\d{1,8}){1,5}`,
-  // E.164 written compactly: +14155552671
-  String.raw`\+[1-9]\d{7,14}`,
-  // North American: (415) 555-2671, 415-555-2671, 415.555.2671, 1-800-555-0199
-  String.raw`(?:1[ .\-])?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}`,
+// International forms, validated per region by libphonenumber: the country code decides
+// the region. Groups may be as long as a whole national number ("+44 7911123456"). Each
+// group starts with a separator, so the repetitions are unambiguous.
+// +44 20 7946 0958, +1 (415) 555-2671, +44 (0)20 7946 0958, +447911123456
+const PLUS = String.raw`\+[1-9]\d{0,14}(?:[ .\-]?\(\d{1,4}\)[ .\-]?\d{1,12})?(?:[ .\-]\d{1,12}){0,6}`;
+// 0044 20 7946 0958: the 00 call prefix. A space must follow the country code, or dashed
+// ids such as 001-01-0001 would qualify; like the national forms, it may not follow another
+// digit group, as IBANs and card numbers have groups such as "0086 4940 6041".
+const DOUBLE_ZERO = String.raw`00[1-9]\d{0,2} \d{1,12}(?:[ .\-]\d{1,12}){0,5}`;
+
+// National forms carry no country code, so no region to validate against; their shape
+// (separators in phone positions) is what tells them from ids, dates and amounts.
+// North American: (415) 555-2671, 415-555-2671, 415.555.2671, 1-800-555-0199
+const NORTH_AMERICAN = String.raw`(?:1[ .\-])?(?:\([2-9]\d{2}\) ?|[2-9]\d{2}[ .\-])[2-9]\d{2}[ .\-]\d{4}`;
+const OTHER_NATIONAL = [
   // European national forms with a trunk 0: 020 7946 0958, 07700 900123, 030 901820
   String.raw`0[1-9]\d{0,3}[ \-]\d{3,4}[ \-]?\d{3,4}`,
   // French-style pairs: 01 42 68 53 00
   String.raw`0[1-9](?:[ .]\d{2}){4}`,
 ];
 
-const CANDIDATE = new RegExp(`${START}(?:${FORMS.join('|')})${END}`, 'g');
+const CANDIDATE = new RegExp(
+  `${START}(?:${PLUS}|${NORTH_AMERICAN})${END}|${STRICT_START}${DOUBLE_ZERO}${END}|${STRICT_START}(?:${OTHER_NATIONAL.join('|')})${STRICT_END}`,
+  'g',
+);
 
 /**
- * Phone numbers in international (E.164, `+CC ...`) and common national forms. A run of
- * digits without phone structure (separators in phone positions or a leading `+`) is not
- * a phone number: order ids, timestamps and amounts look exactly like that. Rule id
+ * Whether an international number fits its region. After a `+` a length the region's
+ * numbers can have is enough: the plus already says "phone number", and libphonenumber
+ * rejects ranges reserved for fiction (+44 7700 900xxx), which are still written as phones.
+ * The `00` prefix also starts account and ticket numbers, so there the number must be valid.
+ */
+function validInternational(raw: string): boolean {
+  const number = parsePhoneNumberFromString(raw.startsWith('00') ? `+${raw.slice(2)}` : raw, { extract: false });
+  if (number === undefined) return false;
+  return raw.startsWith('+') ? number.isPossible() : number.isValid();
+}
+
+/**
+ * The longest prefix of an international candidate, ending at a group boundary, that is
+ * a valid number: a greedy candidate may run on into the next number ("+44 20 7946 0958
+ * 415-555-0132"), and cutting it at the right place leaves the next one to be found.
+ */
+function internationalSpan(raw: string, offset: number): Match | undefined {
+  for (let end = raw.length; end > 0; end = Math.max(raw.lastIndexOf(' ', end - 1), raw.lastIndexOf('-', end - 1), raw.lastIndexOf('.', end - 1))) {
+    if (validInternational(raw.slice(0, end))) return { start: offset, end: offset + end };
+  }
+  return undefined;
+}
+
+function nationalSpan(raw: string, offset: number): Match | undefined {
+  const digits = raw.replace(/\D/g, '').length;
+  // Fewer than 8 digits is an extension or a short code; E.164 allows at most 15.
+  if (digits < 8 || digits > 15) return undefined;
+  return { start: offset, end: offset + raw.length };
+}
+
+/**
+ * Phone numbers in international form (`+CC ...`, `00CC ...`, E.164), validated for the
+ * country code's region with libphonenumber's metadata, and in common national forms. A
+ * run of digits without phone structure (separators in phone positions or a leading `+`)
+ * is not a phone number: order ids, timestamps and amounts look exactly like that. Rule id
  * `pii.phone`.
  */
 export const phoneDetector: Detector = {
   id: 'pii.phone',
   category: 'phone',
   find: (text) =>
-    findAll(CANDIDATE, text, (m) => {
-      const digits = m[0].replace(/\D/g, '').length;
-      // E.164 allows at most 15 digits; fewer than 8 is an extension or a short code.
-      if (digits < 8 || digits > 15) return undefined;
-      return { start: m.index, end: m.index + m[0].length };
-    }),
+    findAll(CANDIDATE, text, (m) => (m[0].startsWith('+') || m[0].startsWith('00') ? internationalSpan(m[0], m.index) : nationalSpan(m[0], m.index))),
 };
