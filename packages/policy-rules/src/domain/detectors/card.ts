@@ -10,7 +10,9 @@ import type { Detector, Match } from './types.js';
 // ("4111111111111111 5555555555554444") are each found, since `findAll` tries again past
 // a rejected or shortened candidate. Digit groups of an IBAN ("PL17 5231 8218 ...") are
 // the IBAN detector's, not the start of a card.
-const CANDIDATE = /(?<![\w.]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
+// The first digit is matched before the lookbehind runs, so positions that are not digits
+// cost one character test.
+const CANDIDATE = /\d(?<!(?:[\w.]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d)(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
 
 /**
  * Picks the longest prefix of the candidate that is a card number. When the number is

@@ -1,5 +1,5 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/min';
 import { findAll } from './find-all.js';
+import { possibleInternationalNumber, validInternationalNumber } from './phone-regions.js';
 import type { Detector, Match } from './types.js';
 
 // A phone number must not start inside another token, nor right after a digit group
@@ -33,10 +33,8 @@ const OTHER_NATIONAL = [
   String.raw`0[1-9](?:[ .]\d{2}){4}`,
 ];
 
-const CANDIDATE = new RegExp(
-  `${START}(?:${PLUS}|${NORTH_AMERICAN})${END}|${STRICT_START}${DOUBLE_ZERO}${END}|${STRICT_START}(?:${OTHER_NATIONAL.join('|')})${STRICT_END}`,
-  'g',
-);
+const RELAXED = new RegExp(`${START}(?:${PLUS}|${NORTH_AMERICAN})${END}`, 'g');
+const STRICT = new RegExp(`${STRICT_START}(?:${DOUBLE_ZERO}${END}|(?:${OTHER_NATIONAL.join('|')})${STRICT_END})`, 'g');
 
 /**
  * Whether an international number fits its region. After a `+` a length the region's
@@ -45,9 +43,9 @@ const CANDIDATE = new RegExp(
  * The `00` prefix also starts account and ticket numbers, so there the number must be valid.
  */
 function validInternational(raw: string): boolean {
-  const number = parsePhoneNumberFromString(raw.startsWith('00') ? `+${raw.slice(2)}` : raw, { extract: false });
-  if (number === undefined) return false;
-  return raw.startsWith('+') ? number.isPossible() : number.isValid();
+  // "+44 (0)20 ...": the trunk prefix in parentheses is not dialled from abroad.
+  const digits = raw.replace(/\(0\)/, '').replace(/\D/g, '');
+  return raw.startsWith('+') ? possibleInternationalNumber(digits) : validInternationalNumber(`+${digits.slice(2)}`);
 }
 
 /**
@@ -79,6 +77,14 @@ function nationalSpan(raw: string, offset: number): Match | undefined {
 export const phoneDetector: Detector = {
   id: 'pii.phone',
   category: 'phone',
-  find: (text) =>
-    findAll(CANDIDATE, text, (m) => (m[0].startsWith('+') || m[0].startsWith('00') ? internationalSpan(m[0], m.index) : nationalSpan(m[0], m.index))),
+  find: (text) => {
+    const span = (m: RegExpExecArray): Match | undefined =>
+      m[0].startsWith('+') || m[0].startsWith('00') ? internationalSpan(m[0], m.index) : nationalSpan(m[0], m.index);
+    // Two passes, since the two kinds of form start under different conditions; a strict
+    // form never starts inside a relaxed one (it may not follow a digit group), so the
+    // spans do not overlap.
+    const relaxed = findAll(RELAXED, text, span);
+    const strict = findAll(STRICT, text, span);
+    return strict.length === 0 ? relaxed : [...relaxed, ...strict].sort((a, b) => a.start - b.start);
+  },
 };
