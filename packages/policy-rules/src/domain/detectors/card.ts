@@ -8,11 +8,12 @@ import type { Detector, Match } from './types.js';
 // decimal, nor after a dash that follows a letter ("ORD-4111..."), but it may start right
 // after another number: "Room 12 4111 1111 1111 1111" and two cards side by side
 // ("4111111111111111 5555555555554444") are each found, since `findAll` tries again past
-// a rejected or shortened candidate. Digit groups of an IBAN ("PL17 5231 8218 ...") are
+// a rejected or shortened candidate. A card number is never written after a plus sign
+// ("+4474001234560123" is a phone number too long to be one). Digit groups of an IBAN ("PL17 5231 8218 ...") are
 // the IBAN detector's, not the start of a card.
 // The first digit is matched before the lookbehind runs, so positions that are not digits
 // cost one character test.
-const CANDIDATE = /\d(?<!(?:[\w.]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d)(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
+const CANDIDATE = /\d(?<!(?:[\w.+]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d)(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
 
 /**
  * Picks the longest prefix of the candidate that is a card number. When the number is

@@ -6,10 +6,12 @@ import type { Detector, Match } from './types.js';
 // joined by a dot, dash or slash ("DE89-3704-0044-0532" must not yield "0044-0532 ...").
 // Numbers with a country code or in North American form may follow another number and a
 // space ("Room 12 415-555-0132") and be followed by one; the other national forms may not,
-// since their groups also occur inside IBANs, card numbers and lottery draws.
-const START = String.raw`(?<![\w+.\-/#]|\d[.\-/])`;
+// since their groups also occur inside IBANs, card numbers and lottery draws. No form
+// starts within the groups of an IBAN ("MT84 MALT 0110 0001 2345 ...").
+const IBAN_GROUPS = String.raw`[A-Z]{2}\d{2}[ \-](?:[A-Z0-9]{4}[ \-])*`;
+const START = String.raw`(?<![\w+.\-/#]|\d[.\-/]|${IBAN_GROUPS})`;
 const END = String.raw`(?![\w/:]|[.\-]\d|[.\-/][A-Za-z])`;
-const STRICT_START = String.raw`(?<![\w+.\-/#]|\d[ .\-/])`;
+const STRICT_START = String.raw`(?<![\w+.\-/#]|\d[ .\-/]|${IBAN_GROUPS})`;
 const STRICT_END = String.raw`(?![\w/:]|[ .\-]\d|[.\-/][A-Za-z])`;
 
 // International forms, validated per region by libphonenumber: the country code decides

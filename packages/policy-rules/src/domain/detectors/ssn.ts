@@ -5,7 +5,7 @@ import type { Detector } from './types.js';
 // Nine bare digits are far more often an id than an SSN, so a separator is required. It
 // may follow another number and a space ("Room 12 078 05 1123"), but not a country code,
 // where the groups are a phone number's ("+44 123 45 6789").
-const CANDIDATE = /(?<![\w\-.\/]|\d[-.]|\+\d{1,3}[ .])(\d{3})([-. ])(\d{2})\2(\d{4})(?![\w\/]|[-.]\d)/g;
+const CANDIDATE = /(?<![\w\-.\/+]|\d[-.]|\+\d{1,3}[ .])(\d{3})([-. ])(\d{2})\2(\d{4})(?![\w\/]|[-.]\d)/g;
 
 // A 3-2-4 group split by spaces or dots is also how some phone numbers and version strings
 // are written; when the word right before it says so, it is read as one of those. The
