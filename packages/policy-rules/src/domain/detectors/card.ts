@@ -20,15 +20,18 @@ const CANDIDATE = /\d(?<!(?:[\w.+]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])
  * written in groups, it may only end at a group boundary, so "4242 4242 4242 4242 12"
  * (a card followed by a quantity) still yields the card; an ungrouped run must be a card
  * as a whole, since any 13-19 digit window of a long id passes Luhn one time in ten.
+ * Networks print numbers in groups of three to six (4-4-4-4, 4-6-5, 4-4-4-4-3), so a
+ * prefix with a shorter group before its last is a run of other numbers side by side
+ * ("6789 078 05 1123": the end of one SSN and the whole of the next).
  */
 function cardSpan(raw: string, offset: number): Match | undefined {
-  const ends: number[] = [];
-  for (let i = 0; i <= raw.length; i++) if (i === raw.length || raw[i] === ' ' || raw[i] === '-') ends.push(i);
-  for (let k = ends.length - 1; k >= 0; k--) {
-    const piece = raw.slice(0, ends[k]);
-    const digits = piece.replace(/\D/g, '');
+  const groups = raw.split(/[ -]/);
+  for (let count = groups.length, end = raw.length; count > 0; end -= groups[count - 1]!.length + 1, count--) {
+    const inner = groups.slice(0, count - 1);
+    if (inner.some((g) => g.length < 3)) continue;
+    const digits = groups.slice(0, count).join('');
     if (digits.length < 13 || digits.length > 19) continue;
-    if (luhnValid(digits) && cardIssuer(digits) !== undefined) return { start: offset, end: offset + piece.length };
+    if (luhnValid(digits) && cardIssuer(digits) !== undefined) return { start: offset, end: offset + end };
   }
   return undefined;
 }

@@ -105,6 +105,7 @@ describe('focused detector cases', () => {
     expect(hits(cardDetector, '4111111111111111 5555555555554444')).toEqual(['4111111111111111', '5555555555554444']);
     expect(hits(cardDetector, 'Dankort 5019717010103742, UATP 135410014004955')).toEqual(['5019717010103742', '135410014004955']);
     expect(hits(phoneDetector, 'Room 12 415-555-0132')).toEqual(['415-555-0132']);
+    expect(hits(phoneDetector, '+44 20 7946 0958 415-555-0132 +1 4155552671')).toEqual(['+44 20 7946 0958', '415-555-0132', '+1 4155552671']);
     expect(hits(phoneDetector, '+44 7911123456, +1 4155552671, +49 15123456789')).toEqual(['+44 7911123456', '+1 4155552671', '+49 15123456789']);
     expect(hits(ssnDetector, 'SSN 078 05 1123 or 078.05.1123')).toEqual(['078 05 1123', '078.05.1123']);
     expect(hits(ssnDetector, 'Fax: 123 45 6789, version 123.45.6789')).toEqual([]);

@@ -38,28 +38,37 @@ const OTHER_NATIONAL = [
 const RELAXED = new RegExp(`${START}(?:${PLUS}|${NORTH_AMERICAN})${END}`, 'g');
 const STRICT = new RegExp(`${STRICT_START}(?:${DOUBLE_ZERO}${END}|(?:${OTHER_NATIONAL.join('|')})${STRICT_END})`, 'g');
 
-/**
- * Whether an international number fits its region. After a `+` a length the region's
- * numbers can have is enough: the plus already says "phone number", and libphonenumber
- * rejects ranges reserved for fiction (+44 7700 900xxx), which are still written as phones.
- * The `00` prefix also starts account and ticket numbers, so there the number must be valid.
- */
-function validInternational(raw: string): boolean {
-  // "+44 (0)20 ...": the trunk prefix in parentheses is not dialled from abroad.
-  const digits = raw.replace(/\(0\)/, '').replace(/\D/g, '');
-  return raw.startsWith('+') ? possibleInternationalNumber(digits) : validInternationalNumber(`+${digits.slice(2)}`);
+/** The digits of an international candidate as dialled: "+44 (0)20 ..." drops the (0). */
+const dialledDigits = (raw: string): string => raw.replace(/\(0\)/, '').replace(/\D/g, '');
+
+/** Where an international candidate may end: at its end or before any separator. */
+function groupEnds(raw: string): number[] {
+  const ends = [raw.length];
+  for (let i = raw.length - 1; i > 0; i--) if (raw[i] === ' ' || raw[i] === '-' || raw[i] === '.') ends.push(i);
+  return ends;
 }
 
 /**
- * The longest prefix of an international candidate, ending at a group boundary, that is
- * a valid number: a greedy candidate may run on into the next number ("+44 20 7946 0958
- * 415-555-0132"), and cutting it at the right place leaves the next one to be found.
+ * The prefix of an international candidate, ending at a group boundary, that is the
+ * number: a greedy candidate may run on into the next number or a quantity ("+44 20 7946
+ * 0958 415-555-0132"), and cutting it at the right place leaves the next one to be found.
+ *
+ * After a `+`, a length the region's numbers can have is enough: the plus already says
+ * "phone number", and libphonenumber rejects ranges reserved for fiction (+44 7700
+ * 900xxx), which are still written as phones. Where several prefixes have such a length
+ * (regions with variable lengths), the longest one libphonenumber finds valid is taken.
+ * The `00` prefix also starts account and ticket numbers, so there the number must be valid.
  */
 function internationalSpan(raw: string, offset: number): Match | undefined {
-  for (let end = raw.length; end > 0; end = Math.max(raw.lastIndexOf(' ', end - 1), raw.lastIndexOf('-', end - 1), raw.lastIndexOf('.', end - 1))) {
-    if (validInternational(raw.slice(0, end))) return { start: offset, end: offset + end };
+  const ends = groupEnds(raw);
+  if (raw.startsWith('00')) {
+    const end = ends.find((e) => validInternationalNumber(`+${dialledDigits(raw.slice(0, e)).slice(2)}`));
+    return end === undefined ? undefined : { start: offset, end: offset + end };
   }
-  return undefined;
+  const possible = ends.filter((e) => possibleInternationalNumber(dialledDigits(raw.slice(0, e))));
+  if (possible.length === 0) return undefined;
+  const valid = possible.length === 1 ? undefined : possible.find((e) => validInternationalNumber(`+${dialledDigits(raw.slice(0, e))}`));
+  return { start: offset, end: offset + (valid ?? possible[0]!) };
 }
 
 function nationalSpan(raw: string, offset: number): Match | undefined {
