@@ -10,10 +10,11 @@ import type { Detector, Match } from './types.js';
 // ("4111111111111111 5555555555554444") are each found, since `findAll` tries again past
 // a rejected or shortened candidate. A card number is never written after a plus sign
 // ("+4474001234560123" is a phone number too long to be one). Digit groups of an IBAN ("PL17 5231 8218 ...") are
-// the IBAN detector's, not the start of a card.
+// the IBAN detector's, not the start of a card; the lookbehind is bounded by an IBAN's
+// 34 characters, or it would walk back over a whole run of digit groups at every position.
 // The first digit is matched before the lookbehind runs, so positions that are not digits
 // cost one character test.
-const CANDIDATE = /\d(?<!(?:[\w.+]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])*)\d)(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
+const CANDIDATE = /\d(?<!(?:[\w.+]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -]){0,7})\d)(?:[ -]?\d){12,22}(?![\w]|[.,]\d)/g;
 
 /**
  * Picks the longest prefix of the candidate that is a card number. When the number is
@@ -26,12 +27,19 @@ const CANDIDATE = /\d(?<!(?:[\w.+]|(?<!\d)-|[A-Z]{2}\d{2}[ -](?:[A-Z0-9]{4}[ -])
  */
 function cardSpan(raw: string, offset: number): Match | undefined {
   const groups = raw.split(/[ -]/);
-  for (let count = groups.length, end = raw.length; count > 0; end -= groups[count - 1]!.length + 1, count--) {
-    const inner = groups.slice(0, count - 1);
-    if (inner.some((g) => g.length < 3)) continue;
-    const digits = groups.slice(0, count).join('');
-    if (digits.length < 13 || digits.length > 19) continue;
-    if (luhnValid(digits) && cardIssuer(digits) !== undefined) return { start: offset, end: offset + end };
+  // Only prefixes up to the first short group (it may end one) are candidates; in a run of
+  // short groups ("12-34-56-...") that leaves none, and the check is over at once.
+  const firstShort = groups.findIndex((g) => g.length < 3);
+  const most = firstShort === -1 ? groups.length : firstShort + 1;
+  let end = groups.slice(0, most).join(' ').length;
+  let digits = groups.slice(0, most).join('');
+  for (let count = most; count > 0; count--) {
+    if (digits.length >= 13 && digits.length <= 19 && luhnValid(digits) && cardIssuer(digits) !== undefined) {
+      return { start: offset, end: offset + end };
+    }
+    const last = groups[count - 1]!.length;
+    digits = digits.slice(0, digits.length - last);
+    end -= last + 1;
   }
   return undefined;
 }

@@ -8,7 +8,9 @@ import type { Detector, Match } from './types.js';
 // space ("Room 12 415-555-0132") and be followed by one; the other national forms may not,
 // since their groups also occur inside IBANs, card numbers and lottery draws. No form
 // starts within the groups of an IBAN ("MT84 MALT 0110 0001 2345 ...").
-const IBAN_GROUPS = String.raw`[A-Z]{2}\d{2}[ \-](?:[A-Z0-9]{4}[ \-])*`;
+// Bounded (an IBAN has at most 34 characters), or the lookbehind would walk back over a
+// whole run of digit groups at every position.
+const IBAN_GROUPS = String.raw`[A-Z]{2}\d{2}[ \-](?:[A-Z0-9]{4}[ \-]){0,7}`;
 const START = String.raw`(?<![\w+.\-/#]|\d[.\-/]|${IBAN_GROUPS})`;
 const END = String.raw`(?![\w/:]|[.\-]\d|[.\-/][A-Za-z])`;
 const STRICT_START = String.raw`(?<![\w+.\-/#]|\d[ .\-/]|${IBAN_GROUPS})`;
