@@ -15,13 +15,17 @@ const FILE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'gif', 'svg', 'webp', 'ic
 // cover it).
 const URL_USERINFO = /:\/\/[^\s/@]*:$/;
 
+// A top-level domain is letters, or an internationalised one in its ASCII (punycode) form:
+// `.xn--p1ai` is .рф.
+const TLD = /^(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9-]{1,59})$/i;
+
 const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 function validDomain(domain: string): boolean {
   const labels = domain.split('.');
   if (labels.length < 2 || domain.length > 253) return false;
   const tld = labels[labels.length - 1]!;
-  if (!/^[A-Za-z]{2,24}$/.test(tld) || FILE_EXTENSIONS.has(tld.toLowerCase())) return false;
+  if (!TLD.test(tld) || FILE_EXTENSIONS.has(tld.toLowerCase())) return false;
   return labels.every((l) => LABEL.test(l));
 }
 
