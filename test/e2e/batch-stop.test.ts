@@ -1,6 +1,7 @@
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseOffPeak } from '@switchyard/batch';
 import { batchEnded, chatLines, readResultLines } from '../support/batch-files.js';
 import { readStream } from '../support/read-stream.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
@@ -10,12 +11,18 @@ let openai: OpenAI;
 /** The batch service's clock runs this far ahead of the real one (the expiry test moves it). */
 let clockAheadMs = 0;
 
+/** An off-peak window that opens two hours from now (UTC), so it is closed while the test runs. */
+const closedWindow = () => {
+  const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+  return `${hhmm(Date.now() + 2 * 3600_000)}-${hhmm(Date.now() + 3 * 3600_000)}`;
+};
+
 beforeAll(async () => {
   system = await startSystem({
     pools: [testPool({ id: 'test-eu-h100-8b' })],
     inFlightPerTenant: { batch: 64 },
     // Two lines at a time, so a batch is still running when the test stops it.
-    batch: { backfill: { ceiling: 2, floor: 1 }, now: () => Date.now() + clockAheadMs },
+    batch: { backfill: { ceiling: 2, floor: 1 }, now: () => Date.now() + clockAheadMs, offPeak: parseOffPeak(`globex=${closedWindow()}`) },
   });
   openai = new OpenAI({ apiKey: system.apiKey, baseURL: system.httpUrl, maxRetries: 0 });
 }, 60_000);
@@ -23,10 +30,13 @@ afterAll(async () => {
   await system?.stop();
 });
 
+async function submit(client: OpenAI, lines: number) {
+  const file = await client.files.create({ file: await toFile(Buffer.from(chatLines(lines, 'q', 4)), 'stop.jsonl'), purpose: 'batch' });
+  return client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+}
+
 async function startBatch(lines: number) {
-  const jsonl = chatLines(lines, 'q', 4);
-  const file = await openai.files.create({ file: await toFile(Buffer.from(jsonl), 'stop.jsonl'), purpose: 'batch' });
-  const batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+  const batch = await submit(openai, lines);
   await waitFor('some lines complete', async () => ((await openai.batches.retrieve(batch.id)).request_counts!.completed >= 3 ? true : undefined), 30_000);
   return batch.id;
 }
@@ -74,6 +84,21 @@ describe('stopping a batch part-way', () => {
     const billedTotal = await system.sql`SELECT count(*)::int AS n FROM ledger_transactions WHERE kind = 'usage' AND tenant = 'acme'`;
     expect(billedTotal[0]!.n).toBe(batch.request_counts!.completed);
     await expect(openai.batches.cancel(id)).rejects.toMatchObject({ status: 400 });
+  }, 90_000);
+
+  it('holds a tenant`s lines outside its off-peak window while others run; a cancel ends the held batch at once', async () => {
+    const globex = new OpenAI({ apiKey: system.otherApiKey, baseURL: system.httpUrl, maxRetries: 0 });
+    const held = await submit(globex, 5);
+    await waitFor('the held batch is validated', async () => ((await globex.batches.retrieve(held.id)).status === 'in_progress' ? true : undefined), 30_000);
+    // Submitted after it, by a tenant without a window: it runs to the end meanwhile.
+    const other = await submit(openai, 5);
+    expect(await batchEnded(openai, other.id, 60_000)).toMatchObject({ status: 'completed', request_counts: { completed: 5 } });
+    expect((await globex.batches.retrieve(held.id)).request_counts).toEqual({ total: 5, completed: 0, failed: 0 });
+
+    await globex.batches.cancel(held.id);
+    const ended = await batchEnded(globex, held.id, 15_000);
+    expect(ended).toMatchObject({ status: 'cancelled', request_counts: { total: 5, completed: 0, failed: 5 } });
+    expect((await readResultLines(globex, ended.error_file_id)).map((l) => l.error?.code)).toEqual(Array(5).fill('batch_cancelled'));
   }, 90_000);
 
   it('a batch past its completion window expires: its finished results come back, only they are billed', async () => {

@@ -186,7 +186,10 @@ export function createBatchApi(deps: BatchApiDeps) {
     /** Stops a batch: lines not started yet end as `batch_cancelled`; what finished is kept (and billed). */
     async cancelBatch(principal: Principal, id: string): Promise<BatchRecord> {
       const cancelled = await store.cancel(principal.tenant, id, deps.now());
-      if (cancelled) return cancelled;
+      if (cancelled) {
+        await deps.queues.wake(id);
+        return cancelled;
+      }
       const batch = await ownBatch(principal, id);
       throw new DomainError('FAILED_PRECONDITION', `batch ${id} has already ended (${batch.status}); only a validating or running batch can be cancelled`);
     },

@@ -76,6 +76,17 @@ export function createControlJobs(deps: ControlJobDeps) {
     }
   }
 
+  /** A batch stopped: its lines waiting for a window or a retry run now, and settle as stopped. */
+  async function wake(batchId: string): Promise<void> {
+    let after = 0;
+    for (;;) {
+      const lines = await store.pendingLines(batchId, after, CHUNK);
+      if (!lines.length) return;
+      await queues.promoteLines(batchId, lines);
+      after = lines[lines.length - 1]!;
+    }
+  }
+
   return {
     async validate(batchId: string): Promise<void> {
       const batch = await store.getById(batchId);
@@ -113,7 +124,10 @@ export function createControlJobs(deps: ControlJobDeps) {
 
     async expire(batchId: string): Promise<void> {
       await store.expire(batchId);
+      await wake(batchId);
     },
+
+    wake,
 
     /** Writes the output and error files from the settled lines and ends the batch, in one transaction. */
     async finalize(batchId: string): Promise<void> {

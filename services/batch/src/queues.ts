@@ -11,6 +11,7 @@ export const jobIds = {
   validate: (batchId: string) => `validate-${batchId}`,
   expire: (batchId: string) => `expire-${batchId}`,
   finalize: (batchId: string) => `finalize-${batchId}`,
+  wake: (batchId: string) => `wake-${batchId}`,
   request: (batchId: string, line: number) => `${batchId}-${line}`,
 } as const;
 
@@ -44,6 +45,16 @@ export function openQueues(connection: ConnectionOptions, prefix?: string) {
     validate: (batchId: string) => control.add('validate', { batchId }, { jobId: jobIds.validate(batchId) }),
     expireAfter: (batchId: string, delayMs: number) => control.add('expire', { batchId }, { jobId: jobIds.expire(batchId), delay: Math.max(0, delayMs) }),
     finalize: (batchId: string) => control.add('finalize', { batchId }, { jobId: jobIds.finalize(batchId) }),
+    /** Runs the batch's waiting lines now (a stopped batch must not wait for an off-peak window or a backoff to end). */
+    wake: (batchId: string) => control.add('wake', { batchId }, { jobId: jobIds.wake(batchId) }),
+    /** Promotes the delayed jobs of these lines, so they run (and settle) at once. */
+    async promoteLines(batchId: string, lines: readonly number[]): Promise<void> {
+      for (const line of lines) {
+        const job = await requests.getJob(jobIds.request(batchId, line));
+        // The job may move on between the two calls; promoting one that is no longer delayed is refused, harmlessly.
+        if (job && (await job.isDelayed())) await job.promote().catch(() => {});
+      }
+    },
     /** Adds one job per line; lines that already have a job keep it. */
     addRequests: (batchId: string, lines: readonly number[]) =>
       requests.addBulk(lines.map((line) => ({ name: 'request', data: { batchId, line }, opts: { jobId: jobIds.request(batchId, line) } }))),

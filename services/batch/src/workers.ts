@@ -24,7 +24,7 @@ export interface BatchWorkersOptions {
 }
 
 /**
- * The BullMQ workers of the batch tier: control jobs (validate, expire, finalize) and one
+ * The BullMQ workers of the batch tier: control jobs (validate, expire, wake, finalize) and one
  * job per request line. Stalled jobs of a crashed process are picked up again after their
  * lock lapses; a sweep at start and then for idle batches adds jobs that went missing.
  */
@@ -39,6 +39,7 @@ export function startBatchWorkers(options: BatchWorkersOptions) {
       if (job.name === 'validate') return control.validate(job.data.batchId);
       if (job.name === 'expire') return control.expire(job.data.batchId);
       if (job.name === 'finalize') return control.finalize(job.data.batchId);
+      if (job.name === 'wake') return control.wake(job.data.batchId);
       throw new Error(`unknown control job "${job.name}"`);
     },
     { ...common, concurrency: 4 },
