@@ -51,7 +51,7 @@ const rssMb = (pid: number) => {
 async function boundedMemory() {
   const pools = [testPool({ id: 'bench-h100-8b', workers: 4, slotsPerWorker: 64 })];
   const system = await startSystem({ pools, inFlightPerTenant: { batch: 4096 }, batch: { inProcess: false } });
-  const service = await startServiceProcess('batch', { ...system.batchEnv!, LOG_LEVEL: 'warn' });
+  const service = await startServiceProcess('batch', system.batchEnv!);
   const pid = service.pid!;
   let peak = rssMb(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);

@@ -207,10 +207,20 @@ export function createBatchStore(sql: Sql) {
       return row && batchOf(row);
     },
 
-    /** Outcomes of settled lines, in line order, a page at a time (for writing the files). */
-    outcomes(tx: TransactionSql, batchId: string, succeeded: boolean) {
-      return tx<{ outcome: ItemOutcome }[]>`
-        SELECT outcome FROM batch_items WHERE batch_id = ${batchId} AND state = ${succeeded ? 'succeeded' : 'failed'} ORDER BY line`.cursor(500);
+    /**
+     * Outcomes of settled lines, in line order, a page at a time (for writing the files). Pages
+     * by line rather than through a cursor: the caller writes on the same transaction between
+     * pages, and a connection with an open cursor takes no other statement.
+     */
+    async *outcomes(tx: TransactionSql, batchId: string, succeeded: boolean): AsyncIterable<ItemOutcome[]> {
+      for (let after = 0; ;) {
+        const rows = await tx<{ line: number; outcome: ItemOutcome }[]>`
+          SELECT line, outcome FROM batch_items WHERE batch_id = ${batchId} AND state = ${succeeded ? 'succeeded' : 'failed'} AND line > ${after}
+          ORDER BY line LIMIT 1000`;
+        if (!rows.length) return;
+        yield rows.map((r) => r.outcome);
+        after = rows[rows.length - 1]!.line;
+      }
     },
 
     async finish(tx: TransactionSql, batchId: string, end: { status: BatchStatus; outputFileId: string | null; errorFileId: string | null; nowMs: number }) {

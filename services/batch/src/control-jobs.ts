@@ -140,8 +140,8 @@ export function createControlJobs(deps: ControlJobDeps) {
           tx,
           { id, tenant: batch.tenant, purpose: 'batch_output', filename: `${batchId}_${succeeded ? 'output' : 'error'}.jsonl`, createdMs: deps.now() },
           async (w) => {
-            for await (const rows of store.outcomes(tx, batchId, succeeded)) {
-              for (const { outcome } of rows) {
+            for await (const outcomes of store.outcomes(tx, batchId, succeeded)) {
+              for (const outcome of outcomes) {
                 await w.write(Buffer.from(`${resultLine(batchId, outcome)}\n`));
                 w.countLine();
               }
