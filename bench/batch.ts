@@ -5,7 +5,8 @@
  *    OpenAI facade, fanned out, run and its output file streamed back, with the batch
  *    service as its own process; prints the wall time of each step and the service's peak
  *    resident memory, sampled every 200 ms.
- * 2. Backfill: the same realtime burst that fills a pool (closed loop, workers in real time),
+ *    `--service-heap-mb N` caps the service's V8 old space (NODE_OPTIONS), to show the run fits.
+ * 2. Backfill (skipped with `--memory-only`): the same realtime burst that fills a pool (closed loop, workers in real time),
  *    once alone and once with a large batch running on the same pool; prints the realtime
  *    TTFT SLO attainment of each and the difference.
  */
@@ -28,6 +29,7 @@ const arg = (name: string, fallback: number) => {
 const QUICK = process.argv.includes('--quick');
 const LINES = arg('--lines', QUICK ? 5_000 : 50_000);
 const BURST_S = QUICK ? 10 : 20;
+const SERVICE_HEAP_MB = arg('--service-heap-mb', 0);
 
 const line = (i: number, model: string, maxTokens: number) =>
   JSON.stringify({
@@ -51,7 +53,8 @@ const rssMb = (pid: number) => {
 async function boundedMemory() {
   const pools = [testPool({ id: 'bench-h100-8b', workers: 4, slotsPerWorker: 64 })];
   const system = await startSystem({ pools, inFlightPerTenant: { batch: 4096 }, batch: { inProcess: false } });
-  const service = await startServiceProcess('batch', system.batchEnv!);
+  const heap: Record<string, string> = SERVICE_HEAP_MB ? { NODE_OPTIONS: `--max-old-space-size=${SERVICE_HEAP_MB}` } : {};
+  const service = await startServiceProcess('batch', { ...system.batchEnv!, ...heap });
   const pid = service.pid!;
   let peak = rssMb(pid);
   const sampler = setInterval(() => (peak = Math.max(peak, rssMb(pid))), 200);
@@ -150,7 +153,10 @@ console.log(
   `  upload ${fmt(memory.uploadS)} s, validate + run ${fmt(memory.runS)} s (${fmt(LINES / memory.runS, 0)} lines/s), download ${fmt(memory.downloadS)} s`,
 );
 console.log(`  results: ${memory.lines} lines, ${fmt(memory.downloaded / 1e6)} MB; counts ${JSON.stringify(memory.counts)}`);
-console.log(`  batch service resident memory: ${fmt(memory.idle, 0)} MB idle, ${fmt(memory.peak, 0)} MB peak`);
+console.log(
+  `  batch service resident memory: ${fmt(memory.idle, 0)} MB idle, ${fmt(memory.peak, 0)} MB peak${SERVICE_HEAP_MB ? ` (V8 old space capped at ${SERVICE_HEAP_MB} MB)` : ''}`,
+);
+if (process.argv.includes('--memory-only')) process.exit(0);
 
 const slo = await backfill();
 console.log(`backfill: realtime burst of 32 streams for ${BURST_S} s on one 32-slot pool, TTFT SLO 1,000 ms`);
