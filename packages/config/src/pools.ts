@@ -4,9 +4,44 @@ import { loadYamlFile } from './load-config.js';
 
 const id = z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'use lower-case letters, digits and "-"');
 
+/**
+ * Who serves a pool's batches: `simulated` GPUs (the worker simulator), a self-hosted
+ * `openai-compatible` engine (vLLM, SGLang, TGI, llama.cpp, Ollama) or a cloud `provider`
+ * with the OpenAI wire format; the last two are served by the engine adapter.
+ */
+export const POOL_KINDS = ['simulated', 'openai-compatible', 'provider'] as const;
+
+/** Where an engine adapter sends a pool's requests. */
+export const endpointSchema = z
+  .object({
+    /** Base URL of the OpenAI-compatible API, up to and including `/v1`. */
+    baseUrl: z.string().url('baseUrl must be a URL such as http://vllm:8000/v1'),
+    /**
+     * NAME of the environment variable holding the API key (never the key itself, which must
+     * stay out of this file and of logs). Optional: self-hosted engines often need none.
+     */
+    apiKeyEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'apiKeyEnv names an environment variable (e.g. AZURE_OPENAI_KEY), it is not the key')
+      .optional(),
+    /** Model name the upstream knows this pool's model by. Default: the pool's model id. */
+    upstreamModel: z.string().min(1).optional(),
+    /** Requests sent upstream at once by one adapter process. Default 16. */
+    concurrency: z.number().int().min(1).max(4_096).default(16),
+    /** Ms from sending a request to its first token before it fails as timed out. Default 30,000. */
+    firstTokenTimeoutMs: z.number().int().min(1).default(30_000),
+    /** Ms of silence between two stream events before it fails as timed out. Default 30,000. */
+    idleTimeoutMs: z.number().int().min(1).default(30_000),
+  })
+  .strict();
+
 /** One GPU worker pool: where it runs, what it serves and what it costs. */
 export const poolSchema = z.object({
   id,
+  /** Who serves the pool (see `POOL_KINDS`). Default `simulated`. */
+  kind: z.enum(POOL_KINDS, { error: () => `kind must be one of ${POOL_KINDS.join(', ')}` }).default('simulated'),
+  /** Required for `openai-compatible` and `provider` pools; not allowed for `simulated` ones. */
+  endpoint: endpointSchema.optional(),
   provider: id,
   region: id,
   gpu: z.enum(['h100-80gb', 'h200-141gb']),
@@ -45,10 +80,29 @@ export const poolSchema = z.object({
 });
 
 export const poolsFileSchema = z
-  .object({ pools: z.array(poolSchema).min(1) })
+  .object({
+    pools: z
+      .array(
+        poolSchema.superRefine((p, ctx) => {
+          if (p.kind !== 'simulated' && !p.endpoint) {
+            ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `pool ${p.id} of kind ${p.kind} needs an endpoint (baseUrl, apiKeyEnv, ...)` });
+          }
+          if (p.kind === 'simulated' && p.endpoint) {
+            ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `pool ${p.id} is simulated; an endpoint needs kind openai-compatible or provider` });
+          }
+        }),
+      )
+      .min(1),
+  })
   .refine((f) => new Set(f.pools.map((p) => p.id)).size === f.pools.length, 'pool ids must be unique');
 
-export type PoolSpec = z.infer<typeof poolSchema>;
+export type PoolKind = (typeof POOL_KINDS)[number];
+/** A pool as loaded; `kind` may be left out by pools built in code, and then means `simulated`. */
+export type PoolSpec = Omit<z.infer<typeof poolSchema>, 'kind'> & { readonly kind?: PoolKind };
+
+/** Who serves `pool`: its `kind`, `simulated` when unset. */
+export const poolKind = (pool: Pick<PoolSpec, 'kind'>): PoolKind => pool.kind ?? 'simulated';
+export type EndpointSpec = z.infer<typeof endpointSchema>;
 
 /** Reads and validates a pools file (see deploy/pools.yaml). */
 export function loadPoolsFile(path: string): PoolSpec[] {

@@ -1,5 +1,5 @@
 import { pullDurable, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '@switchyard/bus';
-import type { PoolSpec } from '@switchyard/config';
+import { poolKind, type PoolSpec } from '@switchyard/config';
 import { durables, filters, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
@@ -82,7 +82,8 @@ export function createWorkerSimulator(deps: WorkerSimulatorDeps) {
   return {
     async start() {
       const profiles = deps.profiles ?? (await loadProfiles());
-      for (const pool of deps.pools) {
+      // Pools of real engines are the engine adapter's; this process only hosts simulated GPUs.
+      for (const pool of deps.pools.filter((p) => poolKind(p) === 'simulated')) {
         const { rows, meta } = profiles[pool.gpu];
         const perf = createPerfModel(rows, meta, pool.model);
         for (let i = 0; i < pool.workers; i++) {
