@@ -1,20 +1,19 @@
 import type { PulledMessage } from '@switchyard/bus';
 import { Outcome, expectPayload, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import type { BatchTracker } from './batch-tracker.js';
 import type { Engine, SequenceResult, StepReport } from './domain/engine.js';
 import { cutPoint, type ActiveFaults } from './domain/faults.js';
 import {
-  openTokenStream,
   publishCompleted,
   publishUnfinished,
   publishUsage,
-  usageTimes,
   type AttemptSpend,
+  type BatchTracker,
   type OutputDeps,
-  type TokenStream,
-} from './outputs.js';
-import { preflight, stoppedByCaller, type Unfinished } from './domain/preflight.js';
+  type Unfinished,
+} from '@switchyard/worker-kit';
+import { openTokenStream, usageTimes, type TokenStream } from './outputs.js';
+import { preflight, stoppedByCaller } from './domain/preflight.js';
 import { findStop } from './domain/stop-sequences.js';
 
 export interface ServingDeps {

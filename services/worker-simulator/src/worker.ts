@@ -3,11 +3,18 @@ import type { PoolSpec } from '@switchyard/config';
 import { encodeHeartbeat, heartbeatKey, type WorkerFault, type WorkerFaultReply } from '@switchyard/contracts';
 import type { PerfModel } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
-import { createBatchTracker, type BatchTracker } from './batch-tracker.js';
 import { createEngine, type Engine, type StepReport } from './domain/engine.js';
 import { NO_FAULTS, activeFaults, applyFault, type Faults } from './domain/faults.js';
-import { createIntake, createSignal, type Intake, type Signal } from './intake.js';
-import { createChunkOutbox, type OutputDeps } from './outputs.js';
+import {
+  createBatchTracker,
+  createChunkOutbox,
+  createIntake,
+  createSignal,
+  type BatchTracker,
+  type Intake,
+  type OutputDeps,
+  type Signal,
+} from '@switchyard/worker-kit';
 import type { SimClock } from './domain/sim-clock.js';
 import { createRecentStats } from './domain/recent-stats.js';
 import { createServing, type Serving } from './serving.js';

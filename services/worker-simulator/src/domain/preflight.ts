@@ -1,7 +1,5 @@
 import { Outcome, type RequestSpec } from '@switchyard/contracts';
-
-/** Outcomes a worker gives a request it does not complete. */
-export type Unfinished = typeof Outcome.OUTCOME_FAILED | typeof Outcome.OUTCOME_CANCELLED | typeof Outcome.OUTCOME_EXPIRED;
+import type { Unfinished } from '@switchyard/worker-kit';
 
 export interface Refusal {
   readonly outcome: Unfinished;
