@@ -1,0 +1,42 @@
+/** Ways an upstream call fails; every one ends the request FAILED with a reason naming it. */
+export type UpstreamFailure =
+  | { readonly kind: 'rate-limited'; readonly status: 429; readonly retryAfter?: string; readonly detail: string }
+  | { readonly kind: 'http'; readonly status: number; readonly detail: string }
+  | { readonly kind: 'timeout'; readonly phase: 'first-token' | 'idle'; readonly afterMs: number }
+  | { readonly kind: 'connection'; readonly detail: string }
+  | { readonly kind: 'stream-error'; readonly detail: string };
+
+/** Where the stream was when it failed: nothing relayed yet, or some chunks already sent. */
+export interface FailureContext {
+  readonly pool: string;
+  readonly chunksSent: number;
+  readonly tokensSent: number;
+}
+
+const after = (c: FailureContext) => (c.chunksSent === 0 ? 'before its first token' : `after ${c.chunksSent} chunks (${c.tokensSent} tokens)`);
+
+/** The FAILED reason a caller and an operator read: what the upstream did, and when. */
+export function failureReason(f: UpstreamFailure, c: FailureContext): string {
+  const where = `upstream of pool ${c.pool}`;
+  switch (f.kind) {
+    case 'rate-limited':
+      return `${where} rate-limited the request (HTTP 429${f.retryAfter ? `, retry-after ${f.retryAfter}` : ''}) ${after(c)}${f.detail ? `: ${f.detail}` : ''}`;
+    case 'http':
+      return `${where} answered HTTP ${f.status} ${after(c)}${f.detail ? `: ${f.detail}` : ''}`;
+    case 'timeout':
+      return f.phase === 'first-token'
+        ? `${where} sent no token within ${f.afterMs} ms (timed out ${after(c)})`
+        : `${where} went silent for ${f.afterMs} ms (timed out ${after(c)})`;
+    case 'connection':
+      return c.chunksSent === 0 ? `${where} connection failed ${after(c)}: ${f.detail}` : `${where} stream cut ${after(c)}: ${f.detail}`;
+    case 'stream-error':
+      return `${where} reported an error ${after(c)}: ${f.detail}`;
+  }
+}
+
+/** Maps an HTTP status that is not 2xx to its failure, keeping a short, single-line detail of the body. */
+export function httpFailure(status: number, body: string, retryAfter: string | null): UpstreamFailure {
+  const detail = body.replace(/\s+/g, ' ').trim().slice(0, 200);
+  if (status === 429) return { kind: 'rate-limited', status, detail, ...(retryAfter ? { retryAfter } : {}) };
+  return { kind: 'http', status, detail };
+}

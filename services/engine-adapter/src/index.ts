@@ -1,0 +1,2 @@
+export { createEngineAdapter } from './service.js';
+export type { EngineAdapter, EngineAdapterDeps } from './service.js';

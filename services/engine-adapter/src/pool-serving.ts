@@ -1,0 +1,103 @@
+import type { PulledMessage } from '@switchyard/bus';
+import type { EndpointSpec, PoolSpec } from '@switchyard/config';
+import { expectPayload, type RequestSpec } from '@switchyard/contracts';
+import type { Logger } from '@switchyard/telemetry';
+import { publishUnfinished, type BatchTracker, type OutputDeps } from '@switchyard/worker-kit';
+import { refusalOf, stoppedByCaller } from './domain/admission-check.js';
+import { chatCompletionBody } from './domain/chat-request.js';
+import { relayRequest } from './relay.js';
+
+export interface PoolServingDeps {
+  readonly pool: PoolSpec & { readonly endpoint: EndpointSpec };
+  readonly apiKey?: string;
+  readonly out: OutputDeps;
+  readonly batches: BatchTracker;
+  readonly logger: Logger;
+  readonly countTokens: (text: string) => number;
+  readonly now: () => number;
+  readonly wasCancelled: (requestId: string) => boolean;
+  readonly onFirstToken: (ttftMs: number) => void;
+  /** A request finished (room for another). */
+  readonly onSettled: () => void;
+}
+
+interface InFlight {
+  readonly request: RequestSpec;
+  readonly abort: AbortController;
+}
+
+/**
+ * The requests of one pool this process has upstream: from a pulled batch to recorded outcomes.
+ * A request's key is `<request id>/<delivery>`, so a redelivered copy never collides with a late original.
+ */
+export function createPoolServing(deps: PoolServingDeps) {
+  const { pool, out, batches, logger } = deps;
+  const inflight = new Map<string, InFlight>();
+
+  const settle = (key: string, requestId: string, published: Promise<void>) =>
+    void published
+      .then(
+        () => batches.settle(key, true),
+        (e: unknown) => (logger.error({ err: e, requestId }, 'could not record the outcome'), batches.settle(key, false)),
+      )
+      .finally(() => {
+        inflight.delete(key);
+        deps.onSettled();
+      });
+
+  function run(request: RequestSpec, attempt: number, key: string) {
+    const refusal = refusalOf(request, { nowMs: deps.now(), pool: pool.id, model: pool.model, cancelled: deps.wasCancelled(request.requestId) });
+    if (refusal) return settle(key, request.requestId, publishUnfinished(out, request, attempt, refusal.outcome, refusal.reason, 0));
+    const abort = new AbortController();
+    inflight.set(key, { request, abort });
+    const relayed = relayRequest(
+      {
+        out,
+        call: {
+          baseUrl: pool.endpoint.baseUrl,
+          apiKey: deps.apiKey,
+          firstTokenTimeoutMs: pool.endpoint.firstTokenTimeoutMs,
+          idleTimeoutMs: pool.endpoint.idleTimeoutMs,
+        },
+        countTokens: deps.countTokens,
+        now: deps.now,
+        stoppedByCaller: (r) => stoppedByCaller(r, deps.now()),
+        onFirstToken: deps.onFirstToken,
+      },
+      request,
+      attempt,
+      chatCompletionBody(request, pool.model, pool.endpoint),
+      abort.signal,
+    );
+    settle(key, request.requestId, relayed);
+  }
+
+  return {
+    /** Takes a pulled batch: every request goes upstream, or ends at once with its reason. */
+    accept(message: PulledMessage) {
+      let requests: RequestSpec[];
+      try {
+        requests = expectPayload(message.event, 'batchFormed').batchFormed.requests;
+      } catch (e) {
+        logger.error({ err: e, subject: message.subject }, 'not a batch; dead-lettering it');
+        void message.deadLetter(e instanceof Error ? e.message : String(e)).catch((err: unknown) => logger.error({ err }, 'dead-letter failed'));
+        return;
+      }
+      const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
+      batches.open(message, keys);
+      requests.forEach((r, i) => run(r, message.deliveryCount, keys[i]!));
+    },
+    /** Stops a request its caller gave up on; it ends CANCELLED (EXPIRED past its deadline). */
+    cancel(requestId: string): boolean {
+      const found = [...inflight.values()].filter((f) => f.request.requestId === requestId);
+      for (const f of found) f.abort.abort();
+      return found.length > 0;
+    },
+    /** Requests upstream now (and those whose outcome is being recorded). */
+    get running() {
+      return inflight.size;
+    },
+  };
+}
+
+export type PoolServing = ReturnType<typeof createPoolServing>;
