@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { failureReason, httpFailure } from './failures.js';
+
+const before = { pool: 'vllm-a', chunksSent: 0, tokensSent: 0 };
+const midway = { pool: 'vllm-a', chunksSent: 3, tokensSent: 5 };
+
+describe('upstream failures', () => {
+  it('names the status, retry-after and when it happened', () => {
+    expect(failureReason(httpFailure(429, '{"error": "slow down"}\n', '2'), before)).toBe(
+      'upstream of pool vllm-a rate-limited the request (HTTP 429, retry-after 2) before its first token: {"error": "slow down"}',
+    );
+    expect(failureReason(httpFailure(503, '', null), before)).toBe('upstream of pool vllm-a answered HTTP 503 before its first token');
+  });
+
+  it('tells a refused connection from a stream cut after tokens, and both timeouts apart', () => {
+    expect(failureReason({ kind: 'connection', detail: 'ECONNRESET' }, before)).toMatch(/connection failed before its first token: ECONNRESET/);
+    expect(failureReason({ kind: 'connection', detail: 'ECONNRESET' }, midway)).toMatch(/stream cut after 3 chunks \(5 tokens\)/);
+    expect(failureReason({ kind: 'timeout', phase: 'first-token', afterMs: 500 }, before)).toMatch(/no token within 500 ms/);
+    expect(failureReason({ kind: 'timeout', phase: 'idle', afterMs: 500 }, midway)).toMatch(/silent for 500 ms \(timed out after 3 chunks/);
+  });
+});
