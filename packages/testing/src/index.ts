@@ -8,3 +8,5 @@ export { startLatencyProxy } from './latency-proxy.js';
 export type { LatencyProxy } from './latency-proxy.js';
 export { testPool, idleHeartbeat } from './fleet.js';
 export { testRequestSpec } from './request-spec.js';
+export { startFakeOpenAiUpstream } from './fake-openai-upstream.js';
+export type { FakeUpstream, FakeUpstreamMode } from './fake-openai-upstream.js';

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
+import type { EndpointSpec, PoolSpec } from '@switchyard/config';
+import {
+  OUTCOMES,
+  Outcome,
+  TokenChunk,
+  buckets,
+  decodeEvent,
+  durables,
+  heartbeatKey,
+  makeEvent,
+  parseHeartbeat,
+  streams,
+  subjects,
+  type Event,
+  type RequestSpec,
+} from '@switchyard/contracts';
+import { createLogger } from '@switchyard/telemetry';
+import {
+  startFakeOpenAiUpstream,
+  startNats,
+  testPool,
+  testRequestSpec,
+  waitFor,
+  type FakeUpstream,
+  type FakeUpstreamMode,
+  type TestServer,
+} from '@switchyard/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createEngineAdapter, type EngineAdapter } from './service.js';
+
+let nats: TestServer;
+let nc: NatsConnection;
+let js: JetStreamClient;
+let kv: KV;
+const running: Array<{ stop(): Promise<void> }> = [];
+const unique = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  nats = await startNats();
+  nc = await connectBus({ url: nats.url, name: 'adapter-test' });
+  js = jetstream(nc);
+  await provisionStreams(await js.jetstreamManager(), Object.values(streams));
+  kv = await openBucket(nc, buckets.pools, { ttl: 10_000 });
+});
+afterEach(async () => {
+  for (const r of running.splice(0).reverse()) await r.stop();
+});
+afterAll(async () => {
+  await nc?.close();
+  await nats?.dispose();
+});
+
+/** A fresh tenant, an `openai-compatible` pool pointed at a fake upstream answering `mode`, and an adapter serving it. */
+async function scene(mode: FakeUpstreamMode, endpoint: Partial<EndpointSpec> = {}) {
+  const upstream: FakeUpstream = await startFakeOpenAiUpstream(mode);
+  running.push({ stop: () => upstream.close() });
+  const pool: PoolSpec = testPool({
+    id: unique('vllm'),
+    kind: 'openai-compatible',
+    endpoint: {
+      baseUrl: upstream.baseUrl,
+      apiKeyEnv: 'FAKE_ENGINE_KEY',
+      upstreamModel: 'meta-llama/Llama-3.1-8B-Instruct',
+      concurrency: 4,
+      firstTokenTimeoutMs: 1_000,
+      idleTimeoutMs: 1_000,
+      ...endpoint,
+    },
+  });
+  const adapter: EngineAdapter = createEngineAdapter({
+    nc,
+    js,
+    poolsKv: kv,
+    pools: [pool],
+    logger: createLogger({ service: 'engine-adapter', level: 'silent' }),
+    instanceId: unique('i'),
+    apiKeys: { FAKE_ENGINE_KEY: 'sk-test-secret' },
+    countTokens: (text) => text.split(/(?=[ ,.])/).filter(Boolean).length,
+    heartbeatMs: 100,
+  });
+  await adapter.start();
+  running.push(adapter);
+  return { upstream, pool, tenant: unique('t') };
+}
+
+async function send(pool: string, request: RequestSpec) {
+  await publishEvent(
+    js,
+    subjects.batches(pool),
+    makeEvent(
+      { id: unique('batch'), tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
+      { $case: 'batchFormed', batchFormed: { batchId: unique('b'), pool, requests: [request] } },
+    ),
+  );
+}
+
+/** Chunks the caller's inbox receives. */
+function inbox(request: RequestSpec) {
+  const chunks: TokenChunk[] = [];
+  const sub = nc.subscribe(request.inbox, { callback: (_e, m) => void chunks.push(TokenChunk.decode(m.data)) });
+  running.push({ stop: async () => sub.unsubscribe() });
+  return chunks;
+}
+
+async function stored(stream: string, subject: string): Promise<Event[]> {
+  const info = await (await js.jetstreamManager()).streams.info(stream, { subjects_filter: subject });
+  const count = Object.values(info.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+  if (count === 0) return [];
+  const consumer = await js.consumers.get(stream, { filter_subjects: subject });
+  const events: Event[] = [];
+  for await (const m of await consumer.fetch({ max_messages: count, expires: 2_000 })) events.push(decodeEvent(m.data));
+  return events;
+}
+
+/** What LIFECYCLE and USAGE keep for a tenant once its request ended and its batch was acked (claimed once, not redelivered). */
+async function settled(tenant: string, pool: string) {
+  const jsm = await js.jetstreamManager();
+  await waitFor('the batch acked', async () => {
+    const c = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool));
+    return c.num_ack_pending === 0 && c.num_pending === 0 && c.num_redelivered === 0 ? true : undefined;
+  });
+  const terminals = (await Promise.all(OUTCOMES.map((o) => stored(streams.LIFECYCLE.name, subjects.requestTerminated(o, tenant)))))
+    .flat()
+    .flatMap((e) => (e.payload?.$case === 'requestTerminated' ? [e.payload.requestTerminated] : []));
+  const usage = (await stored(streams.USAGE.name, subjects.usageRecorded(tenant))).flatMap((e) =>
+    e.payload?.$case === 'usageRecorded' ? [e.payload.usageRecorded] : [],
+  );
+  return { terminals, usage };
+}
+
+const waitTerminal = (tenant: string, pool: string) =>
+  waitFor('a terminal outcome', async () => ((await settled(tenant, pool)).terminals.length > 0 ? settled(tenant, pool) : undefined), 15_000);
+
+describe('engine adapter against an OpenAI-compatible upstream', () => {
+  it("streams the upstream's tokens in order and completes with the upstream's usage, sending the mapped model and the key", async () => {
+    const { upstream, pool, tenant } = await scene({ kind: 'stream', tokens: ['The', ' sky', ' is', ' blue'], usage: { prompt: 21, completion: 4 } });
+    const request = testRequestSpec(unique('r'), { tenant, prompt: 'What colour is the sky?', maxTokens: 16 });
+    const chunks = inbox(request);
+    await send(pool.id, request);
+    const { terminals, usage } = await waitTerminal(tenant, pool.id);
+    expect(terminals).toHaveLength(1);
+    expect(terminals[0]).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, chunkCount: 4, usage: { inputTokens: 21, outputTokens: 4 } });
+    expect(chunks.map((c) => [c.seq, c.attempt, c.text])).toEqual([
+      [0, 1, 'The'],
+      [1, 1, ' sky'],
+      [2, 1, ' is'],
+      [3, 1, ' blue'],
+    ]);
+    expect(usage).toHaveLength(1);
+    expect(usage[0]).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, usage: { inputTokens: 21, outputTokens: 4 } });
+    expect(upstream.calls[0]).toMatchObject({
+      authorization: 'Bearer sk-test-secret',
+      body: { model: 'meta-llama/Llama-3.1-8B-Instruct', stream: true, stream_options: { include_usage: true }, max_tokens: 16 },
+    });
+  });
+
+  it('counts the output with the tokenizer when the upstream reports no usage', async () => {
+    const { pool, tenant } = await scene({ kind: 'stream', tokens: ['a', ' b', ' c'], usage: false });
+    const request = testRequestSpec(unique('r'), { tenant, promptTokens: 9 });
+    await send(pool.id, request);
+    const { terminals } = await waitTerminal(tenant, pool.id);
+    expect(terminals[0]).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, usage: { inputTokens: 9, outputTokens: 3 } });
+  });
+
+  it('heartbeats the concurrency limit as free slots', async () => {
+    const { pool } = await scene({ kind: 'hang' });
+    const beat = await waitFor('a heartbeat', async () => {
+      const keys = await kv.keys(`${heartbeatKey(pool.id, '*')}`);
+      for await (const k of keys) return parseHeartbeat((await kv.get(k))!.value);
+      return undefined;
+    });
+    expect(beat).toMatchObject({ pool: pool.id, freeSlots: 4, running: 0 });
+  });
+});
+
+describe('upstream failures end in one explicit outcome, billed nothing', () => {
+  const cases: Array<[string, FakeUpstreamMode, RegExp, number]> = [
+    ['429', { kind: 'status', status: 429, retryAfter: '3' }, /rate-limited the request \(HTTP 429, retry-after 3\) before its first token/, 0],
+    ['500', { kind: 'status', status: 500 }, /answered HTTP 500 before its first token/, 0],
+    ['a timeout', { kind: 'hang' }, /sent no token within 1000 ms/, 0],
+    ['a reset before the first token', { kind: 'reset' }, /connection failed before its first token/, 0],
+    ['a stream cut mid-way', { kind: 'cut', tokens: ['one', ' two', ' three', ' four'], afterTokens: 2 }, /stream cut after 2 chunks/, 2],
+  ];
+  it.each(cases)('%s', async (_name, mode, reason, chunksBefore) => {
+    const { pool, tenant } = await scene(mode);
+    const request = testRequestSpec(unique('r'), { tenant, promptTokens: 12 });
+    const chunks = inbox(request);
+    await send(pool.id, request);
+    const { terminals, usage } = await waitTerminal(tenant, pool.id);
+    expect(terminals).toHaveLength(1);
+    expect(terminals[0]!.outcome).toBe(Outcome.OUTCOME_FAILED);
+    expect(terminals[0]!.reason).toMatch(reason);
+    expect(terminals[0]!.usage).toBeUndefined();
+    expect(terminals[0]!.chunkCount).toBe(chunksBefore);
+    expect(chunks).toHaveLength(chunksBefore);
+    // Nothing billable: at most the cut attempt's own FAILED usage, which metering bills nothing.
+    expect(usage.filter((u) => u.outcome !== Outcome.OUTCOME_FAILED)).toEqual([]);
+    expect(usage).toHaveLength(chunksBefore > 0 ? 1 : 0);
+    if (chunksBefore > 0) expect(usage[0]!.usage).toMatchObject({ inputTokens: 12, outputTokens: 2 });
+  });
+});
