@@ -19,6 +19,8 @@ import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchy
 import { createLogger, type Registry } from '@switchyard/telemetry';
 import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool, waitFor } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
+import { createEngineAdapter } from '@switchyard/engine-adapter';
+import { countPromptTokens } from '@switchyard/tokenizer';
 
 export const TEST_POOLS: PoolSpec[] = [testPool({ id: 'test-eu-h100-8b', slotsPerWorker: 16 })];
 
@@ -28,6 +30,11 @@ export interface SystemOptions {
   readonly workerSpeed?: number | 'max';
   /** The GPU workers take fault commands on `ops.worker.>`. Default false, as in production. */
   readonly workerFaults?: boolean;
+  /**
+   * Runs the engine adapter for the pools of kind `openai-compatible` and `provider` (point their
+   * `endpoint.baseUrl` at a fake upstream), with these API keys by variable name. Default: no adapter.
+   */
+  readonly engineAdapter?: { readonly apiKeys?: Record<string, string> };
   /** Options of the private nats-server, e.g. a config file with users. */
   readonly nats?: StartOptions;
   /** The URL each connection logs in with, by name (`test`, `admission-0`, `scheduler`, ...). Default the server's URL. */
@@ -201,6 +208,22 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   });
   await workers.start();
 
+  let adapter: { stop(): Promise<void> } | undefined;
+  if (options.engineAdapter) {
+    const adapterBus = await connect('engine-adapter');
+    const engineAdapter = createEngineAdapter({
+      ...adapterBus,
+      poolsKv: await openBucket(adapterBus.nc, buckets.pools, { ttl: 10_000 }),
+      pools,
+      logger: logger('engine-adapter'),
+      instanceId: 'test',
+      apiKeys: options.engineAdapter.apiKeys,
+      countTokens: (text) => Math.max(0, countPromptTokens(text) - 1),
+    });
+    await engineAdapter.start();
+    adapter = engineAdapter;
+  }
+
   const sql = postgres(pg.url, { max: 8, onnotice: () => {} });
   const meteringBus = await connect('metering');
   const metering = createMetering({ nc: meteringBus.nc, js: meteringBus.js, sql, logger: logger('metering') });
@@ -297,7 +320,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       await batchService?.stop();
       for (const a of admissions) await a.stop(1_000);
       for (const t of [...stores, tenants]) await t.stop();
-      for (const s of [policy, scheduler, batcher, workers, metering, billing]) await s.stop();
+      for (const s of [policy, scheduler, batcher, workers, ...(adapter ? [adapter] : []), metering, billing]) await s.stop();
       redis.disconnect();
       await slowLink?.close();
       await Promise.all(connections.map((c) => c.close()));
