@@ -175,6 +175,20 @@ describe('engine adapter against an OpenAI-compatible upstream', () => {
   });
 });
 
+describe('a caller who gives up', () => {
+  it('has the upstream call aborted and the request ends CANCELLED once, billed nothing before a token', async () => {
+    const { pool, tenant, upstream } = await scene({ kind: 'hang' }, { firstTokenTimeoutMs: 30_000 });
+    const request = testRequestSpec(unique('r'), { tenant });
+    await send(pool.id, request);
+    await waitFor('the call upstream', () => (upstream.calls.length > 0 ? true : undefined));
+    nc.publish(subjects.cancelRequest(request.requestId));
+    const { terminals, usage } = await waitTerminal(tenant, pool.id);
+    expect(terminals).toHaveLength(1);
+    expect(terminals[0]).toMatchObject({ outcome: Outcome.OUTCOME_CANCELLED, reason: 'cancelled by the caller', chunkCount: 0 });
+    expect(usage).toEqual([]);
+  });
+});
+
 describe('upstream failures end in one explicit outcome, billed nothing', () => {
   const cases: Array<[string, FakeUpstreamMode, RegExp, number]> = [
     ['429', { kind: 'status', status: 429, retryAfter: '3' }, /rate-limited the request \(HTTP 429, retry-after 3\) before its first token/, 0],

@@ -33,6 +33,7 @@ interface InFlight {
 export function createPoolServing(deps: PoolServingDeps) {
   const { pool, out, batches, logger } = deps;
   const inflight = new Map<string, InFlight>();
+  let abandoned = false;
 
   const settle = (key: string, requestId: string, published: Promise<void>) =>
     void published
@@ -63,6 +64,7 @@ export function createPoolServing(deps: PoolServingDeps) {
         now: deps.now,
         stoppedByCaller: (r) => stoppedByCaller(r, deps.now()),
         onFirstToken: deps.onFirstToken,
+        abandoned: () => abandoned,
       },
       request,
       attempt,
@@ -92,6 +94,14 @@ export function createPoolServing(deps: PoolServingDeps) {
       const found = [...inflight.values()].filter((f) => f.request.requestId === requestId);
       for (const f of found) f.abort.abort();
       return found.length > 0;
+    },
+    /**
+     * Shutdown past its grace: stops every call upstream without recording an outcome, as the
+     * batches holding them are handed back and run again elsewhere.
+     */
+    abandonAll() {
+      abandoned = true;
+      for (const f of inflight.values()) f.abort.abort();
     },
     /** Requests upstream now (and those whose outcome is being recorded). */
     get running() {

@@ -16,6 +16,8 @@ export interface RelayDeps {
   /** How a request stopped by its caller ends (CANCELLED, or EXPIRED past its deadline). */
   readonly stoppedByCaller: (request: RequestSpec) => { outcome: typeof Outcome.OUTCOME_CANCELLED | typeof Outcome.OUTCOME_EXPIRED; reason: string };
   readonly onFirstToken?: (ttftMs: number) => void;
+  /** The attempt was abandoned at shutdown (its batch handed back for redelivery): it records nothing. */
+  readonly abandoned?: () => boolean;
 }
 
 /** Sends what the outbox holds and waits until it left, so an outcome never overtakes its chunks. */
@@ -67,6 +69,7 @@ export async function relayRequest(deps: RelayDeps, request: RequestSpec, attemp
     }
   } catch (e) {
     await flushed(out);
+    if (deps.abandoned?.()) return;
     const reason =
       e instanceof UpstreamCallError
         ? failureReason(e.failure, { pool: out.pool, chunksSent: seq, tokensSent: text ? deps.countTokens(text) : 0 })
@@ -75,6 +78,7 @@ export async function relayRequest(deps: RelayDeps, request: RequestSpec, attemp
     return publishUnfinished(out, request, attempt, Outcome.OUTCOME_FAILED, reason, seq, spendSoFar());
   }
   await flushed(out);
+  if (deps.abandoned?.()) return;
   if (signal.aborted) {
     // A caller's stop bills what was streamed, as on a simulated GPU.
     const { outcome, reason } = deps.stoppedByCaller(request);

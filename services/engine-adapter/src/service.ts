@@ -146,6 +146,7 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
       while (served.some((s) => s.batches.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of served) {
         clearInterval(s.beat);
+        s.serving.abandonAll();
         s.batches.handBackAll();
         s.batches.dispose();
         await deps.poolsKv.delete(heartbeatKey(s.pool.id, s.worker)).catch(() => {});
