@@ -221,3 +221,19 @@ describe('work intake', () => {
     await sim.sim.stop();
   });
 });
+
+describe('pools of real engines', () => {
+  it('are left to the engine adapter: the simulator hosts no worker for them', async () => {
+    const simulated = testPool();
+    const engine = testPool({
+      kind: 'openai-compatible',
+      endpoint: { baseUrl: 'http://127.0.0.1:9/v1', concurrency: 4, firstTokenTimeoutMs: 1_000, idleTimeoutMs: 1_000 },
+    });
+    const { sim } = await startSimulator(h, [simulated, engine]);
+    try {
+      expect(sim.workers().map((w) => w.pool)).toEqual([simulated.id]);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
