@@ -5,14 +5,15 @@ import type { AddressInfo } from 'node:net';
  * How the fake upstream answers the next call: `stream` sends `tokens` as chunks, then (unless
  * `usage: false`) a usage chunk and `[DONE]`; `status` answers that HTTP status; `hang` never
  * answers; `reset` destroys the connection before answering; `cut` sends `afterTokens` chunks and
- * destroys the connection.
+ * destroys the connection; `stall` sends `afterTokens` chunks and then nothing, keeping it open.
  */
 export type FakeUpstreamMode =
   | { readonly kind: 'stream'; readonly tokens: readonly string[]; readonly usage?: { readonly prompt: number; readonly completion: number } | false }
   | { readonly kind: 'status'; readonly status: number; readonly body?: string; readonly retryAfter?: string }
   | { readonly kind: 'hang' }
   | { readonly kind: 'reset' }
-  | { readonly kind: 'cut'; readonly tokens: readonly string[]; readonly afterTokens: number };
+  | { readonly kind: 'cut'; readonly tokens: readonly string[]; readonly afterTokens: number }
+  | { readonly kind: 'stall'; readonly tokens: readonly string[]; readonly afterTokens: number };
 
 export interface FakeUpstream {
   /** Base URL up to and including `/v1`. */
@@ -44,6 +45,10 @@ export async function startFakeOpenAiUpstream(initial: FakeUpstreamMode = { kind
       return void res.end(m.body ?? JSON.stringify({ error: { message: `fake upstream answered ${m.status}` } }));
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
+    if (m.kind === 'stall') {
+      for (const t of m.tokens.slice(0, m.afterTokens)) res.write(chunk(t));
+      return void open.add(res);
+    }
     if (m.kind === 'cut') {
       for (const t of m.tokens.slice(0, m.afterTokens)) res.write(chunk(t));
       // Let the chunks reach the adapter before the connection drops.

@@ -195,6 +195,12 @@ describe('upstream failures end in one explicit outcome, billed nothing', () => 
     ['500', { kind: 'status', status: 500 }, /answered HTTP 500 before its first token/, 0],
     ['a timeout', { kind: 'hang' }, /sent no token within 1000 ms/, 0],
     ['a reset before the first token', { kind: 'reset' }, /connection failed before its first token/, 0],
+    [
+      'a stream that goes silent mid-way',
+      { kind: 'stall', tokens: ['one', ' two', ' three'], afterTokens: 1 },
+      /went silent for 1000 ms \(timed out after 1 chunks/,
+      1,
+    ],
     ['a stream cut mid-way', { kind: 'cut', tokens: ['one', ' two', ' three', ' four'], afterTokens: 2 }, /stream cut after 2 chunks/, 2],
   ];
   it.each(cases)('%s', async (_name, mode, reason, chunksBefore) => {
@@ -212,6 +218,6 @@ describe('upstream failures end in one explicit outcome, billed nothing', () => 
     // Nothing billable: at most the cut attempt's own FAILED usage, which metering bills nothing.
     expect(usage.filter((u) => u.outcome !== Outcome.OUTCOME_FAILED)).toEqual([]);
     expect(usage).toHaveLength(chunksBefore > 0 ? 1 : 0);
-    if (chunksBefore > 0) expect(usage[0]!.usage).toMatchObject({ inputTokens: 12, outputTokens: 2 });
+    if (chunksBefore > 0) expect(usage[0]!.usage).toMatchObject({ inputTokens: 12, outputTokens: chunksBefore });
   });
 });
