@@ -69,7 +69,6 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
             running: s.serving.running,
             limit: s.pool.endpoint.concurrency,
             ttftMs: s.ttftMs,
-            interChunkMs: 0,
             stopping,
             nowMs: now(),
           }),

@@ -9,8 +9,6 @@ export interface AdapterLoad {
   readonly limit: number;
   /** Recent time to first token observed upstream, ms (0 before any). */
   readonly ttftMs: number;
-  /** Recent ms between two relayed chunks (0 before any). */
-  readonly interChunkMs: number;
   readonly stopping: boolean;
   readonly nowMs: number;
 }
@@ -30,7 +28,8 @@ export function adapterHeartbeat(l: AdapterLoad): WorkerHeartbeat {
     waiting: 0,
     freeSlots,
     kvUsed: 0,
-    stepMs: l.interChunkMs,
+    // No engine step is visible from outside; the scheduler reads a step time far past the usual as a hang.
+    stepMs: 0,
     ttftMs: l.ttftMs,
     draining: l.stopping,
     atUnixMs: l.nowMs,
