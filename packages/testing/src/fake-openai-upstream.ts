@@ -20,6 +20,8 @@ export interface FakeUpstream {
   readonly baseUrl: string;
   /** Bodies and authorization headers of the calls received, in order. */
   readonly calls: Array<{ readonly body: Record<string, unknown>; readonly authorization?: string }>;
+  /** Most calls that were open at once. */
+  readonly peakConcurrent: () => number;
   /** Sets how every following call is answered. */
   answer(mode: FakeUpstreamMode): void;
   close(): Promise<void>;
@@ -33,7 +35,11 @@ export async function startFakeOpenAiUpstream(initial: FakeUpstreamMode = { kind
   let mode = initial;
   const calls: FakeUpstream['calls'] = [];
   const open = new Set<ServerResponse>();
+  let concurrent = 0;
+  let peak = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    peak = Math.max(peak, ++concurrent);
+    res.on('close', () => concurrent--);
     let raw = '';
     for await (const part of req) raw += String(part);
     calls.push({ body: JSON.parse(raw || '{}') as Record<string, unknown>, authorization: req.headers.authorization });
@@ -69,6 +75,7 @@ export async function startFakeOpenAiUpstream(initial: FakeUpstreamMode = { kind
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     calls,
+    peakConcurrent: () => peak,
     answer: (next) => void (mode = next),
     close: async () => {
       for (const r of open) r.destroy();

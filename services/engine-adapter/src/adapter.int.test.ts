@@ -85,13 +85,13 @@ async function scene(mode: FakeUpstreamMode, endpoint: Partial<EndpointSpec> = {
   return { upstream, pool, tenant: unique('t') };
 }
 
-async function send(pool: string, request: RequestSpec) {
+async function send(pool: string, request: RequestSpec, ...more: RequestSpec[]) {
   await publishEvent(
     js,
     subjects.batches(pool),
     makeEvent(
       { id: unique('batch'), tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
-      { $case: 'batchFormed', batchFormed: { batchId: unique('b'), pool, requests: [request] } },
+      { $case: 'batchFormed', batchFormed: { batchId: unique('b'), pool, requests: [request, ...more] } },
     ),
   );
 }
@@ -172,6 +172,22 @@ describe('engine adapter against an OpenAI-compatible upstream', () => {
       return undefined;
     });
     expect(beat).toMatchObject({ pool: pool.id, freeSlots: 4, running: 0 });
+  });
+});
+
+describe('the concurrency limit', () => {
+  it('holds a batch bigger than the limit: its requests go upstream one after the other, each ending once', async () => {
+    const { pool, tenant, upstream } = await scene({ kind: 'hang' }, { concurrency: 1, firstTokenTimeoutMs: 500 });
+    const requests = [0, 1, 2].map(() => testRequestSpec(unique('r'), { tenant }));
+    await send(pool.id, requests[0]!, requests[1]!, requests[2]!);
+    const { terminals } = await waitFor('three outcomes', async () => {
+      const s = await settled(tenant, pool.id);
+      return s.terminals.length === 3 ? s : undefined;
+    });
+    expect(new Set(terminals.map((t) => t.requestId))).toEqual(new Set(requests.map((r) => r.requestId)));
+    expect(terminals.every((t) => t.outcome === Outcome.OUTCOME_FAILED && /no token within 500 ms/.test(t.reason))).toBe(true);
+    expect(upstream.calls).toHaveLength(3);
+    expect(upstream.peakConcurrent()).toBe(1);
   });
 });
 

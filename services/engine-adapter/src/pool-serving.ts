@@ -33,6 +33,8 @@ interface InFlight {
 export function createPoolServing(deps: PoolServingDeps) {
   const { pool, out, batches, logger } = deps;
   const inflight = new Map<string, InFlight>();
+  /** Requests of pulled batches past the concurrency limit (a batch may hold several), sent as slots free up. */
+  const waiting: Array<() => void> = [];
   let abandoned = false;
 
   const settle = (key: string, requestId: string, published: Promise<void>) =>
@@ -43,8 +45,19 @@ export function createPoolServing(deps: PoolServingDeps) {
       )
       .finally(() => {
         inflight.delete(key);
+        pump();
         deps.onSettled();
       });
+
+  /** Sends waiting requests while the endpoint's concurrency limit allows (a refused one takes no slot). */
+  function pump() {
+    while (!abandoned && inflight.size < pool.endpoint.concurrency && waiting.length > 0) waiting.shift()!();
+  }
+  /** Sends a request upstream now if the concurrency limit allows, else once a call ends. */
+  function enqueue(request: RequestSpec, attempt: number, key: string) {
+    waiting.push(() => run(request, attempt, key));
+    pump();
+  }
 
   function run(request: RequestSpec, attempt: number, key: string) {
     const refusal = refusalOf(request, { nowMs: deps.now(), pool: pool.id, model: pool.model, cancelled: deps.wasCancelled(request.requestId) });
@@ -87,7 +100,7 @@ export function createPoolServing(deps: PoolServingDeps) {
       }
       const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
       batches.open(message, keys);
-      requests.forEach((r, i) => run(r, message.deliveryCount, keys[i]!));
+      requests.forEach((r, i) => enqueue(r, message.deliveryCount, keys[i]!));
     },
     /** Stops a request its caller gave up on; it ends CANCELLED (EXPIRED past its deadline). */
     cancel(requestId: string): boolean {
@@ -101,11 +114,16 @@ export function createPoolServing(deps: PoolServingDeps) {
      */
     abandonAll() {
       abandoned = true;
+      waiting.length = 0;
       for (const f of inflight.values()) f.abort.abort();
     },
     /** Requests upstream now (and those whose outcome is being recorded). */
     get running() {
       return inflight.size;
+    },
+    /** Requests pulled but waiting for a free slot under the concurrency limit. */
+    get waiting() {
+      return waiting.length;
     },
   };
 }

@@ -67,6 +67,7 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
             pool: s.pool.id,
             worker: s.worker,
             running: s.serving.running,
+            waiting: s.serving.waiting,
             limit: s.pool.endpoint.concurrency,
             ttftMs: s.ttftMs,
             stopping,
@@ -119,7 +120,7 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
         });
         const intake = createIntake({
           puller,
-          room: () => (stopping ? 0 : pool.endpoint.concurrency - serving.running),
+          room: () => (stopping ? 0 : pool.endpoint.concurrency - serving.running - serving.waiting),
           accept: (m) => serving.accept(m),
           onError: (e, context) => logger.error({ err: e }, context),
         });

@@ -5,6 +5,8 @@ export interface AdapterLoad {
   readonly worker: string;
   /** Requests upstream now. */
   readonly running: number;
+  /** Requests pulled and waiting for a slot under the limit. */
+  readonly waiting: number;
   /** The endpoint's concurrency limit. */
   readonly limit: number;
   /** Recent time to first token observed upstream, ms (0 before any). */
@@ -20,12 +22,12 @@ export interface AdapterLoad {
  * worker that does not model the cache.
  */
 export function adapterHeartbeat(l: AdapterLoad): WorkerHeartbeat {
-  const freeSlots = l.stopping ? 0 : Math.max(0, l.limit - l.running);
+  const freeSlots = l.stopping ? 0 : Math.max(0, l.limit - l.running - l.waiting);
   return {
     pool: l.pool,
     worker: l.worker,
     running: l.running,
-    waiting: 0,
+    waiting: l.waiting,
     freeSlots,
     kvUsed: 0,
     // No engine step is visible from outside; the scheduler reads a step time far past the usual as a hang.

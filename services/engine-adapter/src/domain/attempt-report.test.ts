@@ -33,9 +33,10 @@ describe('an upstream attempt in Switchyard terms', () => {
   });
 
   it('offers the free part of the concurrency limit as slots, none while stopping', () => {
-    const load = { pool: 'p', worker: 'w', running: 3, limit: 8, ttftMs: 120, stopping: false, nowMs: 5 };
+    const load = { pool: 'p', worker: 'w', running: 3, waiting: 0, limit: 8, ttftMs: 120, stopping: false, nowMs: 5 };
     expect(adapterHeartbeat(load)).toMatchObject({ freeSlots: 5, running: 3, ttftMs: 120, draining: false });
     expect(adapterHeartbeat({ ...load, stopping: true }).freeSlots).toBe(0);
     expect(adapterHeartbeat({ ...load, running: 9 }).freeSlots).toBe(0);
+    expect(adapterHeartbeat({ ...load, running: 8, waiting: 2 })).toMatchObject({ freeSlots: 0, waiting: 2 });
   });
 });
