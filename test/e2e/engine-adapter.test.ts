@@ -64,4 +64,28 @@ describe('a request served by a real-engine pool', () => {
     expect(rows[0]).toMatchObject({ input_tokens: 37, output_tokens: 5 });
     expect(Number(rows[0]!.amount_micros)).toBeGreaterThan(0);
   });
+
+  it('a stream the engine cuts mid-way reaches the caller as a failure once, and the tenant pays nothing', async () => {
+    upstream.answer({ kind: 'cut', tokens: ['Rail', 'way', ' yards'], afterTokens: 2 });
+    const stream = client.generate({ model: 'llama-3.1-8b', prompt: 'and then?', maxTokens: 32 });
+    const got = { requestId: '', text: '', finished: undefined as unknown, error: undefined as Error | undefined };
+    stream.on('data', (e: { event?: { $case: string; started?: { requestId: string }; chunk?: { text: string }; finished?: unknown } }) => {
+      if (e.event?.$case === 'started') got.requestId = e.event.started!.requestId;
+      if (e.event?.$case === 'chunk') got.text += e.event.chunk!.text;
+      if (e.event?.$case === 'finished') got.finished = e.event.finished;
+    });
+    await new Promise<void>((resolve) => (stream.on('end', resolve), stream.on('error', (e: Error) => ((got.error = e), resolve()))));
+    expect(got.text).toBe('Railway');
+    // A failure ends the call with gRPC UNAVAILABLE and the reason, never a finished event.
+    expect(got.finished).toBeUndefined();
+    expect(got.error?.message).toMatch(/UNAVAILABLE: generation failed: upstream of pool vllm-eu-8b stream cut after 2 chunks/);
+    const [terminal] = await waitFor('the terminal row', async () => {
+      const r = await system.sql<{ outcome: string }[]>`SELECT outcome FROM metered_usage WHERE request_id = ${got.requestId}`;
+      return r.length > 0 ? r : undefined;
+    });
+    expect(terminal!.outcome).toMatch(/failed/i);
+    const charged = await system.sql<{ amount: string }[]>`
+      SELECT coalesce(sum(amount_micros), 0) AS amount FROM ledger_transactions WHERE kind = 'usage' AND request_id = ${got.requestId}`;
+    expect(Number(charged[0]!.amount)).toBe(0);
+  });
 });
