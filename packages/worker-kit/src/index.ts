@@ -6,3 +6,4 @@ export { attemptUsageId } from './domain/attempt-usage.js';
 export type { AttemptRef } from './domain/attempt-usage.js';
 export { createChunkOutbox, publishCompleted, publishUnfinished, publishUsage } from './outcomes.js';
 export type { AttemptSpend, ChunkOutbox, OutputDeps, RequestTimes, Unfinished } from './outcomes.js';
+export { acceptBatch } from './accept-batch.js';

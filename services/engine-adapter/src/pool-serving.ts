@@ -1,8 +1,8 @@
 import type { PulledMessage } from '@switchyard/bus';
 import type { EndpointSpec, PoolSpec } from '@switchyard/config';
-import { expectPayload, type RequestSpec } from '@switchyard/contracts';
+import type { RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import { publishUnfinished, type BatchTracker, type OutputDeps } from '@switchyard/worker-kit';
+import { acceptBatch, publishUnfinished, type BatchTracker, type OutputDeps } from '@switchyard/worker-kit';
 import { refusalOf, stoppedByCaller } from './domain/admission-check.js';
 import { chatCompletionBody } from './domain/chat-request.js';
 import { relayRequest } from './relay.js';
@@ -90,17 +90,7 @@ export function createPoolServing(deps: PoolServingDeps) {
   return {
     /** Takes a pulled batch: every request goes upstream, or ends at once with its reason. */
     accept(message: PulledMessage) {
-      let requests: RequestSpec[];
-      try {
-        requests = expectPayload(message.event, 'batchFormed').batchFormed.requests;
-      } catch (e) {
-        logger.error({ err: e, subject: message.subject }, 'not a batch; dead-lettering it');
-        void message.deadLetter(e instanceof Error ? e.message : String(e)).catch((err: unknown) => logger.error({ err }, 'dead-letter failed'));
-        return;
-      }
-      const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
-      batches.open(message, keys);
-      requests.forEach((r, i) => enqueue(r, message.deliveryCount, keys[i]!));
+      acceptBatch(message, batches, logger, enqueue);
     },
     /** Stops a request its caller gave up on; it ends CANCELLED (EXPIRED past its deadline). */
     cancel(requestId: string): boolean {

@@ -1,9 +1,10 @@
 import type { PulledMessage } from '@switchyard/bus';
-import { Outcome, expectPayload, type RequestSpec } from '@switchyard/contracts';
+import { Outcome, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { Engine, SequenceResult, StepReport } from './domain/engine.js';
 import { cutPoint, type ActiveFaults } from './domain/faults.js';
 import {
+  acceptBatch,
   publishCompleted,
   publishUnfinished,
   publishUsage,
@@ -108,17 +109,7 @@ export function createServing(deps: ServingDeps): Serving {
 
   return {
     accept(message) {
-      let requests: RequestSpec[];
-      try {
-        requests = expectPayload(message.event, 'batchFormed').batchFormed.requests;
-      } catch (e) {
-        logger.error({ err: e, subject: message.subject }, 'not a batch; dead-lettering it');
-        void message.deadLetter(e instanceof Error ? e.message : String(e)).catch((err: unknown) => logger.error({ err }, 'dead-letter failed'));
-        return;
-      }
-      const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
-      batches.open(message, keys);
-      requests.forEach((r, i) => admit(r, message.deliveryCount, keys[i]!));
+      acceptBatch(message, batches, logger, admit);
     },
 
     apply(step) {
