@@ -18,6 +18,7 @@ import { Tier, createSwitchyardClient } from '@switchyard/sdk';
 import { testPool, waitFor } from '@switchyard/testing';
 import OpenAI from 'openai';
 import { closedLoop } from './lib/load.js';
+import { rssMb } from './lib/process-memory.js';
 import { fmt } from './lib/stats.js';
 import { startServiceProcess } from '../test/support/service-process.js';
 import { startSystem } from '../test/support/system.js';
@@ -44,11 +45,6 @@ function writeBatchFile(lines: number, model: string, maxTokens: number): string
   writeFileSync(path, `${Array.from({ length: lines }, (_, i) => line(i, model, maxTokens)).join('\n')}\n`);
   return path;
 }
-
-const rssMb = (pid: number) => {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : 0;
-};
 
 async function boundedMemory() {
   const pools = [testPool({ id: 'bench-h100-8b', workers: 4, slotsPerWorker: 64 })];

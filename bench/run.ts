@@ -16,6 +16,7 @@ import { calibrate } from './lib/calibration.js';
 import { startMockOpenAi } from './lib/mock-openai.js';
 import { startPortkey } from './lib/portkey.js';
 import { fmt, summarize } from './lib/stats.js';
+import { rssMb } from './lib/process-memory.js';
 
 const quick = process.argv.includes('--quick');
 /** Only start-up and saturation: for profiling runs (SWITCHYARD_PROFILE=admission,...). */
@@ -50,7 +51,6 @@ const cpuSeconds = (pids: readonly number[]): number[] => {
   }
   return pids.map((pid) => ticks.get(pid)! / 100);
 };
-const rssMb = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function main() {
   log('starting private nats-server, redis-server, postgres and every service ...');

@@ -121,6 +121,18 @@ describe('the Batch API through the official OpenAI SDK', () => {
     expect(errors[4]!.response?.status_code).toBeGreaterThanOrEqual(400);
   }, 60_000);
 
+  it('fails a batch none of whose lines can run, listing the lines and why', async () => {
+    const lines = ['{"custom_id": "a", "method": ', chatLine('b', 'x', { url: '/v1/embeddings' })];
+    const created = await openai.batches.create({ input_file_id: (await upload(lines)).id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const batch = await batchEnded(openai, created.id, 30_000);
+    expect(batch).toMatchObject({ status: 'failed', output_file_id: null, request_counts: { total: 2, completed: 0, failed: 2 } });
+    expect(batch.errors?.data?.map((e) => [e.line, e.code])).toEqual([
+      [1, 'invalid_json'],
+      [2, 'wrong_endpoint'],
+    ]);
+    expect(batch.failed_at).toBeGreaterThan(0);
+  }, 30_000);
+
   it('refuses an upload that is not JSONL, too large or too long, naming the limit, and stores nothing', async () => {
     const refusal = (p: Promise<unknown>) => p.then(() => undefined).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
     const csv = await refusal(upload(['timestamp,input,output', '1,2,3'], 'trace.csv'));

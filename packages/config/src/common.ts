@@ -21,6 +21,12 @@ export const commonEnv = {
 export const redisEnv = { REDIS_URL: z.string().default('redis://127.0.0.1:6379') } as const;
 export const databaseEnv = { DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/switchyard') } as const;
 
+/** Splits a `host:port` listen address (the host may itself hold colons, as IPv6 does). */
+export function splitHostPort(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at), port: Number(listen.slice(at + 1)) };
+}
+
 /** `host:port` for a gRPC listener. */
 export const listenAddress = (fallback: string) =>
   z

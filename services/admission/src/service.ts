@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import { splitHostPort } from '@switchyard/config';
 import type { Redis } from 'ioredis';
 import type { Keyring, TenantSettings, TierLimits } from '@switchyard/auth';
 import {
@@ -216,8 +217,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         models: catalog,
         batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,
       });
-      const httpHost = deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':'));
-      const url = await http.listen({ host: httpHost, port: Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1)) });
+      const url = await http.listen(splitHostPort(deps.httpListen));
       return { grpc, http: `${url}/v1` };
     },
 

@@ -27,8 +27,6 @@ export interface NewItem {
 }
 
 export interface Settled {
-  /** False when the line had settled before (a repeated job): nothing changed. */
-  readonly changed: boolean;
   /** Every line of the batch has settled: time to write its files. */
   readonly allSettled: boolean;
 }
@@ -194,7 +192,7 @@ export function createBatchStore(sql: Sql) {
         const [b] = await tx<{ total: number; completed: number; failed: number; status: BatchStatus }[]>`
           UPDATE batches SET completed = completed + ${changed.length && succeeded ? 1 : 0}, failed = failed + ${changed.length && !succeeded ? 1 : 0}
           WHERE id = ${batchId} RETURNING total, completed, failed, status`;
-        return { changed: changed.length > 0, allSettled: !!b && b.status !== 'validating' && b.completed + b.failed >= b.total };
+        return { allSettled: !!b && b.status !== 'validating' && b.completed + b.failed >= b.total };
       })) as Settled;
     },
 

@@ -1,4 +1,3 @@
-import type { Logger } from '@switchyard/telemetry';
 import type { AdmissionClient } from './admission-client.js';
 import type { BackfillGate } from './backfill-gate.js';
 import type { BatchStore, ItemWork } from './batch-store.js';
@@ -14,7 +13,6 @@ export interface RequestJobDeps {
   readonly stops: StopWatch;
   readonly offPeak: ReadonlyMap<string, OffPeakWindow>;
   readonly now: () => number;
-  readonly logger: Logger;
   /** A line's batch is done with: all lines settled. */
   readonly onBatchSettled: (batchId: string) => Promise<void>;
 }

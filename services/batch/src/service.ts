@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConnectionOptions } from 'bullmq';
 import type { Keyring } from '@switchyard/auth';
+import { splitHostPort } from '@switchyard/config';
 import { watchHeartbeats, type HeartbeatWatch, type KV } from '@switchyard/bus';
 import { BatchServiceService } from '@switchyard/contracts';
 import { serve, type Served } from '@switchyard/grpc-edge';
@@ -104,7 +105,6 @@ export function createBatchService(deps: BatchServiceDeps): BatchService {
           stops,
           offPeak: deps.offPeak ?? new Map(),
           now,
-          logger: deps.logger,
           onBatchSettled: async (batchId) => void (await queues.finalize(batchId)),
         });
         stops.start();
@@ -122,7 +122,7 @@ export function createBatchService(deps: BatchServiceDeps): BatchService {
         listen: deps.listen,
         services: [{ definition: BatchServiceService, handlers: batchHandlers({ api, keyring: deps.keyring, logger: deps.logger }) }],
       });
-      const [host, port] = [deps.httpListen.slice(0, deps.httpListen.lastIndexOf(':')), Number(deps.httpListen.slice(deps.httpListen.lastIndexOf(':') + 1))];
+      const { host, port } = splitHostPort(deps.httpListen);
       await http.listen({ host, port });
       const address = http.server.address();
       const httpAddress = typeof address === 'object' && address ? `http://${host}:${address.port}` : deps.httpListen;
