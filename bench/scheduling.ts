@@ -299,6 +299,7 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
       seed: 1,
       inbox: subjects.tokenInbox(r.id),
       relayInbox: '',
+      replacedFrom: '',
       stop: [],
       deadlineUnixMs: now + DEADLINE[r.tier] / SPEED,
       admittedUnixMs: now,

@@ -79,6 +79,7 @@ const agedRequest = (suffix: string): RequestSpec => {
     seed: 7,
     inbox: `_SY.tokens.nobody.${requestId}`,
     relayInbox: '',
+    replacedFrom: '',
     stop: [],
     deadlineUnixMs: 0,
     admittedUnixMs: Date.now() - 30_000,

@@ -15,7 +15,19 @@ export const POOL_KINDS = ['simulated', 'openai-compatible', 'provider'] as cons
 export const endpointSchema = z
   .object({
     /** Base URL of the OpenAI-compatible API, up to and including `/v1`. */
-    baseUrl: z.string().url('baseUrl must be a URL such as http://vllm:8000/v1'),
+    baseUrl: z.string().url('baseUrl must be a URL such as http://vllm:8000/v1').optional(),
+    /**
+     * Instead of `baseUrl`: several engine replicas serving the pool (e.g. one vLLM per GPU).
+     * Each is one worker of the pool, with its own concurrency limit, heartbeat and breaker.
+     */
+    baseUrls: z.array(z.string().url('baseUrls holds URLs such as http://vllm-0:8000/v1')).min(1).optional(),
+    /**
+     * Scrape the engine's Prometheus endpoint (vLLM, SGLang) for its queue, KV-cache use and
+     * TTFT. Default: on for `openai-compatible` pools, off for `provider` pools.
+     */
+    scrapeMetrics: z.boolean().optional(),
+    /** Where the metrics are, for a single `baseUrl`. Default: `/metrics` at the base URL's origin. */
+    metricsUrl: z.string().url().optional(),
     /**
      * NAME of the environment variable holding the API key (never the key itself, which must
      * stay out of this file and of logs). Optional: self-hosted engines often need none.
@@ -87,6 +99,20 @@ export const poolsFileSchema = z
           if (p.kind !== 'simulated' && !p.endpoint) {
             ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `pool ${p.id} of kind ${p.kind} needs an endpoint (baseUrl, apiKeyEnv, ...)` });
           }
+          if (p.endpoint && (p.endpoint.baseUrl === undefined) === (p.endpoint.baseUrls === undefined)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['endpoint'],
+              message: `pool ${p.id}: give its endpoint either baseUrl or baseUrls (a list), not both or neither`,
+            });
+          }
+          if (p.endpoint?.metricsUrl && p.endpoint.baseUrls) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['endpoint', 'metricsUrl'],
+              message: `pool ${p.id}: metricsUrl goes with a single baseUrl; with baseUrls each engine's /metrics is used`,
+            });
+          }
           if (p.kind === 'simulated' && p.endpoint) {
             ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `pool ${p.id} is simulated; an endpoint needs kind openai-compatible or provider` });
           }
@@ -103,6 +129,24 @@ export type PoolSpec = Omit<z.infer<typeof poolSchema>, 'kind'> & { readonly kin
 /** Who serves `pool`: its `kind`, `simulated` when unset. */
 export const poolKind = (pool: Pick<PoolSpec, 'kind'>): PoolKind => pool.kind ?? 'simulated';
 export type EndpointSpec = z.infer<typeof endpointSchema>;
+
+/** One engine (or provider endpoint) behind a pool: where its API and its metrics are. */
+export interface Upstream {
+  readonly baseUrl: string;
+  /** Undefined: not scraped. */
+  readonly metricsUrl?: string;
+}
+
+/** The upstreams of an engine pool, one per `baseUrl(s)` entry, with where each one's metrics are scraped. */
+export function poolUpstreams(pool: Pick<PoolSpec, 'kind' | 'endpoint'>): Upstream[] {
+  const e = pool.endpoint;
+  if (!e) return [];
+  const scrape = e.scrapeMetrics ?? poolKind(pool) === 'openai-compatible';
+  return (e.baseUrls ?? [e.baseUrl!]).map((baseUrl) => ({
+    baseUrl,
+    ...(scrape ? { metricsUrl: e.metricsUrl ?? `${new URL(baseUrl).origin}/metrics` } : {}),
+  }));
+}
 
 /** Reads and validates a pools file (see deploy/pools.yaml). */
 export function loadPoolsFile(path: string): PoolSpec[] {

@@ -64,6 +64,7 @@ export {
   Event,
   RequestSpec,
   RequestAdmitted,
+  ReplacementRequested,
   RequestDispatched,
   BatchFormed,
   RequestTerminated,

@@ -20,7 +20,13 @@ const spec = (s: StreamSpec) => s;
 
 /** Every stream of DESIGN.md §3. */
 export const streams = {
-  REQUESTS: spec({ name: 'REQUESTS', subjects: ['requests.admitted.>'], retention: 'limits', maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 120_000 }),
+  REQUESTS: spec({
+    name: 'REQUESTS',
+    subjects: ['requests.admitted.>', 'requests.replace.>'],
+    retention: 'limits',
+    maxAgeMs: 7 * DAY_MS,
+    duplicateWindowMs: 120_000,
+  }),
   LIFECYCLE: spec({
     name: 'LIFECYCLE',
     subjects: OUTCOMES.map((o) => `requests.${o}.>`),

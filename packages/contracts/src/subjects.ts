@@ -23,6 +23,8 @@ function token(kind: string, value: string): string {
 
 export const subjects = {
   requestAdmitted: (tier: TierName, tenant: string) => `requests.admitted.${tier}.${token('tenant', tenant)}`,
+  /** A worker asks the scheduler to place a request elsewhere: its upstream failed before the first token. */
+  requestReplace: (tier: TierName, tenant: string) => `requests.replace.${tier}.${token('tenant', tenant)}`,
   requestTerminated: (outcome: OutcomeName, tenant: string) => `requests.${outcome}.${token('tenant', tenant)}`,
   dispatch: (pool: string) => `dispatch.${token('pool', pool)}`,
   batches: (pool: string) => `batches.${token('pool', pool)}`,

@@ -30,7 +30,18 @@ export interface FakeUpstream {
 const chunk = (content: string, finish: string | null = null) =>
   `data: ${JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
 
-/** A fake OpenAI-compatible `POST /v1/chat/completions` (SSE) on a free local port, for tests of the engine adapter. */
+/** `GET /v1/models` (the adapter's health probe): down the way the mode is down, else a list of one model. */
+function models(m: FakeUpstreamMode, req: IncomingMessage, res: ServerResponse) {
+  if (m.kind === 'hang') return void setTimeout(() => res.destroy(), 10_000).unref();
+  if (m.kind === 'reset') return void req.socket.destroy();
+  if (m.kind === 'status' && m.status >= 500) return void res.writeHead(m.status).end();
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: [{ id: 'fake', object: 'model' }] }));
+}
+
+/**
+ * A fake OpenAI-compatible `POST /v1/chat/completions` (SSE) on a free local port, for tests of
+ * the engine adapter; `calls` records only the completions, not the `GET /models` probes.
+ */
 export async function startFakeOpenAiUpstream(initial: FakeUpstreamMode = { kind: 'stream', tokens: ['Hello', ',', ' world'] }): Promise<FakeUpstream> {
   let mode = initial;
   const calls: FakeUpstream['calls'] = [];
@@ -38,12 +49,13 @@ export async function startFakeOpenAiUpstream(initial: FakeUpstreamMode = { kind
   let concurrent = 0;
   let peak = 0;
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const m = mode;
+    if (req.method === 'GET') return models(m, req, res);
     peak = Math.max(peak, ++concurrent);
     res.on('close', () => concurrent--);
     let raw = '';
     for await (const part of req) raw += String(part);
     calls.push({ body: JSON.parse(raw || '{}') as Record<string, unknown>, authorization: req.headers.authorization });
-    const m = mode;
     if (m.kind === 'hang') return void open.add(res);
     if (m.kind === 'reset') return void req.socket.destroy();
     if (m.kind === 'status') {

@@ -18,6 +18,7 @@ export function testRequestSpec(requestId: string, overrides: Partial<RequestSpe
     seed: 1,
     inbox: subjects.tokenInbox(requestId),
     relayInbox: '',
+    replacedFrom: '',
     stop: [],
     deadlineUnixMs: 0,
     admittedUnixMs: Date.now(),

@@ -6,18 +6,19 @@ import type { BatchTracker } from './batch-tracker.js';
 /**
  * Takes a pulled `batchFormed` message the way every worker must: opens it in the tracker
  * (so it is acked once every request has an outcome) and hands each request on with its
- * attempt (the delivery count) and its tracker key. A message that is not a batch is
+ * attempt (the delivery count), its tracker key and the batch's id. A message that is not a batch is
  * dead-lettered, never retried.
  */
 export function acceptBatch(
   message: PulledMessage,
   batches: BatchTracker,
   logger: Logger,
-  take: (request: RequestSpec, attempt: number, key: string) => void,
+  take: (request: RequestSpec, attempt: number, key: string, batchId: string) => void,
 ): void {
   let requests: RequestSpec[];
+  let batchId: string;
   try {
-    requests = expectPayload(message.event, 'batchFormed').batchFormed.requests;
+    ({ requests, batchId } = expectPayload(message.event, 'batchFormed').batchFormed);
   } catch (e) {
     logger.error({ err: e, subject: message.subject }, 'not a batch; dead-lettering it');
     void message.deadLetter(e instanceof Error ? e.message : String(e)).catch((err: unknown) => logger.error({ err }, 'dead-letter failed'));
@@ -25,5 +26,5 @@ export function acceptBatch(
   }
   const keys = requests.map((r) => `${r.requestId}/${message.deliveryCount}`);
   batches.open(message, keys);
-  requests.forEach((r, i) => take(r, message.deliveryCount, keys[i]!));
+  requests.forEach((r, i) => take(r, message.deliveryCount, keys[i]!, batchId));
 }

@@ -170,6 +170,7 @@ async function followRequest(
     stop: [...params.stop],
     inbox: deps.relays.inbox(requestId),
     relayInbox: deps.relays.relayInbox,
+    replacedFrom: '',
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
   };

@@ -127,11 +127,23 @@ async function settled(tenant: string, pool: string) {
   const usage = (await stored(streams.USAGE.name, subjects.usageRecorded(tenant))).flatMap((e) =>
     e.payload?.$case === 'usageRecorded' ? [e.payload.usageRecorded] : [],
   );
-  return { terminals, usage };
+  const replacements = (await stored(streams.REQUESTS.name, `requests.replace.*.${tenant}`)).flatMap((e) =>
+    e.payload?.$case === 'replacementRequested' ? [e.payload.replacementRequested] : [],
+  );
+  return { terminals, usage, replacements };
 }
 
-const waitTerminal = (tenant: string, pool: string) =>
-  waitFor('a terminal outcome', async () => ((await settled(tenant, pool)).terminals.length > 0 ? settled(tenant, pool) : undefined), 15_000);
+/** Waits until the tenant's requests ended or were handed back to the scheduler to re-place, `n` in all. */
+const waitOutcomes = (tenant: string, pool: string, n = 1) =>
+  waitFor(
+    `${n} outcome(s)`,
+    async () => {
+      const s = await settled(tenant, pool);
+      return s.terminals.length + s.replacements.length >= n ? s : undefined;
+    },
+    15_000,
+  );
+const waitTerminal = waitOutcomes;
 
 describe('engine adapter against an OpenAI-compatible upstream', () => {
   it("streams the upstream's tokens in order and completes with the upstream's usage, sending the mapped model and the key", async () => {
@@ -178,12 +190,10 @@ describe('engine adapter against an OpenAI-compatible upstream', () => {
 describe('the concurrency limit', () => {
   it('holds a batch bigger than the limit: its requests go upstream one after the other, each ending once', async () => {
     const { pool, tenant, upstream } = await scene({ kind: 'hang' }, { concurrency: 1, firstTokenTimeoutMs: 500 });
-    const requests = [0, 1, 2].map(() => testRequestSpec(unique('r'), { tenant }));
+    // Already re-placed once, so each fails here instead of moving on.
+    const requests = [0, 1, 2].map(() => testRequestSpec(unique('r'), { tenant, replacedFrom: 'elsewhere' }));
     await send(pool.id, requests[0]!, requests[1]!, requests[2]!);
-    const { terminals } = await waitFor('three outcomes', async () => {
-      const s = await settled(tenant, pool.id);
-      return s.terminals.length === 3 ? s : undefined;
-    });
+    const { terminals } = await waitOutcomes(tenant, pool.id, 3);
     expect(new Set(terminals.map((t) => t.requestId))).toEqual(new Set(requests.map((r) => r.requestId)));
     expect(terminals.every((t) => t.outcome === Outcome.OUTCOME_FAILED && /no token within 500 ms/.test(t.reason))).toBe(true);
     expect(upstream.calls).toHaveLength(3);
@@ -205,12 +215,70 @@ describe('a caller who gives up', () => {
   });
 });
 
-describe('upstream failures end in one explicit outcome, billed nothing', () => {
+describe('a failure before the first token', () => {
+  const cases: Array<[string, FakeUpstreamMode, RegExp]> = [
+    ['429', { kind: 'status', status: 429, retryAfter: '3' }, /rate-limited the request \(HTTP 429, retry-after 3\) before its first token/],
+    ['500', { kind: 'status', status: 500 }, /answered HTTP 500 before its first token/],
+    ['a timeout', { kind: 'hang' }, /sent no token within 1000 ms/],
+    ['a reset', { kind: 'reset' }, /connection failed before its first token/],
+  ];
+  it.each(cases)('%s: hands the request to the scheduler to place elsewhere, once, billing nothing', async (_name, mode, reason) => {
+    const { pool, tenant } = await scene(mode);
+    const request = testRequestSpec(unique('r'), { tenant, promptTokens: 12 });
+    const chunks = inbox(request);
+    await send(pool.id, request);
+    const { terminals, usage, replacements } = await waitOutcomes(tenant, pool.id);
+    expect(terminals).toEqual([]);
+    expect(replacements).toHaveLength(1);
+    expect(replacements[0]).toMatchObject({ fromPool: pool.id, request: { requestId: request.requestId, replacedFrom: '' } });
+    expect(replacements[0]!.reason).toMatch(reason);
+    expect(chunks).toEqual([]);
+    expect(usage).toEqual([]);
+  });
+
+  it('fails explicitly when the request was re-placed before, and for a request the upstream refuses as bad', async () => {
+    const { pool, tenant, upstream } = await scene({ kind: 'status', status: 500 });
+    const again = testRequestSpec(unique('r'), { tenant, replacedFrom: 'vllm-other' });
+    await send(pool.id, again);
+    expect((await waitOutcomes(tenant, pool.id)).terminals[0]).toMatchObject({ outcome: Outcome.OUTCOME_FAILED, reason: expect.stringMatching(/HTTP 500/) });
+    upstream.answer({ kind: 'status', status: 400, body: '{"error":{"message":"prompt too long"}}' });
+    const bad = testRequestSpec(unique('r'), { tenant });
+    await send(pool.id, bad);
+    const { terminals, replacements } = await waitOutcomes(tenant, pool.id, 2);
+    expect(replacements).toEqual([]);
+    expect(terminals.find((t) => t.requestId === bad.requestId)).toMatchObject({
+      outcome: Outcome.OUTCOME_FAILED,
+      reason: expect.stringMatching(/HTTP 400.*prompt too long/),
+    });
+  });
+});
+
+describe('the circuit breaker', () => {
+  it('opens after three failures: the pool leaves placement, queued work is re-placed without calling upstream, and a good probe brings it back', async () => {
+    const { pool, tenant, upstream } = await scene({ kind: 'status', status: 503 });
+    const beat = async () => {
+      for await (const k of await kv.keys(heartbeatKey(pool.id, '*'))) return parseHeartbeat((await kv.get(k))!.value);
+      return undefined;
+    };
+    for (let i = 0; i < 3; i++) await send(pool.id, testRequestSpec(unique('r'), { tenant }));
+    await waitOutcomes(tenant, pool.id, 3);
+    await waitFor('a draining heartbeat', async () => ((await beat())?.draining ? true : undefined));
+    expect(upstream.calls).toHaveLength(3);
+    const queued = testRequestSpec(unique('r'), { tenant });
+    await send(pool.id, queued);
+    const { replacements } = await waitOutcomes(tenant, pool.id, 4);
+    expect(replacements.find((r) => r.request?.requestId === queued.requestId)?.reason).toMatch(/out of placement: circuit open since .*HTTP 503/);
+    expect(upstream.calls).toHaveLength(3);
+    upstream.answer({ kind: 'stream', tokens: ['back'] });
+    await waitFor('the probe closes the breaker', async () => ((await beat())?.draining === false ? true : undefined), 10_000);
+    const after = testRequestSpec(unique('r'), { tenant });
+    await send(pool.id, after);
+    await waitFor('served again', async () => ((await settled(tenant, pool.id)).terminals.some((t) => t.requestId === after.requestId) ? true : undefined));
+  });
+});
+
+describe('a failure after the first token ends in one explicit outcome, billed nothing', () => {
   const cases: Array<[string, FakeUpstreamMode, RegExp, number]> = [
-    ['429', { kind: 'status', status: 429, retryAfter: '3' }, /rate-limited the request \(HTTP 429, retry-after 3\) before its first token/, 0],
-    ['500', { kind: 'status', status: 500 }, /answered HTTP 500 before its first token/, 0],
-    ['a timeout', { kind: 'hang' }, /sent no token within 1000 ms/, 0],
-    ['a reset before the first token', { kind: 'reset' }, /connection failed before its first token/, 0],
     [
       'a stream that goes silent mid-way',
       { kind: 'stall', tokens: ['one', ' two', ' three'], afterTokens: 1 },

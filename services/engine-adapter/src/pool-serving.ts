@@ -1,14 +1,19 @@
 import type { PulledMessage } from '@switchyard/bus';
-import type { EndpointSpec, PoolSpec } from '@switchyard/config';
-import type { RequestSpec } from '@switchyard/contracts';
+import { Outcome, type RequestSpec } from '@switchyard/contracts';
+import type { EndpointSpec, PoolSpec, Upstream } from '@switchyard/config';
 import type { Logger } from '@switchyard/telemetry';
 import { acceptBatch, publishUnfinished, type BatchTracker, type OutputDeps } from '@switchyard/worker-kit';
 import { refusalOf, stoppedByCaller } from './domain/admission-check.js';
 import { chatCompletionBody } from './domain/chat-request.js';
+import type { UpstreamFailure } from './domain/failures.js';
+import type { GpuShare } from './domain/gpu-share.js';
+import { mayReplace } from './domain/replacement.js';
 import { relayRequest } from './relay.js';
+import { requestReplacement } from './replacement.js';
 
 export interface PoolServingDeps {
   readonly pool: PoolSpec & { readonly endpoint: EndpointSpec };
+  readonly upstream: Upstream;
   readonly apiKey?: string;
   readonly out: OutputDeps;
   readonly batches: BatchTracker;
@@ -19,6 +24,10 @@ export interface PoolServingDeps {
   readonly onFirstToken: (ttftMs: number) => void;
   /** A request finished (room for another). */
   readonly onSettled: () => void;
+  /** The upstream's circuit breaker: why it is out of placement (undefined while closed), and each call's result. */
+  readonly circuit: { readonly openReason: () => string | undefined; readonly report: (failure: UpstreamFailure | undefined) => void };
+  /** GPU time of the engine, shared among its requests. */
+  readonly share: GpuShare;
 }
 
 interface InFlight {
@@ -27,8 +36,9 @@ interface InFlight {
 }
 
 /**
- * The requests of one pool this process has upstream: from a pulled batch to recorded outcomes.
- * A request's key is `<request id>/<delivery>`, so a redelivered copy never collides with a late original.
+ * The requests this process has on one upstream of a pool: from a pulled batch to recorded
+ * outcomes. A request's key is `<request id>/<delivery>`, so a redelivered copy never collides
+ * with a late original.
  */
 export function createPoolServing(deps: PoolServingDeps) {
   const { pool, out, batches, logger } = deps;
@@ -45,6 +55,7 @@ export function createPoolServing(deps: PoolServingDeps) {
       )
       .finally(() => {
         inflight.delete(key);
+        deps.share.finish(key, deps.now());
         pump();
         deps.onSettled();
       });
@@ -54,21 +65,30 @@ export function createPoolServing(deps: PoolServingDeps) {
     while (!abandoned && inflight.size < pool.endpoint.concurrency && waiting.length > 0) waiting.shift()!();
   }
   /** Sends a request upstream now if the concurrency limit allows, else once a call ends. */
-  function enqueue(request: RequestSpec, attempt: number, key: string) {
-    waiting.push(() => run(request, attempt, key));
+  function enqueue(request: RequestSpec, attempt: number, key: string, batchId: string) {
+    waiting.push(() => run(request, attempt, key, batchId));
     pump();
   }
 
-  function run(request: RequestSpec, attempt: number, key: string) {
+  /** Ends a request that never reached the upstream or failed there before its first token: elsewhere if it may, else FAILED. */
+  const failEarly = (request: RequestSpec, attempt: number, batchId: string, reason: string) =>
+    mayReplace(request, 0, deps.now())
+      ? requestReplacement(out, request, batchId, reason)
+      : publishUnfinished(out, request, attempt, Outcome.OUTCOME_FAILED, reason, 0);
+
+  function run(request: RequestSpec, attempt: number, key: string, batchId: string) {
     const refusal = refusalOf(request, { nowMs: deps.now(), pool: pool.id, model: pool.model, cancelled: deps.wasCancelled(request.requestId) });
     if (refusal) return settle(key, request.requestId, publishUnfinished(out, request, attempt, refusal.outcome, refusal.reason, 0));
+    const open = deps.circuit.openReason();
+    if (open) return settle(key, request.requestId, failEarly(request, attempt, batchId, `upstream of pool ${pool.id} is out of placement: ${open}`));
     const abort = new AbortController();
     inflight.set(key, { request, abort });
+    deps.share.start(key, deps.now());
     const relayed = relayRequest(
       {
         out,
         call: {
-          baseUrl: pool.endpoint.baseUrl,
+          baseUrl: deps.upstream.baseUrl,
           apiKey: deps.apiKey,
           firstTokenTimeoutMs: pool.endpoint.firstTokenTimeoutMs,
           idleTimeoutMs: pool.endpoint.idleTimeoutMs,
@@ -78,6 +98,9 @@ export function createPoolServing(deps: PoolServingDeps) {
         stoppedByCaller: (r) => stoppedByCaller(r, deps.now()),
         onFirstToken: deps.onFirstToken,
         abandoned: () => abandoned,
+        onResult: deps.circuit.report,
+        replace: (reason) => requestReplacement(out, request, batchId, reason),
+        gpuMs: () => deps.share.finish(key, deps.now()),
       },
       request,
       attempt,

@@ -1,11 +1,9 @@
 import { pullDurable, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '@switchyard/bus';
-import { poolKind, type EndpointSpec, type PoolSpec } from '@switchyard/config';
-import { durables, encodeHeartbeat, filters, heartbeatKey, streams, subjects } from '@switchyard/contracts';
+import { poolKind, poolUpstreams, type EndpointSpec, type PoolSpec } from '@switchyard/config';
+import { durables, filters, streams, subjects } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { createBatchTracker, createChunkOutbox, createIntake, type BatchTracker, type Intake } from '@switchyard/worker-kit';
-import { adapterHeartbeat } from './domain/adapter-heartbeat.js';
-import { ewma } from './domain/latency.js';
-import { createPoolServing, type PoolServing } from './pool-serving.js';
+import { createUpstreamWorker, type UpstreamWorker } from './upstream-worker.js';
 
 export interface EngineAdapterDeps {
   readonly nc: NatsConnection;
@@ -22,7 +20,7 @@ export interface EngineAdapterDeps {
   readonly countTokens: (text: string) => number;
   /** Ack wait of each pool's batches consumer. Default 30,000 ms. */
   readonly ackWaitMs?: number;
-  /** Ms between heartbeats. Default 1,000. */
+  /** Ms between heartbeats (and engine scrapes, breaker probes). Default 1,000. */
   readonly heartbeatMs?: number;
   /** Real Unix ms. Default `Date.now`. */
   readonly now?: () => number;
@@ -35,20 +33,20 @@ const MAX_REPLICAS_PER_POOL = 8;
 
 interface Served {
   readonly pool: PoolSpec & { readonly endpoint: EndpointSpec };
-  readonly worker: string;
-  readonly serving: PoolServing;
+  readonly upstream: UpstreamWorker;
   readonly intake: Intake;
   readonly batches: BatchTracker;
   readonly beat: NodeJS.Timeout;
-  ttftMs: number;
 }
 
 const isEngine = (p: PoolSpec): p is PoolSpec & { endpoint: EndpointSpec } => poolKind(p) !== 'simulated' && p.endpoint !== undefined;
 
 /**
- * Serves the pools of real engines: pulls each pool's batches from `batches.<pool>` while it has
- * room under the endpoint's concurrency limit, sends each request upstream, relays the tokens,
- * records usage and the terminal outcome, and heartbeats the pool's free slots and latency.
+ * Serves the pools of real engines. Each upstream of a pool (one per `baseUrl`) is a worker of
+ * it: it pulls the pool's batches from `batches.<pool>` while it has room under its concurrency
+ * limit and the engine's queue, sends each request upstream, relays the tokens, records usage and
+ * the terminal outcome (or asks for the request to be placed elsewhere when the upstream failed
+ * before its first token), and heartbeats the engine's load as it reports it.
  */
 export function createEngineAdapter(deps: EngineAdapterDeps) {
   const now = deps.now ?? Date.now;
@@ -58,77 +56,64 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
   let subscription: Subscription | undefined;
   let stopping = false;
 
-  const heartbeat = (s: Served) =>
-    deps.poolsKv
-      .put(
-        heartbeatKey(s.pool.id, s.worker),
-        encodeHeartbeat(
-          adapterHeartbeat({
-            pool: s.pool.id,
-            worker: s.worker,
-            running: s.serving.running,
-            waiting: s.serving.waiting,
-            limit: s.pool.endpoint.concurrency,
-            ttftMs: s.ttftMs,
-            stopping,
-            nowMs: now(),
-          }),
-        ),
-      )
-      .catch((e: unknown) => deps.logger.warn({ err: e, pool: s.pool.id }, 'heartbeat failed'));
-
   const cancel = (msg: Msg) => {
     const requestId = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
     cancelled.add(requestId);
     if (cancelled.size > REMEMBERED_CANCELS) cancelled.delete(cancelled.values().next().value!);
-    for (const s of served) s.serving.cancel(requestId);
+    for (const s of served) s.upstream.cancel(requestId);
   };
+
+  async function serve(pool: PoolSpec & { endpoint: EndpointSpec }, index: number) {
+    const upstreamSpec = poolUpstreams(pool)[index]!;
+    const worker = `${deps.instanceId}-u${index}`;
+    const logger = deps.logger.child({ pool: pool.id, worker });
+    const apiKey = pool.endpoint.apiKeyEnv ? deps.apiKeys?.[pool.endpoint.apiKeyEnv] : undefined;
+    if (pool.endpoint.apiKeyEnv && !apiKey) logger.warn({ apiKeyEnv: pool.endpoint.apiKeyEnv }, 'API key variable is empty; calling upstream without a key');
+    const puller = await pullDurable({
+      js: deps.js,
+      stream: streams.BATCHES.name,
+      durable: durables.workers(pool.id),
+      filterSubject: subjects.batches(pool.id),
+      ackWaitMs,
+      maxAckPending: pool.endpoint.concurrency * poolUpstreams(pool).length * MAX_REPLICAS_PER_POOL,
+      onError: (e, context) => logger.error({ err: e }, context),
+    });
+    const batches = createBatchTracker({ ackWaitMs });
+    let intake: Intake | undefined;
+    const upstream = createUpstreamWorker({
+      pool,
+      upstream: upstreamSpec,
+      worker,
+      apiKey,
+      out: { nc: deps.nc, js: deps.js, pool: pool.id, workerId: worker, now, outbox: createChunkOutbox(deps.nc) },
+      batches,
+      poolsKv: deps.poolsKv,
+      logger,
+      countTokens: deps.countTokens,
+      now,
+      wasCancelled: (id) => cancelled.has(id),
+      wake: () => intake?.wake(),
+      stopping: () => stopping,
+    });
+    intake = createIntake({
+      puller,
+      room: () => upstream.room(),
+      accept: (m) => upstream.accept(m),
+      onError: (e, context) => logger.error({ err: e }, context),
+    });
+    served.push({ pool, upstream, intake, batches, beat: setInterval(() => void upstream.tick(), deps.heartbeatMs ?? 1_000) });
+    await upstream.tick();
+    intake.start();
+    logger.info(
+      { baseUrl: upstreamSpec.baseUrl, metrics: upstreamSpec.metricsUrl ?? 'not scraped', concurrency: pool.endpoint.concurrency },
+      'serving pool upstream',
+    );
+  }
 
   return {
     async start() {
       for (const pool of deps.pools.filter(isEngine)) {
-        const worker = `${deps.instanceId}-adapter`;
-        const logger = deps.logger.child({ pool: pool.id, worker });
-        const apiKey = pool.endpoint.apiKeyEnv ? deps.apiKeys?.[pool.endpoint.apiKeyEnv] : undefined;
-        if (pool.endpoint.apiKeyEnv && !apiKey)
-          logger.warn({ apiKeyEnv: pool.endpoint.apiKeyEnv }, 'API key variable is empty; calling upstream without a key');
-        const puller = await pullDurable({
-          js: deps.js,
-          stream: streams.BATCHES.name,
-          durable: durables.workers(pool.id),
-          filterSubject: subjects.batches(pool.id),
-          ackWaitMs,
-          maxAckPending: pool.endpoint.concurrency * MAX_REPLICAS_PER_POOL,
-          onError: (e, context) => logger.error({ err: e }, context),
-        });
-        const batches = createBatchTracker({ ackWaitMs });
-        const out = { nc: deps.nc, js: deps.js, pool: pool.id, workerId: worker, now, outbox: createChunkOutbox(deps.nc) };
-        let s: Served | undefined;
-        const serving = createPoolServing({
-          pool,
-          apiKey,
-          out,
-          batches,
-          logger,
-          countTokens: deps.countTokens,
-          now,
-          wasCancelled: (id) => cancelled.has(id),
-          onFirstToken: (ms) => {
-            if (s) s.ttftMs = ewma(s.ttftMs, ms);
-          },
-          onSettled: () => s?.intake.wake(),
-        });
-        const intake = createIntake({
-          puller,
-          room: () => (stopping ? 0 : pool.endpoint.concurrency - serving.running - serving.waiting),
-          accept: (m) => serving.accept(m),
-          onError: (e, context) => logger.error({ err: e }, context),
-        });
-        s = { pool, worker, serving, intake, batches, beat: setInterval(() => void heartbeat(s!), deps.heartbeatMs ?? 1_000), ttftMs: 0 };
-        served.push(s);
-        void heartbeat(s);
-        intake.start();
-        logger.info({ baseUrl: pool.endpoint.baseUrl, concurrency: pool.endpoint.concurrency }, 'serving pool upstream');
+        for (let i = 0; i < poolUpstreams(pool).length; i++) await serve(pool, i);
       }
       subscription = deps.nc.subscribe(filters.allCancels, {
         callback: (error, msg) => (error ? deps.logger.error({ err: error }, 'cancel subscription failed') : cancel(msg)),
@@ -146,14 +131,14 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
       while (served.some((s) => s.batches.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const s of served) {
         clearInterval(s.beat);
-        s.serving.abandonAll();
+        s.upstream.abandonAll();
         s.batches.handBackAll();
         s.batches.dispose();
-        await deps.poolsKv.delete(heartbeatKey(s.pool.id, s.worker)).catch(() => {});
+        await s.upstream.removeHeartbeat();
       }
     },
     /** The pools this process serves. */
-    pools: () => served.map((s) => s.pool.id),
+    pools: () => [...new Set(served.map((s) => s.pool.id))],
   };
 }
 

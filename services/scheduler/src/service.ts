@@ -12,6 +12,7 @@ import { createAdmittedEdge, type AdmittedEdge } from './placement/admitted.js';
 import { startDeadPoolSweep } from './placement/dead-pool-sweep.js';
 import { poolVersion } from './placement/domain/placement.js';
 import { createFailover, type FailoverStage } from './placement/failover.js';
+import { createUpstreamReplacement } from './placement/upstream-replacement.js';
 import { createFleet, type Fleet } from './placement/fleet.js';
 import { PLACEMENT_RECORD_TTL_MS, placementRecords } from './placement/records.js';
 import type { StepModel } from './placement/step-models.js';
@@ -119,6 +120,7 @@ export function createScheduler(deps: SchedulerDeps) {
         now,
         random: deps.random ?? Math.random,
       }));
+      const replacement = createUpstreamReplacement({ js, batchingKv, hasEnded: fleet.tracker.hasEnded, replace: admitted.replace, logger, now });
       const failover = createFailover({ jsm: await js.jetstreamManager(), batchingKv, hasEnded: fleet.tracker.hasEnded, replace: admitted.replace, logger });
       canary.start();
       const outstanding = (pool: string) => fleet.tracker.of(pool).total;
@@ -142,7 +144,8 @@ export function createScheduler(deps: SchedulerDeps) {
         maxAckPending: 20_000,
         concurrency: 64,
         onError: (e, context) => logger.error({ err: e }, context),
-        handle: admitted.handle,
+        // REQUESTS carries admitted requests and workers' asks to re-place one.
+        handle: (d) => (d.event.payload?.$case === 'replacementRequested' ? replacement(d) : admitted.handle(d)),
       });
       built.ops = createOpsView({ pools, routesKv, routeStore, states: fleet.states, outstanding, now });
     },
@@ -155,7 +158,7 @@ export function createScheduler(deps: SchedulerDeps) {
       await built.routeStore?.stop();
     },
     /** Requests moved off dead pools since start, by where they were found. */
-    failoverCounts: (): Readonly<Record<FailoverStage, number>> => built.admitted?.failoverCounts() ?? { queued: 0, batched: 0 },
+    failoverCounts: (): Readonly<Record<FailoverStage, number>> => built.admitted?.failoverCounts() ?? { queued: 0, batched: 0, upstream: 0 },
     /** The operator view (pools, drain, routes); available after `start`. */
     get ops(): OpsView {
       if (!built.ops) throw new Error('scheduler not started');

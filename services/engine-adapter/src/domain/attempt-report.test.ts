@@ -1,10 +1,9 @@
 import { testRequestSpec } from '@switchyard/testing';
 import { describe, expect, it } from 'vitest';
-import { adapterHeartbeat } from './adapter-heartbeat.js';
 import { attemptTimes, attemptUsage, finishReasonOf } from './attempt-report.js';
 import { chatCompletionBody } from './chat-request.js';
 
-const facts = { admittedMs: 1_000, sentMs: 1_010, firstTokenMs: 1_100, endMs: 1_500, promptTokens: 9, countedOutputTokens: 4 };
+const facts = { admittedMs: 1_000, sentMs: 1_010, firstTokenMs: 1_100, endMs: 1_500, promptTokens: 9, countedOutputTokens: 4, gpuMs: 120.4 };
 
 describe('an upstream attempt in Switchyard terms', () => {
   it("bills the upstream's usage when it reports one, else the counted tokens", () => {
@@ -14,7 +13,7 @@ describe('an upstream attempt in Switchyard terms', () => {
       outputTokens: 6,
     });
     expect(attemptUsage(facts)).toEqual({ inputTokens: 9, cachedInputTokens: 0, outputTokens: 4 });
-    expect(attemptTimes(facts)).toEqual({ queueMs: 10, ttftMs: 100, totalMs: 500, gpuMs: 0 });
+    expect(attemptTimes(facts)).toEqual({ queueMs: 10, ttftMs: 100, totalMs: 500, gpuMs: 120 });
     expect(finishReasonOf('length')).toBe('length');
     expect(finishReasonOf('stop')).toBe('stop');
   });
@@ -30,13 +29,5 @@ describe('an upstream attempt in Switchyard terms', () => {
       stop: ['\n'],
     });
     expect(chatCompletionBody(request, 'llama-3.1-8b', {}).model).toBe('llama-3.1-8b');
-  });
-
-  it('offers the free part of the concurrency limit as slots, none while stopping', () => {
-    const load = { pool: 'p', worker: 'w', running: 3, waiting: 0, limit: 8, ttftMs: 120, stopping: false, nowMs: 5 };
-    expect(adapterHeartbeat(load)).toMatchObject({ freeSlots: 5, running: 3, ttftMs: 120, draining: false });
-    expect(adapterHeartbeat({ ...load, stopping: true }).freeSlots).toBe(0);
-    expect(adapterHeartbeat({ ...load, running: 9 }).freeSlots).toBe(0);
-    expect(adapterHeartbeat({ ...load, running: 8, waiting: 2 })).toMatchObject({ freeSlots: 0, waiting: 2 });
   });
 });

@@ -13,6 +13,8 @@ export interface AttemptFacts {
   /** Output tokens of the text relayed, counted with the tokenizer. */
   readonly countedOutputTokens: number;
   readonly upstreamUsage?: UpstreamUsage;
+  /** The attempt's share of the engine's GPU time, real ms (0 for a provider, which shows none). */
+  readonly gpuMs: number;
 }
 
 /**
@@ -26,13 +28,10 @@ export function attemptUsage(f: AttemptFacts): TokenUsage {
   return { inputTokens: f.promptTokens, cachedInputTokens: 0, outputTokens: f.countedOutputTokens };
 }
 
-/**
- * Wall-clock times of an attempt as its usage event reports them, from admission. `gpuMs` is 0:
- * the adapter does not see the upstream's GPU time (apportioning it from engine metrics is not built yet).
- */
+/** Wall-clock times of an attempt as its usage event reports them, from admission, with its GPU share. */
 export function attemptTimes(f: AttemptFacts): RequestTimes {
   const from = (t: number) => Math.max(0, t - f.admittedMs);
-  return { queueMs: from(f.sentMs), ttftMs: from(f.firstTokenMs ?? f.endMs), totalMs: from(f.endMs), gpuMs: 0 };
+  return { queueMs: from(f.sentMs), ttftMs: from(f.firstTokenMs ?? f.endMs), totalMs: from(f.endMs), gpuMs: Math.round(f.gpuMs) };
 }
 
 /** The finish reason a terminal event carries: `length` when the upstream hit max_tokens, `stop` otherwise. */

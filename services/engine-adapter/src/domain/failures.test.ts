@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureReason, httpFailure } from './failures.js';
+import { failureReason, httpFailure, isPlatformFailure, isRequestError, retryAfterMs } from './failures.js';
 
 const before = { pool: 'vllm-a', chunksSent: 0, tokensSent: 0 };
 const midway = { pool: 'vllm-a', chunksSent: 3, tokensSent: 5 };
@@ -17,5 +17,17 @@ describe('upstream failures', () => {
     expect(failureReason({ kind: 'connection', detail: 'ECONNRESET' }, midway)).toMatch(/stream cut after 3 chunks \(5 tokens\)/);
     expect(failureReason({ kind: 'timeout', phase: 'first-token', afterMs: 500 }, before)).toMatch(/no token within 500 ms/);
     expect(failureReason({ kind: 'timeout', phase: 'idle', afterMs: 500 }, midway)).toMatch(/silent for 500 ms \(timed out after 3 chunks/);
+  });
+  it('reads retry-after as seconds or a date, and tells a busy or refused request from a broken upstream', () => {
+    expect(retryAfterMs('2', 0)).toBe(2_000);
+    expect(retryAfterMs(new Date(5_000).toUTCString(), 1_000)).toBe(4_000);
+    expect(retryAfterMs(undefined, 0)).toBe(1_000);
+    expect(retryAfterMs('soon', 0)).toBe(1_000);
+    expect(isPlatformFailure(httpFailure(429, '', '1'))).toBe(false);
+    expect(isPlatformFailure(httpFailure(400, 'context too long', null))).toBe(false);
+    expect(isRequestError(httpFailure(400, '', null))).toBe(true);
+    expect(isPlatformFailure(httpFailure(503, '', null))).toBe(true);
+    expect(isPlatformFailure(httpFailure(401, '', null))).toBe(true);
+    expect(isPlatformFailure({ kind: 'timeout', phase: 'first-token', afterMs: 1 })).toBe(true);
   });
 });

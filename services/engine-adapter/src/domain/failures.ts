@@ -40,3 +40,25 @@ export function httpFailure(status: number, body: string, retryAfter: string | n
   if (status === 429) return { kind: 'rate-limited', status, detail, ...(retryAfter ? { retryAfter } : {}) };
   return { kind: 'http', status, detail };
 }
+
+/** Ms a `retry-after` header asks to wait (seconds or an HTTP date); `fallbackMs` when absent or unreadable. */
+export function retryAfterMs(header: string | undefined, nowMs: number, fallbackMs = 1_000): number {
+  if (!header) return fallbackMs;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, 300_000);
+  const at = Date.parse(header);
+  return Number.isFinite(at) ? Math.min(Math.max(0, at - nowMs), 300_000) : fallbackMs;
+}
+
+/**
+ * The upstream refused the request itself (bad request, too large, unprocessable): another pool
+ * would refuse it too, and the upstream is not broken.
+ */
+export const isRequestError = (f: UpstreamFailure): boolean => f.kind === 'http' && [400, 413, 422].includes(f.status);
+
+/**
+ * Whether a failure says the upstream is broken and counts toward its breaker: refused or cut
+ * connections, timeouts, error events, 5xx, and 401/403/404 (a wrong key or URL). A 429 only
+ * says it is busy, and a request error is the request's.
+ */
+export const isPlatformFailure = (f: UpstreamFailure): boolean => f.kind !== 'rate-limited' && !isRequestError(f);

@@ -47,7 +47,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
   const { config, metrics, now, records } = deps;
   const poolsById = new Map(deps.pools.map((p) => [p.id, p]));
   const turns = new Map<string, number>();
-  const moved: Record<FailoverStage, number> = { queued: 0, batched: 0 };
+  const moved: Record<FailoverStage, number> = { queued: 0, batched: 0, upstream: 0 };
   const ctx: PlacementContext = {
     config,
     policy: config.policy,
@@ -146,8 +146,11 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs);
   }
 
-  /** Failover: places a request found on dead pool `from` somewhere else. */
-  async function replace(spec: RequestSpec, from: string, stage: FailoverStage, dispatchId: string): Promise<string | undefined> {
+  /**
+   * Failover: places a request that pool `from` cannot finish somewhere else (`why` says what
+   * happened to it there; default: the pool stopped heartbeating).
+   */
+  async function replace(spec: RequestSpec, from: string, stage: FailoverStage, dispatchId: string, why?: string): Promise<string | undefined> {
     const tier = tierName(spec.tier) ?? 'batch';
     const nowMs = now();
     const ageMs = spec.admittedUnixMs > 0 ? Math.max(0, nowMs - spec.admittedUnixMs) : 0;
@@ -165,7 +168,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
       spec.requestId,
       {
         action: 'failover',
-        reason: `pool ${from} stopped heartbeating (request ${stage}); ${placement.reason}`,
+        reason: `${why ?? `pool ${from} stopped heartbeating (request ${stage})`}; ${placement.reason}`,
         chosen: placement.pool,
         candidates: placement.candidates,
       },

@@ -7,9 +7,10 @@ import type { Logger } from '@switchyard/telemetry';
  * GPU), or `batched`: in a batch for the dead pool's workers, not pulled or pulled by a worker
  * that died with it (the stream cannot tell which: a dead worker's open pull still takes
  * messages until it expires). Either way it runs again from the start elsewhere; the token
- * relay drops the chunks the caller already has.
+ * relay drops the chunks the caller already has. `upstream`: an engine adapter's upstream failed
+ * before the request's first token, and the adapter asked for it to be placed elsewhere.
  */
-export type FailoverStage = 'queued' | 'batched';
+export type FailoverStage = 'queued' | 'batched' | 'upstream';
 
 export interface FailoverDeps {
   readonly jsm: JetStreamManager;

@@ -14,6 +14,7 @@ const request: RequestSpec = {
   seed: 1,
   inbox: '_SY.tokens.r1',
   relayInbox: '',
+  replacedFrom: '',
   stop: [],
   deadlineUnixMs: 0,
   admittedUnixMs: 0,

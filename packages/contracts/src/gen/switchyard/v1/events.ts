@@ -58,6 +58,7 @@ export interface Event {
     | { $case: "billableUsage"; billableUsage: BillableUsage }
     | { $case: "decision"; decision: Decision }
     | { $case: "budgetState"; budgetState: BudgetState }
+    | { $case: "replacementRequested"; replacementRequested: ReplacementRequested }
     | undefined;
 }
 
@@ -88,10 +89,31 @@ export interface RequestSpec {
    * and the text sent stops before it (OpenAI's `stop`). Empty: run to max_tokens.
    */
   stop: string[];
+  /**
+   * The pool a request left because its upstream failed before the first token (set by the
+   * scheduler when it re-places it). A request is re-placed at most once: empty means it may be.
+   */
+  replacedFrom: string;
 }
 
 export interface RequestAdmitted {
   request: RequestSpec | undefined;
+}
+
+/**
+ * ReplacementRequested is published on requests.replace.<tier>.<tenant> by a worker whose
+ * upstream failed before sending a token: nothing reached the caller, so the scheduler may
+ * place the request on another pool. The worker's batch claim is released by the scheduler.
+ */
+export interface ReplacementRequested {
+  request:
+    | RequestSpec
+    | undefined;
+  /** The pool that could not serve it, and the batch that held it there. */
+  fromPool: string;
+  batchId: string;
+  /** Why the attempt failed, as a caller would read it if it cannot be re-placed. */
+  reason: string;
 }
 
 export interface RequestDispatched {
@@ -390,6 +412,9 @@ export const Event: MessageFns<Event> = {
       case "budgetState":
         BudgetState.encode(message.payload.budgetState, writer.uint32(138).fork()).join();
         break;
+      case "replacementRequested":
+        ReplacementRequested.encode(message.payload.replacementRequested, writer.uint32(146).fork()).join();
+        break;
     }
     return writer;
   },
@@ -488,6 +513,17 @@ export const Event: MessageFns<Event> = {
             message.payload = { $case: "budgetState", budgetState: BudgetState.decode(reader, reader.uint32()) };
             continue;
           }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.payload = {
+              $case: "replacementRequested",
+              replacementRequested: ReplacementRequested.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -517,6 +553,7 @@ function createBaseRequestSpec(): RequestSpec {
     admittedUnixMs: 0,
     relayInbox: "",
     stop: [],
+    replacedFrom: "",
   };
 }
 
@@ -563,6 +600,9 @@ export const RequestSpec: MessageFns<RequestSpec> = {
     }
     for (const v of message.stop) {
       writer.uint32(114).string(v!);
+    }
+    if (message.replacedFrom !== "") {
+      writer.uint32(122).string(message.replacedFrom);
     }
     return writer;
   },
@@ -692,6 +732,14 @@ export const RequestSpec: MessageFns<RequestSpec> = {
             message.stop.push(reader.string());
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.replacedFrom = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -736,6 +784,85 @@ export const RequestAdmitted: MessageFns<RequestAdmitted> = {
             }
 
             message.request = RequestSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReplacementRequested(): ReplacementRequested {
+  return { request: undefined, fromPool: "", batchId: "", reason: "" };
+}
+
+export const ReplacementRequested: MessageFns<ReplacementRequested> = {
+  encode(message: ReplacementRequested, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      RequestSpec.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    if (message.fromPool !== "") {
+      writer.uint32(18).string(message.fromPool);
+    }
+    if (message.batchId !== "") {
+      writer.uint32(26).string(message.batchId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(34).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReplacementRequested {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReplacementRequested();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = RequestSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fromPool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.reason = reader.string();
             continue;
           }
         }
