@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, jetstreamManager, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import { Outcome, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
-import { waitFor } from '@switchyard/testing';
+import { startFakeOpenAiUpstream, testPool, waitFor, type FakeUpstream } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
-import { startSystem, type RunningSystem } from '../support/system.js';
+import { TEST_POOLS, startSystem, type RunningSystem } from '../support/system.js';
 
 /**
  * Issue #15, item 8: the NATS users of deploy/nats (compose and the cluster). The whole system
@@ -15,7 +15,19 @@ import { startSystem, type RunningSystem } from '../support/system.js';
  * something a service does shows up as a violation in the server's log.
  */
 const DEPLOY = new URL('../../deploy/nats/', import.meta.url).pathname;
-const USERS = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing', 'batch', 'operator', 'analyst'] as const;
+const USERS = [
+  'admission',
+  'policy',
+  'scheduler',
+  'batcher',
+  'worker-simulator',
+  'engine-adapter',
+  'metering',
+  'billing',
+  'batch',
+  'operator',
+  'analyst',
+] as const;
 type User = (typeof USERS)[number];
 const SERVICES = USERS.filter((u) => u !== 'operator' && u !== 'analyst');
 const passwords = Object.fromEntries(USERS.map((u) => [u, `pw${randomBytes(12).toString('hex')}`])) as Record<User, string>;
@@ -30,6 +42,7 @@ const urlAs = (user: User, url: string) => url.replace('nats://', `nats://${user
 
 let system: RunningSystem;
 let client: SwitchyardClient;
+let engine: FakeUpstream;
 let serverLog = '';
 const opened: NatsConnection[] = [];
 
@@ -50,7 +63,19 @@ async function as(user: User): Promise<NatsConnection> {
 const faultReply = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data)) as WorkerFaultReply;
 
 beforeAll(async () => {
+  engine = await startFakeOpenAiUpstream({ kind: 'stream', tokens: ['from', ' an', ' engine'] });
   system = await startSystem({
+    // Besides the simulated pool, one of a real engine, served by the engine adapter as its own user.
+    pools: [
+      ...TEST_POOLS,
+      testPool({
+        id: 'vllm-eu-1b',
+        model: 'llama-3.2-1b',
+        kind: 'openai-compatible',
+        endpoint: { baseUrl: engine.baseUrl, concurrency: 4, firstTokenTimeoutMs: 5_000, idleTimeoutMs: 5_000 },
+      }),
+    ],
+    engineAdapter: {},
     nats: { configFile: join(DEPLOY, 'nats.conf'), serverEnv: { ...process.env, ...passwordEnv }, onOutput: (text) => void (serverLog += text) },
     natsUrlOf: (connection, url) => urlAs(userOf(connection), url),
     workerFaults: true,
@@ -63,6 +88,7 @@ afterAll(async () => {
   client?.close();
   for (const nc of opened) await nc.close();
   await system?.stop();
+  await engine?.close();
 });
 
 describe('NATS users of deploy/nats', () => {
@@ -105,6 +131,18 @@ describe('NATS users of deploy/nats', () => {
     expect(outcome).toBe(Outcome.OUTCOME_CANCELLED);
     await sleep(500);
     for (const user of USERS) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
+  });
+
+  it("lets the engine adapter serve a real engine's pool, and the scheduler end a request no other pool can take", async () => {
+    const served = await client.complete({ model: 'llama-3.2-1b', prompt: 'an engine pool', maxTokens: 8 });
+    expect(served).toMatchObject({ outcome: Outcome.OUTCOME_COMPLETED, text: 'from an engine' });
+    // A failure before the first token goes back to the scheduler (requests.replace), which finds no other 1B pool.
+    engine.answer({ kind: 'status', status: 503 });
+    await expect(client.complete({ model: 'llama-3.2-1b', prompt: 'the engine is down', maxTokens: 8 })).rejects.toMatchObject({
+      details: expect.stringMatching(/HTTP 503 before its first token.*; no other pool could take it/),
+    });
+    await sleep(500);
+    for (const user of ['engine-adapter', 'scheduler'] as const) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
   });
 
   it('lets only the operator send fault commands to the workers', async () => {

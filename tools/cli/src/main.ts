@@ -7,7 +7,7 @@ import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
-import { REPO_ROOT, SERVICES } from './stack.js';
+import { ENGINE_ADAPTER, REPO_ROOT, SERVICES } from './stack.js';
 import { up } from './up.js';
 
 const int = (value: string) => {
@@ -27,6 +27,7 @@ program
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--batch-port <port>', 'gRPC batch port', int, 50055)
   .option('--batch-http-port <port>', 'batch service HTTP port (admission forwards /v1/files and /v1/batches to it)', int, 8081)
+  .option('--pools <file>', 'pools file every service reads (pools of kind openai-compatible or provider also start the engine adapter)')
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
   .action((o) =>
     up({
@@ -37,13 +38,14 @@ program
       batchPort: o.batchPort,
       batchHttpPort: o.batchHttpPort,
       exitAfterFirstRequest: o.exitAfterFirstRequest,
+      poolsFile: o.pools,
     }),
   );
 
 program
   .command('build')
   .description('compile every service to services/<name>/dist/main.mjs (`up` does this itself; images run the bundles)')
-  .action(() => buildServices(REPO_ROOT, SERVICES));
+  .action(() => buildServices(REPO_ROOT, [...SERVICES, ENGINE_ADAPTER]));
 
 program
   .command('generate')

@@ -11,7 +11,9 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** Start order: answerers before askers, consumers before producers. */
 export const SERVICES = ['policy', 'billing', 'metering', 'worker-simulator', 'batcher', 'scheduler', 'admission', 'batch'] as const;
-export type ServiceName = (typeof SERVICES)[number];
+/** Started only when the pools file has pools of real engines (kind `openai-compatible` or `provider`). */
+export const ENGINE_ADAPTER = 'engine-adapter';
+export type ServiceName = (typeof SERVICES)[number] | typeof ENGINE_ADAPTER;
 
 /**
  * V8 heap settings for every service. Old space grows to at most twice the live heap before a
@@ -58,6 +60,8 @@ export interface StackOptions {
   readonly restart?: RestartPolicy | false;
   /** A service was started again after an exit; `child` is its new process. */
   readonly onRestart?: (name: ServiceName, child: ChildProcess, crashes: number) => void;
+  /** Services to run, in start order. Default `SERVICES`. */
+  readonly services?: readonly ServiceName[];
 }
 
 /**
@@ -74,7 +78,8 @@ export async function startStack(
   options: StackOptions = {},
 ): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
-  await buildServices(REPO_ROOT, SERVICES);
+  const services = options.services ?? SERVICES;
+  await buildServices(REPO_ROOT, services);
   const policy = options.restart === undefined ? DEFAULT_RESTART_POLICY : options.restart;
   const children = new Map<ServiceName, ChildProcess>();
   const logs = new Map<ServiceName, WriteStream>();
@@ -130,7 +135,7 @@ export async function startStack(
     return child;
   };
 
-  for (const name of SERVICES) {
+  for (const name of services) {
     logs.set(name, createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }));
     children.set(name, spawnService(name, 0));
   }

@@ -1,10 +1,11 @@
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
+import { loadPoolsFile, poolKind } from '@switchyard/config';
 import { batchServiceEnv } from './batch-env.js';
 import { ensureInfra, portOpen } from './infra.js';
 import { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js';
-import { REPO_ROOT, firstServedRequest, startStack } from './stack.js';
+import { ENGINE_ADAPTER, REPO_ROOT, SERVICES, firstServedRequest, startStack, type ServiceName } from './stack.js';
 
 export interface UpOptions {
   readonly admissionPort: number;
@@ -16,6 +17,8 @@ export interface UpOptions {
   readonly batchHttpPort: number;
   /** Stop after the first served request (for start-up measurements). */
   readonly exitAfterFirstRequest?: boolean;
+  /** The pools file every service reads. Default deploy/pools.yaml. */
+  readonly poolsFile?: string;
 }
 
 /**
@@ -28,6 +31,12 @@ export async function up(options: UpOptions): Promise<void> {
   for (const port of [options.admissionPort, options.policyPort, options.billingPort, options.httpPort, options.batchPort, options.batchHttpPort]) {
     if (await portOpen(port)) throw new Error(`port ${port} is taken: is Switchyard already running? Stop it, or pass other ports`);
   }
+  const poolsFile = resolve(options.poolsFile ?? join(REPO_ROOT, 'deploy', 'pools.yaml'));
+  // Read before anything starts, so a broken pools file is reported, not a crashing fleet.
+  const pools = loadPoolsFile(poolsFile);
+  const engines = pools.filter((p) => poolKind(p) !== 'simulated');
+  const services: ServiceName[] = engines.length > 0 ? [...SERVICES, ENGINE_ADAPTER] : [...SERVICES];
+  if (engines.length > 0) log(`pools of real engines (${engines.map((p) => p.id).join(', ')}): starting the engine adapter too`);
   const infra = await ensureInfra(REPO_ROOT, log);
   const existing = findLocalEnv(REPO_ROOT);
   const apiKey = (existing && readLocalEnv(existing).SWITCHYARD_API_KEY) || generateApiKey();
@@ -54,7 +63,7 @@ export async function up(options: UpOptions): Promise<void> {
     POLICY_LISTEN: `127.0.0.1:${options.policyPort}`,
     POLICY_ADDR: `127.0.0.1:${options.policyPort}`,
     BILLING_LISTEN: billingAddr,
-    POOLS_FILE: join(REPO_ROOT, 'deploy', 'pools.yaml'),
+    POOLS_FILE: poolsFile,
     ...batch.env,
     EXIT_WITH_PARENT: 'true',
   };
@@ -77,7 +86,7 @@ export async function up(options: UpOptions): Promise<void> {
         : 'not restarting';
       log(`${name} exited (code ${code}, signal ${signal}) after ${(exit.upForMs / 1000).toFixed(1)} s; ${again}; see .switchyard/logs/${name}.log`);
     },
-    { onRestart: (name, child) => log(`${name} restarted (pid ${child.pid})`) },
+    { onRestart: (name, child) => log(`${name} restarted (pid ${child.pid})`), services },
   ).catch(async (e: unknown) => {
     // The services did not compile: stop the servers this command started before giving up.
     await infra.stop();
