@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { poolsFileSchema, loadPoolsFile } from './pools.js';
 
@@ -8,6 +10,16 @@ describe('pools file', () => {
     expect(pools.length).toBeGreaterThanOrEqual(2);
     expect(pools[0]!.tiers).toEqual(['realtime', 'internal', 'batch']);
     expect(pools[0]!.slotsPerWorker).toBe(32);
+  });
+
+  it('keeps the commented-out provider example of deploy/pools.yaml valid once uncommented', () => {
+    const text = readFileSync(fileURLToPath(new URL('../../../deploy/pools.yaml', import.meta.url)), 'utf8');
+    const from = text.indexOf('  # - id: azure-eastus-oai-8b');
+    expect(from).toBeGreaterThan(0);
+    const uncommented = text.slice(0, from) + text.slice(from).replace(/^  # /gm, '  ');
+    const example = poolsFileSchema.parse(parse(uncommented)).pools.at(-1)!;
+    expect(example).toMatchObject({ id: 'azure-eastus-oai-8b', kind: 'provider', tokenPrices: { inputPerMillion: 0.3 } });
+    expect(example.pricePerGpuHour).toBeUndefined();
   });
 
   it('rejects duplicate ids and unknown GPUs with the field named', () => {
