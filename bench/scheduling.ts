@@ -37,9 +37,11 @@ const SPEED = Number(opts.speed);
 const LOAD = Number(opts.load);
 const POLICY_LIST = opts.policies!.split(',') as PolicyName[];
 
-const pool = (p: Omit<PoolSpec, 'tiers'> & Partial<Pick<PoolSpec, 'tiers'>>): PoolSpec => ({ tiers: ['realtime', 'internal', 'batch'], ...p });
+/** A GPU-hour pool: the report below prices the GPU time requests used. */
+type GpuPool = PoolSpec & { pricePerGpuHour: number };
+const pool = (p: Omit<GpuPool, 'tiers'> & Partial<Pick<PoolSpec, 'tiers'>>): GpuPool => ({ tiers: ['realtime', 'internal', 'batch'], ...p });
 /** Two providers, four regions, H100 and H200, 8B and 1B, on-demand / reserved / spot. */
-const FLEET: PoolSpec[] = [
+const FLEET: GpuPool[] = [
   pool({
     id: 'aws-useast1-h100-8b',
     provider: 'aws',

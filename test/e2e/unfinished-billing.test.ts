@@ -165,7 +165,7 @@ describe('unfinished work', () => {
       });
       expect(row).toMatchObject({ input_tokens: 0, output_tokens: 0, amount_micros: '0' });
       expect(row!.gpu_seconds).toBeGreaterThan(0);
-      expect(Number(row!.gpu_cost_micros)).toBe(Math.round((row!.gpu_seconds * POOL.pricePerGpuHour * 1e6) / 3600));
+      expect(Number(row!.gpu_cost_micros)).toBe(Math.round((row!.gpu_seconds * POOL.pricePerGpuHour! * 1e6) / 3600));
       expect(Number(row!.gpu_cost_micros)).toBeGreaterThan(0);
       // The pool's GPU cost account carries it.
       expect((await costOf()) - costBefore).toBeGreaterThanOrEqual(Number(row!.gpu_cost_micros));

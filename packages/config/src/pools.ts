@@ -47,6 +47,20 @@ export const endpointSchema = z
   })
   .strict();
 
+/**
+ * What a `provider` pool's upstream charges the platform, in currency units per million
+ * tokens (so also micros per token). Cached input defaults to the input price: not every
+ * provider discounts a cached prefix.
+ */
+export const tokenPricesSchema = z
+  .object({
+    inputPerMillion: z.number().nonnegative(),
+    /** Default: `inputPerMillion`. */
+    cachedInputPerMillion: z.number().nonnegative().optional(),
+    outputPerMillion: z.number().nonnegative(),
+  })
+  .strict();
+
 /** One GPU worker pool: where it runs, what it serves and what it costs. */
 export const poolSchema = z.object({
   id,
@@ -61,8 +75,18 @@ export const poolSchema = z.object({
   /** Simulated workers in this pool. */
   workers: z.number().int().min(1).max(256),
   capacityClass: z.enum(['reserved', 'on-demand', 'spot']),
-  /** Price of one GPU-hour in the currency unit. */
-  pricePerGpuHour: z.number().positive(),
+  /**
+   * Price of one GPU-hour in the currency unit. Required for `simulated` and
+   * `openai-compatible` pools (the platform pays for the GPUs, busy or idle); a `provider`
+   * pool leaves it out and sets `tokenPrices`.
+   */
+  pricePerGpuHour: z.number().positive().optional(),
+  /**
+   * What a `provider` pool costs the platform per token (see `tokenPricesSchema`). Required
+   * for `provider` pools, not allowed for the others: the platform pays a provider per token
+   * and its own GPUs per hour, never both for one pool.
+   */
+  tokenPrices: tokenPricesSchema.optional(),
   /** Tiers this pool may serve. Default: all. */
   tiers: z
     .array(z.enum(TIERS))
@@ -116,6 +140,33 @@ export const poolsFileSchema = z
           if (p.kind === 'simulated' && p.endpoint) {
             ctx.addIssue({ code: 'custom', path: ['endpoint'], message: `pool ${p.id} is simulated; an endpoint needs kind openai-compatible or provider` });
           }
+          if (p.kind === 'provider') {
+            if (!p.tokenPrices)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['tokenPrices'],
+                message: `pool ${p.id} is a provider pool, priced per token: set tokenPrices (inputPerMillion, outputPerMillion, optional cachedInputPerMillion)`,
+              });
+            if (p.pricePerGpuHour !== undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['pricePerGpuHour'],
+                message: `pool ${p.id} is a provider pool, priced per token: remove pricePerGpuHour (its GPUs are not the platform's)`,
+              });
+          } else {
+            if (p.pricePerGpuHour === undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['pricePerGpuHour'],
+                message: `pool ${p.id} of kind ${p.kind} runs on the platform's GPUs: set pricePerGpuHour`,
+              });
+            if (p.tokenPrices)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['tokenPrices'],
+                message: `pool ${p.id} of kind ${p.kind} is priced per GPU-hour: remove tokenPrices, or make it kind provider`,
+              });
+          }
         }),
       )
       .min(1),
@@ -129,6 +180,7 @@ export type PoolSpec = Omit<z.infer<typeof poolSchema>, 'kind'> & { readonly kin
 /** Who serves `pool`: its `kind`, `simulated` when unset. */
 export const poolKind = (pool: Pick<PoolSpec, 'kind'>): PoolKind => pool.kind ?? 'simulated';
 export type EndpointSpec = z.infer<typeof endpointSchema>;
+export type TokenPrices = z.infer<typeof tokenPricesSchema>;
 
 /** One engine (or provider endpoint) behind a pool: where its API and its metrics are. */
 export interface Upstream {

@@ -1,7 +1,11 @@
 import type { PoolSpec } from '@switchyard/config';
 import { encodeHeartbeat, heartbeatKey } from '@switchyard/contracts';
 
-/** One on-demand H100 pool of one 8B worker serving every tier; `overrides` change any field. */
+/**
+ * One on-demand H100 pool of one 8B worker serving every tier; `overrides` change any field.
+ * For a provider pool priced per token, pass `kind: 'provider'`, `tokenPrices` and
+ * `pricePerGpuHour: undefined` (token prices win either way; a pools file may not set both).
+ */
 export const testPool = (overrides: Partial<PoolSpec> & Pick<PoolSpec, 'id'>): PoolSpec => ({
   provider: 'aws',
   region: 'eu-west-1',

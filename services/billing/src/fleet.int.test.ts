@@ -24,6 +24,14 @@ const replicas: Billing[] = [];
 let client: BillingServiceClient;
 const ops = generateApiKey();
 const POOL = testPool({ id: 'p-fleet', workers: 2, pricePerGpuHour: 3.6 });
+/** A provider's deployment served by an engine adapter: priced per token, no GPUs of ours. */
+const PROVIDER = testPool({
+  id: 'p-oai',
+  kind: 'provider',
+  provider: 'azure-openai',
+  pricePerGpuHour: undefined,
+  tokenPrices: { inputPerMillion: 2.5, outputPerMillion: 10 },
+});
 
 beforeAll(async () => {
   [nats, pg] = await Promise.all([startNats(), startPostgres()]);
@@ -44,7 +52,7 @@ beforeAll(async () => {
       accrueEveryMs: 50,
       now: () => clock,
       keyring: createKeyring([{ tenant: 'ops', keyId: 'o', keyHash: hashApiKey(ops), operator: true }]),
-      pools: [POOL],
+      pools: [POOL, PROVIDER],
     });
     replicas.push(billing);
     const address = await billing.start();
@@ -68,6 +76,9 @@ describe('idle capacity', () => {
     for (let m = 0; m < 20; m++) {
       clock = HOUR0 + m * MINUTE + 30_000;
       const workers = m < 10 ? ['w1', 'w2'] : ['w1'];
+      // The adapter serving the provider pool heartbeats all along, before the GPU workers.
+      const adapter = idleHeartbeat(PROVIDER, 'a1', clock);
+      await kv.put(adapter.key, adapter.value);
       for (const w of workers) {
         const { key, value } = idleHeartbeat(POOL, w, clock);
         await kv.put(key, value);
@@ -76,9 +87,14 @@ describe('idle capacity', () => {
     }
     expect(await workerMinutes()).toBe(30);
 
-    // Requests used 450 GPU-s of it (a quarter).
+    // Requests used 450 GPU-s of it (a quarter); one more ran on the provider (no GPU time seen,
+    // 100 input tokens at 2.50 and 100 output at 10.00 per million: 1,250 micros).
+    const costs = new Map([
+      ['p-fleet', { provider: POOL.provider, capacityClass: POOL.capacityClass, pricePerGpuHour: POOL.pricePerGpuHour }],
+      ['p-oai', { provider: PROVIDER.provider, capacityClass: PROVIDER.capacityClass, tokenPrices: PROVIDER.tokenPrices }],
+    ]);
     await createLedgerPoster(sql).post(
-      Array.from({ length: 3 }, (_, i) =>
+      Array.from({ length: 4 }, (_, i) =>
         preparePosting(
           {
             usageId: `u-fleet-${i}`,
@@ -87,13 +103,13 @@ describe('idle capacity', () => {
             feature: '',
             model: 'llama-3.1-8b',
             tier: Tier.TIER_REALTIME,
-            pool: 'p-fleet',
+            pool: i < 3 ? 'p-fleet' : 'p-oai',
             usage: { inputTokens: 100, cachedInputTokens: 0, outputTokens: 100 },
-            gpuSeconds: 150,
+            gpuSeconds: i < 3 ? 150 : 0,
             recordedUnixMs: HOUR0 + i * MINUTE,
           },
           [DEFAULT_PRICE_BOOK],
-          new Map([['p-fleet', { provider: POOL.provider, capacityClass: POOL.capacityClass, pricePerGpuHour: POOL.pricePerGpuHour }]]),
+          costs,
         ),
       ),
     );
@@ -102,6 +118,7 @@ describe('idle capacity', () => {
     clock = HOUR0 + 60 * MINUTE + 60_000;
     await kv.delete('p-fleet.w1');
     await kv.delete('p-fleet.w2');
+    await kv.delete('p-oai.a1');
     const idle = async () =>
       sql<{ amount_micros: string; gpu_seconds: number; gpu_cost_micros: string }[]>`SELECT * FROM ledger_transactions WHERE kind = 'gpu_idle'`;
     expect(await idle()).toHaveLength(0);
@@ -114,6 +131,8 @@ describe('idle capacity', () => {
       provisioned: 1_800,
       cost: 1_800_000,
     });
+    // The provider pool was sampled too, but has no idle cost to accrue: the only accrual is the GPU pool's.
+    expect(Number((await sql<{ n: string }[]>`SELECT count(*) AS n FROM fleet_minutes WHERE pool = 'p-oai'`)[0]!.n)).toBeGreaterThan(0);
     // Both replicas accruing again, at once: still one transaction for the pool and hour.
     clock = HOUR0 + 70 * MINUTE;
     await Promise.all([...replicas, ...replicas].map((r) => r.accrue()));
@@ -122,6 +141,8 @@ describe('idle capacity', () => {
     expect(Number(idleAccount!.d)).toBe(1_350_000);
     const [payable] = await sql<{ c: string }[]>`SELECT credit_micros AS c FROM accounts WHERE id = ${accounts.gpuPayable(POOL.provider)}`;
     expect(Number(payable!.c)).toBe(1_800_000); // usage's GPU cost plus idle: what the fleet cost
+    const [tokens] = await sql<{ c: string }[]>`SELECT credit_micros AS c FROM accounts WHERE id = ${accounts.gpuPayable('azure-openai')}`;
+    expect(Number(tokens!.c)).toBe(1_250); // the tokens served, nothing for the idle minutes
 
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${ops}`);
@@ -137,6 +158,17 @@ describe('idle capacity', () => {
         provisionedCostMicros: 1_800_000,
         usedCostMicros: 450_000,
         idleCostMicros: 1_350_000,
+        costBasis: 'gpu-hour',
+      }),
+      expect.objectContaining({
+        pool: 'p-oai',
+        costBasis: 'per-token',
+        provisionedGpuSeconds: 0,
+        usedGpuSeconds: 0,
+        utilization: 0,
+        provisionedCostMicros: 0,
+        usedCostMicros: 1_250,
+        idleCostMicros: 0,
       }),
     ]);
     expect(report).toMatchObject({ utilization: 0.25, idleCostMicros: 1_350_000 });

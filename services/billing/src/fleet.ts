@@ -1,9 +1,10 @@
 import { watchHeartbeats, type HeartbeatWatch, type KV } from '@switchyard/bus';
+import { poolCostModel, type PoolCostModel } from '@switchyard/config';
 import { retryConflicts } from '@switchyard/db';
 import type { Period } from '@switchyard/pricing';
 import type { Logger } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
-import { idleAccrual, provisionedNow } from './domain/fleet.js';
+import { accruesIdleCost, idleAccrual, provisionedNow } from './domain/fleet.js';
 import { accounts, type PoolCost } from './domain/posting.js';
 
 const HOUR = 3_600_000;
@@ -33,7 +34,7 @@ export const idleExternalId = (pool: string, hourMs: number) => `gpu-idle:${pool
  * minute once), and after each hour closes posts the idle part of every pool's provisioned
  * cost (provisioned minus the GPU cost its usage already accrued) as one `gpu_idle`
  * transaction per pool and hour, named by both: debit the pool's idle GPU cost, credit the
- * provider's payable.
+ * provider's payable. Per-token pools have no idle cost and are never accrued.
  */
 export function createFleetAccrual(deps: FleetAccrualDeps) {
   let watch: HeartbeatWatch | undefined;
@@ -60,7 +61,10 @@ export function createFleetAccrual(deps: FleetAccrualDeps) {
       SELECT pool, (floor(extract(epoch FROM minute) / 3600) * 3600000)::int8 AS hour_ms, count(*) AS worker_minutes
         FROM fleet_minutes WHERE minute >= ${new Date(since)} AND minute < ${new Date(cutoff)}
        GROUP BY 1, 2`;
-    const priced = hours.filter((h) => deps.pools.has(h.pool));
+    const priced = hours.filter((h) => {
+      const pool = deps.pools.get(h.pool);
+      return pool !== undefined && accruesIdleCost(poolCostModel({ ...pool, id: h.pool }));
+    });
     if (!priced.length) return 0;
     const ids = priced.map((h) => idleExternalId(h.pool, Number(h.hour_ms)));
     const done = new Set(
@@ -85,7 +89,7 @@ export function createFleetAccrual(deps: FleetAccrualDeps) {
         workerMinutes: Number(h.worker_minutes),
         usedGpuSeconds: u?.gpu_seconds ?? 0,
         usedCostMicros: Number(u?.cost ?? 0),
-        pricePerGpuHour: pool.pricePerGpuHour,
+        cost: poolCostModel({ ...pool, id: h.pool }),
       });
       return { pool: h.pool, provider: pool.provider, hourMs: Number(h.hour_ms), workerMinutes: Number(h.worker_minutes), ...a };
     });
@@ -160,12 +164,17 @@ export interface PoolMonth {
   readonly provisionedCostMicros: number;
   readonly usedCostMicros: number;
   readonly idleCostMicros: number;
+  /** `gpu-hour` or `per-token` (see `poolCostModel`); empty for a pool not in the pools file. */
+  readonly costBasis: string;
 }
+
+const UNPRICED: PoolCostModel = { kind: 'gpu-hour', pricePerGpuHour: 0 };
 
 /**
  * Each pool's month: GPU time provisioned (sampled worker-minutes) against GPU time used by
  * requests (posted usage), the provisioned cost at the pool's price, the usage's GPU cost,
- * and the idle cost accrued into the ledger for the month's closed hours.
+ * and the idle cost accrued into the ledger for the month's closed hours. A per-token pool
+ * shows what its tokens cost as used, and nothing provisioned or idle.
  */
 export async function fleetReport(sql: Sql, pools: ReadonlyMap<string, PoolCost>, period: Period): Promise<PoolMonth[]> {
   const [start, end] = [new Date(period.startMs), new Date(period.endMs)];
@@ -184,12 +193,13 @@ export async function fleetReport(sql: Sql, pools: ReadonlyMap<string, PoolCost>
   return ids.map((id) => {
     const pool = pools.get(id);
     const u = usage.get(id);
+    const cost = pool ? poolCostModel({ ...pool, id }) : UNPRICED;
     const a = idleAccrual({
       pool: id,
       workerMinutes: minutes.get(id) ?? 0,
       usedGpuSeconds: u?.gpu_seconds ?? 0,
       usedCostMicros: Number(u?.cost ?? 0),
-      pricePerGpuHour: pool?.pricePerGpuHour ?? 0,
+      cost,
     });
     return {
       pool: id,
@@ -201,6 +211,7 @@ export async function fleetReport(sql: Sql, pools: ReadonlyMap<string, PoolCost>
       provisionedCostMicros: a.provisionedCostMicros,
       usedCostMicros: Number(u?.cost ?? 0),
       idleCostMicros: Number(u?.idle ?? 0),
+      costBasis: pool ? cost.kind : '',
     };
   });
 }

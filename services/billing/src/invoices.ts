@@ -5,7 +5,8 @@ import { buildInvoice, type InvoiceAggregate } from './domain/invoice.js';
 import { prepaidCredit } from './ledger.js';
 
 /**
- * Usage transactions minus reversals of a tenant's month, summed per invoice line. A request
+ * Usage transactions minus reversals of a tenant's month, summed per invoice line (rows from
+ * before cost_basis existed were all costed per GPU-hour). A request
  * is an attempt the tenant was billed tokens for: a crashed attempt (no tokens billed, its GPU
  * time still in the line's cost) does not dilute the cost per request.
  */
@@ -17,6 +18,7 @@ export async function invoiceAggregates(sql: Sql, tenant: string, period: Period
       feature: string;
       price_version: string;
       capacity_class: string;
+      cost_basis: string;
       requests: string;
       input: string;
       cached: string;
@@ -27,20 +29,21 @@ export async function invoiceAggregates(sql: Sql, tenant: string, period: Period
       pools: string[];
     }[]
   >`
-    SELECT model, tier, feature, price_version, coalesce(capacity_class, '') AS capacity_class,
+    SELECT model, tier, feature, price_version, coalesce(capacity_class, '') AS capacity_class, coalesce(cost_basis, 'gpu-hour') AS cost_basis,
            coalesce(sum(s) FILTER (WHERE input_tokens + output_tokens > 0), 0) AS requests, sum(s * input_tokens) AS input, sum(s * cached_input_tokens) AS cached,
            sum(s * output_tokens) AS output, sum(s * gpu_seconds)::float8 AS gpu_seconds,
            sum(s * amount_micros) AS amount, sum(gpu_cost_micros) AS gpu_cost, array_agg(DISTINCT pool) AS pools
       FROM (SELECT *, CASE kind WHEN 'reversal' THEN -1 ELSE 1 END AS s FROM ledger_transactions
              WHERE tenant = ${tenant} AND kind IN ('usage', 'reversal')
                AND recorded_at >= ${new Date(period.startMs)} AND recorded_at < ${new Date(period.endMs)}) t
-     GROUP BY 1, 2, 3, 4, 5`;
+     GROUP BY 1, 2, 3, 4, 5, 6`;
   return rows.map((r) => ({
     model: r.model,
     tier: r.tier,
     feature: r.feature,
     priceVersion: r.price_version,
     capacityClass: r.capacity_class,
+    costBasis: r.cost_basis,
     requests: Number(r.requests),
     inputTokens: Number(r.input),
     cachedInputTokens: Number(r.cached),

@@ -61,7 +61,7 @@ export function createLedgerPoster(sql: Sql) {
       const inserted = await tx<{ id: string; usage_id: string }[]>`
         INSERT INTO ledger_transactions (kind, usage_id, request_id, tenant, feature, model, tier, pool,
           input_tokens, cached_input_tokens, output_tokens, gpu_seconds, price_version, price_effective_from,
-          capacity_class, amount_micros, gpu_cost_micros, recorded_at)
+          capacity_class, amount_micros, gpu_cost_micros, recorded_at, cost_basis)
         SELECT 'usage', * FROM unnest(
           ${col((p) => p.usage.usageId)}::text[], ${col((p) => p.usage.requestId)}::text[], ${col((p) => p.usage.tenant)}::text[],
           ${col((p) => p.usage.feature)}::text[], ${col((p) => p.usage.model)}::text[], ${col((p) => p.tier)}::text[],
@@ -69,7 +69,8 @@ export function createLedgerPoster(sql: Sql) {
           ${col((p) => p.usage.usage?.cachedInputTokens ?? 0)}::int4[], ${col((p) => p.usage.usage?.outputTokens ?? 0)}::int4[],
           ${col((p) => p.usage.gpuSeconds)}::float8[], ${col((p) => p.priceVersion)}::text[],
           ${col((p) => iso(p.priceEffectiveFromMs))}::timestamptz[], ${col((p) => p.capacityClass)}::text[],
-          ${col((p) => p.amountMicros)}::int8[], ${col((p) => p.gpuCostMicros)}::int8[], ${col((p) => iso(p.usage.recordedUnixMs))}::timestamptz[])
+          ${col((p) => p.amountMicros)}::int8[], ${col((p) => p.gpuCostMicros)}::int8[], ${col((p) => iso(p.usage.recordedUnixMs))}::timestamptz[],
+          ${col((p) => p.costBasis)}::text[])
         ON CONFLICT (usage_id) DO NOTHING
         RETURNING id, usage_id`;
       const posted = new Set(inserted.map((r) => r.usage_id));

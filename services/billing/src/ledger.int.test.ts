@@ -1,13 +1,16 @@
 import { Tier, type BillableUsage } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
+import { DEFAULT_PRICE_BOOK, parsePeriod, priceUsage } from '@switchyard/pricing';
 import { startPostgres, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadInvoice } from './invoices.js';
 import { addCredit, reverseUsage, tenantBalances } from './ledger.js';
 import { createLedgerPoster } from './ledger-posting.js';
 import { migrate } from './migrate.js';
+import { reconcileLedger } from './reconcile-job.js';
 import { addPriceVersion, loadCatalog, seedCatalog } from './price-versions.js';
 import { accounts, preparePosting, type PoolCost } from './domain/posting.js';
+import { indexReservations } from './domain/reservation.js';
 
 let pg: TestServer;
 let sql: Sql;
@@ -15,7 +18,7 @@ let sql: Sql;
 beforeAll(async () => {
   pg = await startPostgres();
   sql = postgres(pg.url, { max: 8, onnotice: () => {} });
-  expect(await migrate(sql)).toEqual(['001_ledger.sql', '002_accounts_prices_budgets.sql', '003_credit_reservations_fleet.sql']);
+  expect(await migrate(sql)).toEqual(['001_ledger.sql', '002_accounts_prices_budgets.sql', '003_credit_reservations_fleet.sql', '004_cost_basis.sql']);
   expect(await migrate(sql)).toEqual([]);
 });
 afterAll(async () => {
@@ -158,5 +161,70 @@ describe('ledger', () => {
     expect(b).toMatchObject({ duplicate: true, transactionId: a.transactionId, prepaidCreditMicros: 5_000_000 });
     await expect(addCredit(sql, { tenant: 'prepay-co', amountMicros: 1, reference: 'pay-1' })).rejects.toThrow(/another amount/);
     expect(await tenantBalances(sql, 'prepay-co')).toEqual([{ account: accounts.prepaid('prepay-co'), balanceMicros: -5_000_000 }]);
+  });
+
+  it('costs usage spilled to a provider pool per token, balances the ledger, and invoices it on its own line', async () => {
+    // spill-co reserved a GPU of own-h100; when it was saturated, a request spilled to an Azure
+    // OpenAI deployment priced 2.50 / 1.25 cached / 10.00 per million tokens.
+    const pools = new Map<string, PoolCost>([
+      ['own-h100', { provider: 'aws', capacityClass: 'reserved', pricePerGpuHour: 3.6 }],
+      [
+        'azure-oai',
+        { provider: 'azure-openai', capacityClass: 'on-demand', tokenPrices: { inputPerMillion: 2.5, cachedInputPerMillion: 1.25, outputPerMillion: 10 } },
+      ],
+    ]);
+    const held = indexReservations([
+      {
+        id: 'spill-res',
+        tenant: 'spill-co',
+        pools: ['own-h100'],
+        model: 'llama-3.1-8b',
+        gpus: 1,
+        startMs: Date.UTC(2030, 0, 1),
+        endMs: Date.UTC(2030, 1, 1),
+        feePerGpuHourMicros: 4_500_000,
+        priceVersion: 'v1',
+      },
+    ]);
+    const spill = (id: string, pool: string, over: Partial<BillableUsage> = {}) =>
+      preparePosting(usage(id, { tenant: 'spill-co', pool, ...over }), [DEFAULT_PRICE_BOOK], pools, held);
+    const postedFrom = Date.now();
+    await createLedgerPoster(sql).post([
+      spill('u-spill-r1', 'own-h100'),
+      spill('u-spill-r2', 'own-h100'),
+      spill('u-spill-p1', 'azure-oai', { gpuSeconds: 0, usage: { inputTokens: 1_200, cachedInputTokens: 200, outputTokens: 300 } }),
+    ]);
+
+    // 1,000 x 2.50 + 200 x 1.25 + 300 x 10.00 micros, owed to the provider.
+    const tokenCost = 2_500 + 250 + 3_000;
+    const balance = async (id: string) =>
+      (await sql<{ d: string; c: string }[]>`SELECT debit_micros AS d, credit_micros AS c FROM accounts WHERE id = ${id}`)[0];
+    expect(await balance(accounts.gpuCost('azure-oai'))).toEqual({ d: String(tokenCost), c: '0' });
+    expect(await balance(accounts.gpuPayable('azure-openai'))).toEqual({ d: '0', c: String(tokenCost) });
+    expect(await balance(accounts.gpuCost('own-h100'))).toEqual({ d: '1000', c: '0' }); // 2 x 0.5 GPU-s at 3.60 per GPU-hour
+    const rows = await sql<{ usage_id: string; cost_basis: string; gpu_cost_micros: string }[]>`
+      SELECT usage_id, cost_basis, gpu_cost_micros FROM ledger_transactions WHERE tenant = 'spill-co' ORDER BY usage_id`;
+    expect(rows.map((r) => [r.usage_id, r.cost_basis, Number(r.gpu_cost_micros)])).toEqual([
+      ['u-spill-p1', 'per-token', tokenCost],
+      ['u-spill-r1', 'gpu-hour', 500],
+      ['u-spill-r2', 'gpu-hour', 500],
+    ]);
+
+    const report = await reconcileLedger(sql, { startMs: postedFrom, endMs: Date.now(), books: new Map([['v1', DEFAULT_PRICE_BOOK]]) });
+    expect(report).toMatchObject({ gpuCost: [], unbalanced: [], amountMismatches: [], repriced: [], accounts: [] });
+    expect(report.trialBalance.debitMicros).toBe(report.trialBalance.creditMicros);
+
+    const invoice = await loadInvoice(sql, {
+      tenant: 'spill-co',
+      period: parsePeriod('2030-01')!,
+      books: new Map([['v1', DEFAULT_PRICE_BOOK]]),
+      currency: 'USD',
+      nowMs: Date.UTC(2030, 0, 20),
+    });
+    expect(invoice.lines.map((l) => [l.capacityClass, l.costBasis, l.pools, l.requests, l.gpuCostMicros])).toEqual([
+      ['on-demand', 'per-token', ['azure-oai'], 1, tokenCost],
+      ['reserved', 'gpu-hour', ['own-h100'], 2, 1_000],
+    ]);
+    expect(invoice.gpuCostMicros).toBe(tokenCost + 1_000);
   });
 });

@@ -62,9 +62,9 @@ export async function reverseUsage(sql: Sql, usageId: string, memo: string): Pro
     if (!original) throw new DomainError('NOT_FOUND', `usage ${usageId} is not in the ledger`);
     const [reversal] = await tx<{ id: string }[]>`
       INSERT INTO ledger_transactions (kind, reverses, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens,
-        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, gpu_cost_micros, recorded_at, memo)
+        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, gpu_cost_micros, recorded_at, memo, cost_basis)
       SELECT 'reversal', id, request_id, tenant, feature, model, tier, pool, input_tokens, cached_input_tokens,
-        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, 0, recorded_at, ${memo}
+        output_tokens, gpu_seconds, price_version, price_effective_from, capacity_class, amount_micros, 0, recorded_at, ${memo}, cost_basis
         FROM ledger_transactions WHERE id = ${original.id}
       ON CONFLICT (reverses) WHERE reverses IS NOT NULL DO NOTHING
       RETURNING id`;

@@ -71,7 +71,10 @@ const HOUR = 3_600_000;
 export function createBilling(deps: BillingDeps) {
   const now = deps.now ?? Date.now;
   const poolCosts = new Map<string, PoolCost>(
-    (deps.pools ?? []).map((p) => [p.id, { provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour }]),
+    (deps.pools ?? []).map((p) => [
+      p.id,
+      { id: p.id, provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour, tokenPrices: p.tokenPrices },
+    ]),
   );
   const ledger = createLedgerPoster(deps.sql);
   const fleet = createFleetAccrual({

@@ -1,9 +1,9 @@
-import { BudgetLevel, Tier, type InvoiceLine } from '@switchyard/contracts';
+import { BudgetLevel, InvoiceStatus, Tier, type Invoice, type InvoiceLine } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { featureTotals, formatBalance, formatBudget } from './finops-format.js';
+import { featureTotals, formatBalance, formatBudget, formatInvoice } from './finops-format.js';
 import { table } from './table.js';
 
-const line = (feature: string, requests: number, amountMicros: number, gpuCostMicros: number): InvoiceLine => ({
+const line = (feature: string, requests: number, amountMicros: number, gpuCostMicros: number, costBasis = 'gpu-hour'): InvoiceLine => ({
   model: 'llama-3.1-8b',
   tier: Tier.TIER_REALTIME,
   feature,
@@ -25,6 +25,7 @@ const line = (feature: string, requests: number, amountMicros: number, gpuCostMi
   outputPer1kMicros: 0,
   discount: 0,
   capacityClass: 'on-demand',
+  costBasis,
 });
 
 describe('featureTotals', () => {
@@ -63,5 +64,37 @@ describe('formats', () => {
   it('shows prepaid credit held as the positive amount the credit balance stands for', () => {
     const out = formatBalance({ tenant: 'acme', currency: 'USD', balances: [{ account: 'tenant:acme:prepaid', balanceMicros: -2_000_000 }] });
     expect(out).toMatch(/tenant:acme:prepaid\s+-2000000\s+-2\.000000\s+prepaid credit held: 2000000 µ/);
+  });
+
+  it('says how each invoice line was costed: GPU-hours of the platform or tokens of a provider', () => {
+    const lines = [{ ...line('chat', 10, 1_120, 1_000), capacityClass: 'reserved' }, line('chat', 4, 1_120, 5_330, 'per-token'), line('chat', 1, 1, 1, '')];
+    const inv: Invoice = {
+      tenant: 'acme',
+      period: '2030-04',
+      currency: 'USD',
+      periodStartUnixMs: 0,
+      periodEndUnixMs: 1,
+      status: InvoiceStatus.INVOICE_STATUS_DRAFT,
+      lines,
+      requests: 15,
+      totalTokens: 0,
+      amountMicros: 2_241,
+      gpuCostMicros: 6_331,
+      marginMicros: 0,
+      marginRatio: 0,
+      costPerRequestMicros: 0,
+      costPer1kTokensMicros: 0,
+      prepaidCreditMicros: 0,
+      amountDueMicros: 0,
+      generatedUnixMs: 0,
+      creditAppliedMicros: 0,
+      reservationFeeMicros: 0,
+    };
+    const out = formatInvoice(inv);
+    expect(out).toMatch(/^model .*gpu cost µ\s+cost by\s+margin/m);
+    expect(out).toMatch(/reserved\s+10 .*1120\s+1000\s+gpu-hour\s/);
+    expect(out).toMatch(/on-demand\s+4 .*1120\s+5330\s+per-token\s/);
+    // Billing from before provider pools sends no basis: its costs were GPU-hours.
+    expect(out).toMatch(/on-demand\s+1 .*\s1\s+1\s+gpu-hour\s/);
   });
 });

@@ -72,7 +72,12 @@ export function featureTotals(lines: readonly InvoiceLine[]): Map<string, Featur
 
 const per = (a: number, b: number) => (b > 0 ? a / b : 0);
 
-/** `switchyard invoice`: lines, totals per feature and for the month, prepaid credit and what is due. */
+/**
+ * `switchyard invoice`: lines, totals per feature and for the month, prepaid credit and what is
+ * due. A line's "cost by" says how its GPU cost was computed: `gpu-hour` (GPU time of the
+ * platform's pools) or `per-token` (tokens a provider pool charged for); billing from before
+ * provider pools sends none, which meant GPU-hours.
+ */
 export function formatInvoice(inv: Invoice): string {
   const c = inv.currency;
   const status = inv.status === InvoiceStatus.INVOICE_STATUS_FINAL ? 'final' : inv.status === InvoiceStatus.INVOICE_STATUS_DRAFT ? 'draft' : 'unknown status';
@@ -94,6 +99,7 @@ export function formatInvoice(inv: Invoice): string {
         'gpu s',
         'amount µ',
         'gpu cost µ',
+        'cost by',
         'margin',
         'µ/request',
         'µ/1K tok',
@@ -113,6 +119,7 @@ export function formatInvoice(inv: Invoice): string {
         num(l.gpuSeconds, 1),
         num(l.amountMicros),
         num(l.gpuCostMicros),
+        l.costBasis || 'gpu-hour',
         pct(l.marginRatio),
         num(l.costPerRequestMicros, 1),
         num(l.costPer1kTokensMicros, 1),

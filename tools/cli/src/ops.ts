@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { connectBus, openBucket, type KV, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile, type PoolSpec } from '@switchyard/config';
-import { PoolHealth, buckets, parseHeartbeat, routesKeys, subjects, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
+import { PoolHealth, buckets, parseHeartbeat, routesKeys, subjects, type PoolStatus, type WorkerFaultReply, type WorkerHeartbeat } from '@switchyard/contracts';
 import { modelRoute, poolStates, poolStatus, poolVersion, readDrains, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
 import { REPO_ROOT } from './stack.js';
 import { table } from './table.js';
@@ -42,11 +42,21 @@ const HEALTH: Record<number, string> = {
   [PoolHealth.POOL_HEALTH_DRAINED]: 'drained',
 };
 
+/**
+ * What a pool costs the platform, in one cell: `$4.10/GPU-h`, or for a provider's per-token
+ * pool its input / cached input / output prices per million tokens (`$2.50/$1.25/$10.00 per M tok`).
+ */
+export function priceLabel(s: Pick<PoolStatus, 'costBasis' | 'pricePerGpuHour' | 'inputPerMillion' | 'cachedInputPerMillion' | 'outputPerMillion'>): string {
+  if (s.costBasis === 'per-token')
+    return `$${s.inputPerMillion.toFixed(2)}/$${s.cachedInputPerMillion.toFixed(2)}/$${s.outputPerMillion.toFixed(2)} per M tok (in/cached/out)`;
+  return `$${s.pricePerGpuHour.toFixed(2)}/GPU-h`;
+}
+
 /** `switchyard pools`: every pool of the pools file with its live state, as a table. */
 export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
   const states = poolStates(await heartbeats(b.pools), nowMs, { staleMs: 3_000 });
   const drained = await readDrains(b.routes);
-  const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', '$/GPU-h', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
+  const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', 'price', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
   for (const p of pools) {
     const s = poolStatus(p, states.get(p.id), drained.get(p.id), 0);
     rows.push([
@@ -56,7 +66,7 @@ export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: n
       s.gpu,
       s.version,
       s.capacityClass,
-      s.pricePerGpuHour.toFixed(2),
+      priceLabel(s),
       `${s.healthyWorkers}/${s.workers}`,
       String(s.running),
       String(s.waiting),

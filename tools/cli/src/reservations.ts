@@ -91,26 +91,35 @@ export function formatReservations(reservations: readonly Reservation[]): string
   ]);
 }
 
-/** The fleet report as a table: per pool GPU-hours provisioned and used, utilisation and idle cost. */
+/**
+ * The fleet report as a table: per pool GPU-hours provisioned and used, utilisation and idle
+ * cost. A per-token (provider) pool provisions no GPUs of the platform's, so those columns
+ * read "-" and only what its tokens cost ("used") is shown.
+ */
 export function formatFleetReport(r: GetFleetReportResponse): string {
   const h = (s: number) => (s / 3600).toFixed(1);
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   return [
     `fleet ${r.period} (${r.currency})`,
     table([
-      ['pool', 'provider', 'class', 'GPU-h provisioned', 'GPU-h used', 'utilisation', 'provisioned', 'used', 'idle accrued'],
-      ...r.pools.map((p) => [
-        p.pool,
-        p.provider,
-        p.capacityClass,
-        h(p.provisionedGpuSeconds),
-        h(p.usedGpuSeconds),
-        pct(p.utilization),
-        money(p.provisionedCostMicros),
-        money(p.usedCostMicros),
-        money(p.idleCostMicros),
-      ]),
-      ['total', '', '', h(r.provisionedGpuSeconds), h(r.usedGpuSeconds), pct(r.utilization), '', '', money(r.idleCostMicros)],
+      ['pool', 'provider', 'class', 'priced', 'GPU-h provisioned', 'GPU-h used', 'utilisation', 'provisioned', 'used', 'idle accrued'],
+      ...r.pools.map((p) =>
+        p.costBasis === 'per-token'
+          ? [p.pool, p.provider, p.capacityClass, 'per-token', '-', '-', '-', '-', money(p.usedCostMicros), '-']
+          : [
+              p.pool,
+              p.provider,
+              p.capacityClass,
+              p.costBasis ? 'per GPU-h' : '-',
+              h(p.provisionedGpuSeconds),
+              h(p.usedGpuSeconds),
+              pct(p.utilization),
+              money(p.provisionedCostMicros),
+              money(p.usedCostMicros),
+              money(p.idleCostMicros),
+            ],
+      ),
+      ['total', '', '', '', h(r.provisionedGpuSeconds), h(r.usedGpuSeconds), pct(r.utilization), '', '', money(r.idleCostMicros)],
     ]),
   ].join('\n');
 }

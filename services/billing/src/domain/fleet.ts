@@ -1,3 +1,4 @@
+import type { PoolCostModel } from '@switchyard/config';
 import type { WorkerHeartbeat } from '@switchyard/contracts';
 
 const MINUTE = 60_000;
@@ -33,8 +34,8 @@ export interface PoolHourQuantities {
   readonly usedGpuSeconds: number;
   /** GPU cost of that usage, as posted. */
   readonly usedCostMicros: number;
-  /** Currency units per GPU-hour. */
-  readonly pricePerGpuHour: number;
+  /** How the pool costs the platform (`poolCostModel`). */
+  readonly cost: PoolCostModel;
 }
 
 export interface IdleAccrual {
@@ -47,14 +48,25 @@ export interface IdleAccrual {
   readonly utilization: number;
 }
 
+const NOTHING_PROVISIONED: IdleAccrual = { provisionedGpuSeconds: 0, provisionedCostMicros: 0, idleGpuSeconds: 0, idleCostMicros: 0, utilization: 0 };
+
+/**
+ * Whether a pool has provisioned GPUs whose idle time costs the platform: a GPU-hour pool
+ * does; a per-token pool does not (its heartbeats are adapter processes, not GPUs, and its
+ * provider bills only the tokens it served).
+ */
+export const accruesIdleCost = (cost: PoolCostModel): boolean => cost.kind === 'gpu-hour';
+
 /**
  * The idle part of a pool's provisioned GPU time: usage already accrues its own GPU cost,
  * so only the provisioned cost beyond it is accrued as idle, and usage plus idle equals what
- * the fleet cost (one worker is one GPU, each minute with a live heartbeat counts).
+ * the fleet cost (one worker is one GPU, each minute with a live heartbeat counts). A
+ * per-token pool provisions nothing, so all of it is 0.
  */
 export function idleAccrual(q: PoolHourQuantities): IdleAccrual {
+  if (q.cost.kind !== 'gpu-hour') return NOTHING_PROVISIONED;
   const provisionedGpuSeconds = q.workerMinutes * 60;
-  const provisionedCostMicros = Math.round(q.workerMinutes * ((q.pricePerGpuHour * 1e6) / 60));
+  const provisionedCostMicros = Math.round(q.workerMinutes * ((q.cost.pricePerGpuHour * 1e6) / 60));
   return {
     provisionedGpuSeconds,
     provisionedCostMicros,

@@ -84,4 +84,29 @@ describe('buildInvoice', () => {
     });
     expect(invoice).toMatchObject({ status: InvoiceStatus.INVOICE_STATUS_FINAL, amountDueMicros: 0 });
   });
+
+  it('shows reserved usage on GPUs and usage spilled to a provider on their own lines, each costed its own way', () => {
+    // acme's reserved pool saturated: 10 requests ran on its GPUs at the reserved rate, 4 spilled
+    // to an Azure OpenAI deployment (on demand, priced per token), 2 ran on a shared GPU pool.
+    const invoice = buildInvoice({
+      tenant: 'acme',
+      period,
+      currency: 'USD',
+      books,
+      prepaidCreditMicros: 0,
+      nowMs: period.startMs,
+      aggregates: [
+        agg({ capacityClass: 'reserved', costBasis: 'gpu-hour', amountMicros: 1_120, gpuCostMicros: 1_000, pools: ['acme-h100'] }),
+        agg({ requests: 4, gpuSeconds: 0, amountMicros: 1_120, gpuCostMicros: 5_330, costBasis: 'per-token', pools: ['azure-oai'] }),
+        agg({ requests: 2, amountMicros: 560, gpuCostMicros: 200, pools: ['shared-h100'] }),
+      ],
+    });
+    expect(invoice.lines.map((l) => [l.capacityClass, l.costBasis, l.pools, l.gpuCostMicros, l.discount])).toEqual([
+      ['on-demand', 'gpu-hour', ['shared-h100'], 200, 0],
+      ['on-demand', 'per-token', ['azure-oai'], 5_330, 0],
+      ['reserved', 'gpu-hour', ['acme-h100'], 1_000, 0.6],
+    ]);
+    expect(invoice.lines[1]).toMatchObject({ gpuSeconds: 0, marginMicros: 1_120 - 5_330 });
+    expect(invoice).toMatchObject({ gpuCostMicros: 1_000 + 5_330 + 200, amountMicros: 1_120 + 1_120 + 560 });
+  });
 });

@@ -1,13 +1,22 @@
 import { InvoiceStatus, tierFromText, type Invoice, type InvoiceLine } from '@switchyard/contracts';
 import { discountFor, type Period, type PriceBook } from '@switchyard/pricing';
 
-/** Usage of a tenant in a period summed per model, tier, feature, price version and capacity class (net of reversals). */
+/**
+ * Usage of a tenant in a period summed per model, tier, feature, price version, capacity
+ * class and cost basis (net of reversals).
+ */
 export interface InvoiceAggregate {
   readonly model: string;
   readonly tier: string;
   readonly feature: string;
   readonly priceVersion: string;
   readonly capacityClass: string;
+  /**
+   * How the line's GPU cost was computed (`gpu-hour` or `per-token`): an on-demand GPU pool
+   * and an on-demand provider pool share a capacity class, and a line mixing the two would
+   * have a cost no single price explains. Default `gpu-hour`.
+   */
+  readonly costBasis?: string;
   readonly requests: number;
   readonly inputTokens: number;
   readonly cachedInputTokens: number;
@@ -64,16 +73,18 @@ function line(a: InvoiceAggregate, books: ReadonlyMap<string, PriceBook>): Invoi
     outputPer1kMicros: unit?.outputPer1k ?? 0,
     discount: book ? discountFor({ tier, model: a.model }, book, { capacityClass: a.capacityClass }) : 0,
     capacityClass: a.capacityClass,
+    costBasis: a.costBasis || 'gpu-hour',
   };
 }
 
-const lineKey = (l: InvoiceLine) => [l.model, String(l.tier), l.feature, l.priceVersion, l.capacityClass].join('\u0000');
+const lineKey = (l: InvoiceLine) => [l.model, String(l.tier), l.feature, l.priceVersion, l.capacityClass, l.costBasis].join('\u0000');
 
 /**
- * The invoice of one tenant and month: a line per model, tier, feature, price version and
- * capacity class, with cost per request, per 1K tokens (input + output) and the margin over
- * the GPU cost of the pools that served it, the month's reservation fees, and the prepaid
- * credit that paid its charges. Final once the period has ended.
+ * The invoice of one tenant and month: a line per model, tier, feature, price version,
+ * capacity class and cost basis, with cost per request, per 1K tokens (input + output) and
+ * the margin over what the pools that served it cost (GPU time, or a provider's tokens), the
+ * month's reservation fees, and the prepaid credit that paid its charges. Final once the
+ * period has ended.
  */
 export function buildInvoice(input: InvoiceInput): Invoice {
   const lines = input.aggregates

@@ -67,6 +67,45 @@ describe('preparePosting', () => {
   });
 });
 
+describe('serving cost on a per-token pool', () => {
+  // A provider's deployment: 2.50 per million input tokens, 1.25 cached, 10.00 output (micros per token).
+  const withProvider = new Map<string, PoolCost>([
+    ...pools,
+    ['azure-oai', { provider: 'azure', capacityClass: 'on-demand', tokenPrices: { inputPerMillion: 2.5, cachedInputPerMillion: 1.25, outputPerMillion: 10 } }],
+  ]);
+  const spilled = usage({ usageId: 'u-spill', pool: 'azure-oai', gpuSeconds: 0, usage: { inputTokens: 1_000, cachedInputTokens: 400, outputTokens: 333 } });
+
+  it('costs the tokens at the provider prices, cached input at the cached price, rounded once', () => {
+    // 600 x 2.5 + 400 x 1.25 + 333 x 10 = 1500 + 500 + 3330 micros; the adapter reports no GPU time.
+    expect(preparePosting(spilled, [DEFAULT_PRICE_BOOK], withProvider, held)).toMatchObject({
+      gpuCostMicros: 5_330,
+      costBasis: 'per-token',
+      provider: 'azure',
+      capacityClass: 'on-demand',
+    });
+    const odd = usage({ pool: 'azure-oai', gpuSeconds: 0, usage: { inputTokens: 1, cachedInputTokens: 1, outputTokens: 0 } });
+    expect(preparePosting(odd, [DEFAULT_PRICE_BOOK], withProvider).gpuCostMicros).toBe(1);
+  });
+
+  it("charges the tenant from the price book as on any pool, and keeps the GPU pool's cost per GPU-hour", () => {
+    const onProvider = preparePosting(usage({ pool: 'azure-oai', gpuSeconds: 0 }), [DEFAULT_PRICE_BOOK], withProvider, held);
+    const onGpu = preparePosting(usage(), [DEFAULT_PRICE_BOOK], withProvider, held);
+    expect(onProvider.amountMicros).toBe(800);
+    expect(onGpu).toMatchObject({ amountMicros: 320, gpuCostMicros: 2_000, costBasis: 'gpu-hour' });
+  });
+
+  it('accrues the token cost to the pool and its provider although no GPU time was reported', () => {
+    const posting = preparePosting(spilled, [DEFAULT_PRICE_BOOK], withProvider);
+    expect(accountsFor([posting]).map((s) => s.id)).toEqual([
+      'platform:gpu_cost:azure-oai',
+      'platform:gpu_payable:azure',
+      'platform:revenue:llama-3.1-8b',
+      'tenant:acme:receivable',
+    ]);
+    expect(gpuAccruals([posting])).toEqual([{ pool: 'azure-oai', provider: 'azure', costMicros: 5_330, gpuSeconds: 0 }]);
+  });
+});
+
 describe('batch shaping', () => {
   const a = preparePosting(usage({ usageId: 'b' }), [DEFAULT_PRICE_BOOK], pools);
   const b = preparePosting(usage({ usageId: 'a', feature: '' }), [DEFAULT_PRICE_BOOK], pools);

@@ -1,13 +1,16 @@
+import { gpuTimeCostMicros, poolCostModel, tokenCostMicros, type CostBasis, type PoolPricing } from '@switchyard/config';
 import { tierLabel, type BillableUsage } from '@switchyard/contracts';
 import { periodOf, priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { holdsReservation, type ReservationIndex } from './reservation.js';
 
-/** What billing knows about a pool: who is paid for its GPUs, and how much. */
-export interface PoolCost {
+/**
+ * What billing knows about a pool: who is paid for serving on it, and how much: per GPU-hour
+ * (`pricePerGpuHour`) or, for a provider's pool, per token (`tokenPrices`); `poolCostModel`
+ * decides which.
+ */
+export interface PoolCost extends PoolPricing {
   readonly provider: string;
   readonly capacityClass: string;
-  /** Currency units per GPU-hour. */
-  readonly pricePerGpuHour: number;
 }
 
 /** One usage event, priced and costed, ready to post. */
@@ -22,8 +25,14 @@ export interface UsagePosting {
    * `on-demand` for a tenant without a reservation of it; empty when the pool is unknown.
    */
   readonly capacityClass: string;
+  /**
+   * What serving the usage cost the platform: its GPU time at the pool's GPU-hour price, or
+   * its tokens at a provider pool's token prices (the name predates provider pools).
+   */
   readonly gpuCostMicros: number;
-  /** Provider paid for the GPU time; empty when the pool is unknown (no cost accrued). */
+  /** How `gpuCostMicros` was computed; `gpu-hour` when the pool is unknown (and the cost 0). */
+  readonly costBasis: CostBasis;
+  /** Provider paid for serving it; empty when the pool is unknown (no cost accrued). */
   readonly provider: string;
 }
 
@@ -32,7 +41,12 @@ export const accounts = {
   receivable: (tenant: string) => `tenant:${tenant}:receivable`,
   prepaid: (tenant: string) => `tenant:${tenant}:prepaid`,
   revenue: (model: string) => `platform:revenue:${model}`,
+  /**
+   * What serving usage on a pool cost: GPU time on GPU-hour pools, tokens on a provider's
+   * per-token pool. Kept under its first name; reconciliation and reports rely on it.
+   */
   gpuCost: (pool: string) => `platform:gpu_cost:${pool}`,
+  /** What the platform owes a provider, for GPU-hours or for tokens alike. */
   gpuPayable: (provider: string) => `platform:gpu_payable:${provider}`,
   cash: () => 'platform:cash',
   /** Revenue of reservation fees (kind `revenue`), per model. */
@@ -62,9 +76,22 @@ export function pricedCapacityClass(usage: BillableUsage, pool: PoolCost | undef
 }
 
 /**
+ * What serving the usage cost the platform on `pool`, and how it was computed: its GPU time
+ * at a GPU-hour pool's price, or its tokens at a per-token pool's prices (whose adapter
+ * cannot see GPU time and reports none). Nothing for an unknown pool.
+ */
+export function servingCost(usage: BillableUsage, pool: PoolCost | undefined): { costMicros: number; costBasis: CostBasis } {
+  if (!pool) return { costMicros: 0, costBasis: 'gpu-hour' };
+  const model = poolCostModel({ ...pool, id: usage.pool });
+  if (model.kind === 'gpu-hour') return { costMicros: gpuTimeCostMicros(model, usage.gpuSeconds), costBasis: model.kind };
+  const t = usage.usage ?? { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
+  return { costMicros: tokenCostMicros(model, t), costBasis: model.kind };
+}
+
+/**
  * Prices usage by the price-book version in force when it was recorded, at the capacity
- * class {@link pricedCapacityClass} gives (default: no reservations), and costs its GPU time
- * at the pool's GPU-hour price. Throws for usage that cannot be posted at all.
+ * class {@link pricedCapacityClass} gives (default: no reservations), and costs it as
+ * {@link servingCost} does. Throws for usage that cannot be posted at all.
  */
 export function preparePosting(
   usage: BillableUsage,
@@ -79,6 +106,7 @@ export function preparePosting(
   const pool = pools.get(usage.pool);
   const capacityClass = pricedCapacityClass(usage, pool, reservations);
   const price = priceUsage(usage, book, { capacityClass });
+  const cost = servingCost(usage, pool);
   return {
     usage,
     tier: tierLabel(usage.tier),
@@ -86,7 +114,8 @@ export function preparePosting(
     priceVersion: price.priceVersion,
     priceEffectiveFromMs: book.effectiveFromUnixMs ?? 0,
     capacityClass,
-    gpuCostMicros: pool ? Math.round((usage.gpuSeconds * pool.pricePerGpuHour * 1e6) / 3600) : 0,
+    gpuCostMicros: cost.costMicros,
+    costBasis: cost.costBasis,
     provider: pool?.provider ?? '',
   };
 }

@@ -93,4 +93,17 @@ describe('ops: pool status', () => {
     expect(poolStatus(pool, undefined, undefined, 0).health).toBe(PoolHealth.POOL_HEALTH_DOWN);
     expect(poolStatus(pool, states.get('p'), 'maintenance', 0)).toMatchObject({ health: PoolHealth.POOL_HEALTH_DRAINED, drainReason: 'maintenance' });
   });
+
+  it("shows a GPU pool's GPU-hour price and a provider pool's token prices", () => {
+    expect(poolStatus(pool, undefined, undefined, 0)).toMatchObject({ costBasis: 'gpu-hour', pricePerGpuHour: 2, inputPerMillion: 0, outputPerMillion: 0 });
+    const { pricePerGpuHour: _, ...rest } = pool;
+    const provider: PoolSpec = { ...rest, id: 'azure-oai', kind: 'provider', tokenPrices: { inputPerMillion: 2.5, outputPerMillion: 10 } };
+    expect(poolStatus(provider, undefined, undefined, 0)).toMatchObject({
+      costBasis: 'per-token',
+      pricePerGpuHour: 0,
+      inputPerMillion: 2.5,
+      cachedInputPerMillion: 2.5,
+      outputPerMillion: 10,
+    });
+  });
 });

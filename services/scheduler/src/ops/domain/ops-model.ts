@@ -1,4 +1,4 @@
-import type { PoolSpec } from '@switchyard/config';
+import { poolCostModel, type PoolSpec } from '@switchyard/config';
 import { DomainError, PoolHealth, type ModelRoute, type PoolStatus, type RouteVersion } from '@switchyard/contracts';
 import type { Route } from '../../config.js';
 import { poolVersion } from '../../placement/domain/placement.js';
@@ -6,6 +6,7 @@ import type { PoolState } from '../../placement/domain/pool-state.js';
 
 /** One pool as the Ops API and the CLI show it. */
 export function poolStatus(pool: PoolSpec, state: PoolState | undefined, drainReason: string | undefined, outstanding: number): PoolStatus {
+  const cost = poolCostModel(pool);
   const healthy = state?.healthyWorkers ?? 0;
   const health =
     drainReason !== undefined
@@ -23,7 +24,11 @@ export function poolStatus(pool: PoolSpec, state: PoolState | undefined, drainRe
     model: pool.model,
     version: poolVersion(pool),
     capacityClass: pool.capacityClass,
-    pricePerGpuHour: pool.pricePerGpuHour,
+    pricePerGpuHour: cost.kind === 'gpu-hour' ? cost.pricePerGpuHour : 0,
+    costBasis: cost.kind,
+    inputPerMillion: cost.kind === 'per-token' ? cost.inputPerMillion : 0,
+    cachedInputPerMillion: cost.kind === 'per-token' ? cost.cachedInputPerMillion : 0,
+    outputPerMillion: cost.kind === 'per-token' ? cost.outputPerMillion : 0,
     workers: pool.workers,
     healthyWorkers: healthy,
     running: state?.running ?? 0,

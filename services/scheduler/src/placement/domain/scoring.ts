@@ -1,4 +1,4 @@
-import type { PoolSpec } from '@switchyard/config';
+import { poolCostModel, type PoolCostModel, type PoolSpec } from '@switchyard/config';
 import { TIER_RANK as RANK, type TierName } from '@switchyard/contracts';
 import type { Outstanding } from './load-tracker.js';
 import type { PoolState } from './pool-state.js';
@@ -22,9 +22,11 @@ export interface Prediction {
   /** Requests outstanding over slots, 0.. (above 1: a queue). */
   readonly utilization: number;
   /**
-   * GPU cost of 1,000 of this request's output tokens, in the price's currency: its share of
-   * each step at the batch it joins (a step costs about the same at batch 1 as at batch 16, so
-   * joining a running batch is cheap and lighting up an idle GPU is not).
+   * What 1,000 of this request's output tokens cost the platform, in the price's currency. On
+   * a GPU-hour pool: its share of each step at the batch it joins (a step costs about the same
+   * at batch 1 as at batch 16, so joining a running batch is cheap and lighting up an idle GPU
+   * is not). On a per-token pool: what the provider charges for the request, spread over its
+   * output tokens (see {@link perTokenCostPer1k}).
    */
   readonly costPer1k: number;
 }
@@ -52,10 +54,29 @@ export function saturatedStepMs(pool: PoolSpec, model: StepModel, context = TYPI
   return model.decodeMs(pool.slotsPerWorker, context);
 }
 
-/** GPU cost of 1,000 output tokens on this pool at a full batch. */
+/**
+ * A provider's charge for one request per 1,000 of its output tokens:
+ * `(inputPerMillion x promptTokens + outputPerMillion x outputTokens) / 1e6 / outputTokens x 1,000`.
+ * The whole prompt is priced as uncached input, since whether the provider's cache holds it
+ * is unknown here; that errs dear, so spilling to a provider is never made to look cheaper
+ * than it is. The prompt is included because a provider bills it; a GPU pool's estimate leaves
+ * its prefill out, so the comparison leans a little towards the platform's own GPUs, which is
+ * where reserved-then-spillover wants work to go first anyway.
+ */
+export function perTokenCostPer1k(cost: Extract<PoolCostModel, { kind: 'per-token' }>, promptTokens: number, outputTokens: number): number {
+  const out = Math.max(1, outputTokens);
+  return ((cost.inputPerMillion * Math.max(0, promptTokens) + cost.outputPerMillion * out) / 1e6 / out) * 1_000;
+}
+
+/**
+ * Cost of 1,000 output tokens on this pool at a full batch; on a per-token pool, of a request
+ * of the typical shape (conv-style prompt, typical output).
+ */
 export function costPer1kTokens(pool: PoolSpec, model: StepModel): number {
+  const cost = poolCostModel(pool);
+  if (cost.kind === 'per-token') return perTokenCostPer1k(cost, TYPICAL_CONTEXT, TYPICAL_OUTPUT);
   const tokensPerMs = pool.slotsPerWorker / saturatedStepMs(pool, model);
-  return (pool.pricePerGpuHour / 3_600_000 / tokensPerMs) * 1_000;
+  return (cost.pricePerGpuHour / 3_600_000 / tokensPerMs) * 1_000;
 }
 
 /**
@@ -90,6 +111,10 @@ export function predict(input: PredictInput): Prediction {
   const serviceMs = model.prefillMs(Math.max(1, input.promptTokens)) + model.decodeMs(runningPerWorker, context);
   const prefillAheadMs = (input.prefillBacklogMs ?? 0) / Math.max(1, state.healthyWorkers);
   const batch = queued > 0 ? slotsPerWorker : runningPerWorker;
-  const costPer1k = (pool.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch) * 1_000;
+  const cost = poolCostModel(pool);
+  const costPer1k =
+    cost.kind === 'per-token'
+      ? perTokenCostPer1k(cost, input.promptTokens, input.maxTokens > 0 ? input.maxTokens : TYPICAL_OUTPUT)
+      : (cost.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch) * 1_000;
   return { ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs, queueMs, prefillAheadMs, serviceMs, utilization: occupied / slots, costPer1k };
 }

@@ -109,7 +109,8 @@ export interface GetInvoiceRequest {
 
 /**
  * InvoiceLine is the usage of one model, tier and feature priced by one price-book version,
- * so every line can be recomputed from its quantities and unit prices.
+ * at one capacity class and costed one way, so every line can be recomputed from its
+ * quantities and unit prices.
  */
 export interface InvoiceLine {
   model: string;
@@ -143,6 +144,11 @@ export interface InvoiceLine {
    * reservation's pools during it; anyone else's usage there is priced on demand.
    */
   capacityClass: string;
+  /**
+   * How gpu_cost_micros was computed: "gpu-hour" (GPU time at the pools' GPU-hour prices) or
+   * "per-token" (tokens at a provider pool's token prices). A line holds one or the other.
+   */
+  costBasis: string;
 }
 
 export interface Invoice {
@@ -322,6 +328,12 @@ export interface PoolUtilization {
   usedCostMicros: number;
   /** Idle GPU cost accrued into the ledger for the month's closed hours. */
   idleCostMicros: number;
+  /**
+   * How the pool costs the platform: "gpu-hour" (provisioned GPUs, idle ones included) or
+   * "per-token" (a provider's tokens: nothing provisioned, no idle cost); empty when the
+   * pool is not in the pools file.
+   */
+  costBasis: string;
 }
 
 export interface GetFleetReportResponse {
@@ -853,6 +865,7 @@ function createBaseInvoiceLine(): InvoiceLine {
     outputPer1kMicros: 0,
     discount: 0,
     capacityClass: "",
+    costBasis: "",
   };
 }
 
@@ -920,6 +933,9 @@ export const InvoiceLine: MessageFns<InvoiceLine> = {
     }
     if (message.capacityClass !== "") {
       writer.uint32(170).string(message.capacityClass);
+    }
+    if (message.costBasis !== "") {
+      writer.uint32(178).string(message.costBasis);
     }
     return writer;
   },
@@ -1103,6 +1119,14 @@ export const InvoiceLine: MessageFns<InvoiceLine> = {
             }
 
             message.capacityClass = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.costBasis = reader.string();
             continue;
           }
         }
@@ -2605,6 +2629,7 @@ function createBasePoolUtilization(): PoolUtilization {
     provisionedCostMicros: 0,
     usedCostMicros: 0,
     idleCostMicros: 0,
+    costBasis: "",
   };
 }
 
@@ -2636,6 +2661,9 @@ export const PoolUtilization: MessageFns<PoolUtilization> = {
     }
     if (message.idleCostMicros !== 0) {
       writer.uint32(72).int64(message.idleCostMicros);
+    }
+    if (message.costBasis !== "") {
+      writer.uint32(82).string(message.costBasis);
     }
     return writer;
   },
@@ -2723,6 +2751,14 @@ export const PoolUtilization: MessageFns<PoolUtilization> = {
             }
 
             message.idleCostMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.costBasis = reader.string();
             continue;
           }
         }

@@ -133,6 +133,7 @@ export interface PoolStatus {
   /** Model version routes name (the model id unless the pool sets one). */
   version: string;
   capacityClass: string;
+  /** 0 for a pool priced per token (cost_basis "per-token"). */
   pricePerGpuHour: number;
   workers: number;
   healthyWorkers: number;
@@ -150,6 +151,14 @@ export interface PoolStatus {
   lastHeartbeatUnixMs: number;
   reservedFor: string[];
   tiers: string[];
+  /**
+   * How the pool costs the platform: "gpu-hour" (price_per_gpu_hour) or "per-token" (the
+   * token prices below, currency units per million tokens, what a provider charges).
+   */
+  costBasis: string;
+  inputPerMillion: number;
+  cachedInputPerMillion: number;
+  outputPerMillion: number;
 }
 
 export interface ListPoolsRequest {
@@ -523,6 +532,10 @@ function createBasePoolStatus(): PoolStatus {
     lastHeartbeatUnixMs: 0,
     reservedFor: [],
     tiers: [],
+    costBasis: "",
+    inputPerMillion: 0,
+    cachedInputPerMillion: 0,
+    outputPerMillion: 0,
   };
 }
 
@@ -593,6 +606,18 @@ export const PoolStatus: MessageFns<PoolStatus> = {
     }
     for (const v of message.tiers) {
       writer.uint32(178).string(v!);
+    }
+    if (message.costBasis !== "") {
+      writer.uint32(186).string(message.costBasis);
+    }
+    if (message.inputPerMillion !== 0) {
+      writer.uint32(193).double(message.inputPerMillion);
+    }
+    if (message.cachedInputPerMillion !== 0) {
+      writer.uint32(201).double(message.cachedInputPerMillion);
+    }
+    if (message.outputPerMillion !== 0) {
+      writer.uint32(209).double(message.outputPerMillion);
     }
     return writer;
   },
@@ -784,6 +809,38 @@ export const PoolStatus: MessageFns<PoolStatus> = {
             }
 
             message.tiers.push(reader.string());
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.costBasis = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 193) {
+              break;
+            }
+
+            message.inputPerMillion = reader.double();
+            continue;
+          }
+          case 25: {
+            if (tag !== 201) {
+              break;
+            }
+
+            message.cachedInputPerMillion = reader.double();
+            continue;
+          }
+          case 26: {
+            if (tag !== 209) {
+              break;
+            }
+
+            message.outputPerMillion = reader.double();
             continue;
           }
         }
