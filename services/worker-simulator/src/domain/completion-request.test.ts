@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_TOKENS, parseCompletionRequest } from './completion-request.js';
 
 const chat = (body: unknown) => parseCompletionRequest('chat', JSON.stringify(body));
-const refusal = (r: ReturnType<typeof chat>) => (r.ok ? undefined : { status: r.error.status, param: r.error.body.error.param, message: r.error.body.error.message });
+const refusal = (r: ReturnType<typeof chat>) =>
+  r.ok ? undefined : { status: r.error.status, param: r.error.body.error.param, message: r.error.body.error.message };
 
 describe('parseCompletionRequest', () => {
   it('reads the body the engine adapter sends', () => {
@@ -32,7 +33,13 @@ describe('parseCompletionRequest', () => {
     const r = chat({
       messages: [
         { role: 'system', content: 'be brief' },
-        { role: 'user', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b' },
+          ],
+        },
       ],
     });
     expect(r.ok && r.request.promptText).toBe('be brief\nab');

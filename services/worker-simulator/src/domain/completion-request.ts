@@ -108,7 +108,8 @@ export function parseCompletionRequest(kind: CompletionKind, raw: string): Parse
   if (!isObject(body)) return { ok: false, error: openAiErrorReply(400, 'invalid_request', 'the request body must be a JSON object') };
   try {
     const streamOptions = body.stream_options;
-    if (streamOptions !== undefined && streamOptions !== null && !isObject(streamOptions)) throw new Invalid('"stream_options" must be an object', 'stream_options');
+    if (streamOptions !== undefined && streamOptions !== null && !isObject(streamOptions))
+      throw new Invalid('"stream_options" must be an object', 'stream_options');
     const n = optional(body, 'n', isInteger, 'a whole number');
     if (n !== undefined && n !== 1) throw new Invalid('"n" must be 1: the simulator gives one choice', 'n');
     return {

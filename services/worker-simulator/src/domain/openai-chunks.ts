@@ -41,7 +41,12 @@ const head = (c: CompletionIdentity, streamed: boolean) => ({
 export function choiceChunk(c: CompletionIdentity, text: string, finishReason: FinishReason | null, first = false) {
   const choice =
     c.kind === 'chat'
-      ? { index: 0, delta: text === '' && finishReason ? {} : { ...(first ? { role: 'assistant' } : {}), content: text }, logprobs: null, finish_reason: finishReason }
+      ? {
+          index: 0,
+          delta: text === '' && finishReason ? {} : { ...(first ? { role: 'assistant' } : {}), content: text },
+          logprobs: null,
+          finish_reason: finishReason,
+        }
       : { index: 0, text, logprobs: null, finish_reason: finishReason };
   return { ...head(c, true), choices: [choice] };
 }
