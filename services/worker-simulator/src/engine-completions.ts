@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { PromptTokenCounter } from '@switchyard/tokenizer';
 import type { Engine, StepReport } from './domain/engine.js';
@@ -15,6 +16,8 @@ export interface CompletionsDeps {
   readonly loop: Pick<StepLoop, 'arrivalMs' | 'cursor' | 'wake'>;
   readonly stats: VllmStats;
   readonly countTokens: PromptTokenCounter;
+  /** KV-cache tokens of the engine: counting a prompt stops once it is past them (it is refused anyway). */
+  readonly kvCapacityTokens: number;
   /** Uniform [0, 1) draws: seeds of requests that bring none. */
   readonly random: () => number;
   /** Real Unix ms: `created`, time to first token and latency. */
@@ -64,9 +67,7 @@ export function createCompletions(deps: CompletionsDeps): Completions {
   const { engine, loop, stats } = deps;
   const inflight = new Map<string, InFlight>();
   let next = 0;
-  const tag = Math.floor(deps.random() * 0xffffffff)
-    .toString(16)
-    .padStart(8, '0');
+  const tag = randomBytes(4).toString('hex');
 
   /** Takes a sequence off the engine (the caller left, or a cut) and counts it as vLLM counts an abort. */
   const drop = (f: InFlight) => {
@@ -102,8 +103,8 @@ export function createCompletions(deps: CompletionsDeps): Completions {
     start(request, model, res, fault) {
       const id = `${request.kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${tag}${(next++).toString(16).padStart(8, '0')}`;
       const seed = request.seed ?? Math.floor(deps.random() * 2 ** 31);
-      // A prompt far past any cache costs no more counting than the cache's worth.
-      const promptTokens = Math.max(1, deps.countTokens(request.promptText, { stopAbove: 16 * 1024 * 1024 }));
+      // A prompt far past the cache costs no more counting than the cache's worth.
+      const promptTokens = Math.max(1, deps.countTokens(request.promptText, { stopAbove: deps.kvCapacityTokens }));
       // A stop sequence ends generation on the GPU itself: tokens past it are never produced.
       const stop = findStop(seed, request.maxTokens, request.stop);
       const maxTokens = stop?.tokens ?? request.maxTokens;

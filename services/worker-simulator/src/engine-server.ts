@@ -174,16 +174,17 @@ export function createEngineServer(options: EngineServerOptions): EngineServer {
       const profiles = options.profiles ?? (await loadProfiles());
       const { rows, meta } = profiles[options.gpu];
       const perf = createPerfModel(rows, meta, options.model);
+      const kvCapacityTokens = options.kvCacheTokens ?? perf.kvCapacityTokens();
       const engine = createEngine({
         perf,
-        kvCapacityTokens: options.kvCacheTokens ?? perf.kvCapacityTokens(),
+        kvCapacityTokens,
         maxRunning: options.slots ?? 32,
         maxBatchTokens: options.maxBatchTokens ?? 2048,
       });
       const clock = createSimClock({ speed: options.speed ?? 1 });
       let completions: Completions | undefined;
       const loop = startStepLoop({ engine, clock, hung: () => engineHung(faults), slowdown: () => 1, onStep: (step) => completions!.apply(step) });
-      completions = createCompletions({ engine, loop, stats, countTokens: countPromptTokens, random, now });
+      completions = createCompletions({ engine, loop, stats, countTokens: countPromptTokens, kvCapacityTokens, random, now });
       loop.done.catch((e: unknown) => options.logger?.error({ err: e }, 'engine step loop failed'));
       running = { engine, loop, completions };
       await new Promise<void>((resolve, reject) => {
