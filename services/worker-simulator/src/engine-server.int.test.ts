@@ -1,3 +1,4 @@
+import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
 import { waitFor } from '@switchyard/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findStop } from './domain/stop-sequences.js';
@@ -95,6 +96,22 @@ describe('engine server: completions', () => {
   });
 });
 
+describe('engine server: timing', () => {
+  it("paces tokens by the model's measured step times, scaled by the speed factor", async () => {
+    const { rows, meta } = (await loadProfiles())['h100-80gb'];
+    const perf = createPerfModel(rows, meta, 'llama-3.1-8b');
+    const { chat } = await start({ model: 'llama-3.1-8b', speed: 2 });
+    const tokens = 40;
+    const started = performance.now();
+    const s = await readCompletionStream(chat, chatBody({ model: 'llama-3.1-8b', max_tokens: tokens }));
+    const realMs = performance.now() - started;
+    expect(s.pieces).toHaveLength(tokens);
+    // Every token after the first takes at least one decode step of batch 1; real time is simulated time / speed.
+    const floorMs = ((tokens - 1) * perf.decodeMs(1, 1)) / 2;
+    expect(realMs).toBeGreaterThan(0.9 * floorMs);
+  });
+});
+
 describe('engine server: load and /metrics', () => {
   it('runs at most `slots` sequences, queues the rest, and frees every slot when the callers leave', async () => {
     const { metricsUrl, chat, server } = await start({ slots: 3, speed: 1 });
@@ -156,9 +173,10 @@ describe('engine server: faults', () => {
   });
 
   it('cuts a stream after N tokens: the connection drops with no finish reason and no [DONE], and the slot is freed', async () => {
-    const { baseUrl, chat, metricsUrl } = await start({ faultsEnabled: true });
+    // Real time and a long answer: the slot can only be free because the cut freed it.
+    const { baseUrl, chat, metricsUrl } = await start({ faultsEnabled: true, speed: 1 });
     await admin(baseUrl, 'POST', { cutAfterTokens: 3 });
-    const s = await readCompletionStream(chat, chatBody({ max_tokens: 50 }));
+    const s = await readCompletionStream(chat, chatBody({ max_tokens: 100_000 }));
     expect(s.status).toBe(200);
     expect(s.pieces).toHaveLength(3);
     expect(s.finishReasons).toEqual([]);
