@@ -42,6 +42,7 @@ export interface EngineServerOptions {
   readonly faults?: HttpFaults;
   /** Measured step latencies; default the repository's `deploy/profiles`. */
   readonly profiles?: Record<GpuType, GpuProfile>;
+  /** Hears fault changes and failed requests. Default: nothing is logged. */
   readonly logger?: Logger;
   /** Real Unix ms. Default `Date.now`. */
   readonly now?: () => number;
