@@ -1,7 +1,7 @@
 export { startNats, startRedis, startPostgres } from './servers.js';
 export type { TestServer, StartOptions } from './servers.js';
 export { freePort, startProcessServer } from './process-server.js';
-export type { ProcessServer, ProcessServerSpec } from './process-server.js';
+export type { ProcessExit, ProcessServer, ProcessServerSpec } from './process-server.js';
 export { waitFor } from './wait-for.js';
 export { hasBinary, dockerAnswers } from './containers.js';
 export { startLatencyProxy } from './latency-proxy.js';
@@ -10,3 +10,5 @@ export { testPool, idleHeartbeat } from './fleet.js';
 export { testRequestSpec } from './request-spec.js';
 export { startFakeOpenAiUpstream } from './fake-openai-upstream.js';
 export type { FakeUpstream, FakeUpstreamMode } from './fake-openai-upstream.js';
+export { startEngineSimulatorProcess } from './engine-simulator-process.js';
+export type { EngineSimulatorFaults, EngineSimulatorProcess, EngineSimulatorProcessOptions } from './engine-simulator-process.js';

@@ -27,13 +27,21 @@ export interface ProcessServerSpec {
   readonly onOutput?: (text: string) => void;
 }
 
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ProcessExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
 /** A server process the test (or `switchyard up`) owns: it can be stopped, killed and restarted. */
 export interface ProcessServer {
   readonly pid: number | undefined;
   /** SIGTERM and wait for exit. */
-  stop(): Promise<void>;
+  stop(): Promise<ProcessExit>;
   /** SIGKILL and wait for exit: a crash, for chaos tests. */
-  kill(): Promise<void>;
+  kill(): Promise<ProcessExit>;
+  /** Sends `signal` and waits for exit (at once if it already exited). */
+  signal(signal: NodeJS.Signals): Promise<ProcessExit>;
   /** Starts the same command again (same port and data). */
   restart(): Promise<void>;
 }
@@ -74,10 +82,10 @@ function launch(spec: ProcessServerSpec): Promise<ChildProcess> {
   });
 }
 
-function waitExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+function waitExit(child: ChildProcess, signal: NodeJS.Signals): Promise<ProcessExit> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve) => {
-    child.once('exit', () => resolve());
+    child.once('exit', (code, sig) => resolve({ code, signal: sig }));
     child.kill(signal);
   });
 }
@@ -91,6 +99,7 @@ export async function startProcessServer(spec: ProcessServerSpec): Promise<Proce
     },
     stop: () => waitExit(child, 'SIGTERM'),
     kill: () => waitExit(child, 'SIGKILL'),
+    signal: (signal) => waitExit(child, signal),
     async restart() {
       await waitExit(child, 'SIGTERM');
       child = await launch(spec);

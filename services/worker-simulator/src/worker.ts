@@ -4,17 +4,9 @@ import { encodeHeartbeat, heartbeatKey, type WorkerFault, type WorkerFaultReply 
 import type { PerfModel } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
 import { createEngine, type Engine, type StepReport } from './domain/engine.js';
+import { startStepLoop, type StepLoop } from './step-loop.js';
 import { NO_FAULTS, activeFaults, applyFault, type Faults } from './domain/faults.js';
-import {
-  createBatchTracker,
-  createChunkOutbox,
-  createIntake,
-  createSignal,
-  type BatchTracker,
-  type Intake,
-  type OutputDeps,
-  type Signal,
-} from '@switchyard/worker-kit';
+import { createBatchTracker, createChunkOutbox, createIntake, type BatchTracker, type Intake, type OutputDeps } from '@switchyard/worker-kit';
 import type { SimClock } from './domain/sim-clock.js';
 import { createRecentStats } from './domain/recent-stats.js';
 import { createServing, type Serving } from './serving.js';
@@ -52,12 +44,8 @@ interface Life {
   readonly batches: BatchTracker;
   readonly intake: Intake;
   readonly serving: Serving;
-  readonly wake: Signal;
+  readonly loop: StepLoop;
   readonly beat: NodeJS.Timeout;
-  loop: Promise<void>;
-  /** End of the last step, simulated ms. */
-  cursor: number;
-  busy: boolean;
 }
 
 /**
@@ -85,31 +73,6 @@ export function createWorker(deps: WorkerDeps) {
     return load.kvUsed >= 0.95 ? 0 : load.freeSlots;
   }
 
-  async function run(life: Life) {
-    while (life === current) {
-      if (active().hung) {
-        life.busy = false;
-        await life.wake.wait(100);
-        continue;
-      }
-      const start = life.busy ? life.cursor : Math.max(life.cursor, clock.now());
-      const step = life.engine.step(start, active().slowdown);
-      if (!step) {
-        life.busy = false;
-        await life.wake.wait(1_000);
-        continue;
-      }
-      life.busy = true;
-      await clock.until(step.endMs);
-      if (life !== current) return;
-      life.cursor = step.endMs;
-      stats.step(step.durationMs);
-      life.batches.progressed();
-      deps.onStep?.(step);
-      life.serving.apply(step);
-    }
-  }
-
   const snapshot = (life: Life | undefined): WorkerSnapshot => ({
     pool: pool.id,
     worker: workerId,
@@ -118,7 +81,7 @@ export function createWorker(deps: WorkerDeps) {
     stopping,
     stepMs: stats.stepMs(),
     ttftMs: stats.ttftMs(),
-    sinceStepMs: life ? clock.now() - life.cursor : 0,
+    sinceStepMs: life ? clock.now() - life.loop.cursor : 0,
     nowMs: now(),
   });
 
@@ -147,7 +110,7 @@ export function createWorker(deps: WorkerDeps) {
         accept: (m) => {
           if (life !== current) return;
           life.serving.accept(m);
-          life.wake.notify();
+          life.loop.wake();
         },
         onError: (e, context) => logger.error({ err: e }, context),
       }),
@@ -162,23 +125,31 @@ export function createWorker(deps: WorkerDeps) {
         random,
         now,
         wasCancelled: deps.wasCancelled ?? (() => false),
-        arrivalMs: () => (life.busy ? life.cursor : Math.max(life.cursor, clock.now())),
+        arrivalMs: () => life.loop.arrivalMs(),
         fromReal: clock.fromReal,
         onCompleted: (r) => {
           if (r.firstTokenMs !== undefined) stats.ttft(r.firstTokenMs - r.arrivalMs);
           life.intake.wake();
         },
       }),
-      wake: createSignal(),
+      loop: startStepLoop({
+        engine,
+        clock,
+        hung: () => active().hung,
+        slowdown: () => active().slowdown,
+        onStep: (step) => {
+          stats.step(step.durationMs);
+          life.batches.progressed();
+          deps.onStep?.(step);
+          life.serving.apply(step);
+        },
+      }),
       beat: setInterval(() => heartbeat(life), deps.heartbeatMs ?? 1_000),
-      loop: Promise.resolve(),
-      cursor: clock.now(),
-      busy: false,
     };
     current = life;
+    life.loop.done.catch((e: unknown) => logger.error({ err: e }, 'worker loop failed'));
     life.intake.start();
     heartbeat(life);
-    life.loop = run(life).catch((e: unknown) => logger.error({ err: e }, 'worker loop failed'));
   }
 
   /** Dies like a killed process: stops pulling and beating, keeps no state, acks and naks nothing. */
@@ -190,11 +161,11 @@ export function createWorker(deps: WorkerDeps) {
     life.batches.dropAll();
     life.batches.dispose();
     clearInterval(life.beat);
-    life.wake.notify();
+    void life.loop.stop();
     logger.warn({ dropped: life.engine.load() }, 'worker crashed (injected)');
     // What a host's GPU accounting still sees of a dead worker: the GPU time its lost attempts
     // spent, recorded as failed attempts (the platform's cost, never the tenant's).
-    void life.serving.abandon(life.cursor);
+    void life.serving.abandon(life.loop.cursor);
     const restartIn = faults.restartAtMs - now();
     if (Number.isFinite(restartIn)) restartTimer = setTimeout(restart, Math.max(0, restartIn));
   }
@@ -225,14 +196,14 @@ export function createWorker(deps: WorkerDeps) {
       const a = active();
       if (a.crashed) crash();
       else if (!current && !stopping) restart();
-      current?.wake.notify();
+      current?.loop.wake();
       current?.intake.wake();
       logger.info({ fault: command, state: state() }, 'fault command applied');
       return state();
     },
     /** Stops generating a request the caller gave up on, ending it CANCELLED. */
     cancel(requestId: string): boolean {
-      return current?.serving.cancel(requestId, current.cursor) ?? false;
+      return current?.serving.cancel(requestId, current.loop.cursor) ?? false;
     },
     /**
      * Takes nothing new, lets in-flight requests finish for up to `graceMs` (default 5,000), then
@@ -250,10 +221,9 @@ export function createWorker(deps: WorkerDeps) {
         life.batches.dispose();
         current = undefined;
         clearInterval(life.beat);
-        life.wake.notify();
-        await life.loop;
+        await life.loop.stop();
         // Attempts handed back run again elsewhere; the GPU time they spent here is the platform's.
-        await life.serving.abandon(life.cursor);
+        await life.serving.abandon(life.loop.cursor);
       }
       await deps.poolsKv.delete(heartbeatKey(pool.id, workerId)).catch(() => {});
     },
