@@ -29,5 +29,6 @@ export async function terminalsByRequest(nc: NatsConnection): Promise<Map<string
 
 /** Request ids admitted, from REQUESTS. */
 export async function admittedRequests(nc: NatsConnection): Promise<string[]> {
-  return (await readStream(nc, 'REQUESTS')).map(({ event }) => event.envelope?.requestId ?? '');
+  // REQUESTS also carries workers' asks to re-place a request (requests.replace.>).
+  return (await readStream(nc, 'REQUESTS')).filter((m) => m.subject.startsWith('requests.admitted.')).map(({ event }) => event.envelope?.requestId ?? '');
 }

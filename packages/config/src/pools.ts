@@ -72,7 +72,10 @@ export const poolSchema = z.object({
   region: id,
   gpu: z.enum(['h100-80gb', 'h200-141gb']),
   model: z.enum(['llama-3.2-1b', 'llama-3.1-8b', 'llama-3.1-70b-tp4']),
-  /** Simulated workers in this pool. */
+  /**
+   * Workers in this pool: simulated GPUs, or for an engine pool its engines (one per entry of
+   * `endpoint.baseUrl(s)`), which the scheduler's predictions count.
+   */
   workers: z.number().int().min(1).max(256),
   capacityClass: z.enum(['reserved', 'on-demand', 'spot']),
   /**
@@ -92,7 +95,11 @@ export const poolSchema = z.object({
     .array(z.enum(TIERS))
     .min(1)
     .default([...TIERS]),
-  /** Sequences one worker runs at once. Default 32. */
+  /**
+   * Sequences one worker runs at once. Default 32. For an engine pool, what one engine runs at
+   * once (vLLM's `--max-num-seqs`): the scheduler predicts queueing from it and the engine's
+   * reported queue.
+   */
   slotsPerWorker: z.number().int().min(1).max(1024).default(32),
   /**
    * Tokens one engine iteration of a worker pushes through the model (decodes plus prefill
@@ -128,6 +135,14 @@ export const poolsFileSchema = z
               code: 'custom',
               path: ['endpoint'],
               message: `pool ${p.id}: give its endpoint either baseUrl or baseUrls (a list), not both or neither`,
+            });
+          }
+          const engines = p.endpoint?.baseUrls?.length ?? 1;
+          if (p.kind === 'openai-compatible' && p.endpoint && p.workers !== engines) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['workers'],
+              message: `pool ${p.id} lists ${engines} engine(s) in its endpoint; set workers: ${engines} (the scheduler predicts from it)`,
             });
           }
           if (p.endpoint?.metricsUrl && p.endpoint.baseUrls) {

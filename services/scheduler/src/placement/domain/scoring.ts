@@ -1,4 +1,4 @@
-import { poolCostModel, type PoolCostModel, type PoolSpec } from '@switchyard/config';
+import { poolCostModel, poolKind, type PoolCostModel, type PoolSpec } from '@switchyard/config';
 import { TIER_RANK as RANK, type TierName } from '@switchyard/contracts';
 import type { Outstanding } from './load-tracker.js';
 import type { PoolState } from './pool-state.js';
@@ -86,7 +86,8 @@ export function costPer1kTokens(pool: PoolSpec, model: StepModel): number {
  * slots. Once every slot is held it waits for completions: each worker finishes one request
  * every `meanOutput x fullStep / slots + prefill(meanPrompt)` ms. Engines prefill first come,
  * first served, so the prompts dispatched just before it (the pool's prefill backlog) come
- * before its own prefill too.
+ * before its own prefill too. A real engine's queue that the scheduler did not fill is ahead of
+ * any tier.
  */
 export function predict(input: PredictInput): Prediction {
   const { pool, model, state, outstanding: out } = input;
@@ -96,7 +97,10 @@ export function predict(input: PredictInput): Prediction {
   const rank = RANK[input.tier];
   const aheadOrSame = (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] <= rank).reduce((a, t) => a + out.byTier[t], 0);
   const lower = Math.max(0, occupied - aheadOrSame);
-  const ahead = aheadOrSame + Math.min(lower, slots);
+  // A real engine's own queue beyond what was dispatched here is other clients' work (or ours,
+  // already inside it): first come, first served there, so ahead of any tier.
+  const foreign = poolKind(pool) === 'simulated' ? 0 : Math.max(0, state.waiting - out.total);
+  const ahead = aheadOrSame + Math.min(lower, slots) + foreign;
 
   const meanPrompt = out.total > 0 ? out.promptTokens / out.total : input.promptTokens;
   const meanOutput = out.total > 0 ? out.outputTokens / out.total : Math.max(input.maxTokens, TYPICAL_OUTPUT);
