@@ -3,7 +3,7 @@ import { startProcessServer, type ProcessServer } from '@switchyard/testing';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export type ServiceName = 'admission' | 'policy' | 'scheduler' | 'batcher' | 'worker-simulator' | 'metering' | 'billing' | 'batch';
+export type ServiceName = 'admission' | 'policy' | 'scheduler' | 'batcher' | 'worker-simulator' | 'engine-adapter' | 'metering' | 'billing' | 'batch';
 
 /**
  * Runs a service as its own OS process (`node --import tsx services/<name>/src/main.ts`), as
