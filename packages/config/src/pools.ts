@@ -42,6 +42,12 @@ export const endpointSchema = z
     concurrency: z.number().int().min(1).max(4_096).default(16),
     /** Ms from sending a request to its first token before it fails as timed out. Default 30,000. */
     firstTokenTimeoutMs: z.number().int().min(1).default(30_000),
+    /**
+     * A provider's rate limits, as capacity: requests and tokens (prompt + max_tokens) per minute
+     * this adapter sends. Optional; a 429 also pauses the upstream for its retry-after.
+     */
+    requestsPerMinute: z.number().int().min(1).optional(),
+    tokensPerMinute: z.number().int().min(1).optional(),
     /** Ms of silence between two stream events before it fails as timed out. Default 30,000. */
     idleTimeoutMs: z.number().int().min(1).default(30_000),
   })

@@ -16,7 +16,8 @@ import {
   type Event,
   type RequestSpec,
 } from '@switchyard/contracts';
-import { createLogger } from '@switchyard/telemetry';
+import { Registry, createLogger } from '@switchyard/telemetry';
+import { createAdapterMetrics } from './metrics.js';
 import {
   startFakeOpenAiUpstream,
   startNats,
@@ -53,7 +54,7 @@ afterAll(async () => {
 });
 
 /** A fresh tenant, an `openai-compatible` pool pointed at a fake upstream answering `mode`, and an adapter serving it. */
-async function scene(mode: FakeUpstreamMode, endpoint: Partial<EndpointSpec> = {}) {
+async function scene(mode: FakeUpstreamMode, endpoint: Partial<EndpointSpec> = {}, registry = new Registry()) {
   const upstream: FakeUpstream = await startFakeOpenAiUpstream(mode);
   running.push({ stop: () => upstream.close() });
   const pool: PoolSpec = testPool({
@@ -79,6 +80,7 @@ async function scene(mode: FakeUpstreamMode, endpoint: Partial<EndpointSpec> = {
     apiKeys: { FAKE_ENGINE_KEY: 'sk-test-secret' },
     countTokens: (text) => text.split(/(?=[ ,.])/).filter(Boolean).length,
     heartbeatMs: 100,
+    metrics: createAdapterMetrics(registry),
   });
   await adapter.start();
   running.push(adapter);
@@ -201,6 +203,24 @@ describe('the concurrency limit', () => {
   });
 });
 
+describe("a provider's rate limits", () => {
+  it('are capacity: past requestsPerMinute the pool offers no slot and the next batch stays queued for another worker', async () => {
+    const { pool, tenant, upstream } = await scene({ kind: 'stream', tokens: ['ok'] }, { requestsPerMinute: 2 });
+    for (let i = 0; i < 2; i++) await send(pool.id, testRequestSpec(unique('r'), { tenant }));
+    await waitOutcomes(tenant, pool.id, 2);
+    const third = testRequestSpec(unique('r'), { tenant });
+    await send(pool.id, third);
+    const jsm = await js.jetstreamManager();
+    await waitFor('the third batch left in the queue and no slot offered', async () => {
+      const c = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id));
+      let free = -1;
+      for await (const k of await kv.keys(heartbeatKey(pool.id, '*'))) free = parseHeartbeat((await kv.get(k))!.value)?.freeSlots ?? -1;
+      return c.num_pending === 1 && free === 0 ? true : undefined;
+    });
+    expect(upstream.calls).toHaveLength(2);
+  });
+});
+
 describe('a caller who gives up', () => {
   it('has the upstream call aborted and the request ends CANCELLED once, billed nothing before a token', async () => {
     const { pool, tenant, upstream } = await scene({ kind: 'hang' }, { firstTokenTimeoutMs: 30_000 });
@@ -255,7 +275,9 @@ describe('a failure before the first token', () => {
 
 describe('the circuit breaker', () => {
   it('opens after three failures: the pool leaves placement, queued work is re-placed without calling upstream, and a good probe brings it back', async () => {
-    const { pool, tenant, upstream } = await scene({ kind: 'status', status: 503 });
+    const registry = new Registry();
+    const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.pool === pool.id)?.value;
+    const { pool, tenant, upstream } = await scene({ kind: 'status', status: 503 }, {}, registry);
     const beat = async () => {
       for await (const k of await kv.keys(heartbeatKey(pool.id, '*'))) return parseHeartbeat((await kv.get(k))!.value);
       return undefined;
@@ -264,6 +286,10 @@ describe('the circuit breaker', () => {
     await waitOutcomes(tenant, pool.id, 3);
     await waitFor('a draining heartbeat', async () => ((await beat())?.draining ? true : undefined));
     expect(upstream.calls).toHaveLength(3);
+    // What an operator sees: the breaker open, three HTTP failures, three calls handed back.
+    expect(await metric('switchyard_adapter_circuit_open')).toBe(1);
+    expect(await metric('switchyard_adapter_upstream_failures_total')).toBe(3);
+    expect(await metric('switchyard_adapter_calls_total')).toBe(3);
     const queued = testRequestSpec(unique('r'), { tenant });
     await send(pool.id, queued);
     const { replacements } = await waitOutcomes(tenant, pool.id, 4);
@@ -271,6 +297,7 @@ describe('the circuit breaker', () => {
     expect(upstream.calls).toHaveLength(3);
     upstream.answer({ kind: 'stream', tokens: ['back'] });
     await waitFor('the probe closes the breaker', async () => ((await beat())?.draining === false ? true : undefined), 10_000);
+    expect(await metric('switchyard_adapter_circuit_open')).toBe(0);
     const after = testRequestSpec(unique('r'), { tenant });
     await send(pool.id, after);
     await waitFor('served again', async () => ((await settled(tenant, pool.id)).terminals.some((t) => t.requestId === after.requestId) ? true : undefined));

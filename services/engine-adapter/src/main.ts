@@ -5,6 +5,7 @@ import { loadPoolsFile, poolKind, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { countPromptTokens } from '@switchyard/tokenizer';
+import { createAdapterMetrics } from './metrics.js';
 import { createEngineAdapter } from './service.js';
 
 const env = z.object({
@@ -19,7 +20,7 @@ runMain(() =>
   runService({
     service: 'engine-adapter',
     env,
-    async start({ config, logger, nc, js }) {
+    async start({ config, logger, nc, js, registry }) {
       const wanted = config.ADAPTER_POOLS.split(',')
         .map((s) => s.trim())
         .filter(Boolean);
@@ -37,6 +38,7 @@ runMain(() =>
         // The tokenizer counts a begin-of-text token an output does not have.
         countTokens: (text) => Math.max(0, countPromptTokens(text) - 1),
         ackWaitMs: config.ADAPTER_ACK_WAIT_MS,
+        metrics: createAdapterMetrics(registry),
       });
       await adapter.start();
       logger.info({ pools: adapter.pools() }, 'engine adapter up');

@@ -28,6 +28,10 @@ export interface PoolServingDeps {
   readonly circuit: { readonly openReason: () => string | undefined; readonly report: (failure: UpstreamFailure | undefined) => void };
   /** GPU time of the engine, shared among its requests. */
   readonly share: GpuShare;
+  /** A request is about to go upstream (rate limits count it). */
+  readonly onSend?: (request: RequestSpec) => void;
+  /** How each call upstream ended. */
+  readonly onEnd?: (result: 'completed' | 'failed' | 'replaced' | 'cancelled') => void;
 }
 
 interface InFlight {
@@ -83,6 +87,7 @@ export function createPoolServing(deps: PoolServingDeps) {
     if (open) return settle(key, request.requestId, failEarly(request, attempt, batchId, `upstream of pool ${pool.id} is out of placement: ${open}`));
     const abort = new AbortController();
     inflight.set(key, { request, abort });
+    deps.onSend?.(request);
     deps.share.start(key, deps.now());
     const relayed = relayRequest(
       {
@@ -101,6 +106,7 @@ export function createPoolServing(deps: PoolServingDeps) {
         onResult: deps.circuit.report,
         replace: (reason) => requestReplacement(out, request, batchId, reason),
         gpuMs: () => deps.share.finish(key, deps.now()),
+        onEnd: deps.onEnd,
       },
       request,
       attempt,

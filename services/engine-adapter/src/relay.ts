@@ -28,6 +28,8 @@ export interface RelayDeps {
   readonly replace?: (reason: string) => Promise<void>;
   /** The attempt's share of the engine's GPU time so far, real ms; called once, when it ends. */
   readonly gpuMs?: () => number;
+  /** How the call ended, for the operator's counters (not called for an attempt abandoned at shutdown). */
+  readonly onEnd?: (result: 'completed' | 'failed' | 'replaced' | 'cancelled') => void;
 }
 
 /** Sends what the outbox holds and waits until it left, so an outcome never overtakes its chunks. */
@@ -89,7 +91,11 @@ export async function relayRequest(deps: RelayDeps, request: RequestSpec, attemp
         : `engine adapter error on pool ${out.pool}: ${e instanceof Error ? e.message : String(e)}`;
     if (e instanceof UpstreamCallError) deps.onResult?.(e.failure);
     const requestError = e instanceof UpstreamCallError && isRequestError(e.failure);
-    if (deps.replace && !requestError && mayReplace(request, seq, deps.now())) return deps.replace(reason);
+    if (deps.replace && !requestError && mayReplace(request, seq, deps.now())) {
+      deps.onEnd?.('replaced');
+      return deps.replace(reason);
+    }
+    deps.onEnd?.('failed');
     // A failure bills nothing; what it streamed is recorded as the simulator records a cut attempt.
     return publishUnfinished(out, request, attempt, Outcome.OUTCOME_FAILED, reason, seq, spendSoFar());
   }
@@ -98,9 +104,11 @@ export async function relayRequest(deps: RelayDeps, request: RequestSpec, attemp
   if (signal.aborted) {
     // A caller's stop bills what was streamed, as on a simulated GPU.
     const { outcome, reason } = deps.stoppedByCaller(request);
+    deps.onEnd?.('cancelled');
     return publishUnfinished(out, request, attempt, outcome, reason, seq, spendSoFar());
   }
   deps.onResult?.(undefined);
+  deps.onEnd?.('completed');
   const f = facts();
   return publishCompleted(out, request, attempt, { usage: attemptUsage(f), times: attemptTimes(f) }, seq, finishReasonOf(finishReason));
 }

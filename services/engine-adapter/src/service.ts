@@ -3,6 +3,7 @@ import { poolKind, poolUpstreams, type EndpointSpec, type PoolSpec } from '@swit
 import { durables, filters, streams, subjects } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { createBatchTracker, createChunkOutbox, createIntake, type BatchTracker, type Intake } from '@switchyard/worker-kit';
+import { upstreamMetrics, type AdapterMetrics } from './metrics.js';
 import { createUpstreamWorker, type UpstreamWorker } from './upstream-worker.js';
 
 export interface EngineAdapterDeps {
@@ -24,6 +25,8 @@ export interface EngineAdapterDeps {
   readonly heartbeatMs?: number;
   /** Real Unix ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Prometheus metrics (main registers them); none when absent. */
+  readonly metrics?: AdapterMetrics;
 }
 
 /** Caller cancellations remembered, so a batch that arrives after its cancel is not sent. */
@@ -94,6 +97,7 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
       wasCancelled: (id) => cancelled.has(id),
       wake: () => intake?.wake(),
       stopping: () => stopping,
+      metrics: upstreamMetrics(deps.metrics, pool.id, `u${index}`),
     });
     intake = createIntake({
       puller,

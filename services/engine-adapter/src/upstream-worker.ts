@@ -9,7 +9,9 @@ import { engineMetrics, ttftBetween, type EngineMetrics } from './domain/engine-
 import { failureReason, isPlatformFailure, retryAfterMs, type UpstreamFailure } from './domain/failures.js';
 import { createGpuShare } from './domain/gpu-share.js';
 import { ewma } from './domain/latency.js';
+import { createRateWindow } from './domain/rate-window.js';
 import { createPoolServing } from './pool-serving.js';
+import type { UpstreamMetrics } from './metrics.js';
 import { probeUpstream, scrapeMetrics } from './upstream-probe.js';
 
 export interface UpstreamWorkerDeps {
@@ -27,6 +29,7 @@ export interface UpstreamWorkerDeps {
   /** Room appeared (a request ended, the breaker or a pause changed): look for work again. */
   readonly wake: () => void;
   readonly stopping: () => boolean;
+  readonly metrics?: UpstreamMetrics;
 }
 
 /** Scrapes that fail in a row before the engine's last figures are dropped. */
@@ -46,15 +49,28 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
   let failedScrapes = 0;
   let ttftMs = 0;
   const share = createGpuShare(now());
+  const rate = createRateWindow(pool.endpoint);
+  let rateWake: NodeJS.Timeout | undefined;
+  /** Counts a request against the rate limits; once they are used up, looks for work again when the window frees room. */
+  const sent = (request: { promptTokens: number; maxTokens: number }) => {
+    rate.record(now(), request.promptTokens + request.maxTokens);
+    const freeAt = rate.room(now()) > 0 ? undefined : rate.nextFreeAtMs(now());
+    if (freeAt === undefined || rateWake) return;
+    rateWake = setTimeout(() => ((rateWake = undefined), deps.wake()), Math.max(0, freeAt - now()));
+    rateWake.unref();
+  };
 
   const report = (failure: UpstreamFailure | undefined) => {
     if (!failure) {
       if (isOpen(breaker) || (breaker.kind === 'closed' && breaker.failures > 0)) breaker = afterSuccess();
+      deps.metrics?.circuit(false);
       return;
     }
+    deps.metrics?.failure(failure.kind);
     if (failure.kind === 'rate-limited') {
       pausedUntilMs = Math.max(pausedUntilMs, now() + retryAfterMs(failure.retryAfter, now()));
-      setTimeout(deps.wake, pausedUntilMs - now()).unref();
+      deps.metrics?.paused(true);
+      setTimeout(() => (deps.metrics?.paused(now() < pausedUntilMs), deps.wake()), pausedUntilMs - now()).unref();
       return;
     }
     if (!isPlatformFailure(failure)) return;
@@ -62,6 +78,7 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     breaker = afterFailure(breaker, now(), failureReason(failure, { pool: pool.id, chunksSent: 0, tokensSent: 0 }));
     if (!wasOpen && isOpen(breaker)) {
       logger.warn({ upstream: upstream.baseUrl, failure: failure.kind }, 'circuit open: upstream out of placement until a probe succeeds');
+      deps.metrics?.circuit(true);
       // Tell the scheduler now rather than at the next tick.
       void beat();
       deps.wake();
@@ -79,12 +96,15 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     now,
     wasCancelled: deps.wasCancelled,
     onFirstToken: (ms) => {
+      deps.metrics?.ttft(ms);
       // With engine metrics the engine's own TTFT histogram is the better figure.
       if (!upstream.metricsUrl) ttftMs = ewma(ttftMs, ms);
     },
     onSettled: deps.wake,
     circuit: { openReason: () => (breaker.kind === 'open' ? `circuit open since ${breaker.lastFailure}` : undefined), report },
     share,
+    onSend: sent,
+    onEnd: deps.metrics?.call,
   });
 
   const load = (): UpstreamLoad => ({
@@ -98,6 +118,7 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     stopping: deps.stopping(),
     circuitOpen: isOpen(breaker),
     pausedUntilMs,
+    rateRoom: rate.room(now()),
     nowMs: now(),
   });
 
@@ -113,13 +134,17 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     const figures = text === undefined ? undefined : engineMetrics(text);
     if (!figures) {
       if (++failedScrapes === STALE_SCRAPES) logger.warn({ metricsUrl: upstream.metricsUrl }, 'engine metrics unreadable; using the adapter’s own counts');
-      if (failedScrapes >= STALE_SCRAPES) engine = undefined;
+      if (failedScrapes >= STALE_SCRAPES) {
+        engine = undefined;
+        deps.metrics?.engine(undefined);
+      }
       return;
     }
     failedScrapes = 0;
     const ttft = ttftBetween(engine, figures);
     if (ttft !== undefined) ttftMs = ewma(ttftMs, ttft);
     engine = figures;
+    deps.metrics?.engine(figures);
     share.observe(now(), figures.running);
   }
 
@@ -127,6 +152,7 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     if (!probeDue(breaker, now())) return;
     const result = await probeUpstream(upstream.baseUrl, deps.apiKey);
     breaker = afterProbe(breaker, result.ok, now(), result.detail);
+    deps.metrics?.circuit(isOpen(breaker));
     if (result.ok) {
       logger.info({ upstream: upstream.baseUrl }, 'circuit closed: the upstream answered its probe');
       deps.wake();

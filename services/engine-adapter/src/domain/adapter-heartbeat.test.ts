@@ -11,6 +11,7 @@ const load: UpstreamLoad = {
   stopping: false,
   circuitOpen: false,
   pausedUntilMs: 0,
+  rateRoom: Infinity,
   nowMs: 5_000,
 };
 const engine = { running: 20, waiting: 4, kvUsed: 0.93, ttftSumS: 0, ttftCount: 0 };
@@ -30,6 +31,10 @@ describe("an upstream's heartbeat and pull room", () => {
   it('takes an open breaker out of placement but keeps pulling, so queued work is re-placed at once', () => {
     expect(adapterHeartbeat({ ...load, circuitOpen: true })).toMatchObject({ draining: true, freeSlots: 0 });
     expect(upstreamRoom({ ...load, circuitOpen: true })).toBe(8);
+  });
+  it("offers no more than the provider's rate limits allow", () => {
+    expect(upstreamRoom({ ...load, rateRoom: 2 })).toBe(2);
+    expect(adapterHeartbeat({ ...load, rateRoom: 0 }).freeSlots).toBe(0);
   });
   it('pulls nothing while a 429 asked it to wait, and again after', () => {
     expect(upstreamRoom({ ...load, pausedUntilMs: 6_000 })).toBe(0);

@@ -20,6 +20,8 @@ export interface UpstreamLoad {
   readonly circuitOpen: boolean;
   /** The upstream answered 429 and asked for nothing new before this Unix ms. */
   readonly pausedUntilMs: number;
+  /** Requests the provider's rate limits allow now (Infinity without limits). */
+  readonly rateRoom: number;
   readonly nowMs: number;
 }
 
@@ -27,12 +29,13 @@ export interface UpstreamLoad {
  * Batches the adapter may pull for this upstream now. None while stopping or rate-limited; while
  * the breaker is open it keeps pulling, so what is queued for the pool is re-placed at once
  * rather than waiting out the breaker. Otherwise what the concurrency limit leaves, less the
- * queue the engine reports (other clients' work, or ours the engine could not start yet).
+ * queue the engine reports (other clients' work, or ours the engine could not start yet), and
+ * no more than the provider's rate limits allow.
  */
 export function upstreamRoom(l: UpstreamLoad): number {
   if (l.stopping || l.nowMs < l.pausedUntilMs) return 0;
   if (l.circuitOpen) return l.limit;
-  return Math.max(0, l.limit - l.running - l.waiting - (l.engine?.waiting ?? 0));
+  return Math.max(0, Math.min(l.rateRoom, l.limit - l.running - l.waiting - (l.engine?.waiting ?? 0)));
 }
 
 /**
