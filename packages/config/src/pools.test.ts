@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { poolsFileSchema, loadPoolsFile } from './pools.js';
+import { poolsFileSchema, poolUpstreams, loadPoolsFile } from './pools.js';
 
 describe('pools file', () => {
   it('loads the shipped deploy/pools.yaml with defaults filled in', () => {
@@ -20,6 +20,40 @@ describe('pools file', () => {
     const example = poolsFileSchema.parse(parse(uncommented)).pools.at(-1)!;
     expect(example).toMatchObject({ id: 'azure-eastus-oai-8b', kind: 'provider', tokenPrices: { inputPerMillion: 0.3 } });
     expect(example.pricePerGpuHour).toBeUndefined();
+  });
+
+  it('loads deploy/pools.engines.yaml: the shipped pools plus one engine, scraped at its /metrics', () => {
+    const pools = loadPoolsFile(fileURLToPath(new URL('../../../deploy/pools.engines.yaml', import.meta.url)));
+    const engine = pools.find((p) => p.kind === 'openai-compatible')!;
+    expect(engine.id).toBe('local-vllm-8b');
+    expect(poolUpstreams(engine)).toEqual([{ baseUrl: 'http://127.0.0.1:8000/v1', metricsUrl: 'http://127.0.0.1:8000/metrics' }]);
+    expect(pools.filter((p) => p.kind === 'simulated').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('takes one engine or several behind a pool, with as many workers, and scrapes providers only when asked', () => {
+    const pool = {
+      id: 'v',
+      kind: 'openai-compatible',
+      provider: 'onprem',
+      region: 'r',
+      gpu: 'h100-80gb',
+      model: 'llama-3.1-8b',
+      workers: 2,
+      capacityClass: 'reserved',
+      pricePerGpuHour: 1,
+    };
+    const two = { baseUrls: ['http://vllm-0:8000/v1', 'http://vllm-1:8000/v1'] };
+    const ok = poolsFileSchema.parse({ pools: [{ ...pool, endpoint: two }] }).pools[0]!;
+    expect(poolUpstreams(ok).map((u) => u.metricsUrl)).toEqual(['http://vllm-0:8000/metrics', 'http://vllm-1:8000/metrics']);
+    const issues = (p: object) => poolsFileSchema.safeParse({ pools: [p] }).error?.issues.map((i) => i.message) ?? [];
+    expect(issues({ ...pool, workers: 1, endpoint: two })).toEqual([
+      'pool v lists 2 engine(s) in its endpoint; set workers: 2 (the scheduler predicts from it)',
+    ]);
+    expect(issues({ ...pool, endpoint: { ...two, baseUrl: 'http://x/v1' } })[0]).toMatch(/either baseUrl or baseUrls/);
+    expect(issues({ ...pool, endpoint: { ...two, metricsUrl: 'http://x/metrics' } })[0]).toMatch(/metricsUrl goes with a single baseUrl/);
+    const provider = { ...pool, kind: 'provider', workers: 1, pricePerGpuHour: undefined, tokenPrices: { inputPerMillion: 1, outputPerMillion: 2 } };
+    const p = poolsFileSchema.parse({ pools: [{ ...provider, endpoint: { baseUrl: 'https://api.example.com/v1' } }] }).pools[0]!;
+    expect(poolUpstreams(p)).toEqual([{ baseUrl: 'https://api.example.com/v1' }]);
   });
 
   it('rejects duplicate ids and unknown GPUs with the field named', () => {
