@@ -1,2 +1,3 @@
 export { runService, runMain } from './run-service.js';
 export type { CommonConfig, ServiceContext, Stoppable, RunServiceOptions } from './run-service.js';
+export { stopOnSignals } from './stop-on-signals.js';

@@ -1,3 +1,4 @@
+import { stopOnSignals } from './stop-on-signals.js';
 import { connectBus, followConnectionHealth, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { commonEnv, loadConfig, z } from '@switchyard/config';
 import { streams } from '@switchyard/contracts';
@@ -51,29 +52,16 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   );
   logger.info({ metricsPort: metrics.port, pid: process.pid }, `${options.service} started`);
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, `${options.service} stopping`);
-    try {
-      await running.stop();
-      bus.stop();
-      await metrics.close();
-      await nc.drain();
-    } catch (e) {
-      logger.error({ err: e }, 'unclean shutdown');
-      process.exitCode = 1;
-    }
-    logger.flush();
-    process.exit();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  const shutdown = stopOnSignals(logger, options.service, async () => {
+    await running.stop();
+    bus.stop();
+    await metrics.close();
+    await nc.drain();
+  });
   if (common.EXIT_WITH_PARENT) {
     // A parent killed with SIGKILL sends no signal on; notice the re-parenting instead.
     const parent = process.ppid;
-    setInterval(() => process.ppid !== parent && void shutdown('parent exited'), 1_000).unref();
+    setInterval(() => process.ppid !== parent && shutdown('parent exited'), 1_000).unref();
   }
 }
 

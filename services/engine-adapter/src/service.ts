@@ -1,8 +1,8 @@
-import { pullDurable, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '@switchyard/bus';
+import type { JetStreamClient, KV, Msg, NatsConnection, Subscription } from '@switchyard/bus';
 import { poolKind, poolUpstreams, type EndpointSpec, type PoolSpec } from '@switchyard/config';
-import { durables, filters, streams, subjects } from '@switchyard/contracts';
+import { filters } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
-import { createBatchTracker, createChunkOutbox, createIntake, type BatchTracker, type Intake } from '@switchyard/worker-kit';
+import { createBatchTracker, createChunkOutbox, createIntake, pullPoolBatches, type BatchTracker, type Intake } from '@switchyard/worker-kit';
 import { upstreamMetrics, type AdapterMetrics } from './metrics.js';
 import { createUpstreamWorker, type UpstreamWorker } from './upstream-worker.js';
 
@@ -72,11 +72,9 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
     const logger = deps.logger.child({ pool: pool.id, worker });
     const apiKey = pool.endpoint.apiKeyEnv ? deps.apiKeys?.[pool.endpoint.apiKeyEnv] : undefined;
     if (pool.endpoint.apiKeyEnv && !apiKey) logger.warn({ apiKeyEnv: pool.endpoint.apiKeyEnv }, 'API key variable is empty; calling upstream without a key');
-    const puller = await pullDurable({
+    const puller = await pullPoolBatches({
       js: deps.js,
-      stream: streams.BATCHES.name,
-      durable: durables.workers(pool.id),
-      filterSubject: subjects.batches(pool.id),
+      pool: pool.id,
       ackWaitMs,
       maxAckPending: pool.endpoint.concurrency * poolUpstreams(pool).length * MAX_REPLICAS_PER_POOL,
       onError: (e, context) => logger.error({ err: e }, context),

@@ -1,10 +1,10 @@
 import { commonEnv, listenAddress, loadConfig, splitHostPort, z } from '@switchyard/config';
 import { GPU_PROFILE_FILES, type GpuType } from '@switchyard/perf-model';
-import { runMain } from '@switchyard/runtime';
+import { runMain, stopOnSignals } from '@switchyard/runtime';
 import { createLogger } from '@switchyard/telemetry';
 import { parseHttpFaults } from './domain/http-faults.js';
-import { parseSpeed } from './domain/sim-clock.js';
 import { ENGINE_MODELS, createEngineServer } from './engine-server.js';
+import { speedSetting } from './speed-setting.js';
 
 /**
  * Composition root of the engine simulator: one simulated GPU behind an OpenAI-compatible HTTP
@@ -23,17 +23,7 @@ const env = z.object({
   /** Tokens one engine step pushes through the model (vLLM's --max-num-batched-tokens). */
   ENGINE_MAX_BATCH_TOKENS: z.coerce.number().int().min(1).default(2048),
   /** Simulated time per real time: 1 = real time, 10 = ten times faster, max = no sleeping. */
-  ENGINE_SPEED: z
-    .string()
-    .default('1')
-    .transform((s, ctx) => {
-      try {
-        return parseSpeed(s);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    }),
+  ENGINE_SPEED: speedSetting,
   /** When set, /v1 and /admin need `Authorization: Bearer <key>`. */
   ENGINE_API_KEY: z.string().optional(),
   /** `on` opens POST/DELETE /admin/faults (tests, chaos runs); `off` answers 404 there. */
@@ -82,22 +72,7 @@ async function main() {
     'engine-simulator started',
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'engine-simulator stopping');
-    try {
-      await server.stop();
-    } catch (e) {
-      logger.error({ err: e }, 'unclean shutdown');
-      process.exitCode = 1;
-    }
-    logger.flush();
-    process.exit();
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  stopOnSignals(logger, 'engine-simulator', () => server.stop());
 }
 
 runMain(main);

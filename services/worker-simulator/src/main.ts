@@ -6,24 +6,14 @@ import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { Counter, Histogram } from '@switchyard/telemetry';
 import { createWorkerSimulator } from './service.js';
-import { parseSpeed } from './domain/sim-clock.js';
+import { speedSetting } from './speed-setting.js';
 
 const env = z.object({
   POOLS_FILE: z.string().default('deploy/pools.yaml'),
   /** Comma-separated pool ids to host; empty hosts every pool in the file. */
   WORKER_POOLS: z.string().default(''),
   /** Simulated time per real time: 1 = real time, 10 = ten times faster, max = no sleeping. */
-  WORKER_SPEED: z
-    .string()
-    .default('1')
-    .transform((s, ctx) => {
-      try {
-        return parseSpeed(s);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    }),
+  WORKER_SPEED: speedSetting,
   /** Ack wait of the batches consumer; a crashed worker's batches come back after it. */
   WORKER_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Tokens per chunk sent to a request's inbox. */

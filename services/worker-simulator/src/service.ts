@@ -1,8 +1,9 @@
-import { pullDurable, type JetStreamClient, type KV, type Msg, type NatsConnection, type Subscription } from '@switchyard/bus';
+import type { JetStreamClient, KV, Msg, NatsConnection, Subscription } from '@switchyard/bus';
 import { poolKind, type PoolSpec } from '@switchyard/config';
-import { durables, filters, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
+import { filters, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
+import { pullPoolBatches } from '@switchyard/worker-kit';
 import type { StepReport } from './domain/engine.js';
 import { parseFaultCommand } from './domain/faults.js';
 import { createSimClock, type Speed } from './domain/sim-clock.js';
@@ -89,11 +90,9 @@ export function createWorkerSimulator(deps: WorkerSimulatorDeps) {
         for (let i = 0; i < pool.workers; i++) {
           const id = `${deps.instanceId}-w${i}`;
           // One puller each: a crash abandons its own pull, never a sibling's.
-          const puller = await pullDurable({
+          const puller = await pullPoolBatches({
             js: deps.js,
-            stream: streams.BATCHES.name,
-            durable: durables.workers(pool.id),
-            filterSubject: subjects.batches(pool.id),
+            pool: pool.id,
             ackWaitMs,
             maxAckPending: pool.workers * pool.slotsPerWorker * MAX_REPLICAS_PER_POOL,
             onError: (e, context) => deps.logger.error({ err: e }, context),

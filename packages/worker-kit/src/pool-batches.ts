@@ -1,0 +1,29 @@
+import { pullDurable, type DurablePuller, type JetStreamClient } from '@switchyard/bus';
+import { durables, streams, subjects } from '@switchyard/contracts';
+
+export interface PoolBatchesOptions {
+  readonly js: JetStreamClient;
+  readonly pool: string;
+  /** How long a pulled batch may stay unacked before it goes to another worker. */
+  readonly ackWaitMs: number;
+  /** Batches out across every worker of the pool, a backstop to each worker's own room check. */
+  readonly maxAckPending: number;
+  readonly onError: (error: unknown, context: string) => void;
+}
+
+/**
+ * A puller of `batches.<pool>` on the pool's one durable consumer, which every worker of the
+ * pool shares, simulated or in front of an engine: a batch goes to one of them. One puller per
+ * worker, so a crash abandons only its own pull.
+ */
+export function pullPoolBatches(o: PoolBatchesOptions): Promise<DurablePuller> {
+  return pullDurable({
+    js: o.js,
+    stream: streams.BATCHES.name,
+    durable: durables.workers(o.pool),
+    filterSubject: subjects.batches(o.pool),
+    ackWaitMs: o.ackWaitMs,
+    maxAckPending: o.maxAckPending,
+    onError: o.onError,
+  });
+}
