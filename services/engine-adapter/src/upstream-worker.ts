@@ -6,7 +6,7 @@ import type { BatchTracker, OutputDeps } from '@switchyard/worker-kit';
 import { adapterHeartbeat, upstreamRoom, type UpstreamLoad } from './domain/adapter-heartbeat.js';
 import { CLOSED, afterFailure, afterProbe, afterSuccess, isOpen, probeDue, type BreakerState } from './domain/circuit-breaker.js';
 import { engineMetrics, ttftBetween, type EngineMetrics } from './domain/engine-metrics.js';
-import { failureReason, isPlatformFailure, retryAfterMs, type UpstreamFailure } from './domain/failures.js';
+import { failureSummary, isPlatformFailure, retryAfterMs, type UpstreamFailure } from './domain/failures.js';
 import { createGpuShare } from './domain/gpu-share.js';
 import { ewma } from './domain/latency.js';
 import { createRateWindow } from './domain/rate-window.js';
@@ -75,7 +75,7 @@ export function createUpstreamWorker(deps: UpstreamWorkerDeps) {
     }
     if (!isPlatformFailure(failure)) return;
     const wasOpen = isOpen(breaker);
-    breaker = afterFailure(breaker, now(), failureReason(failure, { pool: pool.id, chunksSent: 0, tokensSent: 0 }));
+    breaker = afterFailure(breaker, now(), failureSummary(failure));
     if (!wasOpen && isOpen(breaker)) {
       logger.warn({ upstream: upstream.baseUrl, failure: failure.kind }, 'circuit open: upstream out of placement until a probe succeeds');
       deps.metrics?.circuit(true);

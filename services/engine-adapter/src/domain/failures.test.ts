@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { failureReason, httpFailure, isPlatformFailure, isRequestError, retryAfterMs } from './failures.js';
+import { failureReason, failureSummary, httpFailure, isPlatformFailure, isRequestError, retryAfterMs } from './failures.js';
 
 const before = { pool: 'vllm-a', chunksSent: 0, tokensSent: 0 };
 const midway = { pool: 'vllm-a', chunksSent: 3, tokensSent: 5 };
@@ -29,5 +29,10 @@ describe('upstream failures', () => {
     expect(isPlatformFailure(httpFailure(503, '', null))).toBe(true);
     expect(isPlatformFailure(httpFailure(401, '', null))).toBe(true);
     expect(isPlatformFailure({ kind: 'timeout', phase: 'first-token', afterMs: 1 })).toBe(true);
+  });
+  it('sums a failure up in a few words for the breaker, whenever it happened', () => {
+    expect(failureSummary(httpFailure(503, '', null))).toBe('HTTP 503');
+    expect(failureSummary({ kind: 'connection', detail: 'ECONNRESET' })).toBe('connection: ECONNRESET');
+    expect(failureSummary({ kind: 'timeout', phase: 'idle', afterMs: 500 })).toBe('silent for 500 ms');
   });
 });

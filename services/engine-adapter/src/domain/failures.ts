@@ -62,3 +62,18 @@ export const isRequestError = (f: UpstreamFailure): boolean => f.kind === 'http'
  * says it is busy, and a request error is the request's.
  */
 export const isPlatformFailure = (f: UpstreamFailure): boolean => f.kind !== 'rate-limited' && !isRequestError(f);
+
+/** A failure in a few words, whatever the stream had sent: what a breaker remembers and shows. */
+export function failureSummary(f: UpstreamFailure): string {
+  switch (f.kind) {
+    case 'rate-limited':
+    case 'http':
+      return `HTTP ${f.status}${f.detail ? `: ${f.detail}` : ''}`;
+    case 'timeout':
+      return f.phase === 'first-token' ? `no token within ${f.afterMs} ms` : `silent for ${f.afterMs} ms`;
+    case 'connection':
+      return `connection: ${f.detail}`;
+    case 'stream-error':
+      return `error event: ${f.detail}`;
+  }
+}
