@@ -7,6 +7,8 @@ export interface LocalEnv {
   SWITCHYARD_API_KEY: string;
   SWITCHYARD_BILLING_ADDR: string;
   SWITCHYARD_HTTP_URL: string;
+  /** The pools file the running system reads (`up --pools`), for the CLI's pool views. */
+  SWITCHYARD_POOLS_FILE: string;
 }
 
 export const LOCAL_ENV_PATH = join('.switchyard', 'local.env');

@@ -1,3 +1,4 @@
+import { findLocalEnv, readLocalEnv } from './local-env.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -14,7 +15,11 @@ interface Buckets {
 }
 
 const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => o.pools ?? env.POOLS_FILE ?? join(REPO_ROOT, 'deploy', 'pools.yaml');
+/** The pools file: `--pools`, POOLS_FILE, the one the local system was started with, else deploy/pools.yaml. */
+const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => {
+  const local = findLocalEnv();
+  return o.pools ?? env.POOLS_FILE ?? (local && readLocalEnv(local).SWITCHYARD_POOLS_FILE) ?? join(REPO_ROOT, 'deploy', 'pools.yaml');
+};
 
 async function withBuckets<T>(url: string, run: (b: Buckets) => Promise<T>): Promise<T> {
   const nc = await connectBus({ url, name: 'switchyard-cli' });
@@ -117,7 +122,7 @@ export async function sendFault(nc: NatsConnection, pool: string, command: strin
  */
 export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): void {
   const nats = ['--nats <url>', 'NATS server (default: NATS_URL, else nats://127.0.0.1:4222)'] as const;
-  const file = ['--pools <file>', 'pools file (default: POOLS_FILE, else deploy/pools.yaml)'] as const;
+  const file = ['--pools <file>', 'pools file (default: POOLS_FILE, else the one `switchyard up` ran with, else deploy/pools.yaml)'] as const;
   const specs = (o: { pools?: string }) => {
     const path = poolsFile(o, env);
     if (!existsSync(path)) throw new Error(`no pools file at ${path}; pass --pools`);

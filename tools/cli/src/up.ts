@@ -48,6 +48,7 @@ export async function up(options: UpOptions): Promise<void> {
     SWITCHYARD_API_KEY: apiKey,
     SWITCHYARD_BILLING_ADDR: billingAddr,
     SWITCHYARD_HTTP_URL: httpUrl,
+    SWITCHYARD_POOLS_FILE: poolsFile,
   });
 
   const batch = batchServiceEnv({ admissionHttp: options.httpPort, batchGrpc: options.batchPort, batchHttp: options.batchHttpPort });
