@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createKeyring } from '@switchyard/auth';
 import { addCredit, createBilling, type Billing } from '@switchyard/billing';
 import { connectBus, jetstream, jetstreamManager, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
@@ -27,6 +29,8 @@ let liveUrl: string;
 const POOLS_FILE = join(REPO_ROOT, 'deploy', 'pools.yaml');
 const TENANTS = ['acme', 'globex', 'initech'] as const;
 const USAGES = 12;
+const STARTED = Date.now();
+const BIN = new URL('../bin/switchyard.js', import.meta.url).pathname;
 const logger = createLogger({ service: 'ledger-rebuild-test', level: 'silent' });
 
 /** Another database on the test server, by URL. */
@@ -161,6 +165,49 @@ describe('switchyard ledger rebuild', () => {
       changes: [{ field: 'output_tokens', live: victim!.output_tokens + 1, rebuilt: victim!.output_tokens }],
     });
     expect(report.diff.differences).toHaveLength(2);
+  });
+
+  it('over a window compares usage recorded in it, and leaves the batch-named kinds out, saying so', async () => {
+    const report = await rebuildLedger(
+      {
+        into: await newDatabase(`rebuild_${Math.random().toString(36).slice(2, 10)}`),
+        sinceMs: STARTED - 60_000,
+        untilMs: Date.now() + 60_000,
+        databaseUrl: liveUrl,
+        natsUrl: nats.url,
+        pools: POOLS_FILE,
+      },
+      {},
+    );
+    expect(report.diff.kinds.usage).toEqual({ live: USAGES - 1, rebuilt: USAGES, same: USAGES - 2 });
+    expect(report.diff.kinds.gpu_cost).toBeUndefined();
+    expect(report.notes.join('\n')).toContain('gpu_cost and credit_applied are not compared over a window');
+    const later = await rebuildLedger(
+      {
+        into: await newDatabase(`rebuild_${Math.random().toString(36).slice(2, 10)}`),
+        sinceMs: Date.now() + 3_600_000,
+        databaseUrl: liveUrl,
+        natsUrl: nats.url,
+        pools: POOLS_FILE,
+      },
+      {},
+    );
+    expect(later).toMatchObject({ ok: true, replay: { usageEvents: 0 } });
+  });
+
+  it('as a command prints the table and each difference, and exits 1', async () => {
+    const into = await newDatabase(`rebuild_${Math.random().toString(36).slice(2, 10)}`);
+    const args = ['ledger', 'rebuild', '--into', into, '--database-url', liveUrl, '--nats-url', nats.url, '--pools', POOLS_FILE];
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args]).catch((e: { code: number; stdout: string }) => e);
+    expect(r).toMatchObject({ code: 1 });
+    expect(r.stdout).toMatch(/usage\s+11\s+12\s+10\s+2/);
+    expect(r.stdout).toMatch(/missing in live {5}usage:u-\d+ \(globex\)/);
+    expect(r.stdout).toMatch(/2 difference\(s\)$/m);
+    const json = await promisify(execFile)(process.execPath, [BIN, ...args, '--force', '--json']).catch((e: { stdout: string }) => e);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      ok: false,
+      diff: { differences: expect.arrayContaining([expect.objectContaining({ type: 'missing_in_live' })]) },
+    });
   });
 
   it('refuses the live database as the scratch one, however its URL is spelled', async () => {

@@ -119,13 +119,15 @@ export async function replayLedger(deps: ReplayDeps, o: ReplayOptions): Promise<
     throw e;
   });
   const usageFromMs = info.state.messages ? Date.parse(info.state.first_ts) : undefined;
+  // Usage stored after the rebuild began is not yet in the live ledger either: read up to here.
+  const lastSeq = info.state.last_seq;
   let usageEvents = 0;
   const consumer = await deps.js.consumers.get(
     streams.USAGE.name,
     o.sinceMs === undefined ? {} : { opt_start_time: new Date(o.sinceMs - READ_AHEAD_MS).toISOString() },
   );
   try {
-    if ((await consumer.info(true)).num_pending > 0) {
+    if (lastSeq > 0 && (await consumer.info(true)).num_pending > 0) {
       const messages = await consumer.consume({ max_messages: Math.min(batchSize, 1_000) });
       for await (const m of messages) {
         const storedMs = Math.floor(m.info.timestampNanos / 1e6);
@@ -147,7 +149,7 @@ export async function replayLedger(deps: ReplayDeps, o: ReplayOptions): Promise<
             if (batch.length >= batchSize) await flush();
           }
         }
-        if (m.info.pending === 0) break;
+        if (m.info.pending === 0 || m.seq >= lastSeq) break;
       }
     }
   } finally {
