@@ -1,7 +1,7 @@
 export { createBilling } from './service.js';
 export type { Billing, BillingDeps } from './service.js';
 export { migrate } from './migrate.js';
-export { accounts, preparePosting } from './domain/posting.js';
+export { accounts, poolCostsOf, preparePosting } from './domain/posting.js';
 export type { UsagePosting, PoolCost } from './domain/posting.js';
 export { createLedgerPoster } from './ledger-posting.js';
 export type { LedgerPoster, PostingOutcome, PostingBatchResult, SpendRow } from './ledger-posting.js';
@@ -13,4 +13,6 @@ export { reconciliationReport, formatReport, diffQuantities } from './domain/rec
 export type { ReconciliationReport, QuantityDifference, HourQuantities } from './domain/reconciliation.js';
 export { loadCatalog, seedCatalog, addPriceVersion } from './price-versions.js';
 export { indexReservations } from './domain/reservation.js';
+export { loadReservations } from './reservations.js';
+export type { StoredReservation } from './reservations.js';
 export type { Reservation, ReservationIndex } from './domain/reservation.js';

@@ -10,7 +10,7 @@ import { createBudgetPublisher } from './budget-publisher.js';
 import { billingHandlers } from './grpc.js';
 import { createLedgerPoster, type PostingOutcome } from './ledger-posting.js';
 import { migrate } from './migrate.js';
-import { preparePosting, type PoolCost, type UsagePosting } from './domain/posting.js';
+import { poolCostsOf, preparePosting, type UsagePosting } from './domain/posting.js';
 import { createFleetAccrual } from './fleet.js';
 import { createCatalogCache, seedCatalog } from './price-versions.js';
 import { reconcileLedger } from './reconcile-job.js';
@@ -70,12 +70,7 @@ const HOUR = 3_600_000;
  */
 export function createBilling(deps: BillingDeps) {
   const now = deps.now ?? Date.now;
-  const poolCosts = new Map<string, PoolCost>(
-    (deps.pools ?? []).map((p) => [
-      p.id,
-      { id: p.id, provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour, tokenPrices: p.tokenPrices },
-    ]),
-  );
+  const poolCosts = poolCostsOf(deps.pools ?? []);
   const ledger = createLedgerPoster(deps.sql);
   const fleet = createFleetAccrual({
     sql: deps.sql,

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { buildServices } from './build.js';
 import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
+import { registerLedgerCommands } from './ledger-rebuild.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
@@ -61,6 +62,7 @@ registerTenantCommands(program);
 registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
+registerLedgerCommands(program, process.env);
 registerReservationCommands(program, process.env);
 registerFinOpsCommands(program, process.env);
 

@@ -1,4 +1,4 @@
-import { gpuTimeCostMicros, poolCostModel, tokenCostMicros, type CostBasis, type PoolPricing } from '@switchyard/config';
+import { gpuTimeCostMicros, poolCostModel, tokenCostMicros, type CostBasis, type PoolPricing, type PoolSpec } from '@switchyard/config';
 import { tierLabel, type BillableUsage } from '@switchyard/contracts';
 import { periodOf, priceUsage, selectPriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { holdsReservation, type ReservationIndex } from './reservation.js';
@@ -34,6 +34,16 @@ export interface UsagePosting {
   readonly costBasis: CostBasis;
   /** Provider paid for serving it; empty when the pool is unknown (no cost accrued). */
   readonly provider: string;
+}
+
+/** What billing needs of each pool of a pools file, by pool id; the rebuild uses it to cost usage as billing did. */
+export function poolCostsOf(pools: readonly PoolSpec[]): Map<string, PoolCost> {
+  return new Map(
+    pools.map((p) => [
+      p.id,
+      { id: p.id, provider: p.provider, capacityClass: p.capacityClass, pricePerGpuHour: p.pricePerGpuHour, tokenPrices: p.tokenPrices },
+    ]),
+  );
 }
 
 /** Ledger account ids; the only place they are spelled. */
