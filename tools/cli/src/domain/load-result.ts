@@ -50,6 +50,7 @@ export interface TierResult {
   readonly failed: number;
   readonly dropped: number;
   readonly rejectedBy: Readonly<Record<string, number>>;
+  /** Failed and dropped requests by reason (a dropped one's reason says the load generator dropped it). */
   readonly failedBy: Readonly<Record<string, number>>;
   /** Of completed requests, ms. */
   readonly ttftMs: Percentiles;
