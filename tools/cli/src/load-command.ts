@@ -53,22 +53,28 @@ function keysOf(flags: LoadFlags, env: NodeJS.ProcessEnv, local: Record<string, 
     if (keys.length < flags.tenants) throw new Error(`--tenants ${flags.tenants} needs ${flags.tenants} API keys; ${flags.keysFile} has ${keys.length}`);
     return keys.slice(0, flags.tenants);
   }
-  const key = env.SWITCHYARD_API_KEY ?? local.SWITCHYARD_API_KEY;
-  if (!key) throw new Error('no API key: run `pnpm start` first, set SWITCHYARD_API_KEY, or pass --keys-file');
   if (flags.tenants > 1) {
     throw new Error(
       `--tenants ${flags.tenants} needs ${flags.tenants} API keys and this setup has one: create them (\`switchyard key create --tenant NAME\`, ` +
         'an operator step) and list them in a file, one `tenant=key` a line, passed as --keys-file',
     );
   }
+  const key = env.SWITCHYARD_API_KEY ?? local.SWITCHYARD_API_KEY;
+  if (!key) throw new Error('no API key: run `pnpm start` first, set SWITCHYARD_API_KEY, or pass --keys-file');
   return [['default', key]];
 }
 
 /** `switchyard load --trace FILE`: parse flags and the trace, run, draw progress, print and write the result. */
 export async function loadCommand(flags: LoadFlags, env: NodeJS.ProcessEnv): Promise<void> {
+  let text: string;
+  try {
+    text = readFileSync(flags.trace, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read the trace ${flags.trace}: ${(e as Error).message}`);
+  }
   let trace;
   try {
-    trace = parseTrace(readFileSync(flags.trace, 'utf8'));
+    trace = parseTrace(text);
   } catch (e) {
     if (e instanceof TraceError) throw new Error(`${flags.trace}: ${e.message}`);
     throw e;
