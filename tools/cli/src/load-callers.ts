@@ -87,6 +87,18 @@ const pick = (u: { inputTokens: number; cachedInputTokens?: number; outputTokens
   outputTokens: u.outputTokens,
 });
 
+/**
+ * A streamed call can have its 200 sent before a refusal arrives (the scheduler's load shed
+ * does), so a refusal before the first token comes as an error event; its `code` is the
+ * refusal's reason or its status in lower case (openai-wire `openAiError`).
+ */
+const REFUSING_STREAM_CODES: ReadonlySet<string> = new Set([
+  ...[...REFUSING_CODES].map((c) => codeName(c).toLowerCase()),
+  'model_not_found',
+  'insufficient_quota',
+  'context_length_exceeded',
+]);
+
 /** Admission renders a chat message as `role: content` (README "OpenAI-compatible HTTP"); this is what that adds. */
 const CHAT_OVERHEAD = countPromptTokens('user: time') - countPromptTokens(' time');
 
@@ -106,7 +118,8 @@ export function httpCaller(baseUrl: string, apiKey: string, now: () => number): 
             authorization: `Bearer ${apiKey}`,
             'x-switchyard-tier': c.tier,
             'x-switchyard-feature': 'load-test',
-            'x-switchyard-timeout-ms': String(c.timeoutMs),
+            // Admission takes 1 to 600,000 here and refuses more; a longer deadline is the caller's own.
+            'x-switchyard-timeout-ms': String(Math.min(c.timeoutMs, 600_000)),
           },
           body: JSON.stringify({
             model: c.model,
@@ -144,8 +157,16 @@ export function httpCaller(baseUrl: string, apiKey: string, now: () => number): 
               usage?: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } };
               error?: { code?: string; message?: string };
             };
-            if (chunk.error)
-              return { outcome: 'failed', reason: reasonGroup(`stream error ${chunk.error.code ?? ''}`.trim(), chunk.error.message ?? ''), ttftMs, ...NONE };
+            if (chunk.error) {
+              const code = chunk.error.code ?? '';
+              const refused = ttftMs === undefined && REFUSING_STREAM_CODES.has(code);
+              return {
+                outcome: refused ? 'rejected' : 'failed',
+                reason: reasonGroup(`HTTP stream ${code}`.trim(), chunk.error.message ?? ''),
+                ttftMs,
+                ...NONE,
+              };
+            }
             if (ttftMs === undefined && chunk.choices?.some((ch) => ch.delta?.content)) ttftMs = now() - start;
             if (chunk.usage)
               usage = {

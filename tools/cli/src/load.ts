@@ -1,6 +1,5 @@
-import type { TierName } from '@switchyard/contracts';
+import { tierFromName, type BillableUsage, type TierName } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage, type PriceBook } from '@switchyard/pricing';
-import { tierFromName, type BillableUsage } from '@switchyard/contracts';
 import { planLoad, type PlannedRequest } from './domain/load-plan.js';
 import { aggregateByTier, type RequestRecord, type TierResult } from './domain/load-result.js';
 import { promptText } from './domain/prompt-text.js';

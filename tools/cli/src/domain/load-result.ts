@@ -76,7 +76,7 @@ export function reasonGroup(code: string, message: string): string {
     .replace(/\d[\d,.]*/g, 'N')
     .replace(/\s+/g, ' ')
     .trim();
-  const short = text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const short = text.length > 120 ? `${text.slice(0, 117)}...` : text;
   return short ? `${code}: ${short}` : code;
 }
 
