@@ -19,6 +19,7 @@ import { POLICIES, createScheduler, defaultScheduling, loadStepModels, resolveMo
 import { createLogger } from '@switchyard/telemetry';
 import { startNats } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
+import { parseTrace } from '@switchyard/cli';
 import { fmt, percentile } from './lib/stats.js';
 
 const { values: opts } = parseArgs({
@@ -141,16 +142,8 @@ interface Planned {
 
 /** Trace rows (seconds from the first row), the busiest stretch centred, scaled to the fleet. */
 function plan(models: ReadonlyMap<string, StepModel>) {
-  const rows = readFileSync(opts.trace!, 'utf8')
-    .trim()
-    .split('\n')
-    .slice(1)
-    .map((line) => {
-      const [ts, ctx, gen] = line.split(',');
-      return { t: Date.parse(`${ts!.slice(0, 23).replace(' ', 'T')}Z`) / 1000, prompt: Number(ctx), output: Number(gen) };
-    });
-  const t0 = rows[0]!.t;
-  const at = rows.map((r) => ({ ...r, t: r.t - t0 }));
+  // Seconds from the first row; the CLI's `load --trace` reads traces with the same parser.
+  const at = parseTrace(readFileSync(opts.trace!, 'utf8')).rows.map((r) => ({ t: r.atMs / 1000, prompt: r.inputTokens, output: r.outputTokens }));
   // Peak: the busiest 30 s of the trace.
   let peakStart = 0;
   let peakCount = 0;

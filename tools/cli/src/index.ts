@@ -5,3 +5,11 @@ export { startStack, firstServedRequest, SERVICES, REPO_ROOT } from './stack.js'
 export { privateStackEnv } from './private-stack.js';
 export type { PrivateStackEnv } from './private-stack.js';
 export type { Stack, ServiceName } from './stack.js';
+export { percentile, summarize, fmt } from './domain/percentile.js';
+export { parseTrace, TraceError, TRACE_FORMATS } from './domain/trace-format.js';
+export type { Trace, TraceRow, TraceFormat } from './domain/trace-format.js';
+export { runLoad } from './load.js';
+export type { LoadOptions, LoadDeps, LoadResult, LoadProgress } from './load.js';
+export { grpcCaller, httpCaller } from './load-callers.js';
+export type { LoadCaller } from './load-callers.js';
+export { loadCommand } from './load-command.js';

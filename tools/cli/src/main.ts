@@ -3,6 +3,7 @@ import { buildServices } from './build.js';
 import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
 import { registerLedgerCommands } from './ledger-rebuild.js';
+import { registerLoadCommand } from './load-command.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
@@ -59,6 +60,7 @@ program
   .action((o) => generateCommand({ prompt: o.prompt, model: o.model, maxTokens: o.maxTokens, tier: o.tier, seed: o.seed }, process.env));
 
 registerTenantCommands(program);
+registerLoadCommand(program, process.env);
 registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
