@@ -4,6 +4,7 @@ import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
 import { registerLedgerCommands } from './ledger-rebuild.js';
 import { registerLoadCommand } from './load-command.js';
+import { registerForecastCommand } from './forecast.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
@@ -61,6 +62,7 @@ program
 
 registerTenantCommands(program);
 registerLoadCommand(program, process.env);
+registerForecastCommand(program, process.env);
 registerOpsCommands(program, process.env);
 registerPolicyCommands(program, process.env);
 registerReconcileCommand(program, process.env);
