@@ -46,7 +46,16 @@ function details(f: ScaleForecast, header: ForecastHeader): string[] {
   for (const t of TIERS) {
     const x = s.tiers[t];
     if (x.sent === 0) continue;
-    tiers.push([`  ${t}`, String(x.sent), String(x.completed), String(x.rejected), String(x.failed), `${fmt(x.ttftP50Ms, 0)}/${fmt(x.ttftP95Ms, 0)}`, String(x.withinSlo), pct(x.attainment)]);
+    tiers.push([
+      `  ${t}`,
+      String(x.sent),
+      String(x.completed),
+      String(x.rejected),
+      String(x.failed),
+      `${fmt(x.ttftP50Ms, 0)}/${fmt(x.ttftP95Ms, 0)}`,
+      String(x.withinSlo),
+      pct(x.attainment),
+    ]);
   }
   out.push(table(tiers));
   const pools: string[][] = [['  pool', 'GPUs', 'busy', 'slots used', 'cost $', 'idle $']];

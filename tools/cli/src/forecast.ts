@@ -98,7 +98,10 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
   console.log(formatForecast(result, header));
   if (flags.json) {
     const { trace: _trace, window: _window, json: _json, ...options } = flags;
-    writeFileSync(flags.json, `${JSON.stringify({ trace: { file: flags.trace, format: trace.format, rows: trace.rows.length }, pools: poolsPath, options, priceBook: DEFAULT_PRICE_BOOK.version, scales: result }, null, 2)}\n`);
+    writeFileSync(
+      flags.json,
+      `${JSON.stringify({ trace: { file: flags.trace, format: trace.format, rows: trace.rows.length }, pools: poolsPath, options, priceBook: DEFAULT_PRICE_BOOK.version, scales: result }, null, 2)}\n`,
+    );
     console.log(`forecast written to ${flags.json}`);
   }
 }

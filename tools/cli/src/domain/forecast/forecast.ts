@@ -96,7 +96,13 @@ export function forecast(o: ForecastOptions, deps: ForecastDeps = {}): ScaleFore
       evaluate: (extra) => (first && !(first = false) ? summary : evaluate(extra)),
       onSimulation: (n, extra) =>
         n > 1 &&
-        deps.progress?.(`${scale}x: capacity search, simulation ${n}: ${Object.entries(extra).map(([p, k]) => `${p} +${k}`).join(', ') || 'as is'}`),
+        deps.progress?.(
+          `${scale}x: capacity search, simulation ${n}: ${
+            Object.entries(extra)
+              .map(([p, k]) => `${p} +${k}`)
+              .join(', ') || 'as is'
+          }`,
+        ),
     });
     const extraCostMicros = Object.entries(plan.extra).reduce((a, [id, k]) => {
       const cost = poolCostModel(pools.find((p) => p.id === id)!);

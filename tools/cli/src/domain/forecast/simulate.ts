@@ -195,7 +195,14 @@ export function simulate(input: SimulateInput): SimResult {
   };
   const place = (request: SimRequest) => {
     const placement = placeRequest(
-      { tenant: request.tenant, tier: request.tier, version: input.model, promptTokens: request.promptTokens, maxTokens: request.maxTokens, ageMs: now - request.arrivalMs },
+      {
+        tenant: request.tenant,
+        tier: request.tier,
+        version: input.model,
+        promptTokens: request.promptTokens,
+        maxTokens: request.maxTokens,
+        ageMs: now - request.arrivalMs,
+      },
       view(),
       ctx,
     );
@@ -208,7 +215,15 @@ export function simulate(input: SimulateInput): SimResult {
       return;
     }
     const id = `r${request.index}`;
-    tracker.dispatched(id, placement.pool, request.tier, request.promptTokens, request.maxTokens, now, perf.get(placement.pool)!.prefillMs(Math.max(1, request.promptTokens)));
+    tracker.dispatched(
+      id,
+      placement.pool,
+      request.tier,
+      request.promptTokens,
+      request.maxTokens,
+      now,
+      perf.get(placement.pool)!.prefillMs(Math.max(1, request.promptTokens)),
+    );
     open.set(id, { request, pool: placement.pool });
     queues.get(placement.pool)!.push({ request, id });
     feed(placement.pool);
@@ -229,7 +244,13 @@ export function simulate(input: SimulateInput): SimResult {
       const o = open.get(f.id)!;
       open.delete(f.id);
       tracker.ended(f.id);
-      end(o.request, { outcome: 'completed', pool: o.pool, ttftMs: f.firstTokenMs! - f.arrivalMs, e2eMs: f.finishMs - f.arrivalMs, outputTokens: f.outputTokens });
+      end(o.request, {
+        outcome: 'completed',
+        pool: o.pool,
+        ttftMs: f.firstTokenMs! - f.arrivalMs,
+        e2eMs: f.finishMs - f.arrivalMs,
+        outputTokens: f.outputTokens,
+      });
     }
     feed(w.pool.id);
     if (!w.step) start(w);
@@ -251,7 +272,8 @@ export function simulate(input: SimulateInput): SimResult {
     else if (waitAt === at) place(waits.shift()!.request);
     else place(requests[next++]!);
   }
-  for (const { request, pool } of open.values()) end(request, { outcome: 'failed', reason: 'still running when the simulation stopped', pool, outputTokens: 0 });
+  for (const { request, pool } of open.values())
+    end(request, { outcome: 'failed', reason: 'still running when the simulation stopped', pool, outputTokens: 0 });
   for (const { request } of waits) end(request, { outcome: 'failed', reason: 'still waiting when the simulation stopped', outputTokens: 0 });
   for (; next < requests.length; next++) end(requests[next]!, { outcome: 'failed', reason: 'not sent before the simulation stopped', outputTokens: 0 });
   return {

@@ -65,7 +65,10 @@ export interface ForecastSummary {
  * batch at its discount; the trace has no cached-token counts, so none are cached), and per pool
  * what its GPUs cost for the window, split into busy and idle.
  */
-export function summarize(run: SimResult, o: { readonly model: string; readonly book: PriceBook; readonly sloTtftMs: Readonly<Record<TierName, number>> }): ForecastSummary {
+export function summarize(
+  run: SimResult,
+  o: { readonly model: string; readonly book: PriceBook; readonly sloTtftMs: Readonly<Record<TierName, number>> },
+): ForecastSummary {
   const windowMs = Math.max(1, run.endMs - (run.outcomes[0]?.request.arrivalMs ?? 0));
   const tiers = Object.fromEntries(
     TIERS.map((tier) => {

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import { poolSchema } from '@switchyard/config';
+import type { PerfModel } from '@switchyard/perf-model';
+import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
+import { defaultScheduling } from '@switchyard/scheduler';
+import type { TraceRow } from '../trace-format.js';
+import { forecast, type ForecastOptions } from './forecast.js';
+import { scaledRequests } from './requests.js';
+import { simulate } from './simulate.js';
+import { summarize } from './summary.js';
+
+/** A made-up GPU: 20 ms a decode step plus 1 ms a sequence, 0.1 ms a prompt token, room for 100,000 tokens. */
+const perfModel: PerfModel = {
+  model: 'llama-3.1-8b',
+  decodeMs: (batch) => (batch === 0 ? 0 : 20 + batch),
+  prefillMs: (tokens) => 0.1 * tokens,
+  mixedMs: (batch, prefill) => (batch === 0 ? 0 : 20 + batch) + 0.1 * prefill,
+  kvCapacityTokens: () => 100_000,
+  allReduceMs: () => 0,
+};
+const pool = poolSchema.parse({
+  id: 'tiny',
+  provider: 'aws',
+  region: 'r1',
+  gpu: 'h100-80gb',
+  model: 'llama-3.1-8b',
+  workers: 1,
+  capacityClass: 'on-demand',
+  pricePerGpuHour: 3.6,
+  slotsPerWorker: 4,
+});
+/** One request every 2 s of trace time for 20 minutes: a 200-token prompt, 50 tokens out (about 1.1 s on the GPU alone). */
+const rows: TraceRow[] = Array.from({ length: 600 }, (_, i) => ({ line: i + 2, atMs: i * 2_000, inputTokens: 200, outputTokens: 50 }));
+const scheduling = defaultScheduling();
+const options: ForecastOptions = {
+  rows,
+  scales: [1],
+  pools: [pool],
+  perf: new Map([[pool.id, perfModel]]),
+  scheduling,
+  model: 'llama-3.1-8b',
+  book: DEFAULT_PRICE_BOOK,
+  durationS: 60,
+  tierMix: { realtime: 60, internal: 30, batch: 10 },
+  tenants: ['acme', 'globex'],
+  feature: 'chat',
+  seed: 7,
+  maxPromptTokens: 32_768,
+  maxOutputTokens: 4_096,
+  target: 0.99,
+};
+const sloTtftMs = { realtime: scheduling.tiers.realtime.ttftMs, internal: scheduling.tiers.internal.ttftMs, batch: scheduling.tiers.batch.ttftMs };
+
+describe('forecast', () => {
+  it('meets every objective at light load, with the GPU mostly idle', () => {
+    const [one] = forecast(options);
+    const s = one!.summary;
+    expect(s.requests).toBe(30);
+    for (const t of ['realtime', 'internal', 'batch'] as const) expect(s.tiers[t].attainment).toBe(1);
+    expect(s.pools[0]!.utilisation).toBeLessThan(0.2);
+    expect(s.pools[0]!.busy).toBeLessThan(0.7);
+    expect(one!.capacity).toBeUndefined();
+    expect(s.bill.map((b) => b.tenant).sort()).toEqual(['acme', 'globex']);
+    expect(s.bill.every((b) => b.feature === 'chat')).toBe(true);
+    expect(s.tokens).toBe(30 * 250);
+  });
+
+  it('twice the arrival rate doubles the bill and the batches, not the provisioned cost', () => {
+    const [one, two] = forecast({ ...options, scales: [1, 2] }).map((f) => f.summary);
+    expect(two!.requests).toBe(2 * one!.requests);
+    expect(two!.billMicros / one!.billMicros).toBeGreaterThan(1.8);
+    expect(two!.billMicros / one!.billMicros).toBeLessThan(2.2);
+    expect(two!.pools[0]!.utilisation / one!.pools[0]!.utilisation).toBeGreaterThan(1.6);
+    expect(two!.pools[0]!.utilisation / one!.pools[0]!.utilisation).toBeLessThan(2.4);
+    expect(two!.pools[0]!.busyMicros).toBeGreaterThan(one!.pools[0]!.busyMicros);
+    expect(two!.gpuCostMicros / one!.gpuCostMicros).toBeLessThan(1.1);
+    expect(two!.gpuCostPer1kMicros).toBeLessThan(one!.gpuCostPer1kMicros);
+  });
+
+  it('sheds under overload, and the GPUs the planner adds bring attainment back (checked by simulating again)', () => {
+    const [over] = forecast({ ...options, scales: [10] });
+    expect(over!.summary.tiers.realtime.attainment).toBeLessThan(0.99);
+    expect(over!.summary.tiers.realtime.rejected).toBeGreaterThan(0);
+    const plan = over!.capacity!;
+    expect(plan.met).toBe(true);
+    const added = plan.extra.tiny ?? 0;
+    expect(added).toBeGreaterThan(0);
+    expect(plan.extraCostMicros).toBeGreaterThan(0);
+
+    const requests = scaledRequests(rows, 10, { ...options }).requests;
+    const run = (workers: number) =>
+      summarize(simulate({ pools: [{ ...pool, workers }], perf: options.perf, scheduling, model: options.model, requests, seed: options.seed }), {
+        model: options.model,
+        book: DEFAULT_PRICE_BOOK,
+        sloTtftMs,
+      });
+    const planned = run(1 + added);
+    for (const t of ['realtime', 'internal', 'batch'] as const) expect(planned.tiers[t].attainment).toBeGreaterThanOrEqual(0.99);
+    // The smallest: one GPU fewer misses.
+    const fewer = run(added);
+    expect(Math.min(fewer.tiers.realtime.attainment, fewer.tiers.internal.attainment, fewer.tiers.batch.attainment)).toBeLessThan(0.99);
+  });
+
+  it('gives the same forecast for the same seed', () => {
+    expect(forecast({ ...options, scales: [1, 10] })).toEqual(forecast({ ...options, scales: [1, 10] }));
+  });
+
+  it('splits each pool cost into busy and idle, which add up to workers x price x window', () => {
+    for (const f of forecast({ ...options, scales: [1, 5] })) {
+      for (const p of f.summary.pools) {
+        expect(p.busyMicros + p.idleMicros).toBe(p.costMicros);
+        expect(p.costMicros).toBeCloseTo(((p.workers * 3.6 * f.summary.windowS) / 3_600) * 1e6, -1);
+      }
+      expect(f.summary.gpuCostMicros).toBe(f.summary.pools.reduce((a, p) => a + p.costMicros, 0));
+    }
+  });
+
+  it('serves realtime before batch from a pool queue', () => {
+    const requests = scaledRequests(rows, 20, { ...options, tierMix: { realtime: 50, internal: 0, batch: 50 } }).requests;
+    const s = summarize(
+      simulate({
+        pools: [pool],
+        perf: options.perf,
+        scheduling: defaultScheduling({ tiers: { realtime: { ttftMs: 1_000, onOverload: 'queue', latencyWeight: 0.8 } } }),
+        model: options.model,
+        requests,
+        seed: 1,
+      }),
+      {
+        model: options.model,
+        book: DEFAULT_PRICE_BOOK,
+        sloTtftMs,
+      },
+    );
+    expect(s.tiers.realtime.ttftP50Ms).toBeLessThan(s.tiers.batch.ttftP50Ms);
+  });
+});
