@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadPoolsFile } from '@switchyard/config';
+import { loadPoolsFile, poolKind } from '@switchyard/config';
 import { createPerfModel, loadProfiles, type PerfModel } from '@switchyard/perf-model';
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { loadSchedulingFile } from '@switchyard/scheduler';
@@ -70,7 +70,7 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
   const perf = new Map<string, PerfModel>();
   for (const p of pools) perf.set(p.id, createPerfModel(profiles[p.gpu].rows, profiles[p.gpu].meta, p.model));
   const tenants = flags.tenants === 1 ? ['default'] : Array.from({ length: flags.tenants }, (_, i) => `tenant-${i + 1}`);
-  const leftOut = allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${p.kind}: not simulated, takes no requests here)`);
+  const leftOut = allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${poolKind(p)}: not simulated, takes no requests here)`);
   const started = Date.now();
   const result = forecast(
     {

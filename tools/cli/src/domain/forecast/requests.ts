@@ -1,4 +1,5 @@
 import { planLoad, type PlanOptions } from '../load-plan.js';
+import { seededRandom } from '../tier-mix.js';
 import type { TraceRow } from '../trace-format.js';
 import type { SimRequest } from './simulate.js';
 
@@ -9,26 +10,43 @@ export interface ScaledRequests {
 }
 
 /**
- * The requests of a trace at `scale` times its arrival rate, for `durationS` simulated seconds:
- * arrival times are divided by the scale (the load generator's `--speed`), so 2x takes twice as
- * many rows of the trace into the same window. Compressing keeps every request a real one of the
- * trace, with its own size, and keeps the trace's bursts (at 2x a burst is twice as dense), where
- * replicating each row would send identical twins at once and double every burst's height
- * exactly. Tiers and tenants are drawn per row as `switchyard load` draws them, so a row has
- * the same tier at every scale.
+ * The requests of the trace's first `durationS` seconds at `scale` times its arrival rate: each
+ * request of the window is sent `floor(scale)` times, and once more with probability
+ * `scale - floor(scale)`; every copy after the first arrives at a uniformly drawn moment between
+ * its original and the next request of the trace, with the original's size, tier and tenant.
+ *
+ * Why replicate rather than compress time (the load generator's `--speed`): traces are not
+ * stationary (the Azure conversation trace's first minutes carry half its mean rate), so
+ * compressing would compare 2x over a different stretch of the trace with 1x, and "2x" would not
+ * be twice the requests. Replicating keeps the window, keeps exactly `scale` times its requests,
+ * tiers and sizes, and keeps its bursts where they were (a burst at 2x is twice as dense); the
+ * jitter keeps twins from arriving in the same instant.
  */
 export function scaledRequests(rows: readonly TraceRow[], scale: number, o: Omit<PlanOptions, 'speed'> & { readonly feature: string }): ScaledRequests {
-  const plan = planLoad(rows, { ...o, speed: scale });
+  if (!(scale > 0)) throw new Error('a scale must be above 0');
+  const plan = planLoad(rows, { ...o, speed: 1 });
+  const random = seededRandom(o.seed ^ 0x5ca1e);
+  const window = (o.durationS ?? Number.POSITIVE_INFINITY) * 1_000;
+  const copies: Array<Omit<SimRequest, 'index'>> = [];
+  plan.requests.forEach((r, i) => {
+    const nextMs = Math.min(plan.requests[i + 1]?.sendAtMs ?? window, window);
+    const gap = Number.isFinite(nextMs) ? Math.max(0, nextMs - r.sendAtMs) : 0;
+    const whole = Math.floor(scale);
+    const n = whole + (random() < scale - whole ? 1 : 0);
+    for (let k = 0; k < n; k++) {
+      copies.push({
+        tier: r.tier,
+        tenant: r.tenant,
+        feature: o.feature,
+        promptTokens: r.promptTokens,
+        maxTokens: r.maxTokens,
+        arrivalMs: k === 0 ? r.sendAtMs : r.sendAtMs + random() * gap,
+      });
+    }
+  });
+  copies.sort((a, b) => a.arrivalMs - b.arrivalMs);
   return {
-    requests: plan.requests.map((r) => ({
-      index: r.index,
-      tier: r.tier,
-      tenant: r.tenant,
-      feature: o.feature,
-      promptTokens: r.promptTokens,
-      maxTokens: r.maxTokens,
-      arrivalMs: r.sendAtMs,
-    })),
+    requests: copies.map((c, index) => ({ index, ...c })),
     skippedOverPromptLimit: plan.skippedOverPromptLimit,
     clampedOutput: plan.clampedOutput,
   };
