@@ -119,7 +119,7 @@ export function registerForecastCommand(program: Command, env: NodeJS.ProcessEnv
     .option('--scale <list>', 'arrival-rate multipliers: 2 sends twice as many requests per second', scales, [1, 2, 5])
     .option('--duration <s>', 'simulated seconds of arrivals per scale', positive, 300)
     .option('--tier-mix <mix>', 'tiers drawn for rows without one, as weights', 'realtime=60,internal=30,batch=10')
-    .option('--tenants <n>', 'spread requests over N tenants (tenant-1..N) for the bill', whole, 1)
+    .option('--tenants <n>', "spread requests over N tenants (tenant-1..N) for the bill; a trace's own tenant column wins", whole, 1)
     .option('--feature <name>', 'feature the requests are billed under (traces carry none)', 'default')
     .option('-m, --model <name>', 'model version every request asks for', 'llama-3.1-8b')
     .option('--seed <n>', 'seed of tier and tenant draws and of placement', whole, 1)

@@ -36,3 +36,12 @@ describe('scaledRequests', () => {
     expect(scaledRequests(rows, 1.5, o)).toEqual(scaledRequests(rows, 1.5, o));
   });
 });
+
+describe('scaledRequests tenants', () => {
+  it("bills a trace's own tenants as they are named, rows without one spread over them", () => {
+    const named: TraceRow[] = rows.map((r, i) => (i % 3 === 2 ? r : { ...r, tenant: i % 3 === 0 ? 'acme-corp' : 'globex' }));
+    const requests = scaledRequests(named, 1, { ...o, tenants: ['default'] }).requests;
+    expect(new Set(requests.map((r) => r.tenant))).toEqual(new Set(['acme-corp', 'globex']));
+    expect(requests.filter((r) => r.promptTokens === 100)[0]!.tenant).toBe('acme-corp');
+  });
+});

@@ -24,7 +24,9 @@ export interface ScaledRequests {
  */
 export function scaledRequests(rows: readonly TraceRow[], scale: number, o: Omit<PlanOptions, 'speed'> & { readonly feature: string }): ScaledRequests {
   if (!(scale > 0)) throw new Error('a scale must be above 0');
-  const plan = planLoad(rows, { ...o, speed: 1 });
+  // A trace that names its tenants is billed to them; `o.tenants` only spreads traces that do not.
+  const named = [...new Set(rows.flatMap((r) => (r.tenant === undefined ? [] : [r.tenant])))];
+  const plan = planLoad(rows, { ...o, tenants: named.length ? named : o.tenants, speed: 1 });
   const random = seededRandom(o.seed ^ 0x5ca1e);
   const window = (o.durationS ?? Number.POSITIVE_INFINITY) * 1_000;
   const copies: Array<Omit<SimRequest, 'index'>> = [];
