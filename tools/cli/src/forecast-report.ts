@@ -19,9 +19,10 @@ export interface ForecastHeader {
 /** One row per scale: requests, per tier attainment, bill, GPU cost, idle cost, $/1K tokens. */
 function overview(scales: readonly ScaleForecast[]): string {
   const rows: string[][] = [
-    ['scale', 'requests', ...TIERS.map((t) => `${t} SLO`), 'bill $', 'GPU cost $', 'idle $', 'bill $/1K tok', 'GPU $/1K tok', 'tokens'],
+    ['scale', 'requests', ...TIERS.map((t) => `${t} SLO`), 'bill $', 'GPU cost $', 'idle $', 'bill $/1K tok', 'GPU $/1K tok', 'tokens', 'GPUs to add'],
   ];
-  for (const { scale, summary: s } of scales) {
+  for (const { scale, summary: s, capacity: c } of scales) {
+    const added = c ? Object.values(c.extra).reduce((a, k) => a + k, 0) : 0;
     rows.push([
       `${scale}x`,
       String(s.requests),
@@ -32,6 +33,8 @@ function overview(scales: readonly ScaleForecast[]): string {
       usd(s.billPer1kMicros, 5),
       usd(s.gpuCostPer1kMicros, 5),
       String(s.tokens),
+      // Not found within the search's bounds: at least this many more than were tried.
+      c && !c.met ? `>${added}` : String(added),
     ]);
   }
   return table(rows);
