@@ -11,7 +11,7 @@ describe('formatForecast', () => {
       model: options.model,
       durationS: options.durationS,
       target: options.target,
-      leftOut: [],
+      notes: [],
     });
     const lines = text.split('\n');
     expect(lines[0]).toContain('forecast of mine.csv (generic-csv), model llama-3.1-8b, 60 simulated s');

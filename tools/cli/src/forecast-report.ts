@@ -13,7 +13,8 @@ export interface ForecastHeader {
   readonly model: string;
   readonly durationS: number;
   readonly target: number;
-  readonly leftOut: readonly string[];
+  /** Lines printed under the title: what was left out or cannot be priced. */
+  readonly notes: readonly string[];
 }
 
 /** One row per scale: requests, per tier attainment, bill, GPU cost, idle cost, $/1K tokens. */
@@ -87,7 +88,7 @@ export function formatForecast(scales: readonly ScaleForecast[], header: Forecas
   const out = [
     `forecast of ${header.traceFile} (${header.format}), model ${header.model}, ${header.durationS} simulated s of arrivals per scale; ` +
       `SLO target ${pct(header.target)} per tier`,
-    ...header.leftOut.map((l) => `left out: ${l}`),
+    ...header.notes.map((l) => `note: ${l}`),
     '',
     overview(scales),
     ...scales.flatMap((f) => details(f, header)),

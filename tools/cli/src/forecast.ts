@@ -4,7 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadPoolsFile, poolKind } from '@switchyard/config';
 import { createPerfModel, loadProfiles, type PerfModel } from '@switchyard/perf-model';
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
-import { loadSchedulingFile } from '@switchyard/scheduler';
+import { loadSchedulingFile, poolVersion } from '@switchyard/scheduler';
 import { forecast, simulatedPools } from './domain/forecast/forecast.js';
 import { DEFAULT_TIER_MIX, parseTierMix } from './domain/tier-mix.js';
 import { parseTrace, TraceError } from './domain/trace-format.js';
@@ -70,7 +70,10 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
   const perf = new Map<string, PerfModel>();
   for (const p of pools) perf.set(p.id, createPerfModel(profiles[p.gpu].rows, profiles[p.gpu].meta, p.model));
   const tenants = flags.tenants === 1 ? ['default'] : Array.from({ length: flags.tenants }, (_, i) => `tenant-${i + 1}`);
-  const leftOut = allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${poolKind(p)}: not simulated, takes no requests here)`);
+  const notes = allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${poolKind(p)}) is left out: only simulated pools are simulated`);
+  if (!DEFAULT_PRICE_BOOK.models[flags.model])
+    notes.push(`price book ${DEFAULT_PRICE_BOOK.version} has no price for "${flags.model}" (a route name? pass a model version); bills show 0`);
+  if (!pools.some((p) => poolVersion(p) === flags.model)) notes.push(`no simulated pool serves "${flags.model}", so all are rejected`);
   const started = Date.now();
   const result = forecast(
     {
@@ -94,7 +97,7 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
     },
     { progress: (line) => process.stderr.write(`${line} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`) },
   );
-  const header = { traceFile: flags.trace, format: trace.format, model: flags.model, durationS: flags.duration, target: flags.target, leftOut };
+  const header = { traceFile: flags.trace, format: trace.format, model: flags.model, durationS: flags.duration, target: flags.target, notes };
   console.log(formatForecast(result, header));
   if (flags.json) {
     const { trace: _trace, window: _window, json: _json, ...options } = flags;
