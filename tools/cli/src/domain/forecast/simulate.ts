@@ -259,16 +259,16 @@ export function simulate(input: SimulateInput): SimResult {
   const lastArrival = requests.at(-1)?.arrivalMs ?? 0;
   const stopAt = lastArrival + (input.drainLimitMs ?? 3_600_000);
   for (;;) {
-    let busiest: SimWorker | undefined;
-    for (const w of workers) if (w.step && (!busiest || w.step.endMs < busiest.step!.endMs)) busiest = w;
-    const stepAt = busiest?.step!.endMs ?? Number.POSITIVE_INFINITY;
+    let soonest: SimWorker | undefined;
+    for (const w of workers) if (w.step && (!soonest || w.step.endMs < soonest.step!.endMs)) soonest = w;
+    const stepAt = soonest?.step!.endMs ?? Number.POSITIVE_INFINITY;
     const waitAt = waits[0]?.atMs ?? Number.POSITIVE_INFINITY;
     const arriveAt = requests[next]?.arrivalMs ?? Number.POSITIVE_INFINITY;
     const at = Math.min(stepAt, waitAt, arriveAt);
     if (at === Number.POSITIVE_INFINITY || at > stopAt) break;
     now = at;
     // Step ends first: a request arriving at the very moment a slot frees sees the free slot.
-    if (stepAt === at) stepEnded(busiest!);
+    if (stepAt === at) stepEnded(soonest!);
     else if (waitAt === at) place(waits.shift()!.request);
     else place(requests[next++]!);
   }
