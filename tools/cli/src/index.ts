@@ -5,3 +5,5 @@ export { startStack, firstServedRequest, SERVICES, REPO_ROOT } from './stack.js'
 export { privateStackEnv } from './private-stack.js';
 export type { PrivateStackEnv } from './private-stack.js';
 export type { Stack, ServiceName } from './stack.js';
+export { replayExport } from './replay.js';
+export type { ReplayDeps, ReplayOptions, ReplayResult } from './replay.js';
