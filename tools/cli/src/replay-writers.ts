@@ -83,6 +83,8 @@ function schemaElement(c: Column) {
       return { ...base, type: 'INT64' as const, converted_type: 'TIMESTAMP_MILLIS' as const };
     case 'STRING':
       return { ...base, type: 'BYTE_ARRAY' as const, converted_type: 'UTF8' as const };
+    case 'INT32':
+      return { ...base, type: 'INT32' as const };
     case 'INT64':
       return { ...base, type: 'INT64' as const };
     case 'DOUBLE':
@@ -111,8 +113,11 @@ function parquetWriter(columns: readonly Column[], file: string, rowGroupRows: n
     if (rows === 0) return;
     const columnData = columns.map((c, i) => ({
       name: c.name,
-      // INT64 columns take bigint; numbers that are integers are converted here, once per group.
+      // INT64 columns take bigint; numbers are converted here, once per group.
       data: c.type === 'INT64' || c.type === 'TIMESTAMP' ? data[i]!.map((v) => (v === null ? null : BigInt(v as number))) : data[i]!,
+      // Min/max where a reader filters row groups by them (a time range, a tenant); computing
+      // them for every column costs a tenth of an export's time.
+      statistics: c.type === 'TIMESTAMP' || c.name === 'tenant',
     }));
     data = columns.map(() => []);
     rows = 0;

@@ -239,7 +239,7 @@ describe('switchyard replay', () => {
     expect(meta.schema.slice(1).map((s) => s.name)).toEqual(REPLAY_COLUMNS.USAGE.map((c) => c.name));
     const rows = (await parquetReadObjects({ file: ab })) as Record<string, unknown>[];
     expect(rows.map((x) => x.usage_id)).toEqual(['u1', 'u2', 'u3', 'u4', 'u5']);
-    expect(rows[0]).toMatchObject({ tenant: 'acme', billable: true, cost_micros: 500n, input_tokens: 1000n, gpu_ms: 101, price_version: 'v1' });
+    expect(rows[0]).toMatchObject({ tenant: 'acme', billable: true, cost_micros: 500n, input_tokens: 1000, gpu_ms: 101, price_version: 'v1' });
     expect((rows[0]!.time as Date).toISOString()).toBe(iso(EFFECTIVE - 60_000));
     expect(rows.reduce((s, x) => s + Number(x.cost_micros), 0)).toBe(500 + 1000 + 0 + 250 + 1000);
   });

@@ -1,7 +1,7 @@
 import type { ReplayStream } from './replay-window.js';
 
 /** A column's type, as every writer maps it: Parquet physical/converted types, CSV text, JSON. */
-export type ColumnType = 'TIMESTAMP' | 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN';
+export type ColumnType = 'TIMESTAMP' | 'STRING' | 'INT32' | 'INT64' | 'DOUBLE' | 'BOOLEAN';
 
 export interface Column {
   readonly name: string;
@@ -13,14 +13,15 @@ export type Row = (string | number | boolean | null)[];
 
 const col = (name: string, type: ColumnType): Column => ({ name, type });
 const str = (name: string) => col(name, 'STRING');
-const int = (name: string) => col(name, 'INT64');
+/** Counts that fit 32 bits (tokens of one request); INT64 is kept for money, whose values may not. */
+const int = (name: string) => col(name, 'INT32');
 const dbl = (name: string) => col(name, 'DOUBLE');
 
 /** Every stream's rows start with these: when, where, which event, whose. */
 const COMMON = [col('time', 'TIMESTAMP'), str('stream'), str('subject'), str('event_id'), str('request_id'), str('tenant')];
 
 const TOKENS = [int('input_tokens'), int('cached_input_tokens'), int('output_tokens')];
-const COST = [col('billable', 'BOOLEAN'), int('cost_micros'), str('price_version')];
+const COST = [col('billable', 'BOOLEAN'), col('cost_micros', 'INT64'), str('price_version')];
 
 /**
  * The flat columns of each stream, documented in README "Replaying streams". Names are

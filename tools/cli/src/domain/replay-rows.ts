@@ -38,12 +38,13 @@ export const billsTokens = (outcome: string): boolean => outcome === 'completed'
  * holder's usage on a reserved pool is charged less by billing (reservations live only in the
  * ledger), so such rows show the on-demand price. `null` when the book prices no such model.
  */
-function charge(usage: BillableUsage, billable: boolean, bookAt: BookAt): { cost: number | null; version: string } {
-  if (!billable) return { cost: 0, version: '' };
-  const book = bookAt(usage.recordedUnixMs);
-  if (!book.models[usage.model]) return { cost: null, version: book.version };
-  const priced = priceUsage(usage, book);
-  return { cost: priced.amountMicros, version: priced.priceVersion };
+function charge(u: Pick<BillableUsage, 'model' | 'tier' | 'usage'>, atMs: number, billable: boolean, bookAt: BookAt): [number | null, string] {
+  if (!billable) return [0, ''];
+  const book = bookAt(atMs);
+  if (!book.models[u.model]) return [null, book.version];
+  // priceUsage reads the model, tier and tokens only; the rest of BillableUsage is not needed.
+  const priced = priceUsage(u as BillableUsage, book);
+  return [priced.amountMicros, priced.priceVersion];
 }
 
 const tokens = (t: TokenUsage | undefined) => {
@@ -74,47 +75,25 @@ export function replayRow(stream: ReplayStream, stored: StoredEvent, bookAt: Boo
       const u = p.usageRecorded;
       const outcome = outcomeOf(u.outcome);
       const billable = billsTokens(outcome);
-      const usage: BillableUsage = { ...u, usage: billable ? u.usage : NO_TOKENS, gpuSeconds: u.gpuMs / 1000, recordedUnixMs: timeMs };
-      const { cost, version } = charge(usage, billable, bookAt);
-      return [
-        ...common(u.tenant, u.requestId),
-        u.usageId,
-        tierLabel(u.tier),
-        u.model,
-        u.feature,
-        u.pool,
-        u.workerId,
-        outcome,
-        ...tokens(u.usage),
-        u.gpuMs,
-        u.queueMs,
-        u.ttftMs,
-        u.totalMs,
-        billable,
-        cost,
-        version,
-      ];
+      const t = u.usage ?? NO_TOKENS;
+      // Metering bills a failure no tokens (cost 0); the row still shows what it ran.
+      const [cost, version] = charge(u, timeMs, billable, bookAt);
+      const row = common(u.tenant, u.requestId);
+      row.push(u.usageId, tierLabel(u.tier), u.model, u.feature, u.pool, u.workerId, outcome);
+      row.push(t.inputTokens, t.cachedInputTokens, t.outputTokens, u.gpuMs, u.queueMs, u.ttftMs, u.totalMs, billable, cost, version);
+      return row;
     }
     case 'BILLING': {
       if (p?.$case !== 'billableUsage') return undefined;
       const u = p.billableUsage;
       const outcome = outcomeOf(u.outcome);
       const billable = billsTokens(outcome);
-      const { cost, version } = charge(u, billable, bookAt);
-      return [
-        ...common(u.tenant, u.requestId),
-        u.usageId,
-        tierLabel(u.tier),
-        u.model,
-        u.feature,
-        u.pool,
-        outcome,
-        ...tokens(u.usage),
-        u.gpuSeconds * 1000,
-        billable,
-        cost,
-        version,
-      ];
+      const t = u.usage ?? NO_TOKENS;
+      const [cost, version] = charge(u, u.recordedUnixMs, billable, bookAt);
+      const row = common(u.tenant, u.requestId);
+      row.push(u.usageId, tierLabel(u.tier), u.model, u.feature, u.pool, outcome);
+      row.push(t.inputTokens, t.cachedInputTokens, t.outputTokens, u.gpuSeconds * 1000, billable, cost, version);
+      return row;
     }
     case 'LIFECYCLE': {
       if (p?.$case !== 'requestTerminated') return undefined;
