@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 import type { Column, ColumnType, Row } from './domain/replay-columns.js';
@@ -20,10 +20,15 @@ const TEXT_FLUSH_CHARS = 256 * 1024;
 /** Text output gathered into ~256 KB writes, waiting for the stream to drain so memory stays flat. */
 function textSink(out: WriteStream | NodeJS.WriteStream) {
   let pending = '';
+  // A write error (a full disk, a reader of stdout gone) surfaces at the next write, as a throw.
+  let failure: Error | undefined;
+  out.on('error', (e) => (failure ??= e));
   const flush = async () => {
+    if (failure) throw failure;
     if (!pending) return;
     const chunk = pending;
     pending = '';
+    // `once` rejects when the stream errors instead of draining.
     if (!out.write(chunk)) await once(out, 'drain');
   };
   return {
@@ -37,6 +42,15 @@ function textSink(out: WriteStream | NodeJS.WriteStream) {
       if (out !== process.stdout) await new Promise<void>((resolve, reject) => (out as WriteStream).end((e?: Error | null) => (e ? reject(e) : resolve())));
     },
   };
+}
+
+/** Opens (creates or truncates) the output now, so a bad path fails before anything is read. */
+function openOut(file: string): number {
+  try {
+    return openSync(file, 'w');
+  } catch (e) {
+    throw new Error(`cannot write --out ${file}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -148,8 +162,9 @@ export interface RowWriterOptions {
 export function createRowWriter(o: RowWriterOptions): RowWriter {
   if (o.format === 'parquet') {
     if (!o.out) throw new Error('--format parquet needs --out FILE (Parquet is binary and written in row groups)');
+    closeSync(openOut(o.out));
     return parquetWriter(o.columns, o.out, o.rowGroupRows ?? DEFAULT_ROW_GROUP_ROWS);
   }
-  const out = o.out ? createWriteStream(o.out) : process.stdout;
+  const out = o.out ? createWriteStream(o.out, { fd: openOut(o.out) }) : process.stdout;
   return o.format === 'csv' ? csvWriter(o.columns, out) : ndjsonWriter(o.columns, out);
 }

@@ -294,6 +294,8 @@ describe('switchyard replay', () => {
     expect(badTime.stderr).not.toMatch(/\n\s+at /);
     const parquetToStdout = await run('replay', '--stream', 'USAGE', '--since', '1h', '--format', 'parquet');
     expect(parquetToStdout).toMatchObject({ code: 1, stderr: expect.stringMatching(/--format parquet needs --out FILE/) });
+    const badOut = await run('replay', '--stream', 'USAGE', '--since', '1h', '--out', join(dir, 'no', 'such.csv'));
+    expect(badOut).toMatchObject({ code: 1, stderr: expect.stringMatching(/^switchyard: cannot write --out .*no\/such\.csv: ENOENT/) });
   });
 
   it('says an empty window is empty, exits 0 and leaves an empty but valid file', async () => {

@@ -88,6 +88,7 @@ export async function replayExport(deps: ReplayDeps, o: ReplayOptions): Promise<
   let rows = 0;
   let undecodable = 0;
   const started = now();
+  let failure: unknown;
   try {
     await readWindow(jetstream(deps.nc), { stream, filter, sinceMs, untilMs, batch: o.batch }, (m) => {
       read++;
@@ -106,10 +107,20 @@ export async function replayExport(deps: ReplayDeps, o: ReplayOptions): Promise<
       rows++;
       return writer.write(row);
     });
-  } finally {
+  } catch (e) {
+    failure = e;
+  }
+  try {
     await writer.close();
+  } catch (e) {
+    failure ??= e;
+  } finally {
     progress.done();
   }
+  // The reader of stdout went away (`| head`): stop quietly, as a pipeline expects.
+  if (failure && (failure as { code?: string }).code === 'EPIPE')
+    return { stream, filter, sinceMs, untilMs, read, rows, undecodable, elapsedMs: now() - started };
+  if (failure) throw failure;
   const elapsedMs = now() - started;
   const window = `between ${new Date(sinceMs).toISOString()} and ${new Date(untilMs).toISOString()}`;
   if (rows === 0) stderr.write(`replay: no events in ${stream}${o.tenant ? ` of tenant ${o.tenant}` : ''} ${window}\n`);
