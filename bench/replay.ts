@@ -8,7 +8,7 @@
  *   pnpm bench:replay [--events 200000] [--row-group 50000] [--heap-cap-mb 96]
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,15 @@ const tiers = [Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH];
 const outcomes = [Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_COMPLETED, Outcome.OUTCOME_FAILED, Outcome.OUTCOME_CANCELLED];
 const models = ['llama-3.2-1b', 'llama-3.1-8b', 'llama-3.1-70b-tp4'];
 
+/**
+ * CPU seconds (user + system) a process has used, from /proc (Linux, 100 ticks a second). On a
+ * shared two-core machine, events per CPU-second moves less with the neighbours than wall time.
+ */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
+
 /** Runs one export in its own process; its peak RSS is sampled every 20 ms. */
 async function exportRange(natsUrl: string, since: string, until: string, out: string, heapCapMb?: string) {
   const started = performance.now();
@@ -42,8 +51,10 @@ async function exportRange(natsUrl: string, since: string, until: string, out: s
     },
   );
   let peak = 0;
+  let cpu = 0;
   const sampler = setInterval(() => {
     try {
+      cpu = cpuSeconds(child.pid!);
       peak = Math.max(peak, rssMb(child.pid!));
     } catch {
       // The process has just exited.
@@ -61,6 +72,7 @@ async function exportRange(natsUrl: string, since: string, until: string, out: s
     exportSeconds: Number(m[2]),
     rate: Number(m[3]),
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: cpu,
     peakMb: peak,
     fileMb: statSync(out).size / 2 ** 20,
   };
@@ -114,7 +126,7 @@ async function main() {
     ] as const) {
       const r = await exportRange(nats.url, start, until, join(dir, `${label.replace(/\W+/g, '-')}.parquet`), heapCap);
       console.log(
-        `  ${label.padEnd(20)} ${String(r.rows).padStart(7)} rows -> Parquet: ${r.rate.toLocaleString('en')} events/s (export ${r.exportSeconds.toFixed(2)} s, process ${r.wallSeconds.toFixed(2)} s with start-up), peak RSS ${r.peakMb.toFixed(0)} MB, file ${r.fileMb.toFixed(1)} MB`,
+        `  ${label.padEnd(20)} ${String(r.rows).padStart(7)} rows -> Parquet: ${r.rate.toLocaleString('en')} events/s (export ${r.exportSeconds.toFixed(2)} s, process ${r.wallSeconds.toFixed(2)} s with start-up, ${r.cpuSeconds.toFixed(1)} CPU-s), peak RSS ${r.peakMb.toFixed(0)} MB, file ${r.fileMb.toFixed(1)} MB`,
       );
     }
   } finally {
