@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { connectBus, jetstream, jetstreamManager, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, type Event } from '@switchyard/contracts';
-import { REPLAY_COLUMNS } from './domain/replay-columns.js';
+import { REPLAY_COLUMNS, TENANT_COLUMN } from './domain/replay-columns.js';
 import { replayRow } from './domain/replay-rows.js';
 import { parseReplayStream, replayFilter, replayWindow, ReplayInputError } from './domain/replay-window.js';
 import { createReplayProgress } from './replay-progress.js';
@@ -103,7 +103,7 @@ export async function replayExport(deps: ReplayDeps, o: ReplayOptions): Promise<
       const row = replayRow(stream, { subject: m.subject, storedMs: m.storedMs, event }, prices.bookAt);
       // LIFECYCLE and REQUESTS are read whole, and DECISIONS' route changes end in an alias,
       // not a tenant (decisions.routes.<alias>): the row's tenant decides.
-      if (!row || (o.tenant !== undefined && row[5] !== o.tenant)) return;
+      if (!row || (o.tenant !== undefined && row[TENANT_COLUMN] !== o.tenant)) return;
       rows++;
       return writer.write(row);
     });

@@ -20,6 +20,9 @@ const dbl = (name: string) => col(name, 'DOUBLE');
 /** Every stream's rows start with these: when, where, which event, whose. */
 const COMMON = [col('time', 'TIMESTAMP'), str('stream'), str('subject'), str('event_id'), str('request_id'), str('tenant')];
 
+/** Where every row holds its tenant. */
+export const TENANT_COLUMN = COMMON.findIndex((c) => c.name === 'tenant');
+
 const TOKENS = [int('input_tokens'), int('cached_input_tokens'), int('output_tokens')];
 const COST = [col('billable', 'BOOLEAN'), col('cost_micros', 'INT64'), str('price_version')];
 
