@@ -13,3 +13,5 @@ export type { LoadOptions, LoadDeps, LoadResult, LoadProgress } from './load.js'
 export { grpcCaller, httpCaller } from './load-callers.js';
 export type { LoadCaller } from './load-callers.js';
 export { loadCommand } from './load-command.js';
+export { replayExport } from './replay.js';
+export type { ReplayDeps, ReplayOptions, ReplayResult } from './replay.js';

@@ -8,6 +8,7 @@ import { registerForecastCommand } from './forecast.js';
 import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
+import { registerReplayCommand } from './replay.js';
 import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
 import { ENGINE_ADAPTER, REPO_ROOT, SERVICES } from './stack.js';
@@ -69,6 +70,7 @@ registerReconcileCommand(program, process.env);
 registerLedgerCommands(program, process.env);
 registerReservationCommands(program, process.env);
 registerFinOpsCommands(program, process.env);
+registerReplayCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };
