@@ -10,6 +10,7 @@ import { DEFAULT_TIER_MIX, parseTierMix } from './domain/tier-mix.js';
 import { parseTrace, TraceError } from './domain/trace-format.js';
 import { formatForecast } from './forecast-report.js';
 import { REPO_ROOT } from './stack.js';
+import { aboveZero as positive, wholeAtLeastOne as whole } from './cli-arguments.js';
 
 interface ForecastFlags {
   trace?: string;
@@ -30,16 +31,6 @@ interface ForecastFlags {
   json?: string;
 }
 
-const positive = (value: string) => {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number above 0');
-  return n;
-};
-const whole = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
-};
 const fraction = (value: string) => {
   const n = Number(value);
   if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('expected a fraction above 0 and at most 1, e.g. 0.99');

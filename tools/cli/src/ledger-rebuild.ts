@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import postgres, { type Sql } from 'postgres';
 import { poolCostsOf } from '@switchyard/billing';
 import { connectBus, jetstream, type NatsConnection } from '@switchyard/bus';
@@ -10,6 +10,7 @@ import { replayLedger, type ReplayResult } from './ledger-replay.js';
 import { prepareScratch } from './ledger-scratch.js';
 import { AGGREGATE_KINDS, countKinds, readLedger } from './ledger-snapshot.js';
 import { REPO_ROOT } from './stack.js';
+import { instant } from './cli-arguments.js';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/switchyard';
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -88,12 +89,6 @@ async function explain(live: Sql, replay: ReplayResult, whole: boolean): Promise
   if (replay.skipped.count) notes.push(`${replay.skipped.count} input(s) not posted: ${replay.skipped.first.join('; ')}`);
   return notes;
 }
-
-const instant = (value: string) => {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a time, e.g. 2030-01-31T14:00Z');
-  return ms;
-};
 
 export function registerLedgerCommands(program: Command, env: NodeJS.ProcessEnv): void {
   const ledger = program.command('ledger').description('the billing ledger');

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Presets, SingleBar } from 'cli-progress';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { defaultScheduling, loadSchedulingFile } from '@switchyard/scheduler';
 import { DEFAULT_TIER_MIX, parseTierMix } from './domain/tier-mix.js';
 import { parseTrace, TraceError } from './domain/trace-format.js';
@@ -9,17 +9,7 @@ import { findLocalEnv, readLocalEnv } from './local-env.js';
 import { grpcCaller, httpCaller, type LoadCaller } from './load-callers.js';
 import { formatLoadReport } from './load-report.js';
 import { runLoad } from './load.js';
-
-const positive = (value: string) => {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a number above 0');
-  return n;
-};
-const whole = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
-};
+import { aboveZero as positive, wholeAtLeastOne as whole } from './cli-arguments.js';
 
 interface LoadFlags {
   trace: string;

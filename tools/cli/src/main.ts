@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { buildServices } from './build.js';
 import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
@@ -13,12 +13,7 @@ import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
 import { ENGINE_ADAPTER, REPO_ROOT, SERVICES } from './stack.js';
 import { up } from './up.js';
-
-const int = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
-  return n;
-};
+import { wholeOrZero as int } from './cli-arguments.js';
 
 const program = new Command('switchyard').description('Switchyard: an open control plane for LLM inference');
 

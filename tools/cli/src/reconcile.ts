@@ -2,15 +2,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import postgres from 'postgres';
 import { formatReport, loadCatalog, reconcileLedger } from '@switchyard/billing';
 import { connectBus, jetstream, type NatsConnection } from '@switchyard/bus';
+import { instant } from './cli-arguments.js';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/switchyard';
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
-const instant = (value: string) => {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a time, e.g. 2030-01-31T14:00Z');
-  return ms;
-};
 const hours = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of hours');

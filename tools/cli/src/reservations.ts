@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { BillingServiceClient, type GetFleetReportResponse, type Reservation } from '@switchyard/contracts';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
 import { table } from './table.js';
+import { instant } from './cli-arguments.js';
 
 interface Target {
   readonly billing?: string;
@@ -44,11 +45,6 @@ async function callBilling<Req, Res>(
   }
 }
 
-const instant = (value: string) => {
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new InvalidArgumentError('expected a time, e.g. 2030-01-31T14:00Z');
-  return ms;
-};
 const positiveInt = (value: string) => {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive whole number');
