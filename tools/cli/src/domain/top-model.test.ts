@@ -23,8 +23,8 @@ const usage = (over: Partial<UsageRecorded> = {}): UsageRecorded => ({
   ...over,
 });
 
-const terminal = (outcome: Outcome, tier = Tier.TIER_REALTIME) => ({ outcome, tier, tenant: 'acme' }) as RequestTerminated;
-const admitted = (tier = Tier.TIER_REALTIME) => ({ tier, tenant: 'acme' }) as RequestSpec;
+const terminal = (outcome: Outcome, tier: Tier = Tier.TIER_REALTIME) => ({ outcome, tier, tenant: 'acme' }) as RequestTerminated;
+const admitted = (tier: Tier = Tier.TIER_REALTIME) => ({ tier, tenant: 'acme' }) as RequestSpec;
 const oneUsageCost = priceUsage(usage() as unknown as BillableUsage, DEFAULT_PRICE_BOOK).amountMicros;
 
 describe('top model', () => {
