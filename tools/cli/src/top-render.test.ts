@@ -29,7 +29,7 @@ describe('renderTop', () => {
     const text = lines.join('\n');
     expect(text).toMatch(/realtime\s+2\.50\s+2\.00\s+0\.50\s+0\.00\s+512\s+41\s+88\s+120\s+410\s+900\s+1200/);
     expect(text).toMatch(/eu-h100-8b\s+2\/2\s+12\s+1\s+20\s+31%\s+38%\s+2\.00/);
-    expect(text).toMatch(/acme\s+120\s+1\.2345\s+74\.0700/);
+    expect(text).toMatch(/acme\s+120\s+1\.234500\s+74\.070000/);
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(100);
   });
 

@@ -5,7 +5,8 @@ import { table } from './table.js';
 const rate = (v: number) => fmt(v, 2);
 const ms = (v: number) => fmt(v, 0);
 const pct = (v: number) => `${Math.round(v * 100)}%`;
-const dollars = (micros: number) => (micros / 1_000_000).toFixed(4);
+// Six places: one short request costs a few micro-dollars, which two or four places would show as 0.
+const dollars = (micros: number) => (micros / 1_000_000).toFixed(6);
 
 /**
  * One screen of `switchyard top`: three tables (tiers, pools, tenants) under a header line,
@@ -32,7 +33,16 @@ export function renderTop(s: TopSnapshot): string[] {
   lines.push(...(s.tiers.length ? table(tiers).split('\n') : ['no requests in the window']), '');
   const pools = [['pool', 'workers', 'running', 'waiting', 'free', 'kv', 'util', 'served/s']];
   for (const p of s.pools)
-    pools.push([p.pool, `${p.healthyWorkers}/${p.workers}`, String(p.running), String(p.waiting), String(p.freeSlots), pct(p.kvUsed), pct(p.utilisation), rate(p.servedPerS)]);
+    pools.push([
+      p.pool,
+      `${p.healthyWorkers}/${p.workers}`,
+      String(p.running),
+      String(p.waiting),
+      String(p.freeSlots),
+      pct(p.kvUsed),
+      pct(p.utilisation),
+      rate(p.servedPerS),
+    ]);
   lines.push(...(s.pools.length ? table(pools).split('\n') : ['no pools']), '');
   const tenants = [['tenant', 'requests', 'spend $', 'spend $/h']];
   for (const t of s.tenants) tenants.push([t.tenant, String(t.requests), dollars(t.spendMicros), dollars(t.spendPerHourMicros)]);

@@ -83,7 +83,18 @@ describe('top model', () => {
   it('shows pools with utilisation from heartbeats and the rate each served', () => {
     const m = createTopModel({ windowMs: 10_000, bookAt });
     for (let i = 0; i < 30; i++) m.onUsage(usage(), 1_000);
-    const state = { healthyWorkers: 1, drainingWorkers: 0, hungWorkers: 0, running: 8, waiting: 2, freeSlots: 8, kvUsed: 0.25, stepMs: 20, ttftMs: 40, lastBeatUnixMs: 1_000 };
+    const state = {
+      healthyWorkers: 1,
+      drainingWorkers: 0,
+      hungWorkers: 0,
+      running: 8,
+      waiting: 2,
+      freeSlots: 8,
+      kvUsed: 0.25,
+      stepMs: 20,
+      ttftMs: 40,
+      lastBeatUnixMs: 1_000,
+    };
     const s = m.snapshot(2_000, [
       { id: 'gpu-a', workers: 2, slotsPerWorker: 8, state },
       { id: 'gpu-b', workers: 1, slotsPerWorker: 8, state: undefined },
