@@ -30,7 +30,7 @@ export interface TopFeed {
  * heartbeats the way `switchyard pools` does, so both commands agree on a pool's state.
  */
 export async function followTop(deps: TopFeedDeps): Promise<TopFeed> {
-  const model = createTopModel({ windowMs: deps.windowMs, topTenants: deps.topTenants, bookAt: deps.bookAt });
+  const model = createTopModel({ windowMs: deps.windowMs, listeningSinceMs: deps.now(), topTenants: deps.topTenants, bookAt: deps.bookAt });
   const kv = await openBucket(deps.nc, buckets.pools, { ttl: 10_000 });
   const subs: Subscription[] = [
     followEvents(deps.nc, filters.allAdmitted, (e) => {

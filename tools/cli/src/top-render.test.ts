@@ -5,6 +5,7 @@ import { renderTop } from './top-render.js';
 const snapshot: TopSnapshot = {
   atMs: Date.UTC(2026, 11, 6, 9, 0, 0),
   windowMs: 60_000,
+  heardMs: 60_000,
   tiers: [
     {
       tier: 'realtime',
@@ -31,6 +32,10 @@ describe('renderTop', () => {
     expect(text).toMatch(/eu-h100-8b\s+2\/2\s+12\s+1\s+20\s+31%\s+38%\s+2\.00/);
     expect(text).toMatch(/acme\s+120\s+1\.234500\s+74\.070000/);
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(100);
+  });
+
+  it('says how much of the window it heard', () => {
+    expect(renderTop({ ...snapshot, heardMs: 10_000 })[0]).toBe('switchyard top  2026-12-06T09:00:00.000Z  window 60s (10s heard)');
   });
 
   it('says so when the window is empty, and cuts a line too long for the screen', () => {

@@ -13,7 +13,10 @@ const dollars = (micros: number) => (micros / 1_000_000).toFixed(6);
  * each row short enough for a 100-column terminal. Pure, so the command only clears and prints.
  */
 export function renderTop(s: TopSnapshot): string[] {
-  const lines = [`switchyard top  ${new Date(s.atMs).toISOString()}  window ${s.windowMs / 1000}s`, ''];
+  const lines = [
+    `switchyard top  ${new Date(s.atMs).toISOString()}  window ${s.windowMs / 1000}s${s.heardMs < s.windowMs ? ` (${Math.round(s.heardMs / 1000)}s heard)` : ''}`,
+    '',
+  ];
   const tiers = [['tier', 'adm/s', 'done/s', 'rej/s', 'fail/s', 'tok/s', 'ttft p50', 'p95', 'p99', 'e2e p50', 'p95', 'p99']];
   for (const t of s.tiers)
     tiers.push([

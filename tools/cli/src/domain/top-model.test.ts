@@ -80,6 +80,18 @@ describe('top model', () => {
     ]);
   });
 
+  it('takes rates over the part of the window it listened to', () => {
+    const m = createTopModel({ windowMs: 60_000, listeningSinceMs: 0, bookAt });
+    for (let i = 0; i < 10; i++) m.onTerminal(terminal(Outcome.OUTCOME_COMPLETED), 1_000);
+    m.onUsage(usage(), 1_000);
+    const early = m.snapshot(5_000, []);
+    expect(early.heardMs).toBe(5_000);
+    expect(early.tiers[0]!.completedPerS).toBe(2);
+    expect(early.tenants[0]!.spendPerHourMicros).toBe(oneUsageCost * 720);
+    expect(m.snapshot(50_000, []).tiers[0]!.completedPerS).toBe(0.2);
+    expect(m.snapshot(70_000, []).tiers).toEqual([expect.objectContaining({ completedPerS: 0 })]);
+  });
+
   it('shows pools with utilisation from heartbeats and the rate each served', () => {
     const m = createTopModel({ windowMs: 10_000, bookAt });
     for (let i = 0; i < 30; i++) m.onUsage(usage(), 1_000);

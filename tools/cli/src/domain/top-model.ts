@@ -10,6 +10,11 @@ export interface TopModelOptions {
   readonly maxSamplesPerTier?: number;
   /** Tenants listed, by spend. Default 10. */
   readonly topTenants?: number;
+  /**
+   * When listening began, Unix ms: until a whole window has been heard, rates are over the
+   * part heard, not diluted by time nobody listened. Default: the whole window counts.
+   */
+  readonly listeningSinceMs?: number;
   /** The price book in force at a time; usage the book does not price costs nothing here. */
   readonly bookAt: BookAt;
 }
@@ -62,6 +67,8 @@ export interface TenantRow {
 export interface TopSnapshot {
   readonly atMs: number;
   readonly windowMs: number;
+  /** The part of the window listened to, ms: what rates are over. */
+  readonly heardMs: number;
   readonly tiers: readonly TierRow[];
   readonly pools: readonly PoolRow[];
   readonly tenants: readonly TenantRow[];
@@ -154,7 +161,9 @@ export function createTopModel(options: TopModelOptions): TopModel {
     },
     snapshot(nowMs, pools) {
       const since = nowMs - windowMs;
-      const seconds = windowMs / 1000;
+      const heardMs = options.listeningSinceMs === undefined ? windowMs : Math.min(windowMs, nowMs - options.listeningSinceMs);
+      // At least a second: a snapshot taken at once must not divide by zero.
+      const seconds = Math.max(heardMs, 1_000) / 1000;
       const servedByPool = new Map<string, number>();
       const byTenant = new Map<string, { spend: number; requests: number }>();
       const tierRows: TierRow[] = [];
@@ -203,10 +212,10 @@ export function createTopModel(options: TopModelOptions): TopModel {
         };
       });
       const tenantRows = [...byTenant]
-        .map(([tenant, s]) => ({ tenant, spendMicros: s.spend, spendPerHourMicros: (s.spend * 3_600_000) / windowMs, requests: s.requests }))
+        .map(([tenant, s]) => ({ tenant, spendMicros: s.spend, spendPerHourMicros: (s.spend * 3_600) / seconds, requests: s.requests }))
         .sort((a, b) => b.spendMicros - a.spendMicros || a.tenant.localeCompare(b.tenant))
         .slice(0, topTenants);
-      return { atMs: nowMs, windowMs, tiers: tierRows, pools: poolRows, tenants: tenantRows };
+      return { atMs: nowMs, windowMs, heardMs: seconds * 1000, tiers: tierRows, pools: poolRows, tenants: tenantRows };
     },
   };
 }
