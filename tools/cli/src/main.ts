@@ -11,6 +11,7 @@ import { registerReconcileCommand } from './reconcile.js';
 import { registerReplayCommand } from './replay.js';
 import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
+import { registerTopCommand } from './top.js';
 import { ENGINE_ADAPTER, REPO_ROOT, SERVICES } from './stack.js';
 import { up } from './up.js';
 import { wholeOrZero as int } from './cli-arguments.js';
@@ -66,6 +67,7 @@ registerLedgerCommands(program, process.env);
 registerReservationCommands(program, process.env);
 registerFinOpsCommands(program, process.env);
 registerReplayCommand(program, process.env);
+registerTopCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };

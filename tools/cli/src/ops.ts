@@ -14,9 +14,10 @@ interface Buckets {
   readonly routes: KV;
 }
 
-const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
+/** `--nats`, NATS_URL, else the local default. */
+export const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
 /** The pools file: `--pools`, POOLS_FILE, the one the local system was started with, else deploy/pools.yaml. */
-const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => {
+export const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => {
   const local = findLocalEnv();
   return o.pools ?? env.POOLS_FILE ?? (local && readLocalEnv(local).SWITCHYARD_POOLS_FILE) ?? join(REPO_ROOT, 'deploy', 'pools.yaml');
 };
@@ -30,7 +31,8 @@ async function withBuckets<T>(url: string, run: (b: Buckets) => Promise<T>): Pro
   }
 }
 
-async function heartbeats(kv: KV): Promise<WorkerHeartbeat[]> {
+/** Every worker's latest heartbeat in the `pools` bucket. */
+export async function heartbeats(kv: KV): Promise<WorkerHeartbeat[]> {
   const out: WorkerHeartbeat[] = [];
   for await (const key of await kv.keys()) {
     const entry = await kv.get(key);

@@ -16,7 +16,7 @@ export type BookAt = (atMs: number) => PriceBook;
 const NO_TOKENS: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
 
 /** An outcome's name; absent or unspecified is `completed`, as metering reads usage from before outcomes. */
-function outcomeOf(outcome: Outcome | undefined): string {
+export function outcomeOf(outcome: Outcome | undefined): string {
   if (outcome === undefined || outcome === Outcome.OUTCOME_UNSPECIFIED) return 'completed';
   try {
     return outcomeName(outcome);
@@ -38,7 +38,7 @@ export const billsTokens = (outcome: string): boolean => outcome === 'completed'
  * holder's usage on a reserved pool is charged less by billing (reservations live only in the
  * ledger), so such rows show the on-demand price. `null` when the book prices no such model.
  */
-function charge(u: Pick<BillableUsage, 'model' | 'tier' | 'usage'>, atMs: number, billable: boolean, bookAt: BookAt): [number | null, string] {
+export function charge(u: Pick<BillableUsage, 'model' | 'tier' | 'usage'>, atMs: number, billable: boolean, bookAt: BookAt): [number | null, string] {
   if (!billable) return [0, ''];
   const book = bookAt(atMs);
   if (!book.models[u.model]) return [null, book.version];
