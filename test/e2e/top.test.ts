@@ -3,8 +3,7 @@ import { Tier } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBookAt } from '../../tools/cli/src/replay-prices.js';
-import { followTop, type TopFeed } from '../../tools/cli/src/top-feed.js';
+import { followTop, loadBookAt, type TopFeed } from '@switchyard/cli';
 import { startSystem, TEST_POOLS, type RunningSystem } from '../support/system.js';
 
 let system: RunningSystem;

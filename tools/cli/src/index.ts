@@ -15,3 +15,6 @@ export type { LoadCaller } from './load-callers.js';
 export { loadCommand } from './load-command.js';
 export { replayExport } from './replay.js';
 export type { ReplayDeps, ReplayOptions, ReplayResult } from './replay.js';
+export { followTop } from './top-feed.js';
+export type { TopFeed } from './top-feed.js';
+export { loadBookAt } from './replay-prices.js';
