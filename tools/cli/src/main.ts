@@ -9,6 +9,7 @@ import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerReplayCommand } from './replay.js';
+import { registerReportCommand } from './report.js';
 import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
 import { ENGINE_ADAPTER, REPO_ROOT, SERVICES } from './stack.js';
@@ -66,6 +67,7 @@ registerLedgerCommands(program, process.env);
 registerReservationCommands(program, process.env);
 registerFinOpsCommands(program, process.env);
 registerReplayCommand(program, process.env);
+registerReportCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };
