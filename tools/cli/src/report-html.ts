@@ -23,7 +23,10 @@ export function drawnCharts(data: ReportData): ChartName[] {
 
 /** JSON safe inside a `<script>`: no `</script>`, no `<!--`, no line separators JavaScript would choke on. */
 export const scriptJson = (value: unknown) =>
-  JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -60,7 +63,15 @@ function forecastTable(data: ReportData): string {
       (f) =>
         `<tr><th>${f.scale}x</th><td>${f.requests}</td>${tiers.map((t) => `<td>${pct(f.attainment[t] ?? Number.NaN)}</td>`).join('')}` +
         `<td>${usd(f.billUsd)}</td><td>${usd(f.gpuCostUsd)}</td><td>${usd(f.billPer1kUsd)}</td>` +
-        `<td>${f.extraGpus ? escapeHtml(Object.entries(f.extraGpus).map(([p, n]) => `+${n} ${p}`).join(', ') || 'none found') + (f.capacityMet ? '' : ' (target not met)') : 'none needed'}</td></tr>`,
+        `<td>${
+          f.extraGpus
+            ? escapeHtml(
+                Object.entries(f.extraGpus)
+                  .map(([p, n]) => `+${n} ${p}`)
+                  .join(', ') || 'none found',
+              ) + (f.capacityMet ? '' : ' (target not met)')
+            : 'none needed'
+        }</td></tr>`,
     )
     .join('');
   return (

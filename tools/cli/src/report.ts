@@ -38,15 +38,16 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 
+/** True in the page once ECharts has rendered every chart (the page script sets `data-drawn`); a string since it runs in the browser. */
+export const ALL_CHARTS_DRAWN = `[...document.querySelectorAll('div.chart')].every((el) => el.getAttribute('data-drawn') === 'true')`;
+
 /** Opens the report file and waits until every chart has drawn, then screenshots the whole page. */
 export async function renderPng(htmlFile: string, pngFile: string, executablePath: string): Promise<void> {
   const browser = await launchChromium(executablePath);
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(pathToFileURL(resolve(htmlFile)).href);
-    await page.waitForFunction(() => [...document.querySelectorAll('div.chart')].every((el) => el.getAttribute('data-drawn') === 'true'), undefined, {
-      timeout: 30_000,
-    });
+    await page.waitForFunction(ALL_CHARTS_DRAWN, undefined, { timeout: 30_000 });
     await page.screenshot({ path: pngFile, fullPage: true });
   } finally {
     await browser.close();
@@ -69,7 +70,7 @@ export function registerReportCommand(program: Command, env: NodeJS.ProcessEnv):
     .argument('<run.json>', 'what `switchyard load --json FILE` wrote')
     .requiredOption('--out <file>', 'the HTML file to write')
     .option('--forecast <file>', 'what `switchyard forecast --json FILE` wrote: adds utilisation per pool and the forecast table')
-    .option('--png <file>', "also render the page to a PNG through headless Chromium ($CHROMIUM_PATH, default /usr/bin/chromium)")
+    .option('--png <file>', 'also render the page to a PNG through headless Chromium ($CHROMIUM_PATH, default /usr/bin/chromium)')
     .action(async (runFile: string, o: ReportFlags) => {
       writeFileSync(o.out, buildReport(runFile, o.forecast));
       console.log(`report written to ${o.out}`);

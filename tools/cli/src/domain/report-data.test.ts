@@ -22,7 +22,13 @@ const rec = (over: Partial<RequestRecord>): RequestRecord => ({
 });
 
 const figures = {} as TierResult;
-const run = (records: RequestRecord[]): ReportRun => ({ options: { model: 'llama-3.1-8b' }, windowS: 3, tiers: { realtime: figures, batch: figures }, all: figures, records });
+const run = (records: RequestRecord[]): ReportRun => ({
+  options: { model: 'llama-3.1-8b' },
+  windowS: 3,
+  tiers: { realtime: figures, batch: figures },
+  all: figures,
+  records,
+});
 
 describe('cdf', () => {
   it('rises to 1 at the largest value, sorted', () => {
@@ -77,7 +83,13 @@ describe('reportData', () => {
   ];
   it('draws a CDF per tier of completed requests only and sums cost by tenant and the run model', () => {
     const d = reportData(run(records));
-    expect(d.ttftCdf).toEqual({ realtime: [[10, 0.5], [30, 1]], batch: [[500, 1]] });
+    expect(d.ttftCdf).toEqual({
+      realtime: [
+        [10, 0.5],
+        [30, 1],
+      ],
+      batch: [[500, 1]],
+    });
     expect(d.costByTenant).toEqual([
       ['acme', 0.002],
       ['beta', 0.0015],

@@ -20,7 +20,14 @@ export interface ReportForecast {
     readonly summary: {
       readonly requests: number;
       readonly tiers: Readonly<Record<string, { readonly attainment: number; readonly ttftP95Ms: number }>>;
-      readonly pools: readonly { readonly pool: string; readonly workers: number; readonly busy: number; readonly utilisation: number; readonly costMicros: number; readonly idleMicros: number }[];
+      readonly pools: readonly {
+        readonly pool: string;
+        readonly workers: number;
+        readonly busy: number;
+        readonly utilisation: number;
+        readonly costMicros: number;
+        readonly idleMicros: number;
+      }[];
       readonly billMicros: number;
       readonly gpuCostMicros: number;
       readonly billPer1kMicros: number;
@@ -145,7 +152,8 @@ export function reportData(run: ReportRun, forecast?: ReportForecast): ReportDat
   const notes: Record<string, string> = {};
   const hasFeature = records.some((r) => r.feature !== undefined);
   if (!hasFeature) notes['cost-feature'] = 'The load run does not record a feature per request, so cost is not split by feature.';
-  if (!records.some((r) => r.costMicros !== undefined)) notes['cost-tenant'] = notes['cost-model'] = 'No request of the run was priced (the model has no price in the price book).';
+  if (!records.some((r) => r.costMicros !== undefined))
+    notes['cost-tenant'] = notes['cost-model'] = 'No request of the run was priced (the model has no price in the price book).';
   if (!forecast) notes.utilisation = 'The load run does not record which pool served a request; pass --forecast FILE for utilisation per pool at each scale.';
   if (records.length === 0) notes.throughput = notes['in-flight'] = 'The run has no per-request records.';
   for (const key of ['ttft', 'e2e'] as const) if (!tiers.some(({ tier }) => completedOf(tier).length > 0)) notes[key] = 'No request completed.';
@@ -171,17 +179,15 @@ export function reportData(run: ReportRun, forecast?: ReportForecast): ReportDat
             scale: s.scale,
             pools: s.summary.pools.map((p) => ({ pool: p.pool, busy: p.busy, utilisation: p.utilisation })),
           })),
-          forecast: forecast.scales.map(
-            (s): ForecastRow => ({
-              scale: s.scale,
-              requests: s.summary.requests,
-              attainment: Object.fromEntries(Object.entries(s.summary.tiers).map(([t, v]) => [t, v.attainment])),
-              billUsd: s.summary.billMicros / 1e6,
-              gpuCostUsd: s.summary.gpuCostMicros / 1e6,
-              billPer1kUsd: s.summary.billPer1kMicros / 1e6,
-              ...(s.capacity ? { extraGpus: s.capacity.extra, capacityMet: s.capacity.met } : {}),
-            }),
-          ),
+          forecast: forecast.scales.map((s): ForecastRow => ({
+            scale: s.scale,
+            requests: s.summary.requests,
+            attainment: Object.fromEntries(Object.entries(s.summary.tiers).map(([t, v]) => [t, v.attainment])),
+            billUsd: s.summary.billMicros / 1e6,
+            gpuCostUsd: s.summary.gpuCostMicros / 1e6,
+            billPer1kUsd: s.summary.billPer1kMicros / 1e6,
+            ...(s.capacity ? { extraGpus: s.capacity.extra, capacityMet: s.capacity.met } : {}),
+          })),
         }
       : {}),
     notes,

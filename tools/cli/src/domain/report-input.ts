@@ -7,8 +7,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Checks the parsed `switchyard load --json` output has what a report reads; `file` names it in errors. */
 export function checkRun(value: unknown, file: string): ReportRun {
-  const missing = (what: string) =>
-    new ReportInputError(`${file} is not the output of \`switchyard load --json\`: ${what}`);
+  const missing = (what: string) => new ReportInputError(`${file} is not the output of \`switchyard load --json\`: ${what}`);
   if (!isObject(value)) throw missing('expected a JSON object');
   if (!isObject(value.options) || typeof value.options.model !== 'string') throw missing('options.model is missing');
   if (typeof value.windowS !== 'number') throw missing('windowS is missing');
