@@ -81,7 +81,7 @@ function forecastTable(data: ReportData): string {
   );
 }
 
-/** Draws each `div.chart` from the embedded data and marks it `data-drawn` once ECharts has rendered it. */
+/** Draws each `div.chart` from the embedded data and marks it `data-drawn` once ECharts has rendered it, or `data-error`. */
 const PAGE_SCRIPT = `
 const data = JSON.parse(document.getElementById('report-data').textContent);
 const base = { animation: false, grid: { left: 60, right: 20, top: 40, bottom: 50 }, tooltip: { trigger: 'axis' }, legend: { top: 0 } };
@@ -111,9 +111,16 @@ const options = {
   'cost-feature': () => bars(data.costByFeature),
 };
 for (const el of document.querySelectorAll('div.chart')) {
-  const chart = echarts.init(el, null, { renderer: 'canvas' });
-  chart.on('finished', () => el.setAttribute('data-drawn', 'true'));
-  chart.setOption(options[el.dataset.chart]());
+  // One broken chart must not stop the others, and must say so where a waiting browser can see it.
+  try {
+    const option = options[el.dataset.chart]();
+    const chart = echarts.init(el, null, { renderer: 'canvas' });
+    chart.on('finished', () => { if (el.querySelector('canvas')) el.setAttribute('data-drawn', 'true'); });
+    chart.setOption(option);
+  } catch (e) {
+    el.setAttribute('data-error', String(e));
+    console.error('chart ' + el.dataset.chart + ': ' + e);
+  }
 }
 `;
 

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALL_CHARTS_DRAWN, buildReport, launchChromium } from './report.js';
+import { ALL_CHARTS_SETTLED, buildReport, launchChromium } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fixtures = join(here, '..', 'fixtures');
@@ -38,7 +38,7 @@ describe('switchyard report in headless Chromium', () => {
     page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
-    await page.waitForFunction(ALL_CHARTS_DRAWN, undefined, { timeout: 30_000 });
+    await page.waitForFunction(ALL_CHARTS_SETTLED, undefined, { timeout: 30_000 });
 
     const charts = await page.$$eval('div.chart', (els) =>
       els.map((el) => {

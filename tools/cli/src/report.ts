@@ -38,8 +38,8 @@ export async function launchChromium(executablePath: string): Promise<Browser> {
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 
-/** True in the page once ECharts has rendered every chart (the page script sets `data-drawn`); a string since it runs in the browser. */
-export const ALL_CHARTS_DRAWN = `[...document.querySelectorAll('div.chart')].every((el) => el.getAttribute('data-drawn') === 'true')`;
+/** True in the page once every chart has drawn or failed (the page script sets `data-drawn` or `data-error`); a string since it runs in the browser. */
+export const ALL_CHARTS_SETTLED = `[...document.querySelectorAll('div.chart')].every((el) => el.hasAttribute('data-drawn') || el.hasAttribute('data-error'))`;
 
 /** Opens the report file and waits until every chart has drawn, then screenshots the whole page. */
 export async function renderPng(htmlFile: string, pngFile: string, executablePath: string): Promise<void> {
@@ -47,7 +47,9 @@ export async function renderPng(htmlFile: string, pngFile: string, executablePat
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(pathToFileURL(resolve(htmlFile)).href);
-    await page.waitForFunction(ALL_CHARTS_DRAWN, undefined, { timeout: 30_000 });
+    await page.waitForFunction(ALL_CHARTS_SETTLED, undefined, { timeout: 30_000 });
+    const failed = await page.$$eval('div.chart[data-error]', (els) => els.map((el) => `${el.getAttribute('data-chart')}: ${el.getAttribute('data-error')}`));
+    if (failed.length) throw new Error(`${htmlFile}: charts failed to draw: ${failed.join('; ')}`);
     await page.screenshot({ path: pngFile, fullPage: true });
   } finally {
     await browser.close();

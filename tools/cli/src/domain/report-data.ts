@@ -2,6 +2,9 @@ import type { LoadOutcome, RequestRecord, TierResult } from './load-result.js';
 
 const TIERS = ['realtime', 'internal', 'batch'] as const;
 
+/** A load record; `feature` and `model` are read when a run carries them (load runs today do not). */
+export type ReportRecord = RequestRecord & { readonly feature?: string; readonly model?: string };
+
 /** The part of `switchyard load --json` a report reads. */
 export interface ReportRun {
   readonly trace?: { readonly file?: string; readonly format?: string };
@@ -10,7 +13,7 @@ export interface ReportRun {
   readonly windowS: number;
   readonly tiers: Readonly<Record<string, TierResult>>;
   readonly all: TierResult;
-  readonly records: readonly (RequestRecord & { readonly pool?: string; readonly feature?: string; readonly model?: string })[];
+  readonly records: readonly ReportRecord[];
 }
 
 /** The part of `switchyard forecast --json` a report reads. */
@@ -131,7 +134,7 @@ export function inFlightPerSecond(records: readonly RequestRecord[], seconds: nu
   return peak.map((p, s) => [s, p]);
 }
 
-const sumBy = (records: readonly RequestRecord[], key: (r: RequestRecord) => string): [string, number][] => {
+const sumBy = (records: readonly ReportRecord[], key: (r: ReportRecord) => string): [string, number][] => {
   const out = new Map<string, number>();
   for (const r of records) if (r.costMicros !== undefined) out.set(key(r), (out.get(key(r)) ?? 0) + r.costMicros);
   return [...out.entries()].map(([k, micros]): [string, number] => [k, micros / 1e6]).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
@@ -171,8 +174,8 @@ export function reportData(run: ReportRun, forecast?: ReportForecast): ReportDat
     inFlight: inFlightPerSecond(records, seconds),
     costByTenant: sumBy(records, (r) => r.tenant),
     // A load run asks for one model (`options.model`) unless its records say otherwise.
-    costByModel: sumBy(records, (r) => (r as { model?: string }).model ?? run.options.model),
-    ...(hasFeature ? { costByFeature: sumBy(records, (r) => (r as { feature?: string }).feature ?? '(none)') } : {}),
+    costByModel: sumBy(records, (r) => r.model ?? run.options.model),
+    ...(hasFeature ? { costByFeature: sumBy(records, (r) => r.feature ?? '(none)') } : {}),
     ...(forecast
       ? {
           utilisation: forecast.scales.map((s) => ({
