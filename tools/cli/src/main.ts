@@ -9,6 +9,7 @@ import { registerOpsCommands } from './ops.js';
 import { registerPolicyCommands } from './policy.js';
 import { registerReconcileCommand } from './reconcile.js';
 import { registerReplayCommand } from './replay.js';
+import { registerReportCommand } from './report.js';
 import { registerReservationCommands } from './reservations.js';
 import { registerTenantCommands } from './tenants.js';
 import { registerTopCommand } from './top.js';
@@ -68,6 +69,7 @@ registerReservationCommands(program, process.env);
 registerFinOpsCommands(program, process.env);
 registerReplayCommand(program, process.env);
 registerTopCommand(program, process.env);
+registerReportCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };
