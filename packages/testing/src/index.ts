@@ -12,3 +12,4 @@ export { startFakeOpenAiUpstream } from './fake-openai-upstream.js';
 export type { FakeUpstream, FakeUpstreamMode } from './fake-openai-upstream.js';
 export { startEngineSimulatorProcess } from './engine-simulator-process.js';
 export type { EngineSimulatorFaults, EngineSimulatorProcess, EngineSimulatorProcessOptions } from './engine-simulator-process.js';
+export { testUsageRecorded } from './usage-recorded.js';

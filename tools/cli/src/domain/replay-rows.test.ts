@@ -3,6 +3,7 @@ import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
 import { describe, expect, it } from 'vitest';
 import { REPLAY_COLUMNS } from './replay-columns.js';
 import { replayRow } from './replay-rows.js';
+import { testUsageRecorded } from '@switchyard/testing';
 
 const V2: PriceBook = {
   ...DEFAULT_PRICE_BOOK,
@@ -12,23 +13,7 @@ const V2: PriceBook = {
 };
 const bookAt = (ms: number) => (ms >= 2_000 ? V2 : DEFAULT_PRICE_BOOK);
 
-const usage = (over: Partial<UsageRecorded> = {}): UsageRecorded => ({
-  usageId: 'u1',
-  requestId: 'r1',
-  tenant: 'acme',
-  feature: 'chat',
-  model: 'llama-3.1-8b',
-  tier: Tier.TIER_REALTIME,
-  pool: 'gpu-a',
-  workerId: 'w0',
-  usage: { inputTokens: 1_000, cachedInputTokens: 0, outputTokens: 500 },
-  gpuMs: 120,
-  queueMs: 3,
-  ttftMs: 40,
-  totalMs: 200,
-  outcome: Outcome.OUTCOME_COMPLETED,
-  ...over,
-});
+const usage = testUsageRecorded;
 
 const row = (u: UsageRecorded, atMs: number) => {
   const r = replayRow(

@@ -1,27 +1,12 @@
-import { Outcome, Tier, type BillableUsage, type RequestSpec, type RequestTerminated, type UsageRecorded } from '@switchyard/contracts';
+import { Outcome, Tier, type BillableUsage, type RequestSpec, type RequestTerminated } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, priceUsage } from '@switchyard/pricing';
 import { describe, expect, it } from 'vitest';
 import { createTopModel } from './top-model.js';
+import { testUsageRecorded } from '@switchyard/testing';
 
 const bookAt = () => DEFAULT_PRICE_BOOK;
 
-const usage = (over: Partial<UsageRecorded> = {}): UsageRecorded => ({
-  usageId: 'u1',
-  requestId: 'r1',
-  tenant: 'acme',
-  feature: 'chat',
-  model: 'llama-3.1-8b',
-  tier: Tier.TIER_REALTIME,
-  pool: 'gpu-a',
-  workerId: 'w0',
-  usage: { inputTokens: 1_000, cachedInputTokens: 0, outputTokens: 500 },
-  gpuMs: 120,
-  queueMs: 3,
-  ttftMs: 40,
-  totalMs: 200,
-  outcome: Outcome.OUTCOME_COMPLETED,
-  ...over,
-});
+const usage = testUsageRecorded;
 
 const terminal = (outcome: Outcome, tier: Tier = Tier.TIER_REALTIME) => ({ outcome, tier, tenant: 'acme' }) as RequestTerminated;
 const admitted = (tier: Tier = Tier.TIER_REALTIME) => ({ tier, tenant: 'acme' }) as RequestSpec;
