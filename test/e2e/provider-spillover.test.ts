@@ -100,7 +100,8 @@ describe('spillover from a reserved pool to a provider', () => {
     expect(spilled.inputTokens).toBe(PROVIDER_USAGE.prompt * onProvider.length);
     expect(spilled.gpuCostMicros).toBe(perRequest * onProvider.length);
     expect(reserved.gpuSeconds).toBeGreaterThan(0);
-    expect(reserved.gpuCostMicros).toBe(Math.round((reserved.gpuSeconds * 2.2 * 1e6) / 3600));
+    // GPU-hours at the pool's price, rounded to the micro per usage event (so within half a micro per request of the total's).
+    expect(Math.abs(reserved.gpuCostMicros - (reserved.gpuSeconds * 2.2 * 1e6) / 3600)).toBeLessThanOrEqual(reserved.requests / 2);
     // Reserved usage is charged at the reservation's discount; the overflow at the list price.
     expect(reserved.discount).toBeGreaterThan(0);
     expect(spilled.discount).toBe(0);
