@@ -35,3 +35,14 @@ export const listenAddress = (fallback: string) =>
     .default(fallback);
 
 export const portSchema = port;
+
+/** A comma-separated setting (`a, b,c`) as its non-empty, trimmed items; empty means none. */
+export const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openBucket } from '@switchyard/bus';
-import { loadPoolsFile, poolKind, z } from '@switchyard/config';
+import { commaList, loadPoolsFile, poolKind, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { countPromptTokens } from '@switchyard/tokenizer';
@@ -11,7 +11,7 @@ import { createEngineAdapter } from './service.js';
 const env = z.object({
   POOLS_FILE: z.string().default('deploy/pools.yaml'),
   /** Comma-separated pool ids to serve; empty serves every `openai-compatible` and `provider` pool in the file. */
-  ADAPTER_POOLS: z.string().default(''),
+  ADAPTER_POOLS: commaList,
   /** Ack wait of the batches consumer; a crashed adapter's batches come back after it. */
   ADAPTER_ACK_WAIT_MS: z.coerce.number().int().min(1_000).default(30_000),
 });
@@ -21,9 +21,7 @@ runMain(() =>
     service: 'engine-adapter',
     env,
     async start({ config, logger, nc, js, registry }) {
-      const wanted = config.ADAPTER_POOLS.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const wanted = config.ADAPTER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => poolKind(p) !== 'simulated' && (wanted.length === 0 || wanted.includes(p.id)));
       // Only the variables the pools name are read; their values are never logged.
       const apiKeys = Object.fromEntries(pools.flatMap((p) => (p.endpoint?.apiKeyEnv ? [[p.endpoint.apiKeyEnv, process.env[p.endpoint.apiKeyEnv]]] : [])));

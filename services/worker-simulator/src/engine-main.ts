@@ -1,4 +1,4 @@
-import { commonEnv, listenAddress, loadConfig, splitHostPort, z } from '@switchyard/config';
+import { commaList, commonEnv, listenAddress, loadConfig, splitHostPort, z } from '@switchyard/config';
 import { GPU_PROFILE_FILES, type GpuType } from '@switchyard/perf-model';
 import { runMain, stopOnSignals } from '@switchyard/runtime';
 import { createLogger } from '@switchyard/telemetry';
@@ -17,7 +17,7 @@ const env = z.object({
   ENGINE_MODEL: z.enum(ENGINE_MODELS).default('llama-3.1-8b'),
   ENGINE_GPU: z.enum(Object.keys(GPU_PROFILE_FILES) as [GpuType, ...GpuType[]]).default('h100-80gb'),
   /** Comma-separated names the `model` field may give (vLLM's --served-model-name); default the model id. */
-  ENGINE_SERVED_MODEL_NAME: z.string().default(''),
+  ENGINE_SERVED_MODEL_NAME: commaList,
   /** Sequences running at once (vLLM's --max-num-seqs). */
   ENGINE_SLOTS: z.coerce.number().int().min(1).default(32),
   /** Tokens one engine step pushes through the model (vLLM's --max-num-batched-tokens). */
@@ -49,9 +49,7 @@ async function main() {
   const config = loadConfig(env, process.env);
   const logger = createLogger({ service: 'engine-simulator', level: config.LOG_LEVEL });
   const { host, port } = splitHostPort(config.ENGINE_LISTEN);
-  const names = config.ENGINE_SERVED_MODEL_NAME.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  const names = config.ENGINE_SERVED_MODEL_NAME;
   const server = createEngineServer({
     model: config.ENGINE_MODEL,
     gpu: config.ENGINE_GPU,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { openBucket } from '@switchyard/bus';
-import { loadPoolsFile, z } from '@switchyard/config';
+import { commaList, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { Counter, Histogram } from '@switchyard/telemetry';
@@ -11,7 +11,7 @@ import { speedSetting } from './speed-setting.js';
 const env = z.object({
   POOLS_FILE: z.string().default('deploy/pools.yaml'),
   /** Comma-separated pool ids to host; empty hosts every pool in the file. */
-  WORKER_POOLS: z.string().default(''),
+  WORKER_POOLS: commaList,
   /** Simulated time per real time: 1 = real time, 10 = ten times faster, max = no sleeping. */
   WORKER_SPEED: speedSetting,
   /** Ack wait of the batches consumer; a crashed worker's batches come back after it. */
@@ -30,9 +30,7 @@ runMain(() =>
     service: 'worker-simulator',
     env,
     async start({ config, logger, nc, js, registry }) {
-      const wanted = config.WORKER_POOLS.split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+      const wanted = config.WORKER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => wanted.length === 0 || wanted.includes(p.id));
       const stepMs = new Histogram({
         name: 'switchyard_worker_step_ms',
