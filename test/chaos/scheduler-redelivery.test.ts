@@ -48,6 +48,9 @@ async function startReplica(): Promise<void> {
 /** Publishes `spec` on REQUESTS, takes it once from the scheduler's durable and hands it back. */
 async function deliverTwice(spec: RequestSpec, msgId: string): Promise<void> {
   const js = jetstream(system.nc);
+  const consumer = await js.consumers.get(streams.REQUESTS.name, 'scheduler');
+  // A stopped replica's pull may still wait on the server for a moment and would take the message.
+  await waitFor('no replica pulling', async () => ((await consumer.info()).num_waiting === 0 ? true : undefined), 20_000);
   await publishEvent(
     js,
     subjects.requestAdmitted('realtime', spec.tenant),
@@ -56,7 +59,6 @@ async function deliverTwice(spec: RequestSpec, msgId: string): Promise<void> {
       { $case: 'requestAdmitted', requestAdmitted: { request: spec } },
     ),
   );
-  const consumer = await js.consumers.get(streams.REQUESTS.name, 'scheduler');
   const first = await consumer.next({ expires: 5_000 });
   expect(first?.info.deliveryCount).toBe(1);
   first!.nak();
