@@ -8,8 +8,8 @@ const pct = (v: number) => `${fmt(100 * v, 1)}%`;
 const usd = (micros: number, digits = 4) => fmt(micros / 1e6, digits);
 
 export interface ForecastHeader {
-  readonly traceFile: string;
-  readonly format: string;
+  /** What the requests are: `trace FILE (format)` or `recorded window FROM to TO`. */
+  readonly source: string;
   readonly model: string;
   readonly durationS: number;
   readonly target: number;
@@ -86,7 +86,7 @@ function details(f: ScaleForecast, header: ForecastHeader): string[] {
 /** The forecast: what was simulated, one row per scale, then each scale's tiers, pools, bill and capacity plan. */
 export function formatForecast(scales: readonly ScaleForecast[], header: ForecastHeader): string {
   const out = [
-    `forecast of ${header.traceFile} (${header.format}), model ${header.model}, ${header.durationS} simulated s of arrivals per scale; ` +
+    `forecast of ${header.source}, model ${header.model}, ${header.durationS} simulated s of arrivals per scale; ` +
       `SLO target ${pct(header.target)} per tier`,
     ...header.notes.map((l) => `note: ${l}`),
     '',

@@ -1,26 +1,35 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
+import { connectBus } from '@switchyard/bus';
 import { loadPoolsFile, poolKind } from '@switchyard/config';
 import { createPerfModel, loadProfiles, type PerfModel } from '@switchyard/perf-model';
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { loadSchedulingFile, poolVersion } from '@switchyard/scheduler';
 import { forecast, simulatedPools } from './domain/forecast/forecast.js';
 import { DEFAULT_TIER_MIX, parseTierMix } from './domain/tier-mix.js';
-import { parseTrace, TraceError } from './domain/trace-format.js';
+import { replayWindow } from './domain/replay-window.js';
+import { parseTrace, TraceError, type TraceRow } from './domain/trace-format.js';
+import { windowTrace } from './domain/window-trace.js';
 import { formatForecast } from './forecast-report.js';
 import { REPO_ROOT } from './stack.js';
+import { readRecordedWindow } from './window-read.js';
 import { aboveZero as positive, wholeAtLeastOne as whole } from './cli-arguments.js';
 
 interface ForecastFlags {
   trace?: string;
   window?: string;
+  since?: string;
+  until?: string;
+  natsUrl?: string;
   scale: number[];
-  duration: number;
+  /** Default: the window's span, or 300 s of a trace. */
+  duration?: number;
   tierMix?: string;
   tenants: number;
   feature: string;
-  model: string;
+  /** Default: the window's most requested model, or llama-3.1-8b for a trace. */
+  model?: string;
   seed: number;
   pools?: string;
   target: number;
@@ -30,6 +39,10 @@ interface ForecastFlags {
   maxOutputTokens: number;
   json?: string;
 }
+
+const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+const DEFAULT_MODEL = 'llama-3.1-8b';
+const DEFAULT_DURATION_S = 300;
 
 const fraction = (value: string) => {
   const n = Number(value);
@@ -42,10 +55,21 @@ const scales = (value: string) => {
   return list;
 };
 
-/** `switchyard forecast --scale 1,2,5 --trace FILE`: read the trace, the pools and the profiles, simulate, print, write JSON. */
-export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessEnv): Promise<void> {
-  if (flags.window) throw new Error('--window (replaying a recorded window from the streams) is not built yet: record or export a trace and pass --trace FILE');
-  if (!flags.trace) throw new Error('--trace FILE is required (Azure CSV, Mooncake JSONL, or generic CSV/JSONL)');
+/** Where the forecast's requests come from: a trace file or a recorded window of the streams. */
+interface ForecastSource {
+  readonly rows: readonly TraceRow[];
+  /** What the JSON names as the source. */
+  readonly describe: Record<string, unknown>;
+  /** The header's first line. */
+  readonly title: string;
+  readonly model: string;
+  readonly durationS: number;
+  readonly notes: readonly string[];
+}
+
+function traceSource(flags: ForecastFlags): ForecastSource {
+  if (!flags.trace)
+    throw new Error('pass --trace FILE (Azure CSV, Mooncake JSONL, or generic CSV/JSONL) or a recorded window: --window 1h, or --since and --until');
   let trace;
   try {
     trace = parseTrace(readFileSync(flags.trace, 'utf8'));
@@ -53,6 +77,56 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
     if (e instanceof TraceError) throw new Error(`${flags.trace}: ${e.message}`);
     throw new Error(`cannot read the trace ${flags.trace}: ${(e as Error).message}`);
   }
+  return {
+    rows: trace.rows,
+    describe: { file: flags.trace, format: trace.format, rows: trace.rows.length },
+    title: `trace ${flags.trace} (${trace.format})`,
+    model: flags.model ?? DEFAULT_MODEL,
+    durationS: flags.duration ?? DEFAULT_DURATION_S,
+    notes: [],
+  };
+}
+
+async function windowSource(flags: ForecastFlags, env: NodeJS.ProcessEnv): Promise<ForecastSource> {
+  if (flags.trace) throw new Error('pass either --trace FILE or a recorded window (--window, --since/--until), not both');
+  if (flags.window && flags.since) throw new Error('--window is the last span until now; for another window pass --since and --until instead');
+  const nowMs = Date.now();
+  const { sinceMs, untilMs } = replayWindow(flags.since ?? flags.window!, flags.until, nowMs);
+  const natsUrl = flags.natsUrl ?? env.NATS_URL ?? DEFAULT_NATS_URL;
+  const nc = await connectBus({ url: natsUrl, name: 'switchyard-forecast' }).catch((e: unknown) => {
+    throw new Error(`cannot reach NATS at ${natsUrl} (set NATS_URL or pass --nats-url)`, { cause: e });
+  });
+  let recorded;
+  try {
+    recorded = await readRecordedWindow(nc, sinceMs, untilMs, nowMs);
+  } finally {
+    await nc.close();
+  }
+  const span = `${new Date(sinceMs).toISOString()} to ${new Date(untilMs).toISOString()}`;
+  if (recorded.admitted.length === 0) throw new Error(`no requests were admitted between ${span}: nothing to forecast`);
+  const window = windowTrace(recorded.admitted, recorded.outputTokens, sinceMs, flags.model);
+  if (window.rows.length === 0) {
+    throw new Error(`no request in the window asked for ${window.model}; it holds ${window.models.map(([m, n]) => `${m} (${n})`).join(', ')}`);
+  }
+  const others = window.models.filter(([m]) => m !== window.model);
+  const notes = [
+    `${window.measuredOutputs} of ${window.rows.length} requests with the output their usage recorded; the rest ask for their max_tokens`,
+    ...(others.length ? [`left out, for other models: ${others.map(([m, n]) => `${m} (${n})`).join(', ')}`] : []),
+  ];
+  return {
+    rows: window.rows,
+    describe: { window: { since: new Date(sinceMs).toISOString(), until: new Date(untilMs).toISOString() }, rows: window.rows.length },
+    title: `recorded window ${span}`,
+    model: window.model,
+    durationS: flags.duration ?? (untilMs - sinceMs) / 1_000,
+    notes,
+  };
+}
+
+/** `switchyard forecast --scale 1,2,5 --trace FILE | --window 1h`: read the requests, the pools and the profiles, simulate, print, write JSON. */
+export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessEnv): Promise<void> {
+  const source = flags.window || flags.since || flags.until ? await windowSource(flags, env) : traceSource(flags);
+  const model = source.model;
   const poolsPath = flags.pools ?? env.POOLS_FILE ?? join(REPO_ROOT, 'deploy', 'pools.yaml');
   const allPools = loadPoolsFile(poolsPath);
   const scheduling = loadSchedulingFile(poolsPath);
@@ -61,21 +135,24 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
   const perf = new Map<string, PerfModel>();
   for (const p of pools) perf.set(p.id, createPerfModel(profiles[p.gpu].rows, profiles[p.gpu].meta, p.model));
   const tenants = flags.tenants === 1 ? ['default'] : Array.from({ length: flags.tenants }, (_, i) => `tenant-${i + 1}`);
-  const notes = allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${poolKind(p)}) is left out: only simulated pools are simulated`);
-  if (!DEFAULT_PRICE_BOOK.models[flags.model])
-    notes.push(`price book ${DEFAULT_PRICE_BOOK.version} has no price for "${flags.model}" (a route name? pass a model version); bills show 0`);
-  if (!pools.some((p) => poolVersion(p) === flags.model)) notes.push(`no simulated pool serves "${flags.model}", so all are rejected`);
+  const notes = [
+    ...source.notes,
+    ...allPools.filter((p) => !pools.includes(p)).map((p) => `pool ${p.id} (${poolKind(p)}) is left out: only simulated pools are simulated`),
+  ];
+  if (!DEFAULT_PRICE_BOOK.models[model])
+    notes.push(`price book ${DEFAULT_PRICE_BOOK.version} has no price for "${model}" (a route name? pass a model version); bills show 0`);
+  if (!pools.some((p) => poolVersion(p) === model)) notes.push(`no simulated pool serves "${model}", so all are rejected`);
   const started = Date.now();
   const result = forecast(
     {
-      rows: trace.rows,
+      rows: source.rows,
       scales: flags.scale,
       pools,
       perf,
       scheduling,
-      model: flags.model,
+      model,
       book: DEFAULT_PRICE_BOOK,
-      durationS: flags.duration,
+      durationS: source.durationS,
       tierMix: flags.tierMix ? parseTierMix(flags.tierMix) : DEFAULT_TIER_MIX,
       tenants,
       feature: flags.feature,
@@ -88,13 +165,12 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
     },
     { progress: (line) => process.stderr.write(`${line} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`) },
   );
-  const header = { traceFile: flags.trace, format: trace.format, model: flags.model, durationS: flags.duration, target: flags.target, notes };
-  console.log(formatForecast(result, header));
+  console.log(formatForecast(result, { source: source.title, model, durationS: source.durationS, target: flags.target, notes }));
   if (flags.json) {
-    const { trace: _trace, window: _window, json: _json, ...options } = flags;
+    const { trace: _trace, window: _window, since: _since, until: _until, natsUrl: _natsUrl, json: _json, ...options } = flags;
     writeFileSync(
       flags.json,
-      `${JSON.stringify({ trace: { file: flags.trace, format: trace.format, rows: trace.rows.length }, pools: poolsPath, options, priceBook: DEFAULT_PRICE_BOOK.version, scales: result }, null, 2)}\n`,
+      `${JSON.stringify({ ...('window' in source.describe ? { source: source.describe } : { trace: source.describe }), pools: poolsPath, options: { ...options, model, duration: source.durationS }, priceBook: DEFAULT_PRICE_BOOK.version, scales: result }, null, 2)}\n`,
     );
     console.log(`forecast written to ${flags.json}`);
   }
@@ -109,13 +185,16 @@ export function registerForecastCommand(program: Command, env: NodeJS.ProcessEnv
         'pool that meet the SLO target (README "Forecasts: the bill and the GPUs at 2x and 5x")',
     )
     .option('--trace <file>', 'Azure 2023 CSV, Mooncake JSONL, or generic CSV/JSONL (timestamp, input_tokens, output_tokens[, tenant, tier])')
-    .option('--window <span>', 'replay a recorded window of the streams instead of a trace (not built yet)')
+    .option('--window <span>', 'replay the requests admitted in the last span (30m, 1h, 1d) as the streams recorded them, instead of a trace')
+    .option('--since <time>', 'start of a recorded window: ISO time (UTC unless zoned) or a duration ago')
+    .option('--until <time>', 'end of the recorded window --since starts; default now')
+    .option('--nats-url <url>', 'NATS holding the streams, for a window; default $NATS_URL or the local one')
     .option('--scale <list>', 'arrival-rate multipliers: 2 sends twice as many requests per second', scales, [1, 2, 5])
-    .option('--duration <s>', 'simulated seconds of arrivals per scale', positive, 300)
+    .option('--duration <s>', 'simulated seconds of arrivals per scale (default: the whole window, or 300 s of a trace)', positive)
     .option('--tier-mix <mix>', 'tiers drawn for rows without one, as weights', 'realtime=60,internal=30,batch=10')
     .option('--tenants <n>', "spread requests over N tenants (tenant-1..N) for the bill; a trace's own tenant column wins", whole, 1)
     .option('--feature <name>', 'feature the requests are billed under (traces carry none)', 'default')
-    .option('-m, --model <name>', 'model version every request asks for', 'llama-3.1-8b')
+    .option('-m, --model <name>', "model version the requests ask for (default: a window's most requested, else llama-3.1-8b)")
     .option('--seed <n>', 'seed of tier and tenant draws and of placement', whole, 1)
     .option('--pools <file>', 'pools file: the fleet, its prices and scheduling (default $POOLS_FILE, else deploy/pools.yaml)')
     .option('--target <fraction>', 'SLO attainment every tier must reach; scales short of it get a capacity plan', fraction, 0.99)

@@ -28,6 +28,8 @@ export interface PlannedRequest {
   readonly tenant: string;
   readonly promptTokens: number;
   readonly maxTokens: number;
+  /** The row's feature, when it has one. */
+  readonly feature?: string;
   readonly hashIds?: readonly number[];
 }
 
@@ -78,6 +80,7 @@ export function planLoad(rows: readonly TraceRow[], o: PlanOptions): LoadPlan {
       tenant: r.tenant === undefined ? drawnTenant : tenantFor(r.tenant, o.tenants),
       promptTokens: Math.max(1, r.inputTokens),
       maxTokens: Math.max(1, Math.min(r.outputTokens, o.maxOutputTokens)),
+      ...(r.feature !== undefined ? { feature: r.feature } : {}),
       ...(r.hashIds ? { hashIds: r.hashIds } : {}),
     });
   }

@@ -10,6 +10,8 @@ export interface TraceRow {
   readonly outputTokens: number;
   readonly tenant?: string;
   readonly tier?: TierName;
+  /** What the request is billed under; recorded windows carry it, trace files do not. */
+  readonly feature?: string;
   /** Mooncake: ids of the prompt's 512-token blocks; equal ids are equal text. */
   readonly hashIds?: readonly number[];
 }

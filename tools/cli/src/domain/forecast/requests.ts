@@ -13,7 +13,8 @@ export interface ScaledRequests {
  * The requests of the trace's first `durationS` seconds at `scale` times its arrival rate: each
  * request of the window is sent `floor(scale)` times, and once more with probability
  * `scale - floor(scale)`; every copy after the first arrives at a uniformly drawn moment between
- * its original and the next request of the trace, with the original's size, tier and tenant.
+ * its original and the next request of the trace, with the original's size, tier, tenant and
+ * feature (the row's, else `o.feature`).
  *
  * Why replicate rather than compress time (the load generator's `--speed`): traces are not
  * stationary (the Azure conversation trace's first two minutes carry 3.8 requests a second, its hour 5.5), so
@@ -39,7 +40,7 @@ export function scaledRequests(rows: readonly TraceRow[], scale: number, o: Omit
       copies.push({
         tier: r.tier,
         tenant: r.tenant,
-        feature: o.feature,
+        feature: r.feature ?? o.feature,
         promptTokens: r.promptTokens,
         maxTokens: r.maxTokens,
         arrivalMs: k === 0 ? r.sendAtMs : r.sendAtMs + random() * gap,
