@@ -7,7 +7,7 @@ const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'];
  * last and alone: beside them, other files' deadlines (a restart served within 5 s) would
  * measure the burst, not the code under test.
  */
-const saturating = ['tools/cli/src/burst-isolation.int.test.ts', 'test/chaos/streaming-burst.test.ts'];
+const saturating = ['tools/cli/src/burst-isolation.int.test.ts', 'test/chaos/streaming-burst.test.ts', 'test/e2e/analyst-run.test.ts'];
 
 export default defineConfig({
   test: {

@@ -128,7 +128,7 @@ export { streams, durables, buckets } from './streams.js';
 export type { StreamSpec, StreamName, StreamRetention } from './streams.js';
 export { makeEvent, encodeEvent, decodeEvent, expectPayload, EVENT_VERSION } from './envelope.js';
 export type { EventMeta, EventPayload, EventType } from './envelope.js';
-export { tierName, tierFromName, parseTier, tierFromText, tierLabel, TIER_RANK, outcomeName } from './tiers.js';
+export { tierName, tierFromName, parseTier, tierFromText, tierLabel, TIER_RANK, outcomeName, DEFAULT_TENANT_IN_FLIGHT, parseTierCounts } from './tiers.js';
 export { TENANT_ID, isTenantId } from './tenant-id.js';
 export { DomainError, errorCodes, isDomainError } from './domain-error.js';
 export type { ErrorCode } from './domain-error.js';

@@ -49,3 +49,30 @@ export function outcomeName(outcome: Outcome): OutcomeName {
   if (!name) throw new Error(`outcome ${outcome} is not terminal`);
   return name;
 }
+
+/**
+ * Calls one tenant may run at once per tier in one admission process (admission's
+ * `TENANT_IN_FLIGHT`); the rest wait there, first come first served. Realtime is paced only
+ * against abuse; internal and batch work, which come in bursts of hundreds, go through a few
+ * dozen at a time, so their queues never stand between another tenant and its first token.
+ * The forecast simulates the same pacing.
+ */
+export const DEFAULT_TENANT_IN_FLIGHT: Readonly<Record<TierName, number>> = { realtime: 256, internal: 16, batch: 8 };
+
+/** `internal=64,batch=32` as limits per tier; throws naming the part that is not `tier=count` (count >= 1). */
+export function parseTierCounts(text: string): Partial<Record<TierName, number>> {
+  const limits: Partial<Record<TierName, number>> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [name, n] = part.split('=');
+    const tier = parseTier(name?.trim() ?? '');
+    const count = Number(n);
+    if (tier === undefined || !Number.isInteger(count) || count < 1) {
+      throw new Error(`expected tier=count with tier realtime, internal or batch and count >= 1, got "${part}"`);
+    }
+    limits[tier] = count;
+  }
+  return limits;
+}

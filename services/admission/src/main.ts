@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { listenAddress, redisEnv, z } from '@switchyard/config';
-import { buckets, parseTier, type TierName } from '@switchyard/contracts';
+import { buckets, parseTierCounts } from '@switchyard/contracts';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { runMain, runService } from '@switchyard/runtime';
 import { createPolicyClient } from './policy-client.js';
@@ -27,21 +27,12 @@ const env = z.object({
     .string()
     .default('')
     .transform((v, ctx) => {
-      const limits: Partial<Record<TierName, number>> = {};
-      for (const part of v
-        .split(',')
-        .map((p) => p.trim())
-        .filter(Boolean)) {
-        const [text, n] = part.split('=');
-        const tier = parseTier(text ?? '');
-        const count = Number(n);
-        if (tier === undefined || !Number.isInteger(count) || count < 1) {
-          ctx.addIssue({ code: 'custom', message: `expected tier=count with tier realtime, internal or batch and count >= 1, got "${part}"` });
-          return z.NEVER;
-        }
-        limits[tier] = count;
+      try {
+        return parseTierCounts(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
       }
-      return limits;
     }),
 });
 

@@ -13,7 +13,7 @@ import {
   type NatsConnection,
   type RunningConsumer,
 } from '@switchyard/bus';
-import { AdmissionServiceService, buckets, streams, type TierName } from '@switchyard/contracts';
+import { AdmissionServiceService, buckets, DEFAULT_TENANT_IN_FLIGHT, streams, type TierName } from '@switchyard/contracts';
 import { serve, type Served } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
@@ -62,7 +62,7 @@ export interface AdmissionDeps {
   readonly provisionalGraceMs?: number;
   /**
    * Calls one tenant may have running at once in this process, per tier; more wait in line
-   * here. Default {@link DEFAULT_IN_FLIGHT}.
+   * here. Default {@link DEFAULT_TENANT_IN_FLIGHT}.
    */
   readonly inFlightPerTenant?: Partial<Record<TierName, number>>;
   /** Tenant policies (the `policies` bucket), for output checks; none leaves output unchecked. */
@@ -90,13 +90,6 @@ export interface Admission {
    */
   budgetSpend(tenant: string, feature?: string): Promise<{ spentMicros: number; reservedMicros: number } | undefined>;
 }
-
-/**
- * One tenant's calls running at once per admission process, per tier. Realtime is paced only
- * against abuse; internal and batch work, which come in bursts of hundreds, go through a few
- * dozen at a time, so their queues never stand between another tenant and its first token.
- */
-export const DEFAULT_IN_FLIGHT: Readonly<Record<TierName, number>> = { realtime: 256, internal: 16, batch: 8 };
 
 const GENEROUS: TierLimits = { requestsPerMinute: 120_000, tokensPerMinute: 100_000_000 };
 
@@ -191,7 +184,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         priceBookAt,
         outputPolicy: deps.outputPolicy,
         busConnected: () => connection.connected,
-        inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_IN_FLIGHT[tier] },
+        inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_TENANT_IN_FLIGHT[tier] },
         logger: deps.logger,
         now,
       };

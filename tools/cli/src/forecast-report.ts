@@ -78,6 +78,15 @@ function details(f: ScaleForecast, header: ForecastHeader): string[] {
       out.push(`    -> ${after}; extra GPU cost $${usd(c.extraCostMicros)} over the window`);
     } else {
       out.push(`  capacity: not found: ${c.stoppedBecause}; with ${added.map(([p, k]) => `${p} +${k}`).join(', ') || 'nothing added'}: ${after}`);
+      // GPUs shorten calls, but a tenant sending more at once than admission lets run still queues there.
+      for (const t of TIERS) {
+        const paced = c.summary.tiers[t];
+        if (paced.attainment < header.target && paced.pacedInAdmission > 0)
+          out.push(
+            `    ${t}: ${paced.pacedInAdmission} requests still waited in admission's per-tenant pacing (p95 ${fmt(paced.admissionWaitP95Ms, 0)} ms), ` +
+              `which more GPUs do not lift: raise TENANT_IN_FLIGHT for ${t} (try --tenant-in-flight ${t}=N)`,
+          );
+      }
     }
   }
   return out;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { connectBus } from '@switchyard/bus';
 import { loadPoolsFile, poolKind } from '@switchyard/config';
+import { DEFAULT_TENANT_IN_FLIGHT, parseTierCounts, type TierName } from '@switchyard/contracts';
 import { createPerfModel, loadProfiles, type PerfModel } from '@switchyard/perf-model';
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { loadSchedulingFile, poolVersion } from '@switchyard/scheduler';
@@ -37,6 +38,8 @@ interface ForecastFlags {
   maxSimulations: number;
   maxPromptTokens: number;
   maxOutputTokens: number;
+  /** Admission's TENANT_IN_FLIGHT, over its defaults. */
+  tenantInFlight?: Partial<Record<TierName, number>>;
   json?: string;
 }
 
@@ -44,6 +47,13 @@ const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 const DEFAULT_MODEL = 'llama-3.1-8b';
 const DEFAULT_DURATION_S = 300;
 
+const tierCounts = (value: string) => {
+  try {
+    return parseTierCounts(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
 const fraction = (value: string) => {
   const n = Number(value);
   if (!(n > 0 && n <= 1)) throw new InvalidArgumentError('expected a fraction above 0 and at most 1, e.g. 0.99');
@@ -162,6 +172,7 @@ export async function forecastCommand(flags: ForecastFlags, env: NodeJS.ProcessE
       target: flags.target,
       maxExtra: flags.maxExtra,
       maxSimulations: flags.maxSimulations,
+      inFlightPerTenant: { ...DEFAULT_TENANT_IN_FLIGHT, ...flags.tenantInFlight },
     },
     { progress: (line) => process.stderr.write(`${line} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`) },
   );
@@ -202,6 +213,14 @@ export function registerForecastCommand(program: Command, env: NodeJS.ProcessEnv
     .option('--max-simulations <n>', 'most simulations the capacity search runs per scale', whole, 200)
     .option('--max-prompt-tokens <n>', "admission's MAX_PROMPT_TOKENS: longer rows are skipped", whole, 32_768)
     .option('--max-output-tokens <n>', "admission's MAX_OUTPUT_TOKENS: longer outputs are clamped", whole, 4_096)
+    .option(
+      '--tenant-in-flight <limits>',
+      "admission's TENANT_IN_FLIGHT times its replicas: calls one tenant runs at once per tier, the rest wait in admission " +
+        `(default ${Object.entries(DEFAULT_TENANT_IN_FLIGHT)
+          .map(([t, n]) => `${t}=${n}`)
+          .join(',')})`,
+      tierCounts,
+    )
     .option('--json <file>', 'write every figure of every scale as JSON')
     .action((o: ForecastFlags) => forecastCommand(o, env));
 }

@@ -92,4 +92,32 @@ describe('forecast', () => {
     );
     expect(s.tiers.realtime.ttftP50Ms).toBeLessThan(s.tiers.batch.ttftP50Ms);
   });
+
+  it("holds a tenant's calls past admission's in-flight limit in admission, first come first served, and counts the wait in their TTFT", () => {
+    // Six internal calls of one tenant at once, two allowed to run: four wait for earlier ones to end.
+    const burst = Array.from({ length: 6 }, (_, index) => ({
+      index,
+      tier: 'internal' as const,
+      tenant: 'acme',
+      feature: 'chat',
+      promptTokens: 200,
+      maxTokens: 50,
+      arrivalMs: 0,
+    }));
+    const base = { pools: [{ ...pool, slotsPerWorker: 8 }], perf: options.perf, scheduling, model: options.model, requests: burst, seed: 1 };
+    const free = simulate(base);
+    const paced = simulate({ ...base, inFlightPerTenant: { realtime: 256, internal: 2, batch: 8 } });
+    expect(free.outcomes.every((o) => o.outcome === 'completed' && o.admissionWaitMs === undefined)).toBe(true);
+    expect(paced.outcomes.every((o) => o.outcome === 'completed')).toBe(true);
+    const waits = paced.outcomes.map((o) => o.admissionWaitMs ?? 0);
+    expect(waits.filter((w) => w > 0)).toHaveLength(4);
+    // In arrival order: the third and fourth go when the first two end, the last two after them.
+    expect(waits[2]).toBeGreaterThan(0);
+    expect(waits[4]!).toBeGreaterThan(waits[2]!);
+    for (const [i, o] of paced.outcomes.entries()) expect(o.ttftMs!).toBeGreaterThanOrEqual(waits[i]!);
+    const tiers = summarize(paced, { model: options.model, book: DEFAULT_PRICE_BOOK, sloTtftMs }).tiers;
+    expect(tiers.internal.pacedInAdmission).toBe(4);
+    expect(tiers.internal.admissionWaitP95Ms).toBeGreaterThan(waits[2]!);
+    expect(tiers.internal.admissionWaitP95Ms).toBeLessThanOrEqual(Math.max(...waits));
+  });
 });

@@ -31,6 +31,8 @@ export interface ForecastOptions {
   readonly maxOutputTokens: number;
   /** Attainment every tier must reach, 0..1; a scale short of it gets a capacity plan. */
   readonly target: number;
+  /** Admission's pacing per tenant and tier (see `SimulateInput.inFlightPerTenant`); undefined: none. */
+  readonly inFlightPerTenant?: Readonly<Record<TierName, number>>;
   readonly maxExtra?: number;
   readonly maxSimulations?: number;
 }
@@ -79,6 +81,7 @@ export function forecast(o: ForecastOptions, deps: ForecastDeps = {}): ScaleFore
           model: o.model,
           requests: scaled.requests,
           seed: o.seed,
+          inFlightPerTenant: o.inFlightPerTenant,
         }),
         { model: o.model, book: o.book, sloTtftMs },
       );

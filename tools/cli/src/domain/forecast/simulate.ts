@@ -28,6 +28,12 @@ export interface SimulateInput {
   readonly requests: readonly SimRequest[];
   /** Seed of placement's draws (power of two choices). */
   readonly seed: number;
+  /**
+   * Admission's pacing (`TENANT_IN_FLIGHT`): calls of one tenant and tier running at once; later
+   * ones wait in admission, first come first served, and their wait counts in their TTFT.
+   * Undefined: no pacing.
+   */
+  readonly inFlightPerTenant?: Readonly<Record<TierName, number>>;
   /** Requests still open this long after the last arrival are counted failed. Default 3,600,000 (an hour). */
   readonly drainLimitMs?: number;
 }
@@ -42,6 +48,8 @@ export interface RequestOutcome {
   readonly ttftMs?: number;
   readonly e2eMs?: number;
   readonly outputTokens: number;
+  /** How long it waited in admission's per-tenant pacing before placement; 0 when it went straight through. */
+  readonly admissionWaitMs?: number;
 }
 
 export interface PoolRun {
@@ -91,7 +99,8 @@ const room = (w: SimWorker) => {
 
 /**
  * Replays requests against a simulated fleet in simulated time, with the platform's own pieces:
- * the scheduler's `placeRequest` decides (shed, queue, wait, as each tier says) from a fleet view
+ * admission's per-tenant pacing lets each request through (or holds it until one of its tenant's
+ * calls of that tier ends), the scheduler's `placeRequest` decides (shed, queue, wait, as each tier says) from a fleet view
  * built as the scheduler builds it (fresh heartbeats folded by `poolStates`, a load tracker of
  * what is outstanding, prefill backlog), each pool's queue hands requests to its workers by tier
  * then arrival (the worker with most room first), and each worker is the simulator's
@@ -119,6 +128,8 @@ export function simulate(input: SimulateInput): SimResult {
   const tracker = createLoadTracker({ maxAgeMs: Number.POSITIVE_INFINITY });
   const outcomes: Array<RequestOutcome | undefined> = new Array<RequestOutcome | undefined>(requests.length);
   const open = new Map<string, { request: SimRequest; pool: string; firstTokenMs?: number }>();
+  /** Admission's pacing wait of each request let through late, by index. */
+  const admissionWaits = new Map<number, number>();
   const random = seededRandom(input.seed);
   const turns = new Map<string, number>();
   const ctx = {
@@ -132,7 +143,17 @@ export function simulate(input: SimulateInput): SimResult {
     },
   };
   /** Requests holding out for idle capacity (a `wait` tier), by when they ask again; kept sorted. */
-  const waits: Array<{ atMs: number; request: SimRequest }> = [];
+  const waits: Array<{ atMs: number; request: SimRequest; admittedMs: number }> = [];
+  /** Admission's pacing per tenant and tier: calls running, and those waiting for one to end. */
+  const gates = new Map<string, { running: number; readonly waiting: SimRequest[] }>();
+  /** Requests a call's end let through the gate, placed once the event that ended it is handled. */
+  const letThrough: SimRequest[] = [];
+  const gateOf = (r: SimRequest) => {
+    const key = `${r.tenant}\u0000${r.tier}`;
+    let gate = gates.get(key);
+    if (!gate) gates.set(key, (gate = { running: 0, waiting: [] }));
+    return gate;
+  };
   let next = 0;
   let now = 0;
 
@@ -165,7 +186,23 @@ export function simulate(input: SimulateInput): SimResult {
   };
 
   const end = (request: SimRequest, o: Omit<RequestOutcome, 'request'>) => {
-    outcomes[request.index] = { request, ...o };
+    const waited = admissionWaits.get(request.index);
+    outcomes[request.index] = waited === undefined ? { request, ...o } : { request, ...o, admissionWaitMs: waited };
+    if (!input.inFlightPerTenant || stopped) return;
+    const gate = gateOf(request);
+    const next = gate.waiting.shift();
+    if (next) letThrough.push(next);
+    else gate.running--;
+  };
+  /** An arrival at admission: through the gate to placement, or waiting at it. */
+  const arrive = (request: SimRequest) => {
+    const limit = input.inFlightPerTenant?.[request.tier];
+    if (limit === undefined) return place(request, now);
+    const gate = gateOf(request);
+    if (gate.running < limit) {
+      gate.running++;
+      place(request, now);
+    } else gate.waiting.push(request);
   };
   const start = (w: SimWorker) => {
     w.step = w.engine.step(now);
@@ -193,7 +230,9 @@ export function simulate(input: SimulateInput): SimResult {
       if (!w.step) start(w);
     }
   };
-  const place = (request: SimRequest) => {
+  /** Placement of a request admission let through at `admittedMs` (its age counts from there). */
+  const place = (request: SimRequest, admittedMs: number) => {
+    if (admittedMs > request.arrivalMs) admissionWaits.set(request.index, admittedMs - request.arrivalMs);
     const placement = placeRequest(
       {
         tenant: request.tenant,
@@ -201,7 +240,7 @@ export function simulate(input: SimulateInput): SimResult {
         version: input.model,
         promptTokens: request.promptTokens,
         maxTokens: request.maxTokens,
-        ageMs: now - request.arrivalMs,
+        ageMs: now - admittedMs,
       },
       view(),
       ctx,
@@ -211,7 +250,7 @@ export function simulate(input: SimulateInput): SimResult {
       // Every simulated worker is healthy, so only a `wait` tier holding out for capacity waits.
       const atMs = now + Math.max(1, placement.retryAfterMs);
       const i = waits.findIndex((x) => x.atMs > atMs);
-      waits.splice(i < 0 ? waits.length : i, 0, { atMs, request });
+      waits.splice(i < 0 ? waits.length : i, 0, { atMs, request, admittedMs });
       return;
     }
     const id = `r${request.index}`;
@@ -256,6 +295,8 @@ export function simulate(input: SimulateInput): SimResult {
     if (!w.step) start(w);
   };
 
+  /** Set once the clock stops: what is left is counted, and no gate lets anything through. */
+  let stopped = false;
   const lastArrival = requests.at(-1)?.arrivalMs ?? 0;
   const stopAt = lastArrival + (input.drainLimitMs ?? 3_600_000);
   for (;;) {
@@ -269,12 +310,19 @@ export function simulate(input: SimulateInput): SimResult {
     now = at;
     // Step ends first: a request arriving at the very moment a slot frees sees the free slot.
     if (stepAt === at) stepEnded(soonest!);
-    else if (waitAt === at) place(waits.shift()!.request);
-    else place(requests[next++]!);
+    else if (waitAt === at) {
+      const w = waits.shift()!;
+      place(w.request, w.admittedMs);
+    } else arrive(requests[next++]!);
+    // Placing one may end it (refused) and let the next through: a queue, not recursion.
+    while (letThrough.length > 0) place(letThrough.shift()!, now);
   }
+  stopped = true;
   for (const { request, pool } of open.values())
     end(request, { outcome: 'failed', reason: 'still running when the simulation stopped', pool, outputTokens: 0 });
   for (const { request } of waits) end(request, { outcome: 'failed', reason: 'still waiting when the simulation stopped', outputTokens: 0 });
+  for (const request of [...letThrough, ...[...gates.values()].flatMap((g) => g.waiting)])
+    outcomes[request.index] = { request, outcome: 'failed', reason: 'still waiting in admission when the simulation stopped', outputTokens: 0 };
   for (; next < requests.length; next++) end(requests[next]!, { outcome: 'failed', reason: 'not sent before the simulation stopped', outputTokens: 0 });
   return {
     outcomes: outcomes.map((o, i) => o ?? { request: requests[i]!, outcome: 'failed', reason: 'lost by the simulation', outputTokens: 0 }),

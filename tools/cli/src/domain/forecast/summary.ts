@@ -17,6 +17,9 @@ export interface TierSummary {
   readonly attainment: number;
   readonly ttftP50Ms: number;
   readonly ttftP95Ms: number;
+  /** Requests that waited in admission's per-tenant pacing, and the 95th percentile of that wait (0 when none waited). */
+  readonly pacedInAdmission: number;
+  readonly admissionWaitP95Ms: number;
 }
 
 export interface PoolSummary {
@@ -76,6 +79,7 @@ export function summarize(
       const ttfts = of.flatMap((x) => (x.outcome === 'completed' ? [x.ttftMs!] : [])).sort((a, b) => a - b);
       const within = of.filter((x) => x.outcome === 'completed' && x.ttftMs! <= o.sloTtftMs[tier]).length;
       const count = (outcome: string) => of.filter((x) => x.outcome === outcome).length;
+      const paced = of.flatMap((x) => (x.admissionWaitMs ? [x.admissionWaitMs] : [])).sort((a, b) => a - b);
       const summary: TierSummary = {
         sent: of.length,
         completed: count('completed'),
@@ -85,6 +89,8 @@ export function summarize(
         attainment: of.length ? within / of.length : 1,
         ttftP50Ms: percentile(ttfts, 50),
         ttftP95Ms: percentile(ttfts, 95),
+        pacedInAdmission: paced.length,
+        admissionWaitP95Ms: paced.length ? percentile(paced, 95) : 0,
       };
       return [tier, summary];
     }),
