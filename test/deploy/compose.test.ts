@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,17 @@ describe('docker-compose.yml', () => {
 });
 
 describe('deploy/haproxy/haproxy.cfg', () => {
+  it('sends gRPC and HTTP to the ports admission listens on, and checks the health port the services serve', () => {
+    const cfg = readFileSync(join(root, 'deploy', 'haproxy', 'haproxy.cfg'), 'utf8');
+    const port = (listen: string) => listen.split(':').at(-1);
+    const env = services.admission!.environment!;
+    expect(cfg).toMatch(new RegExp(`server-template admission \\d+ admission:${port(env.ADMISSION_LISTEN!)} .*proto h2`));
+    expect(cfg).toMatch(new RegExp(`server-template admission \\d+ admission:${port(env.HTTP_LISTEN!)}(\\s|$)`, 'm'));
+    expect(cfg).toMatch(new RegExp(`server-template scheduler \\d+ scheduler:${port(services.scheduler!.environment!.OPS_LISTEN!)} .*proto h2`));
+    expect(cfg).toMatch(new RegExp(`default-server .*check port ${env.METRICS_PORT} `));
+    expect(cfg).toMatch(/bind :50051 proto h2/);
+  });
+
   // haproxy -c checks the syntax and every keyword offline: `init-addr none` leaves the replicas'
   // addresses to the runtime resolver (Docker's DNS), so nothing needs to resolve here.
   it('passes haproxy -c', async () => {
