@@ -30,6 +30,13 @@ program
   .option('--batch-http-port <port>', 'batch service HTTP port (admission forwards /v1/files and /v1/batches to it)', int, 8081)
   .option('--pools <file>', 'pools file every service reads (pools of kind openai-compatible or provider also start the engine adapter)')
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
+  .option(
+    '--scale <name=N>',
+    'run N processes of a service, e.g. --scale worker-simulator=3 (repeatable); replica i listens on the ports + (i-1)*100',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
+  .option('--quiet', "keep the services' log lines out of the terminal (they are still in .switchyard/logs)")
   .action((o) =>
     up({
       admissionPort: o.admissionPort,
@@ -40,6 +47,8 @@ program
       batchHttpPort: o.batchHttpPort,
       exitAfterFirstRequest: o.exitAfterFirstRequest,
       poolsFile: o.pools,
+      scale: o.scale,
+      logs: !o.quiet,
     }),
   );
 

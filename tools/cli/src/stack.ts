@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { setPriority } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createSwitchyardClient } from '@switchyard/sdk';
 import { bundlePath, buildServices } from './build.js';
+import { replicaEnv, replicasOf, type Replica, type Scale } from './replicas.js';
 import { DEFAULT_RESTART_POLICY, decideRestart, type RestartDecision, type RestartPolicy } from './restart-policy.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -38,8 +40,10 @@ const BACKGROUND_NICE = 10;
 const STOP_TIMEOUT_MS = 10_000;
 
 export interface Stack {
-  /** Each service's current process: a restart replaces its entry. */
+  /** Each service's current process (its first replica when scaled): a restart replaces its entry. */
   readonly children: ReadonlyMap<ServiceName, ChildProcess>;
+  /** Every replica's current process by its label (`worker-simulator-2`; the service's name when it runs once). */
+  readonly replicas: ReadonlyMap<string, ChildProcess>;
   /** SIGTERM every service and wait for them to exit; nothing is restarted from then on. */
   stop(): Promise<void>;
 }
@@ -47,6 +51,8 @@ export interface Stack {
 /** A service's process exited while the stack was not stopping. */
 export interface ServiceExit {
   readonly name: ServiceName;
+  /** Which process of the service: its label is `name` when the service runs once, else `name-i`. */
+  readonly replica: Replica;
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
   /** How long the process had run. */
@@ -59,17 +65,25 @@ export interface StackOptions {
   /** How a service that exits on its own is restarted; false leaves it down. Default {@link DEFAULT_RESTART_POLICY}. */
   readonly restart?: RestartPolicy | false;
   /** A service was started again after an exit; `child` is its new process. */
-  readonly onRestart?: (name: ServiceName, child: ChildProcess, crashes: number) => void;
+  readonly onRestart?: (name: ServiceName, child: ChildProcess, crashes: number, replica: Replica) => void;
   /** Services to run, in start order. Default `SERVICES`. */
   readonly services?: readonly ServiceName[];
+  /**
+   * Processes per service (`{ 'worker-simulator': 3 }`); one each by default. Replica i listens on
+   * its service's ports moved by (i - 1) * 100 (replicas.ts) and logs to `<logDir>/<name>-<i>.log`.
+   */
+  readonly scale?: Scale;
+  /** Each line a replica writes to stdout or stderr, as it comes (the log files get them too). */
+  readonly onLine?: (replica: Replica, line: string) => void;
 }
 
 /**
  * Compiles every service (services/<name>/dist/main.mjs), then starts each as its own process
- * with `env`, logs appended to `<logDir>/<name>.log`, and supervises them: a service that exits
- * while the stack is not stopping is restarted with backoff (see restart-policy.ts), so one
- * crash does not take the others down. `onExit` hears of every such exit, before the restart;
- * exits and restarts are also appended to the service's log.
+ * (or `scale` of them) with `env`, logs appended to `<logDir>/<label>.log`, and supervises them:
+ * a process that exits while the stack is not stopping is restarted with backoff (see
+ * restart-policy.ts), each replica on its own, so one crash does not take the others down.
+ * `onExit` hears of every such exit, before the restart; exits and restarts are also appended
+ * to the replica's log.
  */
 export async function startStack(
   env: NodeJS.ProcessEnv,
@@ -82,7 +96,8 @@ export async function startStack(
   await buildServices(REPO_ROOT, services);
   const policy = options.restart === undefined ? DEFAULT_RESTART_POLICY : options.restart;
   const children = new Map<ServiceName, ChildProcess>();
-  const logs = new Map<ServiceName, WriteStream>();
+  const replicas = new Map<string, ChildProcess>();
+  const logs = new Map<string, WriteStream>();
   const closed = new WeakMap<ChildProcess, Promise<void>>();
   const pendingRestarts = new Set<NodeJS.Timeout>();
   let stopping = false;
@@ -91,12 +106,13 @@ export async function startStack(
   // SWITCHYARD_NODE_FLAGS adds V8/Node flags to every service (tuning experiments).
   const extra = (env.SWITCHYARD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-  const spawnService = (name: ServiceName, crashesBefore: number): ChildProcess => {
-    const out = logs.get(name)!;
+  const spawnService = (replica: Replica, crashesBefore: number): ChildProcess => {
+    const name = replica.service as ServiceName;
+    const out = logs.get(replica.label)!;
     const profile = profiled.includes(name) ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : [];
     const child = spawn(process.execPath, [...profile, ...NODE_FLAGS, ...extra, bundlePath(REPO_ROOT, name)], {
       cwd: REPO_ROOT,
-      env,
+      env: replicaEnv(env, replica.index),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const startedAt = performance.now();
@@ -104,6 +120,11 @@ export async function startStack(
     // The log outlives each process: a restarted service appends to the same file.
     child.stdout?.pipe(out, { end: false });
     child.stderr?.pipe(out, { end: false });
+    if (options.onLine) {
+      for (const stream of [child.stdout, child.stderr]) {
+        if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => options.onLine!(replica, line));
+      }
+    }
     let exited = false;
     const exitedWith = (code: number | null, signal: NodeJS.Signals | null) => {
       if (exited || stopping) return;
@@ -111,16 +132,16 @@ export async function startStack(
       const upForMs = performance.now() - startedAt;
       const restart = policy ? decideRestart(crashesBefore, upForMs, policy) : undefined;
       const next = restart ? `restarting in ${restart.delayMs} ms${restart.crashes > 1 ? ` (crash ${restart.crashes} in a row)` : ''}` : 'not restarting';
-      supervisorLine(out, `${name} exited (code ${code}, signal ${signal}) after ${(upForMs / 1000).toFixed(1)} s; ${next}`);
-      onExit(name, code, signal, { name, code, signal, upForMs, restart });
+      supervisorLine(out, `${replica.label} exited (code ${code}, signal ${signal}) after ${(upForMs / 1000).toFixed(1)} s; ${next}`);
+      onExit(name, code, signal, { name, replica, code, signal, upForMs, restart });
       if (!restart) return;
       const timer = setTimeout(() => {
         pendingRestarts.delete(timer);
         if (stopping) return;
-        const replacement = spawnService(name, restart.crashes);
-        children.set(name, replacement);
-        supervisorLine(out, `${name} restarted (pid ${replacement.pid})`);
-        options.onRestart?.(name, replacement, restart.crashes);
+        const replacement = spawnService(replica, restart.crashes);
+        track(replica, replacement);
+        supervisorLine(out, `${replica.label} restarted (pid ${replacement.pid})`);
+        options.onRestart?.(name, replacement, restart.crashes, replica);
       }, restart.delayMs);
       pendingRestarts.add(timer);
     };
@@ -129,24 +150,29 @@ export async function startStack(
     // A process that could not be spawned emits 'error' (and no 'exit'); so may a failed kill.
     child.on('error', (e) => {
       if (child.pid !== undefined) return;
-      supervisorLine(out, `${name} could not be started: ${e.message}`);
+      supervisorLine(out, `${replica.label} could not be started: ${e.message}`);
       exitedWith(null, null);
     });
     return child;
   };
 
-  for (const name of services) {
-    logs.set(name, createWriteStream(join(logDir, `${name}.log`), { flags: 'a' }));
-    children.set(name, spawnService(name, 0));
+  const track = (replica: Replica, child: ChildProcess) => {
+    replicas.set(replica.label, child);
+    if (replica.index === 1) children.set(replica.service as ServiceName, child);
+  };
+  for (const replica of replicasOf(services, options.scale ?? {})) {
+    logs.set(replica.label, createWriteStream(join(logDir, `${replica.label}.log`), { flags: 'a' }));
+    track(replica, spawnService(replica, 0));
   }
   return {
     children,
+    replicas,
     async stop() {
       stopping = true;
       pendingRestarts.forEach(clearTimeout);
       pendingRestarts.clear();
       await Promise.all(
-        [...children.values()].map(async (c) => {
+        [...replicas.values()].map(async (c) => {
           if (c.pid === undefined) return;
           c.kill('SIGTERM');
           // A service stuck in its shutdown must not keep the stack from stopping.

@@ -4,6 +4,7 @@ import { loadPoolsFile, poolKind } from '@switchyard/config';
 import { batchServiceEnv } from './batch-env.js';
 import { ensureInfra, portOpen } from './infra.js';
 import { findLocalEnv, readLocalEnv, writeLocalEnv } from './local-env.js';
+import { REPLICA_PORT_STEP, parseScale, replicasOf, type Scale } from './replicas.js';
 import { DEFAULT_RESTART_POLICY } from './restart-policy.js';
 import { ENGINE_ADAPTER, REPO_ROOT, SERVICES, firstServedRequest, startStack, type ServiceName } from './stack.js';
 
@@ -19,6 +20,10 @@ export interface UpOptions {
   readonly exitAfterFirstRequest?: boolean;
   /** The pools file every service reads. Default deploy/pools.yaml. */
   readonly poolsFile?: string;
+  /** `--scale name=N` values, as given: processes per service (one each by default). */
+  readonly scale?: readonly string[];
+  /** Print every service's log lines here too, prefixed `<name> |`. Default true. */
+  readonly logs?: boolean;
 }
 
 /**
@@ -28,14 +33,15 @@ export interface UpOptions {
 export async function up(options: UpOptions): Promise<void> {
   const t0 = performance.now();
   const log = (line: string) => console.log(`switchyard: ${line}`);
-  for (const port of [options.admissionPort, options.policyPort, options.billingPort, options.httpPort, options.batchPort, options.batchHttpPort]) {
-    if (await portOpen(port)) throw new Error(`port ${port} is taken: is Switchyard already running? Stop it, or pass other ports`);
-  }
   const poolsFile = resolve(options.poolsFile ?? join(REPO_ROOT, 'deploy', 'pools.yaml'));
   // Read before anything starts, so a broken pools file is reported, not a crashing fleet.
   const pools = loadPoolsFile(poolsFile);
   const engines = pools.filter((p) => poolKind(p) !== 'simulated');
   const services: ServiceName[] = engines.length > 0 ? [...SERVICES, ENGINE_ADAPTER] : [...SERVICES];
+  const scale = parseScale(options.scale ?? [], services);
+  for (const port of listenPorts(options, scale)) {
+    if (await portOpen(port)) throw new Error(`port ${port} is taken: is Switchyard already running? Stop it, or pass other ports`);
+  }
   if (engines.length > 0) log(`pools of real engines (${engines.map((p) => p.id).join(', ')}): starting the engine adapter too`);
   const infra = await ensureInfra(REPO_ROOT, log);
   const existing = findLocalEnv(REPO_ROOT);
@@ -77,17 +83,21 @@ export async function up(options: UpOptions): Promise<void> {
     await infra.stop();
     process.exit(code);
   };
-  // A service that dies is restarted with backoff (stack.ts); the others keep serving meanwhile.
+  // Log lines of every process, prefixed as compose does, labels padded to one width.
+  const width = Math.max(...replicasOf(services, scale).map((r) => r.label.length));
+  const onLine = options.logs === false ? undefined : (replica: { label: string }, line: string) => console.log(`${replica.label.padEnd(width)} | ${line}`);
+  // A process that dies is restarted with backoff (stack.ts); the others keep serving meanwhile.
   const stack = await startStack(
     env,
     logDir,
-    (name, code, signal, exit) => {
+    (_name, code, signal, exit) => {
       const again = exit.restart
         ? `restarting in ${(exit.restart.delayMs / 1000).toFixed(2)} s${exit.restart.crashes > 1 ? ` (crash ${exit.restart.crashes} in a row)` : ''}`
         : 'not restarting';
-      log(`${name} exited (code ${code}, signal ${signal}) after ${(exit.upForMs / 1000).toFixed(1)} s; ${again}; see .switchyard/logs/${name}.log`);
+      const label = exit.replica.label;
+      log(`${label} exited (code ${code}, signal ${signal}) after ${(exit.upForMs / 1000).toFixed(1)} s; ${again}; see .switchyard/logs/${label}.log`);
     },
-    { onRestart: (name, child) => log(`${name} restarted (pid ${child.pid})`), services },
+    { onRestart: (_name, child, _crashes, replica) => log(`${replica.label} restarted (pid ${child.pid})`), services, scale, onLine },
   ).catch(async (e: unknown) => {
     // The services did not compile: stop the servers this command started before giving up.
     await infra.stop();
@@ -112,7 +122,7 @@ Switchyard is up (first request served ${seconds} s after start: "${first}").
   gRPC billing     ${billingAddr}
   gRPC batch       127.0.0.1:${options.batchPort}   (Files and Batches also at ${httpUrl}/files, /batches)
   API key          ${apiKey}   (tenant "dev"; also in ${envPath})
-  logs             .switchyard/logs/<service>.log
+  logs             .switchyard/logs/<service>.log (<service>-<i>.log for a scaled one)${replicaLines(options, scale)}
 
 Try it:
   pnpm exec switchyard generate --prompt "hello"
@@ -121,4 +131,37 @@ Try it:
 
 A service that exits is restarted (after ${DEFAULT_RESTART_POLICY.initialDelayMs} ms, doubling to ${DEFAULT_RESTART_POLICY.maxDelayMs / 1000} s while it keeps crashing); Ctrl-C stops every service${infra.started.length ? ` and the servers started here (${infra.started.join(', ')})` : ''}.`);
   if (options.exitAfterFirstRequest) await stopAll(0);
+}
+
+/** Every port a process of this run will listen on: each service's, and each extra replica's moved copies. */
+function listenPorts(options: UpOptions, scale: Scale): number[] {
+  const ports: Array<[string, number]> = [
+    ['admission', options.admissionPort],
+    ['admission', options.httpPort],
+    ['policy', options.policyPort],
+    ['billing', options.billingPort],
+    ['batch', options.batchPort],
+    ['batch', options.batchHttpPort],
+  ];
+  return ports.flatMap(([service, port]) => Array.from({ length: scale[service] ?? 1 }, (_, i) => port + i * REPLICA_PORT_STEP));
+}
+
+/** Where the replicas beyond the first listen, and how many processes each scaled service runs. */
+function replicaLines(options: UpOptions, scale: Scale): string {
+  const lines = Object.entries(scale)
+    .filter(([, n]) => n > 1)
+    .map(([service, n]) => {
+      const at = (i: number, port: number) => port + (i - 1) * REPLICA_PORT_STEP;
+      const where = (i: number) => {
+        if (service === 'admission') return `gRPC 127.0.0.1:${at(i, options.admissionPort)}, HTTP http://127.0.0.1:${at(i, options.httpPort)}/v1`;
+        if (service === 'billing') return `gRPC 127.0.0.1:${at(i, options.billingPort)}`;
+        if (service === 'batch') return `gRPC 127.0.0.1:${at(i, options.batchPort)}, HTTP 127.0.0.1:${at(i, options.batchHttpPort)}`;
+        return undefined;
+      };
+      const listening = Array.from({ length: n - 1 }, (_, k) => k + 2)
+        .map((i) => (where(i) ? `\n                     ${service}-${i}: ${where(i)}` : ''))
+        .join('');
+      return `\n  ${service.padEnd(16)} ${n} processes (${service}-1 .. ${service}-${n})${listening}`;
+    });
+  return lines.join('');
 }
