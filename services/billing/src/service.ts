@@ -123,7 +123,7 @@ export function createBilling(deps: BillingDeps) {
   const billedTokens = new Counter({
     name: 'switchyard_billing_tokens_total',
     help: 'Tokens of posted usage (prompt + completion)',
-    labelNames: ['tier'],
+    labelNames: ['tier', 'pool'],
     registers: registry,
   });
   let consumer: RunningConsumer | undefined;
@@ -143,7 +143,7 @@ export function createBilling(deps: BillingDeps) {
       const p = items[i]!;
       revenue.inc({ tier: p.tier }, p.amountMicros);
       if (p.usage.pool) cost.inc({ pool: p.usage.pool }, p.gpuCostMicros);
-      billedTokens.inc({ tier: p.tier }, (p.usage.usage?.inputTokens ?? 0) + (p.usage.usage?.outputTokens ?? 0));
+      billedTokens.inc({ tier: p.tier, pool: p.usage.pool }, (p.usage.usage?.inputTokens ?? 0) + (p.usage.usage?.outputTokens ?? 0));
     });
     return r.outcomes.map((outcome) => ({ ok: true, outcome }));
   };
