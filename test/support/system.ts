@@ -51,7 +51,7 @@ export interface SystemOptions {
   readonly logDestination?: NodeJS.WritableStream;
   /** Log level of every service. Default `TEST_LOG_LEVEL`, else silent. */
   readonly logLevel?: string;
-  /** Registry the services' metrics register in (policy's for now). */
+  /** Registry the services' metrics register in (policy's and the first admission replica's for now). */
   readonly registry?: Registry;
   /** The scheduler's tiers, policy, routes and canary thresholds. Default: every default. */
   readonly scheduling?: SchedulingConfig;
@@ -157,6 +157,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         tenantSettings: store.settings,
         outputPolicy: policyStore.policyFor,
         logger: logger('admission'),
+        registry: i === 0 ? options.registry : undefined,
         policy: createPolicyClient(policyAddress),
         listen: '127.0.0.1:0',
         httpListen: '127.0.0.1:0',

@@ -1,3 +1,4 @@
+import { followConsumerLag } from './consumer-lag.js';
 import { stopOnSignals } from './stop-on-signals.js';
 import { connectBus, followConnectionHealth, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { commonEnv, loadConfig, z } from '@switchyard/config';
@@ -29,6 +30,11 @@ export interface RunServiceOptions<S extends z.ZodType> {
   readonly env: S;
   /** Passed to {@link connectBus}: the service never hears its own publishes. Default false. */
   readonly noEcho?: boolean;
+  /**
+   * The durable consumers whose lag and dead letters this service reports. Default: those
+   * named after it (`<service>` or `<service>-...`), the house naming for durables.
+   */
+  readonly ownsConsumer?: (consumer: string) => boolean;
   readonly start: (ctx: ServiceContext<z.infer<S>>) => Promise<Stoppable>;
 }
 
@@ -46,6 +52,12 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
   const running = await options.start({ config, common, logger, registry, nc, js });
+  const lag = followConsumerLag({
+    jsm: await js.jetstreamManager(),
+    registry,
+    owns: options.ownsConsumer ?? ((c) => c === options.service || c.startsWith(`${options.service}-`)),
+    onError: (e) => logger.warn({ err: e }, 'could not read consumer lag'),
+  });
   const bus = followConnectionHealth(nc, (up) => (up ? logger.info('NATS connection back') : logger.warn('NATS connection lost; reconnecting')));
   const metrics = await serveMetrics(registry, common.METRICS_PORT, common.METRICS_HOST, () =>
     bus.connected ? undefined : 'NATS connection lost; reconnecting',
@@ -53,6 +65,7 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   logger.info({ metricsPort: metrics.port, pid: process.pid }, `${options.service} started`);
 
   const shutdown = stopOnSignals(logger, options.service, async () => {
+    lag.stop();
     await running.stop();
     bus.stop();
     await metrics.close();

@@ -3,6 +3,7 @@ import { publishDecision, type NatsConnection } from '@switchyard/bus';
 import { DomainError, PolicyAction, type BudgetState, type TierName } from '@switchyard/contracts';
 import { priceUsage, type PriceBook } from '@switchyard/pricing';
 import type { BudgetLedger } from './budget-ledger.js';
+import type { AdmissionMetrics, RefusalReason } from './metrics.js';
 import type { PolicyClient } from './policy-client.js';
 import { budgetPlan, softBreaches } from './domain/budget-plan.js';
 import { rateBuckets } from './domain/quota.js';
@@ -22,6 +23,8 @@ export interface GateDeps {
   readonly budgetState: (tenant: string) => BudgetState | undefined;
   /** Billing's price-book version in force at a time. */
   readonly priceBookAt: (atMs: number) => PriceBook;
+  /** Counts refusals by why; none counts nothing. */
+  readonly metrics?: AdmissionMetrics;
   readonly now: () => number;
 }
 
@@ -37,13 +40,14 @@ export interface Cleared {
  */
 export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string): Promise<Cleared> {
   const { tenant } = principal;
-  const refuse = (action: string, error: DomainError): never => {
-    publishDecision(deps.nc, 'admission', tenant, requestId, { action, reason: error.message, user: params.user }, deps.now());
+  const refuse = (reason: RefusalReason, error: DomainError): never => {
+    deps.metrics?.refused(reason, params.tierName);
+    publishDecision(deps.nc, 'admission', tenant, requestId, { action: `refuse-${reason}`, reason: error.message, user: params.user }, deps.now());
     throw error;
   };
 
   if (principal.tiers.length > 0 && !principal.tiers.includes(params.tierName)) {
-    refuse('refuse-tier', new DomainError('PERMISSION_DENIED', `this API key may use tiers ${principal.tiers.join(', ')}, not ${params.tierName}`));
+    refuse('tier', new DomainError('PERMISSION_DENIED', `this API key may use tiers ${principal.tiers.join(', ')}, not ${params.tierName}`));
   }
 
   const settings = deps.tenantSettings(tenant);
@@ -51,7 +55,7 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
   const tokens = params.promptTokens + params.maxTokens;
   if (tokens > limits.tokensPerMinute) {
     refuse(
-      'refuse-size',
+      'size',
       new DomainError(
         'INVALID_ARGUMENT',
         `prompt + max_tokens is ${tokens} tokens, more than the ${params.tierName} limit of ${limits.tokensPerMinute} tokens/min; lower max_tokens`,
@@ -68,13 +72,13 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
   ]);
   if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {
     refuse(
-      'refuse-policy',
+      'policy',
       new DomainError('PERMISSION_DENIED', `prompt blocked by policy (${verdict.categories.join(', ') || 'policy'}; rules ${verdict.ruleIds.join(', ')})`),
     );
   }
   if (!rate.allowed) {
     refuse(
-      'refuse-rate',
+      'rate',
       new DomainError('RESOURCE_EXHAUSTED', `rate limit reached: ${rate.label}; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`, {
         retryAfterMs: rate.retryAfterMs,
         retryable: true,
@@ -88,7 +92,7 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
   const reservation = await deps.budgets.reserve(requestId, worstCase, plan.specs, { model: params.model, tier: params.tier });
   if (!reservation.reserved) {
     refuse(
-      'refuse-budget',
+      'budget',
       new DomainError(
         'RESOURCE_EXHAUSTED',
         `${reservation.label} would be exceeded: this request may cost up to ${worstCase} micros; lower max_tokens or raise the budget`,

@@ -23,6 +23,7 @@ import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
 import type { TokenRelayHub } from './token-relay.js';
 import type { InFlightGate } from './domain/in-flight-gate.js';
+import { outcomeOf } from './metrics.js';
 import type { GenerationParams } from './domain/validate.js';
 
 export interface GenerationDeps extends GateDeps {
@@ -86,6 +87,52 @@ function outcomeError(t: RequestTerminated): DomainError {
  * the LIFECYCLE event. With an idempotency key, a repeat joins the first call's result.
  */
 export async function runGeneration(deps: GenerationDeps, principal: Principal, params: GenerationParams, hooks: GenerationHooks): Promise<GenerationResult> {
+  const metrics = deps.metrics;
+  if (!metrics) return generate(deps, principal, params, hooks, { admitted: false, firstTokenMs: 0 });
+  const { tierName: tier, model } = params;
+  const startedMs = deps.now();
+  const progress: Progress = { admitted: false, firstTokenMs: 0 };
+  const { onChunk } = hooks;
+  metrics.started(tier);
+  try {
+    const result = await generate(
+      deps,
+      principal,
+      params,
+      {
+        ...hooks,
+        onChunk: (text, seq) => {
+          if (progress.firstTokenMs === 0) progress.firstTokenMs = deps.now();
+          onChunk(text, seq);
+        },
+      },
+      progress,
+    );
+    metrics.ended(tier, model, 'completed', startedMs, progress.firstTokenMs, deps.now(), result.usage);
+    return result;
+  } catch (e) {
+    const outcome = outcomeOf(e, progress.admitted, hooks.signal?.aborted === true);
+    // The gates count their own refusals with why; these two come from this path.
+    if (outcome === 'refused' && isDomainError(e) && e.code === 'UNAVAILABLE') metrics.refused('unavailable', tier);
+    if (outcome === 'refused' && isDomainError(e) && e.code === 'FAILED_PRECONDITION') metrics.refused('idempotency', tier);
+    metrics.ended(tier, model, outcome, startedMs, progress.firstTokenMs, deps.now(), undefined);
+    throw e;
+  }
+}
+
+/** How far a call got: admitted (published) or not, and when its first token came (0: none yet). */
+interface Progress {
+  admitted: boolean;
+  firstTokenMs: number;
+}
+
+async function generate(
+  deps: GenerationDeps,
+  principal: Principal,
+  params: GenerationParams,
+  hooks: GenerationHooks,
+  progress: Progress,
+): Promise<GenerationResult> {
   if (deps.busConnected && !deps.busConnected()) {
     throw new DomainError('UNAVAILABLE', 'Switchyard cannot reach its event bus right now; nothing was admitted, retry shortly', { retryAfterMs: 1_000 });
   }
@@ -104,12 +151,11 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
 
   const parts: string[] = [];
   const onChunk = key ? (text: string, seq: number) => (parts.push(text), hooks.onChunk(text, seq)) : hooks.onChunk;
-  let admitted = false;
   let leave: (() => void) | undefined;
   try {
     leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
     const cleared = await passGates(deps, principal, params, requestId);
-    const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (admitted = true));
+    const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (progress.admitted = true));
     if (key)
       await deps.idempotency.storeResult({
         requestId,
@@ -121,10 +167,10 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
       });
     return result;
   } catch (e) {
-    if (!admitted) await deps.budgets.settle(requestId, 0);
+    if (!progress.admitted) await deps.budgets.settle(requestId, 0);
     if (key) {
       // A refusal before admission frees the key for a retry; a failure after it is the result.
-      if (admitted) {
+      if (progress.admitted) {
         const code: ErrorCode = isDomainError(e) ? e.code : 'INTERNAL';
         await deps.idempotency.storeResult({
           requestId,

@@ -32,12 +32,27 @@ export interface AdmissionHandlerDeps extends GenerationDeps {
 export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
   const { unary, serverStream } = createGrpcEdge<Principal>({
     logger: deps.logger,
-    authenticate: (metadata) => actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString()),
+    authenticate: (metadata) => {
+      try {
+        return actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString());
+      } catch (e) {
+        deps.metrics?.refused('auth');
+        throw e;
+      }
+    },
   });
+  const paramsOf = (principal: Principal, request: GenerateRequest | CompleteRequest) => {
+    try {
+      return callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
+    } catch (e) {
+      deps.metrics?.refused('invalid');
+      throw e;
+    }
+  };
 
   return {
     generate: serverStream<GenerateRequest, GenerateResponse>(async (request, { principal, signal, deadlineUnixMs }, write) => {
-      const params = callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
+      const params = paramsOf(principal, request);
       const result = await runGeneration(deps, principal, params, {
         onStarted: (requestId) => write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
         onChunk: (text, seq) => write({ event: { $case: 'chunk', chunk: { text, seq } } }),
@@ -49,7 +64,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
     }),
 
     complete: unary<CompleteRequest, CompleteResponse>(async (request, { principal, signal, deadlineUnixMs }) => {
-      const params = callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
+      const params = paramsOf(principal, request);
       const parts: string[] = [];
       const result = await runGeneration(deps, principal, params, {
         onStarted: () => {},

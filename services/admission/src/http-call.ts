@@ -40,6 +40,17 @@ function choiceParams(context: HttpRouteContext, req: FastifyRequest, call: Open
   );
 }
 
+/** The call and its choices' parameters; a call refused here is counted as invalid. */
+function parsed(context: HttpRouteContext, req: FastifyRequest, parse: () => OpenAiCall) {
+  try {
+    const call = parse();
+    return { call, params: choiceParams(context, req, call) };
+  } catch (e) {
+    context.deps.generation.metrics?.refused('invalid');
+    throw e;
+  }
+}
+
 /**
  * Runs one OpenAI call through the generation path and answers it as JSON (every choice,
  * usage summed over them: what is billed) or as server-sent events (the choices' chunks as
@@ -57,9 +68,8 @@ export async function serveCall(context: HttpRouteContext, req: FastifyRequest, 
     if (!reply.raw.writableFinished && !finishOnDisconnect) abort.abort();
   });
   try {
-    const call = parse();
+    const { call, params } = parsed(context, req, parse);
     finishOnDisconnect = call.finishOnDisconnect;
-    const params = choiceParams(context, req, call);
     const principal = context.principalOf(req);
     const model = params[0]!.model;
     const createdSec = Math.floor(deps.generation.now() / 1000);

@@ -54,6 +54,7 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
     try {
       principals.set(req, actFor(deps.keyring.authenticate(header(req.headers.authorization)), header(req.headers[ACT_FOR_TENANT_HEADER])));
     } catch (e) {
+      deps.generation.metrics?.refused('auth');
       return sendError(reply, e);
     }
   };

@@ -40,7 +40,7 @@ runMain(() =>
   runService({
     service: 'admission',
     env,
-    async start({ config, logger, nc, js }) {
+    async start({ config, logger, registry, nc, js }) {
       const redis = new Redis(config.REDIS_URL, ADMISSION_REDIS_OPTIONS);
       // ioredis reports every failed reconnect; one line per outage is enough (calls say UNAVAILABLE).
       let redisDown = false;
@@ -64,6 +64,7 @@ runMain(() =>
         js,
         redis,
         logger,
+        registry,
         keyring: tenants.keyring,
         tenantSettings: tenants.settings,
         outputPolicy: policies.policyFor,

@@ -16,7 +16,7 @@ import {
 import { AdmissionServiceService, buckets, DEFAULT_TENANT_IN_FLIGHT, streams, type TierName } from '@switchyard/contracts';
 import { serve, type Served } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
-import type { Logger } from '@switchyard/telemetry';
+import type { Logger, Registry } from '@switchyard/telemetry';
 import { countPromptTokens } from '@switchyard/tokenizer';
 import { createBudgetLedger } from './budget-ledger.js';
 import { followBudgetStates, type BudgetStates } from './budget-states.js';
@@ -25,6 +25,7 @@ import type { GenerationDeps } from './generation.js';
 import { admissionHandlers } from './grpc.js';
 import { createHttpFacade } from './http.js';
 import { createIdempotency } from './idempotency.js';
+import { createAdmissionMetrics } from './metrics.js';
 import { createInFlightGate } from './domain/in-flight-gate.js';
 import type { PolicyClient } from './policy-client.js';
 import { createRateLimiter } from './rate-limiter.js';
@@ -67,6 +68,8 @@ export interface AdmissionDeps {
   readonly inFlightPerTenant?: Partial<Record<TierName, number>>;
   /** Tenant policies (the `policies` bucket), for output checks; none leaves output unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
+  /** Where request metrics go (`switchyard_admission_*`); none records none. */
+  readonly registry?: Registry;
   readonly now?: () => number;
 }
 
@@ -109,6 +112,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const store = createRequestStore(deps.redis);
   const budgets = createBudgetLedger(deps.redis, { now, provisionalGraceMs: deps.provisionalGraceMs });
   const tenantSettings = deps.tenantSettings ?? (() => undefined);
+  const metrics = deps.registry && createAdmissionMetrics(deps.registry);
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
@@ -186,6 +190,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         busConnected: () => connection.connected,
         inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_TENANT_IN_FLIGHT[tier] },
         logger: deps.logger,
+        metrics,
         now,
       };
       served = await serve({

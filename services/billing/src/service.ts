@@ -107,6 +107,25 @@ export function createBilling(deps: BillingDeps) {
     labelNames: ['kind'],
     registers: registry,
   });
+  // What the ledger posted, as counters: revenue and cost per 1K tokens are ratios of these.
+  const revenue = new Counter({
+    name: 'switchyard_billing_revenue_micros_total',
+    help: 'Charges posted to tenants, in micro-dollars',
+    labelNames: ['tier'],
+    registers: registry,
+  });
+  const cost = new Counter({
+    name: 'switchyard_billing_cost_micros_total',
+    help: 'What serving the posted usage cost the platform (GPU time or provider tokens), in micro-dollars',
+    labelNames: ['pool'],
+    registers: registry,
+  });
+  const billedTokens = new Counter({
+    name: 'switchyard_billing_tokens_total',
+    help: 'Tokens of posted usage (prompt + completion)',
+    labelNames: ['tier', 'pool'],
+    registers: registry,
+  });
   let consumer: RunningConsumer | undefined;
   let reconcileTimer: NodeJS.Timeout | undefined;
   let catalog: Awaited<ReturnType<typeof createCatalogCache>> | undefined;
@@ -118,7 +137,14 @@ export function createBilling(deps: BillingDeps) {
     const r = await ledger.post(items);
     budgets.touched(r.spend);
     batchSize.observe(items.length);
-    for (const o of r.outcomes) postedTotal.inc({ outcome: o });
+    r.outcomes.forEach((o, i) => {
+      postedTotal.inc({ outcome: o });
+      if (o !== 'posted') return;
+      const p = items[i]!;
+      revenue.inc({ tier: p.tier }, p.amountMicros);
+      if (p.usage.pool) cost.inc({ pool: p.usage.pool }, p.gpuCostMicros);
+      billedTokens.inc({ tier: p.tier, pool: p.usage.pool }, (p.usage.usage?.inputTokens ?? 0) + (p.usage.usage?.outputTokens ?? 0));
+    });
     return r.outcomes.map((outcome) => ({ ok: true, outcome }));
   };
 

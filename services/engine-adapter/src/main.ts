@@ -20,6 +20,8 @@ runMain(() =>
   runService({
     service: 'engine-adapter',
     env,
+    // Workers pull their pool's batches on the pool's durable, `workers-<pool>`.
+    ownsConsumer: (consumer) => consumer.startsWith('workers-'),
     async start({ config, logger, nc, js, registry }) {
       const wanted = config.ADAPTER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => poolKind(p) !== 'simulated' && (wanted.length === 0 || wanted.includes(p.id)));

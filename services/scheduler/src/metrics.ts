@@ -46,6 +46,12 @@ export function createSchedulerMetrics(registry?: Registry) {
       registers,
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
     }),
+    workers: new Gauge({
+      name: 'switchyard_scheduler_pool_workers',
+      help: 'Workers of a pool by state (healthy, draining) as the scheduler sees their heartbeats; 0 healthy and 0 draining is a pool down',
+      labelNames: ['pool', 'state'],
+      registers,
+    }),
     outstanding: new Gauge({ name: 'switchyard_scheduler_outstanding', help: 'Requests placed and not yet ended, per pool', labelNames: ['pool'], registers }),
   };
 }

@@ -29,6 +29,8 @@ runMain(() =>
   runService({
     service: 'worker-simulator',
     env,
+    // Workers pull their pool's batches on the pool's durable, `workers-<pool>`.
+    ownsConsumer: (consumer) => consumer.startsWith('workers-'),
     async start({ config, logger, nc, js, registry }) {
       const wanted = config.WORKER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => wanted.length === 0 || wanted.includes(p.id));

@@ -23,6 +23,13 @@ export function startDeadPoolSweep(deps: DeadPoolSweepDeps): () => void {
   function sweep(): void {
     if (deps.now() - deps.startedAt < deps.staleAfterMs) return;
     const live = deps.states();
+    // Reported before the guard below: a fleet with no healthy worker anywhere is what an
+    // operator most needs to see.
+    for (const p of deps.pools) {
+      const s = live.get(p.id);
+      deps.metrics.workers.set({ pool: p.id, state: 'healthy' }, s?.healthyWorkers ?? 0);
+      deps.metrics.workers.set({ pool: p.id, state: 'draining' }, s?.drainingWorkers ?? 0);
+    }
     // With no pool heartbeating at all, the silence is more likely ours (a stalled watch) than
     // every pool's, and there is nowhere to move work to anyway.
     if (![...live.values()].some((s) => s.healthyWorkers > 0)) return;
