@@ -23,6 +23,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
   environment?: Record<string, string>;
   profiles?: string[];
+  volumes?: Array<string | { source?: string; target: string }>;
 }
 
 let services: Record<string, ComposeService>;
@@ -90,6 +91,12 @@ describe('docker-compose.yml', () => {
     expect(command).toMatch(/--appendonly yes/);
     expect(command).toMatch(/--maxmemory-policy noeviction/);
     expect([services.nats!.command].flat().join(' ')).toMatch(/-sd \/data/);
+  });
+
+  it('gives Prometheus the alert and recording rules, and Grafana its data source and dashboards', () => {
+    const mounts = (s: ComposeService) => (s.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[1] : v.target));
+    expect(mounts(services.prometheus!)).toEqual(expect.arrayContaining(['/etc/prometheus/prometheus.yml', '/etc/prometheus/rules']));
+    expect(mounts(services.grafana!)).toEqual(expect.arrayContaining(['/etc/grafana/provisioning', '/var/lib/grafana/dashboards']));
   });
 });
 
