@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
@@ -47,6 +48,8 @@ export interface SystemOptions {
   readonly admissionReplicas?: number;
   /** Tenant settings stored before start (rate limits). Budgets: `RunningSystem.setBudget`. */
   readonly tenants?: TenantSettingsInput[];
+  /** TLS certificate and key for admission's gRPC and HTTP listeners and billing's gRPC. Default plaintext. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly reloadMs?: number };
   /** Where every service logs. Default stdout. */
   readonly logDestination?: NodeJS.WritableStream;
   /** Log level of every service. Default `TEST_LOG_LEVEL`, else silent. */
@@ -104,6 +107,26 @@ export interface RunningSystem {
   /** Environment for `services/batch` run as a process, serving where admission forwards to. */
   readonly batchEnv?: Record<string, string>;
   stop(): Promise<void>;
+}
+
+/** GET a JSON body with a key; over HTTPS trusting `ca` (a self-signed test certificate) when given. */
+async function getJson(url: string, apiKey: string, ca?: Buffer): Promise<unknown> {
+  if (!url.startsWith('https:')) return (await fetch(url, { headers: { authorization: `Bearer ${apiKey}` } })).json();
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, headers: { authorization: `Bearer ${apiKey}` } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -164,6 +187,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         inFlightPerTenant: options.inFlightPerTenant,
         provisionalGraceMs: options.provisionalGraceMs,
         batchApiUrl: options.batch ? `http://127.0.0.1:${batchHttpPort}` : undefined,
+        tls: options.tls,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
       }),
     );
@@ -238,6 +262,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     tenantExists: tenants.exists,
     logger: logger('billing'),
     listen: '127.0.0.1:0',
+    tls: options.tls,
     pools,
     pricebookKv: await openBucket(billingBus.nc, buckets.pricebook),
     budgetFlushMs: 50,
@@ -247,7 +272,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     poolsKv: await openBucket(billingBus.nc, buckets.pools, { ttl: 10_000 }),
   });
   const billingAddress = await billing.start();
-  const billingClient = new BillingServiceClient(billingAddress, credentials.createInsecure());
+  const billingClient = new BillingServiceClient(
+    billingAddress,
+    options.tls ? credentials.createSsl(readFileSync(options.tls.certFile)) : credentials.createInsecure(),
+  );
 
   const admissionHttp = addresses[0]!.http!.replace(/\/v1$/, '');
   const batchEnv = options.batch && {
@@ -285,7 +313,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const served = pools.map((p) => p.version ?? p.model);
   for (const { http } of addresses) {
     await waitFor('every admission replica knows the served models', async () => {
-      const listed = (await (await fetch(`${http}/models`, { headers: { authorization: `Bearer ${apiKey}` } })).json()) as { data: { id: string }[] };
+      const listed = (await getJson(`${http}/models`, apiKey, options.tls && readFileSync(options.tls.certFile))) as { data: { id: string }[] };
       return served.every((v) => listed.data.some((m) => m.id === v)) ? true : undefined;
     });
   }

@@ -46,3 +46,20 @@ export const commaList = z
       .map((s) => s.trim())
       .filter(Boolean),
   );
+
+/** A listener's TLS certificate chain and key (PEM files, re-read when they change); both or neither. */
+export const tlsEnv = {
+  TLS_CERT_FILE: z.string().optional(),
+  TLS_KEY_FILE: z.string().optional(),
+  /** How often the files are checked for a renewed certificate. */
+  TLS_RELOAD_MS: z.coerce.number().int().min(100).default(2_000),
+} as const;
+
+/** The TLS files a service's settings name, or undefined for plaintext; throws when only one of the two is set. */
+export function tlsFilesOf(config: { TLS_CERT_FILE?: string; TLS_KEY_FILE?: string; TLS_RELOAD_MS: number }) {
+  const { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile } = config;
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile)
+    throw new Error('TLS needs both TLS_CERT_FILE (the certificate chain, PEM) and TLS_KEY_FILE (its private key, PEM); set both or neither');
+  return { certFile, keyFile, reloadMs: config.TLS_RELOAD_MS };
+}

@@ -1,6 +1,7 @@
-import { Server, ServerCredentials, type ChannelOptions, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, type ChannelOptions, type ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { guardDecoding, rejectUndecodable } from './decoding.js';
+import { grpcServerCredentials, type TlsFiles } from './tls.js';
 
 /** A generated service definition and its handlers. */
 export interface ServedService {
@@ -18,6 +19,8 @@ export interface ServeOptions {
   readonly serving?: boolean;
   /** How long `stop()` lets open calls finish before it cuts them. Default 10 s. */
   readonly graceMs?: number;
+  /** Serve TLS with this certificate and key (reloaded when they change). Default plaintext. */
+  readonly tls?: TlsFiles;
 }
 
 export interface Served {
@@ -33,10 +36,8 @@ export interface Served {
 const serviceNameOf = (definition: ServiceDefinition): string => Object.values(definition)[0]?.path.split('/')[1] ?? '';
 
 /** Binds a server to `host:port` and resolves with the bound `host:port` (the real port when 0 was asked). */
-async function bind(server: Server, listen: string): Promise<string> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
-  );
+async function bind(server: Server, listen: string, credentials: ServerCredentials): Promise<string> {
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync(listen, credentials, (e, p) => (e ? reject(e) : resolve(p))));
   return `${listen.slice(0, listen.lastIndexOf(':'))}:${port}`;
 }
 
@@ -60,7 +61,7 @@ export async function serve(options: ServeOptions): Promise<Served> {
     const status = serving && !stopped ? 'SERVING' : 'NOT_SERVING';
     for (const name of ['', ...names]) health.setStatus(name, status);
   };
-  const address = await bind(server, options.listen);
+  const address = await bind(server, options.listen, grpcServerCredentials(options.tls));
   setServing(options.serving ?? true);
   return {
     address,

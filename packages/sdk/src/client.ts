@@ -16,6 +16,11 @@ export interface SwitchyardClientOptions {
   readonly apiKey: string;
   /** Billing `host:port`; only needed for balance and entry reads. */
   readonly billingAddress?: string;
+  /**
+   * Call over TLS. `ca` (PEM) is the authority that signed the servers' certificates; without
+   * it the system's trusted roots are used. Default plaintext, as `switchyard up` serves.
+   */
+  readonly tls?: { readonly ca?: string | Buffer };
 }
 
 export interface GenerateParams {
@@ -54,8 +59,9 @@ const CHANNEL_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_re
 
 /** A typed client for upstream apps; errors are grpc-js ServiceErrors with `code` and `details`. */
 export function createSwitchyardClient(options: SwitchyardClientOptions) {
-  const admission = new AdmissionServiceClient(options.address, credentials.createInsecure(), CHANNEL_OPTIONS);
-  const billing = options.billingAddress ? new BillingServiceClient(options.billingAddress, credentials.createInsecure(), CHANNEL_OPTIONS) : undefined;
+  const channel = () => (options.tls ? credentials.createSsl(options.tls.ca === undefined ? null : Buffer.from(options.tls.ca)) : credentials.createInsecure());
+  const admission = new AdmissionServiceClient(options.address, channel(), CHANNEL_OPTIONS);
+  const billing = options.billingAddress ? new BillingServiceClient(options.billingAddress, channel(), CHANNEL_OPTIONS) : undefined;
   const metadata = () => {
     const m = new Metadata();
     m.set('authorization', `Bearer ${options.apiKey}`);

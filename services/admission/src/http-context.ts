@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Keyring, Principal } from '@switchyard/auth';
+import type { TlsFiles } from '@switchyard/grpc-edge';
 import type { Logger } from '@switchyard/telemetry';
 import type { PromptTokenCounter } from '@switchyard/tokenizer';
 import type { GenerationDeps } from './generation.js';
@@ -19,6 +20,8 @@ export interface HttpFacadeDeps {
   readonly batchApi?: URL;
   /** Largest request body accepted. Default 1 MiB. */
   readonly bodyLimitBytes?: number;
+  /** Serve HTTPS with this certificate and key, reloaded when the files change. Default plain HTTP. */
+  readonly tls?: TlsFiles;
 }
 
 /** What every route of the facade shares. */

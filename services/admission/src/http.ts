@@ -1,8 +1,10 @@
 import { STATUS_CODES } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { ACT_FOR_TENANT_HEADER, actFor, type Principal } from '@switchyard/auth';
 import { isDomainError } from '@switchyard/contracts';
+import { readTlsPair, watchTlsFiles } from '@switchyard/grpc-edge';
 import { forwardBatchApi } from './batch-forward.js';
 import { header, type HttpFacadeDeps, type HttpRouteContext } from './http-context.js';
 import { registerGenerationRoutes } from './http-generation.js';
@@ -34,7 +36,20 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
  * `/v1/models` and `/v1/models/{id}`; `/v1/files` and `/v1/batches` go to the batch service.
  */
 export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
-  const app = Fastify({ bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed });
+  const options = { bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed };
+  // Fastify types an HTTPS instance apart from an HTTP one; every route here is the same on both.
+  const app = (deps.tls ? Fastify({ ...options, https: readTlsPair(deps.tls) }) : Fastify(options)) as unknown as FastifyInstance;
+  if (deps.tls) {
+    const stopWatching = watchTlsFiles(
+      deps.tls,
+      (pair) => {
+        (app.server as unknown as HttpsServer).setSecureContext(pair);
+        deps.logger.info({ certFile: deps.tls!.certFile }, 'TLS certificate reloaded');
+      },
+      (e) => deps.logger.warn({ err: e }, 'TLS certificate files changed but cannot be read yet; serving the previous certificate'),
+    );
+    app.addHook('onClose', async () => stopWatching());
+  }
   const principals = new WeakMap<FastifyRequest, Principal>();
 
   const sendError = (reply: FastifyReply, e: unknown) => {

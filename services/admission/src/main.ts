@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
-import { listenAddress, redisEnv, z } from '@switchyard/config';
+import { listenAddress, redisEnv, tlsEnv, tlsFilesOf, z } from '@switchyard/config';
 import { buckets, parseTierCounts } from '@switchyard/contracts';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { runMain, runService } from '@switchyard/runtime';
@@ -11,6 +11,8 @@ import { createAdmission } from './service.js';
 
 const env = z.object({
   ...redisEnv,
+  /** TLS for the gRPC and HTTP listeners, both: callers then need the CA (SWITCHYARD_TLS_CA for the CLI). */
+  ...tlsEnv,
   ADMISSION_LISTEN: listenAddress('127.0.0.1:50051'),
   /** OpenAI-compatible facade; "off" disables it. */
   HTTP_LISTEN: z.union([z.literal('off'), listenAddress('127.0.0.1:8080')]).default('127.0.0.1:8080'),
@@ -73,6 +75,7 @@ runMain(() =>
         listen: config.ADMISSION_LISTEN,
         inFlightPerTenant: config.TENANT_IN_FLIGHT,
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
+        tls: tlsFilesOf(config),
         batchApiUrl: config.BATCH_HTTP_URL === 'off' ? undefined : config.BATCH_HTTP_URL,
       });
       const addresses = await admission.start();

@@ -14,7 +14,7 @@ import {
   type RunningConsumer,
 } from '@switchyard/bus';
 import { AdmissionServiceService, buckets, DEFAULT_TENANT_IN_FLIGHT, streams, type TierName } from '@switchyard/contracts';
-import { serve, type Served } from '@switchyard/grpc-edge';
+import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger, Registry } from '@switchyard/telemetry';
 import { countPromptTokens } from '@switchyard/tokenizer';
@@ -49,6 +49,8 @@ export interface AdmissionDeps {
   readonly listen: string;
   /** `host:port` for the OpenAI-compatible HTTP facade; omitted means no facade. */
   readonly httpListen?: string;
+  /** TLS certificate and key for the gRPC and HTTP listeners (reloaded on change). Default plaintext. */
+  readonly tls?: TlsFiles;
   /** The batch service's HTTP API, which the facade forwards `/v1/files` and `/v1/batches` to; omitted turns them off. */
   readonly batchApiUrl?: string;
   /** Tenant rate limits (the `tenants` KV bucket); none means defaults only. Budgets are billing's. */
@@ -203,6 +205,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
           },
         ],
         serving: bus.connected,
+        tls: deps.tls,
       });
       const grpc = served.address;
       if (!deps.httpListen) return { grpc };
@@ -214,6 +217,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         logger: deps.logger,
         models: catalog,
         batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,
+        tls: deps.tls,
       });
       const url = await http.listen(splitHostPort(deps.httpListen));
       return { grpc, http: `${url}/v1` };

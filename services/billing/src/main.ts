@@ -2,13 +2,15 @@ import postgres from 'postgres';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
-import { databaseEnv, listenAddress, loadPoolsFile, z } from '@switchyard/config';
+import { databaseEnv, listenAddress, loadPoolsFile, tlsEnv, tlsFilesOf, z } from '@switchyard/config';
 import { runMain, runService } from '@switchyard/runtime';
 import { createBilling } from './service.js';
 
 const env = z.object({
   ...databaseEnv,
   BILLING_LISTEN: listenAddress('127.0.0.1:50053'),
+  /** TLS for the gRPC API: callers then need the CA (SWITCHYARD_TLS_CA for the CLI). */
+  ...tlsEnv,
   /** Seed keys, `tenant:keyId:sha256hex[:operator]`; more live in the `tenants` KV bucket. */
   API_KEYS: z.string().default(''),
   /** Pools file (deploy/pools.yaml) for GPU cost per pool; without it no GPU cost is accrued. */
@@ -35,6 +37,7 @@ runMain(() =>
         keyring: tenants.keyring,
         tenantExists: tenants.exists,
         listen: config.BILLING_LISTEN,
+        tls: tlsFilesOf(config),
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],
         reconcileEveryMs: config.BILLING_RECONCILE_EVERY_MS,
         pricebookKv: await openBucket(nc, buckets.pricebook),

@@ -2,7 +2,7 @@ import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
-import { serve, type Served } from '@switchyard/grpc-edge';
+import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
@@ -25,6 +25,8 @@ export interface BillingDeps {
   readonly logger: Logger;
   /** `host:port` for the gRPC API; port 0 picks a free one. */
   readonly listen: string;
+  /** TLS certificate and key for the gRPC API (reloaded on change). Default plaintext. */
+  readonly tls?: TlsFiles;
   /** Price-book versions written to the database unless there; default the one book below. */
   readonly priceCatalog?: PriceCatalog;
   /** Shorthand for a one-version catalog. Default DEFAULT_PRICE_BOOK. */
@@ -283,6 +285,7 @@ export function createBilling(deps: BillingDeps) {
       }
       served = await serve({
         listen: deps.listen,
+        tls: deps.tls,
         serverOptions: { 'grpc.max_receive_message_length': 64 * 1024 },
         services: [
           {

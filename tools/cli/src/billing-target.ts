@@ -1,4 +1,4 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import {
   BillingServiceClient,
   type AddCreditRequest,
@@ -10,11 +10,14 @@ import {
   type SetBudgetResponse,
 } from '@switchyard/contracts';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
+import { channelCredentials } from './tls-target.js';
 
 /** Where billing listens and the key to call it with. */
 export interface BillingTarget {
   readonly address: string;
   readonly apiKey: string;
+  /** Plaintext or TLS, by `SWITCHYARD_TLS` / `SWITCHYARD_TLS_CA`. */
+  readonly credentials: ChannelCredentials;
 }
 
 /**
@@ -29,7 +32,7 @@ export function resolveBillingTarget(o: { billing?: string }, env: NodeJS.Proces
   const apiKey = env.SWITCHYARD_OPERATOR_KEY ?? env.SWITCHYARD_API_KEY ?? local.SWITCHYARD_API_KEY;
   if (!address) throw new Error('no billing to call: run `pnpm start` first, or pass --billing host:port or set SWITCHYARD_BILLING_ADDR');
   if (!apiKey) throw new Error('no key to call billing with: set SWITCHYARD_OPERATOR_KEY (see `switchyard key create --operator`)');
-  return { address, apiKey };
+  return { address, apiKey, credentials: channelCredentials(env) };
 }
 
 /** Every call waits at most this long for billing. */
@@ -37,7 +40,7 @@ const CALL_TIMEOUT_MS = 10_000;
 
 /** BillingService's calls the FinOps commands make, as promises; errors are grpc-js ServiceErrors. */
 export function billingCalls(target: BillingTarget) {
-  const client = new BillingServiceClient(target.address, credentials.createInsecure());
+  const client = new BillingServiceClient(target.address, target.credentials);
   const metadata = () => {
     const m = new Metadata();
     m.set('authorization', `Bearer ${target.apiKey}`);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { credentials } from '@grpc/grpc-js';
 import { createKeyring, generateApiKey, hashApiKey, openTenantStore, type TenantStore } from '@switchyard/auth';
 import { createBilling, type Billing } from '@switchyard/billing';
 import { connectBus, jetstream, jetstreamManager, openBucket, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
@@ -40,7 +41,7 @@ beforeAll(async () => {
     tenantExists: (t) => store.exists(t),
   });
   billingAddress = await billing.start();
-  calls = billingCalls({ address: billingAddress, apiKey: operatorKey });
+  calls = billingCalls({ address: billingAddress, apiKey: operatorKey, credentials: credentials.createInsecure() });
 }, 60_000);
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import { tierFromName, type TierName } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
+import { tlsOf } from './tls-target.js';
 
 export interface GenerateCommandOptions {
   prompt: string;
@@ -11,7 +12,7 @@ export interface GenerateCommandOptions {
 }
 
 /** Where to call and with which key: the environment first, then `.switchyard/local.env`. */
-export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey: string; billingAddress?: string } {
+export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey: string; billingAddress?: string; tls?: { ca?: Buffer } } {
   const file = findLocalEnv();
   const local = file ? readLocalEnv(file) : {};
   const address = env.SWITCHYARD_ADDR ?? local.SWITCHYARD_ADDR;
@@ -19,7 +20,7 @@ export function resolveTarget(env: NodeJS.ProcessEnv): { address: string; apiKey
   if (!address || !apiKey) {
     throw new Error('no Switchyard to call: run `pnpm start` first, or set SWITCHYARD_ADDR and SWITCHYARD_API_KEY');
   }
-  return { address, apiKey, billingAddress: env.SWITCHYARD_BILLING_ADDR ?? local.SWITCHYARD_BILLING_ADDR };
+  return { address, apiKey, billingAddress: env.SWITCHYARD_BILLING_ADDR ?? local.SWITCHYARD_BILLING_ADDR, tls: tlsOf(env) };
 }
 
 /** Streams one generation to stdout as tokens arrive; usage goes to stderr. */

@@ -46,8 +46,8 @@ const REFUSING_CODES: ReadonlySet<number> = new Set([
 const codeName = (code: number) => Object.entries(status).find(([, v]) => v === code)?.[0] ?? `code ${code}`;
 
 /** Streams `Generate` over gRPC with the SDK; TTFT is the first chunk. */
-export function grpcCaller(address: string, apiKey: string, now: () => number): LoadCaller {
-  const client = createSwitchyardClient({ address, apiKey });
+export function grpcCaller(address: string, apiKey: string, now: () => number, tls?: { ca?: Buffer }): LoadCaller {
+  const client = createSwitchyardClient({ address, apiKey, tls });
   return {
     promptOverheadTokens: 0,
     async call(c) {

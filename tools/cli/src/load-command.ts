@@ -9,6 +9,7 @@ import { findLocalEnv, readLocalEnv } from './local-env.js';
 import { grpcCaller, httpCaller, type LoadCaller } from './load-callers.js';
 import { formatLoadReport } from './load-report.js';
 import { runLoad } from './load.js';
+import { tlsOf } from './tls-target.js';
 import { aboveZero as positive, wholeAtLeastOne as whole } from './cli-arguments.js';
 
 interface LoadFlags {
@@ -81,7 +82,8 @@ export async function loadCommand(flags: LoadFlags, env: NodeJS.ProcessEnv): Pro
   } else {
     const address = env.SWITCHYARD_ADDR ?? local.SWITCHYARD_ADDR;
     if (!address) throw new Error('no admission address: run `pnpm start` first or set SWITCHYARD_ADDR');
-    makeCaller = (key) => grpcCaller(address, key, now);
+    const tls = tlsOf(env);
+    makeCaller = (key) => grpcCaller(address, key, now, tls);
   }
   const callers = Object.fromEntries(keys.map(([tenant, key]) => [tenant, makeCaller(key)]));
   const tiers = (flags.pools ? loadSchedulingFile(flags.pools) : defaultScheduling()).tiers;

@@ -1,7 +1,9 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { BillingServiceClient, type GetFleetReportResponse, type Reservation } from '@switchyard/contracts';
+import type { BillingTarget } from './billing-target.js';
 import { findLocalEnv, readLocalEnv } from './local-env.js';
+import { channelCredentials } from './tls-target.js';
 import { table } from './table.js';
 import { instant } from './cli-arguments.js';
 
@@ -11,23 +13,19 @@ interface Target {
 }
 
 /** Billing's address and an operator key: the options, then the environment, then `.switchyard/local.env`. */
-export function billingTarget(o: Target, env: NodeJS.ProcessEnv): { address: string; apiKey: string } {
+export function billingTarget(o: Target, env: NodeJS.ProcessEnv): BillingTarget {
   const file = findLocalEnv();
   const local = file ? readLocalEnv(file) : {};
   const address = o.billing ?? env.SWITCHYARD_BILLING_ADDR ?? local.SWITCHYARD_BILLING_ADDR;
   const apiKey = o.apiKey ?? env.SWITCHYARD_API_KEY ?? local.SWITCHYARD_API_KEY;
   if (!address || !apiKey)
     throw new Error('no billing to call: run `pnpm start` first, or pass --billing and --api-key (or set SWITCHYARD_BILLING_ADDR and SWITCHYARD_API_KEY)');
-  return { address, apiKey };
+  return { address, apiKey, credentials: channelCredentials(env) };
 }
 
 /** One unary billing call with the key, closed after. */
-async function callBilling<Req, Res>(
-  target: { address: string; apiKey: string },
-  rpc: 'createReservation' | 'listReservations' | 'getFleetReport',
-  request: Req,
-): Promise<Res> {
-  const client = new BillingServiceClient(target.address, credentials.createInsecure());
+async function callBilling<Req, Res>(target: BillingTarget, rpc: 'createReservation' | 'listReservations' | 'getFleetReport', request: Req): Promise<Res> {
+  const client = new BillingServiceClient(target.address, target.credentials);
   const metadata = new Metadata();
   metadata.set('authorization', `Bearer ${target.apiKey}`);
   try {
