@@ -1,23 +1,21 @@
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateApiKey, hashApiKey } from '@switchyard/auth';
-import { connectBus, jetstream, jetstreamManager, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
+import { connectBus, jetstreamManager, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile } from '@switchyard/config';
-import { makeEvent, Outcome, streams, subjects, Tier, type UsageRecorded } from '@switchyard/contracts';
-import { startNats, startPostgres, waitFor, type ProcessServer, type TestServer } from '@switchyard/testing';
+import { streams } from '@switchyard/contracts';
+import { startNats, startPostgres, type ProcessServer, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServiceProcess } from '../support/service-process.js';
+import { expectBilledExactlyOnce, feedUsage } from '../support/usage-chaos.js';
 
 /**
  * kill -9 billing 5 times and metering 3 times while usage flows for 60 s, then prove
  * ledger transactions == completed requests, no duplicates, none lost, reconciliation 0.
- * Usage is fed straight into USAGE (what workers publish for each completed request), so
- * the count of completed requests is exact and the run does not depend on GPU timing.
- * Some usage is published twice with the same msgID (a publish retry) and some again
- * under another envelope id (a replay the stream's duplicate window cannot catch).
+ * Usage is fed straight into USAGE (what workers publish for each completed request, with
+ * publish retries and replays: see feedUsage), so the count of completed requests is exact
+ * and the run does not depend on GPU timing.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,56 +56,8 @@ describe('chaos: kill -9 billing and metering during a 60 s load run', () => {
     const [billing, metering] = await Promise.all([startServiceProcess('billing', env), startServiceProcess('metering', env)]);
     running.push(billing, metering);
 
-    const pools = loadPoolsFile(POOLS_FILE);
-    const js = jetstream(nc);
-    const published = new Set<string>();
-    const usage = (n: number): UsageRecorded => {
-      const pool = pools[n % pools.length]!;
-      return {
-        usageId: `usage-chaos-${n}`,
-        outcome: Outcome.OUTCOME_COMPLETED,
-        requestId: `chaos-${n}`,
-        tenant: `tenant-${n % 4}`,
-        feature: n % 3 ? 'chat' : 'search',
-        model: pool.model,
-        tier: [Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH][n % 3]!,
-        pool: pool.id,
-        workerId: 'w',
-        gpuMs: 50 + (n % 97) * 3.3,
-        usage: { inputTokens: 100 + (n % 500), cachedInputTokens: n % 50, outputTokens: 1 + (n % 300) },
-        queueMs: 1,
-        ttftMs: 20 + (n % 40),
-        totalMs: 400,
-      };
-    };
-    const publish = (u: UsageRecorded, envelopeId: string) =>
-      publishEvent(
-        js,
-        subjects.usageRecorded(u.tenant),
-        makeEvent({ id: envelopeId, tenant: u.tenant, requestId: u.requestId, nowMs: Date.now() }, { $case: 'usageRecorded', usageRecorded: u }),
-        { attempts: 20 },
-      );
-
     const started = Date.now();
-    let n = 0;
-    const load = (async () => {
-      while (Date.now() - started < LOAD_MS) {
-        const tick = Date.now();
-        const wave: Promise<unknown>[] = [];
-        for (let i = 0; i < PER_SECOND / 10; i++, n++) {
-          const u = usage(n);
-          published.add(u.usageId);
-          wave.push(publish(u, u.usageId));
-          if (n % 20 === 0) wave.push(publish(u, u.usageId));
-          if (n % 50 === 7 && n > 100) {
-            const earlier = usage(n - 100);
-            wave.push(publish(earlier, `replay-${earlier.usageId}`));
-          }
-        }
-        await Promise.all(wave);
-        await sleep(Math.max(0, 100 - (Date.now() - tick)));
-      }
-    })();
+    const load = feedUsage(nc, loadPoolsFile(POOLS_FILE), PER_SECOND, LOAD_MS);
 
     const kills = { billing: 0, metering: 0 };
     const chaos = async (proc: ProcessServer, name: keyof typeof kills, at: readonly number[]) => {
@@ -123,60 +73,10 @@ describe('chaos: kill -9 billing and metering during a 60 s load run', () => {
     const loadMs = Date.now() - started;
     expect(kills).toEqual({ billing: 5, metering: 3 });
 
-    const jsm = await jetstreamManager(nc);
-    const settled = async () => {
-      const [b, m] = await Promise.all([jsm.consumers.info(streams.BILLING.name, 'billing'), jsm.consumers.info(streams.USAGE.name, 'metering')]);
-      return b.num_pending + b.num_ack_pending + m.num_pending + m.num_ack_pending === 0;
-    };
-    await waitFor(
-      'every usage billed and every message acked',
-      async () => {
-        const [r] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM ledger_transactions WHERE kind = 'usage'`;
-        return Number(r!.n) >= published.size && (await settled()) ? true : undefined;
-      },
-      40_000,
-    );
-
-    const rows = await sql<{ usage_id: string }[]>`SELECT usage_id FROM ledger_transactions WHERE kind = 'usage'`;
-    const billed = new Set(rows.map((r) => r.usage_id));
-    const lost = [...published].filter((id) => !billed.has(id));
-    const [metered] = await sql<{ n: string }[]>`SELECT count(*) AS n FROM metered_usage`;
-    const deadLetters = (await jsm.streams.info(streams.DEADLETTER.name)).state.messages;
-    expect({ transactions: rows.length, duplicates: rows.length - billed.size, lost: lost.length, metered: Number(metered!.n), deadLetters }).toEqual({
-      transactions: published.size,
-      duplicates: 0,
-      lost: 0,
-      metered: published.size,
-      deadLetters: 0,
-    });
-
-    // The operator's command, as an operator runs it.
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        'tools/cli/bin/switchyard.js',
-        'reconcile',
-        '--database-url',
-        pg.url,
-        '--nats-url',
-        nats.url,
-        '--from',
-        new Date(started - 3_600_000).toISOString(),
-        '--to',
-        new Date().toISOString(),
-        '--json',
-      ],
-      { cwd: ROOT },
-    );
-    const report = JSON.parse(stdout) as { ok: boolean; tokenDifference: number; differences: unknown[]; ledger: { requests: number } };
-    expect({ ok: report.ok, tokenDifference: report.tokenDifference, differences: report.differences, requests: report.ledger.requests }).toEqual({
-      ok: true,
-      tokenDifference: 0,
-      differences: [],
-      requests: published.size,
-    });
+    const published = await load;
+    const figures = await expectBilledExactlyOnce({ nc, sql, databaseUrl: pg.url, natsUrl: nats.url, published, sinceMs: started });
     console.log(
-      `billing/metering chaos: ${published.size} completed requests over ${(loadMs / 1000).toFixed(0)} s, billing killed ${kills.billing}x, metering ${kills.metering}x; ${rows.length} ledger transactions, 0 duplicates, 0 lost, reconciliation difference 0`,
+      `billing/metering chaos: ${published.size} completed requests over ${(loadMs / 1000).toFixed(0)} s, billing killed ${kills.billing}x, metering ${kills.metering}x; ${figures.transactions} ledger transactions, 0 duplicates, 0 lost, 0 unbalanced, reconciliation difference 0`,
     );
   }, 150_000);
 });

@@ -68,7 +68,7 @@ runMain(() =>
       });
       const addresses = await batch.start();
       logger.info(addresses, 'batch serving');
-      return { stop: async () => (await batch.stop(), await tenants.stop(), await sql.end()) };
+      return { stop: async () => (await batch.stop(), await tenants.stop(), await sql.end({ timeout: 5 })) };
     },
   }),
 );

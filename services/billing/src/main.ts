@@ -45,7 +45,7 @@ runMain(() =>
       });
       const address = await billing.start();
       logger.info({ address }, 'billing serving gRPC');
-      return { stop: async () => (await billing.stop(), await tenants.stop(), await sql.end()) };
+      return { stop: async () => (await billing.stop(), await tenants.stop(), await sql.end({ timeout: 5 })) };
     },
   }),
 );

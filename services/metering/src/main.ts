@@ -11,7 +11,7 @@ runMain(() =>
       const sql = postgres(config.DATABASE_URL, { max: 8, onnotice: () => {} });
       const metering = createMetering({ nc, js, sql, logger, registry });
       await metering.start();
-      return { stop: async () => (await metering.stop(), await sql.end()) };
+      return { stop: async () => (await metering.stop(), await sql.end({ timeout: 5 })) };
     },
   }),
 );
