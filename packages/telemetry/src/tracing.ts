@@ -70,7 +70,9 @@ const NOT_RECORDING: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 export function startTracing(options: TracingOptions): Tracing {
   const env = options.env ?? {};
   if (!options.exporter && !tracingWanted(env)) return { enabled: false, flush: async () => {}, shutdown: async () => {} };
-  const processor = options.exporter ? new SimpleSpanProcessor(options.exporter) : new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(env) }));
+  const processor = options.exporter
+    ? new SimpleSpanProcessor({ exporter: options.exporter })
+    : new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: tracesUrl(env) }) });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME?.trim() || options.service }),
     spanProcessors: [processor],
