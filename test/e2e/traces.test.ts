@@ -85,7 +85,7 @@ function expectOneTrace(byName: Map<string, ReadableSpan[]>, requestId: string) 
 /** Every event of `requestId` on the streams an analyst replays, with the span id its envelope names. */
 async function eventsOf(requestId: string): Promise<Array<{ stream: string; event: Event; traceId: string; spanId: string }>> {
   const out = [];
-  for (const stream of [streams.REQUESTS.name, streams.LIFECYCLE.name, streams.USAGE.name, streams.BILLING.name]) {
+  for (const stream of [streams.REQUESTS.name, streams.LIFECYCLE.name, streams.USAGE.name, streams.BILLING.name, streams.DECISIONS.name]) {
     for (const { event } of await readStream(system.nc, stream)) {
       if (event.envelope?.requestId !== requestId) continue;
       const parsed = parseTraceparent(event.envelope.traceparent);
@@ -110,13 +110,17 @@ function expectEventsInTrace(events: Awaited<ReturnType<typeof eventsOf>>, trace
     requestTerminated: spanId('worker.run'),
     usageRecorded: spanId('worker.run'),
     billableUsage: spanId('metering.record'),
+    'policy decision': spanId('policy.check'),
+    'scheduler decision': spanId('scheduler.place'),
   };
-  expect(new Set(events.map((e) => e.stream))).toEqual(new Set([streams.REQUESTS.name, streams.LIFECYCLE.name, streams.USAGE.name, streams.BILLING.name]));
-  for (const e of events) {
-    const type = e.event.payload!.$case;
-    expect(e.traceId, `${type} on ${e.stream}`).toBe(traceId);
-    expect(e.spanId, `${type} on ${e.stream}`).toBe(publisher[type]);
-  }
+  const streamsSeen = new Set(events.map((e) => e.stream));
+  expect(streamsSeen).toEqual(new Set([streams.REQUESTS.name, streams.LIFECYCLE.name, streams.USAGE.name, streams.BILLING.name, streams.DECISIONS.name]));
+  const kinds = events.map((e) => (e.event.payload?.$case === 'decision' ? `${e.event.payload.decision.service} decision` : e.event.payload!.$case));
+  expect(new Set(kinds)).toEqual(new Set(Object.keys(publisher)));
+  events.forEach((e, i) => {
+    expect(e.traceId, `${kinds[i]} on ${e.stream}`).toBe(traceId);
+    expect(e.spanId, `${kinds[i]} on ${e.stream}`).toBe(publisher[kinds[i]!]);
+  });
   const admitted = events.find((e) => e.event.payload?.$case === 'requestAdmitted')!.event;
   expect(admitted.payload?.$case === 'requestAdmitted' && admitted.payload.requestAdmitted.request?.traceparent).toBe(
     `00-${traceId}-${spanId('admission.generate')}-01`,

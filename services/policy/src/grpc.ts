@@ -12,7 +12,7 @@ import {
 } from '@switchyard/contracts';
 import { callerTraceparent, createGrpcEdge, toGrpcError } from '@switchyard/grpc-edge';
 import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
-import { endSpan, SpanKind, startSpan, type Logger } from '@switchyard/telemetry';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Logger } from '@switchyard/telemetry';
 
 const wireAction = { allow: PolicyAction.POLICY_ACTION_ALLOW, redact: PolicyAction.POLICY_ACTION_REDACT, block: PolicyAction.POLICY_ACTION_BLOCK } as const;
 
@@ -25,7 +25,8 @@ function targetOf(t: WireTarget): CheckTarget {
 
 export interface PolicyHandlerDeps {
   /** Synchronous: the policy is in memory, so a check never waits on I/O. */
-  readonly check: (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number) => CheckVerdict;
+  /** `traceparent`: the check's span, for its decision event. */
+  readonly check: (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number, traceparent?: string) => CheckVerdict;
   readonly logger: Logger;
   /** Open CheckStream calls, so shutdown can end them (a client then reconnects elsewhere). */
   readonly openStreams: Set<ServerDuplexStream<CheckStreamRequest, CheckStreamResponse>>;
@@ -44,7 +45,7 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
     const { tenant, requestId, text } = request;
     const span = startSpan('policy.check', traceparent, { kind: SpanKind.SERVER });
     try {
-      const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs);
+      const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs, traceparentOf(span) ?? traceparent);
       if (span.isRecording()) {
         span.setAttributes({ 'switchyard.tenant': tenant, 'switchyard.request_id': requestId, 'switchyard.policy.action': v.action });
       }
