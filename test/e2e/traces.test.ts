@@ -92,7 +92,7 @@ function expectOneTrace(byName: Map<string, ReadableSpan[]>, requestId: string) 
     }
   }
   expect(only('admission.generate').attributes).toMatchObject({ 'switchyard.tier': 'realtime', 'switchyard.model': 'llama-3.1-8b' });
-  expect(only('worker.run').attributes['switchyard.pool']).toBe('test-eu-h100-8b');
+  expect(only('worker.run').attributes).toMatchObject({ 'switchyard.pool': 'test-eu-h100-8b', 'switchyard.outcome': 'completed' });
 }
 
 /** Every event of `requestId` on the streams an analyst replays, with the span id its envelope names. */

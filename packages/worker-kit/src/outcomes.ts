@@ -1,5 +1,15 @@
 import { publishEvent, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import {
+  Outcome,
+  TokenChunk,
+  TokenChunks,
+  makeEvent,
+  outcomeName,
+  subjects,
+  type RequestSpec,
+  type RequestTerminated,
+  type TokenUsage,
+} from '@switchyard/contracts';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { attemptUsageId } from './domain/attempt-usage.js';
 
@@ -108,7 +118,7 @@ function attemptSpan(deps: OutputDeps, request: RequestSpec, attempt: number, ou
       'switchyard.pool': deps.pool,
       'switchyard.worker_id': deps.workerId,
       'switchyard.attempt': attempt,
-      'switchyard.outcome': outcome,
+      'switchyard.outcome': outcomeName(outcome),
       'switchyard.output_tokens': spend?.usage.outputTokens ?? 0,
     });
   }
