@@ -93,7 +93,9 @@ async function main(): Promise<void> {
   let seq = 0;
   const check = (tenant: string, text: string) =>
     new Promise<CheckResponse>((resolve, reject) =>
-      client.check({ tenant, requestId: `b${seq++}`, text, target: CheckTarget.CHECK_TARGET_PROMPT }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
+      client.check({ tenant, requestId: `b${seq++}`, text, target: CheckTarget.CHECK_TARGET_PROMPT, traceparent: '' }, new Metadata(), (e, r) =>
+        e ? reject(e) : resolve(r),
+      ),
     );
 
   /** In-service latencies of every check of one tenant, read back from its decision events. */

@@ -295,6 +295,7 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
       inbox: subjects.tokenInbox(r.id),
       relayInbox: '',
       replacedFrom: '',
+      traceparent: '',
       stop: [],
       deadlineUnixMs: now + DEADLINE[r.tier] / SPEED,
       admittedUnixMs: now,

@@ -82,6 +82,7 @@ const agedRequest = (suffix: string): RequestSpec => {
     inbox: `_SY.tokens.nobody.${requestId}`,
     relayInbox: '',
     replacedFrom: '',
+    traceparent: '',
     stop: [],
     deadlineUnixMs: 0,
     admittedUnixMs: Date.now() - 30_000,

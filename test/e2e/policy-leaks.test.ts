@@ -83,7 +83,7 @@ async function collect(stream: AsyncIterable<GenerateResponse>): Promise<string>
 
 const checkOutput = (tenant: string, text: string) =>
   new Promise<CheckResponse>((resolve, reject) =>
-    policyClient.check({ tenant, requestId: `out-${hex(4)}`, text, target: CheckTarget.CHECK_TARGET_OUTPUT }, new Metadata(), (e, r) =>
+    policyClient.check({ tenant, requestId: `out-${hex(4)}`, text, target: CheckTarget.CHECK_TARGET_OUTPUT, traceparent: '' }, new Metadata(), (e, r) =>
       e ? reject(e) : resolve(r),
     ),
   );

@@ -16,11 +16,13 @@ export function publishDecision(
   requestId: string,
   decision: Partial<Decision> & Pick<Decision, 'action' | 'reason'>,
   nowMs: number,
+  /** The request's trace; default none. */
+  traceparent?: string,
 ): void {
   const full: Decision = { service, chosen: '', candidates: [], categories: [], ruleIds: [], policyVersion: '', latencyMs: 0, user: '', ...decision };
   emitEvent(
     nc,
     subjects.decision(service, tenant),
-    makeEvent({ id: `decision-${service}-${requestId}-${decision.action}`, tenant, requestId, nowMs }, { $case: 'decision', decision: full }),
+    makeEvent({ id: `decision-${service}-${requestId}-${decision.action}`, tenant, requestId, nowMs, traceparent }, { $case: 'decision', decision: full }),
   );
 }

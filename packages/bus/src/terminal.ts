@@ -5,14 +5,15 @@ import { publishEvent } from './publish.js';
 /**
  * Publishes a request's terminal outcome. Every service uses the same msgID for a request,
  * whatever the outcome, so LIFECYCLE keeps only the first terminal event of a request that
- * two services (or two attempts) try to end inside the duplicate window.
+ * two services (or two attempts) try to end inside the duplicate window. `traceparent`: the
+ * span that ended it, so the outcome joins the request's trace; default none.
  */
-export async function publishTerminal(js: JetStreamClient, terminated: RequestTerminated, nowMs: number): Promise<boolean> {
+export async function publishTerminal(js: JetStreamClient, terminated: RequestTerminated, nowMs: number, traceparent?: string): Promise<boolean> {
   const ack = await publishEvent(
     js,
     subjects.requestTerminated(outcomeName(terminated.outcome), terminated.tenant),
     makeEvent(
-      { id: `terminal-${terminated.requestId}`, tenant: terminated.tenant, requestId: terminated.requestId, nowMs },
+      { id: `terminal-${terminated.requestId}`, tenant: terminated.tenant, requestId: terminated.requestId, nowMs, traceparent },
       { $case: 'requestTerminated', requestTerminated: terminated },
     ),
   );

@@ -16,6 +16,12 @@ export const commonEnv = {
     .transform((v) => v === 'true'),
   /** JetStream stream replicas: 3 on a cluster. */
   STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /** OpenTelemetry's standard variables: traces are exported over OTLP/HTTP only when an endpoint (or `otlp`) is set. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().optional(),
+  OTEL_TRACES_EXPORTER: z.string().optional(),
+  OTEL_SERVICE_NAME: z.string().optional(),
+  OTEL_SDK_DISABLED: z.string().optional(),
 } as const;
 
 export const redisEnv = { REDIS_URL: z.string().default('redis://127.0.0.1:6379') } as const;

@@ -26,6 +26,8 @@ export interface CallContext<P> {
   readonly signal: AbortSignal;
   /** The caller's deadline in Unix ms; 0 when it set none. */
   readonly deadlineUnixMs: number;
+  /** Sends the response's header metadata now; only before the first message or the status. */
+  readonly sendHeaders: (headers: Metadata) => void;
 }
 
 export type UnaryHandler<P, Req, Res> = (request: Req, context: CallContext<P>) => Promise<Res> | Res;
@@ -61,6 +63,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
       metadata: call.metadata,
       signal: abort.signal,
       deadlineUnixMs: deadlineOf(call),
+      sendHeaders: (headers) => call.sendMetadata(headers),
     };
     return { context, end: () => void (ended = true) };
   };

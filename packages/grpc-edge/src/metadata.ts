@@ -15,6 +15,15 @@ export function authorizationOf(metadata: Metadata): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/**
+ * The call's `traceparent` metadata, when it sent exactly one string value; whether it is a
+ * valid one is for the tracing code to judge (an invalid one starts a new trace).
+ */
+export function callerTraceparent(metadata: Metadata): string | undefined {
+  const values = metadata.get('traceparent');
+  return values.length === 1 && typeof values[0] === 'string' ? values[0] : undefined;
+}
+
 /** The caller's deadline in Unix ms, or 0 when it set none (grpc-js reports that as Infinity). */
 export function deadlineOf(call: { getDeadline(): Date | number }): number {
   const d = call.getDeadline();

@@ -3,7 +3,7 @@ import { stopOnSignals } from './stop-on-signals.js';
 import { connectBus, followConnectionHealth, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { commonEnv, loadConfig, z } from '@switchyard/config';
 import { streams } from '@switchyard/contracts';
-import { createLogger, createMetricsRegistry, serveMetrics, type Logger, type Registry } from '@switchyard/telemetry';
+import { createLogger, createMetricsRegistry, serveMetrics, startTracing, type Logger, type Registry } from '@switchyard/telemetry';
 
 /** What every service's composition root gets before it builds its own parts. */
 export type CommonConfig = z.infer<typeof commonSchema>;
@@ -48,6 +48,8 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const config = loadConfig(options.env, process.env);
   const logger = createLogger({ service: options.service, level: common.LOG_LEVEL });
   const registry = createMetricsRegistry(options.service);
+  const tracing = startTracing({ service: options.service, env: common });
+  if (tracing.enabled) logger.info('exporting traces over OTLP');
   const nc = await connectBus({ url: common.NATS_URL, name: options.service, noEcho: options.noEcho });
   const js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
@@ -70,6 +72,7 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
     bus.stop();
     await metrics.close();
     await nc.drain();
+    await tracing.shutdown();
   });
   if (common.EXIT_WITH_PARENT) {
     // A parent killed with SIGKILL sends no signal on; notice the re-parenting instead.

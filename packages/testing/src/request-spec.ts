@@ -19,6 +19,7 @@ export function testRequestSpec(requestId: string, overrides: Partial<RequestSpe
     inbox: subjects.tokenInbox(requestId),
     relayInbox: '',
     replacedFrom: '',
+    traceparent: '',
     stop: [],
     deadlineUnixMs: 0,
     admittedUnixMs: Date.now(),

@@ -1,5 +1,16 @@
 import { publishEvent, publishTerminal, terminalOf, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
-import { Outcome, TokenChunk, TokenChunks, makeEvent, subjects, type RequestSpec, type RequestTerminated, type TokenUsage } from '@switchyard/contracts';
+import {
+  Outcome,
+  TokenChunk,
+  TokenChunks,
+  makeEvent,
+  outcomeName,
+  subjects,
+  type RequestSpec,
+  type RequestTerminated,
+  type TokenUsage,
+} from '@switchyard/contracts';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { attemptUsageId } from './domain/attempt-usage.js';
 
 /** Outcomes a worker gives a request it does not complete. */
@@ -91,15 +102,48 @@ const terminalFor = (
     ...fields,
   });
 
-/** Records what one attempt spent, with how it ended; metering decides what of it is billable. */
-export async function publishUsage(deps: OutputDeps, request: RequestSpec, attempt: number, outcome: Outcome, spend: AttemptSpend): Promise<void> {
+/**
+ * The `worker.run` span of an attempt, in the request's trace, recorded as it ends: it began
+ * the attempt's reported total time before now (simulated time, on a simulator running at a
+ * speed other than 1), or now for one that never ran. Nothing per token.
+ */
+function attemptSpan(deps: OutputDeps, request: RequestSpec, attempt: number, outcome: Outcome, spend: AttemptSpend | undefined): Span {
+  const endMs = deps.now();
+  const span = startSpan('worker.run', request.traceparent, { kind: SpanKind.CONSUMER, startTime: endMs - (spend?.times.totalMs ?? 0) });
+  if (span.isRecording()) {
+    span.setAttributes({
+      'switchyard.tenant': request.tenant,
+      'switchyard.request_id': request.requestId,
+      'switchyard.model': request.model,
+      'switchyard.pool': deps.pool,
+      'switchyard.worker_id': deps.workerId,
+      'switchyard.attempt': attempt,
+      'switchyard.outcome': outcomeName(outcome),
+      'switchyard.output_tokens': spend?.usage.outputTokens ?? 0,
+    });
+  }
+  return span;
+}
+
+/**
+ * Records what one attempt spent, with how it ended; metering decides what of it is billable.
+ * `traceparent`: the attempt's span; default the one the request came with.
+ */
+export async function publishUsage(
+  deps: OutputDeps,
+  request: RequestSpec,
+  attempt: number,
+  outcome: Outcome,
+  spend: AttemptSpend,
+  traceparent = request.traceparent,
+): Promise<void> {
   const { requestId, tenant } = request;
   const usageId = attemptUsageId({ requestId, outcome, pool: deps.pool, workerId: deps.workerId, attempt });
   await publishEvent(
     deps.js,
     subjects.usageRecorded(tenant),
     makeEvent(
-      { id: usageId, tenant, requestId, nowMs: deps.now() },
+      { id: usageId, tenant, requestId, nowMs: deps.now(), traceparent },
       {
         $case: 'usageRecorded',
         usageRecorded: {
@@ -129,12 +173,21 @@ export async function publishCompleted(
   chunkCount: number,
   finishReason: 'stop' | 'length',
 ): Promise<void> {
-  await publishUsage(deps, request, attempt, Outcome.OUTCOME_COMPLETED, spend);
-  await publishTerminal(
-    deps.js,
-    terminalFor(deps, request, { outcome: Outcome.OUTCOME_COMPLETED, reason: '', attempt, usage: spend.usage, chunkCount, finishReason }),
-    deps.now(),
-  );
+  const span = attemptSpan(deps, request, attempt, Outcome.OUTCOME_COMPLETED, spend);
+  const traceparent = traceparentOf(span) ?? request.traceparent;
+  try {
+    await publishUsage(deps, request, attempt, Outcome.OUTCOME_COMPLETED, spend, traceparent);
+    await publishTerminal(
+      deps.js,
+      terminalFor(deps, request, { outcome: Outcome.OUTCOME_COMPLETED, reason: '', attempt, usage: spend.usage, chunkCount, finishReason }),
+      deps.now(),
+      traceparent,
+    );
+    endSpan(span);
+  } catch (e) {
+    endSpan(span, e);
+    throw e;
+  }
 }
 
 /**
@@ -152,7 +205,16 @@ export async function publishUnfinished(
   chunkCount: number,
   spend?: AttemptSpend,
 ): Promise<void> {
-  if (spend) await publishUsage(deps, request, attempt, outcome, spend);
-  const usage = spend && outcome !== Outcome.OUTCOME_FAILED ? spend.usage : undefined;
-  await publishTerminal(deps.js, terminalFor(deps, request, { outcome, reason, attempt, chunkCount, usage }), deps.now());
+  const span = attemptSpan(deps, request, attempt, outcome, spend);
+  if (span.isRecording()) span.setAttribute('switchyard.reason', reason);
+  const traceparent = traceparentOf(span) ?? request.traceparent;
+  try {
+    if (spend) await publishUsage(deps, request, attempt, outcome, spend, traceparent);
+    const usage = spend && outcome !== Outcome.OUTCOME_FAILED ? spend.usage : undefined;
+    await publishTerminal(deps.js, terminalFor(deps, request, { outcome, reason, attempt, chunkCount, usage }), deps.now(), traceparent);
+    endSpan(span);
+  } catch (e) {
+    endSpan(span, e);
+    throw e;
+  }
 }

@@ -38,11 +38,11 @@ export interface Cleared {
  * trip), then policy and rate limits together, then the budget reservation (the only one that
  * must be undone if a later step fails). Every refusal publishes an admission decision saying why.
  */
-export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string): Promise<Cleared> {
+export async function passGates(deps: GateDeps, principal: Principal, params: GenerationParams, requestId: string, traceparent: string): Promise<Cleared> {
   const { tenant } = principal;
   const refuse = (reason: RefusalReason, error: DomainError): never => {
     deps.metrics?.refused(reason, params.tierName);
-    publishDecision(deps.nc, 'admission', tenant, requestId, { action: `refuse-${reason}`, reason: error.message, user: params.user }, deps.now());
+    publishDecision(deps.nc, 'admission', tenant, requestId, { action: `refuse-${reason}`, reason: error.message, user: params.user }, deps.now(), traceparent);
     throw error;
   };
 
@@ -67,7 +67,7 @@ export async function passGates(deps: GateDeps, principal: Principal, params: Ge
   // two round trips, not for both. A prompt policy blocks still counts against the tenant's
   // rate limits, as any request it sent does.
   const [verdict, rate] = await Promise.all([
-    deps.policy.check(tenant, requestId, params.prompt),
+    deps.policy.check(tenant, requestId, params.prompt, traceparent),
     deps.limiter.take(rateBuckets(tenant, params.tierName, limits, tokens)),
   ]);
   if (verdict.action === PolicyAction.POLICY_ACTION_BLOCK) {

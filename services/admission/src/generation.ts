@@ -25,6 +25,7 @@ import type { TokenRelayHub } from './token-relay.js';
 import type { InFlightGate } from './domain/in-flight-gate.js';
 import { outcomeOf } from './metrics.js';
 import type { GenerationParams } from './domain/validate.js';
+import type { RequestTrace } from './request-trace.js';
 
 export interface GenerationDeps extends GateDeps {
   readonly nc: NatsConnection;
@@ -62,6 +63,8 @@ export interface GenerationHooks {
   readonly deadlineUnixMs: number;
   /** Same key + same body replays the first result; empty for none. */
   readonly idempotencyKey: string;
+  /** The call's trace (`startRequestTrace`): the edge that started it ends it. */
+  readonly trace: RequestTrace;
 }
 
 const noUsage: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
@@ -87,6 +90,8 @@ function outcomeError(t: RequestTerminated): DomainError {
  * the LIFECYCLE event. With an idempotency key, a repeat joins the first call's result.
  */
 export async function runGeneration(deps: GenerationDeps, principal: Principal, params: GenerationParams, hooks: GenerationHooks): Promise<GenerationResult> {
+  const span = hooks.trace.span;
+  if (span.isRecording()) span.setAttributes({ 'switchyard.tenant': principal.tenant, 'switchyard.tier': params.tierName, 'switchyard.model': params.model });
   const metrics = deps.metrics;
   if (!metrics) return generate(deps, principal, params, hooks, { admitted: false, firstTokenMs: 0 });
   const { tierName: tier, model } = params;
@@ -137,6 +142,7 @@ async function generate(
     throw new DomainError('UNAVAILABLE', 'Switchyard cannot reach its event bus right now; nothing was admitted, retry shortly', { retryAfterMs: 1_000 });
   }
   const requestId = `req_${randomUUID().replaceAll('-', '')}`;
+  if (hooks.trace.span.isRecording()) hooks.trace.span.setAttribute('switchyard.request_id', requestId);
   const key = hooks.idempotencyKey;
   if (key) {
     const { prompt, model, maxTokens, tier, feature, seed, stop } = params;
@@ -154,7 +160,7 @@ async function generate(
   let leave: (() => void) | undefined;
   try {
     leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
-    const cleared = await passGates(deps, principal, params, requestId);
+    const cleared = await passGates(deps, principal, params, requestId, hooks.trace.traceparent);
     const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (progress.admitted = true));
     if (key)
       await deps.idempotency.storeResult({
@@ -201,6 +207,7 @@ async function followRequest(
   markAdmitted: () => void,
 ): Promise<GenerationResult> {
   const nowMs = deps.now();
+  const traceparent = hooks.trace.traceparent;
   const spec: RequestSpec = {
     requestId,
     tenant: principal.tenant,
@@ -219,6 +226,7 @@ async function followRequest(
     replacedFrom: '',
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
+    traceparent,
   };
   const terminal = deps.terminals.expect(requestId);
   const output = guardOutput(deps.outputPolicy?.(principal.tenant), hooks.onChunk);
@@ -241,7 +249,10 @@ async function followRequest(
     await publishEvent(
       deps.js,
       subjects.requestAdmitted(params.tierName, principal.tenant),
-      makeEvent({ id: `admitted-${requestId}`, tenant: principal.tenant, requestId, nowMs }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }),
+      makeEvent(
+        { id: `admitted-${requestId}`, tenant: principal.tenant, requestId, nowMs, traceparent },
+        { $case: 'requestAdmitted', requestAdmitted: { request: spec } },
+      ),
     ).catch(async (e: unknown) => {
       await recorded;
       await deps.store.discard(requestId).catch(() => {});
@@ -249,7 +260,8 @@ async function followRequest(
     });
     markAdmitted();
     // Who the request was for, when the caller said: refusals carry it too (gates.ts).
-    if (params.user) publishDecision(deps.nc, 'admission', principal.tenant, requestId, { action: 'admit', reason: 'admitted', user: params.user }, nowMs);
+    if (params.user)
+      publishDecision(deps.nc, 'admission', principal.tenant, requestId, { action: 'admit', reason: 'admitted', user: params.user }, nowMs, traceparent);
     await recorded;
     hooks.onStarted(requestId);
     gate.open();

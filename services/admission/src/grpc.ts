@@ -10,7 +10,10 @@ import {
   type GetRequestRequest,
   type GetRequestResponse,
 } from '@switchyard/contracts';
-import { authorizationOf, createGrpcEdge } from '@switchyard/grpc-edge';
+import { Metadata } from '@grpc/grpc-js';
+import { authorizationOf, callerTraceparent, createGrpcEdge, type CallContext } from '@switchyard/grpc-edge';
+import { endSpan } from '@switchyard/telemetry';
+import { startRequestTrace, type RequestTrace } from './request-trace.js';
 import { callParams } from './domain/call-params.js';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
@@ -50,38 +53,65 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
     }
   };
 
-  return {
-    generate: serverStream<GenerateRequest, GenerateResponse>(async (request, { principal, signal, deadlineUnixMs }, write) => {
-      const params = paramsOf(principal, request);
-      const result = await runGeneration(deps, principal, params, {
-        onStarted: (requestId) => write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
-        onChunk: (text, seq) => write({ event: { $case: 'chunk', chunk: { text, seq } } }),
-        signal,
-        deadlineUnixMs,
-        idempotencyKey: request.idempotencyKey,
-      });
-      write({ event: { $case: 'finished', finished: { outcome: Outcome.OUTCOME_COMPLETED, usage: result.usage, finishReason: result.finishReason } } });
-    }),
+  /**
+   * Runs `call` in the request's trace, continuing the caller's `traceparent`; the answer's
+   * header metadata carries the trace on, so a caller can find it.
+   */
+  const traced = async <T>(context: CallContext<Principal>, call: (trace: RequestTrace) => Promise<T>): Promise<T> => {
+    const trace = startRequestTrace(callerTraceparent(context.metadata));
+    const headers = new Metadata();
+    headers.set('traceparent', trace.traceparent);
+    context.sendHeaders(headers);
+    try {
+      const result = await call(trace);
+      endSpan(trace.span);
+      return result;
+    } catch (e) {
+      endSpan(trace.span, e);
+      throw e;
+    }
+  };
 
-    complete: unary<CompleteRequest, CompleteResponse>(async (request, { principal, signal, deadlineUnixMs }) => {
-      const params = paramsOf(principal, request);
-      const parts: string[] = [];
-      const result = await runGeneration(deps, principal, params, {
-        onStarted: () => {},
-        onChunk: (text) => void parts.push(text),
-        signal,
-        deadlineUnixMs,
-        idempotencyKey: request.idempotencyKey,
-      });
-      return {
-        requestId: result.requestId,
-        model: params.model,
-        text: parts.join(''),
-        outcome: Outcome.OUTCOME_COMPLETED,
-        usage: result.usage,
-        finishReason: result.finishReason,
-      };
-    }),
+  return {
+    generate: serverStream<GenerateRequest, GenerateResponse>((request, context, write) =>
+      traced(context, async (trace) => {
+        const { principal, signal, deadlineUnixMs } = context;
+        const params = paramsOf(principal, request);
+        const result = await runGeneration(deps, principal, params, {
+          onStarted: (requestId) => write({ event: { $case: 'started', started: { requestId, model: params.model } } }),
+          onChunk: (text, seq) => write({ event: { $case: 'chunk', chunk: { text, seq } } }),
+          signal,
+          deadlineUnixMs,
+          idempotencyKey: request.idempotencyKey,
+          trace,
+        });
+        write({ event: { $case: 'finished', finished: { outcome: Outcome.OUTCOME_COMPLETED, usage: result.usage, finishReason: result.finishReason } } });
+      }),
+    ),
+
+    complete: unary<CompleteRequest, CompleteResponse>((request, context) =>
+      traced(context, async (trace) => {
+        const { principal, signal, deadlineUnixMs } = context;
+        const params = paramsOf(principal, request);
+        const parts: string[] = [];
+        const result = await runGeneration(deps, principal, params, {
+          onStarted: () => {},
+          onChunk: (text) => void parts.push(text),
+          signal,
+          deadlineUnixMs,
+          idempotencyKey: request.idempotencyKey,
+          trace,
+        });
+        return {
+          requestId: result.requestId,
+          model: params.model,
+          text: parts.join(''),
+          outcome: Outcome.OUTCOME_COMPLETED,
+          usage: result.usage,
+          finishReason: result.finishReason,
+        };
+      }),
+    ),
 
     getRequest: unary<GetRequestRequest, GetRequestResponse>(async (request, { principal }) => {
       const requestId = validateRequestId(request.requestId);

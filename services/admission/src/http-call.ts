@@ -1,7 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isDomainError, type TokenUsage } from '@switchyard/contracts';
+import { endSpan } from '@switchyard/telemetry';
 import { runGeneration, type GenerationResult } from './generation.js';
-import type { HttpRouteContext } from './http-context.js';
+import { startRequestTrace, type RequestTrace } from './request-trace.js';
+import { header, type HttpRouteContext } from './http-context.js';
 import { callParams } from './domain/call-params.js';
 import { openAiError } from '@switchyard/openai-wire';
 import type { ChoiceResult, CompletionMeta } from './domain/openai-format.js';
@@ -56,9 +58,31 @@ function parsed(context: HttpRouteContext, req: FastifyRequest, parse: () => Ope
  * usage summed over them: what is billed) or as server-sent events (the choices' chunks as
  * they come, each with its index). A choice that fails cancels the others, and the call
  * answers the first failure: as an error status while nothing was sent, else as an error
- * event in place of `[DONE]`.
+ * event in place of `[DONE]`. The call is one trace (the caller's `traceparent` continued, or
+ * a new one), its choices' requests in it; the answer's `traceparent` header names it.
  */
 export async function serveCall(context: HttpRouteContext, req: FastifyRequest, reply: FastifyReply, parse: () => OpenAiCall, format: AnswerFormat) {
+  const trace = startRequestTrace(header(req.headers.traceparent));
+  void reply.header('traceparent', trace.traceparent);
+  let failure: unknown;
+  try {
+    return await answerCall(context, req, reply, parse, format, trace);
+  } catch (e) {
+    failure = e;
+    throw e;
+  } finally {
+    endSpan(trace.span, failure ?? (reply.statusCode >= 400 ? `answered ${reply.statusCode}` : undefined));
+  }
+}
+
+async function answerCall(
+  context: HttpRouteContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  parse: () => OpenAiCall,
+  format: AnswerFormat,
+  trace: RequestTrace,
+) {
   const { deps } = context;
   const abort = new AbortController();
   let finishOnDisconnect = false;
@@ -80,7 +104,13 @@ export async function serveCall(context: HttpRouteContext, req: FastifyRequest, 
       if (streamMeta) return streamMeta;
       streamMeta = { requestId, model, createdSec };
       reply.hijack();
-      reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-request-id': requestId,
+        traceparent: trace.traceparent,
+      });
       return streamMeta;
     };
     let firstFailure: unknown;
@@ -91,6 +121,7 @@ export async function serveCall(context: HttpRouteContext, req: FastifyRequest, 
           signal: abort.signal,
           deadlineUnixMs: call.deadlineUnixMs,
           idempotencyKey: callKey(call, i),
+          trace,
           onStarted: (requestId) => {
             if (!call.stream) return;
             const meta = opened(requestId);

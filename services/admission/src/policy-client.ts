@@ -2,7 +2,8 @@ import { credentials, status, type ClientDuplexStream } from '@grpc/grpc-js';
 import { CheckTarget, DomainError, PolicyServiceClient, type CheckResponse, type CheckStreamRequest, type CheckStreamResponse } from '@switchyard/contracts';
 
 export interface PolicyClient {
-  check(tenant: string, requestId: string, text: string): Promise<CheckResponse>;
+  /** `traceparent`: the admitting span's, so policy's span joins the request's trace; default none. */
+  check(tenant: string, requestId: string, text: string, traceparent?: string): Promise<CheckResponse>;
   close(): void;
 }
 
@@ -59,7 +60,7 @@ export function createPolicyClient(address: string, timeoutMs = 2_000): PolicyCl
   };
 
   return {
-    check(tenant, requestId, text) {
+    check(tenant, requestId, text, traceparent) {
       const c = (channel ??= open());
       const id = nextId++;
       return new Promise<CheckResponse>((resolve, reject) => {
@@ -68,7 +69,7 @@ export function createPolicyClient(address: string, timeoutMs = 2_000): PolicyCl
           reject(unavailable(new Error(`no answer within ${timeoutMs} ms`)));
         }, timeoutMs);
         c.waiting.set(id, { resolve, reject, timer });
-        c.call.write({ id, check: { tenant, requestId, text, target: CheckTarget.CHECK_TARGET_PROMPT } });
+        c.call.write({ id, check: { tenant, requestId, text, target: CheckTarget.CHECK_TARGET_PROMPT, traceparent: traceparent ?? '' } });
       });
     },
     close() {

@@ -26,7 +26,8 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
   const id = solo ? `${SOLO}${batchId}` : batchId;
   const batchOf = (members: readonly RequestSpec[], named = id) =>
     makeEvent(
-      { id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs },
+      // One envelope for many requests: it carries the first one's trace; each request carries its own.
+      { id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs, traceparent: members[0]!.traceparent },
       { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } },
     );
   if (!solo) await kv.put(batchingKeys.batch(id), encodeEvent(batchOf(requests)));

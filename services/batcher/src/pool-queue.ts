@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
 import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { handOff } from './handoff.js';
 import type { BatcherMetrics } from './metrics.js';
 
 interface Waiting extends Queued {
   readonly spec: RequestSpec;
+  /** `batcher.form`: from queued to handed off (or expired), in the request's trace. */
+  readonly span: Span;
   /** Settles the dispatch message: ack once handed off or expired, nak on failure. */
   readonly done: (error?: unknown) => void;
   readonly working: () => void;
@@ -80,6 +83,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
               feature: q.spec.feature,
             }),
             now,
+            q.spec.traceparent,
           ).then(() => q.done(), q.done);
         }
         if (forming.batch.length > 0) {
@@ -90,12 +94,14 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             batch.reduce((a, q) => a + q.promptTokens, 0),
           );
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
+          const batchId = `batch-${randomUUID()}`;
+          for (const q of batch) if (q.span.isRecording()) q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': batch.length });
           try {
             await handOff(
               deps.js,
               deps.batchingKv,
               deps.pool,
-              `batch-${randomUUID()}`,
+              batchId,
               batch.map((q) => q.spec),
               now,
             );
@@ -125,8 +131,21 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           queue[queue.indexOf(twin)] = { ...twin, done: (e) => (first(e), e ? reject(e) : resolve()) };
           return;
         }
+        const span = startSpan('batcher.form', spec.traceparent, { kind: SpanKind.CONSUMER });
+        if (span.isRecording()) {
+          span.setAttributes({
+            'switchyard.tenant': spec.tenant,
+            'switchyard.request_id': spec.requestId,
+            'switchyard.tier': tierName(spec.tier) ?? '',
+            'switchyard.model': spec.model,
+            'switchyard.pool': deps.pool,
+          });
+        }
+        const traceparent = traceparentOf(span);
         queue.push({
-          spec,
+          // The batch carries this span's trace on to the worker; tracing off, the request as it came.
+          spec: traceparent ? { ...spec, traceparent } : spec,
+          span,
           working,
           requestId: spec.requestId,
           tier: tierName(spec.tier) ?? 'batch',
@@ -134,7 +153,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           promptTokens: spec.promptTokens,
           maxTokens: spec.maxTokens,
           enqueuedUnixMs: deps.now(),
-          done: (e) => (e ? reject(e) : resolve()),
+          done: (e) => (endSpan(span, e), e ? reject(e) : resolve()),
         });
         void tick();
       });

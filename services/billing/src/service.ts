@@ -1,10 +1,10 @@
 import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
-import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams } from '@switchyard/contracts';
+import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams, type BillableUsage } from '@switchyard/contracts';
 import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
-import { Counter, Gauge, Histogram, type Logger, type Registry } from '@switchyard/telemetry';
+import { Counter, endSpan, Gauge, Histogram, SpanKind, startSpan, type Logger, type Registry } from '@switchyard/telemetry';
 import type { Sql } from 'postgres';
 import { createBudgetPublisher } from './budget-publisher.js';
 import { billingHandlers } from './grpc.js';
@@ -244,6 +244,25 @@ export function createBilling(deps: BillingDeps) {
       }, deps.accrueEveryMs ?? 60_000);
       accrueTimer.unref();
       const prices = catalog;
+      /** Prices one usage event and writes it to the ledger (exactly once, by its usage id). */
+      async function post(usage: BillableUsage): Promise<PostingOutcome> {
+        const book = prices.current();
+        let posting: UsagePosting;
+        try {
+          posting = preparePosting(usage, book, poolCosts, held.index());
+        } catch (e) {
+          // Unpriceable usage is parked on the dead-letter subject for an operator, not retried.
+          throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
+        }
+        const result = await poster.submit(posting);
+        if (!result.ok)
+          throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, {
+            cause: result.error,
+            retryable: false,
+          });
+        if (result.outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
+        return result.outcome;
+      }
       consumer = await consumeDurable({
         js: deps.js,
         stream: streams.BILLING.name,
@@ -258,21 +277,24 @@ export function createBilling(deps: BillingDeps) {
         onError: (e, context) => deps.logger.error({ err: e }, context),
         handle: async ({ event }) => {
           const usage = expectPayload(event, 'billableUsage').billableUsage;
-          const book = prices.current();
-          let posting: UsagePosting;
-          try {
-            posting = preparePosting(usage, book, poolCosts, held.index());
-          } catch (e) {
-            // Unpriceable usage is parked on the dead-letter subject for an operator, not retried.
-            throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
-          }
-          const result = await poster.submit(posting);
-          if (!result.ok)
-            throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, {
-              cause: result.error,
-              retryable: false,
+          const span = startSpan('billing.post', event.envelope?.traceparent, { kind: SpanKind.CONSUMER });
+          if (span.isRecording()) {
+            span.setAttributes({
+              'switchyard.tenant': usage.tenant,
+              'switchyard.request_id': usage.requestId,
+              'switchyard.usage_id': usage.usageId,
+              'switchyard.model': usage.model,
+              'switchyard.pool': usage.pool,
             });
-          if (result.outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
+          }
+          try {
+            const outcome = await post(usage);
+            if (span.isRecording()) span.setAttribute('switchyard.posting', outcome);
+            endSpan(span);
+          } catch (e) {
+            endSpan(span, e);
+            throw e;
+          }
         },
       });
       const every = deps.reconcileEveryMs ?? 10 * 60_000;

@@ -14,7 +14,7 @@ export async function requestReplacement(out: OutputDeps, request: RequestSpec, 
     out.js,
     subjects.requestReplace(tierName(request.tier) ?? 'batch', tenant),
     makeEvent(
-      { id: `replace-${requestId}`, tenant, requestId, nowMs: out.now() },
+      { id: `replace-${requestId}`, tenant, requestId, nowMs: out.now(), traceparent: request.traceparent },
       { $case: 'replacementRequested', replacementRequested: { request, fromPool: out.pool, batchId, reason } },
     ),
   );

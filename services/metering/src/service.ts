@@ -9,7 +9,7 @@ import {
   type Subscription,
 } from '@switchyard/bus';
 import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierLabel, type Event } from '@switchyard/contracts';
-import type { Logger, Registry } from '@switchyard/telemetry';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Logger, type Registry } from '@switchyard/telemetry';
 import { retryConflicts } from '@switchyard/db';
 import type { Sql } from 'postgres';
 import { migrate } from './migrate.js';
@@ -37,18 +37,30 @@ export interface MeteringDeps {
  * The message is acked only after that publish, so a crash anywhere re-runs the lot and
  * the stored record and billing's UNIQUE usage id absorb the repeat.
  */
+/** A usage record on its way to the database, with the trace its billable usage goes on in. */
+interface TracedUsage {
+  readonly metered: MeteredUsage;
+  readonly traceparent: string;
+}
+
 export function createMetering(deps: MeteringDeps) {
   const now = deps.now ?? Date.now;
   const metrics = createServiceMetrics(deps.registry);
   const consumers: RunningConsumer[] = [];
 
-  const batch = createMicroBatch<MeteredUsage, void>({
+  const batch = createMicroBatch<TracedUsage, void>({
     maxBatch: deps.maxBatch ?? 1000,
     maxParallel: 3,
     // Nobody waits on a metering record: gather a few ms of usage per transaction even at moderate load.
     lingerMs: 20,
     flush: async (items) => {
-      const { fresh, stored } = await retryConflicts(() => recordUsage(deps.sql, items));
+      const { fresh, stored } = await retryConflicts(() =>
+        recordUsage(
+          deps.sql,
+          items.map((i) => i.metered),
+        ),
+      );
+      const traces = new Map(items.map((i) => [i.metered.usageId, i.traceparent]));
       for (const id of fresh) metrics.metered(stored.get(id)!);
       metrics.duplicate(items.length - fresh.size);
       await Promise.all(
@@ -57,7 +69,7 @@ export function createMetering(deps: MeteringDeps) {
             deps.js,
             subjects.billingUsage(m.tenant),
             makeEvent(
-              { id: m.usageId, tenant: m.tenant, requestId: m.requestId, nowMs: now() },
+              { id: m.usageId, tenant: m.tenant, requestId: m.requestId, nowMs: now(), traceparent: traces.get(m.usageId) },
               { $case: 'billableUsage', billableUsage: toBillableFromMetered(m) },
             ),
           ),
@@ -121,7 +133,26 @@ export function createMetering(deps: MeteringDeps) {
             if (!usage.usageId || !usage.tenant) {
               throw new DomainError('INVALID_ARGUMENT', `usage event ${event.envelope?.id ?? '?'} has no usage id or tenant`, { retryable: false });
             }
-            await batch.submit(meteredUsage(usage, event.envelope?.timeUnixMs || now()));
+            const parent = event.envelope?.traceparent;
+            const span = startSpan('metering.record', parent, { kind: SpanKind.CONSUMER });
+            if (span.isRecording()) {
+              span.setAttributes({
+                'switchyard.tenant': usage.tenant,
+                'switchyard.request_id': usage.requestId,
+                'switchyard.usage_id': usage.usageId,
+                'switchyard.model': usage.model,
+                'switchyard.pool': usage.pool,
+                'switchyard.tier': tierLabel(usage.tier),
+              });
+            }
+            try {
+              const metered = meteredUsage(usage, event.envelope?.timeUnixMs || now());
+              await batch.submit({ metered, traceparent: traceparentOf(span) ?? parent ?? '' });
+              endSpan(span);
+            } catch (e) {
+              endSpan(span, e);
+              throw e;
+            }
           },
         }),
       );

@@ -10,9 +10,9 @@ import {
   type CheckStreamResponse,
   type PolicyServiceServer,
 } from '@switchyard/contracts';
-import { createGrpcEdge, toGrpcError } from '@switchyard/grpc-edge';
+import { callerTraceparent, createGrpcEdge, toGrpcError } from '@switchyard/grpc-edge';
 import type { CheckTarget, CheckVerdict } from '@switchyard/policy-rules';
-import type { Logger } from '@switchyard/telemetry';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Logger } from '@switchyard/telemetry';
 
 const wireAction = { allow: PolicyAction.POLICY_ACTION_ALLOW, redact: PolicyAction.POLICY_ACTION_REDACT, block: PolicyAction.POLICY_ACTION_BLOCK } as const;
 
@@ -25,7 +25,8 @@ function targetOf(t: WireTarget): CheckTarget {
 
 export interface PolicyHandlerDeps {
   /** Synchronous: the policy is in memory, so a check never waits on I/O. */
-  readonly check: (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number) => CheckVerdict;
+  /** `traceparent`: the check's span, for its decision event. */
+  readonly check: (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number, traceparent?: string) => CheckVerdict;
   readonly logger: Logger;
   /** Open CheckStream calls, so shutdown can end them (a client then reconnects elsewhere). */
   readonly openStreams: Set<ServerDuplexStream<CheckStreamRequest, CheckStreamResponse>>;
@@ -35,14 +36,23 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
   // Callers are admission replicas inside the deployment; the tenant travels in the request.
   const { unary } = createGrpcEdge({ logger: deps.logger, authenticate: () => undefined });
 
-  /** One check; throws what the caller should see. The log names codes and rules, never the text. */
-  const checkOne = (request: CheckRequest): CheckResponse => {
+  /**
+   * One check, as a `policy.check` span in the caller's trace; throws what the caller should
+   * see. The log names codes and rules, never the text.
+   */
+  const checkOne = (request: CheckRequest, traceparent: string | undefined): CheckResponse => {
     const startedMs = performance.now();
     const { tenant, requestId, text } = request;
+    const span = startSpan('policy.check', traceparent, { kind: SpanKind.SERVER });
     try {
-      const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs);
+      const v = deps.check(tenant, requestId, text, targetOf(request.target), startedMs, traceparentOf(span) ?? traceparent);
+      if (span.isRecording()) {
+        span.setAttributes({ 'switchyard.tenant': tenant, 'switchyard.request_id': requestId, 'switchyard.policy.action': v.action });
+      }
+      endSpan(span);
       return { action: wireAction[v.action], redactedText: v.redactedText, categories: v.categories, ruleIds: v.ruleIds, policyVersion: v.policyVersion };
     } catch (e) {
+      endSpan(span, e);
       // A refused request is the caller's fault: worth a warning, not an error.
       if (isDomainError(e)) deps.logger.warn({ err: e, requestId }, 'policy check refused');
       throw e;
@@ -50,7 +60,7 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
   };
 
   return {
-    check: unary((request: CheckRequest) => checkOne(request)),
+    check: unary((request: CheckRequest, { metadata }) => checkOne(request, request.traceparent || callerTraceparent(metadata))),
 
     checkStream(call: ServerDuplexStream<CheckStreamRequest, CheckStreamResponse>) {
       deps.openStreams.add(call);
@@ -62,7 +72,7 @@ export function policyHandlers(deps: PolicyHandlerDeps): PolicyServiceServer {
           return;
         }
         try {
-          call.write({ id: m.id, response: checkOne(m.check), error: undefined });
+          call.write({ id: m.id, response: checkOne(m.check, m.check.traceparent), error: undefined });
         } catch (e) {
           // One bad check fails that check, not the stream the other checks share.
           if (!isDomainError(e)) deps.logger.error({ err: e, requestId: m.check.requestId }, 'policy check failed');

@@ -34,7 +34,9 @@ afterAll(async () => {
 });
 
 const check = (tenant: string, text: string, target: CheckTarget = CheckTarget.CHECK_TARGET_PROMPT, requestId = `r${Math.random().toString(36).slice(2)}`) =>
-  new Promise<CheckResponse>((resolve, reject) => client.check({ tenant, requestId, text, target }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))));
+  new Promise<CheckResponse>((resolve, reject) =>
+    client.check({ tenant, requestId, text, target, traceparent: '' }, new Metadata(), (e, r) => (e ? reject(e) : resolve(r))),
+  );
 
 const metric = async (line: string) =>
   (await registry.metrics())

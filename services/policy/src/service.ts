@@ -49,7 +49,7 @@ export function createPolicy(deps: PolicyDeps) {
     }
   };
 
-  const check = (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number): CheckVerdict => {
+  const check = (tenant: string, requestId: string, text: string, target: CheckTarget, startedMs: number, traceparent?: string): CheckVerdict => {
     // The tenant becomes a subject token and a metric label: it must be one.
     if (!isTenantId(tenant)) throw new DomainError('INVALID_ARGUMENT', 'tenant must be 1-64 letters, digits, "-" or "_"');
     const policy = policyFor(tenant);
@@ -78,6 +78,7 @@ export function createPolicy(deps: PolicyDeps) {
       rules: target === 'output' && policy.output ? policy.output : policy,
       latencyMs,
       nowMs: now(),
+      traceparent,
     });
     emitEvent(deps.nc, subjects.decision('policy', tenant), event);
     return verdict;

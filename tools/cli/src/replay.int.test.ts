@@ -148,6 +148,7 @@ beforeAll(async () => {
             relayInbox: '',
             stop: [],
             replacedFrom: '',
+            traceparent: '',
           },
         },
       },

@@ -21,6 +21,8 @@ export interface PolicyDecisionInput {
   readonly rules: RuleSet;
   readonly latencyMs: number;
   readonly nowMs: number;
+  /** The check's trace; default none. */
+  readonly traceparent?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export function policyDecisionEvent(input: PolicyDecisionInput): Event {
   const { facts, tenant, requestId, target } = input;
   const candidates = facts.categories.map((c) => ({ id: c, score: facts.matchCounts[c] ?? 0, reason: actionFor(input.rules, c) }));
   return makeEvent(
-    { id: `decision-policy-${requestId}-${target}`, tenant, requestId, nowMs: input.nowMs },
+    { id: `decision-policy-${requestId}-${target}`, tenant, requestId, nowMs: input.nowMs, traceparent: input.traceparent },
     {
       $case: 'decision',
       decision: {

@@ -9,6 +9,7 @@ import {
   type NatsConnection,
 } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
+import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { DomainError, Outcome, expectPayload, makeEvent, subjects, tierName, type Candidate, type RequestSpec, type TierName } from '@switchyard/contracts';
 import type { Route, SchedulingConfig } from '../config.js';
 import type { SchedulerMetrics } from '../metrics.js';
@@ -67,7 +68,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
       deps.js,
       subjects.dispatch(pool.id),
       makeEvent(
-        { id, tenant: spec.tenant, requestId: spec.requestId, nowMs },
+        { id, tenant: spec.tenant, requestId: spec.requestId, nowMs, traceparent: spec.traceparent },
         {
           $case: 'requestDispatched',
           requestDispatched: { request: { ...spec, model: pool.model }, pool: pool.id },
@@ -90,6 +91,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
         feature: request.feature,
       }),
       now(),
+      request.traceparent,
     );
 
   const reject = async (request: RequestSpec, tier: TierName, reason: string, retryAfterMs: number, candidates: Candidate[], kind: string) => {
@@ -98,7 +100,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     const earlier = await records.claimRejection(requestId, { reason, retryAfterMs });
     if (earlier) return repeatRejection(request, earlier);
     metrics.rejected.inc({ tier, kind });
-    publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now());
+    publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'reject', reason, candidates }, now(), request.traceparent);
     await publishRejection(request, reason, retryAfterMs);
   };
 
@@ -108,9 +110,35 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     await publishRejection(request, earlier.reason, earlier.retryAfterMs);
   };
 
-  async function handle({ event, deliveryCount }: Delivery): Promise<Disposition | void> {
-    const request = expectPayload(event, 'requestAdmitted').requestAdmitted.request;
-    if (!request) throw new DomainError('INVALID_ARGUMENT', 'admitted event without a request');
+  /** One admitted request, as a `scheduler.place` span in its trace. */
+  async function handle(delivery: Delivery): Promise<Disposition | void> {
+    const admitted = expectPayload(delivery.event, 'requestAdmitted').requestAdmitted.request;
+    if (!admitted) throw new DomainError('INVALID_ARGUMENT', 'admitted event without a request');
+    const parent = admitted.traceparent || delivery.event.envelope?.traceparent;
+    const span = startSpan('scheduler.place', parent, { kind: SpanKind.CONSUMER });
+    const traceparent = traceparentOf(span);
+    // What goes on carries this span's trace; tracing off, the request is handed on as it came.
+    const request = traceparent ? { ...admitted, traceparent } : admitted;
+    try {
+      const disposition = await place(request, delivery.deliveryCount, span);
+      endSpan(span);
+      return disposition;
+    } catch (e) {
+      endSpan(span, e);
+      throw e;
+    }
+  }
+
+  async function place(request: RequestSpec, deliveryCount: number, span: Span): Promise<Disposition | void> {
+    if (span.isRecording()) {
+      span.setAttributes({
+        'switchyard.tenant': request.tenant,
+        'switchyard.request_id': request.requestId,
+        'switchyard.tier': tierName(request.tier) ?? '',
+        'switchyard.model': request.model,
+        'messaging.delivery_count': deliveryCount,
+      });
+    }
     const tier = tierName(request.tier);
     if (!tier) throw new DomainError('INVALID_ARGUMENT', `request ${request.requestId} has no tier`);
     const { tenant, requestId, promptTokens, maxTokens } = request;
@@ -142,8 +170,17 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     }
     if (placement.prediction) metrics.predictedTtft.observe({ tier }, placement.prediction.ttftMs / 1000);
     const reason = route.via.length ? `${route.reason}; ${placement.reason}` : placement.reason;
+    if (span.isRecording()) span.setAttribute('switchyard.pool', placement.pool);
     await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs);
-    publishDecision(deps.nc, 'scheduler', tenant, requestId, { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates }, nowMs);
+    publishDecision(
+      deps.nc,
+      'scheduler',
+      tenant,
+      requestId,
+      { action: 'place', reason, chosen: placement.pool, candidates: placement.candidates },
+      nowMs,
+      request.traceparent,
+    );
   }
 
   /**

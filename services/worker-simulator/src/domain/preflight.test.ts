@@ -15,6 +15,7 @@ const request: RequestSpec = {
   inbox: '_SY.tokens.r1',
   relayInbox: '',
   replacedFrom: '',
+  traceparent: '',
   stop: [],
   deadlineUnixMs: 0,
   admittedUnixMs: 0,

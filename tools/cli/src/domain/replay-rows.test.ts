@@ -75,6 +75,7 @@ describe('replay rows', () => {
             relayInbox: '',
             stop: [],
             replacedFrom: '',
+            traceparent: '',
           },
         },
       },

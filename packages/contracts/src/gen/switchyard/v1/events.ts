@@ -94,6 +94,11 @@ export interface RequestSpec {
    * scheduler when it re-places it). A request is re-placed at most once: empty means it may be.
    */
   replacedFrom: string;
+  /**
+   * W3C traceparent of the span that handed the request on (admission, scheduler, batcher):
+   * a batch carries many requests under one envelope, so each request carries its own trace.
+   */
+  traceparent: string;
 }
 
 export interface RequestAdmitted {
@@ -554,6 +559,7 @@ function createBaseRequestSpec(): RequestSpec {
     relayInbox: "",
     stop: [],
     replacedFrom: "",
+    traceparent: "",
   };
 }
 
@@ -603,6 +609,9 @@ export const RequestSpec: MessageFns<RequestSpec> = {
     }
     if (message.replacedFrom !== "") {
       writer.uint32(122).string(message.replacedFrom);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(130).string(message.traceparent);
     }
     return writer;
   },
@@ -738,6 +747,14 @@ export const RequestSpec: MessageFns<RequestSpec> = {
             }
 
             message.replacedFrom = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.traceparent = reader.string();
             continue;
           }
         }

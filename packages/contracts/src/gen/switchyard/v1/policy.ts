@@ -65,6 +65,11 @@ export interface CheckRequest {
   requestId: string;
   text: string;
   target: CheckTarget;
+  /**
+   * W3C traceparent of the caller's span. A check on the shared CheckStream has no metadata
+   * of its own, so it travels here; a unary Check may send `traceparent` metadata instead.
+   */
+  traceparent: string;
 }
 
 export interface CheckResponse {
@@ -97,7 +102,7 @@ export interface CheckError {
 }
 
 function createBaseCheckRequest(): CheckRequest {
-  return { tenant: "", requestId: "", text: "", target: 0 };
+  return { tenant: "", requestId: "", text: "", target: 0, traceparent: "" };
 }
 
 export const CheckRequest: MessageFns<CheckRequest> = {
@@ -113,6 +118,9 @@ export const CheckRequest: MessageFns<CheckRequest> = {
     }
     if (message.target !== 0) {
       writer.uint32(32).int32(message.target);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(42).string(message.traceparent);
     }
     return writer;
   },
@@ -160,6 +168,14 @@ export const CheckRequest: MessageFns<CheckRequest> = {
             }
 
             message.target = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.traceparent = reader.string();
             continue;
           }
         }
