@@ -91,6 +91,8 @@ export async function expectBilledExactlyOnce(o: {
   readonly published: ReadonlySet<string>;
   readonly sinceMs: number;
   readonly timeoutMs?: number;
+  /** Dead letters the run parked on purpose (poison). Default 0. */
+  readonly deadLetters?: number;
 }): Promise<LedgerFigures> {
   const { sql, published } = o;
   const jsm = await jetstreamManager(o.nc);
@@ -122,7 +124,7 @@ export async function expectBilledExactlyOnce(o: {
     metered: Number(metered!.n),
     deadLetters: (await jsm.streams.info(streams.DEADLETTER.name)).state.messages,
   };
-  expect(figures).toEqual({ transactions: published.size, duplicates: 0, lost: 0, unbalanced: 0, metered: published.size, deadLetters: 0 });
+  expect(figures).toEqual({ transactions: published.size, duplicates: 0, lost: 0, unbalanced: 0, metered: published.size, deadLetters: o.deadLetters ?? 0 });
 
   const { stdout } = await promisify(execFile)(
     process.execPath,

@@ -1,4 +1,4 @@
 export { runMigrations } from './run-migrations.js';
 export type { MigrationSet } from './run-migrations.js';
 export { gpuMicros } from './gpu-micros.js';
-export { retryConflicts, isRetryableConflict } from './retry-conflicts.js';
+export { retryConflicts, isRetryableConflict, isRowRefusal } from './retry-conflicts.js';

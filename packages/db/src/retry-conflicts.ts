@@ -17,3 +17,16 @@ export async function retryConflicts<T>(transaction: () => Promise<T>, attempts 
     }
   }
 }
+
+/** SQLSTATE classes one row can bring on itself: data exceptions, constraint violations, a trigger's RAISE. */
+const ROW_CLASSES = new Set(['22', '23', 'P0']);
+
+/**
+ * Whether a failed multi-row write may be one row's own doing (a value out of range, a check
+ * constraint, a trigger refusing it), so retrying the rows apart can save the others; never a
+ * lost connection, a shutdown or a conflict, which every row shares.
+ */
+export const isRowRefusal = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && ROW_CLASSES.has(code.slice(0, 2));
+};

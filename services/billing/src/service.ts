@@ -2,6 +2,7 @@ import type { Keyring } from '@switchyard/auth';
 import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams, type BillableUsage } from '@switchyard/contracts';
+import { isRowRefusal } from '@switchyard/db';
 import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import { DEFAULT_PRICE_BOOK, type PriceBook, type PriceCatalog } from '@switchyard/pricing';
 import { Counter, endSpan, Gauge, Histogram, SpanKind, startSpan, type Logger, type Registry } from '@switchyard/telemetry';
@@ -59,11 +60,7 @@ export interface BillingDeps {
   readonly reservationRefreshMs?: number;
 }
 
-type PostResult = { ok: true; outcome: PostingOutcome } | { ok: false; error: unknown };
-
 /** Integrity and data errors: the batch holds a posting the database refuses, retrying it whole will not help. */
-const isDataError = (e: unknown) => /^2[23]/.test(String((e as { code?: unknown })?.code ?? ''));
-
 const HOUR = 3_600_000;
 
 /**
@@ -135,7 +132,7 @@ export function createBilling(deps: BillingDeps) {
   let reservations: ReservationCache | undefined;
   let accrueTimer: NodeJS.Timeout | undefined;
 
-  const postBatch = async (items: readonly UsagePosting[]): Promise<PostResult[]> => {
+  const postBatch = async (items: readonly UsagePosting[]): Promise<PostingOutcome[]> => {
     const r = await ledger.post(items);
     budgets.touched(r.spend);
     batchSize.observe(items.length);
@@ -147,32 +144,17 @@ export function createBilling(deps: BillingDeps) {
       if (p.usage.pool) cost.inc({ pool: p.usage.pool }, p.gpuCostMicros);
       billedTokens.inc({ tier: p.tier, pool: p.usage.pool }, (p.usage.usage?.inputTokens ?? 0) + (p.usage.usage?.outputTokens ?? 0));
     });
-    return r.outcomes.map((outcome) => ({ ok: true, outcome }));
+    return r.outcomes;
   };
 
-  const poster = createMicroBatch<UsagePosting, PostResult>({
+  const poster = createMicroBatch<UsagePosting, PostingOutcome>({
     maxBatch: deps.maxBatch ?? 1000,
     maxParallel: deps.maxParallelBatches ?? 3,
     // Nobody waits on a posting (budgets are published ~200 ms after a change): gather a few ms per transaction.
     lingerMs: 20,
-    flush: async (items) => {
-      try {
-        return await postBatch(items);
-      } catch (e) {
-        if (!isDataError(e)) throw e;
-        // One posting the database refuses must not hold back the rest: post them one by one.
-        const out: PostResult[] = [];
-        for (const item of items) {
-          try {
-            out.push(...(await postBatch([item])));
-          } catch (single) {
-            if (!isDataError(single)) throw single;
-            out.push({ ok: false, error: single });
-          }
-        }
-        return out;
-      }
-    },
+    // One posting the database refuses must not hold back the rest: it fails alone.
+    splitOnFailure: isRowRefusal,
+    flush: postBatch,
   });
 
   const reconcile = async () => {
@@ -254,14 +236,12 @@ export function createBilling(deps: BillingDeps) {
           // Unpriceable usage is parked on the dead-letter subject for an operator, not retried.
           throw new DomainError('FAILED_PRECONDITION', (e as Error).message, { cause: e, retryable: false });
         }
-        const result = await poster.submit(posting);
-        if (!result.ok)
-          throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(result.error as Error).message}`, {
-            cause: result.error,
-            retryable: false,
-          });
-        if (result.outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
-        return result.outcome;
+        const outcome = await poster.submit(posting).catch((e: unknown) => {
+          if (!isRowRefusal(e)) throw e;
+          throw new DomainError('FAILED_PRECONDITION', `the ledger refuses usage ${usage.usageId}: ${(e as Error).message}`, { cause: e, retryable: false });
+        });
+        if (outcome === 'duplicate') deps.logger.debug({ usageId: usage.usageId }, 'usage already posted');
+        return outcome;
       }
       consumer = await consumeDurable({
         js: deps.js,

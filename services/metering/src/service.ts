@@ -10,7 +10,7 @@ import {
 } from '@switchyard/bus';
 import { DomainError, expectPayload, filters, makeEvent, outcomeName, streams, subjects, tierLabel, type Event } from '@switchyard/contracts';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Logger, type Registry } from '@switchyard/telemetry';
-import { retryConflicts } from '@switchyard/db';
+import { isRowRefusal, retryConflicts } from '@switchyard/db';
 import type { Sql } from 'postgres';
 import { migrate } from './migrate.js';
 import { meteredUsage, toBillableFromMetered, type MeteredUsage } from './domain/rollup.js';
@@ -53,6 +53,8 @@ export function createMetering(deps: MeteringDeps) {
     maxParallel: 3,
     // Nobody waits on a metering record: gather a few ms of usage per transaction even at moderate load.
     lingerMs: 20,
+    // A record the database refuses fails alone, not with the usage that shared its transaction.
+    splitOnFailure: isRowRefusal,
     flush: async (items) => {
       const { fresh, stored } = await retryConflicts(() =>
         recordUsage(
@@ -147,7 +149,14 @@ export function createMetering(deps: MeteringDeps) {
             }
             try {
               const metered = meteredUsage(usage, event.envelope?.timeUnixMs || now());
-              await batch.submit({ metered, traceparent: traceparentOf(span) ?? parent ?? '' });
+              await batch.submit({ metered, traceparent: traceparentOf(span) ?? parent ?? '' }).catch((e: unknown) => {
+                // Refused for what it holds, it would be refused on every delivery: park it for an operator, with why.
+                if (!isRowRefusal(e)) throw e;
+                throw new DomainError('FAILED_PRECONDITION', `the database refuses usage ${usage.usageId}: ${(e as Error).message}`, {
+                  cause: e,
+                  retryable: false,
+                });
+              });
               endSpan(span);
             } catch (e) {
               endSpan(span, e);

@@ -58,4 +58,33 @@ describe('createMicroBatch', () => {
     await batch.drain();
     await expect(Promise.all([first, second])).resolves.toEqual([1, 2]);
   });
+
+  it("splits a failed batch to fail only the item the flush refuses, when told the failure may be one item's", async () => {
+    const refused = Object.assign(new Error('row 13 refused'), { code: 'P0001' });
+    const flushed: number[] = [];
+    const make = (splitOnFailure?: (e: unknown) => boolean) =>
+      createMicroBatch<number, number>({
+        maxParallel: 1,
+        maxWaitMs: 60_000,
+        splitOnFailure,
+        flush: async (items) => {
+          flushed.push(items.length);
+          if (items.includes(13)) throw refused;
+          return items.map((n) => n * 2);
+        },
+      });
+    const split = make((e) => (e as { code?: string }).code === 'P0001');
+    const results = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => split.submit(i)));
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(results[13]).toEqual({ status: 'rejected', reason: refused });
+    expect(results[12]).toEqual({ status: 'fulfilled', value: 24 });
+    // A bisection, not one flush per item: the first item leaves alone (nothing was flushing),
+    // then 15, 8 + 7, 4 + 3, 2 + 1, 1 + 1.
+    expect(flushed).toEqual([1, 15, 8, 7, 4, 3, 2, 1, 1, 1]);
+
+    // Without it, every item that shared the refused item's batch fails with it.
+    const whole = make();
+    const all = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => whole.submit(i)));
+    expect(all.filter((r) => r.status === 'rejected')).toHaveLength(15);
+  });
 });

@@ -16,6 +16,14 @@ export interface MicroBatchOptions<T, R> {
    * a few ms, so moderate load forms batches too instead of paying a transaction per item.
    */
   readonly lingerMs?: number;
+  /**
+   * Whether a failed batch of several items is split in halves, and each half flushed again,
+   * to find the items that fail on their own (a record the database refuses): without it one
+   * such item fails every item it shares a batch with, on every redelivery, and they are
+   * dead-lettered together. Not for failures every item shares (the database is down), where
+   * splitting would only multiply the attempts. Default: never split.
+   */
+  readonly splitOnFailure?: (error: unknown) => boolean;
 }
 
 export interface MicroBatch<T, R> {
@@ -53,6 +61,20 @@ export function createMicroBatch<T, R>(options: MicroBatchOptions<T, R>): MicroB
   let draining = 0;
   const idle = new Set<() => void>();
 
+  /** Flushes `part` and settles its items; a failure that may be an item's own splits it (a bisection: log2(n) flushes to find one). */
+  const settle = async (part: readonly Waiting<T, R>[]): Promise<void> => {
+    try {
+      const results = await options.flush(part.map((w) => w.item));
+      if (results.length !== part.length) throw new Error(`flush returned ${results.length} results for ${part.length} items`);
+      part.forEach((w, i) => w.resolve(results[i]!));
+    } catch (e) {
+      if (part.length > 1 && options.splitOnFailure?.(e)) {
+        const half = Math.ceil(part.length / 2);
+        await settle(part.slice(0, half));
+        await settle(part.slice(half));
+      } else for (const w of part) w.reject(e);
+    }
+  };
   const flushOne = () => {
     const batch = queue.slice(0, maxBatch);
     queue = queue.slice(batch.length);
@@ -60,11 +82,7 @@ export function createMicroBatch<T, R>(options: MicroBatchOptions<T, R>): MicroB
     inFlightItems += batch.length;
     void (async () => {
       try {
-        const results = await options.flush(batch.map((w) => w.item));
-        if (results.length !== batch.length) throw new Error(`flush returned ${results.length} results for ${batch.length} items`);
-        batch.forEach((w, i) => w.resolve(results[i]!));
-      } catch (e) {
-        for (const w of batch) w.reject(e);
+        await settle(batch);
       } finally {
         flushing--;
         inFlightItems -= batch.length;
