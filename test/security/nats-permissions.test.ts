@@ -145,6 +145,21 @@ describe('NATS users of deploy/nats', () => {
     for (const user of ['engine-adapter', 'scheduler'] as const) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
   });
 
+  it('lets the scheduler and billing record operator actions on AUDIT, allowed and denied, and the analyst read them', async () => {
+    const operator = { tenant: 'ops', keyId: 'ops-1', operator: true, tiers: [], feature: '' };
+    const pool = TEST_POOLS[0]!.id;
+    await system.scheduler.operatorActions.drain(operator, pool, 'permissions check');
+    await system.scheduler.operatorActions.undrain(operator, pool);
+    await expect(system.scheduler.operatorActions.drain({ ...operator, tenant: 'acme', keyId: 'acme-1', operator: false }, pool, 'no')).rejects.toThrow(
+      /operator key/,
+    );
+    await system.setBudget('acme', { softLimitMicros: 1_000_000 });
+    const audit = await readStream(await as('analyst'), streams.AUDIT.name);
+    expect(audit.map((m) => m.subject)).toEqual(['audit.drain._fleet', 'audit.undrain._fleet', 'audit.drain._fleet', 'audit.budget-set.acme']);
+    await sleep(500);
+    for (const user of ['scheduler', 'billing', 'analyst'] as const) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
+  });
+
   it('lets only the operator send fault commands to the workers', async () => {
     const pool = 'test-eu-h100-8b';
     const worker = await as('worker-simulator');

@@ -39,7 +39,13 @@ runMain(() =>
       const ops =
         config.OPS_LISTEN === 'off'
           ? undefined
-          : await startOpsServer(config.OPS_LISTEN, () => scheduler.ops, createKeyring(config.API_KEYS ? parseApiKeys(config.API_KEYS) : []), logger);
+          : await startOpsServer(
+              config.OPS_LISTEN,
+              () => scheduler.ops,
+              scheduler.operatorActions,
+              createKeyring(config.API_KEYS ? parseApiKeys(config.API_KEYS) : []),
+              logger,
+            );
       if (ops) logger.info({ address: ops.address }, 'scheduler serving the Ops API');
       return { stop: async () => (await ops?.stop(), await scheduler.stop()) };
     },

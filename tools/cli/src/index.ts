@@ -18,3 +18,5 @@ export type { ReplayDeps, ReplayOptions, ReplayResult } from './replay.js';
 export { followTop } from './top-feed.js';
 export type { TopFeed } from './top-feed.js';
 export { loadBookAt } from './replay-prices.js';
+export { readAudit, formatAudit } from './audit.js';
+export type { AuditQuery } from './audit.js';

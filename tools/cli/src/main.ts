@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAuditCommand } from './audit.js';
 import { buildServices } from './build.js';
 import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
@@ -79,6 +80,7 @@ registerFinOpsCommands(program, process.env);
 registerReplayCommand(program, process.env);
 registerTopCommand(program, process.env);
 registerReportCommand(program, process.env);
+registerAuditCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };
