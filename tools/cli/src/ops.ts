@@ -62,7 +62,7 @@ export function priceLabel(s: Pick<PoolStatus, 'costBasis' | 'pricePerGpuHour' |
 }
 
 /** `switchyard pools`: every pool of the pools file with its live state, as a table. */
-export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
+export async function listPools(b: Pick<Buckets, 'pools' | 'routes'>, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
   const states = poolStates(await heartbeats(b.pools), nowMs, { staleMs: 3_000 });
   const drained = await readDrains(b.routes);
   const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', 'price', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
