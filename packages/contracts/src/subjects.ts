@@ -90,6 +90,8 @@ export const filters = {
   allBillingBudget: 'billing.budget.>',
   allPolicyDecisions: 'decisions.policy.>',
   allRouteDecisions: 'decisions.routes.>',
+  /** Every decision: admission, policy, scheduler and routes. */
+  allDecisions: 'decisions.>',
   allSchedulerDecisions: 'decisions.scheduler.>',
   /** Core NATS view of every terminal event (`requests.<outcome>.<tenant>`). */
   allTerminals: 'requests.*.*',

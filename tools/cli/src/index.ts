@@ -20,3 +20,4 @@ export type { TopFeed } from './top-feed.js';
 export { loadBookAt } from './replay-prices.js';
 export { readAudit, formatAudit } from './audit.js';
 export type { AuditQuery } from './audit.js';
+export { launchChromium, CHROMIUM_ARGS } from './report.js';
