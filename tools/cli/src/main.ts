@@ -29,6 +29,7 @@ program
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--batch-port <port>', 'gRPC batch port', int, 50055)
   .option('--batch-http-port <port>', 'batch service HTTP port (admission forwards /v1/files and /v1/batches to it)', int, 8081)
+  .option('--console-port <port>', "the scheduler's live console (HTTP /console)", int, 8090)
   .option('--pools <file>', 'pools file every service reads (pools of kind openai-compatible or provider also start the engine adapter)')
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
   .option(
@@ -46,6 +47,7 @@ program
       httpPort: o.httpPort,
       batchPort: o.batchPort,
       batchHttpPort: o.batchHttpPort,
+      consolePort: o.consolePort,
       exitAfterFirstRequest: o.exitAfterFirstRequest,
       poolsFile: o.pools,
       scale: o.scale,

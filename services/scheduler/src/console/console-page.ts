@@ -28,7 +28,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
   th, td { text-align: right; padding: 3px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
   th:first-child, td:first-child, td.text, th.text { text-align: left; }
-  td.reason { max-width: 360px; overflow: hidden; text-overflow: ellipsis; text-align: left; }
+  td.reason { max-width: 0; width: 50%; overflow: hidden; text-overflow: ellipsis; text-align: left; }
   .healthy { color: var(--ok); } .degraded, .drained { color: var(--warn); } .down { color: var(--bad); }
   #message { margin: 0 20px; padding: 8px 12px; border-radius: 6px; display: none; }
   #message.refused, #message.error { display: block; background: #ffebe9; border: 1px solid #ff8182; color: var(--bad); }
