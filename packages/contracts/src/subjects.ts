@@ -13,8 +13,10 @@ export type TierName = (typeof TIERS)[number];
 
 /**
  * Every operator action the audit trail records, as it appears in `audit.<action>.<scope>`:
- * pools and routes (scheduler Ops API), budgets, credit and reservations (billing), keys,
- * tenant limits, policies and prices (the CLI, which writes those KV buckets itself).
+ * pools and routes (scheduler Ops API and console, or the CLI), budgets, credit and
+ * reservations (billing), keys, tenant limits and policies (the CLI, which writes those KV
+ * buckets itself). Price-book versions have no operator API yet (billing seeds them from its
+ * configuration at start), so there is nothing of theirs to record.
  */
 export const AUDIT_ACTIONS = [
   'drain',
@@ -28,7 +30,6 @@ export const AUDIT_ACTIONS = [
   'tenant-limits',
   'tenant-delete',
   'policy-set',
-  'price-version',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -300,7 +300,7 @@ export interface AuditRecorded {
   actorName: string;
   /**
    * What was done: drain, undrain, route-weights, budget-set, credit-add, reservation-create,
-   * key-create, key-revoke, tenant-limits, tenant-delete, policy-set, price-version.
+   * key-create, key-revoke, tenant-limits, tenant-delete, policy-set.
    */
   action: string;
   /** What it was done to: a pool id, a route alias, a tenant, a key id. */
