@@ -144,6 +144,11 @@ describe('live console', () => {
     expect(await poolCell(page, 'drain-state').innerText()).toBe('in service');
     expect(system.scheduler.ops.listPools()[0]!.drained).toBe(false);
     await page.screenshot({ path: `${artifacts}console-viewer.png`, fullPage: true });
+
+    // A key revoked while its page is open stops seeing anything.
+    await system.tenants.revokeKey('acme-1');
+    await expect.poll(() => text(page, '#message.error'), { timeout: 5_000 }).toMatch(/^Not connected: invalid or revoked API key/);
+    expect(await text(page, '#who')).toBe('not connected');
     await page.context().close();
 
     const audit = await readAudit(jetstream(system.nc), { sinceMs: startedMs - 1_000, untilMs: Date.now() });

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Keyring, Principal } from '@switchyard/auth';
-import { isDomainError } from '@switchyard/contracts';
+import { DomainError, isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { OperatorActions } from '../ops/operator-actions.js';
 import type { ConsoleFeed } from './console-feed.js';
+import type { ConsoleViewer } from './domain/console-view.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
 export interface ConsoleServerDeps {
@@ -38,13 +39,18 @@ function sendError(res: ServerResponse, e: unknown, logger: Logger): void {
   send(res, status, { error: { code: isDomainError(e) ? e.code : 'INTERNAL', message: isDomainError(e) ? e.message : 'internal error' } });
 }
 
+/** The body of a pool action: `{ "reason": "..." }`, or nothing. */
 async function readJson(req: IncomingMessage): Promise<{ reason?: unknown }> {
   let text = '';
   for await (const chunk of req) {
     text += String(chunk);
-    if (text.length > 4_096) throw new Error('body too large');
+    if (text.length > 4_096) throw new DomainError('INVALID_ARGUMENT', 'the body may hold at most 4 KiB: {"reason": "..."}');
   }
-  return text ? (JSON.parse(text) as { reason?: unknown }) : {};
+  try {
+    return text ? (JSON.parse(text) as { reason?: unknown }) : {};
+  } catch {
+    throw new DomainError('INVALID_ARGUMENT', 'the body must be JSON: {"reason": "..."}, or empty');
+  }
 }
 
 /**
@@ -71,16 +77,29 @@ export async function startConsoleServer(deps: ConsoleServerDeps): Promise<Conso
         return;
       }
       if (req.method === 'GET' && path === '/console/events') {
-        const who = viewer(principal(req));
+        viewer(principal(req));
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
         streams.add(res);
-        const push = () => res.write(`data: ${JSON.stringify(deps.feed.snapshot(who))}\n\n`);
-        push();
-        const timer = setInterval(push, intervalMs);
-        req.on('close', () => {
+        const stop = () => {
           clearInterval(timer);
           streams.delete(res);
-        });
+        };
+        // The key is checked again before every snapshot: a key revoked while the page is open
+        // ends its stream (the page then asks again and is told why).
+        const push = () => {
+          let who: ConsoleViewer;
+          try {
+            who = viewer(principal(req));
+          } catch {
+            stop();
+            res.end();
+            return;
+          }
+          res.write(`data: ${JSON.stringify(deps.feed.snapshot(who))}\n\n`);
+        };
+        const timer = setInterval(push, intervalMs);
+        push();
+        req.on('close', stop);
         return;
       }
       const action = POOL_ACTION.exec(path);
