@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { jetstream } from '@switchyard/bus';
 import { formatAudit, readAudit } from '@switchyard/cli';
-import { OpsServiceClient, PoolHealth, type PoolStatus } from '@switchyard/contracts';
+import { BillingServiceClient, OpsServiceClient, PoolHealth, type PoolStatus } from '@switchyard/contracts';
 import { startOpsServer, type OpsServer } from '@switchyard/scheduler';
 import { createLogger } from '@switchyard/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,7 +89,7 @@ describe('audit trail', () => {
     expect(text).toMatch(/acme-1\s+acme\s+drain\s+test-eu-h100-8b\s+denied/);
   });
 
-  it('the command itself: `switchyard audit --action drain --actor acme-1 --format ndjson`, and the CLI records its own KV writes', async () => {
+  it('the command itself: `switchyard audit --action drain --actor acme-1 --format ndjson`', async () => {
     const bin = new URL('../../tools/cli/bin/switchyard.js', import.meta.url).pathname;
     const env = { ...process.env, NATS_URL: system.servers.nats.url };
     const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args], { env });
@@ -99,11 +99,23 @@ describe('audit trail', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toMatchObject([{ action: 'drain', actor: 'acme-1', outcome: 'denied', target: pool }]);
+  });
 
-    // A key made with the CLI (it writes the tenants bucket itself): recorded by the CLI, as its OS user.
-    await run('key', 'create', '--tenant', 'initech', '--tiers', 'realtime');
-    const { stdout: table } = await run('audit', '--since', '5m', '--action', 'key-create');
-    expect(table).toMatch(/cli:\S+@\S+\s+-\s+key-create\s+initech-[0-9a-f]{8}\s+allowed\s+-\s+\{"tenant":"initech","tiers":\["realtime"\]/);
-    expect(table).not.toMatch(/sy_/);
+  it("records a refused budget by a tenant's key, and changes no budget", async () => {
+    const billing = new BillingServiceClient(system.billingAddress, credentials.createInsecure());
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${system.otherApiKey}`);
+    const refused = await new Promise<ServiceError | null>((resolve) =>
+      billing.setBudget({ tenant: 'acme', feature: '', softLimitMicros: 0, hardLimitMicros: 1 }, md, (e) => resolve(e)),
+    );
+    billing.close();
+    expect(refused).toMatchObject({ code: status.PERMISSION_DENIED });
+    const rows = await readAudit(jetstream(system.nc), { sinceMs: startedMs, untilMs: Date.now(), action: 'budget-set' });
+    expect(rows.map((r) => [r.actor, r.target, r.outcome, r.reason])).toEqual([
+      ['ops-1', 'acme', 'allowed', ''],
+      ['globex-1', 'acme', 'denied', 'setting a budget needs an operator key'],
+    ]);
+    const [budget] = await system.sql<{ hard: string }[]>`SELECT hard_limit_micros AS hard FROM budgets WHERE tenant = 'acme'`;
+    expect(Number(budget!.hard)).toBe(5_000_000);
   });
 });
