@@ -5,7 +5,6 @@ import { DomainError, isDomainError } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { OperatorActions } from '../ops/operator-actions.js';
 import type { ConsoleFeed } from './console-feed.js';
-import type { ConsoleViewer } from './domain/console-view.js';
 import { CONSOLE_PAGE } from './console-page.js';
 
 export interface ConsoleServerDeps {
@@ -85,17 +84,16 @@ export async function startConsoleServer(deps: ConsoleServerDeps): Promise<Conso
           streams.delete(res);
         };
         // The key is checked again before every snapshot: a key revoked while the page is open
-        // ends its stream (the page then asks again and is told why).
+        // ends its stream (the page then asks again and is told why). A snapshot that fails ends
+        // the stream too, logged: it runs on a timer, where a throw would take the process down.
         const push = () => {
-          let who: ConsoleViewer;
           try {
-            who = viewer(principal(req));
-          } catch {
+            res.write(`data: ${JSON.stringify(deps.feed.snapshot(viewer(principal(req))))}\n\n`);
+          } catch (e) {
+            if (!isDomainError(e)) deps.logger.error({ err: e }, 'console snapshot failed');
             stop();
             res.end();
-            return;
           }
-          res.write(`data: ${JSON.stringify(deps.feed.snapshot(who))}\n\n`);
         };
         const timer = setInterval(push, intervalMs);
         push();
