@@ -259,11 +259,23 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
     ),
 
     createReservation: run<CreateReservationRequest, CreateReservationResponse>((request, principal) =>
-      audited(principal, 'reservation-create', request.tenant, 'creating a reservation', async () => ({
-        response: await createReservation(request),
-        after: { pools: request.pools, gpus: request.gpus, startUnixMs: request.startUnixMs, endUnixMs: request.endUnixMs },
-      })),
+      audited(principal, 'reservation-create', request.tenant, 'creating a reservation', async () => {
+        const response = await createReservation(request);
+        const r = response.reservation;
+        return {
+          response,
+          after: r && {
+            reservationId: r.reservationId,
+            pools: r.pools,
+            gpus: r.gpus,
+            startUnixMs: r.startUnixMs,
+            endUnixMs: r.endUnixMs,
+            duplicate: response.duplicate,
+          },
+        };
+      }),
     ),
+
     listReservations: run<ListReservationsRequest, ListReservationsResponse>(async (request, principal) => {
       const tenant = !request.tenant && principal.operator ? undefined : scopedTenant(principal, request.tenant);
       const [rows, charged] = await Promise.all([loadReservations(deps.sql, tenant), feesCharged(deps.sql, tenant)]);
