@@ -18,11 +18,12 @@ const DOMAIN = '^(services|packages)/([^/]+)/src/(domain|.+/domain)/';
 
 /**
  * Packages whose whole source is pure, so they need no `domain/` folder: pricing (periods, price
- * book, pricing a usage) imports nothing but @switchyard/contracts. perf-model (load-profiles reads
+ * book, pricing a usage) imports nothing but @switchyard/contracts; live-model (the sliding-window
+ * model of `switchyard top` and the console) nothing but contracts and pricing. perf-model (load-profiles reads
  * files), policy-rules (policy-store follows the bus's KV) and tokenizer (it reads the vocabulary
  * llama3-tokenizer-js bakes into its bundle) are not, so they have `domain/` folders.
  */
-const PURE_PACKAGES = '^packages/pricing/src/';
+const PURE_PACKAGES = '^packages/(pricing|live-model)/src/';
 
 module.exports = {
   forbidden: [

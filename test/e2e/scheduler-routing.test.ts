@@ -151,7 +151,13 @@ describe('scheduler: Ops API', () => {
       { tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorKey), operator: true },
       { tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(system.apiKey), operator: false },
     ]);
-    ops = await startOpsServer('127.0.0.1:0', () => system.scheduler.ops, keyring, createLogger({ service: 'ops', level: 'silent' }));
+    ops = await startOpsServer(
+      '127.0.0.1:0',
+      () => system.scheduler.ops,
+      system.scheduler.operatorActions,
+      keyring,
+      createLogger({ service: 'ops', level: 'silent' }),
+    );
     opsClient = new OpsServiceClient(ops.address, credentials.createInsecure());
   });
   afterAll(async () => {

@@ -4,9 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, jetstreamManager, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import { Outcome, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
-import { startFakeOpenAiUpstream, testPool, waitFor, type FakeUpstream } from '@switchyard/testing';
+import { freePort, startFakeOpenAiUpstream, testPool, waitFor, type FakeUpstream } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
+import { startServiceProcess } from '../support/service-process.js';
 import { TEST_POOLS, startSystem, type RunningSystem } from '../support/system.js';
 
 /**
@@ -143,6 +144,54 @@ describe('NATS users of deploy/nats', () => {
     });
     await sleep(500);
     for (const user of ['engine-adapter', 'scheduler'] as const) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
+  });
+
+  it('lets the scheduler and billing record operator actions on AUDIT, allowed and denied, and the analyst read them', async () => {
+    const operator = { tenant: 'ops', keyId: 'ops-1', operator: true, tiers: [], feature: '' };
+    const pool = TEST_POOLS[0]!.id;
+    await system.scheduler.operatorActions.drain(operator, pool, 'permissions check');
+    await system.scheduler.operatorActions.undrain(operator, pool);
+    await expect(system.scheduler.operatorActions.drain({ ...operator, tenant: 'acme', keyId: 'acme-1', operator: false }, pool, 'no')).rejects.toThrow(
+      /operator key/,
+    );
+    await system.setBudget('acme', { softLimitMicros: 1_000_000 });
+    const audit = await readStream(await as('analyst'), streams.AUDIT.name);
+    expect(audit.map((m) => m.subject)).toEqual(['audit.drain._fleet', 'audit.undrain._fleet', 'audit.drain._fleet', 'audit.budget-set.acme']);
+    await sleep(500);
+    for (const user of ['scheduler', 'billing', 'analyst'] as const) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
+  });
+
+  it('lets the scheduler serve the live console as its own process and user: keys from the tenants bucket, prices, every decision', async () => {
+    const port = await freePort();
+    const scheduler = await startServiceProcess('scheduler', {
+      NATS_URL: urlAs('scheduler', system.servers.nats.url),
+      POOLS_FILE: system.poolsFile,
+      CONSOLE_LISTEN: `127.0.0.1:${port}`,
+      METRICS_PORT: '0',
+    });
+    try {
+      const url = `http://127.0.0.1:${port}/console`;
+      const as = (key: string) => ({ authorization: `Bearer ${key}` });
+      // A tenant's key (from the bucket) reads; its drain is refused and recorded by this process.
+      const reply = await client.complete({ model: 'llama-3.1-8b', prompt: 'seen by the console', maxTokens: 8 });
+      const snapshot = await waitFor('the completion in the console', async () => {
+        const s = (await (await fetch(`${url}/snapshot`, { headers: as(system.apiKey) })).json()) as {
+          viewer: { tenant: string };
+          tenants: { tenant: string }[];
+          decisions: { requestId: string }[];
+        };
+        return s.tenants.length > 0 && s.decisions.some((d) => d.requestId === reply.requestId) ? s : undefined;
+      });
+      expect(snapshot.viewer.tenant).toBe('acme');
+      expect(snapshot.tenants.map((t) => t.tenant)).toEqual(['acme']);
+      const refused = await fetch(`${url}/pools/${TEST_POOLS[0]!.id}/drain`, { method: 'POST', headers: as(system.apiKey) });
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/needs an operator key/);
+    } finally {
+      await scheduler.stop();
+    }
+    await sleep(500);
+    expect({ user: 'scheduler', violations: violations('scheduler') }).toEqual({ user: 'scheduler', violations: [] });
   });
 
   it('lets only the operator send fault commands to the workers', async () => {

@@ -29,3 +29,5 @@ export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js
 export { watchHeartbeats } from './heartbeat-watch.js';
 export { claimRequest, claimOf, releaseClaim } from './batch-claims.js';
 export type { HeartbeatWatch } from './heartbeat-watch.js';
+export { createAuditPublisher } from './audit.js';
+export type { AuditActor, AuditEntry, AuditPublisher, AuditPublisherOptions } from './audit.js';

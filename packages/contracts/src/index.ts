@@ -77,6 +77,8 @@ export {
   BudgetLevel,
   BudgetScope,
   BudgetState,
+  AuditOutcome,
+  AuditRecorded,
 } from './gen/switchyard/v1/events.js';
 export {
   WorkerFaultKind,
@@ -122,8 +124,8 @@ export {
   type BatchServiceServer,
   BatchServiceClient,
 } from './gen/switchyard/v1/batch.js';
-export { subjects, filters, OUTCOMES, TIERS } from './subjects.js';
-export type { OutcomeName, TierName } from './subjects.js';
+export { subjects, filters, OUTCOMES, TIERS, AUDIT_ACTIONS, AUDIT_FLEET_SCOPE } from './subjects.js';
+export type { OutcomeName, TierName, AuditAction } from './subjects.js';
 export { streams, durables, buckets } from './streams.js';
 export type { StreamSpec, StreamName, StreamRetention } from './streams.js';
 export { makeEvent, encodeEvent, decodeEvent, expectPayload, EVENT_VERSION } from './envelope.js';

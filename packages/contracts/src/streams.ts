@@ -39,6 +39,8 @@ export const streams = {
   USAGE: spec({ name: 'USAGE', subjects: ['usage.recorded.>'], retention: 'limits', maxAgeMs: 30 * DAY_MS, duplicateWindowMs: 120_000 }),
   BILLING: spec({ name: 'BILLING', subjects: ['billing.usage.>', 'billing.budget.>'], retention: 'limits', maxAgeMs: 30 * DAY_MS, duplicateWindowMs: 120_000 }),
   DECISIONS: spec({ name: 'DECISIONS', subjects: ['decisions.>'], retention: 'limits', maxAgeMs: 7 * DAY_MS, duplicateWindowMs: 120_000 }),
+  /** Operator actions, allowed and denied: kept a year for whoever asks who changed what. */
+  AUDIT: spec({ name: 'AUDIT', subjects: ['audit.>'], retention: 'limits', maxAgeMs: 365 * DAY_MS, duplicateWindowMs: 120_000 }),
   DEADLETTER: spec({ name: 'DEADLETTER', subjects: ['deadletter.>'], retention: 'limits', maxAgeMs: 30 * DAY_MS, duplicateWindowMs: 120_000 }),
 } as const;
 

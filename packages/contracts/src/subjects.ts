@@ -11,6 +11,31 @@ export type OutcomeName = (typeof OUTCOMES)[number];
 export const TIERS = ['realtime', 'internal', 'batch'] as const;
 export type TierName = (typeof TIERS)[number];
 
+/**
+ * Every operator action the audit trail records, as it appears in `audit.<action>.<scope>`:
+ * pools and routes (scheduler Ops API and console, or the CLI), budgets, credit and
+ * reservations (billing), keys, tenant limits and policies (the CLI, which writes those KV
+ * buckets itself). Price-book versions have no operator API yet (billing seeds them from its
+ * configuration at start), so there is nothing of theirs to record.
+ */
+export const AUDIT_ACTIONS = [
+  'drain',
+  'undrain',
+  'route-weights',
+  'budget-set',
+  'credit-add',
+  'reservation-create',
+  'key-create',
+  'key-revoke',
+  'tenant-limits',
+  'tenant-delete',
+  'policy-set',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** The scope of an action on the fleet as a whole (a pool, a route) rather than one tenant. */
+export const AUDIT_FLEET_SCOPE = '_fleet';
+
 /** Subject tokens may not hold separators or wildcards; ids are checked before use. */
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 
@@ -37,6 +62,8 @@ export const subjects = {
    * "." in the alias becomes "_" (subject tokens hold no dots).
    */
   routeDecision: (alias: string) => `decisions.routes.${token('route alias', alias.replaceAll('.', '_'))}`,
+  /** An operator action on a tenant, or on the fleet ({@link AUDIT_FLEET_SCOPE}). */
+  audit: (action: AuditAction, scope: string) => `audit.${action}.${token('audit scope', scope)}`,
   deadLetter: (stream: string, consumer: string) => `deadletter.${token('stream', stream)}.${token('consumer', consumer)}`,
   /** Core NATS: the caller went away or its deadline passed; workers stop generating. */
   cancelRequest: (requestId: string) => `_SY.cancel.${token('request id', requestId)}`,
@@ -64,6 +91,8 @@ export const filters = {
   allBillingBudget: 'billing.budget.>',
   allPolicyDecisions: 'decisions.policy.>',
   allRouteDecisions: 'decisions.routes.>',
+  /** Every decision: admission, policy, scheduler and routes. */
+  allDecisions: 'decisions.>',
   allSchedulerDecisions: 'decisions.scheduler.>',
   /** Core NATS view of every terminal event (`requests.<outcome>.<tenant>`). */
   allTerminals: 'requests.*.*',
@@ -71,4 +100,6 @@ export const filters = {
   allOfOutcome: (outcome: OutcomeName) => `requests.${outcome}.>`,
   allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
   allCancels: '_SY.cancel.*',
+  allAudit: 'audit.>',
+  auditOf: (action: AuditAction) => `audit.${action}.>`,
 } as const;

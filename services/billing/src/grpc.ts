@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Keyring, Principal } from '@switchyard/auth';
+import type { AuditPublisher } from '@switchyard/bus';
 import {
   DomainError,
   isTenantId,
@@ -15,6 +16,7 @@ import {
   type ListReservationsResponse,
   type Reservation as ReservationMessage,
   type BillingServiceServer,
+  type BudgetState,
   type GetBalanceRequest,
   type GetBalanceResponse,
   type GetBudgetRequest,
@@ -63,6 +65,8 @@ export interface BillingHandlerDeps {
    * key): writes for any other are refused, so a typo opens no account. Default: any does.
    */
   readonly tenantExists?: (tenant: string) => boolean;
+  /** Where operator writes (and refused attempts) are recorded. */
+  readonly audit: AuditPublisher;
 }
 
 const reservationMessage = (r: StoredReservation, charged: ReadonlyMap<string, number>): ReservationMessage => ({
@@ -107,6 +111,58 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
   const { unary } = createGrpcEdge({ logger: deps.logger, authenticate: (metadata) => deps.keyring.authenticate(authorizationOf(metadata)) });
   const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
     unary<Req, Res>((request, { principal }) => handler(request, principal));
+  const actor = (p: Principal) => ({ keyId: p.keyId, tenant: p.tenant });
+  /**
+   * An operator write: a valid key that is not an operator's is refused and the attempt
+   * recorded (outcome denied); what `write` did is recorded once it committed.
+   */
+  const audited = async <Res>(
+    principal: Principal,
+    action: 'budget-set' | 'credit-add' | 'reservation-create',
+    tenant: string,
+    what: string,
+    write: () => Promise<{ response: Res; before?: unknown; after?: unknown }>,
+  ): Promise<Res> => {
+    const scope = isTenantId(tenant) ? tenant : undefined;
+    if (!principal.operator) {
+      const reason = `${what} needs an operator key`;
+      await deps.audit.record({ actor: actor(principal), action, target: tenant, scope, outcome: 'denied', reason });
+      throw new DomainError('PERMISSION_DENIED', reason);
+    }
+    const { response, before, after } = await write();
+    await deps.audit.record({ actor: actor(principal), action, target: tenant, scope, before, after, outcome: 'allowed' });
+    return response;
+  };
+  const budgetOf = (state: BudgetState, feature: string) => {
+    const scope = state.scopes.find((s) => s.feature === feature);
+    return scope && { feature, softLimitMicros: scope.softLimitMicros, hardLimitMicros: scope.hardLimitMicros };
+  };
+
+  const createReservation = async (request: CreateReservationRequest): Promise<CreateReservationResponse> => {
+    // An invalid id is the decider's to explain; a valid one must name a tenant that exists.
+    if (isTenantId(request.tenant) && deps.tenantExists && !deps.tenantExists(request.tenant)) throw unknownTenant(request.tenant);
+    const nowMs = deps.now();
+    const decided = decideReservation(
+      {
+        id: request.reservationId || `res-${randomUUID()}`,
+        tenant: request.tenant,
+        pools: request.pools,
+        gpus: request.gpus,
+        startMs: request.startUnixMs,
+        endMs: request.endUnixMs,
+      },
+      deps.reservable,
+      selectPriceBook(deps.catalog(), nowMs),
+    );
+    if (decided.problem !== undefined) throw new DomainError('INVALID_ARGUMENT', decided.problem);
+    const saved = await saveReservation(deps.sql, decided.reservation);
+    // Pricing on this replica applies it at once; others within their refresh.
+    await deps.reservations.refresh();
+    return {
+      reservation: reservationMessage(saved.reservation, await feesCharged(deps.sql, saved.reservation.tenant)),
+      duplicate: saved.duplicate,
+    };
+  };
 
   return {
     getBalance: run<GetBalanceRequest, GetBalanceResponse>(async (request, principal) => {
@@ -175,48 +231,50 @@ export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer 
       return { state: await deps.budgets.stateOf(tenant) };
     }),
 
-    setBudget: run<SetBudgetRequest, SetBudgetResponse>(async (request, principal) => {
-      const tenant = operatorTenant(principal, request.tenant, 'setting a budget', deps.tenantExists);
-      const budget = { tenant, feature: request.feature, softLimitMicros: request.softLimitMicros, hardLimitMicros: request.hardLimitMicros };
-      const problem = rejectBudget(budget);
-      if (problem) throw new DomainError('INVALID_ARGUMENT', problem);
-      await saveBudget(deps.sql, budget, deps.now());
-      await deps.budgets.budgetChanged(tenant);
-      return { state: await deps.budgets.stateOf(tenant) };
-    }),
+    setBudget: run<SetBudgetRequest, SetBudgetResponse>((request, principal) =>
+      audited(principal, 'budget-set', request.tenant, 'setting a budget', async () => {
+        const tenant = operatorTenant(principal, request.tenant, 'setting a budget', deps.tenantExists);
+        const budget = { tenant, feature: request.feature, softLimitMicros: request.softLimitMicros, hardLimitMicros: request.hardLimitMicros };
+        const problem = rejectBudget(budget);
+        if (problem) throw new DomainError('INVALID_ARGUMENT', problem);
+        const before = budgetOf(await deps.budgets.stateOf(tenant), request.feature);
+        await saveBudget(deps.sql, budget, deps.now());
+        await deps.budgets.budgetChanged(tenant);
+        const state = await deps.budgets.stateOf(tenant);
+        return { response: { state }, before, after: budgetOf(state, request.feature) };
+      }),
+    ),
 
-    addCredit: run<AddCreditRequest, AddCreditResponse>(async (request, principal) => {
-      const tenant = operatorTenant(principal, request.tenant, 'adding prepaid credit', deps.tenantExists);
-      const r = await addCredit(deps.sql, { tenant, amountMicros: request.amountMicros, reference: request.reference });
-      return { transactionId: r.transactionId, duplicate: r.duplicate, prepaidCreditMicros: r.prepaidCreditMicros };
-    }),
+    addCredit: run<AddCreditRequest, AddCreditResponse>((request, principal) =>
+      audited(principal, 'credit-add', request.tenant, 'adding prepaid credit', async () => {
+        const tenant = operatorTenant(principal, request.tenant, 'adding prepaid credit', deps.tenantExists);
+        const r = await addCredit(deps.sql, { tenant, amountMicros: request.amountMicros, reference: request.reference });
+        const response = { transactionId: r.transactionId, duplicate: r.duplicate, prepaidCreditMicros: r.prepaidCreditMicros };
+        return {
+          response,
+          before: { prepaidCreditMicros: r.duplicate ? r.prepaidCreditMicros : r.prepaidCreditMicros - request.amountMicros },
+          after: { prepaidCreditMicros: r.prepaidCreditMicros, amountMicros: request.amountMicros, reference: request.reference, duplicate: r.duplicate },
+        };
+      }),
+    ),
 
-    createReservation: run<CreateReservationRequest, CreateReservationResponse>(async (request, principal) => {
-      if (!principal.operator) throw new DomainError('PERMISSION_DENIED', 'creating a reservation needs an operator key');
-      // An invalid id is the decider's to explain; a valid one must name a tenant that exists.
-      if (isTenantId(request.tenant) && deps.tenantExists && !deps.tenantExists(request.tenant)) throw unknownTenant(request.tenant);
-      const nowMs = deps.now();
-      const decided = decideReservation(
-        {
-          id: request.reservationId || `res-${randomUUID()}`,
-          tenant: request.tenant,
-          pools: request.pools,
-          gpus: request.gpus,
-          startMs: request.startUnixMs,
-          endMs: request.endUnixMs,
-        },
-        deps.reservable,
-        selectPriceBook(deps.catalog(), nowMs),
-      );
-      if (decided.problem !== undefined) throw new DomainError('INVALID_ARGUMENT', decided.problem);
-      const saved = await saveReservation(deps.sql, decided.reservation);
-      // Pricing on this replica applies it at once; others within their refresh.
-      await deps.reservations.refresh();
-      return {
-        reservation: reservationMessage(saved.reservation, await feesCharged(deps.sql, saved.reservation.tenant)),
-        duplicate: saved.duplicate,
-      };
-    }),
+    createReservation: run<CreateReservationRequest, CreateReservationResponse>((request, principal) =>
+      audited(principal, 'reservation-create', request.tenant, 'creating a reservation', async () => {
+        const response = await createReservation(request);
+        const r = response.reservation;
+        return {
+          response,
+          after: r && {
+            reservationId: r.reservationId,
+            pools: r.pools,
+            gpus: r.gpus,
+            startUnixMs: r.startUnixMs,
+            endUnixMs: r.endUnixMs,
+            duplicate: response.duplicate,
+          },
+        };
+      }),
+    ),
 
     listReservations: run<ListReservationsRequest, ListReservationsResponse>(async (request, principal) => {
       const tenant = !request.tenant && principal.operator ? undefined : scopedTenant(principal, request.tenant);

@@ -1,5 +1,5 @@
 import type { Keyring } from '@switchyard/auth';
-import { consumeDurable, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import { consumeDurable, createAuditPublisher, createMicroBatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { BillingServiceService, DomainError, expectPayload, filters, isDomainError, streams, type BillableUsage } from '@switchyard/contracts';
 import { isRowRefusal } from '@switchyard/db';
@@ -305,6 +305,7 @@ export function createBilling(deps: BillingDeps) {
               poolCosts,
               reservations: held,
               tenantExists: deps.tenantExists,
+              audit: createAuditPublisher(deps.js, { recordedBy: 'billing', now }),
             }),
           },
         ],

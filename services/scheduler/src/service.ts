@@ -1,4 +1,4 @@
-import { consumeDurable, openBucket, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
+import { consumeDurable, createAuditPublisher, openBucket, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, streams } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
@@ -7,6 +7,7 @@ import { createUsageFeed, type UsageFeed } from './canary/usage-feed.js';
 import { DEFAULT_ROUTES, defaultScheduling, type SchedulingConfig } from './config.js';
 import { createSchedulerMetrics } from './metrics.js';
 import { announceServedModels, openRouteStore, type RouteStore } from './ops/routes-store.js';
+import { createOperatorActions, type OperatorActions } from './ops/operator-actions.js';
 import { createOpsView, type OpsView } from './ops/view.js';
 import { createAdmittedEdge, type AdmittedEdge } from './placement/admitted.js';
 import { startDeadPoolSweep } from './placement/dead-pool-sweep.js';
@@ -57,6 +58,13 @@ export function createScheduler(deps: SchedulerDeps) {
   const staleAfterMs = deps.staleAfterMs ?? config.staleAfterMs;
   const metrics = createSchedulerMetrics(deps.registry);
   const poolsById = new Map(pools.map((p) => [p.id, p]));
+  const operatorActions = createOperatorActions(
+    () => {
+      if (!built.ops) throw new Error('scheduler not started');
+      return built.ops;
+    },
+    createAuditPublisher(js, { recordedBy: 'scheduler', now }),
+  );
   /** What `start` built so far: a start that failed half-way still stops what it got to. */
   const built: {
     routeStore?: RouteStore;
@@ -159,6 +167,8 @@ export function createScheduler(deps: SchedulerDeps) {
     },
     /** Requests moved off dead pools since start, by where they were found. */
     failoverCounts: (): Readonly<Record<FailoverStage, number>> => built.admitted?.failoverCounts() ?? { queued: 0, batched: 0, upstream: 0 },
+    /** Drain, undrain and route changes on behalf of an authenticated key, audited (allowed or denied). */
+    operatorActions: operatorActions as OperatorActions,
     /** The operator view (pools, drain, routes); available after `start`. */
     get ops(): OpsView {
       if (!built.ops) throw new Error('scheduler not started');

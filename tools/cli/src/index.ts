@@ -18,3 +18,6 @@ export type { ReplayDeps, ReplayOptions, ReplayResult } from './replay.js';
 export { followTop } from './top-feed.js';
 export type { TopFeed } from './top-feed.js';
 export { loadBookAt } from './replay-prices.js';
+export { readAudit, formatAudit } from './audit.js';
+export type { AuditQuery } from './audit.js';
+export { launchChromium, CHROMIUM_ARGS } from './report.js';

@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerAuditCommand } from './audit.js';
 import { buildServices } from './build.js';
 import { registerFinOpsCommands } from './finops.js';
 import { generateCommand } from './generate.js';
@@ -28,6 +29,7 @@ program
   .option('--http-port <port>', 'OpenAI-compatible HTTP port', int, 8080)
   .option('--batch-port <port>', 'gRPC batch port', int, 50055)
   .option('--batch-http-port <port>', 'batch service HTTP port (admission forwards /v1/files and /v1/batches to it)', int, 8081)
+  .option('--console-port <port>', "the scheduler's live console (HTTP /console)", int, 8090)
   .option('--pools <file>', 'pools file every service reads (pools of kind openai-compatible or provider also start the engine adapter)')
   .option('--exit-after-first-request', 'stop once the first request was served (start-up timing)')
   .option(
@@ -45,6 +47,7 @@ program
       httpPort: o.httpPort,
       batchPort: o.batchPort,
       batchHttpPort: o.batchHttpPort,
+      consolePort: o.consolePort,
       exitAfterFirstRequest: o.exitAfterFirstRequest,
       poolsFile: o.pools,
       scale: o.scale,
@@ -79,6 +82,7 @@ registerFinOpsCommands(program, process.env);
 registerReplayCommand(program, process.env);
 registerTopCommand(program, process.env);
 registerReportCommand(program, process.env);
+registerAuditCommand(program, process.env);
 
 program.parseAsync().catch((e: unknown) => {
   const err = e as { details?: string; message?: string; code?: number };

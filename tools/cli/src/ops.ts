@@ -8,10 +8,12 @@ import { PoolHealth, buckets, parseHeartbeat, routesKeys, subjects, type PoolSta
 import { modelRoute, poolStates, poolStatus, poolVersion, readDrains, readRoutes, setDrained, updateRoute, withWeights } from '@switchyard/scheduler';
 import { REPO_ROOT } from './stack.js';
 import { table } from './table.js';
+import { cliAudit, type CliAudit } from './cli-audit.js';
 
 interface Buckets {
   readonly pools: KV;
   readonly routes: KV;
+  readonly audit: CliAudit;
 }
 
 /** `--nats`, NATS_URL, else the local default. */
@@ -25,7 +27,7 @@ export const poolsFile = (o: { pools?: string }, env: NodeJS.ProcessEnv) => {
 async function withBuckets<T>(url: string, run: (b: Buckets) => Promise<T>): Promise<T> {
   const nc = await connectBus({ url, name: 'switchyard-cli' });
   try {
-    return await run({ pools: await openBucket(nc, buckets.pools, { ttl: 10_000 }), routes: await openBucket(nc, buckets.routes) });
+    return await run({ pools: await openBucket(nc, buckets.pools, { ttl: 10_000 }), routes: await openBucket(nc, buckets.routes), audit: cliAudit(nc) });
   } finally {
     await nc.close();
   }
@@ -60,7 +62,7 @@ export function priceLabel(s: Pick<PoolStatus, 'costBasis' | 'pricePerGpuHour' |
 }
 
 /** `switchyard pools`: every pool of the pools file with its live state, as a table. */
-export async function listPools(b: Buckets, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
+export async function listPools(b: Pick<Buckets, 'pools' | 'routes'>, pools: readonly PoolSpec[], nowMs: number): Promise<string> {
   const states = poolStates(await heartbeats(b.pools), nowMs, { staleMs: 3_000 });
   const drained = await readDrains(b.routes);
   const rows = [['pool', 'provider', 'region', 'gpu', 'version', 'class', 'price', 'workers', 'running', 'waiting', 'free', 'kv', 'state']];
@@ -148,7 +150,16 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
     .action((id: string, o: { reason: string; nats?: string; pools?: string }) =>
       withBuckets(natsUrl(o, env), async (b) => {
         if (!specs(o).some((p) => p.id === id)) throw new Error(`no pool "${id}" in the pools file`);
+        const before = (await readDrains(b.routes)).get(id);
         await setDrained(b.routes, id, true, o.reason, Date.now());
+        await b.audit({
+          action: 'drain',
+          target: id,
+          before: { drained: before !== undefined },
+          after: { drained: true, drainReason: o.reason },
+          outcome: 'allowed',
+          reason: o.reason,
+        });
         console.log(`pool ${id} drained (${routesKeys.drain(id)}); schedulers place nothing new on it`);
       }),
     );
@@ -158,7 +169,9 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
     .option(...nats)
     .action((id: string, o: { nats?: string }) =>
       withBuckets(natsUrl(o, env), async (b) => {
+        const before = (await readDrains(b.routes)).get(id);
         await setDrained(b.routes, id, false, '', Date.now());
+        await b.audit({ action: 'undrain', target: id, before: { drained: before !== undefined }, after: { drained: false }, outcome: 'allowed' });
         console.log(`pool ${id} takes requests again`);
       }),
     );
@@ -198,11 +211,24 @@ export function registerOpsCommands(program: Command, env: NodeJS.ProcessEnv): v
     .option(...file)
     .action((alias: string, weights: string[], o: { canary: string; nats?: string; pools?: string }) =>
       withBuckets(natsUrl(o, env), async (b) => {
-        const known = { versions: new Set(specs(o).map(poolVersion)), aliases: new Set((await readRoutes(b.routes)).keys()) };
+        const routes = await readRoutes(b.routes);
+        const known = { versions: new Set(specs(o).map(poolVersion)), aliases: new Set(routes.keys()) };
         const { route: r, revision } = await updateRoute(b.routes, alias, (current) =>
           withWeights(current, parseWeights(weights), o.canary, known, Date.now()),
         );
-        console.log(JSON.stringify(modelRoute(alias, r, revision)));
+        const before = routes.get(alias);
+        const after = modelRoute(alias, r, revision);
+        await b.audit({
+          action: 'route-weights',
+          target: alias,
+          before: before && {
+            versions: modelRoute(alias, before.route, before.revision).versions,
+            canary: modelRoute(alias, before.route, before.revision).canary,
+          },
+          after: { versions: after.versions, canary: after.canary },
+          outcome: 'allowed',
+        });
+        console.log(JSON.stringify(after));
       }),
     );
 }

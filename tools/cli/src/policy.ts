@@ -2,15 +2,16 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connectBus, openBucket, type KV } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
+import { cliAudit, type CliAudit } from './cli-audit.js';
 import { DEFAULT_POLICY, deletePolicyDocument, getPolicyDocument, policyFromJson, putPolicyDocument } from '@switchyard/policy-rules';
 
 /** Where the policies live: `--nats`, else `NATS_URL`, else the local default. */
 const natsUrl = (o: { nats?: string }, env: NodeJS.ProcessEnv) => o.nats ?? env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
-async function withPolicies<T>(url: string, run: (kv: KV) => Promise<T>): Promise<T> {
+async function withPolicies<T>(url: string, run: (kv: KV, audit: CliAudit) => Promise<T>): Promise<T> {
   const nc = await connectBus({ url, name: 'switchyard-cli' });
   try {
-    return await run(await openBucket(nc, buckets.policies));
+    return await run(await openBucket(nc, buckets.policies), cliAudit(nc));
   } finally {
     await nc.close();
   }
@@ -19,10 +20,12 @@ async function withPolicies<T>(url: string, run: (kv: KV) => Promise<T>): Promis
 const readDocument = (file: string): string => readFileSync(file === '-' ? 0 : file, 'utf8');
 
 /** `switchyard policy set`: validates and stores; returns what to tell the operator. */
-export async function setPolicy(kv: KV, tenant: string, json: string): Promise<string> {
+export async function setPolicy(kv: KV, tenant: string, json: string, audit?: CliAudit): Promise<string> {
   // Parse here so a typo is reported with its path before anything is written.
   const { document } = policyFromJson(json);
+  const before = await getPolicyDocument(kv, tenant);
   const { revision } = await putPolicyDocument(kv, tenant, document);
+  await audit?.({ action: 'policy-set', target: tenant, scope: tenant, before: before && JSON.parse(before.json), after: document, outcome: 'allowed' });
   return `tenant ${tenant}: policy ${document.version} stored (revision ${revision}); every policy replica applies it from its next request`;
 }
 
@@ -59,7 +62,7 @@ export function registerPolicyCommands(program: Command, env: NodeJS.ProcessEnv)
     .argument('<file>', 'the JSON document, or - for stdin')
     .option(...nats)
     .action((tenant: string, file: string, o: { nats?: string }) =>
-      withPolicies(natsUrl(o, env), async (kv) => console.log(await setPolicy(kv, tenant, readDocument(file)))),
+      withPolicies(natsUrl(o, env), async (kv, audit) => console.log(await setPolicy(kv, tenant, readDocument(file), audit))),
     );
   policy
     .command('delete')
@@ -67,8 +70,10 @@ export function registerPolicyCommands(program: Command, env: NodeJS.ProcessEnv)
     .argument('<tenant>')
     .option(...nats)
     .action((tenant: string, o: { nats?: string }) =>
-      withPolicies(natsUrl(o, env), async (kv) => {
+      withPolicies(natsUrl(o, env), async (kv, audit) => {
+        const before = await getPolicyDocument(kv, tenant);
         await deletePolicyDocument(kv, tenant);
+        await audit({ action: 'policy-set', target: tenant, scope: tenant, before: before && JSON.parse(before.json), after: null, outcome: 'allowed' });
         console.log(`tenant ${tenant}: policy removed; the default (${DEFAULT_POLICY.version}) applies`);
       }),
     );

@@ -1,7 +1,7 @@
 import { openBucket, type JetStreamManager, type NatsConnection } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK, priceBookProblems, selectPriceBook, sortCatalog, type PriceBook } from '@switchyard/pricing';
-import type { BookAt } from './domain/replay-rows.js';
+import { bookAtOf, type BookAt } from '@switchyard/live-model';
+import { DEFAULT_PRICE_BOOK, priceBookProblems, sortCatalog, type PriceBook } from '@switchyard/pricing';
 
 /**
  * Billing's price-book versions as it publishes them in the `pricebook` bucket (key =
@@ -32,9 +32,8 @@ export async function loadBookAt(nc: NatsConnection, jsm: JetStreamManager): Pro
     }
   }
   const catalog = sortCatalog(books);
-  const first = catalog[0]?.effectiveFromUnixMs ?? 0;
   return {
-    bookAt: (atMs) => (catalog.length && first <= atMs ? selectPriceBook(catalog, atMs) : DEFAULT_PRICE_BOOK),
+    bookAt: bookAtOf(catalog),
     versions: catalog.length ? catalog.map((b) => b.version) : [DEFAULT_PRICE_BOOK.version],
     warnings,
   };

@@ -19,7 +19,16 @@ export const UNSCALABLE: Readonly<Record<string, string>> = {
 export const REPLICA_PORT_STEP = 100;
 
 /** The settings that name a port a service listens on (`host:port`, or a bare port for metrics). */
-const LISTEN_SETTINGS = ['ADMISSION_LISTEN', 'HTTP_LISTEN', 'POLICY_LISTEN', 'BILLING_LISTEN', 'BATCH_LISTEN', 'BATCH_HTTP_LISTEN', 'OPS_LISTEN'] as const;
+const LISTEN_SETTINGS = [
+  'ADMISSION_LISTEN',
+  'HTTP_LISTEN',
+  'POLICY_LISTEN',
+  'BILLING_LISTEN',
+  'BATCH_LISTEN',
+  'BATCH_HTTP_LISTEN',
+  'OPS_LISTEN',
+  'CONSOLE_LISTEN',
+] as const;
 
 export class ScaleError extends Error {}
 

@@ -2,8 +2,7 @@ import { followEvents, openBucket, type NatsConnection, type Subscription } from
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, filters } from '@switchyard/contracts';
 import { poolStates } from '@switchyard/scheduler';
-import { createTopModel, type TopSnapshot } from './domain/top-model.js';
-import type { BookAt } from './domain/replay-rows.js';
+import { createTopModel, type BookAt, type TopSnapshot } from '@switchyard/live-model';
 import { heartbeats } from './ops.js';
 
 export interface TopFeedDeps {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { TopSnapshot } from './domain/top-model.js';
+import type { TopSnapshot } from '@switchyard/live-model';
 import { renderTop } from './top-render.js';
 
 const snapshot: TopSnapshot = {
@@ -15,6 +15,7 @@ const snapshot: TopSnapshot = {
       failedPerS: 0,
       counts: { completed: 120, rejected: 30 },
       ttftMs: { p50: 41, p95: 88.4, p99: 120 },
+      ttftAttainment: 1,
       e2eMs: { p50: 410, p95: 900, p99: 1_200 },
       tokensPerS: 512,
     },

@@ -1,4 +1,4 @@
-import type { TopSnapshot } from './domain/top-model.js';
+import type { TopSnapshot } from '@switchyard/live-model';
 import { fmt } from './domain/percentile.js';
 import { table } from './table.js';
 

@@ -16,6 +16,8 @@ export interface UpOptions {
   /** gRPC and HTTP ports of the batch service (Files and Batches API). */
   readonly batchPort: number;
   readonly batchHttpPort: number;
+  /** The scheduler's live console (HTTP `/console`). */
+  readonly consolePort: number;
   /** Stop after the first served request (for start-up measurements). */
   readonly exitAfterFirstRequest?: boolean;
   /** The pools file every service reads. Default deploy/pools.yaml. */
@@ -70,6 +72,7 @@ export async function up(options: UpOptions): Promise<void> {
     POLICY_LISTEN: `127.0.0.1:${options.policyPort}`,
     POLICY_ADDR: `127.0.0.1:${options.policyPort}`,
     BILLING_LISTEN: billingAddr,
+    CONSOLE_LISTEN: `127.0.0.1:${options.consolePort}`,
     POOLS_FILE: poolsFile,
     ...batch.env,
     EXIT_WITH_PARENT: 'true',
@@ -121,6 +124,7 @@ Switchyard is up (first request served ${seconds} s after start: "${first}").
   OpenAI HTTP      ${httpUrl}
   gRPC billing     ${billingAddr}
   gRPC batch       127.0.0.1:${options.batchPort}   (Files and Batches also at ${httpUrl}/files, /batches)
+  live console     http://127.0.0.1:${options.consolePort}/console   (any key reads; drains need an operator key: switchyard key create --tenant ops --operator)
   API key          ${apiKey}   (tenant "dev"; also in ${envPath})
   logs             .switchyard/logs/<service>.log (<service>-<i>.log for a scaled one)${replicaLines(options, scale)}
 
@@ -142,6 +146,7 @@ function listenPorts(options: UpOptions, scale: Scale): number[] {
     ['billing', options.billingPort],
     ['batch', options.batchPort],
     ['batch', options.batchHttpPort],
+    ['scheduler', options.consolePort],
   ];
   return ports.flatMap(([service, port]) => Array.from({ length: scale[service] ?? 1 }, (_, i) => port + i * REPLICA_PORT_STEP));
 }
@@ -156,6 +161,7 @@ function replicaLines(options: UpOptions, scale: Scale): string {
         if (service === 'admission') return `gRPC 127.0.0.1:${at(i, options.admissionPort)}, HTTP http://127.0.0.1:${at(i, options.httpPort)}/v1`;
         if (service === 'billing') return `gRPC 127.0.0.1:${at(i, options.billingPort)}`;
         if (service === 'batch') return `gRPC 127.0.0.1:${at(i, options.batchPort)}, HTTP 127.0.0.1:${at(i, options.batchHttpPort)}`;
+        if (service === 'scheduler') return `console http://127.0.0.1:${at(i, options.consolePort)}/console`;
         return undefined;
       };
       const listening = Array.from({ length: n - 1 }, (_, k) => k + 2)

@@ -1,5 +1,5 @@
-import { Outcome, outcomeName, tierLabel, type BillableUsage, type Event, type TokenUsage } from '@switchyard/contracts';
-import { priceUsage, type PriceBook } from '@switchyard/pricing';
+import { tierLabel, type Event, type TokenUsage } from '@switchyard/contracts';
+import { billsTokens, charge, outcomeOf, type BookAt } from '@switchyard/live-model';
 import type { Row } from './replay-columns.js';
 import type { ReplayStream } from './replay-window.js';
 
@@ -10,42 +10,11 @@ export interface StoredEvent {
   readonly event: Event;
 }
 
-/** The price-book version in force at a time (billing's catalog, or the default book). */
-export type BookAt = (atMs: number) => PriceBook;
+// Pricing a usage and the outcomes that bill moved to @switchyard/live-model (the console in the
+// scheduler reads them too); replays keep importing them from here.
+export { billsTokens, charge, outcomeOf, type BookAt } from '@switchyard/live-model';
 
 const NO_TOKENS: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
-
-/** An outcome's name; absent or unspecified is `completed`, as metering reads usage from before outcomes. */
-export function outcomeOf(outcome: Outcome | undefined): string {
-  if (outcome === undefined || outcome === Outcome.OUTCOME_UNSPECIFIED) return 'completed';
-  try {
-    return outcomeName(outcome);
-  } catch {
-    return 'unknown';
-  }
-}
-
-/**
- * Whether usage of this outcome bills its tokens. Mirrors metering's rule (a service's code a
- * tool may not import): completions and caller-ended work (cancelled, expired) are billed; a
- * platform failure bills nothing and its GPU time stays the platform's cost.
- */
-export const billsTokens = (outcome: string): boolean => outcome === 'completed' || outcome === 'cancelled' || outcome === 'expired';
-
-/**
- * What billing charges for usage: its billable tokens priced by the version in force when it
- * was recorded, as billing's posting does. The capacity class is left out: a reservation
- * holder's usage on a reserved pool is charged less by billing (reservations live only in the
- * ledger), so such rows show the on-demand price. `null` when the book prices no such model.
- */
-export function charge(u: Pick<BillableUsage, 'model' | 'tier' | 'usage'>, atMs: number, billable: boolean, bookAt: BookAt): [number | null, string] {
-  if (!billable) return [0, ''];
-  const book = bookAt(atMs);
-  if (!book.models[u.model]) return [null, book.version];
-  // priceUsage reads the model, tier and tokens only; the rest of BillableUsage is not needed.
-  const priced = priceUsage(u as BillableUsage, book);
-  return [priced.amountMicros, priced.priceVersion];
-}
 
 const tokens = (t: TokenUsage | undefined) => {
   const u = t ?? NO_TOKENS;

@@ -34,6 +34,25 @@ export namespace BudgetLevel {
   export type UNRECOGNIZED = typeof BudgetLevel.UNRECOGNIZED;
 }
 
+/** AuditOutcome says whether an operator action was carried out. */
+export const AuditOutcome = {
+  AUDIT_OUTCOME_UNSPECIFIED: 0,
+  /** AUDIT_OUTCOME_ALLOWED - The action was allowed and its change committed. */
+  AUDIT_OUTCOME_ALLOWED: 1,
+  /** AUDIT_OUTCOME_DENIED - The caller's key may not do this (not an operator key): nothing changed. */
+  AUDIT_OUTCOME_DENIED: 2,
+  UNRECOGNIZED: -1,
+} as const;
+
+export type AuditOutcome = typeof AuditOutcome[keyof typeof AuditOutcome];
+
+export namespace AuditOutcome {
+  export type AUDIT_OUTCOME_UNSPECIFIED = typeof AuditOutcome.AUDIT_OUTCOME_UNSPECIFIED;
+  export type AUDIT_OUTCOME_ALLOWED = typeof AuditOutcome.AUDIT_OUTCOME_ALLOWED;
+  export type AUDIT_OUTCOME_DENIED = typeof AuditOutcome.AUDIT_OUTCOME_DENIED;
+  export type UNRECOGNIZED = typeof AuditOutcome.UNRECOGNIZED;
+}
+
 /** EventEnvelope travels with every fact on JetStream. Its id is the Nats-Msg-Id. */
 export interface EventEnvelope {
   id: string;
@@ -59,6 +78,7 @@ export interface Event {
     | { $case: "decision"; decision: Decision }
     | { $case: "budgetState"; budgetState: BudgetState }
     | { $case: "replacementRequested"; replacementRequested: ReplacementRequested }
+    | { $case: "auditRecorded"; auditRecorded: AuditRecorded }
     | undefined;
 }
 
@@ -271,6 +291,36 @@ export interface BudgetState {
   asOfUnixMs: number;
 }
 
+/**
+ * AuditRecorded is one operator action, published on audit.<action>.<scope> (stream AUDIT) by
+ * whoever carried it out: the service whose RPC took it, or the CLI for what it writes to KV
+ * itself. Who, what, on what, before and after, allowed or denied and why.
+ */
+export interface AuditRecorded {
+  /** The API key the action was made with; empty when none was (the CLI writing KV directly). */
+  actorKeyId: string;
+  /** That key's tenant; empty when no key was used. */
+  actorTenant: string;
+  /** Who acted when no API key was used, e.g. "cli:alice@host" (the CLI's OS user and host). */
+  actorName: string;
+  /**
+   * What was done: drain, undrain, route-weights, budget-set, credit-add, reservation-create,
+   * key-create, key-revoke, tenant-limits, tenant-delete, policy-set.
+   */
+  action: string;
+  /** What it was done to: a pool id, a route alias, a tenant, a key id. */
+  target: string;
+  /** The state before and after, as JSON; empty when there was none (or, denied, no after). */
+  beforeJson: string;
+  afterJson: string;
+  outcome: AuditOutcome;
+  /** Why it was denied, or the operator's own reason (a drain's reason). */
+  reason: string;
+  timeUnixMs: number;
+  /** The service or tool that recorded it: scheduler, billing, cli. */
+  recordedBy: string;
+}
+
 function createBaseEventEnvelope(): EventEnvelope {
   return { id: "", type: "", version: 0, timeUnixMs: 0, tenant: "", requestId: "", traceparent: "" };
 }
@@ -420,6 +470,9 @@ export const Event: MessageFns<Event> = {
       case "replacementRequested":
         ReplacementRequested.encode(message.payload.replacementRequested, writer.uint32(146).fork()).join();
         break;
+      case "auditRecorded":
+        AuditRecorded.encode(message.payload.auditRecorded, writer.uint32(154).fork()).join();
+        break;
     }
     return writer;
   },
@@ -527,6 +580,14 @@ export const Event: MessageFns<Event> = {
               $case: "replacementRequested",
               replacementRequested: ReplacementRequested.decode(reader, reader.uint32()),
             };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.payload = { $case: "auditRecorded", auditRecorded: AuditRecorded.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -2143,6 +2204,174 @@ export const BudgetState: MessageFns<BudgetState> = {
             }
 
             message.asOfUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAuditRecorded(): AuditRecorded {
+  return {
+    actorKeyId: "",
+    actorTenant: "",
+    actorName: "",
+    action: "",
+    target: "",
+    beforeJson: "",
+    afterJson: "",
+    outcome: 0,
+    reason: "",
+    timeUnixMs: 0,
+    recordedBy: "",
+  };
+}
+
+export const AuditRecorded: MessageFns<AuditRecorded> = {
+  encode(message: AuditRecorded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actorKeyId !== "") {
+      writer.uint32(10).string(message.actorKeyId);
+    }
+    if (message.actorTenant !== "") {
+      writer.uint32(18).string(message.actorTenant);
+    }
+    if (message.actorName !== "") {
+      writer.uint32(26).string(message.actorName);
+    }
+    if (message.action !== "") {
+      writer.uint32(34).string(message.action);
+    }
+    if (message.target !== "") {
+      writer.uint32(42).string(message.target);
+    }
+    if (message.beforeJson !== "") {
+      writer.uint32(50).string(message.beforeJson);
+    }
+    if (message.afterJson !== "") {
+      writer.uint32(58).string(message.afterJson);
+    }
+    if (message.outcome !== 0) {
+      writer.uint32(64).int32(message.outcome);
+    }
+    if (message.reason !== "") {
+      writer.uint32(74).string(message.reason);
+    }
+    if (message.timeUnixMs !== 0) {
+      writer.uint32(80).int64(message.timeUnixMs);
+    }
+    if (message.recordedBy !== "") {
+      writer.uint32(90).string(message.recordedBy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuditRecorded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuditRecorded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actorKeyId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.actorTenant = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.actorName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.action = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.beforeJson = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.afterJson = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.outcome = reader.int32() as any;
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.timeUnixMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.recordedBy = reader.string();
             continue;
           }
         }

@@ -102,3 +102,14 @@ describe('top model', () => {
     ]);
   });
 });
+
+describe('top model attainment', () => {
+  it('gives each tier with an objective the share of requests whose first token came within it', () => {
+    const m = createTopModel({ windowMs: 10_000, bookAt, ttftObjectivesMs: { realtime: 100 } });
+    for (const ttftMs of [50, 90, 100, 150]) m.onUsage({ ...usage(), ttftMs }, 1_000);
+    m.onUsage({ ...usage(), tier: Tier.TIER_BATCH, ttftMs: 10 }, 1_000);
+    const [realtime, batch] = m.snapshot(2_000, []).tiers;
+    expect(realtime).toMatchObject({ tier: 'realtime', ttftAttainment: 0.75 });
+    expect(batch!.ttftAttainment).toBeNaN();
+  });
+});

@@ -1,7 +1,6 @@
 import { tierLabel, type RequestSpec, type RequestTerminated, type UsageRecorded } from '@switchyard/contracts';
-import type { PoolState } from '@switchyard/scheduler';
-import { billsTokens, charge, outcomeOf, type BookAt } from './replay-rows.js';
 import { percentile } from './percentile.js';
+import { billsTokens, charge, outcomeOf, type BookAt } from './usage-charge.js';
 
 export interface TopModelOptions {
   /** The sliding window rates, percentiles and spend are taken over. Default 60,000 ms. */
@@ -17,6 +16,20 @@ export interface TopModelOptions {
   readonly listeningSinceMs?: number;
   /** The price book in force at a time; usage the book does not price costs nothing here. */
   readonly bookAt: BookAt;
+  /**
+   * Each tier's TTFT objective, ms, by tier name: a tier listed gets `ttftAttainment`, the
+   * share of its requests whose first token came within it. Default none.
+   */
+  readonly ttftObjectivesMs?: Readonly<Record<string, number>>;
+}
+
+/** What the model reads of a pool's folded heartbeats (the scheduler's `PoolState` has it all). */
+export interface LivePoolState {
+  readonly healthyWorkers: number;
+  readonly running: number;
+  readonly waiting: number;
+  readonly freeSlots: number;
+  readonly kvUsed: number;
 }
 
 /** One pool as the pools file declares it and its heartbeats show it now. */
@@ -25,7 +38,7 @@ export interface TopPoolInput {
   readonly workers: number;
   readonly slotsPerWorker: number;
   /** Folded heartbeats (`poolStates`); undefined when no worker beats. */
-  readonly state: PoolState | undefined;
+  readonly state: LivePoolState | undefined;
 }
 
 export interface TierRow {
@@ -37,6 +50,8 @@ export interface TierRow {
   /** Terminal counts over the window, by outcome name. */
   readonly counts: Readonly<Record<string, number>>;
   readonly ttftMs: { readonly p50: number; readonly p95: number; readonly p99: number };
+  /** Share (0..1) of the window's requests with TTFT within the tier's objective; NaN without an objective or requests. */
+  readonly ttftAttainment: number;
   readonly e2eMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly tokensPerS: number;
 }
@@ -115,6 +130,9 @@ const quantiles = (values: number[]) => {
   return { p50: percentile(s, 50), p95: percentile(s, 95), p99: percentile(s, 99) };
 };
 
+const attainment = (usage: readonly UsageSample[], objectiveMs: number | undefined) =>
+  objectiveMs === undefined || usage.length === 0 ? Number.NaN : usage.filter((u) => u.ttftMs <= objectiveMs).length / usage.length;
+
 /**
  * What `switchyard top` shows, folded from events as they are seen: per tier rates and
  * latency percentiles, per pool load, per tenant spend, all over a sliding window. Pure: the
@@ -192,6 +210,7 @@ export function createTopModel(options: TopModelOptions): TopModel {
           failedPerS: (counts.failed ?? 0) / seconds,
           counts,
           ttftMs: quantiles(t.usage.map((u) => u.ttftMs)),
+          ttftAttainment: attainment(t.usage, options.ttftObjectivesMs?.[name]),
           e2eMs: quantiles(t.usage.map((u) => u.totalMs)),
           tokensPerS: tokens / seconds,
         });
