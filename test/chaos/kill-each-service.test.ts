@@ -1,0 +1,181 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { hashApiKey } from '@switchyard/auth';
+import { connectBus, type NatsConnection } from '@switchyard/bus';
+import { firstServedRequest, privateStackEnv, REPO_ROOT, startStack, type ServiceName, type Stack } from '@switchyard/cli';
+import { Tier } from '@switchyard/contracts';
+import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
+import { startNats, startPostgres, startRedis, waitFor, type TestServer } from '@switchyard/testing';
+import postgres, { type Sql } from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { admittedRequests, terminalsByRequest } from '../support/read-stream.js';
+
+/**
+ * Issue #23, scenario 1: every service of `switchyard up` killed with kill -9, in turn, twice,
+ * while 10 callers keep streaming generations (real-time simulated GPUs, so kills land on
+ * requests in flight); the supervisor restarts each. Then: every call ended within its
+ * deadline + 5 s (a killed admission's callers get UNAVAILABLE, not a hang), every admitted
+ * request has exactly one terminal outcome, every completed request is billed exactly once,
+ * and reconcile reports 0 differences.
+ */
+
+const KEY = 'sy_chaos_each_key';
+const CALLERS = 10;
+const DEADLINE_MS = 8_000;
+const VICTIMS: ServiceName[] = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing'];
+const ROUNDS = 2;
+
+interface Call {
+  readonly startedMs: number;
+  endedMs: number;
+  requestId?: string;
+  outcome: 'completed' | string;
+}
+
+let servers: TestServer[] = [];
+let stack: Stack | undefined;
+let nc: NatsConnection;
+let sql: Sql;
+let address = '';
+let urls: { nats: string; postgres: string };
+
+beforeAll(async () => {
+  const [nats, redis, pg] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  servers = [nats, redis, pg];
+  urls = { nats: nats.url, postgres: pg.url };
+  const { env, grpcAddress } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `acme:chaos-1:${hashApiKey(KEY)}`, {
+    WORKER_SPEED: '1',
+  });
+  address = grpcAddress;
+  stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'kill-each-test-logs'), () => {});
+  await firstServedRequest(address, KEY, 50_000);
+  nc = await connectBus({ url: nats.url, name: 'chaos-each' });
+  sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+}, 90_000);
+
+afterAll(async () => {
+  await nc?.close();
+  await sql?.end();
+  await stack?.stop();
+  await Promise.all(servers.map((s) => s.dispose()));
+});
+
+/** One caller: streamed generations back to back until `until()`, each recorded with how it ended. */
+async function caller(client: SwitchyardClient, n: number, calls: Call[], until: () => boolean): Promise<void> {
+  for (let i = 0; !until(); i++) {
+    const call: Call = { startedMs: performance.now(), endedMs: 0, outcome: 'pending' };
+    calls.push(call);
+    try {
+      for await (const { event } of client.generate({
+        model: 'llama-3.1-8b',
+        prompt: `caller ${n} call ${i}: keep going`,
+        maxTokens: 16 + ((n * 7 + i) % 48),
+        tier: [Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH][(n + i) % 3],
+        timeoutMs: DEADLINE_MS,
+      })) {
+        if (event?.$case === 'started') call.requestId = event.started.requestId;
+        if (event?.$case === 'finished') call.outcome = event.finished.outcome === 1 ? 'completed' : `finished ${event.finished.outcome}`;
+      }
+    } catch (e) {
+      call.outcome = status[(e as ServiceError).code] ?? String(e);
+      await sleep(100);
+    }
+    call.endedMs = performance.now();
+  }
+}
+
+describe('chaos: kill -9 of each service in turn under load', () => {
+  it('ends every call within its deadline, every admitted request exactly once, and bills every completion once', async () => {
+    const clients = Array.from({ length: CALLERS }, () => createSwitchyardClient({ address, apiKey: KEY }));
+    const calls: Call[] = [];
+    let stopping = false;
+    const started = Date.now();
+    const load = Promise.all(clients.map((c, n) => caller(c, n, calls, () => stopping)));
+
+    const restarts: Array<{ name: ServiceName; ms: number }> = [];
+    await sleep(2_000);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of VICTIMS) {
+        const old = stack!.children.get(name)!;
+        const killedAt = performance.now();
+        process.kill(old.pid!, 'SIGKILL');
+        await waitFor(`${name} restarted`, () => (stack!.children.get(name)!.pid !== old.pid ? true : undefined), 15_000);
+        restarts.push({ name, ms: performance.now() - killedAt });
+        await sleep(1_500);
+      }
+    }
+    await sleep(2_000);
+    stopping = true;
+    await load;
+    for (const c of clients) c.close();
+
+    // No caller waited past its deadline by more than 5 s, whatever was killed under it.
+    const slowest = Math.max(...calls.map((c) => c.endedMs - c.startedMs));
+    expect(slowest).toBeLessThanOrEqual(DEADLINE_MS + 5_000);
+    const byOutcome: Record<string, number> = {};
+    for (const c of calls) byOutcome[c.outcome] = (byOutcome[c.outcome] ?? 0) + 1;
+    // Failures a caller can act on: retry later (UNAVAILABLE, RESOURCE_EXHAUSTED, ABORTED) or a
+    // deadline; never INTERNAL or UNKNOWN.
+    for (const outcome of Object.keys(byOutcome))
+      expect(['completed', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'ABORTED', 'finished 2', 'finished 4', 'finished 5']).toContain(outcome);
+    console.log(`kill each: calls by outcome ${JSON.stringify(byOutcome)}`);
+    // And the stack serves again once the last restart has settled.
+    await firstServedRequest(address, KEY, 10_000);
+
+    // Every admitted request reaches exactly one terminal outcome.
+    const admitted = await admittedRequests(nc);
+    const terminals = await waitFor(
+      'every admitted request to end',
+      async () => {
+        const t = await terminalsByRequest(nc);
+        return admitted.every((id) => t.has(id)) ? t : undefined;
+      },
+      30_000,
+    );
+    const twice = admitted.filter((id) => terminals.get(id)!.length !== 1);
+    expect(twice).toEqual([]);
+
+    // Every completed request is billed exactly once, and the books reconcile.
+    const completed = admitted.filter((id) => terminals.get(id)![0] === 'completed');
+    await waitFor(
+      'every completed request billed',
+      async () => {
+        const [r] = await sql<{ n: string }[]>`SELECT count(DISTINCT request_id) AS n FROM ledger_transactions WHERE kind = 'usage' AND output_tokens > 0`;
+        return Number(r!.n) >= completed.length ? true : undefined;
+      },
+      30_000,
+    );
+    const doubled = await sql`
+      SELECT request_id FROM ledger_transactions WHERE kind = 'usage' AND output_tokens > 0 GROUP BY request_id HAVING count(*) > 1`;
+    expect(doubled).toHaveLength(0);
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        'tools/cli/bin/switchyard.js',
+        'reconcile',
+        '--database-url',
+        urls.postgres,
+        '--nats-url',
+        urls.nats,
+        '--from',
+        new Date(started - 3_600_000).toISOString(),
+        '--to',
+        new Date().toISOString(),
+        '--json',
+      ],
+      { cwd: REPO_ROOT },
+    );
+    const report = JSON.parse(stdout) as { ok: boolean; differences: unknown[] };
+    expect(report.differences).toEqual([]);
+    expect(report.ok).toBe(true);
+    console.log(
+      `kill each: ${restarts.length} kills (${VICTIMS.join(', ')} x${ROUNDS}), restarted after ` +
+        `${(Math.max(...restarts.map((r) => r.ms)) / 1000).toFixed(1)} s at most; ${calls.length} calls ${JSON.stringify(byOutcome)}, ` +
+        `slowest ${(slowest / 1000).toFixed(1)} s (deadline ${DEADLINE_MS / 1000} s); ${admitted.length} admitted, each ended once; ` +
+        `${completed.length} completed, each billed once; reconciliation 0`,
+    );
+  }, 240_000);
+});
