@@ -1,0 +1,169 @@
+/**
+ * Soak (issue #23, scenario 12): the whole stack as `switchyard up` runs it, on private NATS
+ * (file storage), Redis and Postgres, under a moderate streaming load for `--minutes`, with a
+ * fault every `--fault-every` seconds taken in turn from the chaos scenarios: kill -9 of a
+ * service (each in turn; the supervisor restarts it), of nats-server, of redis-server and of
+ * PostgreSQL (each back after 2 s on its data). Prints every fault, each service's resident
+ * memory from the end of warm-up to the end of its longest-lived process, and at the end the
+ * invariants: every admitted request ended exactly once, every completion billed once, and
+ * reconcile's differences. Exits 1 when an invariant fails or a service grew 10% or more.
+ *
+ *   pnpm soak [--minutes 30] [--fault-every 60] [--callers 6] [--warmup 5]
+ */
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { hashApiKey } from '@switchyard/auth';
+import { connectBus } from '@switchyard/bus';
+import { firstServedRequest, privateStackEnv, REPO_ROOT, SERVICES, startStack, type ServiceName } from '@switchyard/cli';
+import { Tier } from '@switchyard/contracts';
+import { createSwitchyardClient } from '@switchyard/sdk';
+import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
+import postgres from 'postgres';
+import { checkRequestInvariants } from '../test/support/request-invariants.js';
+import { rssMb } from './lib/process-memory.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    'fault-every': { type: 'string', default: '60' },
+    callers: { type: 'string', default: '6' },
+    warmup: { type: 'string', default: '5' },
+  },
+});
+const RUN_MS = Number(args.minutes) * 60_000;
+const FAULT_MS = Number(args['fault-every']) * 1_000;
+const WARMUP_MS = Math.min(Number(args.warmup) * 60_000, RUN_MS / 3);
+const KEY = 'sy_soak_key';
+const VICTIMS: ServiceName[] = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing'];
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** Resident memory samples of one process of a service. */
+interface Life {
+  readonly service: ServiceName;
+  readonly pid: number;
+  readonly samples: Array<{ atMs: number; mb: number }>;
+}
+
+async function main() {
+  // Private servers, even where NATS_URL / REDIS_URL / DATABASE_URL name shared ones: the soak kills them.
+  const none = { ...process.env, NATS_URL: undefined, REDIS_URL: undefined, DATABASE_URL: undefined };
+  const [nats, redis, pg] = await Promise.all([startNats({}, none), startRedis({}, none), startPostgres({}, none)]);
+  const servers: Record<'nats' | 'redis' | 'postgres', TestServer> = { nats, redis, postgres: pg };
+  const { env, grpcAddress } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `acme:soak-1:${hashApiKey(KEY)}`, {
+    WORKER_SPEED: '1',
+  });
+  const stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'soak-logs'), (name, code, signal) => log(`${name} exited (${signal ?? code})`));
+  await firstServedRequest(grpcAddress, KEY, 60_000);
+  const nc = await connectBus({ url: nats.url, name: 'soak' });
+  const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+  const started = Date.now();
+  log(`stack up; ${args.callers} callers for ${args.minutes} min, a fault every ${args['fault-every']} s, warm-up ${WARMUP_MS / 60_000} min`);
+
+  let stopping = false;
+  const outcomes: Record<string, number> = {};
+  const callers = Array.from({ length: Number(args.callers) }, async (_, n) => {
+    const client = createSwitchyardClient({ address: grpcAddress, apiKey: KEY });
+    for (let i = 0; !stopping; i++) {
+      let outcome = 'completed';
+      try {
+        for await (const { event } of client.generate({
+          model: 'llama-3.1-8b',
+          prompt: `soak caller ${n} call ${i}`,
+          maxTokens: 16 + ((n * 13 + i) % 96),
+          tier: [Tier.TIER_REALTIME, Tier.TIER_INTERNAL, Tier.TIER_BATCH][(n + i) % 3],
+          timeoutMs: 10_000,
+        })) {
+          if (event?.$case === 'finished' && event.finished.outcome !== 1) outcome = `finished ${event.finished.outcome}`;
+        }
+      } catch (e) {
+        outcome = String((e as { code?: number }).code ?? e);
+        await sleep(200);
+      }
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      await sleep(50);
+    }
+    client.close();
+  });
+
+  const lives = new Map<number, Life>();
+  const sampler = setInterval(() => {
+    for (const [service, child] of stack.children) {
+      if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
+      let life = lives.get(child.pid);
+      if (!life) lives.set(child.pid, (life = { service, pid: child.pid, samples: [] }));
+      try {
+        life.samples.push({ atMs: Date.now() - started, mb: rssMb(child.pid) });
+      } catch {
+        // Exited between the check and the read.
+      }
+    }
+  }, 5_000);
+
+  const faults = [
+    ...VICTIMS.map((name) => async () => {
+      process.kill(stack.children.get(name)!.pid!, 'SIGKILL');
+      return `kill -9 ${name}`;
+    }),
+    ...(['nats', 'redis', 'postgres'] as const).map((server) => async () => {
+      await servers[server].process!.kill();
+      await sleep(2_000);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await servers[server].process!.restart();
+          break;
+        } catch (e) {
+          if (attempt === 10) throw e;
+          await sleep(1_000);
+        }
+      }
+      return `kill -9 ${server}-server, back after 2 s`;
+    }),
+  ];
+  for (let n = 0; Date.now() - started + FAULT_MS <= RUN_MS; n++) {
+    await sleep(Math.max(0, started + (n + 1) * FAULT_MS - Date.now()));
+    // Interleave the kinds: a service, a server, the next service, the next server...
+    const fault = faults[n % 2 === 0 ? (n / 2) % VICTIMS.length : VICTIMS.length + (((n - 1) / 2) % 3)]!;
+    log(`fault ${n + 1}: ${await fault()}; calls so far ${JSON.stringify(outcomes)}`);
+  }
+  await sleep(Math.max(0, started + RUN_MS - Date.now()));
+  stopping = true;
+  await Promise.all(callers);
+  clearInterval(sampler);
+
+  // Memory: each service's longest-lived process, from the end of warm-up (or its start, if later, plus 2 min) to its last sample.
+  let grew = false;
+  for (const service of SERVICES.filter((s) => s !== 'batch')) {
+    const longest = [...lives.values()].filter((l) => l.service === service).sort((a, b) => b.samples.length - a.samples.length)[0];
+    if (!longest || longest.samples.length < 2) continue;
+    const from = Math.max(WARMUP_MS, longest.samples[0]!.atMs + 120_000);
+    const base = longest.samples.find((s) => s.atMs >= from);
+    const last = longest.samples.at(-1)!;
+    if (!base || last.atMs - base.atMs < 60_000) {
+      log(`memory ${service}: no process lived a minute past warm-up`);
+      continue;
+    }
+    const growth = (last.mb - base.mb) / base.mb;
+    grew ||= growth >= 0.1;
+    log(
+      `memory ${service} (pid ${longest.pid}): ${base.mb.toFixed(0)} MB at ${(base.atMs / 60_000).toFixed(1)} min -> ${last.mb.toFixed(0)} MB at ` +
+        `${(last.atMs / 60_000).toFixed(1)} min (${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%)`,
+    );
+  }
+
+  const report = await checkRequestInvariants({ nc, sql, natsUrl: nats.url, databaseUrl: pg.url, sinceMs: started, timeoutMs: 60_000 });
+  log(
+    `calls ${JSON.stringify(outcomes)}; ${report.admitted} admitted, ${report.notEndedOnce.length} not ended exactly once; ${report.completed} completed, ` +
+      `${report.billedTwice.length} billed twice, ${report.unbilled.length} unbilled; reconcile ${report.reconcileOk ? 'ok' : 'NOT ok'} ` +
+      `(${report.reconcileDifferences.length} differences)`,
+  );
+  await nc.close();
+  await sql.end();
+  await stack.stop();
+  await Promise.all(Object.values(servers).map((s) => s.dispose()));
+  const ok = !grew && report.notEndedOnce.length === 0 && report.billedTwice.length === 0 && report.unbilled.length === 0 && report.reconcileOk;
+  log(ok ? 'soak passed' : 'soak FAILED');
+  process.exitCode = ok ? 0 : 1;
+}
+
+await main();
