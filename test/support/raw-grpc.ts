@@ -7,12 +7,16 @@ export interface RawMethod {
   readonly responseStream: boolean;
 }
 
-/** How a call ended: its status code and message, and the response bytes of a unary success. */
+/** How a call ended: its status code and message, and every response message it got, as bytes. */
 export interface RawAnswer {
   readonly code: number;
   readonly details: string;
-  readonly bytes?: Buffer;
+  readonly messages: Buffer[];
 }
+
+/** A method's request with `fields` set and every other field at its default. */
+export const requestOf = (method: { requestSerialize(v: unknown): Buffer; requestDeserialize(b: Buffer): unknown }, fields: object = {}): Buffer =>
+  method.requestSerialize({ ...(method.requestDeserialize(Buffer.alloc(0)) as object), ...fields });
 
 /** Every method of a generated service definition (`AdmissionServiceService`, ...). */
 export const methodsOf = (definition: Record<string, RawMethod>): RawMethod[] => Object.values(definition);
@@ -28,15 +32,16 @@ export function rawCall(client: Client, method: RawMethod, bytes: Buffer, metada
   if (!method.responseStream) {
     return new Promise((resolve) =>
       client.makeUnaryRequest(method.path, identity, identity, bytes, metadata, options, (e, r) =>
-        resolve(e ? { code: e.code, details: e.details } : { code: 0, details: '', bytes: r }),
+        resolve(e ? { code: e.code, details: e.details, messages: [] } : { code: 0, details: '', messages: [r!] }),
       ),
     );
   }
   return new Promise((resolve) => {
     const call = client.makeServerStreamRequest(method.path, identity, identity, bytes, metadata, options);
-    call.on('data', () => {});
+    const messages: Buffer[] = [];
+    call.on('data', (m: Buffer) => messages.push(m));
     call.on('error', () => {});
-    call.on('status', (s: { code: number; details: string }) => resolve({ code: s.code, details: s.details }));
+    call.on('status', (s: { code: number; details: string }) => resolve({ code: s.code, details: s.details, messages }));
   });
 }
 
