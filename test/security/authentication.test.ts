@@ -104,7 +104,7 @@ const requestBytes: Record<string, Buffer> = {
 interface HttpRoute {
   readonly method: string;
   readonly path: string;
-  readonly body?: () => BodyInit;
+  readonly body?: () => string | FormData;
 }
 
 const chatBody = JSON.stringify({ model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hello' }], max_tokens: 2 });
