@@ -152,11 +152,32 @@ function framesFor(method: Method): fc.Arbitrary<Frame> {
       })),
     );
   }
+  // Well-formed messages whose every string is hostile: NUL and control characters, unpaired
+  // surrogates' replacement, 4-byte characters, or 16 KiB of text (under every service's message limit).
+  const strings = Object.entries(empty as Record<string, unknown>).filter(([, v]) => typeof v === 'string');
+  if (strings.length) {
+    kinds.push(
+      fc
+        .oneof(
+          fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((t) => `${t}\0`),
+          fc.constant('\u0000\u0001\u001b[31m\ud83d\ude00'),
+          fc.constant('x'.repeat(16_384)),
+        )
+        .map((text) => ({
+          kind: 'hostile strings',
+          bytes: method.requestSerialize({ ...(empty as object), ...Object.fromEntries(strings.map(([k]) => [k, text])) }),
+        })),
+    );
+  }
   return fc.oneof(...kinds);
 }
 
+/** Codes that say the caller's request was wrong: what hostile strings must get, never a server fault. */
+const CLIENT_ERRORS = [status.INVALID_ARGUMENT, status.NOT_FOUND, status.PERMISSION_DENIED, status.FAILED_PRECONDITION];
+
 /** What `frame` must get, given what the empty request got. */
-function expected(method: Method, frame: Frame, baseline: RawAnswer): { code: number; mentions?: string } {
+function expected(method: Method, frame: Frame, baseline: RawAnswer): { code: number | number[]; mentions?: string } {
+  if (frame.kind === 'hostile strings') return { code: CLIENT_ERRORS };
   if (frame.kind === 'unknown enum') return { code: status.INVALID_ARGUMENT, mentions: 'tier' };
   if (!decodes(method, frame.bytes).ok) return { code: status.INVALID_ARGUMENT, mentions: method.path.slice(1) };
   return { code: baseline.code };
@@ -187,19 +208,19 @@ describe('malformed protobuf frames', () => {
           fc.asyncProperty(framesFor(method), fc.boolean(), async (frame, withKey) => {
             const answer = await rawCall(client, method, frame.bytes, withKey ? authorization(`Bearer ${key}`) : new Metadata());
             calls++;
-            const want = withKey ? expected(method, frame, baseline) : { code: status.UNAUTHENTICATED };
+            const want: { code: number | number[]; mentions?: string } = withKey ? expected(method, frame, baseline) : { code: status.UNAUTHENTICATED };
             const label = `${frame.kind}${withKey ? '' : ', no key'}`;
             tally.set(`${label} ${status[answer.code]}`, (tally.get(`${label} ${status[answer.code]}`) ?? 0) + 1);
-            const problem =
-              answer.code !== want.code
-                ? `${status[answer.code]} (${answer.details}), not ${status[want.code]}`
-                : want.mentions && !answer.details.includes(want.mentions)
-                  ? `"${answer.details}" does not mention ${want.mentions}`
-                  : answer.code !== status.OK && (!answer.details || answer.details.length > 1_100)
-                    ? `a message of ${answer.details.length} characters`
-                    : leaksInternals(answer.details)
-                      ? `internals in "${answer.details}"`
-                      : undefined;
+            const wanted = Array.isArray(want.code) ? want.code : [want.code];
+            const problem = !wanted.includes(answer.code)
+              ? `${status[answer.code]} (${answer.details.slice(0, 200)}), not ${wanted.map((c) => status[c]).join(' or ')}`
+              : want.mentions && !answer.details.includes(want.mentions)
+                ? `"${answer.details}" does not mention ${want.mentions}`
+                : answer.code !== status.OK && (!answer.details || answer.details.length > 1_100)
+                  ? `a message of ${answer.details.length} characters`
+                  : leaksInternals(answer.details)
+                    ? `internals in "${answer.details}"`
+                    : undefined;
             // Every run is counted and checked; the first few wrong answers per method are kept.
             if (problem && problems.filter((p) => p.startsWith(method.path)).length < 3) {
               problems.push(`${method.path} ${label} ${frame.bytes.toString('hex').slice(0, 80)}: ${problem}`);
@@ -393,6 +414,22 @@ describe('malformed HTTP input', () => {
         }),
         { numRuns: RUNS },
       );
+    }
+    // A body past the 1 MiB limit is 413 on admission's routes and on the Batch API behind it.
+    const huge = JSON.stringify({ ...CHAT, messages: [{ role: 'user', content: 'x'.repeat(1_100_000) }] });
+    for (const path of ['/chat/completions', '/completions', '/batches']) {
+      const res = await fetch(`${system.httpUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${system.apiKey}`, 'content-type': 'application/json' },
+        body: huge,
+      });
+      const text = await res.text();
+      calls++;
+      tally.set(`${res.status}`, (tally.get(`${res.status}`) ?? 0) + 1);
+      if (res.status !== 413 || leaksInternals(text) || !(JSON.parse(text) as { error?: { message?: string } }).error?.message) {
+        problems.push(`POST /v1${path} with 1.1 MB: ${res.status} ${text.slice(0, 200)}`);
+        wrong++;
+      }
     }
     const good = await fetch(`${system.httpUrl}/chat/completions`, {
       method: 'POST',

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { status } from '@grpc/grpc-js';
-import { jetstreamManager, type Subscription } from '@switchyard/bus';
+import { jetstreamManager, type Msg, type Subscription } from '@switchyard/bus';
 import { AdmissionServiceService, CompleteResponse, decodeEvent, subjects } from '@switchyard/contracts';
 import { Registry } from '@switchyard/telemetry';
 import { waitFor } from '@switchyard/testing';
@@ -42,12 +42,23 @@ function eventText(data: Uint8Array): string {
   return `${textOf(data)}\n${Buffer.from(data).toString('utf8')}\n${decoded}`;
 }
 
+/** Message headers as text: a dead letter's `Sy-Reason` is where a consumer's error message would carry data. */
+const headersOf = (h: Msg['headers']) =>
+  h
+    ? h
+        .keys()
+        .map((k) => `${k}: ${h.values(k).join(',')}`)
+        .join('\n')
+    : '';
+
 beforeAll(async () => {
   const logs = new PassThrough();
   logs.on('data', (c: Buffer) => (logText += c.toString('utf8')));
   system = await startSystem({ batch: {}, logDestination: logs, logLevel: 'debug', registry, workerFaults: true });
   redis = new Redis(system.servers.redis.url);
-  tap = system.nc.subscribe('>', { callback: (_e, m) => void wire.push({ subject: m.subject, text: `${m.subject}\n${eventText(m.data)}` }) });
+  tap = system.nc.subscribe('>', {
+    callback: (_e, m) => void wire.push({ subject: m.subject, text: `${m.subject}\n${headersOf(m.headers)}\n${eventText(m.data)}` }),
+  });
 }, 60_000);
 afterAll(async () => {
   tap?.unsubscribe();
@@ -137,7 +148,7 @@ describe('secrets', () => {
       const { first_seq: first, last_seq: last } = si.state;
       for (let seq = first; seq > 0 && seq <= last; seq++) {
         const m = await jsm.streams.getMessage(si.config.name, { seq }).catch(() => undefined);
-        if (m) stored.push({ stream: si.config.name, subject: m.subject, text: `${m.subject}\n${eventText(m.data)}` });
+        if (m) stored.push({ stream: si.config.name, subject: m.subject, text: `${m.subject}\n${headersOf(m.header)}\n${eventText(m.data)}` });
       }
     }
     const metrics = await registry.metrics();
