@@ -169,7 +169,12 @@ describe('authentication', () => {
         where = `${target.route.method} /v1${target.route.path}`;
         const headers: Record<string, string> = target.route.body && target.route.path !== '/files' ? { 'content-type': 'application/json' } : {};
         if (credential.value !== undefined) headers.authorization = credential.value;
-        const res = await fetch(`${system.httpUrl}${target.route.path}`, { method: target.route.method, headers, body: target.route.body?.() });
+        const res = await fetch(`${system.httpUrl}${target.route.path}`, {
+          method: target.route.method,
+          headers,
+          body: target.route.body?.(),
+          signal: AbortSignal.timeout(10_000),
+        });
         const body = (await res.json()) as { error?: { type?: string; message?: string } };
         outcome = res.status === 401 && body.error?.type === 'authentication_error' ? '401' : `${res.status} ${body.error?.type}`;
         message = body.error?.message ?? '';
@@ -194,7 +199,8 @@ describe('authentication', () => {
     expect(problems.slice(0, 10)).toEqual([]);
     expect(published).toEqual([]);
     expect(ledgerAfter).toBe(ledgerBefore);
-    // About 24 s on the two shared development cores; the margin is for a busier neighbour.
-    expect(seconds).toBeLessThan(45);
-  });
+    // 24 to 45 s on the two shared development cores, depending on what runs beside it: the
+    // bound catches a refusal that hangs (a call waits at most 10 s), not a slow neighbour.
+    expect(seconds).toBeLessThan(90);
+  }, 120_000);
 });

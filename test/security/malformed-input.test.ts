@@ -247,7 +247,7 @@ describe('malformed protobuf frames', () => {
     expect(problems).toEqual([]);
     expect(unhandled).toEqual([]);
     expect(good.status).toBe(200);
-  });
+  }, 120_000);
 });
 
 const CHAT = { model: 'llama-3.1-8b', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 };
@@ -444,5 +444,5 @@ describe('malformed HTTP input', () => {
     expect(problems).toEqual([]);
     expect(unhandled).toEqual([]);
     expect([good.status, batches.status]).toEqual([200, 200]);
-  });
+  }, 120_000);
 });

@@ -175,12 +175,12 @@ describe('secrets', () => {
       UNION ALL SELECT 'batches', row_to_json(x)::text FROM batches x
       UNION ALL SELECT 'batch_items.outcome', coalesce(outcome::text, '') FROM batch_items`;
 
-    // The request's own record: its REQUESTS event and what carries it to a GPU (DISPATCH,
-    // BATCHES), its stored request and idempotent result, the batch's input lines and the
-    // BullMQ jobs that run them; its own output: token chunks to its inbox.
-    const ownRecordSubject = (s: string) => /^(requests\.admitted\.|dispatch\.|batches\.)/.test(s);
-    const ownOutputSubject = (s: string) => s.startsWith('_INBOX.') || s.startsWith('relay.') || s.startsWith('tokens.');
-    const ownRedisKey = (k: string) => /^sy:(req|result):/.test(k) || k.startsWith('bull:');
+    // The request's own record: its REQUESTS event, its stored request and idempotent result;
+    // its own output: token chunks to its inbox. Everything else (the DISPATCH and BATCHES
+    // copies on their way to a GPU, BullMQ's jobs) must hold no marker either.
+    const ownRecordSubject = (s: string) => s.startsWith('requests.admitted.');
+    const ownOutputSubject = (s: string) => s.startsWith('_SY.tokens.') || s.startsWith('_SY.relay.');
+    const ownRedisKey = (k: string) => /^sy:(req|result):/.test(k);
 
     const leaks: string[] = [];
     const inOwn: string[] = [];
