@@ -8,6 +8,7 @@ import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { Registry } from '@switchyard/telemetry';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gbIban, luhnCard } from '../support/pii-markers.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 /**
@@ -29,26 +30,6 @@ const errorMessages: string[] = [];
 const completions: string[] = [];
 
 const hex = (n: number) => randomBytes(n).toString('hex');
-const digits = (n: number) => Array.from({ length: n }, () => randomInt(10)).join('');
-
-function luhnCard(): string {
-  const body = `4${digits(14)}`;
-  let sum = 0;
-  for (let i = 0; i < 15; i++) {
-    let d = Number(body[14 - i]);
-    if (i % 2 === 0) d = d * 2 > 9 ? d * 2 - 9 : d * 2;
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
-
-function gbIban(): string {
-  const bban = `WEST${digits(14)}`;
-  const numeric = `${bban}GB00`.replace(/[A-Z]/g, (c) => String(c.charCodeAt(0) - 55));
-  let rem = 0;
-  for (const ch of numeric) rem = (rem * 10 + Number(ch)) % 97;
-  return `GB${String(98 - rem).padStart(2, '0')}${bban}`;
-}
 
 // Each marker is unique to this run, so finding it anywhere is a leak, never a coincidence.
 const card = luhnCard();

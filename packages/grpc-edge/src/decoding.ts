@@ -47,6 +47,20 @@ export function guardDecoding<D extends Methods>(definition: D): D {
   return Object.fromEntries(guarded) as D;
 }
 
+/** What a caller is told about a request that did not decode. */
+export const undecodableMessage = (path: string, reason: string): string => capStatusMessage(`the request is not a valid message for ${path}: ${reason}`);
+
+/** Why a guarded deserializer could not decode `request`; undefined when it decoded. */
+export function undecodableReason(request: unknown): string | undefined {
+  return typeof request === 'object' && request !== null ? (request as Partial<Undecodable>)[undecodable] : undefined;
+}
+
+/**
+ * Marks a handler that answers an undecodable request itself (the edge does, once it has
+ * checked the caller's key): `rejectUndecodable` hands it such requests as they are.
+ */
+export const checksDecoding = Symbol('checks decoding');
+
 type AnyHandler = (call: { request?: unknown; emit(event: 'error', error: unknown): unknown }, callback?: (error: Partial<ServiceError>) => void) => void;
 
 /**
@@ -57,12 +71,11 @@ export function rejectUndecodable<H extends object>(definition: Methods, handler
   const wrapped = Object.entries(handlers as Record<string, AnyHandler>).map(([name, handler]): [string, AnyHandler] => [
     name,
     (call, callback) => {
-      const request = call.request as Partial<Undecodable> | undefined;
-      const reason = typeof request === 'object' && request !== null ? request[undecodable] : undefined;
-      if (reason === undefined) return handler(call, callback);
+      const reason = undecodableReason(call.request);
+      if (reason === undefined || checksDecoding in handler) return handler(call, callback);
       const error: Partial<ServiceError> = {
         code: status.INVALID_ARGUMENT,
-        details: capStatusMessage(`the request is not a valid message for ${definition[name]?.path ?? name}: ${reason}`),
+        details: undecodableMessage(definition[name]?.path ?? name, reason),
         metadata: new Metadata(),
       };
       if (definition[name]?.responseStream) call.emit('error', error);

@@ -80,6 +80,31 @@ describe('the gRPC edge', () => {
     expect(ran).toBe(false);
   });
 
+  it('checks the key before the request: bytes that are not a message get UNAUTHENTICATED without a key, INVALID_ARGUMENT with one', async () => {
+    let ran = false;
+    const { served } = await start((edge) => ({ getRequest: edge.unary(async () => ((ran = true), response({}))) }));
+    const raw = new Client(served.address, credentials.createInsecure());
+    const send = (key: string) =>
+      new Promise<ServiceError | null>((resolve) =>
+        raw.makeUnaryRequest(
+          '/switchyard.v1.AdmissionService/GetRequest',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.from([0xff, 0xff, 0xff]),
+          bearer(key),
+          (e) => resolve(e),
+        ),
+      );
+    await expect(send('bad')).resolves.toMatchObject({ code: status.UNAUTHENTICATED, details: 'unknown API key' });
+    await expect(send('good')).resolves.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('not a valid message for /switchyard.v1.AdmissionService/GetRequest'),
+    });
+    raw.close();
+    expect(ran).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
   it('maps a domain error to its status and message, and logs nothing', async () => {
     const { client } = await start((edge) => ({
       getRequest: edge.unary(async () => {

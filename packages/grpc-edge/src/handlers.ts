@@ -1,5 +1,6 @@
 import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStreamingCall, handleUnaryCall } from '@grpc/grpc-js';
-import { isDomainError } from '@switchyard/contracts';
+import { DomainError, isDomainError } from '@switchyard/contracts';
+import { checksDecoding, undecodableMessage, undecodableReason } from './decoding.js';
 import { deadlineOf } from './metadata.js';
 import { toGrpcError } from './status.js';
 
@@ -40,6 +41,9 @@ export interface GrpcEdge<P> {
   serverStream<Req, Res>(handler: ServerStreamHandler<P, Req, Res>): handleServerStreamingCall<Req, Res>;
 }
 
+/** Flags a handler as one that answers undecodable requests itself, after the key (see `rejectUndecodable`). */
+const checkingDecoding = <H extends object>(handler: H): H => Object.assign(handler, { [checksDecoding]: true });
+
 /**
  * The one place where a gRPC call meets the domain: authenticate -> handler -> response,
  * with `DomainError`s mapped to their status (the message is for the caller) and any other
@@ -58,8 +62,12 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
     // only build a DOMException per call.
     let ended = false;
     call.on('cancelled', () => ended || abort.abort());
+    // The key first: a caller without one learns nothing about what a request should hold.
+    const principal = options.authenticate(call.metadata);
+    const reason = undecodableReason(call.request);
+    if (reason !== undefined) throw new DomainError('INVALID_ARGUMENT', undecodableMessage(call.getPath(), reason));
     const context: CallContext<P> = {
-      principal: options.authenticate(call.metadata),
+      principal,
       metadata: call.metadata,
       signal: abort.signal,
       deadlineUnixMs: deadlineOf(call),
@@ -69,31 +77,33 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
   };
 
   return {
-    unary: (handler) => (call, callback) => {
-      void (async () => {
-        const { context, end } = open(call);
-        const response = await handler(call.request, context);
-        end();
-        callback(null, response);
-      })().catch((e: unknown) => callback(fail(e, call)));
-    },
+    unary: (handler) =>
+      checkingDecoding((call, callback) => {
+        void (async () => {
+          const { context, end } = open(call);
+          const response = await handler(call.request, context);
+          end();
+          callback(null, response);
+        })().catch((e: unknown) => callback(fail(e, call)));
+      }),
 
-    serverStream: (handler) => (call) => {
-      let signal: AbortSignal | undefined;
-      let end = () => {};
-      void (async () => {
-        const opened = open(call);
-        signal = opened.context.signal;
-        end = opened.end;
-        await handler(call.request, opened.context, (message) => void call.write(message));
-        end();
-        call.end();
-      })().catch((e: unknown) => {
-        // The caller went away: there is nobody to tell.
-        if (signal?.aborted) return;
-        end();
-        call.emit('error', fail(e, call));
-      });
-    },
+    serverStream: (handler) =>
+      checkingDecoding((call) => {
+        let signal: AbortSignal | undefined;
+        let end = () => {};
+        void (async () => {
+          const opened = open(call);
+          signal = opened.context.signal;
+          end = opened.end;
+          await handler(call.request, opened.context, (message) => void call.write(message));
+          end();
+          call.end();
+        })().catch((e: unknown) => {
+          // The caller went away: there is nobody to tell.
+          if (signal?.aborted) return;
+          end();
+          call.emit('error', fail(e, call));
+        });
+      }),
   };
 }

@@ -1,9 +1,21 @@
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { httpRefusal } from '@switchyard/openai-wire';
 import type { Logger } from '@switchyard/telemetry';
 
 const BATCH_API = /^\/v1\/(files|batches)(\/|\?|$)/;
+
+/** Headers that describe one connection, not the request (RFC 9110 7.6.1): a proxy does not pass them on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate']);
+
+/**
+ * The headers of one hop that go on to the next. The caller's `connection: keep-alive`, passed
+ * on to node's client, left about half of a burst of new upstream connections unanswered.
+ */
+const endToEnd = (headers: IncomingHttpHeaders, host?: string): IncomingHttpHeaders => {
+  const kept = Object.fromEntries(Object.entries(headers).filter(([k]) => !HOP_BY_HOP.has(k)));
+  return host === undefined ? kept : { ...kept, host };
+};
 
 /**
  * Forwards OpenAI's Files and Batches API (`/v1/files...`, `/v1/batches...`) to the batch
@@ -22,9 +34,9 @@ export function forwardBatchApi(app: FastifyInstance, target: URL | undefined, l
     };
     if (!target) return refuse(404, 'the Batch API is off on this server (BATCH_HTTP_URL=off)');
     const upstream = request(
-      { host: target.hostname, port: target.port, method: req.raw.method, path: req.raw.url, headers: { ...req.raw.headers, host: target.host } },
+      { host: target.hostname, port: target.port, method: req.raw.method, path: req.raw.url, headers: endToEnd(req.raw.headers, target.host) },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        res.writeHead(answer.statusCode ?? 502, endToEnd(answer.headers));
         answer.pipe(res);
       },
     );

@@ -70,6 +70,10 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
       principals.set(req, actFor(deps.keyring.authenticate(header(req.headers.authorization)), header(req.headers[ACT_FOR_TENANT_HEADER])));
     } catch (e) {
       deps.generation.metrics?.refused('auth');
+      // Refused before its body was read: the connection closes after the answer, so the
+      // unread body is never parsed as a next request on it.
+      if (req.raw.headers['content-length'] !== '0' && (req.raw.headers['content-length'] || req.raw.headers['transfer-encoding']))
+        void reply.header('connection', 'close');
       return sendError(reply, e);
     }
   };

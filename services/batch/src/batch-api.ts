@@ -1,7 +1,7 @@
 import type { Principal } from '@switchyard/auth';
 import { DomainError } from '@switchyard/contracts';
 import type { BatchStore } from './batch-store.js';
-import { batchParams, type BatchParamsInput } from './domain/batch-params.js';
+import { BATCH_ID, batchParams, FILE_ID, type BatchParamsInput } from './domain/batch-params.js';
 import type { BatchRecord } from './domain/batch-record.js';
 import { createLineSplitter, LineTooLongError } from './domain/jsonl-lines.js';
 import type { FileRecord, FileStore } from './file-store.js';
@@ -56,15 +56,32 @@ export function pageLimit(value: unknown): number {
 export function createBatchApi(deps: BatchApiDeps) {
   const { files, store } = deps;
 
+  // An id of another shape names nothing: it is not found without a query (Postgres would
+  // refuse a NUL in it as a server error), and is not repeated back.
+  const noFile = (id: string) =>
+    new DomainError(
+      'NOT_FOUND',
+      FILE_ID.test(id) ? `no file ${id} for this API key` : 'no such file for this API key: file ids look like "file-" and letters or digits',
+    );
+  const noBatch = (id: string) =>
+    new DomainError(
+      'NOT_FOUND',
+      BATCH_ID.test(id) ? `no batch ${id} for this API key` : 'no such batch for this API key: batch ids look like "batch_" and letters or digits',
+    );
   const ownFile = async (principal: Principal, id: string): Promise<FileRecord> => {
-    const file = await files.get(principal.tenant, id);
-    if (!file) throw new DomainError('NOT_FOUND', `no file ${id} for this API key`);
+    const file = FILE_ID.test(id) ? await files.get(principal.tenant, id) : undefined;
+    if (!file) throw noFile(id);
     return file;
   };
   const ownBatch = async (principal: Principal, id: string): Promise<BatchRecord> => {
-    const batch = await store.get(principal.tenant, id);
-    if (!batch) throw new DomainError('NOT_FOUND', `no batch ${id} for this API key`);
+    const batch = BATCH_ID.test(id) ? await store.get(principal.tenant, id) : undefined;
+    if (!batch) throw noBatch(id);
     return batch;
+  };
+  /** A page cursor: the id of an item of an earlier page. */
+  const cursor = (after: string | undefined, shape: RegExp, what: string) => {
+    if (after !== undefined && after !== '' && !shape.test(after)) throw bad(`"after" must be the id of a ${what} from an earlier page`);
+    return after || undefined;
   };
 
   return {
@@ -119,13 +136,19 @@ export function createBatchApi(deps: BatchApiDeps) {
         if (purpose !== 'batch') throw bad(`"purpose" must be "batch", got ${JSON.stringify(purpose ?? null)}: files here feed the Batch API`);
         if (!lines) throw bad('the file is empty: upload JSONL, one JSON request per line');
         if (!jsonLines) throw bad('the file is not JSONL: none of its lines is a JSON object; upload one JSON request per line');
-        return { filename: upload.filename() };
+        const filename = upload.filename();
+        // Postgres text holds no NUL character: refused here, not failed on update.
+        if (filename.includes('\0')) throw bad('the file name must not contain NUL characters');
+        return { filename };
       });
     },
 
     getFile: ownFile,
 
-    listFiles: (principal: Principal, page: { after?: string; limit: number; purpose?: string }) => files.list(principal.tenant, page),
+    listFiles: (principal: Principal, page: { after?: string; limit: number; purpose?: string }) => {
+      if (page.purpose !== undefined && !/^[a-z_-]{0,32}$/.test(page.purpose)) throw bad('"purpose" must be a purpose such as "batch" or "batch_output"');
+      return files.list(principal.tenant, { ...page, after: cursor(page.after, FILE_ID, 'file') });
+    },
 
     async fileContent(principal: Principal, id: string): Promise<AsyncIterable<Uint8Array>> {
       await ownFile(principal, id);
@@ -133,7 +156,7 @@ export function createBatchApi(deps: BatchApiDeps) {
     },
 
     async deleteFile(principal: Principal, id: string): Promise<void> {
-      if (!(await files.delete(principal.tenant, id))) throw new DomainError('NOT_FOUND', `no file ${id} for this API key`);
+      if (!FILE_ID.test(id) || !(await files.delete(principal.tenant, id))) throw noFile(id);
     },
 
     async createBatch(principal: Principal, input: BatchParamsInput): Promise<BatchRecord> {
@@ -179,13 +202,13 @@ export function createBatchApi(deps: BatchApiDeps) {
     getBatch: ownBatch,
 
     async listBatches(principal: Principal, page: { after?: string; limit: number }): Promise<{ batches: BatchRecord[]; hasMore: boolean }> {
-      const rows = await store.list(principal.tenant, { after: page.after, limit: page.limit + 1 });
+      const rows = await store.list(principal.tenant, { after: cursor(page.after, BATCH_ID, 'batch'), limit: page.limit + 1 });
       return { batches: rows.slice(0, page.limit), hasMore: rows.length > page.limit };
     },
 
     /** Stops a batch: lines not started yet end as `batch_cancelled`; what finished is kept (and billed). */
     async cancelBatch(principal: Principal, id: string): Promise<BatchRecord> {
-      const cancelled = await store.cancel(principal.tenant, id, deps.now());
+      const cancelled = BATCH_ID.test(id) ? await store.cancel(principal.tenant, id, deps.now()) : undefined;
       if (cancelled) {
         await deps.queues.wake(id);
         return cancelled;

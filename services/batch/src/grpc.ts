@@ -1,4 +1,4 @@
-import type { Keyring, Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
 import {
   type Batch,
   type BatchServiceServer,
@@ -49,7 +49,7 @@ const batchMessage = (b: BatchRecord): Batch => ({
 export function batchHandlers(deps: BatchGrpcDeps): BatchServiceServer {
   const { unary, serverStream } = createGrpcEdge<Principal>({
     logger: deps.logger,
-    authenticate: (metadata) => deps.keyring.authenticate(authorizationOf(metadata)),
+    authenticate: (metadata) => actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString()),
   });
   const { api } = deps;
 

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { Keyring, Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
 import { DomainError, isDomainError } from '@switchyard/contracts';
 import { httpRefusal, openAiError } from '@switchyard/openai-wire';
 import type { Logger } from '@switchyard/telemetry';
@@ -54,8 +54,13 @@ export function createBatchHttp(deps: BatchHttpDeps): FastifyInstance {
   app.setNotFoundHandler((_req, reply) => void reply.status(404).send(httpRefusal(404, 'no such route under /v1/files or /v1/batches')));
   app.addHook('onRequest', async (req, reply) => {
     try {
-      principals.set(req, deps.keyring.authenticate(header(req.headers.authorization)));
+      // The act-for header means here what it means on admission's routes at the same base URL.
+      principals.set(req, actFor(deps.keyring.authenticate(header(req.headers.authorization)), header(req.headers[ACT_FOR_TENANT_HEADER])));
     } catch (e) {
+      // Refused before its body was read: the connection closes after the answer, so the
+      // unread body is never parsed as a next request on it.
+      if (req.raw.headers['content-length'] !== '0' && (req.raw.headers['content-length'] || req.raw.headers['transfer-encoding']))
+        void reply.header('connection', 'close');
       return sendError(reply, e);
     }
   });

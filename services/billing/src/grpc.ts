@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Keyring, Principal } from '@switchyard/auth';
+import { ACT_FOR_TENANT_HEADER, actFor, type Keyring, type Principal } from '@switchyard/auth';
 import type { AuditPublisher } from '@switchyard/bus';
 import {
   DomainError,
@@ -108,7 +108,11 @@ function operatorTenant(principal: Principal, tenant: string, what: string, exis
 }
 
 export function billingHandlers(deps: BillingHandlerDeps): BillingServiceServer {
-  const { unary } = createGrpcEdge({ logger: deps.logger, authenticate: (metadata) => deps.keyring.authenticate(authorizationOf(metadata)) });
+  const { unary } = createGrpcEdge({
+    logger: deps.logger,
+    // The act-for header means here what it means on admission: a tenant's key naming a tenant is refused.
+    authenticate: (metadata) => actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString()),
+  });
   const run = <Req, Res>(handler: (request: Req, principal: Principal) => Promise<Res>) =>
     unary<Req, Res>((request, { principal }) => handler(request, principal));
   const actor = (p: Principal) => ({ keyId: p.keyId, tenant: p.tenant });

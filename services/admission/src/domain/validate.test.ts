@@ -42,6 +42,15 @@ describe('validateGeneration', () => {
     );
   });
 
+  it('says a model is required only when none was sent, and what a name may hold when it has other characters', () => {
+    expect(() => validateGeneration({ ...input, model: '' }, limits)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^model is required/) }),
+    );
+    expect(() => validateGeneration({ ...input, model: 'Llama 3\u0000' }, limits)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(/^model must be a model name of up to 64 lower-case letters/) }),
+    );
+  });
+
   it('takes up to 4 stop sequences of 1 to 256 characters, and a user of up to 256', () => {
     expect(validateGeneration({ ...input, stop: ['\n', 'END'], user: 'u-1' }, limits)).toMatchObject({ stop: ['\n', 'END'], user: 'u-1' });
     expect(() => validateGeneration({ ...input, stop: ['a', 'b', 'c', 'd', 'e'] }, limits)).toThrow(/up to 4 sequences, got 5/);

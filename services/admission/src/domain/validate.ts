@@ -72,7 +72,8 @@ const MAX_USER_CHARS = 256;
  */
 export function validateGeneration(input: GenerationInput, limits: GenerationLimits, countTokens: PromptTokenCounter, models: ModelCatalog): GenerationParams {
   const invalid = (message: string, reason?: string) => new DomainError('INVALID_ARGUMENT', message, { reason });
-  if (!MODEL.test(input.model)) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
+  if (!input.model) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
+  if (!MODEL.test(input.model)) throw invalid('model must be a model name of up to 64 lower-case letters, digits, ".", ":" and "-", e.g. "llama-3.1-8b"');
   requireKnownModel(models, input.model);
   if (input.prompt.length === 0) throw invalid('prompt is empty');
   // Counting stops past the limit, so a megabyte prompt costs no more than the limit's worth.

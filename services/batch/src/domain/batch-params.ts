@@ -19,7 +19,10 @@ export interface BatchParams {
 /** OpenAI's limits on batch metadata. */
 export const METADATA_LIMITS = { pairs: 16, keyLength: 64, valueLength: 512 } as const;
 
-const FILE_ID = /^file-[A-Za-z0-9]{1,64}$/;
+/** The shape of every file id this service hands out; anything else names no file. */
+export const FILE_ID = /^file-[A-Za-z0-9]{1,64}$/;
+/** The shape of every batch id this service hands out; anything else names no batch. */
+export const BATCH_ID = /^batch_[A-Za-z0-9]{1,64}$/;
 
 /** Checks a create-batch request; every refusal names the field and what would be accepted. */
 export function batchParams(input: BatchParamsInput): BatchParams {
@@ -36,6 +39,8 @@ export function batchParams(input: BatchParamsInput): BatchParams {
     if (entries.length > METADATA_LIMITS.pairs) throw bad(`"metadata" holds at most ${METADATA_LIMITS.pairs} pairs`);
     for (const [k, v] of entries) {
       if (typeof v !== 'string') throw bad(`"metadata.${k}" must be a string`);
+      // Postgres text and jsonb hold no NUL character: refused here, not failed on insert.
+      if (k.includes('\0') || v.includes('\0')) throw bad('metadata keys and values must not contain NUL characters');
       if (k.length > METADATA_LIMITS.keyLength) throw bad(`metadata keys are at most ${METADATA_LIMITS.keyLength} characters`);
       if (v.length > METADATA_LIMITS.valueLength) throw bad(`"metadata.${k}" is longer than ${METADATA_LIMITS.valueLength} characters`);
       metadata[k] = v;
