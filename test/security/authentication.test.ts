@@ -32,7 +32,13 @@ let revokedKey: string;
 
 beforeAll(async () => {
   system = await startSystem({ batch: {} });
-  ops = await startOpsServer('127.0.0.1:0', () => system.scheduler.ops, system.tenants.keyring, createLogger({ service: 'ops', level: 'silent' }));
+  ops = await startOpsServer(
+    '127.0.0.1:0',
+    () => system.scheduler.ops,
+    system.scheduler.operatorActions,
+    system.tenants.keyring,
+    createLogger({ service: 'ops', level: 'silent' }),
+  );
   revokedKey = generateApiKey();
   await system.tenants.putKey({ tenant: 'acme', keyId: 'acme-revoked', keyHash: hashApiKey(revokedKey) });
   const modelsWith = async (key: string) => (await fetch(`${system.httpUrl}/models`, { headers: { authorization: `Bearer ${key}` } })).status;

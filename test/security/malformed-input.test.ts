@@ -38,7 +38,13 @@ beforeAll(async () => {
   form.set('file', new Blob([chatLine('a', 'hello')]), 'a.jsonl');
   const upload = await fetch(`${system.httpUrl}/files`, { method: 'POST', headers: { authorization: `Bearer ${system.apiKey}` }, body: form });
   ownFileId = ((await upload.json()) as { id: string }).id;
-  ops = await startOpsServer('127.0.0.1:0', () => system.scheduler.ops, system.tenants.keyring, createLogger({ service: 'ops', level: 'silent' }));
+  ops = await startOpsServer(
+    '127.0.0.1:0',
+    () => system.scheduler.ops,
+    system.scheduler.operatorActions,
+    system.tenants.keyring,
+    createLogger({ service: 'ops', level: 'silent' }),
+  );
 }, 60_000);
 afterAll(async () => {
   process.off('unhandledRejection', onUnhandled);
