@@ -3,11 +3,18 @@ import { defineConfig } from 'vitest/config';
 const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'];
 
 /**
- * Tests that keep both cores busy for many seconds (bursts of thousands of streams). They run
- * last and alone: beside them, other files' deadlines (a restart served within 5 s) would
- * measure the burst, not the code under test.
+ * Tests that keep both cores busy for many seconds (bursts of thousands of streams, the stack
+ * under load while its services are killed), and the one whose deadlines are tight (a killed
+ * service serving again within 5 s of its restart). They run last and alone: beside the
+ * others, one file's deadlines would measure another file's load, not the code under test.
  */
-const saturating = ['tools/cli/src/burst-isolation.int.test.ts', 'test/chaos/streaming-burst.test.ts', 'test/e2e/analyst-run.test.ts'];
+const saturating = [
+  'tools/cli/src/burst-isolation.int.test.ts',
+  'test/chaos/streaming-burst.test.ts',
+  'test/e2e/analyst-run.test.ts',
+  'test/chaos/kill-each-service.test.ts',
+  'tools/cli/src/supervision.int.test.ts',
+];
 
 export default defineConfig({
   test: {

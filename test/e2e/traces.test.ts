@@ -1,6 +1,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { AdmissionServiceClient, GenerateRequest, streams, type Event, type GenerateResponse } from '@switchyard/contracts';
-import { InMemorySpanExporter, parseTraceparent, startTracing, type ReadableSpan, type Tracing } from '@switchyard/telemetry';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { parseTraceparent, startTracing, type ReadableSpan, type Tracing } from '@switchyard/telemetry';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
@@ -13,7 +14,7 @@ let system: RunningSystem;
 let client: AdmissionServiceClient;
 
 beforeAll(async () => {
-  tracing = startTracing({ service: 'switchyard-test', exporter });
+  tracing = await startTracing({ service: 'switchyard-test', exporter });
   system = await startSystem();
   client = new AdmissionServiceClient(system.admissionAddress, credentials.createInsecure());
 }, 60_000);

@@ -48,7 +48,7 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const config = loadConfig(options.env, process.env);
   const logger = createLogger({ service: options.service, level: common.LOG_LEVEL });
   const registry = createMetricsRegistry(options.service);
-  const tracing = startTracing({ service: options.service, env: common });
+  const tracing = await startTracing({ service: options.service, env: common });
   if (tracing.enabled) logger.info('exporting traces over OTLP');
   const nc = await connectBus({ url: common.NATS_URL, name: options.service, noEcho: options.noEcho });
   const js = jetstream(nc);

@@ -7,5 +7,5 @@ export { formatTraceparent, parseTraceparent, traceIdOf } from './traceparent.js
 export type { TraceParent } from './traceparent.js';
 export { endSpan, newTraceparent, SpanKind, startSpan, startTracing, traceparentOf, tracingWanted } from './tracing.js';
 export type { Span, StartSpanOptions, Tracing, TracingEnv, TracingOptions } from './tracing.js';
-export { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+// The SDK (and its in-memory exporter, for tests) loads on demand: see startTracing.
 export type { ReadableSpan } from '@opentelemetry/sdk-trace';

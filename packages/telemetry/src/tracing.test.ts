@@ -22,7 +22,7 @@ describe('tracingWanted', () => {
 
 describe('startTracing', () => {
   it('registers nothing by default: spans are one shared no-op and hand on no traceparent of their own', async () => {
-    const tracing = startTracing({ service: 't', env: {} });
+    const tracing = await startTracing({ service: 't', env: {} });
     expect(tracing.enabled).toBe(false);
     const a = startSpan('a', CALLER);
     expect(a.isRecording()).toBe(false);
@@ -33,7 +33,7 @@ describe('startTracing', () => {
 
   it('records spans as children of the traceparent they continue, and hands on their own', async () => {
     const exporter = new InMemorySpanExporter();
-    const tracing = startTracing({ service: 't', exporter });
+    const tracing = await startTracing({ service: 't', exporter });
     try {
       expect(tracing.enabled).toBe(true);
       const parent = startSpan('admission.generate', CALLER);
