@@ -11,6 +11,7 @@ export type { ConsumeDurableOptions, Delivery, DeliveryHandler, RunningConsumer 
 export { dispositionForError } from './domain/disposition.js';
 export type { Disposition, RetryPolicy } from './domain/disposition.js';
 export { openBucket } from './kv.js';
+export type { BucketOptions } from './kv.js';
 export { mirrorBucket } from './kv-mirror.js';
 export type { BucketMirror } from './kv-mirror.js';
 export { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';

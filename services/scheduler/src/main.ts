@@ -1,10 +1,10 @@
 import { createKeyring, parseApiKeys } from '@switchyard/auth';
-import { openBucket } from '@switchyard/bus';
 import { listenAddress, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
 import { POLICIES, loadSchedulingFile } from './config.js';
 import { startOpsServer } from './ops/grpc.js';
+import { PLACEMENT_RECORD_TTL_MS } from './placement/records.js';
 import { createScheduler } from './service.js';
 
 const env = z.object({
@@ -24,7 +24,7 @@ runMain(() =>
     env,
     // It follows `dispatch.>` for other replicas' placements; its own it counted when it made them.
     noEcho: true,
-    async start({ config, logger, registry, nc, js }) {
+    async start({ config, logger, registry, nc, js, openBucket }) {
       const scheduling = loadSchedulingFile(config.POOLS_FILE);
       const scheduler = createScheduler({
         js,
@@ -33,7 +33,10 @@ runMain(() =>
         registry,
         pools: loadPoolsFile(config.POOLS_FILE),
         config: config.SCHEDULER_POLICY ? { ...scheduling, policy: config.SCHEDULER_POLICY } : scheduling,
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
+        routesKv: await openBucket(buckets.routes),
+        batchingKv: await openBucket(buckets.batching, { ttl: 3_600_000 }),
+        placementsKv: await openBucket(buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS }),
       });
       await scheduler.start();
       const ops =
