@@ -37,18 +37,33 @@ export interface NatsCluster {
   kill(i: number): Promise<ProcessExit>;
   /** Starts node `i` again on its ports and store, and waits until it is a current peer again. */
   restart(i: number): Promise<void>;
+  /**
+   * What each running node holds of stream `name` (from its `/jsz`): messages and last
+   * sequence. Equal on every node once the replicas caught up; a node without the stream is left out.
+   */
+  streamStates(name: string): Promise<StreamReplicaState[]>;
   /** Resolves once a meta leader is elected and every running node is a current peer. */
   ready(timeoutMs?: number): Promise<void>;
   /** Stops every node and removes their stores. */
   dispose(): Promise<void>;
 }
 
+/** One node's copy of a stream. */
+export interface StreamReplicaState {
+  readonly node: string;
+  readonly messages: number;
+  readonly lastSeq: number;
+}
+
 interface Jsz {
+  readonly account_details?: readonly {
+    readonly stream_detail?: readonly { readonly name: string; readonly state: { readonly messages: number; readonly last_seq: number } }[];
+  }[];
   readonly meta_cluster?: { readonly leader?: string; readonly cluster_size?: number; readonly replicas?: readonly { name: string; current: boolean }[] };
 }
 
-async function jszOf(monitorUrl: string): Promise<Jsz> {
-  const res = await fetch(`${monitorUrl}/jsz`, { signal: AbortSignal.timeout(1_000) });
+async function jszOf(monitorUrl: string, query = ''): Promise<Jsz> {
+  const res = await fetch(`${monitorUrl}/jsz${query}`, { signal: AbortSignal.timeout(1_000) });
   if (!res.ok) throw new Error(`${monitorUrl}/jsz answered ${res.status}`);
   return (await res.json()) as Jsz;
 }
@@ -63,7 +78,7 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   const count = options.nodes ?? 3;
   const clusterName = options.name ?? 'switchyard-test';
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const ports = [];
+  const ports: { client: number; route: number; monitor: number }[] = [];
   for (let i = 0; i < count; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
   const root = mkdtempSync(join(tmpdir(), 'sy-nats-cluster-'));
   const running = new Set<number>();
@@ -143,6 +158,16 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
       await nodes[i]!.process.restart();
       running.add(i);
       await ready();
+    },
+    async streamStates(name) {
+      const states = await Promise.all(
+        [...running].sort().map(async (i) => {
+          const jsz = await jszOf(nodes[i]!.monitorUrl, '?streams=true');
+          const stream = jsz.account_details?.flatMap((a) => a.stream_detail ?? []).find((d) => d.name === name);
+          return stream && { node: nodes[i]!.name, messages: stream.state.messages, lastSeq: stream.state.last_seq };
+        }),
+      );
+      return states.filter((s): s is StreamReplicaState => s !== undefined);
     },
     ready,
     async dispose() {
