@@ -7,7 +7,7 @@ import { waitFor } from './wait-for.js';
 export interface NatsClusterOptions {
   /** Cluster members. Default 3, the smallest cluster that keeps a quorum without one node. */
   readonly nodes?: number;
-  /** Cluster name (`cluster.name`). Default `switchyard-test`. */
+  /** Cluster name (`cluster.name`). Default `switchyard`, as in deploy/nats/cluster/nats.conf. */
   readonly name?: string;
   /** How long start and `restart` wait for the JetStream meta group to be whole. Default 30 s. */
   readonly readyTimeoutMs?: number;
@@ -76,7 +76,7 @@ async function jszOf(monitorUrl: string, query = ''): Promise<Jsz> {
  */
 export async function startNatsCluster(options: NatsClusterOptions = {}): Promise<NatsCluster> {
   const count = options.nodes ?? 3;
-  const clusterName = options.name ?? 'switchyard-test';
+  const clusterName = options.name ?? 'switchyard';
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const ports: { client: number; route: number; monitor: number }[] = [];
   for (let i = 0; i < count; i++) ports.push({ client: await freePort(), route: await freePort(), monitor: await freePort() });
