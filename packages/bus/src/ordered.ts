@@ -1,6 +1,12 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PULL_EXPIRES_MS } from './consume.js';
+
+/**
+ * Idle heartbeats of the consumer's pulls. The pulls themselves keep the client's 30 s
+ * expiry: a short expiry on an ordered consumer left admission's budget states behind (seen
+ * in test/e2e/budgets.test.ts), a short heartbeat alone does not.
+ */
+const HEARTBEAT_MS = 2_000;
 
 export interface FollowOrderedOptions {
   readonly stream: string;
@@ -9,7 +15,7 @@ export interface FollowOrderedOptions {
   readonly deliverPolicy?: DeliverPolicy;
   /**
    * A consumer that delivers nothing, not even an idle heartbeat, for this long is replaced.
-   * Heartbeats come every `PULL_EXPIRES_MS / 2`. Default 6,000 ms.
+   * Heartbeats come every 2 s. Default 6,000 ms.
    */
   readonly silenceMs?: number;
 }
@@ -41,7 +47,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     const info = await consumer.info();
     // Starting from "new": a replacement must still begin right after what the first one skipped.
     if (lastSeq === 0 && (options.deliverPolicy ?? DeliverPolicy.New) === DeliverPolicy.New) lastSeq = info.delivered.stream_seq;
-    return { messages: await consumer.consume({ expires: PULL_EXPIRES_MS }), pending: info.num_pending };
+    return { messages: await consumer.consume({ idle_heartbeat: HEARTBEAT_MS }), pending: info.num_pending };
   };
   const first = await open();
   current = first.messages;
