@@ -244,5 +244,5 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
       ].join('\n'),
     );
     clients.forEach((c) => c.close());
-  }, 120_000);
+  }, 90_000);
 });

@@ -1,4 +1,5 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -18,6 +19,12 @@ export interface FollowOrderedOptions {
    * Heartbeats come every 2 s. Default 6,000 ms.
    */
   readonly silenceMs?: number;
+  /**
+   * The connection under `js`: silence then counts from its last reconnect, so the client
+   * gets its own chance to resume (all it needs after a single server's restart) before the
+   * consumer is replaced.
+   */
+  readonly nc?: NatsConnection;
 }
 
 export interface OrderedFollower {
@@ -53,8 +60,18 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
   current = first.messages;
 
   const silenceMs = options.silenceMs ?? 6_000;
+  let heardAt = Date.now();
+  if (options.nc) {
+    const nc = options.nc;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (stopped) break;
+        if (s.type === 'reconnect') heardAt = Date.now();
+      }
+    })().catch(() => {});
+  }
   const follow = async (messages: ConsumerMessages) => {
-    let heardAt = Date.now();
+    heardAt = Date.now();
     const guard = setInterval(() => {
       if (Date.now() - heardAt > silenceMs) void messages.close();
     }, 1_000);

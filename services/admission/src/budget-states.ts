@@ -1,4 +1,4 @@
-import { DeliverPolicy, followOrdered, type JetStreamClient } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, filters, streams, type BudgetState } from '@switchyard/contracts';
 import { newerBudgetState } from './domain/budget-plan.js';
 
@@ -15,13 +15,13 @@ export interface BudgetStates {
  * billing takes to publish it, and a restart or a Redis flush forgets no spend.
  * Resolves once the stored states are read.
  */
-export async function followBudgetStates(js: JetStreamClient, onError: (e: unknown) => void): Promise<BudgetStates> {
+export async function followBudgetStates(js: JetStreamClient, nc: NatsConnection, onError: (e: unknown) => void): Promise<BudgetStates> {
   const states = new Map<string, BudgetState>();
   let caughtUp!: () => void;
   const initial = new Promise<void>((resolve) => (caughtUp = resolve));
   const follower = await followOrdered(
     js,
-    { stream: streams.BILLING.name, filterSubjects: filters.allBillingBudget, deliverPolicy: DeliverPolicy.LastPerSubject },
+    { stream: streams.BILLING.name, filterSubjects: filters.allBillingBudget, deliverPolicy: DeliverPolicy.LastPerSubject, nc },
     (msg) => {
       try {
         const payload = decodeEvent(msg.data).payload;

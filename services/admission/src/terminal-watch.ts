@@ -1,4 +1,4 @@
-import { DeliverPolicy, followOrdered, type JetStreamClient } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, streams, type RequestTerminated } from '@switchyard/contracts';
 
 export interface TerminalWatch {
@@ -12,9 +12,9 @@ export interface TerminalWatch {
  * the call waiting for it in this process. The outcome comes from here, never from the
  * token stream, so a cut stream cannot look like a success.
  */
-export async function watchTerminals(js: JetStreamClient, onError: (e: unknown) => void): Promise<TerminalWatch> {
+export async function watchTerminals(js: JetStreamClient, nc: NatsConnection, onError: (e: unknown) => void): Promise<TerminalWatch> {
   const waiters = new Map<string, (t: RequestTerminated) => void>();
-  const follower = await followOrdered(js, { stream: streams.LIFECYCLE.name, deliverPolicy: DeliverPolicy.New }, (msg) => {
+  const follower = await followOrdered(js, { stream: streams.LIFECYCLE.name, deliverPolicy: DeliverPolicy.New, nc }, (msg) => {
     try {
       const payload = decodeEvent(msg.data).payload;
       if (payload?.$case !== 'requestTerminated') return;
