@@ -56,7 +56,7 @@ async function call(client: ReturnType<typeof createSwitchyardClient>, n: number
       prompt: `request ${n} across the cluster`,
       maxTokens: 8 + (n % 5),
       tier,
-      timeoutMs: 30_000,
+      timeoutMs: 20_000,
     })) {
       if (e.event?.$case === 'started') Object.assign(c, { requestId: e.event.started.requestId, startedAt: Date.now() });
       if (e.event?.$case === 'finished')
