@@ -8,7 +8,7 @@ import { startNatsCluster, waitFor, type NatsCluster } from '@switchyard/testing
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream, terminalsByRequest } from '../support/read-stream.js';
-import { startSystem, type RunningSystem } from '../support/system.js';
+import { startSystem, TEST_POOLS, type RunningSystem } from '../support/system.js';
 
 /**
  * Issue #20, past one machine: a 3-node nats-server cluster on loopback, every stream and KV
@@ -67,6 +67,23 @@ async function call(client: ReturnType<typeof createSwitchyardClient>, n: number
     c.result = `code ${(e as ServiceError).code}`;
   }
   return c;
+}
+
+/** Where admitted requests wait: each stage's durable consumer, for failure messages. */
+async function pipeline(jsm: JetStreamManager): Promise<string[]> {
+  const pool = TEST_POOLS[0]!.id;
+  return Promise.all(
+    [
+      [streams.REQUESTS.name, 'scheduler'],
+      [streams.DISPATCH.name, `batcher-${pool}`],
+      [streams.BATCHES.name, `workers-${pool}`],
+      [streams.LIFECYCLE.name, 'admission'],
+    ].map(async ([st, d]) => {
+      const i = await jsm.consumers.info(st!, d!).catch((e: Error) => e);
+      if (i instanceof Error) return `${st}/${d} ${i.message}`;
+      return `${st}/${d} (leader ${i.cluster?.leader}) pending ${i.num_pending}, unacked ${i.num_ack_pending}, waiting ${i.num_waiting}, redelivered ${i.num_redelivered}`;
+    }),
+  );
 }
 
 const leaderOf = async (jsm: JetStreamManager, stream: string) => (await jsm.streams.info(stream)).cluster?.leader ?? '';
@@ -130,6 +147,11 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
       .filter(([, l]) => l === leaders.REQUESTS)
       .map(([s]) => s);
 
+    // Bounded: a stalled pipeline fails here with what the callers saw, not as a test timeout.
+    await waitFor('every call ended', () => (calls.length === TOTAL ? true : undefined), 45_000).catch(async (e: Error) => {
+      const stuck = calls.slice(-8).map((c) => c.result);
+      throw new Error(`${e.message}: ${calls.length} of ${TOTAL} calls ended, last ${stuck.join(', ')}; ${(await pipeline(jsm)).join('; ')}`);
+    });
     await Promise.all(callers);
     const afterKill = calls.filter((c) => c.sentAt > killedAt && c.requestId);
     const failoverMs = Math.min(...afterKill.map((c) => c.startedAt! - killedAt));
@@ -158,7 +180,11 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
         const ids = (await readStream(system.nc, streams.REQUESTS.name)).filter((m) => m.subject.startsWith('requests.admitted.'));
         const ended = await terminalsByRequest(system.nc);
         const open = ids.filter((m) => !ended.has(m.event.envelope!.requestId));
-        if (open.length > 0) throw new Error(`${open.length} admitted requests without a terminal event, e.g. ${open[0]!.event.envelope!.requestId}`);
+        if (open.length > 0) {
+          const where = await pipeline(jsm);
+          const ids = open.map((m) => m.event.envelope!.requestId);
+          throw new Error(`${open.length} admitted requests without a terminal event (${ids.join(', ')}); ${where.join('; ')}`);
+        }
         const completions = [...ended.values()].filter((t) => t[0] === 'completed').length;
         const [m, b] = await Promise.all([jsm.consumers.info(streams.USAGE.name, 'metering'), jsm.consumers.info(streams.BILLING.name, 'billing')]);
         const [row] = await system.sql<{ n: string }[]>`SELECT count(DISTINCT request_id) AS n FROM ledger_transactions WHERE kind = 'usage'`;
@@ -169,7 +195,7 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
         }
         return true;
       },
-      40_000,
+      30_000,
     ).catch((e: Error) => {
       throw new Error(`${e.message}: ${(e.cause as Error | undefined)?.message}`);
     });

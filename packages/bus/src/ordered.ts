@@ -2,11 +2,7 @@ import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg 
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/**
- * Idle heartbeats of the consumer's pulls. The pulls themselves keep the client's 30 s
- * expiry: a short expiry on an ordered consumer left admission's budget states behind (seen
- * in test/e2e/budgets.test.ts), a short heartbeat alone does not.
- */
+/** Idle heartbeats of the consumer's pulls (at most half their expiry). */
 const HEARTBEAT_MS = 2_000;
 
 export interface FollowOrderedOptions {
@@ -25,6 +21,12 @@ export interface FollowOrderedOptions {
    * consumer is replaced.
    */
   readonly nc?: NatsConnection;
+  /**
+   * How long each pull waits on the server. Default the client's 30 s, with heartbeats every
+   * 2 s. `PULL_EXPIRES_MS` (5 s) brought the terminal watch back sooner after a cluster node's
+   * loss in the chaos test, but left admission's budget states behind in the budgets test.
+   */
+  readonly expiresMs?: number;
 }
 
 export interface OrderedFollower {
@@ -54,7 +56,10 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     const info = await consumer.info();
     // Starting from "new": a replacement must still begin right after what the first one skipped.
     if (lastSeq === 0 && (options.deliverPolicy ?? DeliverPolicy.New) === DeliverPolicy.New) lastSeq = info.delivered.stream_seq;
-    return { messages: await consumer.consume({ idle_heartbeat: HEARTBEAT_MS }), pending: info.num_pending };
+    return {
+      messages: await consumer.consume(options.expiresMs ? { expires: options.expiresMs } : { idle_heartbeat: HEARTBEAT_MS }),
+      pending: info.num_pending,
+    };
   };
   const first = await open();
   current = first.messages;

@@ -1,4 +1,4 @@
-import { DeliverPolicy, followOrdered, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, PULL_EXPIRES_MS, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, streams, type RequestTerminated } from '@switchyard/contracts';
 
 export interface TerminalWatch {
@@ -14,7 +14,7 @@ export interface TerminalWatch {
  */
 export async function watchTerminals(js: JetStreamClient, nc: NatsConnection, onError: (e: unknown) => void): Promise<TerminalWatch> {
   const waiters = new Map<string, (t: RequestTerminated) => void>();
-  const follower = await followOrdered(js, { stream: streams.LIFECYCLE.name, deliverPolicy: DeliverPolicy.New, nc }, (msg) => {
+  const follower = await followOrdered(js, { stream: streams.LIFECYCLE.name, deliverPolicy: DeliverPolicy.New, nc, expiresMs: PULL_EXPIRES_MS }, (msg) => {
     try {
       const payload = decodeEvent(msg.data).payload;
       if (payload?.$case !== 'requestTerminated') return;
