@@ -183,7 +183,15 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
         if (open.length > 0) {
           const where = await pipeline(jsm);
           const ids = open.map((m) => m.event.envelope!.requestId);
-          throw new Error(`${open.length} admitted requests without a terminal event (${ids.join(', ')}); ${where.join('; ')}`);
+          // How far the first one got: the decisions it left on its way (scheduler placement, ...).
+          const trail = (await readStream(system.nc, streams.DECISIONS.name))
+            .filter((m) => m.event.envelope?.requestId === ids[0])
+            .map((m) =>
+              m.event.payload?.$case === 'decision' ? `${m.subject} ${m.event.payload.decision.action}: ${m.event.payload.decision.reason}` : m.subject,
+            );
+          throw new Error(
+            `${open.length} admitted requests without a terminal event (${ids.join(', ')}); ${where.join('; ')}; decisions of ${ids[0]}: ${trail.join(' | ')}`,
+          );
         }
         const completions = [...ended.values()].filter((t) => t[0] === 'completed').length;
         const [m, b] = await Promise.all([jsm.consumers.info(streams.USAGE.name, 'metering'), jsm.consumers.info(streams.BILLING.name, 'billing')]);
