@@ -10,13 +10,13 @@ import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, 
 import { createBatchService, type BatchService, type BatchServiceDeps } from '@switchyard/batch';
 import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
-import { connectBus, jetstream, openBucket, provisionStreams, type NatsConnection } from '@switchyard/bus';
+import { connectBus, jetstream, openBucket, provisionStreams, type BucketOptions, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { BillingServiceClient, buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
 import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
-import { createScheduler, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
+import { createScheduler, PLACEMENT_RECORD_TTL_MS, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
 import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool, waitFor } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
@@ -38,6 +38,13 @@ export interface SystemOptions {
   readonly engineAdapter?: { readonly apiKeys?: Record<string, string> };
   /** Options of the private nats-server, e.g. a config file with users. */
   readonly nats?: StartOptions;
+  /**
+   * Runs on this NATS cluster (`startNatsCluster`) instead of a private nats-server: every
+   * connection gets the whole URL list and fails over within it, and streams and KV buckets
+   * are created with `replicas` replicas, as services do with `STREAM_REPLICAS`. The caller
+   * owns the cluster: `stop` leaves it running.
+   */
+  readonly natsCluster?: { readonly url: string; readonly replicas: number };
   /** The URL each connection logs in with, by name (`test`, `admission-0`, `scheduler`, ...). Default the server's URL. */
   readonly natsUrlOf?: (connection: string, url: string) => string;
   /** Batch forming rules over the batcher's defaults. */
@@ -134,7 +141,15 @@ async function getJson(url: string, apiKey: string, ca?: Buffer): Promise<unknow
  * with its own connections, talking over real sockets exactly as separate processes do.
  */
 export async function startSystem(options: SystemOptions = {}): Promise<RunningSystem> {
-  const [nats, redisServer, pg] = await Promise.all([startNats(options.nats), startRedis(), startPostgres()]);
+  const cluster = options.natsCluster;
+  const [nats, redisServer, pg] = await Promise.all([
+    cluster ? { url: cluster.url, dispose: async () => {} } : startNats(options.nats),
+    startRedis(),
+    startPostgres(),
+  ]);
+  const replicas = cluster?.replicas ?? 1;
+  /** Every bucket the way the services' `runService` opens it: created with `replicas` replicas. */
+  const open = (nc: NatsConnection, name: string, bucketOptions: BucketOptions = {}) => openBucket(nc, name, { replicas, ...bucketOptions });
   const logger = (service: string) =>
     createLogger({ service, level: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent', destination: options.logDestination });
   const apiKey = generateApiKey();
@@ -147,8 +162,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     return { nc, js: jetstream(nc) };
   };
   const testBus = await connect('test');
-  await provisionStreams(await testBus.js.jetstreamManager(), Object.values(streams));
-  const tenants = await openTenantStore(await openBucket(testBus.nc, buckets.tenants));
+  await provisionStreams(await testBus.js.jetstreamManager(), Object.values(streams), { replicas });
+  const tenants = await openTenantStore(await open(testBus.nc, buckets.tenants));
   await tenants.putKey({ tenant: 'acme', keyId: 'acme-1', keyHash: hashApiKey(apiKey) });
   await tenants.putKey({ tenant: 'globex', keyId: 'globex-1', keyHash: hashApiKey(otherApiKey) });
   await tenants.putKey({ tenant: 'ops', keyId: 'ops-1', keyHash: hashApiKey(operatorApiKey), operator: true });
@@ -156,7 +171,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
 
   const pools = options.pools ?? TEST_POOLS;
   const policyBus = await connect('policy');
-  const policies = await openBucket(policyBus.nc, buckets.policies);
+  const policies = await open(policyBus.nc, buckets.policies);
   const policy = createPolicy({ nc: policyBus.nc, logger: logger('policy'), listen: '127.0.0.1:0', policies, registry: options.registry });
   const policyAddress = await policy.start();
 
@@ -169,8 +184,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const stores: { stop(): Promise<void> }[] = [];
   for (let i = 0; i < (options.admissionReplicas ?? 1); i++) {
     const bus = await connect(`admission-${i}`);
-    const store = await openTenantStore(await openBucket(bus.nc, buckets.tenants));
-    const policyStore = await openPolicyStore({ kv: await openBucket(bus.nc, buckets.policies) });
+    const store = await openTenantStore(await open(bus.nc, buckets.tenants));
+    const policyStore = await openPolicyStore({ kv: await open(bus.nc, buckets.policies) });
     stores.push(store, policyStore);
     admissions.push(
       createAdmission({
@@ -189,6 +204,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
         batchApiUrl: options.batch ? `http://127.0.0.1:${batchHttpPort}` : undefined,
         tls: options.tls,
         limits: { maxPromptTokens: 8_192, maxOutputTokens: 2_048, defaultMaxTokens: 16 },
+        routesKv: await open(bus.nc, buckets.routes),
+        pricebookKv: await open(bus.nc, buckets.pricebook),
       }),
     );
   }
@@ -201,7 +218,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     js: schedulerBus.js,
     nc: schedulerBus.nc,
     config: options.scheduling,
-    poolsKv: await openBucket(schedulerBus.nc, buckets.pools, { ttl: 10_000 }),
+    poolsKv: await open(schedulerBus.nc, buckets.pools, { ttl: 10_000 }),
+    routesKv: await open(schedulerBus.nc, buckets.routes),
+    batchingKv: await open(schedulerBus.nc, buckets.batching, { ttl: 3_600_000 }),
+    placementsKv: await open(schedulerBus.nc, buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS }),
     pools,
     logger: logger('scheduler'),
   });
@@ -213,8 +233,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     logger: logger('batcher'),
     pools,
     rules: options.batcherRules,
-    poolsKv: await openBucket(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
-    batchingKv: await openBucket(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
+    poolsKv: await open(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
+    batchingKv: await open(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
   });
   if (options.inProcessBatcher !== false) await batcher.start();
   // Services run as processes read the same pools from a file.
@@ -224,7 +244,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const workerBus = await connect('worker-simulator');
   const workers = createWorkerSimulator({
     ...workerBus,
-    poolsKv: await openBucket(workerBus.nc, buckets.pools, { ttl: 10_000 }),
+    poolsKv: await open(workerBus.nc, buckets.pools, { ttl: 10_000 }),
     pools,
     logger: logger('worker-simulator'),
     instanceId: 'test',
@@ -238,7 +258,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     const adapterBus = await connect('engine-adapter');
     const engineAdapter = createEngineAdapter({
       ...adapterBus,
-      poolsKv: await openBucket(adapterBus.nc, buckets.pools, { ttl: 10_000 }),
+      poolsKv: await open(adapterBus.nc, buckets.pools, { ttl: 10_000 }),
       pools,
       logger: logger('engine-adapter'),
       instanceId: 'test',
@@ -264,12 +284,12 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     listen: '127.0.0.1:0',
     tls: options.tls,
     pools,
-    pricebookKv: await openBucket(billingBus.nc, buckets.pricebook),
+    pricebookKv: await open(billingBus.nc, buckets.pricebook),
     budgetFlushMs: 50,
     // Admission's grace is shorter still (provisionalGraceMs), so spend settles within a test.
     budgetQuietRepublishMs: 1_000,
     // The fleet's heartbeats, as billing's main reads them, so its NATS user is held to it here too.
-    poolsKv: await openBucket(billingBus.nc, buckets.pools, { ttl: 10_000 }),
+    poolsKv: await open(billingBus.nc, buckets.pools, { ttl: 10_000 }),
   });
   const billingAddress = await billing.start();
   const billingClient = new BillingServiceClient(
@@ -299,7 +319,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
       redis: { host: redisUrl.hostname, port: Number(redisUrl.port) },
       keyring: tenants.keyring,
       logger: logger('batch'),
-      poolsKv: await openBucket(batchBus.nc, buckets.pools, { ttl: 10_000 }),
+      poolsKv: await open(batchBus.nc, buckets.pools, { ttl: 10_000 }),
       admission: { baseUrl: admissionHttp, apiKey: operatorApiKey },
       listen: '127.0.0.1:0',
       httpListen: batchEnv!.BATCH_HTTP_LISTEN,

@@ -4,6 +4,16 @@ import { dispositionForError, type Disposition } from './domain/disposition.js';
 import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
 
+/**
+ * How long one pull waits on the server (the client's default is 30 s). A pull lives on the
+ * consumer's leader: when that node dies (kill -9, a lost machine) nothing tells the client,
+ * which notices only after two missed idle heartbeats of half this each. With the default
+ * that stalled every consumer led by the lost node for 30 s on a 3-node cluster; with 5 s a
+ * consumer pulls again from the new leader within about 5 s, at the cost of one idle pull
+ * per consumer every 5 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
+
 /** A delivered event with what a handler may need from its delivery. */
 export interface Delivery {
   readonly event: Event;
@@ -47,7 +57,7 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   const onError = options.onError ?? (() => {});
   await ensureDurable(await js.jetstreamManager(), options);
   const consumer = await js.consumers.get(stream, durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8) });
+  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8), expires: PULL_EXPIRES_MS });
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
 

@@ -1,6 +1,16 @@
 import { followConsumerLag } from './consumer-lag.js';
 import { stopOnSignals } from './stop-on-signals.js';
-import { connectBus, followConnectionHealth, jetstream, provisionStreams, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
+import {
+  connectBus,
+  followConnectionHealth,
+  jetstream,
+  openBucket,
+  provisionStreams,
+  type BucketOptions,
+  type JetStreamClient,
+  type KV,
+  type NatsConnection,
+} from '@switchyard/bus';
 import { commonEnv, loadConfig, z } from '@switchyard/config';
 import { streams } from '@switchyard/contracts';
 import { createLogger, createMetricsRegistry, serveMetrics, startTracing, type Logger, type Registry } from '@switchyard/telemetry';
@@ -18,6 +28,11 @@ export interface ServiceContext<C> {
   readonly registry: Registry;
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
+  /**
+   * Opens a KV bucket on `nc`, created when missing with `STREAM_REPLICAS` replicas like the
+   * streams: on a cluster the buckets survive a node as the streams do.
+   */
+  readonly openBucket: (name: string, options?: BucketOptions) => Promise<KV>;
 }
 
 export interface Stoppable {
@@ -53,7 +68,15 @@ export async function runService<S extends z.ZodType>(options: RunServiceOptions
   const nc = await connectBus({ url: common.NATS_URL, name: options.service, noEcho: options.noEcho });
   const js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams), { replicas: common.STREAM_REPLICAS });
-  const running = await options.start({ config, common, logger, registry, nc, js });
+  const running = await options.start({
+    config,
+    common,
+    logger,
+    registry,
+    nc,
+    js,
+    openBucket: (name, bucketOptions) => openBucket(nc, name, { replicas: common.STREAM_REPLICAS, ...bucketOptions }),
+  });
   const lag = followConsumerLag({
     jsm: await js.jetstreamManager(),
     registry,

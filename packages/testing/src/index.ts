@@ -1,5 +1,7 @@
 export { startNats, startRedis, startPostgres } from './servers.js';
 export type { TestServer, StartOptions } from './servers.js';
+export { startNatsCluster } from './nats-cluster.js';
+export type { NatsCluster, NatsClusterNode, NatsClusterOptions, StreamReplicaState } from './nats-cluster.js';
 export { freePort, startProcessServer } from './process-server.js';
 export type { ProcessExit, ProcessServer, ProcessServerSpec } from './process-server.js';
 export { waitFor } from './wait-for.js';

@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, filters, streams, type BudgetState } from '@switchyard/contracts';
 import { newerBudgetState } from './domain/budget-plan.js';
 
@@ -15,19 +15,14 @@ export interface BudgetStates {
  * billing takes to publish it, and a restart or a Redis flush forgets no spend.
  * Resolves once the stored states are read.
  */
-export async function followBudgetStates(js: JetStreamClient, onError: (e: unknown) => void): Promise<BudgetStates> {
+export async function followBudgetStates(js: JetStreamClient, nc: NatsConnection, onError: (e: unknown) => void): Promise<BudgetStates> {
   const states = new Map<string, BudgetState>();
-  const consumer = await js.consumers.get(streams.BILLING.name, {
-    filter_subjects: filters.allBillingBudget,
-    deliver_policy: DeliverPolicy.LastPerSubject,
-  });
-  const pendingAtStart = (await consumer.info()).num_pending;
   let caughtUp!: () => void;
   const initial = new Promise<void>((resolve) => (caughtUp = resolve));
-  if (pendingAtStart === 0) caughtUp();
-  const messages = await consumer.consume();
-  const done = (async () => {
-    for await (const msg of messages) {
+  const follower = await followOrdered(
+    js,
+    { stream: streams.BILLING.name, filterSubjects: filters.allBillingBudget, deliverPolicy: DeliverPolicy.LastPerSubject, nc },
+    (msg) => {
       try {
         const payload = decodeEvent(msg.data).payload;
         if (payload?.$case === 'budgetState') {
@@ -40,14 +35,12 @@ export async function followBudgetStates(js: JetStreamClient, onError: (e: unkno
       } finally {
         if (msg.info.pending === 0) caughtUp();
       }
-    }
-  })();
+    },
+  );
+  if (follower.pendingAtStart === 0) caughtUp();
   await initial;
   return {
     stateOf: (tenant) => states.get(tenant),
-    async stop() {
-      await messages.close();
-      await done;
-    },
+    stop: () => follower.stop(),
   };
 }

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
-import { openBucket } from '@switchyard/bus';
 import { listenAddress, redisEnv, tlsEnv, tlsFilesOf, z } from '@switchyard/config';
 import { buckets, parseTierCounts } from '@switchyard/contracts';
 import { openPolicyStore } from '@switchyard/policy-rules';
@@ -42,7 +41,7 @@ runMain(() =>
   runService({
     service: 'admission',
     env,
-    async start({ config, logger, registry, nc, js }) {
+    async start({ config, logger, registry, nc, js, openBucket }) {
       const redis = new Redis(config.REDIS_URL, ADMISSION_REDIS_OPTIONS);
       // ioredis reports every failed reconnect; one line per outage is enough (calls say UNAVAILABLE).
       let redisDown = false;
@@ -54,11 +53,11 @@ runMain(() =>
         if (redisDown) logger.info('Redis reachable again');
         redisDown = false;
       });
-      const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
+      const tenants = await openTenantStore(await openBucket(buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
       const policies = await openPolicyStore({
-        kv: await openBucket(nc, buckets.policies),
+        kv: await openBucket(buckets.policies),
         onError: (e) => logger.warn({ err: e }, 'policy document rejected'),
       });
       const admission = createAdmission({
@@ -77,6 +76,8 @@ runMain(() =>
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
         tls: tlsFilesOf(config),
         batchApiUrl: config.BATCH_HTTP_URL === 'off' ? undefined : config.BATCH_HTTP_URL,
+        routesKv: await openBucket(buckets.routes),
+        pricebookKv: await openBucket(buckets.pricebook),
       });
       const addresses = await admission.start();
       logger.info(addresses, 'admission serving');

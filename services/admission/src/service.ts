@@ -140,8 +140,8 @@ export function createAdmission(deps: AdmissionDeps): Admission {
     async start() {
       // Independent reads of the bus, in parallel: a restarted replica serves sooner.
       [terminals, budgetStates, priceBooks, models] = await Promise.all([
-        watchTerminals(deps.js, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event')),
-        followBudgetStates(deps.js, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored')),
+        watchTerminals(deps.js, deps.nc, (e) => deps.logger.warn({ err: e }, 'bad lifecycle event')),
+        followBudgetStates(deps.js, deps.nc, (e) => deps.logger.warn({ err: e }, 'undecodable budget state ignored')),
         (async () =>
           followPriceBooks(deps.pricebookKv ?? (await openBucket(deps.nc, buckets.pricebook)), (version, e) =>
             deps.logger.error({ version, err: e }, 'price-book version in the pricebook bucket ignored'),

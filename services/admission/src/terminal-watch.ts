@@ -1,4 +1,4 @@
-import { DeliverPolicy, type JetStreamClient } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, PULL_EXPIRES_MS, type JetStreamClient, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, streams, type RequestTerminated } from '@switchyard/contracts';
 
 export interface TerminalWatch {
@@ -8,30 +8,26 @@ export interface TerminalWatch {
 }
 
 /**
- * Follows LIFECYCLE with an ordered consumer from "now" and hands each terminal event to
+ * Follows LIFECYCLE with an ordered consumer from "now" (replaced when its node is lost) and hands each terminal event to
  * the call waiting for it in this process. The outcome comes from here, never from the
  * token stream, so a cut stream cannot look like a success.
  */
-export async function watchTerminals(js: JetStreamClient, onError: (e: unknown) => void): Promise<TerminalWatch> {
+export async function watchTerminals(js: JetStreamClient, nc: NatsConnection, onError: (e: unknown) => void): Promise<TerminalWatch> {
   const waiters = new Map<string, (t: RequestTerminated) => void>();
-  const consumer = await js.consumers.get(streams.LIFECYCLE.name, { deliver_policy: DeliverPolicy.New });
-  const messages = await consumer.consume();
-  const done = (async () => {
-    for await (const msg of messages) {
-      try {
-        const payload = decodeEvent(msg.data).payload;
-        if (payload?.$case !== 'requestTerminated') continue;
-        const t = payload.requestTerminated;
-        const waiter = waiters.get(t.requestId);
-        if (waiter) {
-          waiters.delete(t.requestId);
-          waiter(t);
-        }
-      } catch (e) {
-        onError(e);
+  const follower = await followOrdered(js, { stream: streams.LIFECYCLE.name, deliverPolicy: DeliverPolicy.New, nc, expiresMs: PULL_EXPIRES_MS }, (msg) => {
+    try {
+      const payload = decodeEvent(msg.data).payload;
+      if (payload?.$case !== 'requestTerminated') return;
+      const t = payload.requestTerminated;
+      const waiter = waiters.get(t.requestId);
+      if (waiter) {
+        waiters.delete(t.requestId);
+        waiter(t);
       }
+    } catch (e) {
+      onError(e);
     }
-  })();
+  });
   return {
     expect(requestId) {
       let cancel = () => {};
@@ -41,9 +37,6 @@ export async function watchTerminals(js: JetStreamClient, onError: (e: unknown) 
       });
       return { promise, cancel };
     },
-    async stop() {
-      await messages.close();
-      await done;
-    },
+    stop: () => follower.stop(),
   };
 }

@@ -1,6 +1,5 @@
 import postgres from 'postgres';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
-import { openBucket } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
 import { databaseEnv, listenAddress, redisEnv, z } from '@switchyard/config';
 import { runMain, runService } from '@switchyard/runtime';
@@ -46,9 +45,9 @@ runMain(() =>
   runService({
     service: 'batch',
     env,
-    async start({ config, logger, nc }) {
+    async start({ config, logger, openBucket }) {
       const sql = postgres(config.DATABASE_URL, { max: 16, onnotice: () => {} });
-      const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
+      const tenants = await openTenantStore(await openBucket(buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
       const url = new URL(config.REDIS_URL);
@@ -57,7 +56,7 @@ runMain(() =>
         redis: { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0), password: url.password || undefined },
         keyring: tenants.keyring,
         logger,
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
         admission: { baseUrl: config.ADMISSION_HTTP_URL, apiKey: config.BATCH_SERVICE_API_KEY },
         listen: config.BATCH_LISTEN,
         httpListen: config.BATCH_HTTP_LISTEN,

@@ -1,4 +1,3 @@
-import { openBucket } from '@switchyard/bus';
 import { loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -10,14 +9,14 @@ runMain(() =>
   runService({
     service: 'batcher',
     env,
-    async start({ config, logger, registry, nc, js }) {
+    async start({ config, logger, registry, js, openBucket }) {
       const batcher = createBatcher({
         js,
         logger,
         registry,
         pools: loadPoolsFile(config.POOLS_FILE),
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
-        batchingKv: await openBucket(nc, buckets.batching, { ttl: 3_600_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
+        batchingKv: await openBucket(buckets.batching, { ttl: 3_600_000 }),
       });
       await batcher.start();
       return batcher;

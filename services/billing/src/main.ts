@@ -1,6 +1,5 @@
 import postgres from 'postgres';
 import { openTenantStore, parseApiKeys } from '@switchyard/auth';
-import { openBucket } from '@switchyard/bus';
 import { buckets } from '@switchyard/contracts';
 import { databaseEnv, listenAddress, loadPoolsFile, tlsEnv, tlsFilesOf, z } from '@switchyard/config';
 import { runMain, runService } from '@switchyard/runtime';
@@ -23,10 +22,10 @@ runMain(() =>
   runService({
     service: 'billing',
     env,
-    async start({ config, logger, nc, js, registry }) {
+    async start({ config, logger, js, registry, openBucket }) {
       const sql = postgres(config.DATABASE_URL, { max: 16, onnotice: () => {} });
       // The same keys as admission, live: a key created or revoked with the CLI works here too.
-      const tenants = await openTenantStore(await openBucket(nc, buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
+      const tenants = await openTenantStore(await openBucket(buckets.tenants), parseApiKeys(config.API_KEYS), (key, e) =>
         logger.warn({ key, err: e }, 'ignoring an invalid tenants entry'),
       );
       const billing = createBilling({
@@ -40,8 +39,8 @@ runMain(() =>
         tls: tlsFilesOf(config),
         pools: config.POOLS_FILE ? loadPoolsFile(config.POOLS_FILE) : [],
         reconcileEveryMs: config.BILLING_RECONCILE_EVERY_MS,
-        pricebookKv: await openBucket(nc, buckets.pricebook),
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        pricebookKv: await openBucket(buckets.pricebook),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
       });
       const address = await billing.start();
       logger.info({ address }, 'billing serving gRPC');

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { openBucket } from '@switchyard/bus';
 import { commaList, loadPoolsFile, poolKind, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -22,7 +21,7 @@ runMain(() =>
     env,
     // Workers pull their pool's batches on the pool's durable, `workers-<pool>`.
     ownsConsumer: (consumer) => consumer.startsWith('workers-'),
-    async start({ config, logger, nc, js, registry }) {
+    async start({ config, logger, nc, js, registry, openBucket }) {
       const wanted = config.ADAPTER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => poolKind(p) !== 'simulated' && (wanted.length === 0 || wanted.includes(p.id)));
       // Only the variables the pools name are read; their values are never logged.
@@ -33,7 +32,7 @@ runMain(() =>
         logger,
         pools,
         apiKeys,
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
         instanceId: `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${randomBytes(3).toString('hex')}`,
         // The tokenizer counts a begin-of-text token an output does not have.
         countTokens: (text) => Math.max(0, countPromptTokens(text) - 1),

@@ -1,4 +1,3 @@
-import { openBucket } from '@switchyard/bus';
 import { listenAddress, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -10,8 +9,8 @@ runMain(() =>
   runService({
     service: 'policy',
     env,
-    async start({ config, logger, registry, nc }) {
-      const policies = await openBucket(nc, buckets.policies);
+    async start({ config, logger, registry, nc, openBucket }) {
+      const policies = await openBucket(buckets.policies);
       const policy = createPolicy({ nc, logger, registry, policies, listen: config.POLICY_LISTEN });
       const address = await policy.start();
       logger.info({ address }, 'policy serving gRPC');

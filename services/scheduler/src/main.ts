@@ -1,5 +1,5 @@
 import { createKeyring, openTenantStore, parseApiKeys, type Keyring } from '@switchyard/auth';
-import { connectBus, openBucket } from '@switchyard/bus';
+import { connectBus, openBucket as openBucketOn } from '@switchyard/bus';
 import { listenAddress, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -7,6 +7,7 @@ import { POLICIES, loadSchedulingFile } from './config.js';
 import { startConsoleFeed } from './console/console-feed.js';
 import { startConsoleServer } from './console/http.js';
 import { startOpsServer } from './ops/grpc.js';
+import { PLACEMENT_RECORD_TTL_MS } from './placement/records.js';
 import { createScheduler } from './service.js';
 
 const env = z.object({
@@ -31,7 +32,7 @@ runMain(() =>
     env,
     // It follows `dispatch.>` for other replicas' placements; its own it counted when it made them.
     noEcho: true,
-    async start({ config, common, logger, registry, nc, js }) {
+    async start({ config, common, logger, registry, nc, js, openBucket }) {
       const scheduling = loadSchedulingFile(config.POOLS_FILE);
       const pools = loadPoolsFile(config.POOLS_FILE);
       const scheduler = createScheduler({
@@ -41,14 +42,17 @@ runMain(() =>
         registry,
         pools,
         config: config.SCHEDULER_POLICY ? { ...scheduling, policy: config.SCHEDULER_POLICY } : scheduling,
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
+        routesKv: await openBucket(buckets.routes),
+        batchingKv: await openBucket(buckets.batching, { ttl: 3_600_000 }),
+        placementsKv: await openBucket(buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS }),
       });
       await scheduler.start();
       const seed = config.API_KEYS ? parseApiKeys(config.API_KEYS) : [];
       const operatorFacing = config.OPS_LISTEN !== 'off' || config.CONSOLE_LISTEN !== 'off';
       // Tenants' keys too, so a viewer's attempt to change something is refused as such (and
       // audited), not taken for an unknown key.
-      const tenants = operatorFacing ? await openTenantStore(await openBucket(nc, buckets.tenants), seed) : undefined;
+      const tenants = operatorFacing ? await openTenantStore(await openBucket(buckets.tenants), seed) : undefined;
       const keyring: Keyring = tenants?.keyring ?? createKeyring(seed);
       const ops =
         config.OPS_LISTEN === 'off' ? undefined : await startOpsServer(config.OPS_LISTEN, () => scheduler.ops, scheduler.operatorActions, keyring, logger);
@@ -62,7 +66,7 @@ runMain(() =>
           nc: consoleNc,
           pools,
           ops: () => scheduler.ops,
-          pricebookKv: await openBucket(consoleNc, buckets.pricebook),
+          pricebookKv: await openBucketOn(consoleNc, buckets.pricebook),
           ttftObjectivesMs: Object.fromEntries(Object.entries(scheduling.tiers).map(([tier, t]) => [tier, t.ttftMs])),
           logger,
           now: Date.now,

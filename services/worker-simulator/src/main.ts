@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { openBucket } from '@switchyard/bus';
 import { commaList, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -31,7 +30,7 @@ runMain(() =>
     env,
     // Workers pull their pool's batches on the pool's durable, `workers-<pool>`.
     ownsConsumer: (consumer) => consumer.startsWith('workers-'),
-    async start({ config, logger, nc, js, registry }) {
+    async start({ config, logger, nc, js, registry, openBucket }) {
       const wanted = config.WORKER_POOLS;
       const pools = loadPoolsFile(config.POOLS_FILE).filter((p) => wanted.length === 0 || wanted.includes(p.id));
       const stepMs = new Histogram({
@@ -47,7 +46,7 @@ runMain(() =>
         js,
         logger,
         pools,
-        poolsKv: await openBucket(nc, buckets.pools, { ttl: 10_000 }),
+        poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
         instanceId: `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${randomBytes(3).toString('hex')}`,
         speed: config.WORKER_SPEED,
         ackWaitMs: config.WORKER_ACK_WAIT_MS,

@@ -1,0 +1,122 @@
+import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Idle heartbeats of the consumer's pulls (at most half their expiry). */
+const HEARTBEAT_MS = 2_000;
+
+export interface FollowOrderedOptions {
+  readonly stream: string;
+  readonly filterSubjects?: string | string[];
+  /** Where the first consumer starts: `New` (default), `All` or `LastPerSubject`. */
+  readonly deliverPolicy?: DeliverPolicy;
+  /**
+   * A consumer that delivers nothing, not even an idle heartbeat, for this long is replaced.
+   * Heartbeats come every 2 s. Default 6,000 ms.
+   */
+  readonly silenceMs?: number;
+  /**
+   * The connection under `js`: silence then counts from its last reconnect, so the client
+   * gets its own chance to resume (all it needs after a single server's restart) before the
+   * consumer is replaced.
+   */
+  readonly nc?: NatsConnection;
+  /**
+   * How long each pull waits on the server. Default the client's 30 s, with heartbeats every
+   * 2 s. `PULL_EXPIRES_MS` (5 s) brought the terminal watch back sooner after a cluster node's
+   * loss in the chaos test, but left admission's budget states behind in the budgets test.
+   */
+  readonly expiresMs?: number;
+}
+
+export interface OrderedFollower {
+  /** Messages pending for the first consumer when it was created: what "caught up" means. */
+  readonly pendingAtStart: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * An ordered consumer that survives the loss of the node it lives on. An ordered consumer
+ * is an R1 ephemeral on one node of a cluster; killed outright, that node takes it along, and
+ * the client (reconnected elsewhere) stops watching heartbeats and only asks the dead
+ * consumer for its info, so it never recovers. Here a consumer that goes silent is dropped
+ * and a new one starts after the last message handled: nothing skipped, nothing twice.
+ */
+export async function followOrdered(js: JetStreamClient, options: FollowOrderedOptions, onMessage: (msg: JsMsg) => void): Promise<OrderedFollower> {
+  let lastSeq = 0;
+  let stopped = false;
+  let current: ConsumerMessages | undefined;
+  const open = async () => {
+    const consumer = await js.consumers.get(options.stream, {
+      ...(options.filterSubjects ? { filter_subjects: options.filterSubjects } : {}),
+      ...(lastSeq > 0
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: lastSeq + 1 }
+        : { deliver_policy: options.deliverPolicy ?? DeliverPolicy.New }),
+    });
+    const info = await consumer.info();
+    // Starting from "new": a replacement must still begin right after what the first one skipped.
+    if (lastSeq === 0 && (options.deliverPolicy ?? DeliverPolicy.New) === DeliverPolicy.New) lastSeq = info.delivered.stream_seq;
+    return {
+      messages: await consumer.consume(options.expiresMs ? { expires: options.expiresMs } : { idle_heartbeat: HEARTBEAT_MS }),
+      pending: info.num_pending,
+    };
+  };
+  const first = await open();
+  current = first.messages;
+
+  const silenceMs = options.silenceMs ?? 6_000;
+  let heardAt = Date.now();
+  if (options.nc) {
+    const nc = options.nc;
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (stopped) break;
+        if (s.type === 'reconnect') heardAt = Date.now();
+      }
+    })().catch(() => {});
+  }
+  const follow = async (messages: ConsumerMessages) => {
+    heardAt = Date.now();
+    const guard = setInterval(() => {
+      if (Date.now() - heardAt > silenceMs) void messages.close();
+    }, 1_000);
+    void (async () => {
+      for await (const _ of messages.status()) heardAt = Date.now();
+    })().catch(() => {});
+    try {
+      for await (const msg of messages) {
+        heardAt = Date.now();
+        lastSeq = msg.seq;
+        onMessage(msg);
+      }
+    } finally {
+      clearInterval(guard);
+    }
+  };
+  const done = (async () => {
+    let messages = first.messages;
+    for (;;) {
+      await follow(messages).catch(() => {});
+      if (stopped) return;
+      for (;;) {
+        try {
+          messages = current = (await open()).messages;
+          break;
+        } catch {
+          if (stopped) return;
+          // The stream may be electing a leader, or the new consumer landed on a node that is gone.
+          await sleep(250);
+        }
+      }
+      if (stopped) return void (await messages.close());
+    }
+  })();
+  return {
+    pendingAtStart: first.pending,
+    async stop() {
+      stopped = true;
+      await current?.close();
+      await done;
+    },
+  };
+}
