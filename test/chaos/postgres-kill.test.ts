@@ -1,14 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateApiKey, hashApiKey } from '@switchyard/auth';
 import { connectBus, jetstreamManager, provisionStreams, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile } from '@switchyard/config';
 import { streams } from '@switchyard/contracts';
 import { startNats, startPostgres, waitFor, type ProcessServer, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceProcess } from '../support/service-process.js';
-import { expectBilledExactlyOnce, feedUsage } from '../support/usage-chaos.js';
+import { expectBilledExactlyOnce, feedUsage, startLedgerServices } from '../support/usage-chaos.js';
 
 /**
  * Issue #23, scenario 4: kill -9 PostgreSQL three times while metering and billing post usage
@@ -46,15 +44,7 @@ afterAll(async () => {
 describe('chaos: kill -9 of PostgreSQL while metering and billing post', () => {
   it('loses, duplicates and unbalances nothing, and reconciles to zero', async () => {
     const postgresProcess = pg.process!;
-    const env = {
-      NATS_URL: nats.url,
-      DATABASE_URL: pg.url,
-      POOLS_FILE,
-      BILLING_LISTEN: '127.0.0.1:0',
-      BILLING_RECONCILE_EVERY_MS: '0',
-      API_KEYS: `acme:chaos:${hashApiKey(generateApiKey())}`,
-    };
-    const [billing, metering] = await Promise.all([startServiceProcess('billing', env), startServiceProcess('metering', env)]);
+    const [billing, metering] = await startLedgerServices(nats.url, pg.url);
     running.push(billing, metering);
 
     const started = Date.now();

@@ -1,14 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { generateApiKey, hashApiKey } from '@switchyard/auth';
 import { connectBus, jetstream, jetstreamManager, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
 import { loadPoolsFile } from '@switchyard/config';
 import { makeEvent, streams, subjects } from '@switchyard/contracts';
 import { startNats, startPostgres, waitFor, type ProcessServer, type TestServer } from '@switchyard/testing';
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServiceProcess } from '../support/service-process.js';
-import { chaosUsage, expectBilledExactlyOnce, feedUsage } from '../support/usage-chaos.js';
+import { chaosUsage, expectBilledExactlyOnce, feedUsage, startLedgerServices } from '../support/usage-chaos.js';
 
 /**
  * Issue #23, scenario 5: redelivery edges against metering and billing as processes.
@@ -38,15 +36,7 @@ beforeAll(async () => {
   nc = await connectBus({ url: nats.url, name: 'chaos-redelivery' });
   await provisionStreams(await jetstreamManager(nc), Object.values(streams));
   sql = postgres(pg.url, { max: 4, onnotice: () => {} });
-  const env = {
-    NATS_URL: nats.url,
-    DATABASE_URL: pg.url,
-    POOLS_FILE,
-    BILLING_LISTEN: '127.0.0.1:0',
-    BILLING_RECONCILE_EVERY_MS: '0',
-    API_KEYS: `acme:chaos:${hashApiKey(generateApiKey())}`,
-  };
-  running.push(...(await Promise.all([startServiceProcess('billing', env), startServiceProcess('metering', env)])));
+  running.push(...(await startLedgerServices(nats.url, pg.url)));
 }, 60_000);
 
 afterAll(async () => {

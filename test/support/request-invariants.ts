@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { NatsConnection } from '@switchyard/bus';
 import { waitFor } from '@switchyard/testing';
 import type { Sql } from 'postgres';
 import { admittedRequests, terminalsByRequest } from './read-stream.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+import { runReconcile } from './usage-chaos.js';
 
 /** What a run left behind, once every admitted request has ended and billing caught up. */
 export interface RequestInvariants {
@@ -64,24 +60,7 @@ export async function checkRequestInvariants(o: {
     },
     timeoutMs,
   ).catch(billed);
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      'tools/cli/bin/switchyard.js',
-      'reconcile',
-      '--database-url',
-      o.databaseUrl,
-      '--nats-url',
-      o.natsUrl,
-      '--from',
-      new Date(o.sinceMs - 3_600_000).toISOString(),
-      '--to',
-      new Date().toISOString(),
-      '--json',
-    ],
-    { cwd: ROOT },
-  );
-  const report = JSON.parse(stdout) as { ok: boolean; differences: unknown[] };
+  const report = await runReconcile(o.databaseUrl, o.natsUrl, o.sinceMs);
   return {
     admitted: admitted.length,
     notEndedOnce,

@@ -2,12 +2,14 @@ import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { generateApiKey, hashApiKey } from '@switchyard/auth';
 import { jetstream, jetstreamManager, publishEvent, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { makeEvent, Outcome, streams, subjects, Tier, type UsageRecorded } from '@switchyard/contracts';
-import { waitFor } from '@switchyard/testing';
+import { waitFor, type ProcessServer } from '@switchyard/testing';
 import type { Sql } from 'postgres';
 import { expect } from 'vitest';
+import { startServiceProcess } from './service-process.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -126,24 +128,7 @@ export async function expectBilledExactlyOnce(o: {
   };
   expect(figures).toEqual({ transactions: published.size, duplicates: 0, lost: 0, unbalanced: 0, metered: published.size, deadLetters: o.deadLetters ?? 0 });
 
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      'tools/cli/bin/switchyard.js',
-      'reconcile',
-      '--database-url',
-      o.databaseUrl,
-      '--nats-url',
-      o.natsUrl,
-      '--from',
-      new Date(o.sinceMs - 3_600_000).toISOString(),
-      '--to',
-      new Date().toISOString(),
-      '--json',
-    ],
-    { cwd: ROOT },
-  );
-  const report = JSON.parse(stdout) as { ok: boolean; tokenDifference: number; differences: unknown[]; ledger: { requests: number } };
+  const report = await runReconcile(o.databaseUrl, o.natsUrl, o.sinceMs);
   expect({ ok: report.ok, tokenDifference: report.tokenDifference, differences: report.differences, requests: report.ledger.requests }).toEqual({
     ok: true,
     tokenDifference: 0,
@@ -151,4 +136,46 @@ export async function expectBilledExactlyOnce(o: {
     requests: published.size,
   });
   return figures;
+}
+
+export interface ReconcileReport {
+  readonly ok: boolean;
+  readonly tokenDifference: number;
+  readonly differences: readonly unknown[];
+  readonly ledger: { readonly requests: number };
+}
+
+/** `switchyard reconcile --json` from an hour before `sinceMs` to now, as an operator runs it. */
+export async function runReconcile(databaseUrl: string, natsUrl: string, sinceMs: number): Promise<ReconcileReport> {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      'tools/cli/bin/switchyard.js',
+      'reconcile',
+      '--database-url',
+      databaseUrl,
+      '--nats-url',
+      natsUrl,
+      '--from',
+      new Date(sinceMs - 3_600_000).toISOString(),
+      '--to',
+      new Date().toISOString(),
+      '--json',
+    ],
+    { cwd: ROOT },
+  );
+  return JSON.parse(stdout) as ReconcileReport;
+}
+
+/** Billing and metering as their own processes on `nats` and `pg`, as chaos tests kill them; billing does not reconcile on its own. */
+export function startLedgerServices(natsUrl: string, databaseUrl: string): Promise<[billing: ProcessServer, metering: ProcessServer]> {
+  const env = {
+    NATS_URL: natsUrl,
+    DATABASE_URL: databaseUrl,
+    POOLS_FILE: fileURLToPath(new URL('../../deploy/pools.yaml', import.meta.url)),
+    BILLING_LISTEN: '127.0.0.1:0',
+    BILLING_RECONCILE_EVERY_MS: '0',
+    API_KEYS: `acme:chaos:${hashApiKey(generateApiKey())}`,
+  };
+  return Promise.all([startServiceProcess('billing', env), startServiceProcess('metering', env)]);
 }
