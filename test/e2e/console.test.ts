@@ -102,9 +102,11 @@ describe('live console', () => {
     const realtime = (cell: string) => page.locator(`#tiers tr[data-tier="realtime"] td[data-cell="${cell}"]`);
     await expect.poll(async () => Number(await text(page, '#tok-per-s')), { timeout: 10_000 }).toBeGreaterThan(0);
     await expect.poll(() => realtime('ttft-p50').innerText(), { timeout: 10_000 }).toMatch(/^\d+$/);
-    expect(Number(await realtime('completed').innerText())).toBeGreaterThan(0);
-    expect(await realtime('attainment').innerText()).toMatch(/^\d+%$/);
-    expect(Number(await realtime('tokens').innerText())).toBeGreaterThan(0);
+    // The snapshot's figures come from different streams (tokens and TTFT from usage, completions
+    // from terminal events): each is waited for, not read once the first has moved.
+    await expect.poll(async () => Number(await realtime('completed').innerText()), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => realtime('attainment').innerText(), { timeout: 10_000 }).toMatch(/^\d+%$/);
+    await expect.poll(async () => Number(await realtime('tokens').innerText()), { timeout: 10_000 }).toBeGreaterThan(0);
     // The scheduler's placements, as they were decided.
     await expect
       .poll(() => page.locator('#decisions tr[data-service="scheduler"] td[data-cell="action"]').first().innerText(), { timeout: 10_000 })
