@@ -1,5 +1,5 @@
 import { PoolHealth, type Event, type PoolStatus } from '@switchyard/contracts';
-import type { TenantRow, TierRow, TopSnapshot } from '@switchyard/live-model';
+import type { PoolRow, TenantRow, TierRow, TopSnapshot } from '@switchyard/live-model';
 
 /** One decision as the console lists it: admission refusals, policy blocks, placements, failovers, canary rollbacks. */
 export interface DecisionRow {
@@ -21,19 +21,11 @@ export interface ConsoleViewer {
   readonly operator: boolean;
 }
 
-export interface ConsolePool {
-  readonly pool: string;
+/** A pool as `switchyard top` shows it, with its health and drain switch. */
+export interface ConsolePool extends PoolRow {
   readonly health: string;
   readonly drained: boolean;
   readonly drainReason: string;
-  readonly healthyWorkers: number;
-  readonly workers: number;
-  readonly running: number;
-  readonly waiting: number;
-  readonly freeSlots: number;
-  readonly kvUsed: number;
-  readonly utilisation: number;
-  readonly servedPerS: number;
 }
 
 /** What the console page draws, once a second. */
