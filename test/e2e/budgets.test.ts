@@ -108,9 +108,11 @@ describe('budgets, owned by billing', () => {
       "admission's spend equal to the ledger's",
       async () => {
         const s = await system.admissions[0]!.budgetSpend('aliased');
-        return s && s.reservedMicros === 0 && s.spentMicros === ledger.micros ? s : undefined;
+        if (s && s.reservedMicros === 0 && s.spentMicros === ledger.micros) return s;
+        // Thrown rather than undefined, so a timeout says how far apart the two were.
+        throw new Error(`admission counts ${JSON.stringify(s)}, the ledger ${ledger.micros}`);
       },
-      10_000,
+      15_000,
     );
     expect(spend).toEqual({ spentMicros: ledger.micros, reservedMicros: 0 });
   });

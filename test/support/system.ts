@@ -287,7 +287,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     pricebookKv: await open(billingBus.nc, buckets.pricebook),
     budgetFlushMs: 50,
     // Admission's grace is shorter still (provisionalGraceMs), so spend settles within a test.
-    budgetQuietRepublishMs: 1_000,
+    // The gap between the two is how late admission may settle a request after billing posted
+    // it and still see it in the ledger's spend without waiting for the full republish; a
+    // loaded CI machine needs more than a second of it.
+    budgetQuietRepublishMs: 3_000,
     // The fleet's heartbeats, as billing's main reads them, so its NATS user is held to it here too.
     poolsKv: await open(billingBus.nc, buckets.pools, { ttl: 10_000 }),
   });
