@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
 import { countPromptTokens } from '@switchyard/tokenizer';
-import { createEngine, type Engine, type EngineLoad } from './domain/engine.js';
+import { createEngine, IDLE_LOAD, type Engine, type EngineLoad } from './domain/engine.js';
 import { parseCompletionRequest, type CompletionKind } from './domain/completion-request.js';
 import { decideFault, engineHung, parseHttpFaults, type HttpFaults } from './domain/http-faults.js';
 import { openAiErrorReply, type OpenAiErrorReply } from './domain/openai-error.js';
@@ -62,7 +62,6 @@ export interface EngineServer {
 }
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
-const IDLE: EngineLoad = { running: 0, waiting: 0, kvUsed: 0, freeKvTokens: 0, freeSlots: 0 };
 
 interface Running {
   readonly engine: Engine;
@@ -150,7 +149,7 @@ export function createEngineServer(options: EngineServerOptions): EngineServer {
       return engineHung(faults) ? sendError(res, openAiErrorReply(503, 'engine_hung', 'the engine is hung (injected fault)')) : void res.writeHead(200).end();
     }
     if (path === '/metrics' && req.method === 'GET') {
-      const load = r?.engine.load() ?? IDLE;
+      const load = r?.engine.load() ?? IDLE_LOAD;
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
       return void res.end(formatVllmMetrics(names[0]!, load, stats));
     }
@@ -218,6 +217,6 @@ export function createEngineServer(options: EngineServerOptions): EngineServer {
       running?.loop.wake();
     },
 
-    load: () => running?.engine.load() ?? IDLE,
+    load: () => running?.engine.load() ?? IDLE_LOAD,
   };
 }

@@ -5,7 +5,7 @@ import type { StepReport } from './domain/engine.js';
 import { startStepLoop } from './step-loop.js';
 
 /** Every step 10 ms, whatever it holds, so step ends are easy to read. */
-const perf = { mixedMs: () => 10, decodeMs: () => 5, prefillMs: () => 5 };
+const perf = { mixedMs: () => 10, decodeMs: () => 5, prefillMs: () => 5, chunkContextMs: () => 0 };
 const engine = () => createEngine({ perf, kvCapacityTokens: 10_000, maxRunning: 4 });
 const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
 

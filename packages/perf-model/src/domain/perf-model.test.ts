@@ -140,6 +140,36 @@ describe('batching', () => {
   });
 });
 
+describe('long prompts and cached context', () => {
+  it('continues prefill past 8 K tokens on the parabola through the 2, 4 and 8 K measurements', () => {
+    for (const gpu of gpus) {
+      const m = model(gpu, EIGHT_B);
+      const [t2, t4, t8] = [2048, 4096, 8192].map((x) => measured(gpu, EIGHT_B, 'prefill', 1, x));
+      // The parabola through the three points, at 16 K: Lagrange form, from the data alone.
+      const at = (x: number) =>
+        (t2! * ((x - 4096) * (x - 8192))) / ((2048 - 4096) * (2048 - 8192)) +
+        (t4! * ((x - 2048) * (x - 8192))) / ((4096 - 2048) * (4096 - 8192)) +
+        (t8! * ((x - 2048) * (x - 4096))) / ((8192 - 2048) * (8192 - 4096));
+      expect(m.prefillMs(8192)).toBeCloseTo(t8!, 9);
+      expect(m.prefillMs(16384)).toBeCloseTo(at(16384), 6);
+      expect(m.prefillMs(32768)).toBeGreaterThan(t8! + ((t8! - t4!) / 4096) * (32768 - 8192)); // dearer than the straight line
+    }
+  });
+
+  it('charges a chunk after cached context what the measured curve adds, at least what it costs from empty', () => {
+    const m = model('h100-80gb', EIGHT_B);
+    const t = (x: number) => measured('h100-80gb', EIGHT_B, 'prefill', 1, x);
+    // 4 K tokens after 4 K cached: the curve's rise from 4 K to 8 K, less 4 K from empty.
+    expect(m.chunkContextMs(4096, 4096)).toBeCloseTo(t(8192) - t(4096) - t(4096), 9);
+    expect(m.chunkContextMs(4096, 4096)).toBeGreaterThan(10);
+    // Prefilling the second half after a cached first half costs far less than the whole prompt.
+    expect(m.prefillMs(4096) + m.chunkContextMs(4096, 4096)).toBeLessThan(0.6 * m.prefillMs(8192));
+    expect(m.chunkContextMs(0, 2048)).toBe(0);
+    expect(m.chunkContextMs(4096, 32)).toBe(0); // a small chunk's fixed costs hide its attention
+    for (const c of [512, 2048, 8192, 20_000]) expect(m.chunkContextMs(c * 2, 1024)).toBeGreaterThanOrEqual(m.chunkContextMs(c, 1024));
+  });
+});
+
 describe('mixed steps', () => {
   it('8B on H100: 32 decodes + a 256-token chunk cost less together than apart', () => {
     const m = model('h100-80gb', EIGHT_B);

@@ -9,8 +9,19 @@ export interface PerfModel {
   readonly model: string;
   /** One decode step for `batch` sequences whose mean cached context is `context` tokens. 0 for batch 0. */
   decodeMs(batch: number, context: number): number;
-  /** One prefill of `tokens` prompt tokens (one sequence). 0 for 0 tokens. */
+  /**
+   * One prefill of `tokens` prompt tokens (one sequence) from an empty cache. 0 for 0 tokens.
+   * Beyond the longest measured prompt it follows the parabola through the three longest
+   * measurements: attention grows with the square of the prompt.
+   */
   prefillMs(tokens: number): number;
+  /**
+   * What a prefill chunk of `tokens` costs beyond `prefillMs(tokens)` because `context` tokens
+   * sit in the KV cache before it (earlier chunks of its prompt, or a cached prefix): the rise
+   * of the measured prefill curve from `context` to `context + tokens`, less the cost of the
+   * same tokens from an empty cache, and never below 0 (a small chunk's fixed costs hide it).
+   */
+  chunkContextMs(context: number, tokens: number): number;
   /**
    * One continuous-batching iteration: `decodeBatch` decodes at mean context `decodeContext` plus a
    * prefill chunk of `prefillTokens`, sharing every matmul. Equals `prefillMs` when `decodeBatch` is 0
@@ -90,6 +101,24 @@ function at(c: Curve, x: number): number {
   if (slopes === null) return ys[i]! + t * (ys[i + 1]! - ys[i]!);
   const [t2, t3] = [t * t, t * t * t];
   return (2 * t3 - 3 * t2 + 1) * ys[i]! + (t3 - 2 * t2 + t) * hi * slopes[i]! + (-2 * t3 + 3 * t2) * ys[i + 1]! + (t3 - t2) * hi * slopes[i + 1]!;
+}
+
+/**
+ * The prefill curve, continued past its longest measurement by the parabola through its three
+ * longest (for an 8B model on H100: 2, 4 and 8 K tokens), since attention's cost grows with the
+ * square of the prompt; the grid's own linear continuation would price a 32 K prompt about a
+ * fifth too low. Where the three points are not convex the linear continuation stays.
+ */
+function prefillBeyondGrid(nodes: readonly { x: number; ms: number }[], inGrid: (tokens: number) => number): (tokens: number) => number {
+  const last = [...nodes].sort((a, b) => a.x - b.x).slice(-3);
+  if (last.length < 3) return inGrid;
+  const [p0, p1, p2] = last as [GridPoint, GridPoint, GridPoint];
+  const d01 = (p1.ms - p0.ms) / (p1.x - p0.x);
+  const d12 = (p2.ms - p1.ms) / (p2.x - p1.x);
+  const curvature = (d12 - d01) / (p2.x - p0.x);
+  if (!(curvature > 0)) return inGrid;
+  // Newton form through the three points, evaluated beyond the last.
+  return (tokens) => (tokens <= p2.x ? inGrid(tokens) : p1.ms + d12 * (tokens - p1.x) + curvature * (tokens - p1.x) * (tokens - p2.x));
 }
 
 interface GridPoint {
@@ -196,12 +225,18 @@ export function createPerfModel(rows: readonly ProfileRow[], meta: GpuMeta, mode
   };
   const decodeMs = (batch: number, context: number): number =>
     count('batch', batch) === 0 ? 0 : decodeShard(count('context', context), batch) + allReduceMs(batch);
-  const prefillMs = (tokens: number): number => (count('tokens', tokens) === 0 ? 0 : prefillShard(0, tokens) + allReduceMs(tokens));
+  const prefillCurve = prefillBeyondGrid(prefillNodes, (tokens) => prefillShard(0, tokens));
+  const prefillMs = (tokens: number): number => (count('tokens', tokens) === 0 ? 0 : prefillCurve(tokens) + allReduceMs(tokens));
+  const chunkContextMs = (context: number, tokens: number): number => {
+    if (count('context', context) === 0 || count('tokens', tokens) === 0) return 0;
+    return Math.max(0, prefillCurve(context + tokens) - prefillCurve(context) - prefillCurve(tokens));
+  };
 
   return {
     model,
     decodeMs,
     prefillMs,
+    chunkContextMs,
     mixedMs(decodeBatch, prefillTokens, decodeContext) {
       if (count('decodeBatch', decodeBatch) === 0) return prefillMs(prefillTokens);
       if (count('prefillTokens', prefillTokens) === 0) return decodeMs(decodeBatch, decodeContext);

@@ -1,4 +1,5 @@
 import { createPerfModel, loadProfiles } from '@switchyard/perf-model';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine, type EngineLoad, type SequenceResult, type StepReport } from './engine.js';
 
@@ -171,5 +172,110 @@ describe('a full KV cache', () => {
     expect(engine.has('a')).toBe(false);
     expect(engine.load().kvUsed).toBe(0);
     expect(engine.step(step.endMs)).toBeUndefined();
+  });
+});
+
+describe('prefix caching', () => {
+  /** Chained block hashes as admission would send them: prompts sharing `shared` leading blocks share those hashes. */
+  const prefixOf = (promptTokens: number, shared: number, family: number, blockTokens = 64) => ({
+    blockTokens,
+    hashes: Array.from({ length: Math.floor(promptTokens / blockTokens) }, (_, i) => (i < shared ? 1_000 + i : family * 1_000_000 + i)),
+  });
+  const one = (engine: Engine, id: string, promptTokens: number, prefix: ReturnType<typeof prefixOf>, maxTokens = 8) => {
+    expect(engine.enqueue({ id, promptTokens, maxTokens, arrivalMs: 0, prefix })).toEqual({ ok: true });
+    const run = drain(engine);
+    return { result: run.results.find((r) => r.id === id)!, run };
+  };
+
+  it("serves a repeated 4,000-token prompt's second request from the cache: cached tokens reported, prefill and TTFT far shorter", () => {
+    const engine = createEngine({ perf, kvCapacityTokens: perf.kvCapacityTokens(), maxRunning: 64 });
+    const first = one(engine, 'first', 4_000, prefixOf(4_000, 62, 1));
+    const changes = engine.takePrefixChanges();
+    // 62 full 64-token blocks of the prompt stay cached; nothing was evicted.
+    expect(changes).toEqual({ stored: prefixOf(4_000, 62, 1).hashes, evicted: [] });
+    const second = one(engine, 'second', 4_000, prefixOf(4_000, 62, 2));
+    expect(first.result.cachedTokens).toBe(0);
+    expect(second.result.cachedTokens).toBe(62 * 64);
+    // Only the 32 uncached tokens are prefilled, attending to the 3,968 cached ones.
+    expect(second.run.steps[0]!.prefillTokens).toBe(4_000 - 62 * 64);
+    expect(second.run.steps[0]!.durationMs).toBeCloseTo(perf.prefillMs(32) + perf.chunkContextMs(62 * 64, 32), 9);
+    const ttft = (r: SequenceResult) => r.firstTokenMs! - r.arrivalMs;
+    expect(ttft(second.result)).toBeLessThan(0.2 * ttft(first.result));
+    expect(second.result.gpuMs).toBeLessThan(first.result.gpuMs);
+    expect(engine.load()).toMatchObject({ running: 0, kvUsed: 0, cachedPrefixBlocks: 62 });
+  });
+
+  it('reuses only the leading blocks two prompts share, and always computes the last prompt token', () => {
+    const engine = createEngine({ perf, kvCapacityTokens: perf.kvCapacityTokens(), maxRunning: 64 });
+    one(engine, 'a', 1_024, prefixOf(1_024, 16, 1));
+    // Shares the first 10 blocks, then differs: blocks after the first difference never match.
+    const b = one(engine, 'b', 1_024, { blockTokens: 64, hashes: prefixOf(1_024, 10, 9).hashes.map((h, i) => (i === 12 ? 1_000 + 12 : h)) });
+    expect(b.result.cachedTokens).toBe(10 * 64);
+    // A prompt of exactly 16 blocks, all cached: the last block is recomputed for its last token's logits.
+    const c = one(engine, 'c', 1_024, prefixOf(1_024, 16, 3));
+    expect(c.result.cachedTokens).toBe(15 * 64);
+    // Hashes of another block size never match.
+    const d = one(engine, 'd', 1_024, prefixOf(1_024, 8, 4, 128));
+    expect(d.result.cachedTokens).toBe(0);
+  });
+
+  it('charges a long prompt prefilled in chunks about what the profile gives for the whole prompt', () => {
+    const run = drain(fed(1, 8_192, 1));
+    // Four 2,048-token chunks, each attending to the chunks before it.
+    expect(run.steps).toHaveLength(4);
+    expect(run.makespanMs / perf.prefillMs(8_192)).toBeGreaterThan(0.97);
+    expect(run.makespanMs / perf.prefillMs(8_192)).toBeLessThan(1.1);
+  });
+
+  it('evicts cached blocks nobody reads, least recently used first, before preempting anyone', () => {
+    // 4,096 KV tokens: two 1,024-token prompts stay cached, then a 3,000-token prompt needs the room.
+    const engine = createEngine({ perf, kvCapacityTokens: 4_096, maxRunning: 8, watermarkBlocks: 0 });
+    one(engine, 'old', 1_024, prefixOf(1_024, 0, 1));
+    one(engine, 'recent', 1_024, prefixOf(1_024, 0, 2));
+    one(engine, 'old-again', 1_024, prefixOf(1_024, 0, 1)); // reading 'old' makes it the most recently used
+    engine.takePrefixChanges();
+    const big = one(engine, 'big', 3_000, prefixOf(3_000, 0, 3), 16);
+    expect(big.run.steps.some((s) => s.preempted.length > 0)).toBe(false);
+    const { evicted } = engine.takePrefixChanges();
+    // Family 2 ('recent', used less recently than family 1) went first.
+    expect(evicted.slice(0, 16)).toEqual(prefixOf(1_024, 0, 2).hashes);
+    expect(big.run.maxKvUsed).toBeLessThanOrEqual(1);
+    expect(engine.cachedPrefixes().length * 64).toBeLessThanOrEqual(4_096);
+  });
+
+  it('never evicts a block a running sequence reads, and never holds more than its KV cache, under any mix of shared prompts', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            prompt: fc.integer({ min: 1, max: 1_500 }),
+            shared: fc.integer({ min: 0, max: 24 }),
+            family: fc.integer({ min: 1, max: 4 }),
+            out: fc.integer({ min: 1, max: 64 }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 40,
+          },
+        ),
+        fc.integer({ min: 2_048, max: 8_192 }),
+        (specs, capacity) => {
+          const engine = createEngine({ perf, kvCapacityTokens: capacity, maxRunning: 8 });
+          specs.forEach((s, i) =>
+            engine.enqueue({ id: `s${i}`, promptTokens: s.prompt, maxTokens: s.out, arrivalMs: 0, prefix: prefixOf(s.prompt, s.shared, s.family) }),
+          );
+          const run = drain(engine);
+          const accepted = specs.filter((s) => Math.ceil((s.prompt + s.out) / 16) <= Math.floor(capacity / 16));
+          expect(run.results).toHaveLength(accepted.length);
+          expect(outputTokens(run)).toBe(accepted.reduce((sum, s) => sum + s.out, 0));
+          expect(run.maxKvUsed).toBeLessThanOrEqual(1);
+          expect(run.results.every((r) => r.cachedTokens < r.promptTokens && r.cachedTokens % 64 === 0)).toBe(true);
+          // Once idle, only unheld cached blocks remain, and they fit.
+          expect(engine.load().kvUsed).toBe(0);
+          expect(engine.cachedPrefixes().length * 64).toBeLessThanOrEqual(capacity);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -3,7 +3,7 @@ import type { PerfModel } from '@switchyard/perf-model';
 /** Settings of one worker's continuous-batching engine; optional fields document their default. */
 export interface EngineOptions {
   /** Step times of the worker's model on its GPU. */
-  readonly perf: Pick<PerfModel, 'mixedMs' | 'decodeMs' | 'prefillMs'>;
+  readonly perf: Pick<PerfModel, 'mixedMs' | 'decodeMs' | 'prefillMs' | 'chunkContextMs'>;
   /** KV-cache tokens the worker holds (`perf.kvCapacityTokens()` for a whole GPU). */
   readonly kvCapacityTokens: number;
   /** Sequences running at once: the pool's slots per worker. */
@@ -14,6 +14,18 @@ export interface EngineOptions {
   readonly blockTokens?: number;
   /** Blocks left free when admitting, so running sequences can grow before anyone is preempted. Default 1 % of the cache. */
   readonly watermarkBlocks?: number;
+  /** Keeps the prompt blocks of finished sequences for later prompts that start the same way. Default true. */
+  readonly prefixCaching?: boolean;
+}
+
+/**
+ * A prompt's identity for prefix caching: the chained hash of each of its full blocks of
+ * `blockTokens` tokens (block i's hash covers blocks 0..i), so equal hashes mean equal prefixes.
+ * `blockTokens` must be a multiple of the engine's KV block.
+ */
+export interface PromptPrefix {
+  readonly blockTokens: number;
+  readonly hashes: readonly number[];
 }
 
 /** A request as the engine sees it; times are simulated milliseconds. */
@@ -22,12 +34,16 @@ export interface SequenceSpec {
   readonly promptTokens: number;
   readonly maxTokens: number;
   readonly arrivalMs: number;
+  /** Where its prompt may be found in the prefix cache; without it, nothing is cached for it. */
+  readonly prefix?: PromptPrefix;
 }
 
 /** What a finished (or removed) sequence cost and when its tokens came. */
 export interface SequenceResult {
   readonly id: string;
   readonly promptTokens: number;
+  /** Prompt tokens read from the prefix cache when it was first admitted, not computed. */
+  readonly cachedTokens: number;
   readonly outputTokens: number;
   readonly arrivalMs: number;
   /** When it was first admitted to a step; undefined if it never ran. */
@@ -50,6 +66,7 @@ export interface StepReport {
   readonly decodeBatch: number;
   /** Mean cached tokens of the decoding sequences. */
   readonly decodeContext: number;
+  /** Prompt tokens computed this step; cached ones are not. */
   readonly prefillTokens: number;
   /** Output tokens sampled at `endMs`: the sequence and the token's index in its output. */
   readonly tokens: ReadonlyArray<{ readonly id: string; readonly index: number }>;
@@ -67,6 +84,17 @@ export interface EngineLoad {
   readonly freeKvTokens: number;
   /** Further sequences the engine could take without queueing. */
   readonly freeSlots: number;
+  /** Prompt blocks kept in the prefix cache (in use or not). */
+  readonly cachedPrefixBlocks: number;
+}
+
+/** The load of an engine that is not running (before start, or crashed). */
+export const IDLE_LOAD: EngineLoad = { running: 0, waiting: 0, kvUsed: 0, freeKvTokens: 0, freeSlots: 0, cachedPrefixBlocks: 0 };
+
+/** What the prefix cache gained and lost since last asked: the workers' KV events. */
+export interface PrefixCacheChanges {
+  readonly stored: readonly number[];
+  readonly evicted: readonly number[];
 }
 
 export type EnqueueResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -80,18 +108,36 @@ export interface Engine {
   remove(id: string, nowMs: number): SequenceResult | undefined;
   has(id: string): boolean;
   load(): EngineLoad;
+  /** Prompt blocks stored in and evicted from the prefix cache since the last call, in order. */
+  takePrefixChanges(): PrefixCacheChanges;
+  /** Every prompt block in the prefix cache now (to rebuild an index of it). */
+  cachedPrefixes(): number[];
 }
 
 interface Seq {
   readonly spec: SequenceSpec;
-  /** Tokens whose KV entries exist. */
+  /** Tokens whose KV entries exist, cached prefix included. */
   computed: number;
   generated: number;
+  /** KV blocks of its own, beyond the cached prefix blocks it holds. */
   blocks: number;
+  /** Prefix-cache blocks it reads (held, so not evicted, until it leaves). */
+  held: number[];
+  /** Prompt tokens those blocks cover. */
+  heldTokens: number;
+  cachedTokens: number | undefined;
   gpuMs: number;
   preemptions: number;
   firstScheduledMs: number | undefined;
   readonly tokenTimes: number[];
+}
+
+/** A prompt block kept after its sequence: KV blocks it occupies, and the sequences reading it. */
+interface CachedBlock {
+  /** Prompt tokens it covers: a hash of another block size never matches it. */
+  readonly tokens: number;
+  readonly kvBlocks: number;
+  refs: number;
 }
 
 /**
@@ -103,8 +149,16 @@ interface Seq {
  * cache is dropped and it waits at the head of the queue to be recomputed (prompt plus the tokens
  * it already produced, which are not produced again).
  *
- * Step time is `perf.mixedMs` of the step's decode batch, prefill tokens and mean decode context.
- * GPU time is attributed by cost: the step is split between its decode part and its prefill part in
+ * Prefix caching, shaped like vLLM's automatic prefix caching: when a sequence finishes (or is
+ * removed), the full prompt blocks it computed stay in the KV cache under their chained hash. A
+ * sequence admitted later starts from the longest run of its prompt's leading blocks found there
+ * (always computing at least its last prompt token), holding those blocks while it runs. Cached
+ * blocks nobody holds are evicted least recently used first whenever running sequences need the
+ * memory, before anyone is preempted.
+ *
+ * Step time is `perf.mixedMs` of the step's decode batch, prefill tokens and mean decode context,
+ * plus, for each prefill chunk with tokens before it in the cache (earlier chunks, or a cached
+ * prefix), `perf.chunkContextMs`: the attention over that context. GPU time is attributed by cost: the step is split between its decode part and its prefill part in
  * proportion to what each would take alone (`decodeMs`, `prefillMs`), then equally among the decodes
  * and by chunk size among the prefills, so the attributed times of a step sum to its duration.
  */
@@ -114,20 +168,96 @@ export function createEngine(options: EngineOptions): Engine {
   const totalBlocks = Math.floor(options.kvCapacityTokens / blockTokens);
   const watermark = options.watermarkBlocks ?? Math.ceil(totalBlocks * 0.01);
   const { perf, maxRunning } = options;
+  const prefixCaching = options.prefixCaching ?? true;
   const running: Seq[] = [];
   const waiting: Seq[] = [];
+  /** KV blocks in use: sequences' own and every cached prompt block. */
   let usedBlocks = 0;
+  const cache = new Map<number, CachedBlock>();
+  /** Cached blocks no sequence holds, least recently used first: what eviction may take. */
+  const evictable = new Map<number, CachedBlock>();
+  let evictableBlocks = 0;
+  let stored: number[] = [];
+  let evicted: number[] = [];
 
   const blocksFor = (tokens: number) => Math.ceil(tokens / blockTokens);
   const pending = (s: Seq) => s.spec.promptTokens + s.generated - s.computed;
   const free = () => totalBlocks - usedBlocks;
-  const release = (s: Seq) => {
+  /** Blocks a sequence could be given: the free ones and the cached ones nobody holds. */
+  const available = () => free() + evictableBlocks;
+  /** Evicts unheld cached blocks, least recently used first, until `need` blocks are free. */
+  const reclaim = (need: number) => {
+    for (const [hash, block] of evictable) {
+      if (free() >= need) return;
+      evictable.delete(hash);
+      cache.delete(hash);
+      evictableBlocks -= block.kvBlocks;
+      usedBlocks -= block.kvBlocks;
+      evicted.push(hash);
+    }
+  };
+  const unhold = (hash: number) => {
+    const block = cache.get(hash)!;
+    if (--block.refs > 0) return;
+    evictable.set(hash, block);
+    evictableBlocks += block.kvBlocks;
+  };
+  /** Holds the longest run of the sequence's leading prompt blocks in the cache; returns the tokens they cover. */
+  const holdCachedPrefix = (s: Seq): number => {
+    const prefix = s.spec.prefix;
+    if (!prefixCaching || !prefix || prefix.blockTokens % blockTokens !== 0) return 0;
+    // The last prompt token is always computed: its logits give the first output token.
+    const usable = Math.min(prefix.hashes.length, Math.floor((s.spec.promptTokens - 1) / prefix.blockTokens));
+    for (let i = 0; i < usable; i++) {
+      const hash = prefix.hashes[i]!;
+      const block = cache.get(hash);
+      if (!block || block.tokens !== prefix.blockTokens) break;
+      if (block.refs++ === 0) {
+        evictable.delete(hash);
+        evictableBlocks -= block.kvBlocks;
+      }
+      s.held.push(hash);
+    }
+    s.heldTokens = s.held.length * prefix.blockTokens;
+    return s.heldTokens;
+  };
+  /**
+   * The sequence leaves the KV cache: the full prompt blocks it computed beyond what it held
+   * stay cached (their KV blocks pass from it to the cache), the rest of its own is freed, and
+   * the blocks it held become evictable again once nobody else holds them.
+   */
+  const release = (s: Seq, keepPrompt: boolean) => {
+    const prefix = s.spec.prefix;
+    if (keepPrompt && prefixCaching && prefix && prefix.blockTokens % blockTokens === 0) {
+      const perBlock = prefix.blockTokens / blockTokens;
+      const full = Math.min(prefix.hashes.length, Math.floor(Math.min(s.computed, s.spec.promptTokens) / prefix.blockTokens));
+      for (let i = s.held.length; i < full && s.blocks >= perBlock; i++) {
+        const hash = prefix.hashes[i]!;
+        const known = evictable.get(hash);
+        if (known) {
+          // Computed again (its last prompt token always is): as recently used as the rest.
+          evictable.delete(hash);
+          evictable.set(hash, known);
+        }
+        if (cache.has(hash)) continue;
+        const block = { tokens: prefix.blockTokens, kvBlocks: perBlock, refs: 0 };
+        cache.set(hash, block);
+        evictable.set(hash, block);
+        evictableBlocks += perBlock;
+        s.blocks -= perBlock;
+        stored.push(hash);
+      }
+    }
     usedBlocks -= s.blocks;
     s.blocks = 0;
+    for (const hash of s.held) unhold(hash);
+    s.held = [];
+    s.heldTokens = 0;
   };
   const result = (s: Seq, finishMs: number): SequenceResult => ({
     id: s.spec.id,
     promptTokens: s.spec.promptTokens,
+    cachedTokens: s.cachedTokens ?? 0,
     outputTokens: s.generated,
     arrivalMs: s.spec.arrivalMs,
     firstScheduledMs: s.firstScheduledMs,
@@ -139,7 +269,7 @@ export function createEngine(options: EngineOptions): Engine {
   });
   const preempt = (s: Seq) => {
     running.splice(running.indexOf(s), 1);
-    release(s);
+    release(s, false);
     s.computed = 0;
     s.preemptions++;
     waiting.unshift(s);
@@ -153,14 +283,16 @@ export function createEngine(options: EngineOptions): Engine {
     for (const s of [...running]) {
       if (left === 0) break;
       if (!running.includes(s) || pending(s) !== 1) continue;
-      while (blocksFor(s.computed + 1) > s.blocks && free() === 0) {
+      const grows = () => blocksFor(s.computed + 1 - s.heldTokens) > s.blocks;
+      if (grows()) reclaim(1);
+      while (grows() && free() === 0) {
         const victim = running.at(-1)!;
         preempt(victim);
         preempted.push(victim.spec.id);
         if (victim === s) break;
       }
       if (!running.includes(s)) continue;
-      if (blocksFor(s.computed + 1) > s.blocks) {
+      if (grows()) {
         s.blocks++;
         usedBlocks++;
       }
@@ -177,9 +309,16 @@ export function createEngine(options: EngineOptions): Engine {
     }
     while (left > 0 && waiting.length > 0 && running.length < maxRunning) {
       const s = waiting[0]!;
-      const need = blocksFor(pending(s));
-      if (need > free() - (running.length === 0 ? 0 : watermark)) break;
+      const cached = holdCachedPrefix(s);
+      const need = blocksFor(pending(s) - cached);
+      if (need > available() - (running.length === 0 ? 0 : watermark)) {
+        release(s, false);
+        break;
+      }
       waiting.shift();
+      reclaim(need);
+      s.computed = cached;
+      s.cachedTokens ??= cached;
       s.blocks = need;
       usedBlocks += need;
       s.firstScheduledMs ??= nowMs;
@@ -200,7 +339,19 @@ export function createEngine(options: EngineOptions): Engine {
       if (need > totalBlocks) {
         return { ok: false, reason: `${spec.promptTokens} + ${spec.maxTokens} tokens exceed this worker's KV cache of ${totalBlocks * blockTokens} tokens` };
       }
-      waiting.push({ spec, computed: 0, generated: 0, blocks: 0, gpuMs: 0, preemptions: 0, firstScheduledMs: undefined, tokenTimes: [] });
+      waiting.push({
+        spec,
+        computed: 0,
+        generated: 0,
+        blocks: 0,
+        held: [],
+        heldTokens: 0,
+        cachedTokens: undefined,
+        gpuMs: 0,
+        preemptions: 0,
+        firstScheduledMs: undefined,
+        tokenTimes: [],
+      });
       return { ok: true };
     },
 
@@ -210,10 +361,12 @@ export function createEngine(options: EngineOptions): Engine {
       const batch = decodes.size;
       const decodeContext = batch === 0 ? 0 : [...decodes].reduce((sum, s) => sum + s.computed, 0) / batch;
       const prefillTokens = [...fed.values()].reduce((a, b) => a + b, 0) - batch;
-      const durationMs = perf.mixedMs(batch, prefillTokens, decodeContext) * slowdown;
+      let contextMs = 0;
+      for (const [s, n] of fed) if (!decodes.has(s)) contextMs += perf.chunkContextMs(s.computed, n);
+      const durationMs = (perf.mixedMs(batch, prefillTokens, decodeContext) + contextMs) * slowdown;
       const endMs = nowMs + durationMs;
       const decodeAlone = perf.decodeMs(batch, decodeContext);
-      const prefillAlone = perf.prefillMs(prefillTokens);
+      const prefillAlone = perf.prefillMs(prefillTokens) + contextMs;
       const decodeShare = decodeAlone / (decodeAlone + prefillAlone);
       const tokens: Array<{ id: string; index: number }> = [];
       const finished: SequenceResult[] = [];
@@ -226,7 +379,7 @@ export function createEngine(options: EngineOptions): Engine {
         tokens.push({ id: s.spec.id, index: s.generated - 1 });
         if (s.generated === s.spec.maxTokens) {
           running.splice(running.indexOf(s), 1);
-          release(s);
+          release(s, true);
           finished.push(result(s, endMs));
         }
       }
@@ -238,7 +391,7 @@ export function createEngine(options: EngineOptions): Engine {
         const i = queue.findIndex((s) => s.spec.id === id);
         if (i < 0) continue;
         const [s] = queue.splice(i, 1);
-        release(s!);
+        release(s!, true);
         return result(s!, nowMs);
       }
       return undefined;
@@ -246,12 +399,23 @@ export function createEngine(options: EngineOptions): Engine {
 
     has: (id) => running.some((s) => s.spec.id === id) || waiting.some((s) => s.spec.id === id),
 
+    // Cached blocks nobody holds count as free, as vLLM's cache usage does: they are given up on demand.
     load: () => ({
       running: running.length,
       waiting: waiting.length,
-      kvUsed: totalBlocks === 0 ? 1 : usedBlocks / totalBlocks,
-      freeKvTokens: Math.max(0, free() - (running.length === 0 ? 0 : watermark)) * blockTokens,
+      kvUsed: totalBlocks === 0 ? 1 : (usedBlocks - evictableBlocks) / totalBlocks,
+      freeKvTokens: Math.max(0, available() - (running.length === 0 ? 0 : watermark)) * blockTokens,
       freeSlots: Math.max(0, maxRunning - running.length - waiting.length),
+      cachedPrefixBlocks: cache.size,
     }),
+
+    takePrefixChanges() {
+      const changes = { stored, evicted };
+      stored = [];
+      evicted = [];
+      return changes;
+    },
+
+    cachedPrefixes: () => [...cache.keys()],
   };
 }

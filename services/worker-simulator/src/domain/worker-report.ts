@@ -1,5 +1,5 @@
 import type { WorkerFaultReply, WorkerHeartbeat } from '@switchyard/contracts';
-import type { EngineLoad } from './engine.js';
+import { IDLE_LOAD, type EngineLoad } from './engine.js';
 import type { ActiveFaults } from './faults.js';
 
 /** What a worker knows about itself at one moment, for its heartbeat and its fault replies. */
@@ -18,14 +18,13 @@ export interface WorkerSnapshot {
   readonly nowMs: number;
 }
 
-const IDLE: EngineLoad = { running: 0, waiting: 0, kvUsed: 0, freeKvTokens: 0, freeSlots: 0 };
 
 /**
  * The heartbeat of a worker. A draining or stopping worker offers no slots; a hung worker's
  * step never ends, so once it has been stuck longer than its usual step it reports the time stuck.
  */
 export function heartbeatOf(s: WorkerSnapshot): WorkerHeartbeat {
-  const load = s.load ?? IDLE;
+  const load = s.load ?? IDLE_LOAD;
   const draining = s.faults.draining || s.stopping;
   return {
     pool: s.pool,

@@ -10,6 +10,7 @@ export const perfModel: PerfModel = {
   model: 'llama-3.1-8b',
   decodeMs: (batch) => (batch === 0 ? 0 : 20 + batch),
   prefillMs: (tokens) => 0.1 * tokens,
+  chunkContextMs: () => 0,
   mixedMs: (batch, prefill) => (batch === 0 ? 0 : 20 + batch) + 0.1 * prefill,
   kvCapacityTokens: () => 100_000,
   allReduceMs: () => 0,
