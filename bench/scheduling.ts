@@ -295,6 +295,8 @@ async function runPolicy(policy: PolicyName, requests: readonly Planned[], model
       inbox: subjects.tokenInbox(r.id),
       relayInbox: '',
       replacedFrom: '',
+      prefixHashes: [],
+      prefixBlockTokens: 0,
       traceparent: '',
       stop: [],
       deadlineUnixMs: now + DEADLINE[r.tier] / SPEED,

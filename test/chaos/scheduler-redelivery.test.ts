@@ -82,6 +82,8 @@ const agedRequest = (suffix: string): RequestSpec => {
     inbox: `_SY.tokens.nobody.${requestId}`,
     relayInbox: '',
     replacedFrom: '',
+    prefixHashes: [],
+    prefixBlockTokens: 0,
     traceparent: '',
     stop: [],
     deadlineUnixMs: 0,

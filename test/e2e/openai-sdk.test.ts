@@ -131,6 +131,8 @@ describe('chat completions through the official SDK', () => {
       prompt_tokens: 3 * one.usage!.prompt_tokens,
       completion_tokens: 15,
       total_tokens: 3 * one.usage!.total_tokens,
+      // A prompt shorter than one 64-token block is never served from the prefix cache.
+      prompt_tokens_details: { cached_tokens: 0 },
     });
     await waitFor('all four requests billed', async () => ((await ledgerTransactions('chooser')) >= 4 ? true : undefined));
     expect(await ledgerTransactions('chooser')).toBe(4);

@@ -19,6 +19,8 @@ export function testRequestSpec(requestId: string, overrides: Partial<RequestSpe
     inbox: subjects.tokenInbox(requestId),
     relayInbox: '',
     replacedFrom: '',
+    prefixHashes: [],
+    prefixBlockTokens: 0,
     traceparent: '',
     stop: [],
     deadlineUnixMs: 0,

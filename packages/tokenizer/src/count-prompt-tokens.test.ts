@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens, createTokenCounter } from './index.js';
+import { countPromptTokens, createTokenCounter, encodePrompt, prefixBlockHashes } from './index.js';
 
 const library = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false }).length;
 
@@ -105,5 +105,57 @@ describe('countPromptTokens', () => {
     expect(early).toBeGreaterThan(100);
     expect(early).toBeLessThan(full);
     expect(countPromptTokens('Hello world', { stopAbove: 100 })).toBe(3);
+  });
+});
+
+describe('encodePrompt', () => {
+  const ids = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false });
+
+  it('gives the token ids the library gives, special tokens included, on any text', () => {
+    expect(encodePrompt('Hello world!')).toEqual([128000, 9906, 1917, 0]);
+    expect(encodePrompt('<|start_header_id|>user<|end_header_id|>hi<|eot_id|>')).toEqual(ids('<|start_header_id|>user<|end_header_id|>hi<|eot_id|>'));
+    expect(encodePrompt('<|reserved_special_token_247|>')).toEqual(ids('<|reserved_special_token_247|>'));
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (text) => {
+        expect(encodePrompt(text)).toEqual(ids(text));
+      }),
+      { numRuns: 300 },
+    );
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    expect(encodePrompt(readme)).toEqual(ids(readme));
+  });
+
+  it('stops once past stopAbove, as counting does', () => {
+    const text = 'word '.repeat(10_000);
+    expect(encodePrompt(text, { stopAbove: 100 })).toHaveLength(countPromptTokens(text, { stopAbove: 100 }));
+  });
+});
+
+describe('prefixBlockHashes', () => {
+  const doc = 'The switchyard routes every request to a pool of GPUs and bills each token once. '.repeat(40);
+
+  it('gives prompts that share their first blocks the same leading hashes, and none after they part', () => {
+    const a = encodePrompt(`${doc} Now answer question one, please.`);
+    const b = encodePrompt(`${doc} And what about question two?`);
+    const [ha, hb] = [prefixBlockHashes(a, 64, 'acme'), prefixBlockHashes(b, 64, 'acme')];
+    const shared = a.findIndex((id, i) => id !== b[i]);
+    const sharedBlocks = Math.floor(shared / 64);
+    expect(sharedBlocks).toBeGreaterThan(5);
+    expect(ha.slice(0, sharedBlocks)).toEqual(hb.slice(0, sharedBlocks));
+    // Chained: once one block differs, no later hash matches, whatever the later tokens are.
+    for (let i = sharedBlocks; i < Math.min(ha.length, hb.length); i++) expect(ha[i]).not.toBe(hb[i]);
+    expect(ha).toHaveLength(Math.floor(a.length / 64));
+  });
+
+  it('never shares a block between tenants or block sizes, and stays a safe integer', () => {
+    const ids = encodePrompt(doc);
+    const acme = prefixBlockHashes(ids, 64, 'acme');
+    const globex = prefixBlockHashes(ids, 64, 'globex');
+    expect(acme.some((h) => globex.includes(h))).toBe(false);
+    expect(prefixBlockHashes(ids, 32, 'acme').some((h) => acme.includes(h))).toBe(false);
+    expect(acme.every((h) => Number.isSafeInteger(h) && h >= 0)).toBe(true);
+    expect(new Set(acme).size).toBe(acme.length);
+    expect(prefixBlockHashes(ids.slice(0, 63), 64, 'acme')).toEqual([]);
+    expect(() => prefixBlockHashes(ids, 0, 'acme')).toThrow(/block size/);
   });
 });

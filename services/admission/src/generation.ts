@@ -26,6 +26,7 @@ import type { InFlightGate } from './domain/in-flight-gate.js';
 import { outcomeOf } from './metrics.js';
 import type { GenerationParams } from './domain/validate.js';
 import type { RequestTrace } from './request-trace.js';
+import type { PromptPrefixer } from './prompt-prefix.js';
 
 export interface GenerationDeps extends GateDeps {
   readonly nc: NatsConnection;
@@ -44,6 +45,8 @@ export interface GenerationDeps extends GateDeps {
   readonly inFlight?: { readonly gate: InFlightGate; readonly limit: (tier: TierName) => number };
   /** The tenant's policy, for output checks on the token stream; none means unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
+  /** The prefix identity of a tenant's prompt, for the workers' prefix caches; none means none is sent. */
+  readonly promptPrefix?: PromptPrefixer;
   readonly logger: Logger;
 }
 
@@ -168,6 +171,7 @@ async function generate(
         ok: true,
         text: parts.join(''),
         inputTokens: result.usage.inputTokens,
+        cachedInputTokens: result.usage.cachedInputTokens,
         outputTokens: result.usage.outputTokens,
         finishReason: result.finishReason,
       });
@@ -208,6 +212,7 @@ async function followRequest(
 ): Promise<GenerationResult> {
   const nowMs = deps.now();
   const traceparent = hooks.trace.traceparent;
+  const prefix = deps.promptPrefix?.(principal.tenant, prompt);
   const spec: RequestSpec = {
     requestId,
     tenant: principal.tenant,
@@ -227,6 +232,8 @@ async function followRequest(
     deadlineUnixMs: hooks.deadlineUnixMs,
     admittedUnixMs: nowMs,
     traceparent,
+    prefixHashes: prefix?.hashes ?? [],
+    prefixBlockTokens: prefix?.blockTokens ?? 0,
   };
   const terminal = deps.terminals.expect(requestId);
   const output = guardOutput(deps.outputPolicy?.(principal.tenant), hooks.onChunk);
@@ -316,7 +323,7 @@ async function joinExisting(deps: GenerationDeps, requestId: string, hooks: Gene
     if (stored) {
       if (!stored.ok) throw new DomainError((stored.errorCode as ErrorCode) ?? 'INTERNAL', stored.errorMessage ?? 'the original request failed');
       if (stored.text) hooks.onChunk(stored.text, 0);
-      const usage = { inputTokens: stored.inputTokens, cachedInputTokens: 0, outputTokens: stored.outputTokens };
+      const usage = { inputTokens: stored.inputTokens, cachedInputTokens: stored.cachedInputTokens ?? 0, outputTokens: stored.outputTokens };
       return { requestId, usage, finishReason: stored.finishReason ?? 'length' };
     }
     if (hooks.signal?.aborted) throw new DomainError('FAILED_PRECONDITION', 'client cancelled the call');

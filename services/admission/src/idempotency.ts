@@ -8,6 +8,8 @@ export interface StoredResult {
   readonly ok: boolean;
   readonly text: string;
   readonly inputTokens: number;
+  /** Prompt tokens read from a prefix cache; absent in results stored before it was kept. */
+  readonly cachedInputTokens?: number;
   readonly outputTokens: number;
   /** Why the output ended ("stop" or "length"); absent in results stored before it was kept. */
   readonly finishReason?: string;

@@ -23,6 +23,8 @@ const env = z.object({
   MAX_PROMPT_TOKENS: z.coerce.number().int().positive().default(32_768),
   MAX_OUTPUT_TOKENS: z.coerce.number().int().positive().default(4_096),
   DEFAULT_MAX_TOKENS: z.coerce.number().int().positive().default(256),
+  /** Tokens per prompt block of the prefix identity sent to the workers' prefix caches; 0 sends none. */
+  PREFIX_BLOCK_TOKENS: z.coerce.number().int().min(0).max(4_096).default(64),
   /** Calls one tenant may run at once in this process per tier, e.g. `internal=64,batch=32`; unnamed tiers keep their defaults. */
   TENANT_IN_FLIGHT: z
     .string()
@@ -71,6 +73,7 @@ runMain(() =>
         outputPolicy: policies.policyFor,
         policy: createPolicyClient(config.POLICY_ADDR),
         limits: { maxPromptTokens: config.MAX_PROMPT_TOKENS, maxOutputTokens: config.MAX_OUTPUT_TOKENS, defaultMaxTokens: config.DEFAULT_MAX_TOKENS },
+        prefixBlockTokens: config.PREFIX_BLOCK_TOKENS,
         listen: config.ADMISSION_LISTEN,
         inFlightPerTenant: config.TENANT_IN_FLIGHT,
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,

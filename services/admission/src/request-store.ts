@@ -41,7 +41,7 @@ return 1`;
 /** Only a record still ADMITTED (or not written yet) moves: a redelivered terminal event never rewrites history. */
 const TERMINATE = `local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6])
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'finished', ARGV[3], 'in', ARGV[4], 'out', ARGV[5], 'reason', ARGV[6], 'cached', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[7])
 return 1`;
 
@@ -66,6 +66,7 @@ export function createRequestStore(redis: Redis) {
           r.usage?.outputTokens ?? 0,
           r.reason,
           RETENTION_S,
+          r.usage?.cachedInputTokens ?? 0,
         ],
       );
     },
@@ -86,7 +87,7 @@ export function createRequestStore(redis: Redis) {
         tier: Number(h.tier) as Tier,
         admittedUnixMs: Number(h.admitted ?? 0),
         finishedUnixMs: Number(h.finished ?? 0),
-        usage: { inputTokens: Number(h.in ?? 0), cachedInputTokens: 0, outputTokens: Number(h.out ?? 0) },
+        usage: { inputTokens: Number(h.in ?? 0), cachedInputTokens: Number(h.cached ?? 0), outputTokens: Number(h.out ?? 0) },
         reason: h.reason ?? '',
       };
     },

@@ -17,7 +17,8 @@ import { AdmissionServiceService, buckets, DEFAULT_TENANT_IN_FLIGHT, streams, ty
 import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger, Registry } from '@switchyard/telemetry';
-import { countPromptTokens } from '@switchyard/tokenizer';
+import { countPromptTokens, DEFAULT_PREFIX_BLOCK_TOKENS } from '@switchyard/tokenizer';
+import { createPromptPrefixer } from './prompt-prefix.js';
 import { createBudgetLedger } from './budget-ledger.js';
 import { followBudgetStates, type BudgetStates } from './budget-states.js';
 import { budgetPlan } from './domain/budget-plan.js';
@@ -45,6 +46,8 @@ export interface AdmissionDeps {
   readonly policy: PolicyClient;
   readonly logger: Logger;
   readonly limits: GenerationLimits;
+  /** Tokens per prompt block of the prefix identity requests carry (0: none). Default `DEFAULT_PREFIX_BLOCK_TOKENS`, 64. */
+  readonly prefixBlockTokens?: number;
   /** `host:port` to serve gRPC on; port 0 picks a free one. */
   readonly listen: string;
   /** `host:port` for the OpenAI-compatible HTTP facade; omitted means no facade. */
@@ -189,6 +192,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         budgetState,
         priceBookAt,
         outputPolicy: deps.outputPolicy,
+        promptPrefix: createPromptPrefixer(deps.prefixBlockTokens ?? DEFAULT_PREFIX_BLOCK_TOKENS),
         busConnected: () => connection.connected,
         inFlight: { gate: createInFlightGate(), limit: (tier) => deps.inFlightPerTenant?.[tier] ?? DEFAULT_TENANT_IN_FLIGHT[tier] },
         logger: deps.logger,

@@ -80,11 +80,13 @@ export function createServing(deps: ServingDeps): Serving {
     );
   const end = (f: Pick<InFlight, 'key' | 'request' | 'attempt'>, outcome: Unfinished, reason: string, chunks: number, spend?: AttemptSpend) =>
     record(f, publishUnfinished(out, f.request, f.attempt, outcome, reason, chunks, spend));
+  /** What an attempt spent: its prompt (the part read from the prefix cache apart) and `outputTokens`. */
+  const spendOf = (f: InFlight, r: SequenceResult, outputTokens: number): AttemptSpend => ({
+    usage: { inputTokens: f.request.promptTokens, cachedInputTokens: Math.min(r.cachedTokens, f.request.promptTokens), outputTokens },
+    times: usageTimes(f.upstreamMs, r),
+  });
   /** What an attempt taken off the GPU spent; undefined when it never got GPU time (nothing to record). */
-  const spent = (f: InFlight, r: SequenceResult | undefined): AttemptSpend | undefined =>
-    r && r.gpuMs > 0
-      ? { usage: { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: f.stream.tokens }, times: usageTimes(f.upstreamMs, r) }
-      : undefined;
+  const spent = (f: InFlight, r: SequenceResult | undefined): AttemptSpend | undefined => (r && r.gpuMs > 0 ? spendOf(f, r, f.stream.tokens) : undefined);
 
   function admit(request: RequestSpec, attempt: number, key: string) {
     const f = { key, request, attempt };
@@ -100,7 +102,13 @@ export function createServing(deps: ServingDeps): Serving {
     // A stop sequence shortens the sequence on the GPU itself: tokens past it are never generated, so never billed.
     const stop = findStop(request.seed, request.maxTokens, request.stop);
     const maxTokens = stop?.tokens ?? request.maxTokens;
-    const queued = engine.enqueue({ id: key, promptTokens: Math.max(1, request.promptTokens), maxTokens, arrivalMs: deps.arrivalMs() });
+    const queued = engine.enqueue({
+      id: key,
+      promptTokens: Math.max(1, request.promptTokens),
+      maxTokens,
+      arrivalMs: deps.arrivalMs(),
+      prefix: request.prefixBlockTokens > 0 ? { blockTokens: request.prefixBlockTokens, hashes: request.prefixHashes } : undefined,
+    });
     if (!queued.ok) return end(f, Outcome.OUTCOME_FAILED, queued.reason, 0);
     const upstreamMs = deps.fromReal(Math.max(0, deps.now() - request.admittedUnixMs));
     const stream = openTokenStream(out, request, attempt, deps.chunkTokens, stop?.visibleChars);
@@ -134,10 +142,7 @@ export function createServing(deps: ServingDeps): Serving {
         if (!f) continue;
         inflight.delete(r.id);
         f.stream.flush();
-        const spend = {
-          usage: { inputTokens: f.request.promptTokens, cachedInputTokens: 0, outputTokens: r.outputTokens },
-          times: usageTimes(f.upstreamMs, r),
-        };
+        const spend = spendOf(f, r, r.outputTokens);
         ended.push(() => record(f, publishCompleted(out, f.request, f.attempt, spend, f.stream.chunks, f.finishReason)));
         deps.onCompleted(r);
       }

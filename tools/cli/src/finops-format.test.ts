@@ -26,6 +26,7 @@ const line = (feature: string, requests: number, amountMicros: number, gpuCostMi
   discount: 0,
   capacityClass: 'on-demand',
   costBasis,
+  promptCacheSavingMicros: 15 * requests,
 });
 
 describe('featureTotals', () => {
@@ -89,8 +90,10 @@ describe('formats', () => {
       generatedUnixMs: 0,
       creditAppliedMicros: 0,
       reservationFeeMicros: 0,
+      promptCacheSavingMicros: 225,
     };
     const out = formatInvoice(inv);
+    expect(out).toMatch(/saved by prompt caching\s+225 µ\s+0\.000225 USD/);
     expect(out).toMatch(/^model .*gpu cost µ\s+cost by\s+margin/m);
     expect(out).toMatch(/reserved\s+10 .*1120\s+1000\s+gpu-hour\s/);
     expect(out).toMatch(/on-demand\s+4 .*1120\s+5330\s+per-token\s/);

@@ -151,6 +151,7 @@ export function formatInvoice(inv: Invoice): string {
       ['margin', `${num(inv.marginMicros)} µ  ${pct(inv.marginRatio)}`],
       ['cost per request', `${num(inv.costPerRequestMicros, 1)} µ`],
       ['cost per 1K tokens', `${num(inv.costPer1kTokensMicros, 1)} µ`],
+      ['saved by prompt caching', `${num(inv.promptCacheSavingMicros)} µ  ${units(inv.promptCacheSavingMicros, c)}`],
       ['reservation fees', `${num(inv.reservationFeeMicros)} µ  ${units(inv.reservationFeeMicros, c)}`],
       ['prepaid credit applied', `${num(inv.creditAppliedMicros)} µ  ${units(inv.creditAppliedMicros, c)}`],
       ['prepaid credit held', `${num(inv.prepaidCreditMicros)} µ  ${units(inv.prepaidCreditMicros, c)}`],

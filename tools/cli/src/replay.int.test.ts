@@ -148,6 +148,8 @@ beforeAll(async () => {
             relayInbox: '',
             stop: [],
             replacedFrom: '',
+            prefixHashes: [],
+            prefixBlockTokens: 0,
             traceparent: '',
           },
         },

@@ -92,7 +92,7 @@ describe('chat answers', () => {
       [0, 'a b', 'stop'],
       [1, 'c d e', 'length'],
     ]);
-    expect(answer.usage).toEqual({ prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 });
+    expect(answer.usage).toEqual({ prompt_tokens: 10, completion_tokens: 6, total_tokens: 16, prompt_tokens_details: { cached_tokens: 0 } });
   });
 
   it('stream chunks carry no usage; the usage chunk has no choices', () => {

@@ -131,6 +131,12 @@ export function commonCall(body: OpenAiCommonBody, prompt: string, headers: Call
 }
 
 /** OpenAI's `usage` object from Switchyard's counts. */
-export function usageOf(usage: { inputTokens: number; outputTokens: number }) {
-  return { prompt_tokens: usage.inputTokens, completion_tokens: usage.outputTokens, total_tokens: usage.inputTokens + usage.outputTokens };
+export function usageOf(usage: { inputTokens: number; cachedInputTokens?: number; outputTokens: number }) {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+    // As OpenAI reports prompt caching: the part of prompt_tokens read from the cache.
+    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens ?? 0 },
+  };
 }

@@ -51,6 +51,9 @@ function line(a: InvoiceAggregate, books: ReadonlyMap<string, PriceBook>): Invoi
   const tokens = a.inputTokens + a.outputTokens;
   const margin = a.amountMicros - a.gpuCostMicros;
   const tier = tierFromText(a.tier);
+  const discount = book ? discountFor({ tier, model: a.model }, book, { capacityClass: a.capacityClass }) : 0;
+  // Per 1K tokens in micros, so the saving is in milli-micros until its one rounding.
+  const savedPer1k = unit ? unit.inputPer1k - unit.cachedInputPer1k : 0;
   return {
     model: a.model,
     tier,
@@ -71,9 +74,10 @@ function line(a: InvoiceAggregate, books: ReadonlyMap<string, PriceBook>): Invoi
     inputPer1kMicros: unit?.inputPer1k ?? 0,
     cachedInputPer1kMicros: unit?.cachedInputPer1k ?? 0,
     outputPer1kMicros: unit?.outputPer1k ?? 0,
-    discount: book ? discountFor({ tier, model: a.model }, book, { capacityClass: a.capacityClass }) : 0,
+    discount,
     capacityClass: a.capacityClass,
     costBasis: a.costBasis || 'gpu-hour',
+    promptCacheSavingMicros: Math.round((a.cachedInputTokens * savedPer1k * (1 - discount)) / 1000),
   };
 }
 
@@ -120,5 +124,6 @@ export function buildInvoice(input: InvoiceInput): Invoice {
     generatedUnixMs: input.nowMs,
     creditAppliedMicros: applied,
     reservationFeeMicros: fees,
+    promptCacheSavingMicros: sum((l) => l.promptCacheSavingMicros),
   };
 }

@@ -15,6 +15,8 @@ const request: RequestSpec = {
   inbox: '_SY.tokens.r1',
   relayInbox: '',
   replacedFrom: '',
+  prefixHashes: [],
+  prefixBlockTokens: 0,
   traceparent: '',
   stop: [],
   deadlineUnixMs: 0,

@@ -18,7 +18,6 @@ export interface WorkerSnapshot {
   readonly nowMs: number;
 }
 
-
 /**
  * The heartbeat of a worker. A draining or stopping worker offers no slots; a hung worker's
  * step never ends, so once it has been stuck longer than its usual step it reports the time stuck.

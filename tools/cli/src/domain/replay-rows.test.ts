@@ -75,6 +75,8 @@ describe('replay rows', () => {
             relayInbox: '',
             stop: [],
             replacedFrom: '',
+            prefixHashes: [],
+            prefixBlockTokens: 0,
             traceparent: '',
           },
         },

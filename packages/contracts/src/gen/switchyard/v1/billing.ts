@@ -149,6 +149,11 @@ export interface InvoiceLine {
    * "per-token" (tokens at a provider pool's token prices). A line holds one or the other.
    */
   costBasis: string;
+  /**
+   * What the line's cached input tokens would have cost more at the uncached input price,
+   * after the line's discount: the tenant's saving from prefix caching.
+   */
+  promptCacheSavingMicros: number;
 }
 
 export interface Invoice {
@@ -179,6 +184,8 @@ export interface Invoice {
   creditAppliedMicros: number;
   /** Reservation fees charged for this month's elapsed hours. */
   reservationFeeMicros: number;
+  /** The lines' prompt-cache savings together. */
+  promptCacheSavingMicros: number;
 }
 
 export interface GetInvoiceResponse {
@@ -866,6 +873,7 @@ function createBaseInvoiceLine(): InvoiceLine {
     discount: 0,
     capacityClass: "",
     costBasis: "",
+    promptCacheSavingMicros: 0,
   };
 }
 
@@ -936,6 +944,9 @@ export const InvoiceLine: MessageFns<InvoiceLine> = {
     }
     if (message.costBasis !== "") {
       writer.uint32(178).string(message.costBasis);
+    }
+    if (message.promptCacheSavingMicros !== 0) {
+      writer.uint32(184).int64(message.promptCacheSavingMicros);
     }
     return writer;
   },
@@ -1129,6 +1140,14 @@ export const InvoiceLine: MessageFns<InvoiceLine> = {
             message.costBasis = reader.string();
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.promptCacheSavingMicros = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1164,6 +1183,7 @@ function createBaseInvoice(): Invoice {
     generatedUnixMs: 0,
     creditAppliedMicros: 0,
     reservationFeeMicros: 0,
+    promptCacheSavingMicros: 0,
   };
 }
 
@@ -1228,6 +1248,9 @@ export const Invoice: MessageFns<Invoice> = {
     }
     if (message.reservationFeeMicros !== 0) {
       writer.uint32(160).int64(message.reservationFeeMicros);
+    }
+    if (message.promptCacheSavingMicros !== 0) {
+      writer.uint32(168).int64(message.promptCacheSavingMicros);
     }
     return writer;
   },
@@ -1403,6 +1426,14 @@ export const Invoice: MessageFns<Invoice> = {
             }
 
             message.reservationFeeMicros = longToNumber(reader.int64());
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.promptCacheSavingMicros = longToNumber(reader.int64());
             continue;
           }
         }

@@ -119,6 +119,13 @@ export interface RequestSpec {
    * a batch carries many requests under one envelope, so each request carries its own trace.
    */
   traceparent: string;
+  /**
+   * Where the prompt may be found in a worker's prefix cache: the chained hash of each full
+   * block of prefix_block_tokens Llama 3 token ids of the prompt (block i's hash covers blocks
+   * 0..i), scoped to the tenant, each below 2^53. Empty: nothing is cached for it.
+   */
+  prefixHashes: number[];
+  prefixBlockTokens: number;
 }
 
 export interface RequestAdmitted {
@@ -621,6 +628,8 @@ function createBaseRequestSpec(): RequestSpec {
     stop: [],
     replacedFrom: "",
     traceparent: "",
+    prefixHashes: [],
+    prefixBlockTokens: 0,
   };
 }
 
@@ -673,6 +682,16 @@ export const RequestSpec: MessageFns<RequestSpec> = {
     }
     if (message.traceparent !== "") {
       writer.uint32(130).string(message.traceparent);
+    }
+    if (message.prefixHashes.length !== 0) {
+      writer.uint32(138).fork();
+      for (const v of message.prefixHashes) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.prefixBlockTokens !== 0) {
+      writer.uint32(144).uint32(message.prefixBlockTokens);
     }
     return writer;
   },
@@ -816,6 +835,32 @@ export const RequestSpec: MessageFns<RequestSpec> = {
             }
 
             message.traceparent = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag === 136) {
+              message.prefixHashes.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 138) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.prefixHashes.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.prefixBlockTokens = reader.uint32();
             continue;
           }
         }
