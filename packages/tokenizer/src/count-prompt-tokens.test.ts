@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens, createTokenCounter, encodePrompt, prefixBlockHashes } from './index.js';
+import { countPromptTokens, createTokenCounter, encodePrompt as encodeTokens, prefixBlockHashes, type CountOptions } from './index.js';
 
 const library = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false }).length;
 
@@ -110,6 +110,7 @@ describe('countPromptTokens', () => {
 
 describe('encodePrompt', () => {
   const ids = (text: string) => llama3Tokenizer.encode(text, { bos: true, eos: false });
+  const encodePrompt = (text: string, options?: CountOptions) => Array.from(encodeTokens(text, options));
 
   it('gives the token ids the library gives, special tokens included, on any text', () => {
     expect(encodePrompt('Hello world!')).toEqual([128000, 9906, 1917, 0]);
@@ -132,6 +133,7 @@ describe('encodePrompt', () => {
 });
 
 describe('prefixBlockHashes', () => {
+  const encodePrompt = encodeTokens;
   const doc = 'The switchyard routes every request to a pool of GPUs and bills each token once. '.repeat(40);
 
   it('gives prompts that share their first blocks the same leading hashes, and none after they part', () => {

@@ -212,7 +212,8 @@ async function followRequest(
 ): Promise<GenerationResult> {
   const nowMs = deps.now();
   const traceparent = hooks.trace.traceparent;
-  const prefix = deps.promptPrefix?.(principal.tenant, prompt);
+  // Policy may have redacted the prompt: then the workers see other tokens than were counted.
+  const prefix = deps.promptPrefix?.(principal.tenant, prompt, prompt === params.prompt ? params.promptTokenIds : undefined);
   const spec: RequestSpec = {
     requestId,
     tenant: principal.tenant,

@@ -18,14 +18,14 @@ import { callParams } from './domain/call-params.js';
 import { runGeneration, type GenerationDeps } from './generation.js';
 import type { RequestStore } from './request-store.js';
 import { validateRequestId, type GenerationLimits } from './domain/validate.js';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { PromptEncoder } from '@switchyard/tokenizer';
 import type { ModelCatalog } from './domain/model-catalog.js';
 
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
   /** Llama 3 prompt-token counter (`countPromptTokens`). */
-  readonly countTokens: PromptTokenCounter;
+  readonly encodePrompt: PromptEncoder;
   readonly store: RequestStore;
   /** Every model name a caller may send now; others are refused NOT_FOUND before anything is spent. */
   readonly models: () => ModelCatalog;
@@ -46,7 +46,7 @@ export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceS
   });
   const paramsOf = (principal: Principal, request: GenerateRequest | CompleteRequest) => {
     try {
-      return callParams(deps.limits, deps.countTokens, deps.models(), principal, request);
+      return callParams(deps.limits, deps.encodePrompt, deps.models(), principal, request);
     } catch (e) {
       deps.metrics?.refused('invalid');
       throw e;

@@ -38,7 +38,7 @@ function choiceParams(context: HttpRouteContext, req: FastifyRequest, call: Open
   const { deps } = context;
   const principal = context.principalOf(req);
   return Array.from({ length: call.choices }, (_, i) =>
-    callParams(deps.limits, deps.countTokens, deps.models(), principal, { ...call.input, seed: call.input.seed && call.input.seed + i }),
+    callParams(deps.limits, deps.encodePrompt, deps.models(), principal, { ...call.input, seed: call.input.seed && call.input.seed + i }),
   );
 }
 

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Keyring, Principal } from '@switchyard/auth';
 import type { TlsFiles } from '@switchyard/grpc-edge';
 import type { Logger } from '@switchyard/telemetry';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { PromptEncoder } from '@switchyard/tokenizer';
 import type { GenerationDeps } from './generation.js';
 import type { ModelCatalog } from './domain/model-catalog.js';
 import type { GenerationLimits } from './domain/validate.js';
@@ -12,7 +12,7 @@ export interface HttpFacadeDeps {
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
   /** Llama 3 prompt-token counter (`countPromptTokens`). */
-  readonly countTokens: PromptTokenCounter;
+  readonly encodePrompt: PromptEncoder;
   readonly logger: Logger;
   /** Every model name a caller may send now (`/v1/models`, and the check before admission). */
   readonly models: () => ModelCatalog;

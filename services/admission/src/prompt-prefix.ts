@@ -6,7 +6,8 @@ export interface PromptPrefix {
   readonly blockTokens: number;
 }
 
-export type PromptPrefixer = (tenant: string, prompt: string) => PromptPrefix;
+/** `tokenIds`, when given, are the prompt's (counted already), so it is not tokenized twice. */
+export type PromptPrefixer = (tenant: string, prompt: string, tokenIds?: ArrayLike<number>) => PromptPrefix;
 
 /**
  * Hashes the prompt the workers will see (after policy's redaction) in blocks of `blockTokens`
@@ -15,5 +16,5 @@ export type PromptPrefixer = (tenant: string, prompt: string) => PromptPrefix;
  */
 export function createPromptPrefixer(blockTokens: number): PromptPrefixer {
   if (blockTokens === 0) return () => ({ hashes: [], blockTokens: 0 });
-  return (tenant, prompt) => ({ hashes: prefixBlockHashes(encodePrompt(prompt), blockTokens, tenant), blockTokens });
+  return (tenant, prompt, tokenIds) => ({ hashes: prefixBlockHashes(tokenIds ?? encodePrompt(prompt), blockTokens, tenant), blockTokens });
 }

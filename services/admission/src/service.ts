@@ -17,7 +17,7 @@ import { AdmissionServiceService, buckets, DEFAULT_TENANT_IN_FLIGHT, streams, ty
 import { serve, type Served, type TlsFiles } from '@switchyard/grpc-edge';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger, Registry } from '@switchyard/telemetry';
-import { countPromptTokens, DEFAULT_PREFIX_BLOCK_TOKENS } from '@switchyard/tokenizer';
+import { DEFAULT_PREFIX_BLOCK_TOKENS, encodePrompt } from '@switchyard/tokenizer';
 import { createPromptPrefixer } from './prompt-prefix.js';
 import { createBudgetLedger } from './budget-ledger.js';
 import { followBudgetStates, type BudgetStates } from './budget-states.js';
@@ -205,7 +205,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         services: [
           {
             definition: AdmissionServiceService,
-            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, countTokens: countPromptTokens, models: catalog }),
+            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, encodePrompt, models: catalog }),
           },
         ],
         serving: bus.connected,
@@ -217,7 +217,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         generation,
         keyring: deps.keyring,
         limits: deps.limits,
-        countTokens: countPromptTokens,
+        encodePrompt,
         logger: deps.logger,
         models: catalog,
         batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,

@@ -33,8 +33,8 @@ export interface CountOptions {
 }
 
 export type PromptTokenCounter = (text: string, options?: CountOptions) => number;
-/** Token ids of a prompt, `<|begin_of_text|>` first; stops as {@link CountOptions} says. */
-export type PromptEncoder = (text: string, options?: CountOptions) => number[];
+/** Token ids of a prompt, `<|begin_of_text|>` first; stops as {@link CountOptions} says. Half the memory of the prompt's own text. */
+export type PromptEncoder = (text: string, options?: CountOptions) => Int32Array;
 
 /** The library's special tokens in id order from 128,000 (Llama 3's own order). */
 const SPECIAL_NAMES = [
@@ -157,16 +157,24 @@ export function createLlama3Tokenizer(vocabulary: Llama3Vocabulary, options: Tok
       return n;
     },
     encode(text, countOptions = {}) {
-      const out: number[] = [];
+      // Most prompts take fewer tokens than a quarter of their characters, plus BOS.
+      let out = new Int32Array(Math.floor(Math.min(text.length, 1 << 16) / 4) + 16);
+      let n = 0;
       walk(
         text,
         countOptions.stopAbove ?? Infinity,
         (ids) => {
-          for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+          if (n + ids.length > out.length) {
+            const grown = new Int32Array(Math.max(2 * out.length, n + ids.length));
+            grown.set(out.subarray(0, n));
+            out = grown;
+          }
+          out.set(ids, n);
+          n += ids.length;
         },
-        () => out.length,
+        () => n,
       );
-      return out;
+      return out.slice(0, n);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Principal } from '@switchyard/auth';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { PromptEncoder } from '@switchyard/tokenizer';
 import type { ModelCatalog } from './model-catalog.js';
 import { validateGeneration, type GenerationInput, type GenerationLimits } from './validate.js';
 
@@ -7,6 +7,6 @@ import { validateGeneration, type GenerationInput, type GenerationLimits } from 
  * The validated parameters of a Generate/Complete call, over gRPC or HTTP alike: a key's
  * feature tag wins over the body's, so a key scoped to a feature cannot bill another.
  */
-export function callParams(limits: GenerationLimits, countTokens: PromptTokenCounter, models: ModelCatalog, principal: Principal, body: GenerationInput) {
-  return validateGeneration({ ...body, feature: principal.feature || body.feature }, limits, countTokens, models);
+export function callParams(limits: GenerationLimits, encodePrompt: PromptEncoder, models: ModelCatalog, principal: Principal, body: GenerationInput) {
+  return validateGeneration({ ...body, feature: principal.feature || body.feature }, limits, encodePrompt, models);
 }

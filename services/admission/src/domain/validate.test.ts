@@ -1,11 +1,11 @@
 import { Tier } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { countPromptTokens } from '@switchyard/tokenizer';
+import { encodePrompt } from '@switchyard/tokenizer';
 import { buildCatalog } from './model-catalog.js';
 import { validateGeneration as validate, validateRequestId, type GenerationInput, type GenerationLimits } from './validate.js';
 
 const models = buildCatalog(new Map([['llama-3.1-8b', 0]]), new Map());
-const validateGeneration = (input: GenerationInput, limits: GenerationLimits) => validate(input, limits, countPromptTokens, models);
+const validateGeneration = (input: GenerationInput, limits: GenerationLimits) => validate(input, limits, encodePrompt, models);
 
 const limits = { maxPromptTokens: 100, maxOutputTokens: 512, defaultMaxTokens: 64 };
 const input: GenerationInput = {

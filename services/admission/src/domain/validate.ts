@@ -1,5 +1,5 @@
 import { DomainError, Tier, tierName, type TierName } from '@switchyard/contracts';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import type { PromptEncoder } from '@switchyard/tokenizer';
 import { requireKnownModel, type ModelCatalog } from './model-catalog.js';
 
 /** The fields Generate and Complete share. */
@@ -32,6 +32,8 @@ export interface GenerationParams {
   readonly prompt: string;
   /** Llama 3 tokenizer count of the prompt: what limits, budget reservations and billing use. */
   readonly promptTokens: number;
+  /** The prompt's Llama 3 token ids (`promptTokens` of them), for its prefix identity. */
+  readonly promptTokenIds: Int32Array;
   readonly maxTokens: number;
   readonly tier: Tier;
   readonly tierName: TierName;
@@ -68,16 +70,17 @@ const MAX_USER_CHARS = 256;
 /**
  * Checks a request and resolves defaults; every refusal says what to change. The model is
  * checked against `models` first, so a typo is refused before anything is counted or spent.
- * `countTokens` is the Llama 3 counter the edge hands in (`countPromptTokens` of `@switchyard/tokenizer`).
+ * `encodePrompt` is the Llama 3 tokenizer the edge hands in (`encodePrompt` of `@switchyard/tokenizer`).
  */
-export function validateGeneration(input: GenerationInput, limits: GenerationLimits, countTokens: PromptTokenCounter, models: ModelCatalog): GenerationParams {
+export function validateGeneration(input: GenerationInput, limits: GenerationLimits, encodePrompt: PromptEncoder, models: ModelCatalog): GenerationParams {
   const invalid = (message: string, reason?: string) => new DomainError('INVALID_ARGUMENT', message, { reason });
   if (!input.model) throw invalid('model is required, e.g. "llama-3.1-8b" (lower-case letters, digits, ".", ":", "-")');
   if (!MODEL.test(input.model)) throw invalid('model must be a model name of up to 64 lower-case letters, digits, ".", ":" and "-", e.g. "llama-3.1-8b"');
   requireKnownModel(models, input.model);
   if (input.prompt.length === 0) throw invalid('prompt is empty');
   // Counting stops past the limit, so a megabyte prompt costs no more than the limit's worth.
-  const promptTokens = countTokens(input.prompt, { stopAbove: limits.maxPromptTokens });
+  const promptTokenIds = encodePrompt(input.prompt, { stopAbove: limits.maxPromptTokens });
+  const promptTokens = promptTokenIds.length;
   if (promptTokens > limits.maxPromptTokens) {
     throw invalid(`prompt is more than ${limits.maxPromptTokens} tokens, the limit (Llama 3 tokenizer); shorten it`, 'context_length_exceeded');
   }
@@ -101,6 +104,7 @@ export function validateGeneration(input: GenerationInput, limits: GenerationLim
     model: input.model,
     prompt: input.prompt,
     promptTokens,
+    promptTokenIds,
     maxTokens: input.maxTokens || limits.defaultMaxTokens,
     tier,
     tierName: name,
