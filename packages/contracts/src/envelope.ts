@@ -1,4 +1,4 @@
-import { Event } from './gen/switchyard/v1/events.js';
+import { Event, type Candidate } from './gen/switchyard/v1/events.js';
 
 /** The payload kinds an Event can carry, e.g. `requestAdmitted`. */
 export type EventPayload = NonNullable<Event['payload']>;
@@ -32,6 +32,14 @@ export function makeEvent(meta: EventMeta, payload: EventPayload): Event {
     payload,
   };
 }
+
+/** A decision's candidate; the prefix-cache fields are the scheduler's and empty elsewhere. */
+export const candidate = (c: Pick<Candidate, 'id' | 'score' | 'reason'> & Partial<Candidate>): Candidate => ({
+  prefixWorker: '',
+  prefixHitBlocks: 0,
+  prefixHitTokens: 0,
+  ...c,
+});
 
 export const encodeEvent = (event: Event): Uint8Array => Event.encode(event).finish();
 export const decodeEvent = (data: Uint8Array): Event => Event.decode(data);

@@ -73,6 +73,10 @@ export const subjects = {
    */
   workerControl: (pool: string, worker?: string) =>
     worker === undefined ? `ops.worker.${token('pool', pool)}` : `ops.worker.${token('pool', pool)}.${token('worker', worker)}`,
+  /** Core NATS: `KvCacheEvents` of one worker's prefix cache. */
+  kvEvents: (pool: string, worker: string) => `kv.events.${token('pool', pool)}.${token('worker', worker)}`,
+  /** Core NATS: asks every worker for a snapshot of its prefix cache (a scheduler started or lost events). */
+  kvResync: 'kv.resync',
   /** Core NATS inbox for one request's token chunks. */
   tokenInbox: (requestId: string, relay = 'any') => `_SY.tokens.${token('relay', relay)}.${token('request id', requestId)}`,
   /** Every inbox of one relaying process: one subscription serves all its requests. */
@@ -100,6 +104,7 @@ export const filters = {
   allOfOutcome: (outcome: OutcomeName) => `requests.${outcome}.>`,
   allLifecycle: OUTCOMES.map((o) => `requests.${o}.>`),
   allCancels: '_SY.cancel.*',
+  allKvEvents: 'kv.events.>',
   allAudit: 'audit.>',
   auditOf: (action: AuditAction) => `audit.${action}.>`,
 } as const;

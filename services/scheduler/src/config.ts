@@ -68,7 +68,7 @@ export const DEFAULT_ROUTES: Readonly<Record<string, Route>> = {
   auto: { versions: [], auto: { small: 'chat-small', large: 'chat-large', maxSmallPromptTokens: 512, maxSmallOutputTokens: 256 } },
 };
 
-export const POLICIES = ['switchyard', 'round-robin', 'random', 'least-loaded'] as const;
+export const POLICIES = ['switchyard', 'round-robin', 'random', 'least-loaded', 'prefix-affinity'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 
 const canarySchema = z.object({

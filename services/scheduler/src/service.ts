@@ -167,6 +167,8 @@ export function createScheduler(deps: SchedulerDeps) {
     },
     /** Requests moved off dead pools since start, by where they were found. */
     failoverCounts: (): Readonly<Record<FailoverStage, number>> => built.admitted?.failoverCounts() ?? { queued: 0, batched: 0, upstream: 0 },
+    /** Prompt blocks the prefix index holds now, or that one worker holds (the workers' caches as their KV events tell them). */
+    prefixBlocks: (holder?: { pool: string; worker: string }): number => built.fleet?.prefixBlocks(holder) ?? 0,
     /** Drain, undrain and route changes on behalf of an authenticated key, audited (allowed or denied). */
     operatorActions: operatorActions as OperatorActions,
     /** The operator view (pools, drain, routes); available after `start`. */

@@ -11,6 +11,7 @@ import type { SimClock } from './domain/sim-clock.js';
 import { createRecentStats } from './domain/recent-stats.js';
 import { createServing, type Serving } from './serving.js';
 import { faultReplyOf, heartbeatOf, type WorkerSnapshot } from './domain/worker-report.js';
+import { createKvEvents } from './kv-events.js';
 
 export interface WorkerDeps {
   readonly nc: NatsConnection;
@@ -65,6 +66,7 @@ export function createWorker(deps: WorkerDeps) {
   let stopping = false;
   let restartTimer: NodeJS.Timeout | undefined;
   const active = () => activeFaults(faults, now());
+  const kvEvents = createKvEvents(deps.nc, pool.id, workerId, () => current?.engine.cachedPrefixes() ?? []);
 
   function room(life: Life): number {
     const a = active();
@@ -142,6 +144,7 @@ export function createWorker(deps: WorkerDeps) {
           life.batches.progressed();
           deps.onStep?.(step);
           life.serving.apply(step);
+          kvEvents.changed(engine.takePrefixChanges());
         },
       }),
       beat: setInterval(() => heartbeat(life), deps.heartbeatMs ?? 1_000),
@@ -149,6 +152,8 @@ export function createWorker(deps: WorkerDeps) {
     current = life;
     life.loop.done.catch((e: unknown) => logger.error({ err: e }, 'worker loop failed'));
     life.intake.start();
+    // A new engine holds nothing: whatever an earlier life cached is gone.
+    kvEvents.snapshot();
     heartbeat(life);
   }
 
@@ -183,7 +188,10 @@ export function createWorker(deps: WorkerDeps) {
   return {
     id: workerId,
     pool: pool.id,
-    start: async () => begin(),
+    start: async () => {
+      kvEvents.start();
+      begin();
+    },
     /** Faults in force and load, as a fault command's reply gives them. */
     status: () => state(),
     /** Applies an operator's command and returns the worker's state after it. */
@@ -225,6 +233,7 @@ export function createWorker(deps: WorkerDeps) {
         // Attempts handed back run again elsewhere; the GPU time they spent here is the platform's.
         await life.serving.abandon(life.loop.cursor);
       }
+      kvEvents.stop();
       await deps.poolsKv.delete(heartbeatKey(pool.id, workerId)).catch(() => {});
     },
   };

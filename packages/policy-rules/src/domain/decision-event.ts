@@ -1,4 +1,4 @@
-import { makeEvent, type Event } from '@switchyard/contracts';
+import { candidate, makeEvent, type Event } from '@switchyard/contracts';
 import type { CheckTarget } from './check.js';
 import type { Category } from './detectors/index.js';
 import { actionFor, type RuleAction, type RuleSet } from './policy-set.js';
@@ -33,7 +33,7 @@ export interface PolicyDecisionInput {
  */
 export function policyDecisionEvent(input: PolicyDecisionInput): Event {
   const { facts, tenant, requestId, target } = input;
-  const candidates = facts.categories.map((c) => ({ id: c, score: facts.matchCounts[c] ?? 0, reason: actionFor(input.rules, c) }));
+  const candidates = facts.categories.map((c) => candidate({ id: c, score: facts.matchCounts[c] ?? 0, reason: actionFor(input.rules, c) }));
   return makeEvent(
     { id: `decision-policy-${requestId}-${target}`, tenant, requestId, nowMs: input.nowMs, traceparent: input.traceparent },
     {

@@ -1,5 +1,5 @@
 import { publishEvent, type JetStreamClient, type KV } from '@switchyard/bus';
-import { Outcome, makeEvent, subjects, type RequestTerminated, type UsageRecorded } from '@switchyard/contracts';
+import { Outcome, candidate, makeEvent, subjects, type RequestTerminated, type UsageRecorded } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import { createCanaryStats, judgeCanary, rolledBack, type CanaryStats } from './domain/canary.js';
 import type { CanaryThresholds, Route } from '../config.js';
@@ -75,8 +75,8 @@ export function createCanaryController(deps: CanaryControllerDeps) {
             user: '',
             reason: `route ${alias}: canary ${canary.version} rolled back: ${reason}`,
             candidates: [
-              { id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` },
-              { id: baseline.join(','), score: b.errorRate, reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms` },
+              candidate({ id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` }),
+              candidate({ id: baseline.join(','), score: b.errorRate, reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms` }),
             ],
           },
         },

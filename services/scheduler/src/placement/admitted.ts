@@ -151,11 +151,12 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     const ageMs = request.admittedUnixMs > 0 ? Math.max(0, nowMs - request.admittedUnixMs) : 0;
     const route = resolveModel(request.model, { promptTokens, maxTokens, tier }, deps.routes(), deps.random());
     if (route.kind === 'unknown') return reject(request, tier, route.reason, 0, [], 'unknown-model');
-    let placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs }, deps.fleet.view(), ctx);
+    const prefix = request.prefixBlockTokens > 0 ? { hashes: request.prefixHashes, blockTokens: request.prefixBlockTokens } : undefined;
+    let placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs, prefix }, deps.fleet.view(), ctx);
     if (redelivered && placement.kind === 'reject' && placement.retryAfterMs > 0) {
       // An earlier delivery may have dispatched it (dispatches leave no record): shedding could
       // contradict that, while a second dispatch is dropped by its msgID.
-      placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs, mustPlace: true }, deps.fleet.view(), ctx);
+      placement = placeRequest({ tenant, tier, version: route.version, promptTokens, maxTokens, ageMs, prefix, mustPlace: true }, deps.fleet.view(), ctx);
     }
     if (placement.kind === 'wait') {
       const waited = request.admittedUnixMs > 0 ? ageMs : deliveryCount * WAIT_STEP_MS;

@@ -6,6 +6,7 @@ import type { SchedulingConfig } from '../config.js';
 import { createLoadTracker, type LoadTracker } from './domain/load-tracker.js';
 import type { FleetView } from './domain/placement.js';
 import { poolStates, type PoolState } from './domain/pool-state.js';
+import { createPrefixCacheView, type PrefixCacheView } from './prefix-cache-view.js';
 import { loadStepModels, type StepModel } from './step-models.js';
 
 export interface FleetDeps {
@@ -43,6 +44,7 @@ export function createFleet(deps: FleetDeps) {
   let watch: HeartbeatWatch | undefined;
   let prune: NodeJS.Timeout | undefined;
   let cached: { at: number; states: Map<string, PoolState> } | undefined;
+  let prefixes: PrefixCacheView | undefined;
 
   const states = (): Map<string, PoolState> => {
     const t = now();
@@ -78,13 +80,19 @@ export function createFleet(deps: FleetDeps) {
       drained: new Set(deps.drained().keys()),
       exclude,
       prefillBacklogMs: (pool) => tracker.prefillBacklog(pool, now(), Math.max(1, states().get(pool)?.healthyWorkers ?? 1) * config.speed),
+      prefixHits: prefixes?.hits,
     }),
+    /** Prompt blocks the prefix index holds now, or those it knows one worker holds. */
+    prefixBlocks: (holder?: { pool: string; worker: string }) => prefixes?.size(holder) ?? 0,
     /** Counts a request this replica sent to `pool` (a first placement or a move). */
     dispatched,
     /** Loads the step models (unless given), then follows heartbeats, dispatches and terminal events. */
     async start() {
       if (!deps.models) models = await loadStepModels(deps.pools);
       watch = await watchHeartbeats(deps.poolsKv);
+      const fresh = () => [...watch!.heartbeats()].filter((h) => now() - h.atUnixMs <= deps.staleAfterMs);
+      prefixes = createPrefixCacheView({ nc: deps.nc, heartbeats: fresh, logger: deps.logger });
+      prefixes.start();
       listen(filters.allDispatch, (e) => {
         if (e.payload?.$case !== 'requestDispatched') return;
         const { request, pool } = e.payload.requestDispatched;
@@ -99,6 +107,7 @@ export function createFleet(deps: FleetDeps) {
     },
     async stop() {
       clearInterval(prune);
+      prefixes?.stop();
       for (const s of subscriptions) s.unsubscribe();
       await watch?.stop();
     },

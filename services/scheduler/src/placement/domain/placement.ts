@@ -1,8 +1,9 @@
 import type { PoolSpec } from '@switchyard/config';
-import type { Candidate, TierName } from '@switchyard/contracts';
+import { candidate, type Candidate, type TierName } from '@switchyard/contracts';
 import type { PolicyName, SchedulingConfig } from '../../config.js';
 import type { Outstanding } from './load-tracker.js';
 import type { PoolState } from './pool-state.js';
+import type { PrefixHit } from './prefix-index.js';
 import { predict, type Prediction, type StepModel } from './scoring.js';
 
 export type Placement =
@@ -30,6 +31,8 @@ export interface PlacementRequest {
   readonly ageMs: number;
   /** Re-placement of a request that was already accepted (failover): never shed, never wait. */
   readonly mustPlace?: boolean;
+  /** The prompt's prefix identity (chained block hashes), to find where it is cached. */
+  readonly prefix?: { readonly hashes: readonly number[]; readonly blockTokens: number };
 }
 
 export interface FleetView {
@@ -43,6 +46,11 @@ export interface FleetView {
   readonly drained: ReadonlySet<string>;
   /** Pools to leave out (the one a request is moving away from). */
   readonly exclude?: ReadonlySet<string>;
+  /**
+   * Per pool, the worker holding the longest run of these leading prompt blocks among those
+   * that could take a request now. Default: nothing is known to be cached.
+   */
+  readonly prefixHits?: (hashes: readonly number[]) => ReadonlyMap<string, PrefixHit>;
 }
 
 export interface PlacementContext {
@@ -111,8 +119,13 @@ function excluded(p: PoolSpec, r: PlacementRequest, fleet: FleetView, config: Sc
 }
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;
-const explain = (p: Prediction) =>
-  `ttft ${Math.round(p.ttftMs)} ms (queue ${Math.round(p.queueMs)}, prefill ahead ${Math.round(p.prefillAheadMs)}), $${p.costPer1k.toFixed(4)}/1k tok, util ${pct(p.utilization)}`;
+const explain = (p: Prediction, hit: PrefixHit | undefined) =>
+  `ttft ${Math.round(p.ttftMs)} ms (queue ${Math.round(p.queueMs)}, prefill ahead ${Math.round(p.prefillAheadMs)}), $${p.costPer1k.toFixed(4)}/1k tok, util ${pct(p.utilization)}` +
+  (hit && p.cachedTokens > 0 ? `, prefix hit ${hit.blocks} blocks (${p.cachedTokens} tokens) on ${hit.worker}` : '');
+
+/** Prompt tokens a hit saves: whole blocks, and never the last prompt token (its logits start the output). */
+const hitTokens = (r: PlacementRequest, hit: PrefixHit | undefined) =>
+  hit && r.prefix ? Math.min(hit.blocks, Math.floor((r.promptTokens - 1) / r.prefix.blockTokens)) * r.prefix.blockTokens : 0;
 
 /**
  * Places a request: filter the pools serving its version (tier, reservation, residency,
@@ -139,12 +152,14 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
   const tier = ctx.config.tiers[r.tier];
   const candidates: Candidate[] = [];
   const eligible: Array<{ pool: PoolSpec; prediction: Prediction; score: number; candidate: Candidate }> = [];
+  const hits = r.prefix?.hashes.length ? fleet.prefixHits?.(r.prefix.hashes) : undefined;
   for (const pool of serving) {
     const why = excluded(pool, r, fleet, ctx.config);
     if (why) {
-      candidates.push({ id: pool.id, score: 0, reason: why });
+      candidates.push(candidate({ id: pool.id, score: 0, reason: why }));
       continue;
     }
+    const hit = hits?.get(pool.id);
     const prediction = predict({
       pool,
       model: fleet.models.get(pool.id)!,
@@ -152,13 +167,21 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       outstanding: fleet.outstanding(pool.id),
       prefillBacklogMs: fleet.prefillBacklogMs?.(pool.id),
       promptTokens: r.promptTokens,
+      cachedTokens: hitTokens(r, hit),
       maxTokens: r.maxTokens,
       tier: r.tier,
       elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
     });
-    const candidate: Candidate = { id: pool.id, score: 0, reason: explain(prediction) };
-    candidates.push(candidate);
-    eligible.push({ pool, prediction, score: 0, candidate });
+    const c = candidate({
+      id: pool.id,
+      score: 0,
+      reason: explain(prediction, hit),
+      prefixWorker: prediction.cachedTokens > 0 ? hit!.worker : '',
+      prefixHitBlocks: prediction.cachedTokens > 0 ? hit!.blocks : 0,
+      prefixHitTokens: prediction.cachedTokens,
+    });
+    candidates.push(c);
+    eligible.push({ pool, prediction, score: 0, candidate: c });
   }
   if (eligible.length === 0) {
     // Only missing heartbeats are worth waiting for; configuration and drains will not change in seconds.
@@ -193,6 +216,14 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       return placed(
         eligible.reduce((a, b) => (b.score > a.score ? b : a)),
         'least-loaded eligible pool (outstanding / slots)',
+      );
+    }
+    case 'prefix-affinity': {
+      // The greedy baseline: the longest cached prefix wins, whatever the load; least loaded among equals.
+      only((e) => e.prediction.cachedTokens - e.prediction.utilization / 2);
+      return placed(
+        eligible.reduce((a, b) => (b.score > a.score ? b : a)),
+        'longest cached prefix, then least loaded',
       );
     }
     case 'switchyard':

@@ -7,6 +7,8 @@ import type { PoolState } from './pool-state.js';
 export interface StepModel {
   decodeMs(batch: number, context: number): number;
   prefillMs(tokens: number): number;
+  /** Extra prefill time of a chunk after `context` cached tokens (see the perf model); 0 when absent. */
+  chunkContextMs?(context: number, tokens: number): number;
 }
 
 /** What placing one request on one pool is predicted to give. */
@@ -17,16 +19,20 @@ export interface Prediction {
   readonly queueMs: number;
   /** Wait for the prompts dispatched before this one to be prefilled. */
   readonly prefillAheadMs: number;
-  /** Prefill of this prompt plus its first decode step. */
+  /** Prefill of this prompt (past its cached prefix) plus its first decode step. */
   readonly serviceMs: number;
+  /** Prompt tokens expected from a worker's prefix cache. */
+  readonly cachedTokens: number;
   /** Requests outstanding over slots, 0.. (above 1: a queue). */
   readonly utilization: number;
   /**
    * What 1,000 of this request's output tokens cost the platform, in the price's currency. On
    * a GPU-hour pool: its share of each step at the batch it joins (a step costs about the same
    * at batch 1 as at batch 16, so joining a running batch is cheap and lighting up an idle GPU
-   * is not). On a per-token pool: what the provider charges for the request, spread over its
-   * output tokens (see {@link perTokenCostPer1k}).
+   * is not), plus the GPU time of prefilling its prompt past any cached prefix, spread over its
+   * output tokens (so a pool whose worker holds the prefix is cheaper). On a per-token pool:
+   * what the provider charges for the request, spread over its output tokens (see
+   * {@link perTokenCostPer1k}).
    */
   readonly costPer1k: number;
 }
@@ -39,6 +45,8 @@ export interface PredictInput {
   /** Prefill work dispatched to the pool that its workers have not got through, GPU ms. */
   readonly prefillBacklogMs?: number;
   readonly promptTokens: number;
+  /** Of them, expected from a worker's prefix cache. Default 0. */
+  readonly cachedTokens?: number;
   readonly maxTokens: number;
   readonly tier: TierName;
   /** Simulated ms since the request was admitted, plus hops still to come. */
@@ -111,14 +119,19 @@ export function predict(input: PredictInput): Prediction {
   const queueMs = queued > 0 ? queued / completionsPerMs : 0;
 
   const runningPerWorker = Math.min(slotsPerWorker, Math.ceil(Math.min(occupied, slots) / Math.max(1, state.healthyWorkers)) + 1);
-  // Prefill shares each step with the running decodes, chunk by chunk.
-  const serviceMs = model.prefillMs(Math.max(1, input.promptTokens)) + model.decodeMs(runningPerWorker, context);
+  // Prefill shares each step with the running decodes, chunk by chunk; a cached prefix is not
+  // prefilled, but the rest attends to it.
+  const cachedTokens = Math.max(0, Math.min(input.cachedTokens ?? 0, input.promptTokens - 1));
+  const uncached = Math.max(1, input.promptTokens - cachedTokens);
+  const prefillMs = model.prefillMs(uncached) + (model.chunkContextMs?.(cachedTokens, uncached) ?? 0);
+  const serviceMs = prefillMs + model.decodeMs(runningPerWorker, context);
   const prefillAheadMs = (input.prefillBacklogMs ?? 0) / Math.max(1, state.healthyWorkers);
   const batch = queued > 0 ? slotsPerWorker : runningPerWorker;
   const cost = poolCostModel(pool);
+  const outputTokens = input.maxTokens > 0 ? input.maxTokens : TYPICAL_OUTPUT;
   const costPer1k =
     cost.kind === 'per-token'
-      ? perTokenCostPer1k(cost, input.promptTokens, input.maxTokens > 0 ? input.maxTokens : TYPICAL_OUTPUT)
-      : (cost.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch) * 1_000;
-  return { ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs, queueMs, prefillAheadMs, serviceMs, utilization: occupied / slots, costPer1k };
+      ? perTokenCostPer1k(cost, input.promptTokens, outputTokens)
+      : (cost.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch + prefillMs / outputTokens) * 1_000;
+  return { ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs, queueMs, prefillAheadMs, serviceMs, cachedTokens, utilization: occupied / slots, costPer1k };
 }

@@ -231,6 +231,13 @@ export interface Candidate {
   id: string;
   score: number;
   reason: string;
+  /**
+   * The expected prefix-cache hit on this pool: the worker holding the longest run of the
+   * prompt's leading blocks (and with room for it), and what that run covers.
+   */
+  prefixWorker: string;
+  prefixHitBlocks: number;
+  prefixHitTokens: number;
 }
 
 /** Decision explains what a service decided and why; it never carries prompt text. */
@@ -258,6 +265,23 @@ export interface TokenChunk {
   /** Delivery attempt that produced it, so chunks of a superseded attempt are dropped. */
   attempt: number;
   text: string;
+}
+
+/**
+ * KvCacheEvents is sent on core NATS (kv.events.<pool>.<worker>) by a worker whose prefix
+ * cache changed: the prompt blocks it stored and evicted, by chained hash, in order. The
+ * scheduler's index of who holds what is a guess that a lost message only makes worse, never
+ * wrong: a gap in seq, or a scheduler that starts, asks for a snapshot (kv.resync).
+ */
+export interface KvCacheEvents {
+  pool: string;
+  workerId: string;
+  /** Numbered from 1 per worker process; a snapshot carries the next number too. */
+  seq: number;
+  stored: number[];
+  evicted: number[];
+  /** stored is everything the worker holds now, replacing what was known of it. */
+  snapshot: boolean;
 }
 
 /** TokenChunks carries the chunks of one worker step that go to one relaying process. */
@@ -1703,7 +1727,7 @@ export const BillableUsage: MessageFns<BillableUsage> = {
 };
 
 function createBaseCandidate(): Candidate {
-  return { id: "", score: 0, reason: "" };
+  return { id: "", score: 0, reason: "", prefixWorker: "", prefixHitBlocks: 0, prefixHitTokens: 0 };
 }
 
 export const Candidate: MessageFns<Candidate> = {
@@ -1716,6 +1740,15 @@ export const Candidate: MessageFns<Candidate> = {
     }
     if (message.reason !== "") {
       writer.uint32(26).string(message.reason);
+    }
+    if (message.prefixWorker !== "") {
+      writer.uint32(34).string(message.prefixWorker);
+    }
+    if (message.prefixHitBlocks !== 0) {
+      writer.uint32(40).uint32(message.prefixHitBlocks);
+    }
+    if (message.prefixHitTokens !== 0) {
+      writer.uint32(48).uint32(message.prefixHitTokens);
     }
     return writer;
   },
@@ -1755,6 +1788,30 @@ export const Candidate: MessageFns<Candidate> = {
             }
 
             message.reason = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.prefixWorker = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.prefixHitBlocks = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.prefixHitTokens = reader.uint32();
             continue;
           }
         }
@@ -1990,6 +2047,135 @@ export const TokenChunk: MessageFns<TokenChunk> = {
             }
 
             message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseKvCacheEvents(): KvCacheEvents {
+  return { pool: "", workerId: "", seq: 0, stored: [], evicted: [], snapshot: false };
+}
+
+export const KvCacheEvents: MessageFns<KvCacheEvents> = {
+  encode(message: KvCacheEvents, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pool !== "") {
+      writer.uint32(10).string(message.pool);
+    }
+    if (message.workerId !== "") {
+      writer.uint32(18).string(message.workerId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
+    }
+    if (message.stored.length !== 0) {
+      writer.uint32(34).fork();
+      for (const v of message.stored) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.evicted.length !== 0) {
+      writer.uint32(42).fork();
+      for (const v of message.evicted) {
+        writer.uint64(v);
+      }
+      writer.join();
+    }
+    if (message.snapshot !== false) {
+      writer.uint32(48).bool(message.snapshot);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KvCacheEvents {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKvCacheEvents();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.workerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag === 32) {
+              message.stored.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 34) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.stored.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 5: {
+            if (tag === 40) {
+              message.evicted.push(longToNumber(reader.uint64()));
+
+              continue;
+            }
+
+            if (tag === 42) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.evicted.push(longToNumber(reader.uint64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.snapshot = reader.bool();
             continue;
           }
         }
