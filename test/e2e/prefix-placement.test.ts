@@ -30,7 +30,9 @@ afterAll(async () => {
 
 async function placementOf(requestId: string) {
   const decisions = await readStream(system.nc, 'DECISIONS');
-  const d = decisions.find((m) => m.event.envelope?.requestId === requestId && m.event.payload?.$case === 'decision' && m.event.payload.decision.action === 'place');
+  const d = decisions.find(
+    (m) => m.event.envelope?.requestId === requestId && m.event.payload?.$case === 'decision' && m.event.payload.decision.action === 'place',
+  );
   return d?.event.payload?.$case === 'decision' ? d.event.payload.decision : undefined;
 }
 
@@ -47,7 +49,7 @@ describe('placement by prefix', () => {
       const decision = (await placementOf(reply.requestId))!;
       expect(decision.chosen).toBe(home);
       const chosen = decision.candidates.find((c) => c.id === home)!;
-      expect(chosen).toMatchObject({ prefixWorker: "test-w0", prefixHitTokens: reply.usage!.cachedInputTokens });
+      expect(chosen).toMatchObject({ prefixWorker: 'test-w0', prefixHitTokens: reply.usage!.cachedInputTokens });
       expect(chosen.prefixHitBlocks * 64).toBe(chosen.prefixHitTokens);
       expect(chosen.reason).toMatch(/prefix hit \d+ blocks \(\d+ tokens\) on /);
       expect(decision.candidates.find((c) => c.id !== home)!.prefixHitTokens).toBe(0);
@@ -71,12 +73,12 @@ describe('placement by prefix', () => {
   it("forgets a dead worker's blocks", async () => {
     const worker = { pool: home, worker: 'test-w0' };
     expect(system.scheduler.prefixBlocks(worker)).toBeGreaterThan(25);
-    const crash = await system.nc.request(subjects.workerControl(home, "test-w0"), JSON.stringify({ kind: 'crash' }), { timeout: 5_000 });
+    const crash = await system.nc.request(subjects.workerControl(home, 'test-w0'), JSON.stringify({ kind: 'crash' }), { timeout: 5_000 });
     expect(JSON.parse(new TextDecoder().decode(crash.data))).toMatchObject({ crashed: true });
     // Its cache went with it: what only it held leaves the index once its heartbeat is stale.
     await waitFor('its blocks out of the index', () => (system.scheduler.prefixBlocks(worker) === 0 ? true : undefined), 20_000);
     const reply = await ask('After the crash?');
     expect((await placementOf(reply.requestId))!.chosen).not.toBe(home);
-    await system.nc.request(subjects.workerControl(home, "test-w0"), JSON.stringify({ kind: 'clear' }), { timeout: 5_000 });
+    await system.nc.request(subjects.workerControl(home, 'test-w0'), JSON.stringify({ kind: 'clear' }), { timeout: 5_000 });
   });
 });

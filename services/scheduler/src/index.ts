@@ -17,6 +17,8 @@ export type { OpsView } from './ops/view.js';
 export { startOpsServer, opsHandlers } from './ops/grpc.js';
 export type { OpsServer } from './ops/grpc.js';
 export { createLoadTracker } from './placement/domain/load-tracker.js';
+export { createPrefixIndex } from './placement/domain/prefix-index.js';
+export type { PrefixHit, PrefixIndex } from './placement/domain/prefix-index.js';
 export type { LoadTracker } from './placement/domain/load-tracker.js';
 export { startConsoleFeed } from './console/console-feed.js';
 export type { ConsoleFeed, ConsoleFeedDeps } from './console/console-feed.js';

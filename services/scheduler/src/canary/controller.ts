@@ -76,7 +76,11 @@ export function createCanaryController(deps: CanaryControllerDeps) {
             reason: `route ${alias}: canary ${canary.version} rolled back: ${reason}`,
             candidates: [
               candidate({ id: canary.version, score: c.errorRate, reason: `canary: ${c.failures}/${c.requests} failed, p90 TTFT ${Math.round(c.ttftP90)} ms` }),
-              candidate({ id: baseline.join(','), score: b.errorRate, reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms` }),
+              candidate({
+                id: baseline.join(','),
+                score: b.errorRate,
+                reason: `baseline: ${b.failures}/${b.requests} failed, p90 TTFT ${Math.round(b.ttftP90)} ms`,
+              }),
             ],
           },
         },

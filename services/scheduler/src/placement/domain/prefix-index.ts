@@ -27,7 +27,8 @@ const EVICT_FRACTION = 0.05;
  */
 export function createPrefixIndex(options: PrefixIndexOptions = {}) {
   const maxBlocks = options.maxBlocks ?? 1_000_000;
-  const holders = new Map<number, number | number[]>();
+  /** Per block: its one holder, or the set of them (shared prefixes: system prompts, documents). */
+  const holders = new Map<number, number | Set<number>>();
   const slots = new Map<string, number>();
   const names: PrefixHolder[] = [];
   const keyOf = (pool: string, worker: string) => `${pool}\u0000${worker}`;
@@ -41,15 +42,15 @@ export function createPrefixIndex(options: PrefixIndexOptions = {}) {
     }
     return slot;
   };
-  const holds = (h: number | number[] | undefined, slot: number) => (typeof h === 'number' ? h === slot : h !== undefined && h.includes(slot));
+  const holds = (h: number | Set<number> | undefined, slot: number) => (typeof h === 'number' ? h === slot : h !== undefined && h.has(slot));
 
   const add = (hash: number, slot: number) => {
     const h = holders.get(hash);
     // Stored again: now the most recently stored block.
     holders.delete(hash);
     if (h === undefined || h === slot) holders.set(hash, slot);
-    else if (typeof h === 'number') holders.set(hash, [h, slot]);
-    else holders.set(hash, h.includes(slot) ? h : [...h, slot]);
+    else if (typeof h === 'number') holders.set(hash, new Set([h, slot]));
+    else holders.set(hash, h.add(slot));
   };
   const remove = (hash: number, slot: number) => {
     const h = holders.get(hash);
@@ -58,9 +59,8 @@ export function createPrefixIndex(options: PrefixIndexOptions = {}) {
       if (h === slot) holders.delete(hash);
       return;
     }
-    const rest = h.filter((s) => s !== slot);
-    if (rest.length === h.length) return;
-    holders.set(hash, rest.length === 1 ? rest[0]! : rest);
+    if (!h.delete(slot)) return;
+    if (h.size === 1) holders.set(hash, h.values().next().value!);
   };
   /** Removes every block of `slot`: one pass over the map. */
   const clear = (slot: number) => {
@@ -107,15 +107,18 @@ export function createPrefixIndex(options: PrefixIndexOptions = {}) {
     hits(hashes: readonly number[]): PrefixHit[] {
       const first = hashes.length ? holders.get(hashes[0]!) : undefined;
       if (first === undefined) return [];
-      let alive = typeof first === 'number' ? [first] : first;
+      let alive = typeof first === 'number' ? [first] : [...first];
       const out: PrefixHit[] = [];
       for (let i = 1; i < hashes.length && alive.length > 0; i++) {
         const h = holders.get(hashes[i]!);
-        const next = alive.filter((s) => holds(h, s));
-        for (const s of alive) if (!next.includes(s)) out.push({ ...names[s]!, blocks: i });
+        const next: number[] = [];
+        for (const s of alive) {
+          if (holds(h, s)) next.push(s);
+          else out.push({ pool: names[s]!.pool, worker: names[s]!.worker, blocks: i });
+        }
         alive = next;
       }
-      for (const s of alive) out.push({ ...names[s]!, blocks: hashes.length });
+      for (const s of alive) out.push({ pool: names[s]!.pool, worker: names[s]!.worker, blocks: hashes.length });
       return out;
     },
     /** Blocks indexed (each counted once, however many workers hold it). */

@@ -133,5 +133,13 @@ export function predict(input: PredictInput): Prediction {
     cost.kind === 'per-token'
       ? perTokenCostPer1k(cost, input.promptTokens, outputTokens)
       : (cost.pricePerGpuHour / 3_600_000) * (model.decodeMs(batch, context) / batch + prefillMs / outputTokens) * 1_000;
-  return { ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs, queueMs, prefillAheadMs, serviceMs, cachedTokens, utilization: occupied / slots, costPer1k };
+  return {
+    ttftMs: input.elapsedMs + queueMs + prefillAheadMs + serviceMs,
+    queueMs,
+    prefillAheadMs,
+    serviceMs,
+    cachedTokens,
+    utilization: occupied / slots,
+    costPer1k,
+  };
 }
