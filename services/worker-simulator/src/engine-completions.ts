@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { PromptTokenCounter } from '@switchyard/tokenizer';
+import { DEFAULT_PREFIX_BLOCK_TOKENS, prefixBlockHashes, type PromptEncoder } from '@switchyard/tokenizer';
 import type { Engine, StepReport } from './domain/engine.js';
 import type { CompletionRequest } from './domain/completion-request.js';
 import { cutIndex, type FaultDecision } from './domain/http-faults.js';
@@ -15,7 +15,8 @@ export interface CompletionsDeps {
   readonly engine: Engine;
   readonly loop: Pick<StepLoop, 'arrivalMs' | 'cursor' | 'wake'>;
   readonly stats: VllmStats;
-  readonly countTokens: PromptTokenCounter;
+  /** The prompt's tokens: counted, and hashed in blocks for the engine's prefix cache. */
+  readonly encodePrompt: PromptEncoder;
   /** KV-cache tokens of the engine: counting a prompt stops once it is past them (it is refused anyway). */
   readonly kvCapacityTokens: number;
   /** Uniform [0, 1) draws: seeds of requests that bring none. */
@@ -76,11 +77,11 @@ export function createCompletions(deps: CompletionsDeps): Completions {
     stats.finished.abort++;
   };
 
-  const finish = (f: InFlight, generated: number) => {
+  const finish = (f: InFlight, generated: number, cachedTokens: number) => {
     inflight.delete(f.id);
     stats.finished[f.finishReason]++;
     observe(stats.e2e, (deps.now() - f.arrivedMs) / 1000);
-    const usage = usageOf(f.promptTokens, generated);
+    const usage = usageOf(f.promptTokens, generated, cachedTokens);
     if (!f.request.stream) {
       const body = JSON.stringify(completionBody(f.identity, f.text, f.finishReason, usage));
       f.res.writeHead(200, { 'content-type': 'application/json' }).end(body);
@@ -104,11 +105,14 @@ export function createCompletions(deps: CompletionsDeps): Completions {
       const id = `${request.kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${tag}${(next++).toString(16).padStart(8, '0')}`;
       const seed = request.seed ?? Math.floor(deps.random() * 2 ** 31);
       // A prompt far past the cache costs no more counting than the cache's worth.
-      const promptTokens = Math.max(1, deps.countTokens(request.promptText, { stopAbove: deps.kvCapacityTokens }));
+      const ids = deps.encodePrompt(request.promptText, { stopAbove: deps.kvCapacityTokens });
+      const promptTokens = Math.max(1, ids.length);
+      // One engine serves whoever reaches it, as vLLM's prefix cache does: no tenant scope here.
+      const prefix = { blockTokens: DEFAULT_PREFIX_BLOCK_TOKENS, hashes: prefixBlockHashes(ids, DEFAULT_PREFIX_BLOCK_TOKENS, '') };
       // A stop sequence ends generation on the GPU itself: tokens past it are never produced.
       const stop = findStop(seed, request.maxTokens, request.stop);
       const maxTokens = stop?.tokens ?? request.maxTokens;
-      const queued = engine.enqueue({ id, promptTokens, maxTokens, arrivalMs: loop.arrivalMs() });
+      const queued = engine.enqueue({ id, promptTokens, maxTokens, arrivalMs: loop.arrivalMs(), prefix });
       if (!queued.ok) {
         return openAiErrorReply(
           400,
@@ -160,7 +164,7 @@ export function createCompletions(deps: CompletionsDeps): Completions {
       }
       for (const r of step.finished) {
         const f = inflight.get(r.id);
-        if (f) finish(f, r.outputTokens);
+        if (f) finish(f, r.outputTokens, r.cachedTokens);
       }
     },
 

@@ -80,6 +80,21 @@ describe('engine server: completions', () => {
     });
   });
 
+  it('reports a repeated prompt prefix as cached_tokens, as vLLM with prefix caching does', async () => {
+    const { chat } = await start();
+    const document = Array.from({ length: 60 }, (_, i) => `Clause ${i}: each train leaves from track ${i % 5}.`).join(' ');
+    const ask = async (question: string) =>
+      (await (await post(chat, chatBody({ stream: false, max_tokens: 4, messages: [{ role: 'user', content: `${document} ${question}` }] }))).json()) as {
+        usage: { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+      };
+    expect((await ask('Which track?')).usage.prompt_tokens_details.cached_tokens).toBe(0);
+    const again = await ask('And which train?');
+    expect(again.usage.prompt_tokens).toBeGreaterThan(640);
+    // Whole 64-token blocks of the shared document, never the question.
+    expect(again.usage.prompt_tokens_details.cached_tokens % 64).toBe(0);
+    expect(again.usage.prompt_tokens_details.cached_tokens).toBeGreaterThan(again.usage.prompt_tokens - 64 - 16);
+  });
+
   it('streams /v1/completions as text chunks', async () => {
     const { completions } = await start();
     const s = await readCompletionStream(completions, { prompt: 'Once', max_tokens: 5, stream: true, seed: 2, stream_options: { include_usage: true } });

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
-import { countPromptTokens } from '@switchyard/tokenizer';
+import { encodePrompt } from '@switchyard/tokenizer';
 import { createEngine, IDLE_LOAD, type Engine, type EngineLoad } from './domain/engine.js';
 import { parseCompletionRequest, type CompletionKind } from './domain/completion-request.js';
 import { decideFault, engineHung, parseHttpFaults, type HttpFaults } from './domain/http-faults.js';
@@ -184,7 +184,7 @@ export function createEngineServer(options: EngineServerOptions): EngineServer {
       const clock = createSimClock({ speed: options.speed ?? 1 });
       let completions: Completions | undefined;
       const loop = startStepLoop({ engine, clock, hung: () => engineHung(faults), slowdown: () => 1, onStep: (step) => completions!.apply(step) });
-      completions = createCompletions({ engine, loop, stats, countTokens: countPromptTokens, kvCapacityTokens, random, now });
+      completions = createCompletions({ engine, loop, stats, encodePrompt, kvCapacityTokens, random, now });
       loop.done.catch((e: unknown) => options.logger?.error({ err: e }, 'engine step loop failed'));
       running = { engine, loop, completions };
       await new Promise<void>((resolve, reject) => {

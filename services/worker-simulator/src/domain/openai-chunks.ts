@@ -19,12 +19,12 @@ export interface OpenAiUsage {
   readonly prompt_tokens_details: { readonly cached_tokens: number };
 }
 
-/** The simulator keeps no prefix cache, so no prompt token is ever cached. */
-export const usageOf = (promptTokens: number, completionTokens: number): OpenAiUsage => ({
+/** OpenAI's usage, with the prompt tokens read from the engine's prefix cache as vLLM reports them. */
+export const usageOf = (promptTokens: number, completionTokens: number, cachedTokens = 0): OpenAiUsage => ({
   prompt_tokens: promptTokens,
   completion_tokens: completionTokens,
   total_tokens: promptTokens + completionTokens,
-  prompt_tokens_details: { cached_tokens: 0 },
+  prompt_tokens_details: { cached_tokens: cachedTokens },
 });
 
 const head = (c: CompletionIdentity, streamed: boolean) => ({
