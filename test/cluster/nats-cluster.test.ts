@@ -1,14 +1,13 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { reconcileLedger } from '@switchyard/billing';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@switchyard/bus';
 import { buckets, encodeEvent, makeEvent, Outcome, streams, subjects, Tier, type Decision } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNatsCluster, waitFor, type NatsCluster } from '@switchyard/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream, terminalsByRequest } from '../support/read-stream.js';
 import { startSystem, TEST_POOLS, type RunningSystem } from '../support/system.js';
+import { reconcileSystem } from '../support/reconcile.js';
 
 /**
  * Issue #20, past one machine: a 3-node nats-server cluster on loopback, every stream and KV
@@ -250,12 +249,7 @@ describe('chaos: kill -9 of a NATS cluster node under load', () => {
       HAVING sum(CASE side WHEN 'debit' THEN amount_micros ELSE 0 END) <> sum(CASE side WHEN 'credit' THEN amount_micros ELSE 0 END)`;
     expect(unbalanced.length).toBe(0);
 
-    const report = await reconcileLedger(system.sql, {
-      startMs: killedAt - 3_600_000,
-      endMs: Date.now(),
-      books: new Map([[DEFAULT_PRICE_BOOK.version, DEFAULT_PRICE_BOOK]]),
-      lifecycle: { js: jetstream(system.nc), nowMs: Date.now() + 120_000 },
-    });
+    const report = await reconcileSystem(system, killedAt - 3_600_000);
     expect({ ok: report.ok, differences: report.differences, tokenDifference: report.tokenDifference, unmetered: report.completions?.unmetered }).toEqual({
       ok: true,
       differences: [],

@@ -1,12 +1,11 @@
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { reconcileLedger } from '@switchyard/billing';
-import { jetstream } from '@switchyard/bus';
 import { BillingServiceClient, type Invoice } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { testPool, waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream } from '../support/read-stream.js';
+import { reconcileSystem } from '../support/reconcile.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 /**
@@ -102,15 +101,7 @@ describe('prefix caching, from the prompt to the ledger', () => {
     expect(invoice.lines.reduce((n, l) => n + l.cachedInputTokens, 0)).toBe(cached);
     expect(invoice.promptCacheSavingMicros).toBe(Math.round((cached * (PRICE.inputPer1k - PRICE.cachedInputPer1k)) / 1000));
     expect(invoice.promptCacheSavingMicros).toBeGreaterThan(0);
-    const report = await waitFor('a clean reconcile', async () => {
-      const r = await reconcileLedger(system.sql, {
-        startMs: started - 60_000,
-        endMs: Date.now(),
-        books: new Map([[DEFAULT_PRICE_BOOK.version, DEFAULT_PRICE_BOOK]]),
-        lifecycle: { js: jetstream(system.nc), nowMs: Date.now() + 120_000 },
-      });
-      return r.ok ? r : undefined;
-    });
+    const report = await reconcileSystem(system, started - 60_000, { untilClean: true });
     expect(report.differences).toEqual([]);
   });
 });

@@ -1,12 +1,10 @@
 import { Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
-import { reconcileLedger } from '@switchyard/billing';
-import { jetstream } from '@switchyard/bus';
 import { BillingServiceClient, Outcome, type Invoice } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { startFakeOpenAiUpstream, testPool, waitFor, type FakeUpstream } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../support/system.js';
+import { reconcileSystem } from '../support/reconcile.js';
 
 /**
  * Issue #21: reserved capacity first, then a provider (Azure PTU-style spillover). Tenant acme
@@ -106,13 +104,7 @@ describe('spillover from a reserved pool to a provider', () => {
     expect(reserved.discount).toBeGreaterThan(0);
     expect(spilled.discount).toBe(0);
 
-    const report = await reconcileLedger(system.sql, {
-      startMs: Date.now() - 600_000,
-      endMs: Date.now(),
-      books: new Map([[DEFAULT_PRICE_BOOK.version, DEFAULT_PRICE_BOOK]]),
-      tenant: 'acme',
-      lifecycle: { js: jetstream(system.nc), nowMs: Date.now() + 120_000 },
-    });
+    const report = await reconcileSystem(system, Date.now() - 600_000, { tenant: 'acme' });
     expect(report.differences).toEqual([]);
     expect(report.ok).toBe(true);
   });

@@ -1,11 +1,9 @@
-import { reconcileLedger } from '@switchyard/billing';
-import { jetstream } from '@switchyard/bus';
 import { Outcome } from '@switchyard/contracts';
-import { DEFAULT_PRICE_BOOK } from '@switchyard/pricing';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { startEngineSimulatorProcess, testPool, waitFor, type EngineSimulatorProcess } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStream, terminalsByRequest } from '../support/read-stream.js';
+import { reconcileSystem } from '../support/reconcile.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 /**
@@ -247,15 +245,7 @@ describe("an engine's failures", () => {
       return Number(row!.n) > 0 ? Number(row!.charged) : undefined;
     });
     expect(failedCharged).toBe(0);
-    const report = await waitFor('a clean reconcile', async () => {
-      const r = await reconcileLedger(system.sql, {
-        startMs: started - 60_000,
-        endMs: Date.now(),
-        books: new Map([[DEFAULT_PRICE_BOOK.version, DEFAULT_PRICE_BOOK]]),
-        lifecycle: { js: jetstream(system.nc), nowMs: Date.now() + 120_000 },
-      });
-      return r.ok ? r : undefined;
-    });
+    const report = await reconcileSystem(system, started - 60_000, { untilClean: true });
     expect(report.differences).toEqual([]);
   });
 });
