@@ -158,9 +158,11 @@ interface CachedBlock {
  *
  * Step time is `perf.mixedMs` of the step's decode batch, prefill tokens and mean decode context,
  * plus, for each prefill chunk with tokens before it in the cache (earlier chunks, or a cached
- * prefix), `perf.chunkContextMs`: the attention over that context. GPU time is attributed by cost: the step is split between its decode part and its prefill part in
- * proportion to what each would take alone (`decodeMs`, `prefillMs`), then equally among the decodes
- * and by chunk size among the prefills, so the attributed times of a step sum to its duration.
+ * prefix), `perf.chunkContextMs`: the attention over that context. GPU time is attributed by
+ * cost: the step is split between its decode part and its prefill part in proportion to what each
+ * would take alone (`decodeMs`, `prefillMs` plus the chunks' context), then equally among the
+ * decodes and among the prefills by chunk size plus each chunk's own context, so the attributed
+ * times of a step sum to its duration.
  */
 export function createEngine(options: EngineOptions): Engine {
   const blockTokens = options.blockTokens ?? 16;
@@ -361,17 +363,27 @@ export function createEngine(options: EngineOptions): Engine {
       const batch = decodes.size;
       const decodeContext = batch === 0 ? 0 : [...decodes].reduce((sum, s) => sum + s.computed, 0) / batch;
       const prefillTokens = [...fed.values()].reduce((a, b) => a + b, 0) - batch;
+      // Each chunk's attention over the context before it, charged to that chunk alone.
+      const chunkContext = new Map<Seq, number>();
       let contextMs = 0;
-      for (const [s, n] of fed) if (!decodes.has(s)) contextMs += perf.chunkContextMs(s.computed, n);
+      for (const [s, n] of fed) {
+        if (decodes.has(s)) continue;
+        const ms = perf.chunkContextMs(s.computed, n);
+        chunkContext.set(s, ms);
+        contextMs += ms;
+      }
       const durationMs = (perf.mixedMs(batch, prefillTokens, decodeContext) + contextMs) * slowdown;
       const endMs = nowMs + durationMs;
       const decodeAlone = perf.decodeMs(batch, decodeContext);
-      const prefillAlone = perf.prefillMs(prefillTokens) + contextMs;
+      const prefillTokensMs = perf.prefillMs(prefillTokens);
+      const prefillAlone = prefillTokensMs + contextMs;
       const decodeShare = decodeAlone / (decodeAlone + prefillAlone);
+      /** A prefill chunk's share of the step's prefill part: its tokens' share plus its own context. */
+      const prefillWeight = (s: Seq, n: number) => ((prefillTokensMs * n) / prefillTokens + chunkContext.get(s)!) / prefillAlone;
       const tokens: Array<{ id: string; index: number }> = [];
       const finished: SequenceResult[] = [];
       for (const [s, n] of fed) {
-        s.gpuMs += decodes.has(s) ? (durationMs * decodeShare) / batch : (durationMs * (1 - decodeShare) * n) / prefillTokens;
+        s.gpuMs += decodes.has(s) ? (durationMs * decodeShare) / batch : durationMs * (1 - decodeShare) * prefillWeight(s, n);
         s.computed += n;
         if (pending(s) > 0) continue;
         s.generated++;
