@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
 import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
+import { createTenantTurns } from './domain/tenant-turns.js';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { handOff } from './handoff.js';
 import type { BatcherMetrics } from './metrics.js';
@@ -35,6 +36,7 @@ export interface PoolQueueDeps {
  */
 export function createPoolQueue(deps: PoolQueueDeps) {
   let queue: Waiting[] = [];
+  const turns = createTenantTurns();
   let running = false;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
@@ -93,7 +95,10 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             { pool: deps.pool },
             batch.reduce((a, q) => a + q.promptTokens, 0),
           );
-          for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
+          for (const q of batch) {
+            deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
+            turns.served(q.tier, q.turn);
+          }
           const batchId = `batch-${randomUUID()}`;
           for (const q of batch) if (q.span.isRecording()) q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': batch.length });
           try {
@@ -142,13 +147,16 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           });
         }
         const traceparent = traceparentOf(span);
+        const tier = tierName(spec.tier) ?? 'batch';
         queue.push({
           // The batch carries this span's trace on to the worker; tracing off, the request as it came.
           spec: traceparent ? { ...spec, traceparent } : spec,
           span,
           working,
           requestId: spec.requestId,
-          tier: tierName(spec.tier) ?? 'batch',
+          tenant: spec.tenant,
+          tier,
+          turn: turns.book(spec.tenant, tier),
           deadlineUnixMs: spec.deadlineUnixMs,
           promptTokens: spec.promptTokens,
           maxTokens: spec.maxTokens,
