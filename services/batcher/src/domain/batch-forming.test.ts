@@ -1,6 +1,6 @@
 import type { TierName } from '@switchyard/contracts';
 import { describe, expect, it } from 'vitest';
-import { byUrgency, fairOrder, formBatch, type FormingRules, type Queued } from './batch-forming.js';
+import { byUrgency, fairOrder, formBatch, standbySize, type FormingRules, type Queued } from './batch-forming.js';
 import { createTenantTurns } from './tenant-turns.js';
 
 const rules: FormingRules = { maxRequests: 8, maxPromptTokens: 4_096, maxWaitMs: { realtime: 5, internal: 50, batch: 2_000 }, preferredSize: 4 };
@@ -99,5 +99,15 @@ describe('formBatch', () => {
     const fresh = q('realtime', { tenant: 'a', enqueuedUnixMs: 1_000 });
     const waited = q('internal', { tenant: 'b', enqueuedUnixMs: 940 });
     expect(formBatch([fresh, waited], roomy, { ...rules, maxWaitMs: { realtime: 50, internal: 50, batch: 50 } }, 1_000).batch).toEqual([fresh, waited]);
+  });
+});
+
+describe('standbySize', () => {
+  it("sends a full pool what it takes before the queue looks again, twice over, between one and a batch's maximum", () => {
+    expect(standbySize(0, 20, 64)).toBe(1);
+    // 60 requests a second is 1.2 per 20 ms.
+    expect(standbySize(60, 20, 64)).toBe(3);
+    expect(standbySize(300, 20, 64)).toBe(12);
+    expect(standbySize(5_000, 20, 64)).toBe(64);
   });
 });

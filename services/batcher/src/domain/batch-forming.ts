@@ -112,3 +112,16 @@ export function formBatch<T extends Queued>(queue: readonly T[], capacity: Capac
   }
   return { batch, expired, nextCheckMs: live.length > batch.length ? 0 : undefined };
 }
+
+/**
+ * How many requests to send a pool whose heartbeats show every slot taken. A heartbeat can be
+ * up to a second old, so such a pool still gets some, which wait in the stream for the next
+ * slot to free: twice what the pool took per `lookAgainMs` over the last second (at least one,
+ * at most `maxRequests`), enough that its GPUs do not idle before the queue looks again. No
+ * more: a worker takes a whole batch when one slot frees and runs the rest first come, first
+ * served, a queue where neither tiers nor tenants' turns apply (a flood sent 16 at a time kept
+ * another tenant's realtime calls up to a second behind it).
+ */
+export function standbySize(takenLastSecond: number, lookAgainMs: number, maxRequests: number): number {
+  return Math.min(maxRequests, Math.max(1, Math.ceil((2 * takenLastSecond * lookAgainMs) / 1_000)));
+}
