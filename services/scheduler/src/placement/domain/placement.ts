@@ -154,6 +154,7 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       promptTokens: r.promptTokens,
       maxTokens: r.maxTokens,
       tier: r.tier,
+      tenant: r.tenant,
       elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
     });
     const candidate: Candidate = { id: pool.id, score: 0, reason: explain(prediction) };

@@ -41,6 +41,8 @@ export interface PredictInput {
   readonly promptTokens: number;
   readonly maxTokens: number;
   readonly tier: TierName;
+  /** Whose request it is: the batcher serves a tier's tenants in turns. Default '' (as the tracker counts requests without one). */
+  readonly tenant?: string;
   /** Simulated ms since the request was admitted, plus hops still to come. */
   readonly elapsedMs: number;
 }
@@ -80,10 +82,21 @@ export function costPer1kTokens(pool: PoolSpec, model: StepModel): number {
 }
 
 /**
+ * Requests of `tier` ahead of a new one of `tenant`: the batcher serves a tier's tenants in
+ * turns, so of each other tenant's only as many as the tenant's own plus one.
+ */
+function sameTierAhead(out: Outstanding, tier: TierName, tenant: string): number {
+  const mine = out.byTenant.get(tenant)?.[tier] ?? 0;
+  let ahead = mine;
+  for (const [other, n] of out.byTenant) if (other !== tenant) ahead += Math.min(n[tier], mine + 1);
+  return ahead;
+}
+
+/**
  * Predicts a request's time to first token on a pool from live state and the performance
- * model. The batcher serves realtime before internal before batch, so a request waits only
- * behind outstanding work of its own or a higher tier, plus lower-tier work already holding
- * slots. Once every slot is held it waits for completions: each worker finishes one request
+ * model. The batcher serves realtime before internal before batch, and the tenants of a tier
+ * in turns, so a request waits only behind outstanding work of a higher tier and its turn's
+ * share of its own tier, plus other work already holding slots. Once every slot is held it waits for completions: each worker finishes one request
  * every `meanOutput x fullStep / slots + prefill(meanPrompt)` ms. Engines prefill first come,
  * first served, so the prompts dispatched just before it (the pool's prefill backlog) come
  * before its own prefill too. A real engine's queue that the scheduler did not fill is ahead of
@@ -95,7 +108,8 @@ export function predict(input: PredictInput): Prediction {
   const slots = Math.max(1, state.healthyWorkers * slotsPerWorker);
   const occupied = Math.max(out.total, state.running + state.waiting);
   const rank = RANK[input.tier];
-  const aheadOrSame = (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] <= rank).reduce((a, t) => a + out.byTier[t], 0);
+  const aheadOrSame =
+    (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] < rank).reduce((a, t) => a + out.byTier[t], 0) + sameTierAhead(out, input.tier, input.tenant ?? '');
   const lower = Math.max(0, occupied - aheadOrSame);
   // A real engine's own queue beyond what was dispatched here is other clients' work (or ours,
   // already inside it): first come, first served there, so ahead of any tier.
