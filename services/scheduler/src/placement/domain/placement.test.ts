@@ -162,7 +162,7 @@ describe('switchyard policy', () => {
     expect(placeRequest(chatRequest('flooder'), fleet, context())).toMatchObject({ kind: 'reject' });
     const steady = placeRequest(chatRequest('steady'), fleet, context());
     expect(steady).toMatchObject({ kind: 'placed', pool: 'a' });
-    // Behind its own two, one of the flood's per turn, and the flood holding every slot.
+    // Its own two run within its fair share of the slots, so it waits for the slots and one turn of the flood's.
     expect(steady.kind === 'placed' && steady.prediction!.ttftMs).toBeLessThan(1_000);
     // A tenant not seen before is as far ahead as one sending at its usual rate.
     expect(placeRequest(chatRequest('new'), fleet, context())).toMatchObject({ kind: 'placed', pool: 'a' });
