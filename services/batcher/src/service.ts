@@ -67,8 +67,9 @@ export function createBatcher(deps: BatcherDeps) {
           undelivered: refreshed(
             10,
             async () => {
+              const asOfMs = now();
               const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
-              return info ? info.num_pending : Number.POSITIVE_INFINITY;
+              return { batches: info ? info.num_pending : Number.POSITIVE_INFINITY, asOfMs };
             },
             () => queue.poke(),
           ),
