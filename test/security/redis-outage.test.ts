@@ -1,5 +1,5 @@
 import { Metadata, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { AdmissionServiceClient, RETRY_AFTER_MS, Tier } from '@switchyard/contracts';
+import { AdmissionServiceClient, RETRY_AFTER_MS, Tier, type CompleteResponse } from '@switchyard/contracts';
 import { waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../support/system.js';
@@ -8,7 +8,9 @@ let system: RunningSystem;
 let admission: AdmissionServiceClient;
 
 beforeAll(async () => {
-  system = await startSystem();
+  // Real-time workers, so a request can still be running when Redis goes; Redis keeps an
+  // append-only file, so it comes back with the idempotency keys it held.
+  system = await startSystem({ workerSpeed: 1, redis: { appendOnly: true } });
   admission = new AdmissionServiceClient(system.admissionAddress, credentials.createInsecure());
 }, 60_000);
 afterAll(async () => {
@@ -16,17 +18,18 @@ afterAll(async () => {
   await system?.stop();
 });
 
-const complete = () =>
-  new Promise<ServiceError | null>((resolve) => {
+const completeWith = (o: { maxTokens: number; idempotencyKey: string }) =>
+  new Promise<{ error: ServiceError | null; response?: CompleteResponse }>((resolve) => {
     const m = new Metadata();
     m.set('authorization', `Bearer ${system.apiKey}`);
     admission.complete(
-      { model: 'llama-3.1-8b', prompt: 'hi', maxTokens: 2, tier: Tier.TIER_UNSPECIFIED, idempotencyKey: '', feature: '', seed: 0, stop: [] },
+      { model: 'llama-3.1-8b', prompt: 'hi', tier: Tier.TIER_UNSPECIFIED, feature: '', seed: 0, stop: [], ...o },
       m,
       { deadline: Date.now() + 10_000 },
-      (e) => resolve(e),
+      (error, response) => resolve({ error, response }),
     );
   });
+const complete = async () => (await completeWith({ maxTokens: 2, idempotencyKey: '' })).error;
 
 const post = () =>
   fetch(`${system.httpUrl}/chat/completions`, {
@@ -63,5 +66,31 @@ describe('Redis down', () => {
       await system.servers.redis.process!.restart();
     }
     await waitFor('calls served again', async () => ((await complete()) === null ? true : undefined));
+  });
+
+  it('answers a call that completes while Redis is down, and keeps its result for repeats of its idempotency key', async () => {
+    // ~100 decode steps at real speed: the request is still running when Redis goes.
+    const admitted = new Promise<void>((resolve) => system.nc.subscribe('requests.admitted.>', { max: 1, callback: () => resolve() }));
+    const first = completeWith({ maxTokens: 100, idempotencyKey: 'while-redis-is-down' });
+    await admitted;
+    await system.servers.redis.process!.kill();
+    let back = false;
+    try {
+      // It ran and is billed: its caller gets the answer, not UNAVAILABLE because no repeat could be served yet.
+      const { error, response } = await first;
+      expect(error).toBeNull();
+      expect(response!.usage!.outputTokens).toBeGreaterThan(0);
+      await system.servers.redis.process!.restart();
+      back = true;
+      // A repeat joins it: the same request and text, not a second request billed again.
+      const repeat = await waitFor('the repeat answered', async () => {
+        const r = await completeWith({ maxTokens: 100, idempotencyKey: 'while-redis-is-down' });
+        return r.error?.code === status.UNAVAILABLE ? undefined : r;
+      });
+      expect(repeat.error).toBeNull();
+      expect({ requestId: repeat.response!.requestId, text: repeat.response!.text }).toEqual({ requestId: response!.requestId, text: response!.text });
+    } finally {
+      if (!back) await system.servers.redis.process!.restart();
+    }
   });
 });

@@ -17,6 +17,23 @@ export async function readStream(nc: NatsConnection, stream: string): Promise<Ar
   return out;
 }
 
+/** The Nats-Msg-Id of every message on a (limits) stream: what a publisher's acks can be held against. */
+export async function storedMsgIds(nc: NatsConnection, stream: string): Promise<Set<string>> {
+  const js = jetstream(nc);
+  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const total = (await consumer.info()).num_pending;
+  const ids = new Set<string>();
+  if (total === 0) return ids;
+  const messages = await consumer.consume();
+  let read = 0;
+  for await (const m of messages) {
+    ids.add(m.headers?.get('Nats-Msg-Id') ?? '');
+    if (++read >= total) break;
+  }
+  await messages.close();
+  return ids;
+}
+
 /** Terminal events per request id, from LIFECYCLE. */
 export async function terminalsByRequest(nc: NatsConnection): Promise<Map<string, string[]>> {
   const byRequest = new Map<string, string[]>();

@@ -38,6 +38,8 @@ export interface SystemOptions {
   readonly engineAdapter?: { readonly apiKeys?: Record<string, string> };
   /** Options of the private nats-server, e.g. a config file with users. */
   readonly nats?: StartOptions;
+  /** Options of the private redis-server, e.g. `appendOnly` for a restart that keeps its data. */
+  readonly redis?: StartOptions;
   /**
    * Runs on this NATS cluster (`startNatsCluster`) instead of a private nats-server: every
    * connection gets the whole URL list and fails over within it, and streams and KV buckets
@@ -144,7 +146,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
   const cluster = options.natsCluster;
   const [nats, redisServer, pg] = await Promise.all([
     cluster ? { url: cluster.url, dispose: async () => {} } : startNats(options.nats),
-    startRedis(),
+    startRedis(options.redis),
     startPostgres(),
   ]);
   const replicas = cluster?.replicas ?? 1;

@@ -3,7 +3,7 @@ export type { TestServer, StartOptions } from './servers.js';
 export { startNatsCluster } from './nats-cluster.js';
 export type { NatsCluster, NatsClusterNode, NatsClusterOptions, StreamReplicaState } from './nats-cluster.js';
 export { freePort, startProcessServer } from './process-server.js';
-export type { ProcessExit, ProcessServer, ProcessServerSpec } from './process-server.js';
+export type { ProcessExit, ProcessServer, ProcessServerSpec, RestartOptions } from './process-server.js';
 export { waitFor } from './wait-for.js';
 export { hasBinary, dockerAnswers } from './containers.js';
 export { startLatencyProxy } from './latency-proxy.js';

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 
 /** Asks the kernel for a free loopback port. */
@@ -25,6 +27,13 @@ export interface ProcessServerSpec {
   readonly startTimeoutMs?: number;
   /** Hears everything the server writes (stdout and stderr), from its first line. */
   readonly onOutput?: (text: string) => void;
+  /** Where the server keeps its data, so `restart({ withoutData: true })` can empty it. Default none. */
+  readonly dataDir?: string;
+}
+
+export interface RestartOptions {
+  /** Empties the data directory before starting again: the server comes back knowing nothing. Default false. */
+  readonly withoutData?: boolean;
 }
 
 /** How a process ended: its exit code, or the signal that ended it. */
@@ -42,8 +51,11 @@ export interface ProcessServer {
   kill(): Promise<ProcessExit>;
   /** Sends `signal` and waits for exit (at once if it already exited). */
   signal(signal: NodeJS.Signals): Promise<ProcessExit>;
-  /** Starts the same command again (same port and data). */
-  restart(): Promise<void>;
+  /**
+   * Stops the server (SIGTERM) if it still runs and starts the same command again on the same
+   * port, with its data or, `withoutData`, with an empty data directory.
+   */
+  restart(options?: RestartOptions): Promise<void>;
 }
 
 function launch(spec: ProcessServerSpec): Promise<ChildProcess> {
@@ -100,8 +112,12 @@ export async function startProcessServer(spec: ProcessServerSpec): Promise<Proce
     stop: () => waitExit(child, 'SIGTERM'),
     kill: () => waitExit(child, 'SIGKILL'),
     signal: (signal) => waitExit(child, signal),
-    async restart() {
+    async restart(options = {}) {
       await waitExit(child, 'SIGTERM');
+      if (options.withoutData) {
+        if (!spec.dataDir) throw new Error(`${spec.name} has no data directory to empty`);
+        for (const entry of readdirSync(spec.dataDir)) rmSync(join(spec.dataDir, entry), { recursive: true, force: true });
+      }
       child = await launch(spec);
     },
   };

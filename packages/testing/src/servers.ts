@@ -24,6 +24,12 @@ export interface StartOptions {
   readonly serverEnv?: NodeJS.ProcessEnv;
   /** Hears the server's log (a local process only), e.g. to find permission violations. */
   readonly onOutput?: (text: string) => void;
+  /**
+   * redis-server only: keep an append-only file, fsynced every second, as the compose file's
+   * Redis does, so a restart on the same data (`process.restart()`) finds what it held; a
+   * kill -9 loses nothing that was written. Default false: nothing on disk.
+   */
+  readonly appendOnly?: boolean;
 }
 
 const external = (url: string): TestServer => ({ url, dispose: async () => {} });
@@ -81,11 +87,12 @@ export async function startNats(options: StartOptions = {}, env = process.env): 
     readyPattern: /Server is ready/,
     spawnOptions: options.serverEnv ? { env: options.serverEnv } : undefined,
     onOutput: options.onOutput,
+    dataDir: dir,
   });
   return { url: `nats://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };
 }
 
-/** A redis-server on loopback that keeps nothing on disk, or `REDIS_URL` when set. */
+/** A redis-server on loopback that keeps nothing on disk (unless `appendOnly`), or `REDIS_URL` when set. */
 export async function startRedis(options: StartOptions = {}, env = process.env): Promise<TestServer> {
   if (env.REDIS_URL && options.port === undefined) return external(env.REDIS_URL);
   const container = await containerInstead('redis-server', {
@@ -100,8 +107,22 @@ export async function startRedis(options: StartOptions = {}, env = process.env):
   const server = await startProcessServer({
     name: 'redis-server',
     command: 'redis-server',
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    args: [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      options.appendOnly ? 'yes' : 'no',
+      '--appendfsync',
+      'everysec',
+      '--dir',
+      dir,
+    ],
     readyPattern: /Ready to accept connections/,
+    dataDir: dir,
   });
   return { url: `redis://127.0.0.1:${port}`, process: server, dispose: async () => (await server.stop(), cleanup()) };
 }

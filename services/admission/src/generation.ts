@@ -19,6 +19,7 @@ import { createStartGate } from './domain/start-gate.js';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
+import { writeEventually } from './write-eventually.js';
 import type { RequestStore } from './request-store.js';
 import type { TerminalWatch } from './terminal-watch.js';
 import type { TokenRelayHub } from './token-relay.js';
@@ -151,12 +152,24 @@ async function generate(
     const { prompt, model, maxTokens, tier, feature, seed, stop } = params;
     // Stop sequences join the hash only when sent, so keys stored before they existed still match.
     const body = { prompt, model, maxTokens, tier, feature, seed, ...(stop.length > 0 ? { stop } : {}) };
-    const claim = await deps.idempotency.claim(principal.tenant, key, bodyHash(body), requestId);
-    if (claim.kind === 'conflict') {
-      throw new DomainError('FAILED_PRECONDITION', 'this idempotency key was used with a different request body; use a new key for a new request');
+    for (;;) {
+      const claim = await deps.idempotency.claim(principal.tenant, key, bodyHash(body), requestId);
+      if (claim.kind === 'conflict') {
+        throw new DomainError('FAILED_PRECONDITION', 'this idempotency key was used with a different request body; use a new key for a new request');
+      }
+      if (claim.kind === 'new') break;
+      const joined = await joinExisting(deps, claim.requestId, hooks, () => deps.idempotency.holder(principal.tenant, key));
+      // The first call was refused before it ran and let go of the key: this call is the first now.
+      if (joined !== 'released') return joined;
     }
-    if (claim.kind === 'same') return joinExisting(deps, claim.requestId, hooks);
   }
+  /** Bookkeeping in Redis that must land even when Redis is briefly down (write-eventually.ts). */
+  const eventually = (what: string, write: () => Promise<unknown>) =>
+    writeEventually(write, {
+      retryable: (e) => isDomainError(e) && e.code === 'UNAVAILABLE',
+      giveUpAfterMs: deps.maxRequestMs ?? 600_000,
+      onGiveUp: (e) => deps.logger.warn({ err: e, requestId }, `${what} never reached Redis`),
+    });
 
   const parts: string[] = [];
   const onChunk = key ? (text: string, seq: number) => (parts.push(text), hooks.onChunk(text, seq)) : hooks.onChunk;
@@ -165,34 +178,40 @@ async function generate(
     leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
     const cleared = await passGates(deps, principal, params, requestId, hooks.trace.traceparent);
     const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (progress.admitted = true));
+    // The request ran and is billed: the caller gets its answer even if Redis cannot keep it
+    // for repeats right now; it is stored once Redis is back.
     if (key)
-      await deps.idempotency.storeResult({
-        requestId,
-        ok: true,
-        text: parts.join(''),
-        inputTokens: result.usage.inputTokens,
-        cachedInputTokens: result.usage.cachedInputTokens,
-        outputTokens: result.usage.outputTokens,
-        finishReason: result.finishReason,
-      });
+      await eventually('the result for repeats of the idempotency key', () =>
+        deps.idempotency.storeResult({
+          requestId,
+          ok: true,
+          text: parts.join(''),
+          inputTokens: result.usage.inputTokens,
+          outputTokens: result.usage.outputTokens,
+          finishReason: result.finishReason,
+        }),
+      );
     return result;
   } catch (e) {
-    if (!progress.admitted) await deps.budgets.settle(requestId, 0);
+    // The caller hears why its call failed, not that Redis could not tidy up after it.
+    if (!progress.admitted) await eventually('the release of the budget reservation', () => deps.budgets.settle(requestId, 0));
     if (key) {
       // A refusal before admission frees the key for a retry; a failure after it is the result.
       if (progress.admitted) {
         const code: ErrorCode = isDomainError(e) ? e.code : 'INTERNAL';
-        await deps.idempotency.storeResult({
-          requestId,
-          ok: false,
-          text: '',
-          inputTokens: 0,
-          outputTokens: 0,
-          errorCode: code,
-          errorMessage: (e as Error).message,
-        });
+        await eventually('the result for repeats of the idempotency key', () =>
+          deps.idempotency.storeResult({
+            requestId,
+            ok: false,
+            text: '',
+            inputTokens: 0,
+            outputTokens: 0,
+            errorCode: code,
+            errorMessage: (e as Error).message,
+          }),
+        );
       } else {
-        await deps.idempotency.release(principal.tenant, key);
+        await eventually('the release of the idempotency key', () => deps.idempotency.release(principal.tenant, key));
       }
     }
     throw e;
@@ -315,12 +334,29 @@ async function followRequest(
   }
 }
 
-/** A repeat of an idempotent call: wait for the first call's stored result and replay it. */
-async function joinExisting(deps: GenerationDeps, requestId: string, hooks: GenerationHooks): Promise<GenerationResult> {
-  hooks.onStarted(requestId);
+/**
+ * A repeat of an idempotent call: wait for the first call's stored result and replay it; or
+ * 'released' when the first call let go of the key without running (refused before admission).
+ */
+async function joinExisting(
+  deps: GenerationDeps,
+  requestId: string,
+  hooks: GenerationHooks,
+  holder: () => Promise<string | undefined>,
+): Promise<GenerationResult | 'released'> {
   const giveUpAt = hooks.deadlineUnixMs || deps.now() + (deps.maxRequestMs ?? 600_000);
+  let started = false;
   for (;;) {
-    const stored = await deps.idempotency.result(requestId);
+    const [stored, heldBy] = await Promise.all([deps.idempotency.result(requestId), holder()]);
+    if (!stored && heldBy !== requestId) {
+      if (!started) return 'released';
+      // This call already named the first call's request to its caller: it cannot become another.
+      throw new DomainError('UNAVAILABLE', `request ${requestId} was refused before it ran; retry with the same idempotency key`, { retryAfterMs: 100 });
+    }
+    if (!started) {
+      started = true;
+      hooks.onStarted(requestId);
+    }
     if (stored) {
       if (!stored.ok) throw new DomainError((stored.errorCode as ErrorCode) ?? 'INTERNAL', stored.errorMessage ?? 'the original request failed');
       if (stored.text) hooks.onChunk(stored.text, 0);

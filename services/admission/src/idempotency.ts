@@ -48,6 +48,10 @@ export function createIdempotency(redis: Redis) {
       const [storedHash, storedId] = existing.split('|');
       return storedHash === hash ? { kind: 'same', requestId: storedId! } : { kind: 'conflict' };
     },
+    /** The request that holds the key now; undefined once it was released (or expired). */
+    async holder(tenant: string, key: string): Promise<string | undefined> {
+      return (await redis.get(keyOf(tenant, key)))?.split('|')[1];
+    },
     /** Frees a key whose request was refused before admission, so a retry may use it. */
     async release(tenant: string, key: string): Promise<void> {
       await redis.del(keyOf(tenant, key));

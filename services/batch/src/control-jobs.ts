@@ -114,12 +114,21 @@ export function createControlJobs(deps: ControlJobDeps) {
       if (now && now.status !== 'validating' && now.completed + now.failed >= now.total) await queues.finalize(batchId);
     },
 
-    /** Adds jobs again for lines still pending (after a crash, or jobs that gave up): a no-op for lines that have one. */
+    /**
+     * Adds the jobs a running batch needs again (after a crash, jobs that gave up, or a Redis
+     * that lost its data): its expiry, its validation or its pending lines, and its
+     * finalisation once every line settled. A no-op for jobs that are still there.
+     */
     async sweep(batchId: string): Promise<void> {
       const batch = await store.getById(batchId);
       if (!batch || isEnded(batch.status)) return;
-      if (batch.inProgressMs === null) await queues.validate(batchId);
-      else await fanOut(batchId);
+      if (batch.stopReason === null) await queues.expireAfter(batchId, batch.expiresMs - deps.now());
+      if (batch.inProgressMs === null) {
+        await queues.validate(batchId);
+        return;
+      }
+      await fanOut(batchId);
+      if (batch.completed + batch.failed >= batch.total) await queues.finalize(batchId);
     },
 
     async expire(batchId: string): Promise<void> {

@@ -32,13 +32,18 @@ const DONE = { removeOnComplete: true, removeOnFail: true } as const;
 /** Retries of a request that met a platform failure: 6 attempts, 1 s doubling (~1 min in all). */
 export const REQUEST_ATTEMPTS = { attempts: 6, backoff: { type: 'exponential', delay: 1_000 } } as const;
 
-export function openQueues(connection: ConnectionOptions, prefix?: string) {
+/**
+ * `onError` hears the queues' connection errors (Redis down); without it BullMQ writes them to
+ * stderr, past the service's log. Default: ignored, as the calls that need Redis fail anyway.
+ */
+export function openQueues(connection: ConnectionOptions, prefix?: string, onError: (e: Error, queue: string) => void = () => {}) {
   const control = new Queue<ControlJob>(QUEUES.control, {
     connection,
     prefix,
     defaultJobOptions: { ...DONE, attempts: 10, backoff: { type: 'exponential', delay: 500 } },
   });
   const requests = new Queue<RequestJob>(QUEUES.requests, { connection, prefix, defaultJobOptions: { ...DONE, ...REQUEST_ATTEMPTS } });
+  for (const q of [control, requests]) q.on('error', (e) => onError(e, q.name));
   return {
     control,
     requests,

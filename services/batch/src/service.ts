@@ -67,7 +67,7 @@ export function createBatchService(deps: BatchServiceDeps): BatchService {
   const uploadLimits = { ...DEFAULT_UPLOAD_LIMITS, ...deps.uploadLimits };
   const files = createFileStore(deps.sql);
   const store = createBatchStore(deps.sql);
-  const queues = openQueues(connection, deps.queuePrefix);
+  const queues = openQueues(connection, deps.queuePrefix, (e, queue) => deps.logger.warn({ err: e.message, queue }, 'batch queue error'));
   const api = createBatchApi({
     files,
     store,

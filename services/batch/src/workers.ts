@@ -26,7 +26,8 @@ export interface BatchWorkersOptions {
 /**
  * The BullMQ workers of the batch tier: control jobs (validate, expire, wake, finalize) and one
  * job per request line. Stalled jobs of a crashed process are picked up again after their
- * lock lapses; a sweep at start and then for idle batches adds jobs that went missing.
+ * lock lapses; a sweep at start, whenever the connection to Redis comes back, and then for idle
+ * batches adds jobs that went missing.
  */
 export function startBatchWorkers(options: BatchWorkersOptions) {
   const { logger, control } = options;
@@ -80,7 +81,21 @@ export function startBatchWorkers(options: BatchWorkersOptions) {
       await control.sweep(id);
     }
   };
-  const sweeping = sweep(false).catch((e: unknown) => logger.warn({ err: e }, 'batch sweep failed'));
+  let sweeping = sweep(false).catch((e: unknown) => logger.warn({ err: e }, 'batch sweep failed'));
+  // A Redis that comes back may have lost its data (a new instance, a replica promoted before it
+  // caught up): every job of every running batch, and their expiry, gone, while Postgres still
+  // holds the lines as pending. The idle sweep would find them only after one or two periods
+  // (60-120 s) and never the expiry; sweeping every running batch at each return puts them back
+  // within moments, and costs only no-op adds when Redis kept its data.
+  let disconnected = false;
+  const backend = requestWorker.getBackend();
+  backend.on('close', () => (disconnected = true));
+  backend.on('ready', () => {
+    if (!disconnected) return;
+    disconnected = false;
+    logger.info('Redis is back: adding again the jobs of running batches it may have lost');
+    sweeping = sweeping.then(() => sweep(false)).catch((e: unknown) => logger.warn({ err: e }, 'batch sweep failed'));
+  });
   const timer = setInterval(() => void sweep(true).catch((e: unknown) => logger.warn({ err: e }, 'batch sweep failed')), options.sweepEveryMs ?? 60_000);
 
   return {
