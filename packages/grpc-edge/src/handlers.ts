@@ -2,11 +2,14 @@ import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStrea
 import { DomainError, isDomainError } from '@switchyard/contracts';
 import { checksDecoding, undecodableMessage, undecodableReason } from './decoding.js';
 import { deadlineOf } from './metadata.js';
+import { DEFAULT_STALLED_STREAM_MS, watchStalledStream } from './stalled-stream.js';
 import { toGrpcError } from './status.js';
 
 /** What the edge logs with: a pino logger fits. */
 export interface EdgeLogger {
   error(details: object, message: string): void;
+  /** Streams reset because their caller stopped reading; none logs them. */
+  warn?(details: object, message: string): void;
 }
 
 export interface GrpcEdgeOptions<P> {
@@ -17,6 +20,13 @@ export interface GrpcEdgeOptions<P> {
    * `DomainError` (UNAUTHENTICATED, PERMISSION_DENIED) to refuse the call.
    */
   readonly authenticate: (metadata: Metadata) => P;
+  /**
+   * How long a server stream's output may wait for a caller that does not read it (or its
+   * status wait, once the handler ended) before the stream is reset and the handler aborted:
+   * what one stalled call holds is bounded in time, not only by the HTTP/2 window. Default
+   * {@link DEFAULT_STALLED_STREAM_MS} (30 s).
+   */
+  readonly stalledStreamMs?: number;
 }
 
 /** What a handler knows of its call besides the request. */
@@ -56,8 +66,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
   };
 
   /** Starts the call's context; `end()` marks it answered, after which a cancel aborts nothing. */
-  const open = <Req>(call: ServerUnaryCall<Req, unknown> | ServerWritableStream<Req, unknown>) => {
-    const abort = new AbortController();
+  const open = <Req>(call: ServerUnaryCall<Req, unknown> | ServerWritableStream<Req, unknown>, abort = new AbortController()) => {
     // grpc-js also emits 'cancelled' when a finished call is torn down; aborting then would
     // only build a DOMException per call.
     let ended = false;
@@ -89,21 +98,28 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
 
     serverStream: (handler) =>
       checkingDecoding((call) => {
-        let signal: AbortSignal | undefined;
-        let end = () => {};
         void (async () => {
-          const opened = open(call);
-          signal = opened.context.signal;
-          end = opened.end;
-          await handler(call.request, opened.context, (message) => void call.write(message));
-          end();
-          call.end();
-        })().catch((e: unknown) => {
-          // The caller went away: there is nobody to tell.
-          if (signal?.aborted) return;
-          end();
-          call.emit('error', fail(e, call));
-        });
+          const abort = new AbortController();
+          const stalledMs = options.stalledStreamMs ?? DEFAULT_STALLED_STREAM_MS;
+          const output = watchStalledStream(call, stalledMs, () => {
+            options.logger.warn?.({ method: call.getPath(), peer: call.getPeer(), stalledMs }, 'caller stopped reading its stream; stream reset');
+            abort.abort();
+          });
+          let end = () => {};
+          try {
+            const opened = open(call, abort);
+            end = opened.end;
+            await handler(call.request, opened.context, (message) => output.write(message));
+            end();
+            call.end();
+          } catch (e) {
+            // The caller went away: there is nobody to tell.
+            if (abort.signal.aborted) return;
+            end();
+            call.emit('error', fail(e, call));
+          }
+          output.ended();
+        })();
       }),
   };
 }
