@@ -271,4 +271,36 @@ describe('the gRPC edge', () => {
     expect(received).toBe(20_000);
     expect(warnings).toEqual([]);
   });
+
+  it('does not handle a call its caller reset in the same breath as it opened it (rapid reset)', async () => {
+    let handled = 0;
+    const { served, client } = await start((edge) => ({ generate: edge.serverStream(async () => void handled++) }));
+    const session = connect(`http://${served.address}`);
+    await new Promise((resolve) => session.once('connect', resolve));
+    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
+    const streams = Array.from({ length: 200 }, () => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/switchyard.v1.AdmissionService/Generate',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization: 'Bearer good',
+      });
+      stream.on('error', () => {});
+      stream.end(frame);
+      stream.close(constants.NGHTTP2_CANCEL);
+      return new Promise((resolve) => stream.on('close', resolve));
+    });
+    await Promise.all(streams);
+    session.destroy();
+    // A call that is not reset is still handled.
+    await new Promise<void>((resolve, reject) => {
+      const call = client.generate(generateRequest('m'), bearer('good'));
+      call.on('data', () => {});
+      call.on('error', reject);
+      call.on('end', resolve);
+    });
+    expect(handled).toBe(1);
+  });
 });

@@ -51,6 +51,18 @@ export interface GrpcEdge<P> {
   serverStream<Req, Res>(handler: ServerStreamHandler<P, Req, Res>): handleServerStreamingCall<Req, Res>;
 }
 
+/**
+ * Whether the caller already cancelled the call before it was handled. grpc-js starts a
+ * handler before it reports a reset that arrived in the same read as the request (a client
+ * that opens streams and at once resets them: the "rapid reset" attack); the reset is known
+ * one turn later. Such a call is not handled at all, so thousands of them cost no key check,
+ * no policy call, no admission.
+ */
+async function cancelledBeforeHandled(call: { readonly cancelled: boolean }): Promise<boolean> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return call.cancelled;
+}
+
 /** Flags a handler as one that answers undecodable requests itself, after the key (see `rejectUndecodable`). */
 const checkingDecoding = <H extends object>(handler: H): H => Object.assign(handler, { [checksDecoding]: true });
 
@@ -89,6 +101,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
     unary: (handler) =>
       checkingDecoding((call, callback) => {
         void (async () => {
+          if (await cancelledBeforeHandled(call)) return;
           const { context, end } = open(call);
           const response = await handler(call.request, context);
           end();
@@ -99,6 +112,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
     serverStream: (handler) =>
       checkingDecoding((call) => {
         void (async () => {
+          if (await cancelledBeforeHandled(call)) return;
           const abort = new AbortController();
           const stalledMs = options.stalledStreamMs ?? DEFAULT_STALLED_STREAM_MS;
           const output = watchStalledStream(call, stalledMs, () => {
