@@ -6,6 +6,7 @@ import { ACT_FOR_TENANT_HEADER, actFor, type Principal } from '@switchyard/auth'
 import { isDomainError } from '@switchyard/contracts';
 import { readTlsPair, watchTlsFiles } from '@switchyard/grpc-edge';
 import { forwardBatchApi } from './batch-forward.js';
+import { DEFAULT_CONNECTION_LIMITS } from './connection-limits.js';
 import { header, type HttpFacadeDeps, type HttpRouteContext } from './http-context.js';
 import { registerGenerationRoutes } from './http-generation.js';
 import { registerModelRoutes } from './http-models.js';
@@ -36,9 +37,26 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
  * `/v1/models` and `/v1/models/{id}`; `/v1/files` and `/v1/batches` go to the batch service.
  */
 export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
-  const options = { bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed };
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...deps.connectionLimits };
+  // Node's own defaults let a request take forever to arrive (requestTimeout 0 in Fastify) and
+  // look for overdue headers only every 30 s; a connection that sends nothing is closed once
+  // its headers are overdue (answered 408), an idle keep-alive one after the keep-alive timeout.
+  const server = {
+    headersTimeout: limits.httpHeadersTimeoutMs,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.httpHeadersTimeoutMs),
+  };
+  const options = {
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    logger: false,
+    clientErrorHandler: refuseMalformed,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+  } as const;
   // Fastify types an HTTPS instance apart from an HTTP one; every route here is the same on both.
-  const app = (deps.tls ? Fastify({ ...options, https: readTlsPair(deps.tls) }) : Fastify(options)) as unknown as FastifyInstance;
+  const app = (deps.tls
+    ? Fastify({ ...options, https: { ...readTlsPair(deps.tls), ...server } })
+    : Fastify({ ...options, http: server })) as unknown as FastifyInstance;
   if (deps.tls) {
     const stopWatching = watchTlsFiles(
       deps.tls,
