@@ -7,6 +7,7 @@ import { isDomainError } from '@switchyard/contracts';
 import { readTlsPair, watchTlsFiles } from '@switchyard/grpc-edge';
 import { forwardBatchApi } from './batch-forward.js';
 import { DEFAULT_CONNECTION_LIMITS } from './connection-limits.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './domain/json-depth.js';
 import { header, type HttpFacadeDeps, type HttpRouteContext } from './http-context.js';
 import { registerGenerationRoutes } from './http-generation.js';
 import { registerModelRoutes } from './http-models.js';
@@ -29,6 +30,43 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
     );
   }
   socket.destroy(error);
+}
+
+/**
+ * Refuses a request body sent with a `content-encoding` (gzip, br, ...) with 415 and the one
+ * encoding taken (`accept-encoding: identity`, RFC 7694), before a byte of it is read:
+ * inflating it would let a 1 MB body become gigabytes (a gzip bomb), and parsing it
+ * compressed answered a misleading "not valid JSON". No OpenAI SDK compresses requests.
+ * Runs after the key was checked (the routes' onRequest), like every other refusal of a body.
+ */
+function refuseEncodedBodies(app: FastifyInstance): void {
+  app.addHook('preParsing', async (req, reply, payload) => {
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+    const hasBody = (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody || !encoding || encoding === 'identity') return payload;
+    // The body is never parsed: node reads and drops it (for at most the request timeout) so the
+    // caller, still sending, reads this answer instead of a reset connection.
+    void reply.header('accept-encoding', 'identity');
+    throw Object.assign(new Error(`content-encoding "${encoding.slice(0, 40)}" is not supported: send the request body uncompressed`), {
+      statusCode: 415,
+    });
+  });
+}
+
+/**
+ * JSON bodies as Fastify parses them (prototype poisoning refused), after one pass that
+ * refuses nesting deeper than {@link MAX_JSON_DEPTH} with 400: a body of 100,000 nested arrays
+ * is answered in a millisecond, and nothing behind the parser walks a tree that deep.
+ */
+function limitJsonDepth(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      return done(Object.assign(new Error(`the JSON body nests arrays or objects more than ${MAX_JSON_DEPTH} deep`), { statusCode: 400 }), undefined);
+    }
+    parse(req, body as string, done);
+  });
 }
 
 /**
@@ -57,6 +95,8 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   const app = (deps.tls
     ? Fastify({ ...options, https: { ...readTlsPair(deps.tls), ...server } })
     : Fastify({ ...options, http: server })) as unknown as FastifyInstance;
+  refuseEncodedBodies(app);
+  limitJsonDepth(app);
   if (deps.tls) {
     const stopWatching = watchTlsFiles(
       deps.tls,
@@ -99,6 +139,11 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
     // Fastify's own refusals (body too large, bad JSON) keep their status, in OpenAI's shape.
     const status = error.statusCode ?? 500;
+    // Fastify closes the connection after a body it refused. One refused for its size is not read
+    // to its end, and closing a socket with unread bytes resets it: most callers lost this answer
+    // to EPIPE / ECONNRESET. Kept open, node reads and drops the rest (for at most the request
+    // timeout) and the caller reads the 413.
+    if (status === 413) void reply.removeHeader('connection');
     void reply.status(status).send(httpRefusal(status, error.message));
   });
 
