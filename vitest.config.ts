@@ -4,9 +4,10 @@ const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'];
 
 /**
  * Tests that keep both cores busy for many seconds (bursts of thousands of streams, the stack
- * under load while its services are killed), and the one whose deadlines are tight (a killed
- * service serving again within 5 s of its restart). They run last and alone: beside the
- * others, one file's deadlines would measure another file's load, not the code under test.
+ * under load while its services are killed, thousands of hostile connections), and the one
+ * whose deadlines are tight (a killed service serving again within 5 s of its restart). They
+ * run last and alone: beside the others, one file's deadlines would measure another file's
+ * load, not the code under test (the abuse test compares a tenant's p99 with its baseline).
  */
 const saturating = [
   'tools/cli/src/burst-isolation.int.test.ts',
@@ -14,6 +15,7 @@ const saturating = [
   'test/e2e/analyst-run.test.ts',
   'test/chaos/kill-each-service.test.ts',
   'tools/cli/src/supervision.int.test.ts',
+  'test/security/abuse.test.ts',
 ];
 
 /**
