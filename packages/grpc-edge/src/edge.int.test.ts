@@ -1,3 +1,4 @@
+import { connect, constants } from 'node:http2';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   AdmissionServiceClient,
@@ -37,7 +38,8 @@ const bearer = (key: string) => {
 };
 
 const errors: object[] = [];
-const logger = { error: (details: object) => void errors.push(details) };
+const warnings: string[] = [];
+const logger = { error: (details: object) => void errors.push(details), warn: (_details: object, message: string) => void warnings.push(message) };
 let served: Served | undefined;
 let client: AdmissionServiceClient | undefined;
 
@@ -45,19 +47,25 @@ afterEach(async () => {
   client?.close();
   await served?.stop(100);
   errors.length = 0;
+  warnings.length = 0;
 });
 
 /** A server whose handlers do what a test asks; the key is the principal. */
-async function start(handlers: (edge: ReturnType<typeof createGrpcEdge<string>>) => Partial<AdmissionServiceServer>, options: { serving?: boolean } = {}) {
+async function start(
+  handlers: (edge: ReturnType<typeof createGrpcEdge<string>>) => Partial<AdmissionServiceServer>,
+  options: { serving?: boolean; stalledStreamMs?: number } = {},
+) {
+  const { stalledStreamMs, ...serveOptions } = options;
   const edge = createGrpcEdge<string>({
     logger,
+    stalledStreamMs,
     authenticate: (metadata) => {
       const key = String(metadata.get('authorization')[0] ?? '').replace(/^Bearer /, '');
       if (key !== 'good') throw new DomainError('UNAUTHENTICATED', 'unknown API key');
       return key;
     },
   });
-  served = await serve({ listen: '127.0.0.1:0', services: [{ definition: AdmissionServiceService, handlers: handlers(edge) }], ...options });
+  served = await serve({ listen: '127.0.0.1:0', services: [{ definition: AdmissionServiceService, handlers: handlers(edge) }], ...serveOptions });
   client = new AdmissionServiceClient(served.address, credentials.createInsecure());
   return { served, client };
 }
@@ -190,5 +198,109 @@ describe('the gRPC edge', () => {
     await served.stop(300);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect((await ended).code).toBeDefined();
+  });
+
+  /** 20,000 chunks of 100 bytes: about 2 MB, far past one HTTP/2 window (64 KB). */
+  const flood = (write: (m: GenerateResponse) => void) => {
+    for (let seq = 0; seq < 20_000; seq++) write({ event: { $case: 'chunk', chunk: { text: 'x'.repeat(100), seq } } });
+  };
+
+  it('resets a stream whose caller stops reading once its output waited stalledStreamMs, and aborts the handler', async () => {
+    let aborted = false;
+    const { served } = await start(
+      (edge) => ({
+        generate: edge.serverStream(async (_r, { signal }, write) => {
+          flood(write);
+          // The handler is still running (a generation in progress) when the stream stalls.
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => ((aborted = true), resolve())));
+        }),
+      }),
+      { stalledStreamMs: 1_000 },
+    );
+    const session = connect(`http://${served.address}`);
+    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/switchyard.v1.AdmissionService/Generate',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      authorization: 'Bearer good',
+    });
+    stream.on('error', () => {});
+    // Never reads: the window fills and the rest of the output waits on the server.
+    stream.pause();
+    stream.end(frame);
+    const started = Date.now();
+    const rstCode = await new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
+    session.destroy();
+    expect(rstCode).toBe(constants.NGHTTP2_CANCEL);
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(aborted).toBe(true);
+    expect(warnings).toEqual(['caller stopped reading its stream; stream reset']);
+  });
+
+  it('resets a finished stream whose status still waits behind unread output after stalledStreamMs', async () => {
+    const { served } = await start((edge) => ({ generate: edge.serverStream(async (_r, _ctx, write) => flood(write)) }), { stalledStreamMs: 1_000 });
+    const session = connect(`http://${served.address}`);
+    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/switchyard.v1.AdmissionService/Generate',
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      authorization: 'Bearer good',
+    });
+    stream.on('error', () => {});
+    stream.pause();
+    stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]));
+    const rstCode = await new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
+    session.destroy();
+    expect(rstCode).toBe(constants.NGHTTP2_CANCEL);
+  });
+
+  it('leaves a caller that reads its stream alone, however much it is sent at once', async () => {
+    const { client } = await start((edge) => ({ generate: edge.serverStream(async (_r, _ctx, write) => flood(write)) }), { stalledStreamMs: 1_000 });
+    const received = await new Promise<number>((resolve, reject) => {
+      let n = 0;
+      const call = client.generate(generateRequest('m'), bearer('good'));
+      call.on('data', () => n++);
+      call.on('error', reject);
+      call.on('end', () => resolve(n));
+    });
+    expect(received).toBe(20_000);
+    expect(warnings).toEqual([]);
+  });
+
+  it('does not handle a call its caller reset in the same breath as it opened it (rapid reset)', async () => {
+    let handled = 0;
+    const { served, client } = await start((edge) => ({ generate: edge.serverStream(async () => void handled++) }));
+    const session = connect(`http://${served.address}`);
+    await new Promise((resolve) => session.once('connect', resolve));
+    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
+    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
+    const streams = Array.from({ length: 200 }, () => {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/switchyard.v1.AdmissionService/Generate',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        authorization: 'Bearer good',
+      });
+      stream.on('error', () => {});
+      stream.end(frame);
+      stream.close(constants.NGHTTP2_CANCEL);
+      return new Promise((resolve) => stream.on('close', resolve));
+    });
+    await Promise.all(streams);
+    session.destroy();
+    // A call that is not reset is still handled.
+    await new Promise<void>((resolve, reject) => {
+      const call = client.generate(generateRequest('m'), bearer('good'));
+      call.on('data', () => {});
+      call.on('error', reject);
+      call.on('end', resolve);
+    });
+    expect(handled).toBe(1);
   });
 });

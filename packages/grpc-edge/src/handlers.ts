@@ -2,11 +2,14 @@ import type { Metadata, ServerUnaryCall, ServerWritableStream, handleServerStrea
 import { DomainError, isDomainError } from '@switchyard/contracts';
 import { checksDecoding, undecodableMessage, undecodableReason } from './decoding.js';
 import { deadlineOf } from './metadata.js';
+import { DEFAULT_STALLED_STREAM_MS, watchStalledStream } from './stalled-stream.js';
 import { toGrpcError } from './status.js';
 
 /** What the edge logs with: a pino logger fits. */
 export interface EdgeLogger {
   error(details: object, message: string): void;
+  /** Streams reset because their caller stopped reading; none logs them. */
+  warn?(details: object, message: string): void;
 }
 
 export interface GrpcEdgeOptions<P> {
@@ -17,6 +20,13 @@ export interface GrpcEdgeOptions<P> {
    * `DomainError` (UNAUTHENTICATED, PERMISSION_DENIED) to refuse the call.
    */
   readonly authenticate: (metadata: Metadata) => P;
+  /**
+   * How long a server stream's output may wait for a caller that does not read it (or its
+   * status wait, once the handler ended) before the stream is reset and the handler aborted:
+   * what one stalled call holds is bounded in time, not only by the HTTP/2 window. Default
+   * {@link DEFAULT_STALLED_STREAM_MS} (30 s).
+   */
+  readonly stalledStreamMs?: number;
 }
 
 /** What a handler knows of its call besides the request. */
@@ -41,6 +51,18 @@ export interface GrpcEdge<P> {
   serverStream<Req, Res>(handler: ServerStreamHandler<P, Req, Res>): handleServerStreamingCall<Req, Res>;
 }
 
+/**
+ * Whether the caller already cancelled the call before it was handled. grpc-js starts a
+ * handler before it reports a reset that arrived in the same read as the request (a client
+ * that opens streams and at once resets them: the "rapid reset" attack); the reset is known
+ * one turn later. Such a call is not handled at all, so thousands of them cost no key check,
+ * no policy call, no admission.
+ */
+async function cancelledBeforeHandled(call: { readonly cancelled: boolean }): Promise<boolean> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return call.cancelled;
+}
+
 /** Flags a handler as one that answers undecodable requests itself, after the key (see `rejectUndecodable`). */
 const checkingDecoding = <H extends object>(handler: H): H => Object.assign(handler, { [checksDecoding]: true });
 
@@ -56,8 +78,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
   };
 
   /** Starts the call's context; `end()` marks it answered, after which a cancel aborts nothing. */
-  const open = <Req>(call: ServerUnaryCall<Req, unknown> | ServerWritableStream<Req, unknown>) => {
-    const abort = new AbortController();
+  const open = <Req>(call: ServerUnaryCall<Req, unknown> | ServerWritableStream<Req, unknown>, abort = new AbortController()) => {
     // grpc-js also emits 'cancelled' when a finished call is torn down; aborting then would
     // only build a DOMException per call.
     let ended = false;
@@ -80,6 +101,7 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
     unary: (handler) =>
       checkingDecoding((call, callback) => {
         void (async () => {
+          if (await cancelledBeforeHandled(call)) return;
           const { context, end } = open(call);
           const response = await handler(call.request, context);
           end();
@@ -89,21 +111,29 @@ export function createGrpcEdge<P>(options: GrpcEdgeOptions<P>): GrpcEdge<P> {
 
     serverStream: (handler) =>
       checkingDecoding((call) => {
-        let signal: AbortSignal | undefined;
-        let end = () => {};
         void (async () => {
-          const opened = open(call);
-          signal = opened.context.signal;
-          end = opened.end;
-          await handler(call.request, opened.context, (message) => void call.write(message));
-          end();
-          call.end();
-        })().catch((e: unknown) => {
-          // The caller went away: there is nobody to tell.
-          if (signal?.aborted) return;
-          end();
-          call.emit('error', fail(e, call));
-        });
+          if (await cancelledBeforeHandled(call)) return;
+          const abort = new AbortController();
+          const stalledMs = options.stalledStreamMs ?? DEFAULT_STALLED_STREAM_MS;
+          const output = watchStalledStream(call, stalledMs, () => {
+            options.logger.warn?.({ method: call.getPath(), peer: call.getPeer(), stalledMs }, 'caller stopped reading its stream; stream reset');
+            abort.abort();
+          });
+          let end = () => {};
+          try {
+            const opened = open(call, abort);
+            end = opened.end;
+            await handler(call.request, opened.context, (message) => output.write(message));
+            end();
+            call.end();
+          } catch (e) {
+            // The caller went away: there is nobody to tell.
+            if (abort.signal.aborted) return;
+            end();
+            call.emit('error', fail(e, call));
+          }
+          output.ended();
+        })();
       }),
   };
 }

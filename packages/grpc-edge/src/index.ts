@@ -1,6 +1,7 @@
 export { createGrpcEdge } from './handlers.js';
 export type { CallContext, EdgeLogger, GrpcEdge, GrpcEdgeOptions, ServerStreamHandler, UnaryHandler } from './handlers.js';
 export { serve } from './serve.js';
+export { DEFAULT_STALLED_STREAM_MS } from './stalled-stream.js';
 export type { ServeOptions, Served, ServedService } from './serve.js';
 export { authorizationOf, callerTraceparent, deadlineOf } from './metadata.js';
 export { toGrpcError, capStatusMessage, MAX_STATUS_MESSAGE_BYTES } from './status.js';

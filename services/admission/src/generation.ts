@@ -73,6 +73,12 @@ export interface GenerationHooks {
 
 const noUsage: TokenUsage = { inputTokens: 0, cachedInputTokens: 0, outputTokens: 0 };
 
+const cancelled = () => new DomainError('FAILED_PRECONDITION', 'client cancelled the call');
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw cancelled();
+}
+
 /** Refusals that end a request which was admitted, mapped to what the caller should do. */
 function outcomeError(t: RequestTerminated): DomainError {
   const why = t.reason || 'no reason given';
@@ -176,7 +182,11 @@ async function generate(
   let leave: (() => void) | undefined;
   try {
     leave = await deps.inFlight?.gate.enter(`${principal.tenant}\u0000${params.tierName}`, deps.inFlight.limit(params.tierName), hooks.signal);
+    throwIfCancelled(hooks.signal);
     const cleared = await passGates(deps, principal, params, requestId, hooks.trace.traceparent);
+    // A caller that left while the gates ran is not admitted: nothing would read the answer,
+    // and a request published now would run (and bill) to the end.
+    throwIfCancelled(hooks.signal);
     const result = await followRequest(deps, principal, params, { ...hooks, onChunk }, requestId, cleared.prompt, () => (progress.admitted = true));
     // The request ran and is billed: the caller gets its answer even if Redis cannot keep it
     // for repeats right now; it is stored once Redis is back.
@@ -303,8 +313,11 @@ async function followRequest(
       );
     });
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => (cancelDownstream(), reject(new DomainError('FAILED_PRECONDITION', 'client cancelled the call')));
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
+      onAbort = () => (cancelDownstream(), reject(cancelled()));
+      // A caller that left while the request was being published cancels it now: the abort
+      // event came before this listener and will not come again.
+      if (hooks.signal?.aborted) onAbort();
+      else hooks.signal?.addEventListener('abort', onAbort, { once: true });
     });
     const blocked = output.blocked.then((e) => (cancelDownstream(), Promise.reject(e)));
     const t = await Promise.race([terminal.promise, timeout, aborted, blocked, relay.failed.catch((e: unknown) => (cancelDownstream(), Promise.reject(e)))]);
@@ -363,7 +376,7 @@ async function joinExisting(
       const usage = { inputTokens: stored.inputTokens, cachedInputTokens: stored.cachedInputTokens ?? 0, outputTokens: stored.outputTokens };
       return { requestId, usage, finishReason: stored.finishReason ?? 'length' };
     }
-    if (hooks.signal?.aborted) throw new DomainError('FAILED_PRECONDITION', 'client cancelled the call');
+    throwIfCancelled(hooks.signal);
     if (deps.now() > giveUpAt) throw new DomainError('DEADLINE_EXCEEDED', `the original request ${requestId} did not finish within the deadline`);
     await new Promise((r) => setTimeout(r, 25));
   }

@@ -24,17 +24,20 @@ import type { ModelCatalog } from './domain/model-catalog.js';
 export interface AdmissionHandlerDeps extends GenerationDeps {
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
-  /** Llama 3 prompt-token counter (`countPromptTokens`). */
+  /** Llama 3 tokenizer (`encodePrompt`): counts the prompt and gives its ids for the prefix identity. */
   readonly encodePrompt: PromptEncoder;
   readonly store: RequestStore;
   /** Every model name a caller may send now; others are refused NOT_FOUND before anything is spent. */
   readonly models: () => ModelCatalog;
+  /** How long a Generate stream's output may wait for a caller that does not read it. Default the edge's (30 s). */
+  readonly stalledStreamMs?: number;
 }
 
 /** The AdmissionService handlers: the gRPC side of the call path `http.ts` serves over HTTP. */
 export function admissionHandlers(deps: AdmissionHandlerDeps): AdmissionServiceServer {
   const { unary, serverStream } = createGrpcEdge<Principal>({
     logger: deps.logger,
+    stalledStreamMs: deps.stalledStreamMs,
     authenticate: (metadata) => {
       try {
         return actFor(deps.keyring.authenticate(authorizationOf(metadata)), metadata.get(ACT_FOR_TENANT_HEADER)[0]?.toString());

@@ -88,12 +88,16 @@ async function answerCall(
   let finishOnDisconnect = false;
   // The response's 'close', not the request's: a request closes once its body is read, which
   // cancelled every call at once. A response closes unfinished only when the client left.
-  reply.raw.on('close', () => {
+  const callerLeft = () => {
     if (!reply.raw.writableFinished && !finishOnDisconnect) abort.abort();
-  });
+  };
+  reply.raw.on('close', callerLeft);
   try {
     const { call, params } = parsed(context, req, parse);
     finishOnDisconnect = call.finishOnDisconnect;
+    // A caller that left while its body was read, before this handler ran, closed the response
+    // before the listener above was there: it is not served (nor admitted) either.
+    if (reply.raw.destroyed) callerLeft();
     const principal = context.principalOf(req);
     const model = params[0]!.model;
     const createdSec = Math.floor(deps.generation.now() / 1000);

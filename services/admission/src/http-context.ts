@@ -3,6 +3,7 @@ import type { Keyring, Principal } from '@switchyard/auth';
 import type { TlsFiles } from '@switchyard/grpc-edge';
 import type { Logger } from '@switchyard/telemetry';
 import type { PromptEncoder } from '@switchyard/tokenizer';
+import type { ConnectionLimits } from './connection-limits.js';
 import type { GenerationDeps } from './generation.js';
 import type { ModelCatalog } from './domain/model-catalog.js';
 import type { GenerationLimits } from './domain/validate.js';
@@ -11,7 +12,7 @@ export interface HttpFacadeDeps {
   readonly generation: GenerationDeps;
   readonly keyring: Keyring;
   readonly limits: GenerationLimits;
-  /** Llama 3 prompt-token counter (`countPromptTokens`). */
+  /** Llama 3 tokenizer (`encodePrompt`): counts the prompt and gives its ids for the prefix identity. */
   readonly encodePrompt: PromptEncoder;
   readonly logger: Logger;
   /** Every model name a caller may send now (`/v1/models`, and the check before admission). */
@@ -22,6 +23,8 @@ export interface HttpFacadeDeps {
   readonly bodyLimitBytes?: number;
   /** Serve HTTPS with this certificate and key, reloaded when the files change. Default plain HTTP. */
   readonly tls?: TlsFiles;
+  /** Timeouts for idle connections and requests that arrive too slowly. Default `DEFAULT_CONNECTION_LIMITS`. */
+  readonly connectionLimits?: Pick<ConnectionLimits, 'httpHeadersTimeoutMs' | 'httpRequestTimeoutMs' | 'httpKeepAliveTimeoutMs'>;
 }
 
 /** What every route of the facade shares. */

@@ -6,6 +6,8 @@ import { ACT_FOR_TENANT_HEADER, actFor, type Principal } from '@switchyard/auth'
 import { isDomainError } from '@switchyard/contracts';
 import { readTlsPair, watchTlsFiles } from '@switchyard/grpc-edge';
 import { forwardBatchApi } from './batch-forward.js';
+import { DEFAULT_CONNECTION_LIMITS } from './connection-limits.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from './domain/json-depth.js';
 import { header, type HttpFacadeDeps, type HttpRouteContext } from './http-context.js';
 import { registerGenerationRoutes } from './http-generation.js';
 import { registerModelRoutes } from './http-models.js';
@@ -31,14 +33,70 @@ function refuseMalformed(error: Error & { code?: string }, socket: Socket): void
 }
 
 /**
+ * Refuses a request body sent with a `content-encoding` (gzip, br, ...) with 415 and the one
+ * encoding taken (`accept-encoding: identity`, RFC 7694), before a byte of it is read:
+ * inflating it would let a 1 MB body become gigabytes (a gzip bomb), and parsing it
+ * compressed answered a misleading "not valid JSON". No OpenAI SDK compresses requests.
+ * Runs after the key was checked (the routes' onRequest), like every other refusal of a body.
+ */
+function refuseEncodedBodies(app: FastifyInstance): void {
+  app.addHook('preParsing', async (req, reply, payload) => {
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase();
+    const hasBody = (req.headers['content-length'] ?? '0') !== '0' || req.headers['transfer-encoding'] !== undefined;
+    if (!hasBody || !encoding || encoding === 'identity') return payload;
+    // The body is never parsed: node reads and drops it (for at most the request timeout) so the
+    // caller, still sending, reads this answer instead of a reset connection.
+    void reply.header('accept-encoding', 'identity');
+    throw Object.assign(new Error(`content-encoding "${encoding.slice(0, 40)}" is not supported: send the request body uncompressed`), {
+      statusCode: 415,
+    });
+  });
+}
+
+/**
+ * JSON bodies as Fastify parses them (prototype poisoning refused), after one pass that
+ * refuses nesting deeper than {@link MAX_JSON_DEPTH} with 400: a body of 100,000 nested arrays
+ * is answered in a millisecond, and nothing behind the parser walks a tree that deep.
+ */
+function limitJsonDepth(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (nestsDeeperThan(body as string, MAX_JSON_DEPTH)) {
+      return done(Object.assign(new Error(`the JSON body nests arrays or objects more than ${MAX_JSON_DEPTH} deep`), { statusCode: 400 }), undefined);
+    }
+    parse(req, body as string, done);
+  });
+}
+
+/**
  * An OpenAI-compatible HTTP facade over the same generation path as gRPC, so the official
  * OpenAI SDKs work unchanged: `/v1/chat/completions` and `/v1/completions` (JSON or SSE),
  * `/v1/models` and `/v1/models/{id}`; `/v1/files` and `/v1/batches` go to the batch service.
  */
 export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
-  const options = { bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024, logger: false, clientErrorHandler: refuseMalformed };
+  const limits = { ...DEFAULT_CONNECTION_LIMITS, ...deps.connectionLimits };
+  // Node's own defaults let a request take forever to arrive (requestTimeout 0 in Fastify) and
+  // look for overdue headers only every 30 s; a connection that sends nothing is closed once
+  // its headers are overdue (answered 408), an idle keep-alive one after the keep-alive timeout.
+  const server = {
+    headersTimeout: limits.httpHeadersTimeoutMs,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.min(1_000, limits.httpHeadersTimeoutMs),
+  };
+  const options = {
+    bodyLimit: deps.bodyLimitBytes ?? 1024 * 1024,
+    logger: false,
+    clientErrorHandler: refuseMalformed,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    keepAliveTimeout: limits.httpKeepAliveTimeoutMs,
+  } as const;
   // Fastify types an HTTPS instance apart from an HTTP one; every route here is the same on both.
-  const app = (deps.tls ? Fastify({ ...options, https: readTlsPair(deps.tls) }) : Fastify(options)) as unknown as FastifyInstance;
+  const app = (deps.tls
+    ? Fastify({ ...options, https: { ...readTlsPair(deps.tls), ...server } })
+    : Fastify({ ...options, http: server })) as unknown as FastifyInstance;
+  refuseEncodedBodies(app);
+  limitJsonDepth(app);
   if (deps.tls) {
     const stopWatching = watchTlsFiles(
       deps.tls,
@@ -81,6 +139,11 @@ export function createHttpFacade(deps: HttpFacadeDeps): FastifyInstance {
   app.setErrorHandler((error: { statusCode?: number; message: string }, _req, reply) => {
     // Fastify's own refusals (body too large, bad JSON) keep their status, in OpenAI's shape.
     const status = error.statusCode ?? 500;
+    // Fastify closes the connection after a body it refused. One refused for its size is not read
+    // to its end, and closing a socket with unread bytes resets it: most callers lost this answer
+    // to EPIPE / ECONNRESET. Kept open, node reads and drops the rest (for at most the request
+    // timeout) and the caller reads the 413.
+    if (status === 413) void reply.removeHeader('connection');
     void reply.status(status).send(httpRefusal(status, error.message));
   });
 

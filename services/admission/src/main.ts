@@ -4,11 +4,14 @@ import { listenAddress, redisEnv, tlsEnv, tlsFilesOf, z } from '@switchyard/conf
 import { buckets, parseTierCounts } from '@switchyard/contracts';
 import { openPolicyStore } from '@switchyard/policy-rules';
 import { runMain, runService } from '@switchyard/runtime';
+import { DEFAULT_CONNECTION_LIMITS as LIMITS } from './connection-limits.js';
 import { createPolicyClient } from './policy-client.js';
 import { ADMISSION_REDIS_OPTIONS } from './redis-options.js';
 import { createAdmission } from './service.js';
 
-const env = z.object({
+const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const settings = z.object({
   ...redisEnv,
   /** TLS for the gRPC and HTTP listeners, both: callers then need the CA (SWITCHYARD_TLS_CA for the CLI). */
   ...tlsEnv,
@@ -37,6 +40,21 @@ const env = z.object({
         return z.NEVER;
       }
     }),
+  /** A gRPC connection with no call open is closed (GOAWAY) after this many ms; clients reconnect on their next call. */
+  GRPC_MAX_CONNECTION_IDLE_MS: ms(LIMITS.grpcIdleMs),
+  /** A Generate stream whose caller takes none of its waiting output for this many ms is reset and its request cancelled. */
+  STALLED_STREAM_MS: ms(LIMITS.stalledStreamMs),
+  /** An HTTP request's headers must arrive within this many ms (a connection that sends nothing is closed then too). */
+  HTTP_HEADERS_TIMEOUT_MS: ms(LIMITS.httpHeadersTimeoutMs),
+  /** An HTTP request must arrive whole, body included, within this many ms. */
+  HTTP_REQUEST_TIMEOUT_MS: ms(LIMITS.httpRequestTimeoutMs),
+  /** An idle keep-alive HTTP connection is closed after this many ms; keep it above the load balancer's idle timeout. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: ms(LIMITS.httpKeepAliveTimeoutMs),
+});
+
+const env = settings.refine((c) => c.HTTP_HEADERS_TIMEOUT_MS <= c.HTTP_REQUEST_TIMEOUT_MS, {
+  message: 'HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS: headers are part of the request',
+  path: ['HTTP_HEADERS_TIMEOUT_MS'],
 });
 
 runMain(() =>
@@ -78,6 +96,13 @@ runMain(() =>
         inFlightPerTenant: config.TENANT_IN_FLIGHT,
         httpListen: config.HTTP_LISTEN === 'off' ? undefined : config.HTTP_LISTEN,
         tls: tlsFilesOf(config),
+        connectionLimits: {
+          grpcIdleMs: config.GRPC_MAX_CONNECTION_IDLE_MS,
+          stalledStreamMs: config.STALLED_STREAM_MS,
+          httpHeadersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+          httpRequestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+          httpKeepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+        },
         batchApiUrl: config.BATCH_HTTP_URL === 'off' ? undefined : config.BATCH_HTTP_URL,
         routesKv: await openBucket(buckets.routes),
         pricebookKv: await openBucket(buckets.pricebook),

@@ -20,6 +20,7 @@ import type { Logger, Registry } from '@switchyard/telemetry';
 import { DEFAULT_PREFIX_BLOCK_TOKENS, encodePrompt } from '@switchyard/tokenizer';
 import { createPromptPrefixer } from './prompt-prefix.js';
 import { createBudgetLedger } from './budget-ledger.js';
+import { DEFAULT_CONNECTION_LIMITS, type ConnectionLimits } from './connection-limits.js';
 import { followBudgetStates, type BudgetStates } from './budget-states.js';
 import { budgetPlan } from './domain/budget-plan.js';
 import type { GenerationDeps } from './generation.js';
@@ -73,6 +74,8 @@ export interface AdmissionDeps {
   readonly inFlightPerTenant?: Partial<Record<TierName, number>>;
   /** Tenant policies (the `policies` bucket), for output checks; none leaves output unchecked. */
   readonly outputPolicy?: (tenant: string) => PolicySet | undefined;
+  /** How long idle connections, unfinished requests and unread streams may hold memory. Default {@link DEFAULT_CONNECTION_LIMITS}. */
+  readonly connectionLimits?: Partial<ConnectionLimits>;
   /** Where request metrics go (`switchyard_admission_*`); none records none. */
   readonly registry?: Registry;
   readonly now?: () => number;
@@ -101,16 +104,20 @@ export interface Admission {
 
 const GENEROUS: TierLimits = { requestsPerMinute: 120_000, tokensPerMinute: 100_000_000 };
 
-/** Explicit transport limits: a hostile client cannot make the process buffer much. */
-const SERVER_OPTIONS = {
+/**
+ * Explicit transport limits: a hostile client cannot make the process buffer much, nor hold
+ * a connection it does not use (grpc-js keeps an idle one forever unless told).
+ */
+const serverOptions = (limits: ConnectionLimits) => ({
   'grpc.max_receive_message_length': 1 * 1024 * 1024,
   'grpc.max_send_message_length': 4 * 1024 * 1024,
   'grpc.max_concurrent_streams': 1000,
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.max_connection_idle_ms': limits.grpcIdleMs,
   'grpc.max_connection_age_ms': 30 * 60_000,
   'grpc.max_connection_age_grace_ms': 60_000,
-};
+});
 
 export function createAdmission(deps: AdmissionDeps): Admission {
   const now = deps.now ?? Date.now;
@@ -118,6 +125,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
   const budgets = createBudgetLedger(deps.redis, { now, provisionalGraceMs: deps.provisionalGraceMs });
   const tenantSettings = deps.tenantSettings ?? (() => undefined);
   const metrics = deps.registry && createAdmissionMetrics(deps.registry);
+  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...deps.connectionLimits };
   let terminals: TerminalWatch | undefined;
   let lifecycle: RunningConsumer | undefined;
   let generation: GenerationDeps | undefined;
@@ -201,11 +209,18 @@ export function createAdmission(deps: AdmissionDeps): Admission {
       };
       served = await serve({
         listen: deps.listen,
-        serverOptions: SERVER_OPTIONS,
+        serverOptions: serverOptions(connectionLimits),
         services: [
           {
             definition: AdmissionServiceService,
-            handlers: admissionHandlers({ ...generation, keyring: deps.keyring, limits: deps.limits, encodePrompt, models: catalog }),
+            handlers: admissionHandlers({
+              ...generation,
+              keyring: deps.keyring,
+              limits: deps.limits,
+              encodePrompt,
+              models: catalog,
+              stalledStreamMs: connectionLimits.stalledStreamMs,
+            }),
           },
         ],
         serving: bus.connected,
@@ -222,6 +237,7 @@ export function createAdmission(deps: AdmissionDeps): Admission {
         models: catalog,
         batchApi: deps.batchApiUrl ? new URL(deps.batchApiUrl) : undefined,
         tls: deps.tls,
+        connectionLimits,
       });
       const url = await http.listen(splitHostPort(deps.httpListen));
       return { grpc, http: `${url}/v1` };
