@@ -30,6 +30,15 @@ describe('batch claims', () => {
     expect(await claimRequest(kv, 'r1', 'batch-B')).toBe('batch-B');
   });
 
+  it('a claim that could not be made, with none there, is an error and not a release (the request would be dropped)', async () => {
+    // The server refuses the create (value too large) and stores nothing, as when a create
+    // is lost with a restarting nats-server.
+    const kv = await openBucket(nc, `batching-${Math.random().toString(36).slice(2, 8)}`, { maxValueSize: 100 });
+    await expect(claimRequest(kv, 'r1', `batch-${'x'.repeat(120)}`)).rejects.toThrow();
+    expect(await claimOf(kv, 'r1')).toBeUndefined();
+    expect(await claimRequest(kv, 'r1', 'batch-A')).toBe('batch-A');
+  });
+
   it('a request never claimed is free to release and has no batch', async () => {
     const kv = await bucket();
     expect(await claimOf(kv, 'nobody')).toBeUndefined();

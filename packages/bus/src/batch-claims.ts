@@ -11,12 +11,20 @@ const decoder = new TextDecoder();
 /**
  * Claims `requestId` for `batchId` unless it is claimed already; resolves with the batch that
  * holds it now: `batchId`, an earlier batch, or '' when the earlier claim was released.
+ * Rejects when the claim could not be made and none is there: the hand-off must fail (its
+ * dispatch is redelivered), not take the request for released and drop it.
  */
-export function claimRequest(kv: KV, requestId: string, batchId: string): Promise<string> {
-  return kv.create(batchingKeys.claim(requestId), encoder.encode(batchId)).then(
-    () => batchId,
-    async () => (await claimOf(kv, requestId)) ?? '',
-  );
+export async function claimRequest(kv: KV, requestId: string, batchId: string): Promise<string> {
+  try {
+    await kv.create(batchingKeys.claim(requestId), encoder.encode(batchId));
+    return batchId;
+  } catch (e) {
+    // A create fails on a key that holds a claim, but also when NATS did not answer it (a
+    // restart: the create may or may not have landed). Only the claim read back tells which.
+    const held = await claimOf(kv, requestId);
+    if (held === undefined) throw e;
+    return held;
+  }
 }
 
 /** The batch that holds `requestId`, or undefined when it has no claim. */
