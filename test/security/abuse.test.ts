@@ -39,8 +39,8 @@ const LIMITS = {
 };
 /**
  * Resident memory admission may add over its warmed-up size, through all six scenarios, and in
- * any one of them. What they measured: the oversize scenario +32..39 MB (V8 growing its heap
- * under a stream of refused 1 MiB+ buffers, then keeping it), each other one 0..30 MB, 80..113
+ * any one of them. What they measured: the oversize scenario +24..36 MB (V8 growing its heap
+ * under a stream of refused 1 MiB+ buffers, then keeping it), each other one under 12 MB, 65..85
  * MB all told; 4,000 idle connections a few MB. Inflating one gzip bomb would take 64 MB by
  * itself, and before streams were reset, a reader that never read kept what it was sent in
  * admission for as long as its connection lived, deadline or not (about 130 KB per 4,096-token
@@ -112,16 +112,19 @@ beforeAll(async () => {
   // Warm admission up (JIT, connections, the model catalog) before anything is measured.
   await waitFor('admission serves acme', () => call(completeRequest()).then((r) => (r.ok ? true : undefined)), 20_000);
   for (let i = 0; i < 40; i++) await call(completeRequest());
+  // The baseline is the worse of two quiet windows: on this shared machine one window's p99 is
+  // set by whether some other work happened to stall it, and one lucky window is no bar.
   const before = await admissionHealth();
-  const base = await legitLoad(LOAD_MS);
+  const quiet = [await legitLoad(LOAD_MS), await legitLoad(LOAD_MS)];
   const after = await admissionHealth();
-  expect(base.failures).toEqual([]);
-  baselineP99 = p99(base.latencies);
+  for (const q of quiet) expect(q.failures).toEqual([]);
+  baselineP99 = Math.max(...quiet.map((q) => p99(q.latencies)));
   baselineRss = rssOf(admission.pid!);
   peakRss = baselineRss;
   console.log(
-    `baseline: acme p50 ${quantile(base.latencies, 0.5).toFixed(1)} ms, p99 ${baselineP99.toFixed(1)} ms over ${base.latencies.length} calls; ` +
-      `admission RSS ${mb(baselineRss)} MB, CPU ${(after.cpuSeconds - before.cpuSeconds).toFixed(2)} s, event-loop delay p99 ${after.loopLagP99Ms.toFixed(0)} ms`,
+    `baseline: acme p50 ${quiet.map((q) => quantile(q.latencies, 0.5).toFixed(1)).join(' / ')} ms, p99 ${quiet.map((q) => p99(q.latencies).toFixed(1)).join(' / ')} ms ` +
+      `over two quiet windows of ${quiet[0]!.latencies.length} calls; admission RSS ${mb(baselineRss)} MB, CPU ${((after.cpuSeconds - before.cpuSeconds) / 2).toFixed(2)} s a window, ` +
+      `event-loop delay p99 ${after.loopLagP99Ms.toFixed(0)} ms`,
   );
 }, 90_000);
 
@@ -222,14 +225,15 @@ async function whileAbused<T>(abuse: (stop: AbortSignal) => Promise<T>): Promise
 
 /**
  * Admission stayed within its memory bound for one scenario, and acme noticed nothing: every
- * call answered, and its p99 within 2x its baseline, with a floor of baseline + 150 ms. The
- * floor is there because acme's calls cross the whole stack, and all of it but admission runs
- * in this test's process, beside the load generator, on a 2-core machine shared with other
- * work: in the gzip-bomb scenario, which costs admission nothing (its CPU and event-loop delay
- * as in the baseline), acme's p99 still rose by up to 128 ms over its baseline. What starving
- * admission costs is far more: before its fix the rapid reset had acme's calls fail at their
- * 10 s deadline. Admission's own CPU, event-loop delay and GC time are printed beside it, to
- * tell what the abuse cost admission from what the machine's other work cost acme.
+ * call answered, and its p99 within 2x its baseline (the worse of two quiet windows), with a
+ * floor of baseline + 150 ms. The floor is there because acme's calls cross the whole stack,
+ * and all of it but admission runs in this test's process, beside the load generator, on a
+ * 2-core machine shared with other work: in the gzip-bomb scenario, which costs admission
+ * nothing (its CPU and event-loop delay as in the baseline), acme's p99 still rose by up to
+ * 128 ms over its baseline. What starving admission costs is far more: before its fix the
+ * rapid reset had acme's calls fail at their 10 s deadline. Admission's own CPU, event-loop
+ * delay and GC time are printed beside it, to tell what the abuse cost admission from what
+ * the machine's other work cost acme.
  */
 function expectLegitUnharmed(name: string, abused: Abused<unknown>): void {
   expect(abused.rssGrowth, `${name}: admission grew ${mb(abused.rssGrowth)} MB`).toBeLessThan(SCENARIO_MEMORY_BOUND_BYTES);
@@ -338,62 +342,70 @@ const generateHeaders = (extra: Array<[string, string]> = []): Array<[string, st
   ['authorization', `Bearer ${system.otherApiKey}`],
   ...extra,
 ];
-const generateFrame = (maxTokens: number, tier: Tier = Tier.TIER_UNSPECIFIED) =>
+const generateFrame = (maxTokens: number, tier: Tier = Tier.TIER_UNSPECIFIED, feature = '') =>
   grpcFrame(
-    GenerateRequest.encode({ ...GenerateRequest.decode(new Uint8Array()), model: 'llama-3.1-8b', prompt: 'tell me a long story', maxTokens, tier }).finish(),
+    GenerateRequest.encode({
+      ...GenerateRequest.decode(new Uint8Array()),
+      model: 'llama-3.1-8b',
+      prompt: 'tell me a long story',
+      maxTokens,
+      tier,
+      feature,
+    }).finish(),
   );
 
-/** globex's requests admitted since `sinceMs` and their terminal outcomes, read from the streams. */
-async function globexOutcomes(sinceMs: number): Promise<{ admitted: string[]; outcomes: Map<string, string[]> }> {
-  const admitted = new Set(
-    (await readStream(system.nc, 'REQUESTS'))
-      .filter(
-        ({ subject, event }) => subject.startsWith('requests.admitted.') && event.envelope?.tenant === 'globex' && Number(event.envelope.timeUnixMs) >= sinceMs,
-      )
-      .map(({ event }) => event.envelope!.requestId),
-  );
+/** globex's requests admitted since `sinceMs`, with their feature tag, and their terminal outcomes, read from the streams. */
+async function globexOutcomes(sinceMs: number): Promise<{ admitted: Map<string, string>; outcomes: Map<string, string[]> }> {
+  const admitted = new Map<string, string>();
+  for (const { subject, event } of await readStream(system.nc, 'REQUESTS')) {
+    if (!subject.startsWith('requests.admitted.') || event.envelope?.tenant !== 'globex' || Number(event.envelope.timeUnixMs) < sinceMs) continue;
+    const request = event.payload?.$case === 'requestAdmitted' ? event.payload.requestAdmitted.request : undefined;
+    admitted.set(event.envelope.requestId, request?.feature ?? '');
+  }
   const outcomes = new Map<string, string[]>();
   for (const { subject, event } of await readStream(system.nc, 'LIFECYCLE')) {
     const id = event.envelope?.requestId ?? '';
     if (admitted.has(id)) outcomes.set(id, [...(outcomes.get(id) ?? []), subject.split('.')[1]!]);
   }
-  return { admitted: [...admitted], outcomes };
+  return { admitted, outcomes };
 }
 
-/** Waits until every one of globex's requests admitted since `sinceMs` has ended, and counts the outcomes. */
+/** Waits until every one of globex's requests admitted since `sinceMs` has ended; how many there were (by feature tag) and how they ended. */
 async function globexEnded(sinceMs: number) {
   const { admitted, outcomes } = await waitFor(
     'every globex request admitted in the scenario to end',
     async () => {
       const o = await globexOutcomes(sinceMs);
-      return o.admitted.every((id) => o.outcomes.has(id)) ? o : undefined;
+      return [...o.admitted.keys()].every((id) => o.outcomes.has(id)) ? o : undefined;
     },
     30_000,
   );
+  const ids = [...admitted.keys()];
   return {
-    admitted: admitted.length,
-    endedOnce: admitted.filter((id) => outcomes.get(id)!.length === 1).length,
-    outcomes: admitted.flatMap((id) => outcomes.get(id)!),
+    admitted: ids.length,
+    admittedWith: (feature: string) => ids.filter((id) => admitted.get(id) === feature).length,
+    endedOnce: ids.filter((id) => outcomes.get(id)!.length === 1).length,
+    outcomes: ids.flatMap((id) => outcomes.get(id)!),
   };
 }
 
 describe('abuse (issue #23, scenario 8)', () => {
   it('refuses oversize gRPC messages (compressed or not) with RESOURCE_EXHAUSTED and oversize HTTP bodies with 413', async () => {
     const raw = new Client(`127.0.0.1:${grpcPort}`, credentials.createInsecure());
-    // 16 MiB of prompt, gzip-compressed by the client to a few KB: grpc-js must stop inflating at the 1 MiB limit.
+    // 8 MiB of prompt, gzip-compressed by the client to a few KB: grpc-js must stop inflating at the 1 MiB limit.
     const bomb = new Client(`127.0.0.1:${grpcPort}`, credentials.createInsecure(), { 'grpc.default_compression_algorithm': 2 });
     const twoMiB = Buffer.from(CompleteRequest.encode(completeRequest({ prompt: 'x'.repeat(2 * 1024 * 1024) })).finish());
-    const sixteenMiB = Buffer.from(CompleteRequest.encode(completeRequest({ prompt: 'x'.repeat(16 * 1024 * 1024) })).finish());
-    const fiveMB = Buffer.alloc(5 * 1024 * 1024, 'a');
-    const chunked = Buffer.concat([...Array.from({ length: 80 }, () => Buffer.from(`10000\r\n${'a'.repeat(65_536)}\r\n`)), Buffer.from('0\r\n\r\n')]);
+    const eightMiB = Buffer.from(CompleteRequest.encode(completeRequest({ prompt: 'x'.repeat(8 * 1024 * 1024) })).finish());
+    const twoMiBBody = Buffer.alloc(2 * 1024 * 1024, 'a');
+    const chunked = Buffer.concat([...Array.from({ length: 32 }, () => Buffer.from(`10000\r\n${'a'.repeat(65_536)}\r\n`)), Buffer.from('0\r\n\r\n')]);
     try {
       const abused = await whileAbused((stop) =>
         Promise.all([
           repeatUntil(stop, 1, 2, () => rawUnary(raw, AdmissionServiceService.complete.path, twoMiB)),
-          repeatUntil(stop, 1, 1, () => rawUnary(bomb, AdmissionServiceService.complete.path, sixteenMiB)),
+          repeatUntil(stop, 1, 1, () => rawUnary(bomb, AdmissionServiceService.complete.path, eightMiB)),
           repeatUntil(stop, 2, 2, (i) =>
             i % 2 === 0
-              ? rawHttp(postHead({ 'content-length': String(fiveMB.length) }), fiveMB)
+              ? rawHttp(postHead({ 'content-length': String(twoMiBBody.length) }), twoMiBBody)
               : rawHttp(postHead({ 'transfer-encoding': 'chunked' }), chunked),
           ),
         ]),
@@ -401,8 +413,8 @@ describe('abuse (issue #23, scenario 8)', () => {
       const [grpcPlain, grpcCompressed, http] = abused.result;
       console.log(
         `oversize: ${grpcPlain.length} gRPC 2 MiB -> ${tally(grpcPlain.map((r) => status[r.code]))}, ` +
-          `${grpcCompressed.length} gRPC gzip 16 MiB -> ${tally(grpcCompressed.map((r) => status[r.code]))}, ` +
-          `${http.length} HTTP 5 MiB bodies -> ${tally(http.map((r) => r.status))}; ${legitFigures(abused)}`,
+          `${grpcCompressed.length} gRPC gzip 8 MiB -> ${tally(grpcCompressed.map((r) => status[r.code]))}, ` +
+          `${http.length} HTTP 2 MiB bodies -> ${tally(http.map((r) => r.status))}; ${legitFigures(abused)}`,
       );
       for (const r of [...grpcPlain, ...grpcCompressed])
         expect(r).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/larger than/) });
@@ -567,7 +579,11 @@ describe('abuse (issue #23, scenario 8)', () => {
         const socket = connect(httpPort, '127.0.0.1');
         socket.on('error', () => {});
         socket.on('close', () => resolve());
-        socket.once('connect', () => socket.write(`${postHead({ 'content-length': String(Buffer.byteLength(chat)) })}${chat}`, () => socket.destroy()));
+        socket.once('connect', () =>
+          socket.write(`${postHead({ 'content-length': String(Buffer.byteLength(chat)), 'x-switchyard-feature': 'reset-http' })}${chat}`, () =>
+            socket.destroy(),
+          ),
+        );
       });
     const abused = await whileAbused(async (stop) => {
       await Promise.all([
@@ -582,7 +598,7 @@ describe('abuse (issue #23, scenario 8)', () => {
               h2 = await connectRawH2(grpcPort);
             }
             const started = Date.now();
-            for (let i = 0; i < 25; i++) h2.open(generateHeaders(), generateFrame(4_096), true);
+            for (let i = 0; i < 25; i++) h2.open(generateHeaders(), generateFrame(4_096, Tier.TIER_UNSPECIFIED, 'reset-grpc'), true);
             reset += 25;
             await h2.drained();
             await sleep(Math.max(0, started + 100 - Date.now()));
@@ -594,15 +610,19 @@ describe('abuse (issue #23, scenario 8)', () => {
       ]);
     });
     const ended = await globexEnded(sinceMs);
+    const [grpcAdmitted, httpAdmitted] = [ended.admittedWith('reset-grpc'), ended.admittedWith('reset-http')];
     console.log(
-      `rapid reset: ${reset} Generate streams of 4,096 tokens reset as soon as opened (${goaways} connections sent away by the server and replaced) ` +
-        `and ${dropped} HTTP calls dropped as soon as sent: ${ended.admitted} admitted, ${ended.endedOnce} ended once (${tally(ended.outcomes)}); ${legitFigures(abused)}`,
+      `rapid reset: ${reset} Generate streams of 4,096 tokens reset as soon as opened (${goaways} connections sent away by the server and replaced), ${grpcAdmitted} admitted; ` +
+        `${dropped} HTTP calls dropped as soon as sent, ${httpAdmitted} admitted; ${ended.endedOnce} of ${ended.admitted} ended once (${tally(ended.outcomes)}); ${legitFigures(abused)}`,
     );
     expect(ended.endedOnce).toBe(ended.admitted);
-    // A call its caller left before admission is never admitted (they were 90% of them, each run to
-    // its end or shed); one that lost its caller later is cancelled downstream.
-    expect(ended.admitted).toBeLessThan((reset + dropped) * 0.02);
-    expect(ended.outcomes.every((o) => o === 'cancelled')).toBe(true);
+    // A stream reset in the same read as its request is never handled (before the fix, 22% were
+    // admitted); one whose reset came later, like an HTTP call whose caller left while it ran, is
+    // cancelled downstream (before the fix 90% of dropped calls were admitted and none cancelled:
+    // each ran to its end or was shed), unless the simulated GPU, at full speed here, finished first.
+    expect(grpcAdmitted).toBeLessThan(reset * 0.01);
+    expect(ended.outcomes.filter((o) => o !== 'cancelled' && o !== 'completed')).toEqual([]);
+    expect(ended.outcomes.filter((o) => o === 'completed').length).toBeLessThanOrEqual(Math.max(2, ended.admitted * 0.1));
     expectLegitUnharmed('rapid reset', abused);
   });
 
@@ -633,7 +653,7 @@ describe('abuse (issue #23, scenario 8)', () => {
       "globex's requests to end",
       async () => {
         const o = await globexOutcomes(sinceMs);
-        return o.admitted.every((id) => o.outcomes.has(id)) ? true : undefined;
+        return [...o.admitted.keys()].every((id) => o.outcomes.has(id)) ? true : undefined;
       },
       15_000,
     );
