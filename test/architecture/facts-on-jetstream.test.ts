@@ -52,6 +52,18 @@ const REVIEWED: readonly (RawPublish & { readonly why: string })[] = [
     subject: 'subject',
     why: 'an operator fault command to workers (subjects.workerControl), replies awaited',
   },
+  {
+    file: 'services/worker-simulator/src/kv-events.ts',
+    call: 'nc.publish',
+    subject: 'subject',
+    why: "KV events of a worker's prefix cache (subjects.kvEvents): a placement hint; a lost one is seen by its number and answered with a snapshot",
+  },
+  {
+    file: 'services/scheduler/src/placement/prefix-cache-view.ts',
+    call: 'deps.nc.publish',
+    subject: 'subjects.kvResync',
+    why: 'asks the workers for snapshots of their prefix caches: a command, no fact',
+  },
   // Not NATS at all: the name only looks like a publish.
   { file: 'services/batch/src/queues.ts', call: 'jobIds.request', subject: 'batchId', why: 'a BullMQ job id, one per line' },
   { file: 'services/batch/src/queues.ts', call: 'jobIds.request', subject: 'batchId', why: 'a BullMQ job id, one per line' },

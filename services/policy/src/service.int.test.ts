@@ -1,6 +1,6 @@
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { connectBus, jetstream, openBucket, provisionStreams, type KV, type NatsConnection } from '@switchyard/bus';
-import { buckets, CheckTarget, decodeEvent, PolicyAction, PolicyServiceClient, streams, type CheckResponse } from '@switchyard/contracts';
+import { buckets, candidate, CheckTarget, decodeEvent, PolicyAction, PolicyServiceClient, streams, type CheckResponse } from '@switchyard/contracts';
 import { putPolicyDocument } from '@switchyard/policy-rules';
 import { createLogger, Registry } from '@switchyard/telemetry';
 import { startNats, waitFor, type TestServer } from '@switchyard/testing';
@@ -77,8 +77,8 @@ describe('policy service', () => {
     const d = e.payload?.$case === 'decision' ? e.payload.decision : undefined;
     expect(d).toMatchObject({ service: 'policy', action: 'block', policyVersion: 'default-v1', categories: ['email', 'injection'] });
     expect(d?.candidates).toEqual([
-      { id: 'email', score: 2, reason: 'redact' },
-      { id: 'injection', score: 1, reason: 'block' },
+      candidate({ id: 'email', score: 2, reason: 'redact' }),
+      candidate({ id: 'injection', score: 1, reason: 'block' }),
     ]);
     expect(d?.latencyMs).toBeGreaterThan(0);
   });
