@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
-import { formBatch, standbySize, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
-import { createTenantTurns } from './domain/tenant-turns.js';
+import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { handOff } from './handoff.js';
 import type { BatcherMetrics } from './metrics.js';
@@ -25,13 +24,10 @@ export interface PoolQueueDeps {
   readonly now: () => number;
   /** Fresh heartbeats of this pool's workers. */
   readonly heartbeats: () => WorkerHeartbeat[];
-  /** Batches published for this pool that no worker had pulled yet, as of when the server was asked (Unix ms). */
-  readonly undelivered: () => Promise<{ readonly batches: number; readonly asOfMs: number }>;
+  /** Batches published for this pool that no worker has pulled yet. */
+  readonly undelivered: () => Promise<number>;
   readonly onError: (e: unknown) => void;
 }
-
-/** How soon a queue with requests and no room looks again whether the workers took what waits for them, ms. */
-const LOOK_AGAIN_MS = 20;
 
 /**
  * One pool's queue: dispatched requests wait here (their messages unacked) until a batch
@@ -39,9 +35,6 @@ const LOOK_AGAIN_MS = 20;
  */
 export function createPoolQueue(deps: PoolQueueDeps) {
   let queue: Waiting[] = [];
-  const turns = createTenantTurns();
-  /** Batches handed off over the last second: when, and how many requests. */
-  let taken: Array<{ atMs: number; n: number }> = [];
   let running = false;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
@@ -49,28 +42,15 @@ export function createPoolQueue(deps: PoolQueueDeps) {
   /**
    * Workers pull batches only when they have room, so a batch nobody pulled yet means the
    * pool is full: then nothing more is sent and requests wait here, in priority order.
-   * Heartbeats (once a second) bound the batch size and the KV-cache tokens it may use; a pool
-   * they show full still gets a few (see `standbySize`).
+   * Heartbeats (once a second) bound the batch size and the KV-cache tokens it may use.
    */
   const capacity = async (): Promise<Capacity> => {
     const beats = deps.heartbeats();
-    if (beats.length === 0) return { freeSlots: 0, freeKvTokens: 0 };
-    const since = deps.now() - 1_000;
-    taken = taken.filter((t) => t.atMs > since);
-    // The answer may be a few ms old: what was handed off since then is not pulled yet either.
-    const { batches, asOfMs } = await deps.undelivered();
-    if (batches + taken.filter((t) => t.atMs >= asOfMs).length >= beats.length) return { freeSlots: 0, freeKvTokens: 0 };
-    // Slots a heartbeat showed free were taken by what was handed off since, as far as is known.
-    const beatAt = Math.min(...beats.map((b) => b.atUnixMs));
-    const sent = taken.filter((t) => t.atMs > beatAt).reduce((a, t) => a + t.n, 0);
-    const slots = Math.max(0, beats.reduce((a, b) => a + b.freeSlots, 0) - sent);
+    if (beats.length === 0 || (await deps.undelivered()) >= beats.length) return { freeSlots: 0, freeKvTokens: 0 };
+    const slots = beats.reduce((a, b) => a + b.freeSlots, 0);
     const kv = beats.reduce((a, b) => a + (b.freeKvTokens ?? Number.POSITIVE_INFINITY), 0);
-    const standby = standbySize(
-      taken.reduce((a, t) => a + t.n, 0),
-      LOOK_AGAIN_MS,
-      deps.rules.maxRequests,
-    );
-    return { freeSlots: Math.max(slots, standby), freeKvTokens: kv };
+    // A heartbeat can be up to a second old; an idle-looking pool still takes one batch.
+    return { freeSlots: Math.max(slots, deps.rules.preferredSize), freeKvTokens: kv };
   };
 
   const schedule = (ms: number | undefined) => {
@@ -113,10 +93,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             { pool: deps.pool },
             batch.reduce((a, q) => a + q.promptTokens, 0),
           );
-          for (const q of batch) {
-            deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
-            turns.served(q.tier, q.turn);
-          }
+          for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
           const batchId = `batch-${randomUUID()}`;
           for (const q of batch) if (q.span.isRecording()) q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': batch.length });
           try {
@@ -128,7 +105,6 @@ export function createPoolQueue(deps: PoolQueueDeps) {
               batch.map((q) => q.spec),
               now,
             );
-            taken.push({ atMs: deps.now(), n: batch.length });
             batch.forEach((q) => q.done());
           } catch (e) {
             deps.onError(e);
@@ -137,7 +113,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
         }
         // With requests waiting and no room, look again soon: room appears when workers pull.
         const blocked = forming.batch.length === 0 && queue.length > 0 && forming.nextCheckMs !== undefined;
-        schedule(blocked ? Math.min(forming.nextCheckMs!, LOOK_AGAIN_MS) : forming.nextCheckMs === 0 ? 1 : forming.nextCheckMs);
+        schedule(blocked ? Math.min(forming.nextCheckMs!, 20) : forming.nextCheckMs === 0 ? 1 : forming.nextCheckMs);
       } while (again);
     } finally {
       running = false;
@@ -166,16 +142,13 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           });
         }
         const traceparent = traceparentOf(span);
-        const tier = tierName(spec.tier) ?? 'batch';
         queue.push({
           // The batch carries this span's trace on to the worker; tracing off, the request as it came.
           spec: traceparent ? { ...spec, traceparent } : spec,
           span,
           working,
           requestId: spec.requestId,
-          tenant: spec.tenant,
-          tier,
-          turn: turns.book(spec.tenant, tier),
+          tier: tierName(spec.tier) ?? 'batch',
           deadlineUnixMs: spec.deadlineUnixMs,
           promptTokens: spec.promptTokens,
           maxTokens: spec.maxTokens,

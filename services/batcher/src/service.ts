@@ -67,9 +67,8 @@ export function createBatcher(deps: BatcherDeps) {
           undelivered: refreshed(
             10,
             async () => {
-              const asOfMs = now();
               const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
-              return { batches: info ? info.num_pending : Number.POSITIVE_INFINITY, asOfMs };
+              return info ? info.num_pending : Number.POSITIVE_INFINITY;
             },
             () => queue.poke(),
           ),

@@ -3,10 +3,7 @@ import { TIER_RANK, type TierName } from '@switchyard/contracts';
 /** A dispatched request waiting in a pool's queue. */
 export interface Queued {
   readonly requestId: string;
-  readonly tenant: string;
   readonly tier: TierName;
-  /** Its turn among the tenants of its tier (see `createTenantTurns`), booked when it arrived. */
-  readonly turn: number;
   /** Absolute deadline, Unix ms; 0 for none. */
   readonly deadlineUnixMs: number;
   readonly promptTokens: number;
@@ -47,46 +44,21 @@ export function byUrgency(a: Queued, b: Queued): number {
 }
 
 /**
- * Serving order: by tier, then by turn, so the tenants of a tier take turns and one tenant's
- * flood does not hold everyone else's requests behind all of it; then by urgency. A tenant's
- * own requests use its turns in order of urgency (its earliest deadline takes its first
- * turn), whatever order they arrived in.
- */
-export function fairOrder<T extends Queued>(queue: readonly T[]): T[] {
-  const urgent = [...queue].sort(byUrgency);
-  const byTenant = new Map<string, T[]>();
-  for (const q of urgent) {
-    const key = `${q.tier}\u0000${q.tenant}`;
-    const mine = byTenant.get(key);
-    if (mine) mine.push(q);
-    else byTenant.set(key, [q]);
-  }
-  const turnOf = new Map<T, number>();
-  for (const mine of byTenant.values()) {
-    const turns = mine.map((q) => q.turn).sort((a, b) => a - b);
-    mine.forEach((q, i) => turnOf.set(q, turns[i]!));
-  }
-  // Stable: equal turns keep their urgency order.
-  return urgent.sort((a, b) => TIER_RANK[a.tier] - TIER_RANK[b.tier] || turnOf.get(a)! - turnOf.get(b)!);
-}
-
-/**
- * Decides what leaves the queue now, in {@link fairOrder}. A batch goes when a request has
- * waited its tier's maximum, when its deadline leaves no more room to wait, or when a
- * preferred-size batch is ready — and only as far as the workers have announced room, so queues build up
+ * Decides what leaves the queue now. A batch goes when the most urgent request has waited
+ * its tier's maximum, when its deadline leaves no more room to wait, or when a preferred-size
+ * batch is ready — and only as far as the workers have announced room, so queues build up
  * here, where priorities still apply, rather than inside the workers.
  */
 export function formBatch<T extends Queued>(queue: readonly T[], capacity: Capacity, rules: FormingRules, nowMs: number): Forming<T> {
   const expired = queue.filter((q) => q.deadlineUnixMs > 0 && q.deadlineUnixMs <= nowMs);
-  const live = fairOrder(queue.filter((q) => !(q.deadlineUnixMs > 0 && q.deadlineUnixMs <= nowMs)));
+  const live = queue.filter((q) => !(q.deadlineUnixMs > 0 && q.deadlineUnixMs <= nowMs)).sort(byUrgency);
   if (live.length === 0) return { batch: [], expired, nextCheckMs: undefined };
 
-  // The most urgent request need not be first in turn: whichever falls due first sets the time.
-  let dueAt = Infinity;
-  for (const q of live) {
-    const wait = rules.maxWaitMs[q.tier];
-    dueAt = Math.min(dueAt, q.enqueuedUnixMs + wait, q.deadlineUnixMs > 0 ? q.deadlineUnixMs - wait : Infinity);
-  }
+  const head = live[0]!;
+  const dueAt = Math.min(
+    head.enqueuedUnixMs + rules.maxWaitMs[head.tier],
+    head.deadlineUnixMs > 0 ? head.deadlineUnixMs - rules.maxWaitMs[head.tier] : Infinity,
+  );
   const room = Math.min(rules.maxRequests, capacity.freeSlots);
   const batch: T[] = [];
   let promptTokens = 0;
@@ -95,7 +67,7 @@ export function formBatch<T extends Queued>(queue: readonly T[], capacity: Capac
     if (batch.length >= room) break;
     const need = q.promptTokens + q.maxTokens;
     if (kvTokens + need > capacity.freeKvTokens) {
-      // The first in order waits for cache room rather than be overtaken forever.
+      // The most urgent request waits for cache room rather than be overtaken forever.
       if (batch.length === 0) break;
       continue;
     }
@@ -107,21 +79,8 @@ export function formBatch<T extends Queued>(queue: readonly T[], capacity: Capac
   }
   const full = batch.length >= Math.min(rules.preferredSize, room);
   if (batch.length === 0 || (!full && nowMs < dueAt)) {
-    // Nothing fits, or company may still come: look again when the first falls due.
+    // Nothing fits, or company may still come: look again when the head falls due.
     return { batch: [], expired, nextCheckMs: Math.max(1, dueAt - nowMs) };
   }
   return { batch, expired, nextCheckMs: live.length > batch.length ? 0 : undefined };
-}
-
-/**
- * How many requests to send a pool whose heartbeats show every slot taken. A heartbeat can be
- * up to a second old, so such a pool still gets some, which wait in the stream for the next
- * slot to free: twice what the pool took per `lookAgainMs` over the last second (at least one,
- * at most `maxRequests`), enough that its GPUs do not idle before the queue looks again. No
- * more: a worker takes a whole batch when one slot frees and runs the rest first come, first
- * served, a queue where neither tiers nor tenants' turns apply (a flood sent 16 at a time kept
- * another tenant's realtime calls up to a second behind it).
- */
-export function standbySize(takenLastSecond: number, lookAgainMs: number, maxRequests: number): number {
-  return Math.min(maxRequests, Math.max(1, Math.ceil((2 * takenLastSecond * lookAgainMs) / 1_000)));
 }
