@@ -1,5 +1,4 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { hashApiKey } from '@switchyard/auth';
 import { streams } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
@@ -11,6 +10,7 @@ import { batchEnded, chatLines, readResultLines } from '../support/batch-files.j
 import { readStream } from '../support/read-stream.js';
 import { checkRequestInvariants } from '../support/request-invariants.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
+import { tenantClient } from '../support/tenant-client.js';
 import { expectBilledExactlyOnce } from '../support/usage-chaos.js';
 
 /**
@@ -51,11 +51,8 @@ afterAll(async () => {
 });
 
 async function clientFor(tenant: string): Promise<SwitchyardClient> {
-  const apiKey = `sy_test_${tenant}_${Math.random().toString(36).slice(2)}`;
-  await system.tenants.putKey({ tenant, keyId: `${tenant}-${Math.random().toString(36).slice(2, 8)}`, keyHash: hashApiKey(apiKey) });
-  const client = createSwitchyardClient({ address: system.admissionAddress, apiKey });
+  const client = await tenantClient(system, tenant);
   clients.push(client);
-  await waitFor('key propagated', () => client.getRequest('req_none').catch((e: ServiceError) => (e.code === status.NOT_FOUND ? true : undefined)));
   return client;
 }
 

@@ -1,13 +1,13 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { hashApiKey } from '@switchyard/auth';
 import { openBucket } from '@switchyard/bus';
 import { Tier, buckets } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
-import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
+import type { SwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../support/system.js';
+import { tenantClient } from '../support/tenant-client.js';
 
 /**
  * Budgets have one owner, billing: set through `SetBudget`, enforced by admission from what
@@ -26,11 +26,8 @@ afterAll(async () => {
 });
 
 async function clientFor(tenant: string): Promise<SwitchyardClient> {
-  const apiKey = `sy_test_${tenant}_${Math.random().toString(36).slice(2)}`;
-  await system.tenants.putKey({ tenant, keyId: `${tenant}-${Math.random().toString(36).slice(2, 8)}`, keyHash: hashApiKey(apiKey) });
-  const client = createSwitchyardClient({ address: system.admissionAddress, apiKey });
+  const client = await tenantClient(system, tenant);
   clients.push(client);
-  await waitFor('key propagated', () => client.getRequest('req_none').catch((e: ServiceError) => (e.code === status.NOT_FOUND ? true : undefined)));
   return client;
 }
 
