@@ -76,10 +76,7 @@ describe('policy service', () => {
     expect(e.envelope).toMatchObject({ tenant: 'acme', requestId, id: `decision-policy-${requestId}-prompt` });
     const d = e.payload?.$case === 'decision' ? e.payload.decision : undefined;
     expect(d).toMatchObject({ service: 'policy', action: 'block', policyVersion: 'default-v1', categories: ['email', 'injection'] });
-    expect(d?.candidates).toEqual([
-      candidate({ id: 'email', score: 2, reason: 'redact' }),
-      candidate({ id: 'injection', score: 1, reason: 'block' }),
-    ]);
+    expect(d?.candidates).toEqual([candidate({ id: 'email', score: 2, reason: 'redact' }), candidate({ id: 'injection', score: 1, reason: 'block' })]);
     expect(d?.latencyMs).toBeGreaterThan(0);
   });
 
