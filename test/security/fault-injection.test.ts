@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
-import { Outcome, buckets, decodeEvent, heartbeatKey, makeEvent, parseHeartbeat, streams, subjects, type RequestTerminated } from '@switchyard/contracts';
+import {
+  batchFormed,
+  Outcome,
+  buckets,
+  decodeEvent,
+  heartbeatKey,
+  makeEvent,
+  parseHeartbeat,
+  streams,
+  subjects,
+  type RequestTerminated,
+} from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { createWorkerSimulator, type WorkerSimulator, type WorkerSimulatorDeps } from '@switchyard/worker-simulator';
@@ -75,7 +86,7 @@ async function generate(pool: string, timeoutMs = 10_000): Promise<RequestTermin
       { id: batchId, tenant, requestId, nowMs: Date.now() },
       {
         $case: 'batchFormed',
-        batchFormed: { batchId, pool, requests: [request] },
+        batchFormed: batchFormed({ batchId, pool, requests: [request] }),
       },
     ),
   );

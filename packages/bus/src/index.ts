@@ -28,6 +28,7 @@ export { followOrdered } from './ordered.js';
 export type { FollowOrderedOptions, OrderedFollower } from './ordered.js';
 export type { FollowOptions } from './follow.js';
 export { pullDurable } from './pull.js';
+export { deadLetter } from './dead-letter.js';
 export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js';
 export { watchHeartbeats } from './heartbeat-watch.js';
 export { claimRequest, claimOf, releaseClaim } from './batch-claims.js';

@@ -46,37 +46,48 @@ export interface DurablePuller {
 export async function pullDurable(options: PullDurableOptions): Promise<DurablePuller> {
   const { js, stream, durable } = options;
   await ensureDurable(await js.jetstreamManager(), options);
-  const consumer = await js.consumers.get(stream, durable);
+  let consumer = await js.consumers.get(stream, durable);
   let open: ConsumerMessages | undefined;
 
   const park = (msg: JsMsg, reason: string) => deadLetter(js, stream, durable, msg, reason);
 
+  async function* take(messages: ConsumerMessages): AsyncGenerator<PulledMessage> {
+    open = messages;
+    try {
+      for await (const msg of messages) {
+        let event: Event;
+        try {
+          event = decodeEvent(msg.data);
+        } catch (e) {
+          await park(msg, `undecodable event on ${msg.subject}`);
+          options.onError?.(e, `dead-lettered ${msg.subject} from ${stream}/${durable}`);
+          continue;
+        }
+        yield {
+          event,
+          subject: msg.subject,
+          deliveryCount: msg.info.deliveryCount,
+          working: () => msg.working(),
+          ack: () => msg.ack(),
+          nak: (delayMs?: number) => msg.nak(delayMs),
+          deadLetter: (reason: string) => park(msg, reason),
+        };
+      }
+    } finally {
+      if (open === messages) open = undefined;
+    }
+  }
+
   return {
     async *pull(max, expiresMs = 5_000) {
-      const messages = await consumer.fetch({ max_messages: Math.max(1, Math.floor(max)), expires: Math.max(1_000, expiresMs) });
-      open = messages;
       try {
-        for await (const msg of messages) {
-          let event: Event;
-          try {
-            event = decodeEvent(msg.data);
-          } catch (e) {
-            await park(msg, `undecodable event on ${msg.subject}`);
-            options.onError?.(e, `dead-lettered ${msg.subject} from ${stream}/${durable}`);
-            continue;
-          }
-          yield {
-            event,
-            subject: msg.subject,
-            deliveryCount: msg.info.deliveryCount,
-            working: () => msg.working(),
-            ack: () => msg.ack(),
-            nak: (delayMs?: number) => msg.nak(delayMs),
-            deadLetter: (reason: string) => park(msg, reason),
-          };
-        }
-      } finally {
-        if (open === messages) open = undefined;
+        yield* take(await consumer.fetch({ max_messages: Math.max(1, Math.floor(max)), expires: Math.max(1_000, expiresMs) }));
+      } catch (e) {
+        // The durable may be gone (deleted by an operator, or swept after a long silence): make
+        // it again for the next pull. What it had not delivered is still on the stream.
+        await ensureDurable(await js.jetstreamManager(), options).catch(() => {});
+        consumer = await js.consumers.get(stream, durable).catch(() => consumer);
+        throw e;
       }
     },
     stop() {

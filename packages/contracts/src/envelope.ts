@@ -1,4 +1,4 @@
-import { Event, type Candidate } from './gen/switchyard/v1/events.js';
+import { Event, type BatchFormed, type Candidate } from './gen/switchyard/v1/events.js';
 
 /** The payload kinds an Event can carry, e.g. `requestAdmitted`. */
 export type EventPayload = NonNullable<Event['payload']>;
@@ -39,6 +39,13 @@ export const candidate = (c: Pick<Candidate, 'id' | 'score' | 'reason'> & Partia
   prefixHitBlocks: 0,
   prefixHitTokens: 0,
   ...c,
+});
+
+/** A batch for the whole pool unless `worker` names one; never moved unless `earlierDeliveries` says so. */
+export const batchFormed = (b: Pick<BatchFormed, 'batchId' | 'pool' | 'requests'> & Partial<BatchFormed>): BatchFormed => ({
+  worker: '',
+  earlierDeliveries: 0,
+  ...b,
 });
 
 export const encodeEvent = (event: Event): Uint8Array => Event.encode(event).finish();

@@ -129,7 +129,7 @@ export { subjects, filters, OUTCOMES, TIERS, AUDIT_ACTIONS, AUDIT_FLEET_SCOPE } 
 export type { OutcomeName, TierName, AuditAction } from './subjects.js';
 export { streams, durables, buckets } from './streams.js';
 export type { StreamSpec, StreamName, StreamRetention } from './streams.js';
-export { candidate, makeEvent, encodeEvent, decodeEvent, expectPayload, EVENT_VERSION } from './envelope.js';
+export { batchFormed, candidate, makeEvent, encodeEvent, decodeEvent, expectPayload, EVENT_VERSION } from './envelope.js';
 export type { EventMeta, EventPayload, EventType } from './envelope.js';
 export { tierName, tierFromName, parseTier, tierFromText, tierLabel, TIER_RANK, outcomeName, DEFAULT_TENANT_IN_FLIGHT, parseTierCounts } from './tiers.js';
 export { TENANT_ID, isTenantId } from './tenant-id.js';

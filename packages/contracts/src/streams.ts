@@ -51,6 +51,8 @@ export const durables = {
   scheduler: 'scheduler',
   batcher: 'batcher',
   workers: (pool: string) => `workers-${pool}`,
+  /** One worker's own batches (`batches.<pool>.<worker>`): that worker pulls them, or a mover after it died. */
+  worker: (pool: string, worker: string) => `worker-${pool}--${worker}`,
   metering: 'metering',
   billing: 'billing',
 } as const;

@@ -52,7 +52,8 @@ export const subjects = {
   requestReplace: (tier: TierName, tenant: string) => `requests.replace.${tier}.${token('tenant', tenant)}`,
   requestTerminated: (outcome: OutcomeName, tenant: string) => `requests.${outcome}.${token('tenant', tenant)}`,
   dispatch: (pool: string) => `dispatch.${token('pool', pool)}`,
-  batches: (pool: string) => `batches.${token('pool', pool)}`,
+  /** Batches for any worker of the pool, or with `worker`, for that worker only (it holds their prefixes). */
+  batches: (pool: string, worker?: string) => (worker ? `batches.${token('pool', pool)}.${token('worker', worker)}` : `batches.${token('pool', pool)}`),
   usageRecorded: (tenant: string) => `usage.recorded.${token('tenant', tenant)}`,
   billingUsage: (tenant: string) => `billing.usage.${token('tenant', tenant)}`,
   billingBudget: (tenant: string) => `billing.budget.${token('tenant', tenant)}`,
@@ -90,6 +91,8 @@ export const filters = {
   allAdmitted: 'requests.admitted.>',
   allDispatch: 'dispatch.>',
   poolBatches: (pool: string) => subjects.batches(pool),
+  /** Every worker's own batches in a pool (`batches.<pool>.<worker>`). */
+  workerBatches: (pool: string) => `${subjects.batches(pool)}.*`,
   allUsage: 'usage.recorded.>',
   allBillingUsage: 'billing.usage.>',
   allBillingBudget: 'billing.budget.>',

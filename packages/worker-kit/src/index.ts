@@ -7,5 +7,5 @@ export type { AttemptRef } from './domain/attempt-usage.js';
 export { createChunkOutbox, publishCompleted, publishUnfinished, publishUsage } from './outcomes.js';
 export type { AttemptSpend, ChunkOutbox, OutputDeps, RequestTimes, Unfinished } from './outcomes.js';
 export { acceptBatch } from './accept-batch.js';
-export { pullPoolBatches } from './pool-batches.js';
-export type { PoolBatchesOptions } from './pool-batches.js';
+export { pullPoolBatches, pullWorkerBatches } from './pool-batches.js';
+export type { PoolBatchesOptions, WorkerBatchesOptions } from './pool-batches.js';

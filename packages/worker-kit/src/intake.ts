@@ -27,7 +27,8 @@ export function createSignal(): Signal {
 }
 
 export interface IntakeDeps {
-  readonly puller: DurablePuller;
+  /** Where batches come from (the worker's own queue first, then its pool's), each pulled by its own loop. */
+  readonly pullers: readonly DurablePuller[];
   /** Batches the worker can take now; 0 pulls nothing until `wake`. */
   readonly room: () => number;
   /** Takes one pulled batch; it is the taker's to ack or nak from here on. */
@@ -52,8 +53,9 @@ export interface Intake {
 }
 
 /**
- * Pulls batches only while the worker has room, one at a time, so the rest stay on the stream
- * for other workers (and the batcher sees that the pool is full). Pulls expire after 1 s (the client's
+ * Pulls batches only while the worker has room, one at a time from each queue (so a worker
+ * holds at most one batch per queue beyond its room), and the rest stay on the stream for
+ * other workers (and the batcher sees that the pool is full). Pulls expire after 1 s (the client's
  * minimum): an idle worker re-asks once a second, and a worker that stops taking work (drain,
  * shutdown) is past its last pull within a second, without dropping what is already on its way.
  */
@@ -63,7 +65,7 @@ export function createIntake(deps: IntakeDeps): Intake {
   let stopped = false;
   let done: Promise<void> = Promise.resolve();
 
-  const loop = async () => {
+  const loop = async (puller: DurablePuller) => {
     while (!stopped) {
       const room = deps.room();
       if (room <= 0) {
@@ -71,7 +73,7 @@ export function createIntake(deps: IntakeDeps): Intake {
         continue;
       }
       try {
-        for await (const message of deps.puller.pull(Math.min(room, maxPull), 1_000)) deps.accept(message);
+        for await (const message of puller.pull(Math.min(room, maxPull), 1_000)) deps.accept(message);
       } catch (e) {
         if (stopped) break;
         deps.onError(e, 'pulling batches failed; retrying');
@@ -82,7 +84,7 @@ export function createIntake(deps: IntakeDeps): Intake {
 
   return {
     start() {
-      done = loop();
+      done = Promise.all(deps.pullers.map(loop)).then(() => {});
     },
     wake: () => signal.notify(),
     async stop() {
@@ -92,7 +94,7 @@ export function createIntake(deps: IntakeDeps): Intake {
     },
     abandon() {
       stopped = true;
-      deps.puller.stop();
+      for (const p of deps.pullers) p.stop();
       signal.notify();
     },
   };

@@ -27,3 +27,23 @@ export function pullPoolBatches(o: PoolBatchesOptions): Promise<DurablePuller> {
     onError: o.onError,
   });
 }
+
+export interface WorkerBatchesOptions extends Omit<PoolBatchesOptions, 'maxAckPending'> {
+  readonly worker: string;
+}
+
+/**
+ * A puller of `batches.<pool>.<worker>`: batches the batcher handed to this worker alone,
+ * because it holds their prompts' prefixes. Only this worker pulls them while it lives; once it
+ * dies, stops or drains, the batcher moves what it left there back to the whole pool.
+ */
+export function pullWorkerBatches(o: WorkerBatchesOptions): Promise<DurablePuller> {
+  return pullDurable({
+    js: o.js,
+    stream: streams.BATCHES.name,
+    durable: durables.worker(o.pool, o.worker),
+    filterSubject: subjects.batches(o.pool, o.worker),
+    ackWaitMs: o.ackWaitMs,
+    onError: o.onError,
+  });
+}

@@ -1,5 +1,5 @@
 import { connectBus, jetstream, jetstreamManager, openBucket, provisionStreams, type KV, type NatsConnection } from '@switchyard/bus';
-import { batchingKeys, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
+import { batchFormed, batchingKeys, decodeEvent, encodeEvent, makeEvent, streams, type RequestSpec } from '@switchyard/contracts';
 import { startNats, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from './handoff.js';
@@ -53,7 +53,7 @@ describe('exactly-once hand-off', () => {
     // The crash hit after batch D was stored and r4 claimed, before anything was published.
     const d = makeEvent(
       { id: 'batch-D', tenant: 'acme', requestId: 'r4', nowMs: 1 },
-      { $case: 'batchFormed', batchFormed: { batchId: 'batch-D', pool: 'p2', requests: [spec('r4'), spec('r5')] } },
+      { $case: 'batchFormed', batchFormed: batchFormed({ batchId: 'batch-D', pool: 'p2', requests: [spec('r4'), spec('r5')] }) },
     );
     await kv.put(batchingKeys.batch('batch-D'), encodeEvent(d));
     await kv.create(batchingKeys.claim('r4'), new TextEncoder().encode('batch-D'));

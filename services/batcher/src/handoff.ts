@@ -1,6 +1,6 @@
 import type { JetStreamClient, KV } from '@switchyard/bus';
 import { claimOf, claimRequest, publishEvent } from '@switchyard/bus';
-import { batchingKeys, decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
+import { batchFormed, batchingKeys, decodeEvent, encodeEvent, expectPayload, makeEvent, subjects, type RequestSpec } from '@switchyard/contracts';
 
 /**
  * Batch ids of one-request batches start with this. Such a batch has no stored record: its
@@ -20,15 +20,26 @@ const SOLO = 'solo-';
  * read back); a one-request batch is only claimed, one round trip instead of two, which is
  * what realtime traffic, sent at once and mostly alone, waits for. Dispatch messages are
  * acked only after this returns.
+ *
+ * With `worker` the batch goes to that worker alone (`batches.<pool>.<worker>`: it holds the
+ * prompts' prefixes), and the stored batch says so, so a re-send goes there too.
  */
-export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId: string, requests: readonly RequestSpec[], nowMs: number): Promise<void> {
+export async function handOff(
+  js: JetStreamClient,
+  kv: KV,
+  pool: string,
+  batchId: string,
+  requests: readonly RequestSpec[],
+  nowMs: number,
+  worker = '',
+): Promise<void> {
   const solo = requests.length === 1;
   const id = solo ? `${SOLO}${batchId}` : batchId;
-  const batchOf = (members: readonly RequestSpec[], named = id) =>
+  const batchOf = (members: readonly RequestSpec[], named = id, to = worker) =>
     makeEvent(
       // One envelope for many requests: it carries the first one's trace; each request carries its own.
       { id: named, tenant: members[0]!.tenant, requestId: members[0]!.requestId, nowMs, traceparent: members[0]!.traceparent },
-      { $case: 'batchFormed', batchFormed: { batchId: named, pool, requests: [...members] } },
+      { $case: 'batchFormed', batchFormed: batchFormed({ batchId: named, pool, requests: [...members], worker: to }) },
     );
   if (!solo) await kv.put(batchingKeys.batch(id), encodeEvent(batchOf(requests)));
   const mine: RequestSpec[] = [];
@@ -42,13 +53,15 @@ export async function handOff(js: JetStreamClient, kv: KV, pool: string, batchId
     else if (owner) theirs.set(owner, r);
   });
   for (const [earlier, request] of theirs) {
-    if (earlier.startsWith(SOLO)) await publishEvent(js, subjects.batches(pool), batchOf([request], earlier));
+    // Which worker an earlier solo batch went to is not known: had it gone out, its id makes
+    // this a duplicate JetStream drops (the window is stream-wide), and if not, any worker may run it.
+    if (earlier.startsWith(SOLO)) await publishEvent(js, subjects.batches(pool), batchOf([request], earlier, ''));
     else await republish(js, kv, earlier);
   }
   if (mine.length === 0) return;
   const event = batchOf(mine);
   if (!solo && mine.length !== requests.length) await kv.put(batchingKeys.batch(id), encodeEvent(event));
-  await publishEvent(js, subjects.batches(pool), event);
+  await publishEvent(js, subjects.batches(pool, worker), event);
 }
 
 /** Re-sends an earlier batch with only the requests still claimed by it. */
@@ -62,5 +75,8 @@ async function republish(js: JetStreamClient, kv: KV, batchId: string): Promise<
     if ((await claimOf(kv, r.requestId)) === batchId) owned.push(r);
   }
   if (owned.length === 0) return;
-  await publishEvent(js, subjects.batches(formed.pool), { ...event, payload: { $case: 'batchFormed', batchFormed: { ...formed, requests: owned } } });
+  await publishEvent(js, subjects.batches(formed.pool, formed.worker), {
+    ...event,
+    payload: { $case: 'batchFormed', batchFormed: { ...formed, requests: owned } },
+  });
 }

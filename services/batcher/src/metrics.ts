@@ -24,6 +24,24 @@ export function createBatcherMetrics(registry?: Registry) {
       buckets: [0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
       registers,
     }),
+    affine: new Counter({
+      name: 'switchyard_batcher_worker_handoffs_total',
+      help: 'Requests handed to the one worker expected to hold their prompt prefix',
+      labelNames: ['pool'],
+      registers,
+    }),
+    affinityFallbacks: new Counter({
+      name: 'switchyard_batcher_affinity_fallbacks_total',
+      help: 'Requests placed for a worker that was gone, draining or full, handed to the whole pool instead',
+      labelNames: ['pool'],
+      registers,
+    }),
+    moved: new Counter({
+      name: 'switchyard_batcher_moved_batches_total',
+      help: "Batches moved from a worker's own queue to its pool because the worker died, stopped or drained",
+      labelNames: ['pool'],
+      registers,
+    }),
     expired: new Counter({ name: 'switchyard_batcher_expired_total', help: 'Requests expired in the queue', labelNames: ['pool', 'tier'], registers }),
   };
 }

@@ -4,9 +4,10 @@ import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@swit
 import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { handOff } from './handoff.js';
+import { splitByWorker, takesOwnBatches, type Affine } from './domain/worker-affinity.js';
 import type { BatcherMetrics } from './metrics.js';
 
-interface Waiting extends Queued {
+interface Waiting extends Queued, Affine {
   readonly spec: RequestSpec;
   /** `batcher.form`: from queued to handed off (or expired), in the request's trace. */
   readonly span: Span;
@@ -26,6 +27,8 @@ export interface PoolQueueDeps {
   readonly heartbeats: () => WorkerHeartbeat[];
   /** Batches published for this pool that no worker has pulled yet. */
   readonly undelivered: () => Promise<number>;
+  /** Batches handed to one worker of this pool that it has not pulled yet. */
+  readonly workerUndelivered: (worker: string) => Promise<number>;
   readonly onError: (e: unknown) => void;
 }
 
@@ -51,6 +54,19 @@ export function createPoolQueue(deps: PoolQueueDeps) {
     const kv = beats.reduce((a, b) => a + (b.freeKvTokens ?? Number.POSITIVE_INFINITY), 0);
     // A heartbeat can be up to a second old; an idle-looking pool still takes one batch.
     return { freeSlots: Math.max(slots, deps.rules.preferredSize), freeKvTokens: kv };
+  };
+
+  /** The workers named in `batch` that take batches of their own now. */
+  const openWorkers = async (batch: readonly Waiting[]): Promise<Set<string>> => {
+    const named = new Set(batch.flatMap((q) => (q.worker ? [q.worker] : [])));
+    const open = new Set<string>();
+    if (named.size === 0) return open;
+    const beats = new Map(deps.heartbeats().map((h) => [h.worker, h]));
+    for (const worker of named) {
+      const beat = beats.get(worker);
+      if (takesOwnBatches(beat, beat ? await deps.workerUndelivered(worker) : 0)) open.add(worker);
+    }
+    return open;
   };
 
   const schedule = (ms: number | undefined) => {
@@ -94,22 +110,35 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             batch.reduce((a, q) => a + q.promptTokens, 0),
           );
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
-          const batchId = `batch-${randomUUID()}`;
-          for (const q of batch) if (q.span.isRecording()) q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': batch.length });
-          try {
-            await handOff(
-              deps.js,
-              deps.batchingKv,
-              deps.pool,
-              batchId,
-              batch.map((q) => q.spec),
-              now,
-            );
-            batch.forEach((q) => q.done());
-          } catch (e) {
-            deps.onError(e);
-            batch.forEach((q) => q.done(e));
-          }
+          // Requests whose prefix a worker holds go to it while it takes them; the rest to any worker of the pool.
+          const open = await openWorkers(batch);
+          await Promise.all(
+            [...splitByWorker(batch, open)].map(async ([worker, group]) => {
+              const batchId = `batch-${randomUUID()}`;
+              for (const q of group) {
+                if (q.span.isRecording()) {
+                  q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': group.length, 'switchyard.worker': worker });
+                }
+              }
+              if (worker) deps.metrics.affine.inc({ pool: deps.pool }, group.length);
+              else deps.metrics.affinityFallbacks.inc({ pool: deps.pool }, group.filter((q) => q.worker).length);
+              try {
+                await handOff(
+                  deps.js,
+                  deps.batchingKv,
+                  deps.pool,
+                  batchId,
+                  group.map((q) => q.spec),
+                  now,
+                  worker,
+                );
+                group.forEach((q) => q.done());
+              } catch (e) {
+                deps.onError(e);
+                group.forEach((q) => q.done(e));
+              }
+            }),
+          );
         }
         // With requests waiting and no room, look again soon: room appears when workers pull.
         const blocked = forming.batch.length === 0 && queue.length > 0 && forming.nextCheckMs !== undefined;
@@ -122,7 +151,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
 
   return {
     /** Queues a dispatched request; resolves when it was handed off or expired. */
-    enqueue(spec: RequestSpec, working: () => void): Promise<void> {
+    enqueue(spec: RequestSpec, working: () => void, worker = ''): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         // A redelivered copy of a request still queued rides along with the first one.
         const twin = queue.find((q) => q.requestId === spec.requestId);
@@ -148,6 +177,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           span,
           working,
           requestId: spec.requestId,
+          worker,
           tier: tierName(spec.tier) ?? 'batch',
           deadlineUnixMs: spec.deadlineUnixMs,
           promptTokens: spec.promptTokens,

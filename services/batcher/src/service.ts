@@ -5,6 +5,7 @@ import type { Logger, Registry } from '@switchyard/telemetry';
 import type { FormingRules } from './domain/batch-forming.js';
 import { createBatcherMetrics } from './metrics.js';
 import { createPoolQueue, type PoolQueue } from './pool-queue.js';
+import { createWorkerQueues, type WorkerQueues } from './worker-queues.js';
 
 export interface BatcherDeps {
   readonly js: JetStreamClient;
@@ -16,6 +17,11 @@ export interface BatcherDeps {
   readonly rules?: Partial<FormingRules>;
   /** A worker silent this long offers no capacity. Default 3 s. */
   readonly staleAfterMs?: number;
+  /**
+   * How often the queues of dead, stopped, draining or stalled workers are moved to their
+   * pools; a batch waits on a live worker that takes nothing for up to two of these. Default 250 ms.
+   */
+  readonly sweepEveryMs?: number;
   readonly now?: () => number;
 }
 
@@ -45,8 +51,20 @@ export function createBatcher(deps: BatcherDeps) {
   const metrics = createBatcherMetrics(deps.registry);
   const queues = new Map<string, PoolQueue>();
   const consumers: RunningConsumer[] = [];
+  const workerQueues: WorkerQueues[] = [];
   let watch: HeartbeatWatch | undefined;
   let keepAlive: NodeJS.Timeout | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping = false;
+  /** Fresh heartbeats of a pool's workers, draining ones included. */
+  const fresh = (pool: string) => [...watch!.heartbeats()].filter((h) => h.pool === pool && now() - h.atUnixMs <= staleAfterMs);
+  const sweep = async () => {
+    if (sweeping) return;
+    sweeping = true;
+    // Pools at once: a dead worker's batch still within its ack wait holds its pool's sweep for a second.
+    await Promise.all(workerQueues.map((q) => q.sweep().catch((e: unknown) => deps.logger.error({ err: e }, "moving dead workers' batches failed; retrying"))));
+    sweeping = false;
+  };
 
   return {
     async start() {
@@ -55,7 +73,13 @@ export function createBatcher(deps: BatcherDeps) {
       // stream it would overlap every per-pool consumer, so an upgraded deployment drops it.
       await jsm.consumers.delete(streams.DISPATCH.name, LEGACY_DURABLE).catch(() => false);
       watch = await watchHeartbeats(deps.poolsKv, () => queues.forEach((q) => q.poke()));
+      /** Batches a durable of BATCHES has not delivered; a missing one counts as full. */
+      const pending = async (durable: string) => {
+        const info = await jsm.consumers.info(streams.BATCHES.name, durable).catch(() => undefined);
+        return info ? info.num_pending : Number.POSITIVE_INFINITY;
+      };
       for (const pool of deps.pools) {
+        const workerProbes = new Map<string, () => Promise<number>>();
         const queue = createPoolQueue({
           js: deps.js,
           batchingKv: deps.batchingKv,
@@ -63,18 +87,29 @@ export function createBatcher(deps: BatcherDeps) {
           rules,
           metrics,
           now,
-          heartbeats: () => [...watch!.heartbeats()].filter((h) => h.pool === pool.id && !h.draining && now() - h.atUnixMs <= staleAfterMs),
+          heartbeats: () => fresh(pool.id).filter((h) => !h.draining),
           undelivered: refreshed(
             10,
-            async () => {
-              const info = await jsm.consumers.info(streams.BATCHES.name, durables.workers(pool.id)).catch(() => undefined);
-              return info ? info.num_pending : Number.POSITIVE_INFINITY;
-            },
+            () => pending(durables.workers(pool.id)),
             () => queue.poke(),
           ),
+          workerUndelivered: (worker) => {
+            let probe = workerProbes.get(worker);
+            if (!probe)
+              workerProbes.set(
+                worker,
+                (probe = refreshed(
+                  10,
+                  () => pending(durables.worker(pool.id, worker)),
+                  () => queue.poke(),
+                )),
+              );
+            return probe();
+          },
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
         });
         queues.set(pool.id, queue);
+        workerQueues.push(createWorkerQueues({ js: deps.js, jsm, pool: pool.id, heartbeats: () => fresh(pool.id), metrics, logger: deps.logger, now }));
         consumers.push(
           await consumeDurable({
             js: deps.js,
@@ -87,17 +122,19 @@ export function createBatcher(deps: BatcherDeps) {
             ackWaitMs: 30_000,
             onError: (e, context) => deps.logger.error({ err: e }, context),
             handle: async ({ event, working }) => {
-              const { request } = expectPayload(event, 'requestDispatched').requestDispatched;
+              const { request, worker } = expectPayload(event, 'requestDispatched').requestDispatched;
               if (!request) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request');
-              await queue.enqueue(request, working);
+              await queue.enqueue(request, working, worker);
             },
           }),
         );
       }
       keepAlive = setInterval(() => queues.forEach((q) => q.keepAlive()), 10_000);
+      sweeper = setInterval(() => void sweep(), deps.sweepEveryMs ?? 250);
     },
     async stop() {
       clearInterval(keepAlive);
+      clearInterval(sweeper);
       queues.forEach((q) => q.stop());
       await Promise.all(consumers.map((c) => c.stop()));
       await watch?.stop();

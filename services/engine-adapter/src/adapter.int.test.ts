@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
 import type { EndpointSpec, PoolSpec } from '@switchyard/config';
 import {
+  batchFormed,
   OUTCOMES,
   Outcome,
   TokenChunk,
@@ -93,7 +94,7 @@ async function send(pool: string, request: RequestSpec, ...more: RequestSpec[]) 
     subjects.batches(pool),
     makeEvent(
       { id: unique('batch'), tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
-      { $case: 'batchFormed', batchFormed: { batchId: unique('b'), pool, requests: [request, ...more] } },
+      { $case: 'batchFormed', batchFormed: batchFormed({ batchId: unique('b'), pool, requests: [request, ...more] }) },
     ),
   );
 }

@@ -98,7 +98,8 @@ export function createEngineAdapter(deps: EngineAdapterDeps) {
       metrics: upstreamMetrics(deps.metrics, pool.id, `u${index}`),
     });
     intake = createIntake({
-      puller,
+      // Engines publish no KV events, so no placement names one of them: the pool's queue only.
+      pullers: [puller],
       room: () => upstream.room(),
       accept: (m) => upstream.accept(m),
       onError: (e, context) => logger.error({ err: e }, context),

@@ -68,7 +68,12 @@ export const DEFAULT_ROUTES: Readonly<Record<string, Route>> = {
   auto: { versions: [], auto: { small: 'chat-small', large: 'chat-large', maxSmallPromptTokens: 512, maxSmallOutputTokens: 256 } },
 };
 
-export const POLICIES = ['switchyard', 'round-robin', 'random', 'least-loaded', 'prefix-affinity'] as const;
+/**
+ * `switchyard`: predicted TTFT (with the expected prefix-cache hit) against cost;
+ * `switchyard-no-prefix`: the same without the prefix term (a baseline for `bench:prefix`);
+ * `prefix-affinity`: the longest cached prefix, whatever the load; the rest ignore both.
+ */
+export const POLICIES = ['switchyard', 'switchyard-no-prefix', 'round-robin', 'random', 'least-loaded', 'prefix-affinity'] as const;
 export type PolicyName = (typeof POLICIES)[number];
 
 const canarySchema = z.object({

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamClient, type KV, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import {
+  batchFormed,
   Outcome,
   RequestTerminated,
   TokenChunk,
@@ -56,7 +57,7 @@ export async function publishBatch(js: JetStreamClient, pool: string, requests: 
       { id: batchId, tenant: first.tenant, requestId: first.requestId, nowMs: Date.now() },
       {
         $case: 'batchFormed',
-        batchFormed: { batchId, pool, requests },
+        batchFormed: batchFormed({ batchId, pool, requests }),
       },
     ),
   );

@@ -3,7 +3,7 @@ import { poolKind, type PoolSpec } from '@switchyard/config';
 import { filters, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createPerfModel, loadProfiles, type GpuProfile, type GpuType } from '@switchyard/perf-model';
 import type { Logger } from '@switchyard/telemetry';
-import { pullPoolBatches } from '@switchyard/worker-kit';
+import { pullPoolBatches, pullWorkerBatches } from '@switchyard/worker-kit';
 import type { StepReport } from './domain/engine.js';
 import { parseFaultCommand } from './domain/faults.js';
 import { createSimClock, type Speed } from './domain/sim-clock.js';
@@ -89,17 +89,21 @@ export function createWorkerSimulator(deps: WorkerSimulatorDeps) {
         const perf = createPerfModel(rows, meta, pool.model);
         for (let i = 0; i < pool.workers; i++) {
           const id = `${deps.instanceId}-w${i}`;
-          // One puller each: a crash abandons its own pull, never a sibling's.
-          const puller = await pullPoolBatches({
-            js: deps.js,
-            pool: pool.id,
-            ackWaitMs,
-            maxAckPending: pool.workers * pool.slotsPerWorker * MAX_REPLICAS_PER_POOL,
-            onError: (e, context) => deps.logger.error({ err: e }, context),
-          });
+          // Pullers of its own: a crash abandons its own pulls, never a sibling's.
+          const onError = (e: unknown, context: string) => deps.logger.error({ err: e }, context);
+          const pullers = [
+            await pullWorkerBatches({ js: deps.js, pool: pool.id, worker: id, ackWaitMs, onError }),
+            await pullPoolBatches({
+              js: deps.js,
+              pool: pool.id,
+              ackWaitMs,
+              maxAckPending: pool.workers * pool.slotsPerWorker * MAX_REPLICAS_PER_POOL,
+              onError,
+            }),
+          ];
           const worker = createWorker({
             ...deps,
-            puller,
+            pullers,
             pool,
             workerId: id,
             perf,

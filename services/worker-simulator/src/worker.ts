@@ -17,7 +17,8 @@ export interface WorkerDeps {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly poolsKv: KV;
-  readonly puller: DurablePuller;
+  /** The worker's own batches (those it holds the prefixes of) and its pool's. */
+  readonly pullers: readonly DurablePuller[];
   readonly pool: PoolSpec;
   readonly workerId: string;
   readonly logger: Logger;
@@ -106,7 +107,7 @@ export function createWorker(deps: WorkerDeps) {
       engine,
       batches,
       intake: createIntake({
-        puller: deps.puller,
+        pullers: deps.pullers,
         room: () => room(life),
         // A batch pulled by a life that has since crashed is left unacked, as a dead process would.
         accept: (m) => {

@@ -1,5 +1,5 @@
 import { connectBus, jetstream, openBucket, provisionStreams, publishEvent, type JetStreamManager, type KV, type NatsConnection } from '@switchyard/bus';
-import { batchingKeys, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { batchFormed, batchingKeys, makeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
 import { startNats, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,14 +31,17 @@ const dispatch = (pool: string, r: RequestSpec) =>
     subjects.dispatch(pool),
     makeEvent(
       { id: `dispatch-${r.requestId}`, tenant: 'acme', requestId: r.requestId, nowMs: 1 },
-      { $case: 'requestDispatched', requestDispatched: { request: r, pool } },
+      { $case: 'requestDispatched', requestDispatched: { request: r, pool, worker: '' } },
     ),
   );
 const batch = (pool: string, batchId: string, rs: RequestSpec[]) =>
   publishEvent(
     js(),
     subjects.batches(pool),
-    makeEvent({ id: batchId, tenant: 'acme', requestId: rs[0]!.requestId, nowMs: 1 }, { $case: 'batchFormed', batchFormed: { batchId, pool, requests: rs } }),
+    makeEvent(
+      { id: batchId, tenant: 'acme', requestId: rs[0]!.requestId, nowMs: 1 },
+      { $case: 'batchFormed', batchFormed: batchFormed({ batchId, pool, requests: rs }) },
+    ),
   );
 const count = async (stream: string, subject: string) => (await jsm.streams.info(stream, { subjects_filter: subject })).state.subjects?.[subject] ?? 0;
 

@@ -1,5 +1,5 @@
 import { releaseClaim, type JetStreamManager, type KV } from '@switchyard/bus';
-import { decodeEvent, streams, subjects, type RequestSpec } from '@switchyard/contracts';
+import { decodeEvent, filters, streams, subjects, type RequestSpec } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 
 /**
@@ -47,8 +47,8 @@ async function* storedOn(jsm: JetStreamManager, stream: string, subject: string)
 /**
  * Moves the requests a dead pool had not finished onto other pools. They sit in two work
  * queues, which the sweep reads directly: DISPATCH (`dispatch.<pool>`, held by the pool's
- * batcher) and BATCHES (`batches.<pool>`, batches no live worker will pull, or pulled by a
- * worker that died with them). Each request is dispatched elsewhere under an id derived from
+ * batcher) and BATCHES (`batches.<pool>` and each worker's `batches.<pool>.<worker>`, batches
+ * no live worker will pull, or pulled by a worker that died with them). Each request is dispatched elsewhere under an id derived from
  * where it was found, then its old message is deleted; for a batch, the batcher's claim on the
  * request is released first, so the new pool's batcher can claim it. A sweep cut short (crash,
  * no pool free) is simply repeated: every step is idempotent.
@@ -73,17 +73,20 @@ export function createFailover(deps: FailoverDeps) {
 
   async function fromBatches(pool: string): Promise<{ moved: number; stuck: boolean }> {
     let moved = 0;
-    for await (const m of storedOn(deps.jsm, streams.BATCHES.name, subjects.batches(pool))) {
-      const payload = decodeEvent(m.data).payload;
-      const batch = payload?.$case === 'batchFormed' ? payload.batchFormed : undefined;
-      for (const spec of batch?.requests ?? []) {
-        if (deps.hasEnded(spec.requestId)) continue;
-        if (!(await releaseClaim(deps.batchingKv, spec.requestId, batch!.batchId))) continue;
-        const to = await deps.replace(spec, pool, 'batched', `dispatch-${spec.requestId}-from-B${m.seq}`);
-        if (!to) return { moved, stuck: true };
-        moved++;
+    // The pool's queue, then its workers' own queues (batches handed to the worker holding their prefix).
+    for (const subject of [subjects.batches(pool), filters.workerBatches(pool)]) {
+      for await (const m of storedOn(deps.jsm, streams.BATCHES.name, subject)) {
+        const payload = decodeEvent(m.data).payload;
+        const batch = payload?.$case === 'batchFormed' ? payload.batchFormed : undefined;
+        for (const spec of batch?.requests ?? []) {
+          if (deps.hasEnded(spec.requestId)) continue;
+          if (!(await releaseClaim(deps.batchingKv, spec.requestId, batch!.batchId))) continue;
+          const to = await deps.replace(spec, pool, 'batched', `dispatch-${spec.requestId}-from-B${m.seq}`);
+          if (!to) return { moved, stuck: true };
+          moved++;
+        }
+        await deps.jsm.streams.deleteMessage(streams.BATCHES.name, m.seq, false);
       }
-      await deps.jsm.streams.deleteMessage(streams.BATCHES.name, m.seq, false);
     }
     return { moved, stuck: false };
   }

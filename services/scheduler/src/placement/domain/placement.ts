@@ -7,7 +7,15 @@ import type { PrefixHit } from './prefix-index.js';
 import { predict, type Prediction, type StepModel } from './scoring.js';
 
 export type Placement =
-  | { readonly kind: 'placed'; readonly pool: string; readonly candidates: Candidate[]; readonly reason: string; readonly prediction?: Prediction }
+  | {
+      readonly kind: 'placed';
+      readonly pool: string;
+      /** The pool's worker expected to hold the prompt's prefix, for the batcher to hand it to; '' for any. */
+      readonly worker: string;
+      readonly candidates: Candidate[];
+      readonly reason: string;
+      readonly prediction?: Prediction;
+    }
   | {
       readonly kind: 'wait';
       /** `health`: no pool is up (bounded by the scheduler's wait); `capacity`: a `wait` tier holds out for idle capacity. */
@@ -73,6 +81,11 @@ export const poolVersion = (p: PoolSpec): string => p.version ?? p.model;
  */
 export const SAMPLE_SIZE = 16;
 
+/** Policies that look for the prompt's prefix in the workers' caches (and name the worker). */
+const PREFIX_AWARE: ReadonlySet<PolicyName> = new Set(['switchyard', 'prefix-affinity']);
+/** Policies that predict and score (the rest pick without predicting). */
+const SCORING: ReadonlySet<PolicyName> = new Set(['switchyard', 'switchyard-no-prefix']);
+
 /** Pools per version and model id, computed once per pools list (it changes only on reload). */
 const indexes = new WeakMap<readonly PoolSpec[], { byVersion: Map<string, PoolSpec[]>; byModel: Map<string, PoolSpec[]> }>();
 
@@ -136,7 +149,7 @@ const hitTokens = (r: PlacementRequest, hit: PrefixHit | undefined) =>
  */
 export function placeRequest(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext): Placement {
   const all = serving(fleet.pools, r);
-  if (ctx.policy === 'switchyard' && all.length > SAMPLE_SIZE) {
+  if (SCORING.has(ctx.policy) && all.length > SAMPLE_SIZE) {
     const sampled = decide(r, fleet, ctx, sample(all, SAMPLE_SIZE, ctx.random));
     if (sampled.kind === 'placed') return { ...sampled, reason: `${sampled.reason}; ${SAMPLE_SIZE} of ${all.length} pools sampled` };
   }
@@ -152,7 +165,7 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
   const tier = ctx.config.tiers[r.tier];
   const candidates: Candidate[] = [];
   const eligible: Array<{ pool: PoolSpec; prediction: Prediction; score: number; candidate: Candidate }> = [];
-  const hits = r.prefix?.hashes.length ? fleet.prefixHits?.(r.prefix.hashes) : undefined;
+  const hits = PREFIX_AWARE.has(ctx.policy) && r.prefix?.hashes.length ? fleet.prefixHits?.(r.prefix.hashes) : undefined;
   for (const pool of serving) {
     const why = excluded(pool, r, fleet, ctx.config);
     if (why) {
@@ -198,7 +211,7 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
 
   const placed = (e: (typeof eligible)[number], reason: string): Placement => {
     e.candidate.reason = `chosen: ${e.candidate.reason}`;
-    return { kind: 'placed', pool: e.pool.id, candidates, reason, prediction: e.prediction };
+    return { kind: 'placed', pool: e.pool.id, worker: e.candidate.prefixWorker, candidates, reason, prediction: e.prediction };
   };
   const only = (score: (e: (typeof eligible)[number]) => number) => eligible.forEach((e) => (e.candidate.score = e.score = score(e)));
 
@@ -227,6 +240,7 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       );
     }
     case 'switchyard':
+    case 'switchyard-no-prefix':
       break;
   }
 

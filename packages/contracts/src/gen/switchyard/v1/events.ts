@@ -151,12 +151,29 @@ export interface ReplacementRequested {
 export interface RequestDispatched {
   request: RequestSpec | undefined;
   pool: string;
+  /**
+   * The pool's worker the scheduler expects to hold the prompt's prefix in its cache: the
+   * batcher hands the request to it while it is alive and has room. Empty: any worker.
+   */
+  worker: string;
 }
 
+/**
+ * BatchFormed is published on batches.<pool> (any worker of the pool takes it) or on
+ * batches.<pool>.<worker> (that worker only, for its cached prefixes).
+ */
 export interface BatchFormed {
   batchId: string;
   pool: string;
   requests: RequestSpec[];
+  /** The worker it was handed to; empty when it went to the whole pool. */
+  worker: string;
+  /**
+   * Deliveries of this batch before it was moved from a worker that died or drained to the
+   * whole pool: a worker's attempt number is this plus its own delivery count, so attempts
+   * never repeat a number.
+   */
+  earlierDeliveries: number;
 }
 
 /** RequestTerminated is published on requests.<outcome>.<tenant>. */
@@ -1026,7 +1043,7 @@ export const ReplacementRequested: MessageFns<ReplacementRequested> = {
 };
 
 function createBaseRequestDispatched(): RequestDispatched {
-  return { request: undefined, pool: "" };
+  return { request: undefined, pool: "", worker: "" };
 }
 
 export const RequestDispatched: MessageFns<RequestDispatched> = {
@@ -1036,6 +1053,9 @@ export const RequestDispatched: MessageFns<RequestDispatched> = {
     }
     if (message.pool !== "") {
       writer.uint32(18).string(message.pool);
+    }
+    if (message.worker !== "") {
+      writer.uint32(26).string(message.worker);
     }
     return writer;
   },
@@ -1069,6 +1089,14 @@ export const RequestDispatched: MessageFns<RequestDispatched> = {
             message.pool = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1083,7 +1111,7 @@ export const RequestDispatched: MessageFns<RequestDispatched> = {
 };
 
 function createBaseBatchFormed(): BatchFormed {
-  return { batchId: "", pool: "", requests: [] };
+  return { batchId: "", pool: "", requests: [], worker: "", earlierDeliveries: 0 };
 }
 
 export const BatchFormed: MessageFns<BatchFormed> = {
@@ -1096,6 +1124,12 @@ export const BatchFormed: MessageFns<BatchFormed> = {
     }
     for (const v of message.requests) {
       RequestSpec.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.worker !== "") {
+      writer.uint32(34).string(message.worker);
+    }
+    if (message.earlierDeliveries !== 0) {
+      writer.uint32(40).uint32(message.earlierDeliveries);
     }
     return writer;
   },
@@ -1135,6 +1169,22 @@ export const BatchFormed: MessageFns<BatchFormed> = {
             }
 
             message.requests.push(RequestSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.worker = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.earlierDeliveries = reader.uint32();
             continue;
           }
         }
