@@ -11,16 +11,22 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createBatcher } from '@switchyard/batcher';
-import { DeliverPolicy, connectBus, jetstream, openBucket, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
-import type { PoolSpec } from '@switchyard/config';
-import { buckets, decodeEvent, makeEvent, streams, subjects, tierFromName, type RequestSpec, type TierName } from '@switchyard/contracts';
-import { POLICIES, createScheduler, defaultScheduling, loadStepModels, resolveModel, type PolicyName, type Route, type StepModel } from '@switchyard/scheduler';
-import { createLogger } from '@switchyard/telemetry';
-import { startNats } from '@switchyard/testing';
-import { createWorkerSimulator } from '@switchyard/worker-simulator';
+import type { TierName } from '@switchyard/contracts';
+import { POLICIES, loadStepModels, resolveModel, type PolicyName, type Route, type StepModel } from '@switchyard/scheduler';
 import { parseTrace } from '@switchyard/cli';
-import { fmt, percentile } from './lib/stats.js';
+import {
+  TIER_NAMES,
+  gpuPool as pool,
+  mulberry32,
+  printTable,
+  report,
+  runPolicy,
+  type FleetRun,
+  type GpuPool,
+  type Outcome,
+  type Planned,
+} from './lib/fleet-run.js';
+import { fmt } from './lib/stats.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -38,9 +44,6 @@ const SPEED = Number(opts.speed);
 const LOAD = Number(opts.load);
 const POLICY_LIST = opts.policies!.split(',') as PolicyName[];
 
-/** A GPU-hour pool: the report below prices the GPU time requests used. */
-type GpuPool = PoolSpec & { pricePerGpuHour: number };
-const pool = (p: Omit<GpuPool, 'tiers'> & Partial<Pick<PoolSpec, 'tiers'>>): GpuPool => ({ tiers: ['realtime', 'internal', 'batch'], ...p });
 /** Two providers, four regions, H100 and H200, 8B and 1B, on-demand / reserved / spot. */
 const FLEET: GpuPool[] = [
   pool({
@@ -118,27 +121,7 @@ const ROUTES: Record<string, Route> = {
 /** Tier SLOs in simulated ms: realtime and internal by time to first token, batch by finishing in its window. */
 const SLO = { realtime: 1_000, internal: 5_000, batch: 300_000 } as const;
 const DEADLINE = { realtime: 10_000, internal: 60_000, batch: 300_000 } as const;
-const TIER_NAMES = ['realtime', 'internal', 'batch'] as const;
-
-/** Deterministic uniform draws, so every policy sees the very same requests. */
-function mulberry32(seed: number) {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-interface Planned {
-  readonly id: string;
-  readonly simAtMs: number;
-  readonly tier: TierName;
-  readonly model: string;
-  readonly prompt: number;
-  readonly output: number;
-}
+const RUN: FleetRun = { fleet: FLEET, routes: ROUTES, slo: SLO, deadline: DEADLINE, speed: SPEED };
 
 /** Trace rows (seconds from the first row), the busiest stretch centred, scaled to the fleet. */
 function plan(models: ReadonlyMap<string, StepModel>) {
@@ -201,197 +184,23 @@ function plan(models: ReadonlyMap<string, StepModel>) {
   return { requests, capacity, perModel, k, from, peakRate };
 }
 
-interface Outcome {
-  readonly outcome: string;
-  readonly ttftMs?: number;
-  readonly gpuMs?: number;
-  readonly pool?: string;
-}
-
-/** Every event on a stream, from its first message. */
-async function readAll(nc: NatsConnection, stream: string) {
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const total = (await consumer.info()).num_pending;
-  const out: ReturnType<typeof decodeEvent>[] = [];
-  if (total === 0) return out;
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    out.push(decodeEvent(m.data));
-    if (out.length >= total) break;
-  }
-  await messages.close();
-  return out;
-}
-
-async function runPolicy(policy: PolicyName, requests: readonly Planned[], models: ReadonlyMap<string, StepModel>) {
-  const nats = await startNats();
-  const logger = createLogger({ service: 'bench', level: 'silent' });
-  const connect = async (name: string) => {
-    const nc = await connectBus({ url: nats.url, name });
-    return { nc, js: jetstream(nc) };
-  };
-  const bench = await connect('bench');
-  await provisionStreams(await bench.js.jetstreamManager(), Object.values(streams));
-  const s = await connect('scheduler');
-  const b = await connect('batcher');
-  const w = await connect('workers');
-  const scheduling = defaultScheduling({
-    policy,
-    speed: SPEED,
-    routes: ROUTES,
-    tiers: {
-      realtime: { ttftMs: SLO.realtime, onOverload: 'shed', latencyWeight: 0.8 },
-      internal: { ttftMs: SLO.internal, onOverload: 'queue', latencyWeight: 0.5 },
-      batch: { ttftMs: SLO.batch, onOverload: 'wait', latencyWeight: 0.1, maxWaitMs: (SLO.batch / SPEED) * 0.5 },
-    },
-  });
-  const scheduler = createScheduler({
-    ...s,
-    pools: FLEET,
-    logger,
-    config: scheduling,
-    models,
-    poolsKv: await openBucket(s.nc, buckets.pools, { ttl: 10_000 }),
-  });
-  const batcher = createBatcher({
-    ...b,
-    pools: FLEET,
-    logger,
-    poolsKv: await openBucket(b.nc, buckets.pools, { ttl: 10_000 }),
-    batchingKv: await openBucket(b.nc, buckets.batching, { ttl: 3_600_000 }),
-  });
-  const workers = createWorkerSimulator({
-    ...w,
-    pools: FLEET,
-    logger,
-    instanceId: 'bench',
-    speed: SPEED,
-    chunkTokens: 64,
-    poolsKv: await openBucket(w.nc, buckets.pools, { ttl: 10_000 }),
-  });
-  await workers.start();
-  await batcher.start();
-  await scheduler.start();
-  while (!scheduler.ops.listPools().every((p) => p.healthyWorkers === p.workers)) await new Promise((r) => setTimeout(r, 100));
-
-  let ended = 0;
-  const sub = bench.nc.subscribe('requests.*.*', { callback: () => void ended++ });
-  const start = Date.now();
-  const publishing: Promise<unknown>[] = [];
-  for (const r of requests) {
-    const due = start + r.simAtMs / SPEED;
-    if (due > Date.now()) await new Promise((res) => setTimeout(res, due - Date.now()));
-    const now = Date.now();
-    const spec: RequestSpec = {
-      requestId: r.id,
-      tenant: 'bench',
-      tier: tierFromName(r.tier),
-      model: r.model,
-      prompt: 'x',
-      promptTokens: r.prompt,
-      maxTokens: r.output,
-      feature: 'bench',
-      seed: 1,
-      inbox: subjects.tokenInbox(r.id),
-      relayInbox: '',
-      replacedFrom: '',
-      prefixHashes: [],
-      prefixBlockTokens: 0,
-      traceparent: '',
-      stop: [],
-      deadlineUnixMs: now + DEADLINE[r.tier] / SPEED,
-      admittedUnixMs: now,
-    };
-    publishing.push(
-      publishEvent(
-        bench.js,
-        subjects.requestAdmitted(r.tier, 'bench'),
-        makeEvent({ id: `admitted-${r.id}`, tenant: 'bench', requestId: r.id, nowMs: now }, { $case: 'requestAdmitted', requestAdmitted: { request: spec } }),
-      ),
-    );
-  }
-  await Promise.all(publishing);
-  const lag = Date.now() - start - requests.at(-1)!.simAtMs / SPEED;
-  const drainUntil = Date.now() + 60_000;
-  while (ended < requests.length && Date.now() < drainUntil) await new Promise((r) => setTimeout(r, 200));
-  sub.unsubscribe();
-
-  const outcomes = new Map<string, Outcome>();
-  for (const e of await readAll(bench.nc, streams.LIFECYCLE.name)) {
-    if (e.payload?.$case === 'requestTerminated') outcomes.set(e.payload.requestTerminated.requestId, outcomeOf(e.payload.requestTerminated.outcome));
-  }
-  for (const e of await readAll(bench.nc, streams.USAGE.name)) {
-    if (e.payload?.$case !== 'usageRecorded') continue;
-    const u = e.payload.usageRecorded;
-    outcomes.set(u.requestId, { ...(outcomes.get(u.requestId) ?? { outcome: 'completed' }), ttftMs: u.ttftMs, gpuMs: u.gpuMs, pool: u.pool });
-  }
-  if (opts.detail) {
-    // The first realtime requests over their SLO, with what the scheduler predicted for them.
-    const why = new Map<string, string>();
-    for (const e of await readAll(bench.nc, streams.DECISIONS.name)) {
-      if (e.payload?.$case === 'decision')
-        why.set(e.envelope!.requestId, e.payload.decision.candidates.find((c) => c.reason.startsWith('chosen'))?.reason ?? e.payload.decision.reason);
-    }
-    const late = requests.filter((r) => r.tier === 'realtime' && (outcomes.get(r.id)?.ttftMs ?? 0) > SLO.realtime).slice(0, 10);
-    for (const r of late)
-      console.log(
-        `    late: ${r.id} at ${fmt(r.simAtMs / 1000)} s, ${r.prompt} in / ${r.output} out on ${outcomes.get(r.id)!.pool}: ttft ${fmt(outcomes.get(r.id)!.ttftMs!, 0)} ms; ${why.get(r.id)}`,
-      );
-  }
-  await scheduler.stop();
-  await batcher.stop();
-  await workers.stop();
-  await Promise.all([bench, s, b, w].map((c) => c.nc.close()));
-  await nats.dispose();
-  return { outcomes, lagMs: lag };
-}
-
-const outcomeOf = (o: number): Outcome => ({ outcome: ['?', 'completed', 'failed', 'cancelled', 'expired', 'rejected'][o] ?? '?' });
-
-function report(policy: PolicyName, requests: readonly Planned[], outcomes: ReadonlyMap<string, Outcome>) {
-  const price = new Map(FLEET.map((p) => [p.id, p.pricePerGpuHour]));
-  const met = (r: Planned) => {
-    const o = outcomes.get(r.id);
-    return o?.outcome === 'completed' && o.ttftMs !== undefined && (r.tier === 'batch' || o.ttftMs <= SLO[r.tier]);
-  };
-  const tiers = Object.fromEntries(
-    TIER_NAMES.map((t) => {
-      const rs = requests.filter((r) => r.tier === t);
-      const ttfts = rs
-        .flatMap((r) => (outcomes.get(r.id)?.outcome === 'completed' && outcomes.get(r.id)?.ttftMs !== undefined ? [outcomes.get(r.id)!.ttftMs!] : []))
-        .sort((a, b) => a - b);
-      return [t, { n: rs.length, met: rs.filter(met).length, p50: percentile(ttfts, 50), p99: percentile(ttfts, 99) }];
-    }),
-  ) as Record<TierName, { n: number; met: number; p50: number; p99: number }>;
-  let gpuMs = 0;
-  let cost = 0;
-  for (const o of outcomes.values()) {
-    gpuMs += o.gpuMs ?? 0;
-    cost += ((o.gpuMs ?? 0) / 3.6e6) * (price.get(o.pool ?? '') ?? 0);
-  }
-  const count = (what: string) => [...outcomes.values()].filter((o) => o.outcome === what).length;
-  return {
-    policy,
-    goodput: requests.filter(met).length / SIM_S,
-    realtimeGoodput: tiers.realtime.met / SIM_S,
-    tiers,
-    gpuHours: gpuMs / 3.6e6,
-    cost,
-    rejected: count('rejected'),
-    expired: count('expired'),
-    failed: count('failed'),
-    unfinished: requests.length - outcomes.size,
-  };
-}
-
-/** Per pool: requests served, realtime ones over their SLO, GPU-hours and cost. */
-function detail(requests: readonly Planned[], outcomes: ReadonlyMap<string, Outcome>): string {
-  return FLEET.map((p) => {
+/**
+ * Per pool: requests served, realtime ones over their SLO, GPU-hours and cost; then the first
+ * realtime requests over their SLO, with what the scheduler predicted for them.
+ */
+function detail(requests: readonly Planned[], outcomes: ReadonlyMap<string, Outcome>, why: ReadonlyMap<string, string>): string {
+  const pools = FLEET.map((p) => {
     const mine = requests.filter((r) => outcomes.get(r.id)?.pool === p.id);
     const late = mine.filter((r) => r.tier === 'realtime' && outcomes.get(r.id)!.ttftMs! > SLO.realtime);
     const gpuMs = mine.reduce((a, r) => a + (outcomes.get(r.id)!.gpuMs ?? 0), 0);
     return `    ${p.id.padEnd(24)} ${String(mine.length).padStart(5)} requests, ${String(late.length).padStart(3)} realtime late, ${fmt(gpuMs / 3.6e6, 3)} GPU-h, $${fmt((gpuMs / 3.6e6) * p.pricePerGpuHour, 3)}`;
-  }).join('\n');
+  });
+  const late = requests.filter((r) => r.tier === 'realtime' && (outcomes.get(r.id)?.ttftMs ?? 0) > SLO.realtime).slice(0, 10);
+  const reasons = late.map(
+    (r) =>
+      `    late: ${r.id} at ${fmt(r.simAtMs / 1000)} s, ${r.prompt} in / ${r.output} out on ${outcomes.get(r.id)!.pool}: ttft ${fmt(outcomes.get(r.id)!.ttftMs!, 0)} ms; ${why.get(r.id)}`,
+  );
+  return [...pools, ...reasons].join('\n');
 }
 
 async function main() {
@@ -410,50 +219,15 @@ async function main() {
   const results = [];
   for (const policy of POLICY_LIST) {
     const t = Date.now();
-    const { outcomes, lagMs } = await runPolicy(policy, requests, models);
-    results.push(report(policy, requests, outcomes));
-    if (opts.detail) console.log(detail(requests, outcomes));
+    const { outcomes, lagMs, why } = await runPolicy(RUN, policy, requests, models, opts.detail);
+    results.push(report(RUN, SIM_S, policy, requests, outcomes));
+    if (opts.detail) console.log(detail(requests, outcomes, why));
     console.log(`  ${policy}: done in ${fmt((Date.now() - t) / 1000, 0)} s (replay lag ${fmt(lagMs, 0)} ms)`);
   }
-  const pct = (t: { n: number; met: number }) => `${fmt((100 * t.met) / Math.max(1, t.n), 1)}%`;
-  const ms = (v: number) => fmt(v, 0);
-  const rows = [
-    [
-      'policy',
-      'goodput/s',
-      'RT goodput/s',
-      'attain RT',
-      'attain IN',
-      'attain BA',
-      'TTFT RT p50/p99',
-      'TTFT IN p50/p99',
-      'TTFT BA p50/p99',
-      'GPU-h',
-      'cost $',
-      'shed',
-      'expired',
-    ],
-    ...results.map((r) => [
-      r.policy,
-      fmt(r.goodput, 2),
-      fmt(r.realtimeGoodput, 2),
-      pct(r.tiers.realtime),
-      pct(r.tiers.internal),
-      pct(r.tiers.batch),
-      `${ms(r.tiers.realtime.p50)}/${ms(r.tiers.realtime.p99)}`,
-      `${ms(r.tiers.internal.p50)}/${ms(r.tiers.internal.p99)}`,
-      `${ms(r.tiers.batch.p50)}/${ms(r.tiers.batch.p99)}`,
-      fmt(r.gpuHours, 3),
-      fmt(r.cost, 3),
-      String(r.rejected),
-      String(r.expired + r.failed + r.unfinished),
-    ]),
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   console.log(
     `\nper policy (simulated time; TTFT in ms; SLO: realtime TTFT <= ${SLO.realtime} ms, internal <= ${SLO.internal} ms, batch done in ${SLO.batch / 1000} s):`,
   );
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  printTable(results, TIER_NAMES, false);
   const sw = results.find((r) => r.policy === 'switchyard');
   const rr = results.find((r) => r.policy === 'round-robin');
   if (sw && rr) {

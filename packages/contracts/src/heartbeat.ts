@@ -15,6 +15,8 @@ export interface WorkerHeartbeat {
   readonly kvUsed: number;
   /** KV-cache tokens free; absent from workers that do not model the cache. */
   readonly freeKvTokens?: number;
+  /** Prompt tokens admitted and not computed yet; absent from workers that do not model prefill. */
+  readonly prefillTokens?: number;
   /** Recent step time, ms (simulated). */
   readonly stepMs: number;
   /** Recent time to first token, ms (simulated). */

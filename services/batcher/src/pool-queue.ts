@@ -56,17 +56,32 @@ export function createPoolQueue(deps: PoolQueueDeps) {
     return { freeSlots: Math.max(slots, deps.rules.preferredSize), freeKvTokens: kv };
   };
 
-  /** The workers named in `batch` that take batches of their own now. */
-  const openWorkers = async (batch: readonly Waiting[]): Promise<Set<string>> => {
+  /** Per worker, prompt tokens handed to it since its heartbeat (`atUnixMs`) last counted its prefill queue. */
+  const handed = new Map<string, { atUnixMs: number; tokens: number }>();
+
+  /**
+   * The prompt work queued on each worker that could take a request now (fresh, not draining,
+   * a free slot): its heartbeat's, plus what was handed to it since. A worker named in `batch`
+   * that left a batch of its own unpulled is full and left out.
+   */
+  const backlogs = async (batch: readonly Waiting[]): Promise<Map<string, number>> => {
     const named = new Set(batch.flatMap((q) => (q.worker ? [q.worker] : [])));
-    const open = new Set<string>();
-    if (named.size === 0) return open;
-    const beats = new Map(deps.heartbeats().map((h) => [h.worker, h]));
-    for (const worker of named) {
-      const beat = beats.get(worker);
-      if (takesOwnBatches(beat, beat ? await deps.workerUndelivered(worker) : 0)) open.add(worker);
+    const backlog = new Map<string, number>();
+    if (named.size === 0) return backlog;
+    for (const beat of deps.heartbeats()) {
+      if (!takesOwnBatches(beat, named.has(beat.worker) ? await deps.workerUndelivered(beat.worker) : 0)) continue;
+      const since = handed.get(beat.worker);
+      backlog.set(beat.worker, (beat.prefillTokens ?? 0) + (since?.atUnixMs === beat.atUnixMs ? since.tokens : 0));
     }
-    return open;
+    return backlog;
+  };
+
+  /** Counts what a worker was just handed against its heartbeat. */
+  const hand = (worker: string, group: readonly Waiting[]) => {
+    const atUnixMs = deps.heartbeats().find((h) => h.worker === worker)?.atUnixMs ?? 0;
+    const since = handed.get(worker);
+    const tokens = group.reduce((a, q) => a + Math.max(0, q.promptTokens - q.hitTokens), 0);
+    handed.set(worker, { atUnixMs, tokens: (since?.atUnixMs === atUnixMs ? since.tokens : 0) + tokens });
   };
 
   const schedule = (ms: number | undefined) => {
@@ -111,9 +126,10 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           );
           for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
           // Requests whose prefix a worker holds go to it while it takes them; the rest to any worker of the pool.
-          const open = await openWorkers(batch);
+          const groups = splitByWorker(batch, await backlogs(batch));
+          for (const [worker, group] of groups) if (worker) hand(worker, group);
           await Promise.all(
-            [...splitByWorker(batch, open)].map(async ([worker, group]) => {
+            [...groups].map(async ([worker, group]) => {
               const batchId = `batch-${randomUUID()}`;
               for (const q of group) {
                 if (q.span.isRecording()) {
@@ -151,7 +167,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
 
   return {
     /** Queues a dispatched request; resolves when it was handed off or expired. */
-    enqueue(spec: RequestSpec, working: () => void, worker = ''): Promise<void> {
+    enqueue(spec: RequestSpec, working: () => void, worker = '', hitTokens = 0): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         // A redelivered copy of a request still queued rides along with the first one.
         const twin = queue.find((q) => q.requestId === spec.requestId);
@@ -178,6 +194,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           working,
           requestId: spec.requestId,
           worker,
+          hitTokens,
           tier: tierName(spec.tier) ?? 'batch',
           deadlineUnixMs: spec.deadlineUnixMs,
           promptTokens: spec.promptTokens,

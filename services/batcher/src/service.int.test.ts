@@ -88,7 +88,7 @@ const dispatch = (request: RequestSpec, to = pool.id, worker = '') =>
     subjects.dispatch(to),
     makeEvent(
       { id: `dispatch-${request.requestId}`, tenant: request.tenant, requestId: request.requestId, nowMs: Date.now() },
-      { $case: 'requestDispatched', requestDispatched: { request, pool: to, worker } },
+      { $case: 'requestDispatched', requestDispatched: { request, pool: to, worker, workerHitTokens: worker ? 1_000 : 0 } },
     ),
   );
 

@@ -122,9 +122,9 @@ export function createBatcher(deps: BatcherDeps) {
             ackWaitMs: 30_000,
             onError: (e, context) => deps.logger.error({ err: e }, context),
             handle: async ({ event, working }) => {
-              const { request, worker } = expectPayload(event, 'requestDispatched').requestDispatched;
+              const { request, worker, workerHitTokens } = expectPayload(event, 'requestDispatched').requestDispatched;
               if (!request) throw new DomainError('INVALID_ARGUMENT', 'dispatched event without a request');
-              await queue.enqueue(request, working, worker);
+              await queue.enqueue(request, working, worker, workerHitTokens);
             },
           }),
         );

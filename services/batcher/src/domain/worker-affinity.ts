@@ -3,6 +3,9 @@ import type { WorkerHeartbeat } from '@switchyard/contracts';
 export interface Affine {
   /** The worker the scheduler expects to hold the prompt's prefix; '' for any. */
   readonly worker: string;
+  /** Prompt tokens that worker is expected to read from its cache: the prefill work it saves there. */
+  readonly hitTokens: number;
+  readonly promptTokens: number;
 }
 
 /**
@@ -17,12 +20,18 @@ export function takesOwnBatches(beat: WorkerHeartbeat | undefined, undelivered: 
 
 /**
  * Splits a batch by where each request goes: to the worker named for it when that worker is
- * `open` (see {@link takesOwnBatches}), otherwise to the whole pool (key '').
+ * open (see {@link takesOwnBatches}) and the hit is worth the wait: the prompt work queued on it
+ * (`backlog`, tokens) may exceed the shortest queue of the open workers by no more than the
+ * prefill the hit saves. Otherwise the whole pool takes it (key ''): a hot prefix does not pile
+ * every request onto one GPU. Each request given to a worker adds its uncached prompt to that
+ * worker's backlog, so the rest of the batch sees it.
  */
-export function splitByWorker<T extends Affine>(batch: readonly T[], open: ReadonlySet<string>): Map<string, T[]> {
+export function splitByWorker<T extends Affine>(batch: readonly T[], backlog: Map<string, number>): Map<string, T[]> {
   const out = new Map<string, T[]>();
   for (const q of batch) {
-    const to = q.worker && open.has(q.worker) ? q.worker : '';
+    const queued = q.worker ? backlog.get(q.worker) : undefined;
+    const to = queued !== undefined && queued - Math.min(...backlog.values()) <= q.hitTokens ? q.worker : '';
+    if (to) backlog.set(to, queued! + Math.max(0, q.promptTokens - q.hitTokens));
     const group = out.get(to);
     if (group) group.push(q);
     else out.set(to, [q]);

@@ -60,8 +60,8 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     },
   };
 
-  /** `worker`: the pool's worker expected to hold the prompt's prefix ('' for any). */
-  const dispatch = async (spec: RequestSpec, pool: PoolSpec, id: string, nowMs: number, worker = '') => {
+  /** `worker`: the pool's worker expected to hold the prompt's prefix ('' for any), saving `workerHitTokens` of prefill. */
+  const dispatch = async (spec: RequestSpec, pool: PoolSpec, id: string, nowMs: number, worker = '', workerHitTokens = 0) => {
     const tier = tierName(spec.tier) ?? 'batch';
     deps.fleet.dispatched(spec, pool.id, nowMs);
     metrics.placed.inc({ pool: pool.id, tier, policy: config.policy });
@@ -72,7 +72,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
         { id, tenant: spec.tenant, requestId: spec.requestId, nowMs, traceparent: spec.traceparent },
         {
           $case: 'requestDispatched',
-          requestDispatched: { request: { ...spec, model: pool.model }, pool: pool.id, worker },
+          requestDispatched: { request: { ...spec, model: pool.model }, pool: pool.id, worker, workerHitTokens },
         },
       ),
     );
@@ -173,7 +173,7 @@ export function createAdmittedEdge(deps: AdmittedDeps) {
     if (placement.prediction) metrics.predictedTtft.observe({ tier }, placement.prediction.ttftMs / 1000);
     const reason = route.via.length ? `${route.reason}; ${placement.reason}` : placement.reason;
     if (span.isRecording()) span.setAttribute('switchyard.pool', placement.pool);
-    await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs, placement.worker);
+    await dispatch(request, poolsById.get(placement.pool)!, `dispatch-${requestId}`, nowMs, placement.worker, placement.hitTokens);
     publishDecision(
       deps.nc,
       'scheduler',

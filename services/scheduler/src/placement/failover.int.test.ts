@@ -31,7 +31,7 @@ const dispatch = (pool: string, r: RequestSpec) =>
     subjects.dispatch(pool),
     makeEvent(
       { id: `dispatch-${r.requestId}`, tenant: 'acme', requestId: r.requestId, nowMs: 1 },
-      { $case: 'requestDispatched', requestDispatched: { request: r, pool, worker: '' } },
+      { $case: 'requestDispatched', requestDispatched: { request: r, pool, worker: '', workerHitTokens: 0 } },
     ),
   );
 const batch = (pool: string, batchId: string, rs: RequestSpec[]) =>

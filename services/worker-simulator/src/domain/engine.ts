@@ -84,12 +84,14 @@ export interface EngineLoad {
   readonly freeKvTokens: number;
   /** Further sequences the engine could take without queueing. */
   readonly freeSlots: number;
+  /** Prompt tokens admitted and not computed yet: the prefill work a new sequence waits behind. */
+  readonly prefillTokens: number;
   /** Prompt blocks kept in the prefix cache (in use or not). */
   readonly cachedPrefixBlocks: number;
 }
 
 /** The load of an engine that is not running (before start, or crashed). */
-export const IDLE_LOAD: EngineLoad = { running: 0, waiting: 0, kvUsed: 0, freeKvTokens: 0, freeSlots: 0, cachedPrefixBlocks: 0 };
+export const IDLE_LOAD: EngineLoad = { running: 0, waiting: 0, kvUsed: 0, freeKvTokens: 0, freeSlots: 0, prefillTokens: 0, cachedPrefixBlocks: 0 };
 
 /** What the prefix cache gained and lost since last asked: the workers' KV events. */
 export interface PrefixCacheChanges {
@@ -184,6 +186,13 @@ export function createEngine(options: EngineOptions): Engine {
 
   const blocksFor = (tokens: number) => Math.ceil(tokens / blockTokens);
   const pending = (s: Seq) => s.spec.promptTokens + s.generated - s.computed;
+  /** Prompt tokens admitted and not computed yet (a waiting sequence's cached prefix is not known yet: counted). */
+  const prefillAhead = () => {
+    let tokens = 0;
+    for (const s of running) tokens += Math.max(0, s.spec.promptTokens - s.computed);
+    for (const s of waiting) tokens += Math.max(0, s.spec.promptTokens - s.computed);
+    return tokens;
+  };
   const free = () => totalBlocks - usedBlocks;
   /** Blocks a sequence could be given: the free ones and the cached ones nobody holds. */
   const available = () => free() + evictableBlocks;
@@ -418,6 +427,7 @@ export function createEngine(options: EngineOptions): Engine {
       kvUsed: totalBlocks === 0 ? 1 : (usedBlocks - evictableBlocks) / totalBlocks,
       freeKvTokens: Math.max(0, available() - (running.length === 0 ? 0 : watermark)) * blockTokens,
       freeSlots: Math.max(0, maxRunning - running.length - waiting.length),
+      prefillTokens: prefillAhead(),
       cachedPrefixBlocks: cache.size,
     }),
 

@@ -33,6 +33,7 @@ export function heartbeatOf(s: WorkerSnapshot): WorkerHeartbeat {
     freeSlots: draining ? 0 : load.freeSlots,
     kvUsed: load.kvUsed,
     freeKvTokens: draining ? 0 : load.freeKvTokens,
+    prefillTokens: load.prefillTokens,
     stepMs: s.faults.hung ? Math.max(s.stepMs, s.sinceStepMs) : s.stepMs,
     ttftMs: s.ttftMs,
     draining,

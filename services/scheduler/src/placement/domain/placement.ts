@@ -12,6 +12,8 @@ export type Placement =
       readonly pool: string;
       /** The pool's worker expected to hold the prompt's prefix, for the batcher to hand it to; '' for any. */
       readonly worker: string;
+      /** Prompt tokens that worker is expected to read from its cache. */
+      readonly hitTokens: number;
       readonly candidates: Candidate[];
       readonly reason: string;
       readonly prediction?: Prediction;
@@ -211,7 +213,8 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
 
   const placed = (e: (typeof eligible)[number], reason: string): Placement => {
     e.candidate.reason = `chosen: ${e.candidate.reason}`;
-    return { kind: 'placed', pool: e.pool.id, worker: e.candidate.prefixWorker, candidates, reason, prediction: e.prediction };
+    const { prefixWorker: worker, prefixHitTokens: hitTokens } = e.candidate;
+    return { kind: 'placed', pool: e.pool.id, worker, hitTokens, candidates, reason, prediction: e.prediction };
   };
   const only = (score: (e: (typeof eligible)[number]) => number) => eligible.forEach((e) => (e.candidate.score = e.score = score(e)));
 

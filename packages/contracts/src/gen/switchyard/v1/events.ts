@@ -156,6 +156,11 @@ export interface RequestDispatched {
    * batcher hands the request to it while it is alive and has room. Empty: any worker.
    */
   worker: string;
+  /**
+   * The prompt tokens the scheduler expects `worker` to read from its cache: the prefill work
+   * it saves there, which the batcher weighs against the work queued on that worker.
+   */
+  workerHitTokens: number;
 }
 
 /**
@@ -1043,7 +1048,7 @@ export const ReplacementRequested: MessageFns<ReplacementRequested> = {
 };
 
 function createBaseRequestDispatched(): RequestDispatched {
-  return { request: undefined, pool: "", worker: "" };
+  return { request: undefined, pool: "", worker: "", workerHitTokens: 0 };
 }
 
 export const RequestDispatched: MessageFns<RequestDispatched> = {
@@ -1056,6 +1061,9 @@ export const RequestDispatched: MessageFns<RequestDispatched> = {
     }
     if (message.worker !== "") {
       writer.uint32(26).string(message.worker);
+    }
+    if (message.workerHitTokens !== 0) {
+      writer.uint32(32).uint32(message.workerHitTokens);
     }
     return writer;
   },
@@ -1095,6 +1103,14 @@ export const RequestDispatched: MessageFns<RequestDispatched> = {
             }
 
             message.worker = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.workerHitTokens = reader.uint32();
             continue;
           }
         }
