@@ -29,6 +29,8 @@ export interface PoolQueueDeps {
   readonly undelivered: () => Promise<number>;
   /** Batches handed to one worker of this pool that it has not pulled yet. */
   readonly workerUndelivered: (worker: string) => Promise<number>;
+  /** Called when a batch goes to one worker's own queue. */
+  readonly onWorkerHandOff?: () => void;
   readonly onError: (e: unknown) => void;
 }
 
@@ -128,6 +130,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           // Requests whose prefix a worker holds go to it while it takes them; the rest to any worker of the pool.
           const groups = splitByWorker(batch, await backlogs(batch));
           for (const [worker, group] of groups) if (worker) hand(worker, group);
+          if (groups.size > (groups.has('') ? 1 : 0)) deps.onWorkerHandOff?.();
           await Promise.all(
             [...groups].map(async ([worker, group]) => {
               const batchId = `batch-${randomUUID()}`;

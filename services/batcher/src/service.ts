@@ -106,10 +106,12 @@ export function createBatcher(deps: BatcherDeps) {
               );
             return probe();
           },
+          onWorkerHandOff: () => mover.handed(),
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
         });
+        const mover = createWorkerQueues({ js: deps.js, jsm, pool: pool.id, heartbeats: () => fresh(pool.id), metrics, logger: deps.logger, now });
         queues.set(pool.id, queue);
-        workerQueues.push(createWorkerQueues({ js: deps.js, jsm, pool: pool.id, heartbeats: () => fresh(pool.id), metrics, logger: deps.logger, now }));
+        workerQueues.push(mover);
         consumers.push(
           await consumeDurable({
             js: deps.js,

@@ -17,6 +17,11 @@ export interface WorkerQueuesDeps {
   readonly forgetAfterMs?: number;
 }
 
+/**
+ * While no worker of the pool has batches of its own (none seen, none handed lately), a sweep
+ * reads the stream at most this often: a pool that does not use affinity costs next to nothing.
+ */
+const QUIET_SWEEP_MS = 5_000;
 /** How often the consumers of silent workers are looked at. */
 const FORGET_EVERY_MS = 60_000;
 /** Batches moved at most per worker and sweep; the next sweep takes the rest. */
@@ -42,6 +47,9 @@ export function createWorkerQueues(deps: WorkerQueuesDeps) {
   /** Workers with a consumer of their own and no heartbeat, and since when. */
   const silentSince = new Map<string, number>();
   let lastForget = Number.NEGATIVE_INFINITY;
+  let lastRead = Number.NEGATIVE_INFINITY;
+  /** Until when every sweep reads the stream: a worker queue was seen or handed a batch lately. */
+  let busyUntil = Number.NEGATIVE_INFINITY;
   /** Per live worker with batches waiting: the last stream sequence its consumer had delivered. */
   const lastSeen = new Map<string, number>();
 
@@ -103,13 +111,20 @@ export function createWorkerQueues(deps: WorkerQueuesDeps) {
   }
 
   return {
-    /** Moves the queues of this pool's workers that are gone or draining; returns batches moved. */
+    /** A batch was just handed to a worker's own queue: sweep at full pace for a while. */
+    handed(): void {
+      busyUntil = deps.now() + QUIET_SWEEP_MS;
+    },
+    /** Moves the queues of this pool's workers that are gone, draining or stalled; returns batches moved. */
     async sweep(): Promise<number> {
+      if (deps.now() < lastRead + QUIET_SWEEP_MS && deps.now() >= busyUntil) return 0;
+      lastRead = deps.now();
       const info = await deps.jsm.streams.info(streams.BATCHES.name, { subjects_filter: filters.workerBatches(deps.pool) });
       const live = new Map(deps.heartbeats().map((h) => [h.worker, h]));
       const now = deps.now();
       let moved = 0;
       const queued = new Set(Object.keys(info.state.subjects ?? {}).map((s) => s.slice(prefix.length)));
+      if (queued.size > 0) busyUntil = now + QUIET_SWEEP_MS;
       for (const worker of queued) {
         const beat = live.get(worker);
         const why = !beat ? 'no heartbeat' : beat.draining ? 'draining' : (await stalled(worker)) ? 'took none of them since the last sweep' : undefined;
