@@ -1,4 +1,4 @@
-import { Outcome, subjects } from '@switchyard/contracts';
+import { Outcome, Tier, subjects } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { testPool, waitFor } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,27 @@ let system: RunningSystem;
 let client: SwitchyardClient;
 
 const DOCUMENT = Array.from({ length: 120 }, (_, i) => `Article ${i}: freight for dock ${i % 5} leaves at dawn.`).join(' ');
-const ask = (question: string) => client.complete({ model: 'llama-3.1-8b', prompt: `${DOCUMENT}\n\nQuestion: ${question}`, maxTokens: 4 });
+const ask = (question: string, maxTokens = 4, tier: Tier = Tier.TIER_UNSPECIFIED) =>
+  client.complete({ model: 'llama-3.1-8b', prompt: `${DOCUMENT}\n\nQuestion: ${question}`, maxTokens, tier });
+
+/** A realtime call with the shared prefix, streamed: when its first token reached the caller, and its id. */
+async function realtime(question: string) {
+  const sentAt = Date.now();
+  let ttftMs: number | undefined;
+  let requestId = '';
+  let outcome: Outcome | undefined;
+  for await (const { event } of client.generate({
+    model: 'llama-3.1-8b',
+    prompt: `${DOCUMENT}\n\nQuestion: ${question}`,
+    maxTokens: 4,
+    tier: Tier.TIER_REALTIME,
+  })) {
+    if (event?.$case === 'started') requestId = event.started.requestId;
+    if (event?.$case === 'chunk') ttftMs ??= Date.now() - sentAt;
+    if (event?.$case === 'finished') outcome = event.finished.outcome;
+  }
+  return { requestId, ttftMs, outcome };
+}
 
 beforeAll(async () => {
   system = await startSystem({ pools: [POOL], workerSpeed: 1, workerFaults: true });
@@ -53,6 +73,25 @@ describe('affinity to the worker holding the prefix', () => {
     const ran = await terminals(replies.map((r) => r.requestId));
     expect([...ran.values()]).toEqual(replies.map(() => [holder]));
   });
+
+  it("never queues a realtime request behind the holder's work past its objective (1 s): while the holder is full, the pool serves it", async () => {
+    // Four long answers sharing the prefix fill the holder's four slots (they are handed to it for the hit).
+    const long = Array.from({ length: 4 }, (_, i) => ask(`Recite every article, take ${i}.`, 600, Tier.TIER_INTERNAL));
+    const busy = new Promise((r) => setTimeout(r, 1_500)); // its heartbeat says so within a second
+    await busy;
+    const probes = [];
+    for (let i = 0; i < 3; i++) probes.push(await realtime(`Quick one ${i}?`));
+    const longReplies = await Promise.all(long);
+    const ranLong = await terminals(longReplies.map((r) => r.requestId));
+    // The holder really was full: all four long ones ran on it.
+    expect([...ranLong.values()]).toEqual(longReplies.map(() => [holder]));
+    const ran = await terminals(probes.map((p) => p.requestId));
+    for (const p of probes) {
+      expect(p.outcome).toBe(Outcome.OUTCOME_COMPLETED);
+      expect(p.ttftMs).toBeLessThan(1_000);
+      expect(ran.get(p.requestId)![0]).not.toBe(holder);
+    }
+  }, 60_000);
 
   it('serves the same prompts on the other workers once the holder dies, each request ending once', async () => {
     const crash = await system.nc.request(subjects.workerControl(POOL.id, holder), JSON.stringify({ kind: 'crash' }), { timeout: 5_000 });
