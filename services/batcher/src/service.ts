@@ -94,17 +94,16 @@ export function createBatcher(deps: BatcherDeps) {
             () => queue.poke(),
           ),
           workerUndelivered: (worker) => {
-            let probe = workerProbes.get(worker);
-            if (!probe)
+            if (!workerProbes.has(worker))
               workerProbes.set(
                 worker,
-                (probe = refreshed(
+                refreshed(
                   10,
                   () => pending(durables.worker(pool.id, worker)),
                   () => queue.poke(),
-                )),
+                ),
               );
-            return probe();
+            return workerProbes.get(worker)!();
           },
           onWorkerHandOff: () => mover.handed(),
           onError: (e) => deps.logger.error({ err: e, pool: pool.id }, 'batch hand-off failed'),
