@@ -1,6 +1,6 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { streams } from '@switchyard/contracts';
-import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
+import { createSwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { Redis } from 'ioredis';
 import OpenAI, { toFile } from 'openai';
@@ -8,9 +8,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchEnded, chatLines, readResultLines } from '../support/batch-files.js';
 import { readStream } from '../support/read-stream.js';
-import { checkRequestInvariants } from '../support/request-invariants.js';
+import { checkRequestInvariants, expectInvariantsHold } from '../support/request-invariants.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
-import { tenantClient } from '../support/tenant-client.js';
+import { tenantClients } from '../support/tenant-client.js';
 import { expectBilledExactlyOnce } from '../support/usage-chaos.js';
 
 /**
@@ -33,7 +33,7 @@ const RATE_LIMIT = 3;
 const BATCH_LINES = 300;
 
 let system: RunningSystem;
-const clients: SwitchyardClient[] = [];
+const { clientFor, track, closeAll } = tenantClients(() => system);
 
 beforeAll(async () => {
   system = await startSystem({
@@ -46,15 +46,9 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  clients.forEach((c) => c.close());
+  closeAll();
   await system?.stop();
 });
-
-async function clientFor(tenant: string): Promise<SwitchyardClient> {
-  const client = await tenantClient(system, tenant);
-  clients.push(client);
-  return client;
-}
 
 const outcome = (p: Promise<unknown>) =>
   p.then(
@@ -118,7 +112,7 @@ describe('chaos: kill -9 of Redis mid-load, back with and without its data', () 
 
     // A steady load on tenant acme.
     const load = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
-    clients.push(load);
+    track(load);
     const calls: { startedMs: number; endedMs: number; outcome: string }[] = [];
     let running = true;
     const caller = async () => {
@@ -232,15 +226,7 @@ describe('chaos: kill -9 of Redis mid-load, back with and without its data', () 
       databaseUrl: system.servers.postgres.url,
       sinceMs: started,
     });
-    expect({ notEndedOnce: report.notEndedOnce, billedTwice: report.billedTwice, unbilled: report.unbilled, differences: report.reconcileDifferences }).toEqual(
-      {
-        notEndedOnce: [],
-        billedTwice: [],
-        unbilled: [],
-        differences: [],
-      },
-    );
-    expect(report.reconcileOk).toBe(true);
+    expectInvariantsHold(report);
     const usage = await readStream(system.nc, streams.USAGE.name);
     const ledger = await expectBilledExactlyOnce({
       nc: system.nc,

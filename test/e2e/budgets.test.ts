@@ -2,34 +2,27 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { openBucket } from '@switchyard/bus';
 import { Tier, buckets } from '@switchyard/contracts';
 import { DEFAULT_PRICE_BOOK, type PriceBook } from '@switchyard/pricing';
-import type { SwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../support/system.js';
-import { tenantClient } from '../support/tenant-client.js';
+import { tenantClients } from '../support/tenant-client.js';
 
 /**
  * Budgets have one owner, billing: set through `SetBudget`, enforced by admission from what
  * billing publishes (the ledger's spend) plus its own in-flight reservations.
  */
 let system: RunningSystem;
-const clients: SwitchyardClient[] = [];
+const { clientFor, closeAll } = tenantClients(() => system);
 
 beforeAll(async () => {
   // A short grace, so admission's provisional amounts give way to the ledger's within the test.
   system = await startSystem({ provisionalGraceMs: 300 });
 }, 60_000);
 afterAll(async () => {
-  clients.forEach((c) => c.close());
+  closeAll();
   await system?.stop();
 });
-
-async function clientFor(tenant: string): Promise<SwitchyardClient> {
-  const client = await tenantClient(system, tenant);
-  clients.push(client);
-  return client;
-}
 
 /** What the ledger charged a tenant (debits to its own accounts), in micros, and for how many requests. */
 async function ledgerSpend(tenant: string) {

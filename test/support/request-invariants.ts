@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@switchyard/bus';
 import { waitFor } from '@switchyard/testing';
+import { expect } from 'vitest';
 import type { Sql } from 'postgres';
 import { admittedRequests, terminalsByRequest } from './read-stream.js';
 import { runReconcile } from './usage-chaos.js';
@@ -70,4 +71,15 @@ export async function checkRequestInvariants(o: {
     reconcileOk: report.ok,
     reconcileDifferences: report.differences,
   };
+}
+
+/** Asserts the invariants hold: every admitted request ended once, every completion billed once, reconcile clean. */
+export function expectInvariantsHold(report: RequestInvariants): void {
+  expect({ notEndedOnce: report.notEndedOnce, billedTwice: report.billedTwice, unbilled: report.unbilled, differences: report.reconcileDifferences }).toEqual({
+    notEndedOnce: [],
+    billedTwice: [],
+    unbilled: [],
+    differences: [],
+  });
+  expect(report.reconcileOk).toBe(true);
 }

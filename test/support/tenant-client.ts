@@ -15,3 +15,17 @@ export async function tenantClient(system: Pick<RunningSystem, 'tenants' | 'admi
   await waitFor('key propagated', () => client.getRequest('req_none').catch((e: ServiceError) => (e.code === status.NOT_FOUND ? true : undefined)));
   return client;
 }
+
+/**
+ * Clients of new keys for a test file: `clientFor(tenant)` makes one (see {@link tenantClient}),
+ * `track` adds one made otherwise, and `closeAll` (in `afterAll`) closes every one.
+ */
+export function tenantClients(system: () => Pick<RunningSystem, 'tenants' | 'admissionAddress'>) {
+  const clients: SwitchyardClient[] = [];
+  const track = (client: SwitchyardClient): SwitchyardClient => (clients.push(client), client);
+  return {
+    track,
+    clientFor: async (tenant: string): Promise<SwitchyardClient> => track(await tenantClient(system(), tenant)),
+    closeAll: () => clients.forEach((c) => c.close()),
+  };
+}

@@ -1,4 +1,4 @@
-import { connect, constants } from 'node:http2';
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import {
   AdmissionServiceClient,
@@ -68,6 +68,26 @@ async function start(
   served = await serve({ listen: '127.0.0.1:0', services: [{ definition: AdmissionServiceService, handlers: handlers(edge) }], ...serveOptions });
   client = new AdmissionServiceClient(served.address, credentials.createInsecure());
   return { served, client };
+}
+
+/**
+ * A Generate call sent as raw HTTP/2 on `session`: one gRPC frame, then the end of the request.
+ * `unread`: the caller never reads, so the server's output fills the window. Errors are read
+ * from the stream's close.
+ */
+function rawGenerate(session: ClientHttp2Session, unread = false): ClientHttp2Stream {
+  const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/switchyard.v1.AdmissionService/Generate',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    authorization: 'Bearer good',
+  });
+  stream.on('error', () => {});
+  if (unread) stream.pause();
+  stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]));
+  return stream;
 }
 
 const getRequest = (c: AdmissionServiceClient, key: string, requestId = 'req_1') =>
@@ -218,19 +238,8 @@ describe('the gRPC edge', () => {
       { stalledStreamMs: 1_000 },
     );
     const session = connect(`http://${served.address}`);
-    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
-    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': '/switchyard.v1.AdmissionService/Generate',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: 'Bearer good',
-    });
-    stream.on('error', () => {});
     // Never reads: the window fills and the rest of the output waits on the server.
-    stream.pause();
-    stream.end(frame);
+    const stream = rawGenerate(session, true);
     const started = Date.now();
     const rstCode = await new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
     session.destroy();
@@ -243,17 +252,7 @@ describe('the gRPC edge', () => {
   it('resets a finished stream whose status still waits behind unread output after stalledStreamMs', async () => {
     const { served } = await start((edge) => ({ generate: edge.serverStream(async (_r, _ctx, write) => flood(write)) }), { stalledStreamMs: 1_000 });
     const session = connect(`http://${served.address}`);
-    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
-    const stream = session.request({
-      ':method': 'POST',
-      ':path': '/switchyard.v1.AdmissionService/Generate',
-      'content-type': 'application/grpc',
-      te: 'trailers',
-      authorization: 'Bearer good',
-    });
-    stream.on('error', () => {});
-    stream.pause();
-    stream.end(Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]));
+    const stream = rawGenerate(session, true);
     const rstCode = await new Promise<number>((resolve) => stream.on('close', () => resolve(stream.rstCode)));
     session.destroy();
     expect(rstCode).toBe(constants.NGHTTP2_CANCEL);
@@ -277,18 +276,8 @@ describe('the gRPC edge', () => {
     const { served, client } = await start((edge) => ({ generate: edge.serverStream(async () => void handled++) }));
     const session = connect(`http://${served.address}`);
     await new Promise((resolve) => session.once('connect', resolve));
-    const request = Buffer.from(GenerateRequest.encode(generateRequest('m')).finish());
-    const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, request.length]), request]);
     const streams = Array.from({ length: 200 }, () => {
-      const stream = session.request({
-        ':method': 'POST',
-        ':path': '/switchyard.v1.AdmissionService/Generate',
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        authorization: 'Bearer good',
-      });
-      stream.on('error', () => {});
-      stream.end(frame);
+      const stream = rawGenerate(session);
       stream.close(constants.NGHTTP2_CANCEL);
       return new Promise((resolve) => stream.on('close', resolve));
     });

@@ -139,8 +139,9 @@ export function createPoolQueue(deps: PoolQueueDeps) {
                   q.span.setAttributes({ 'switchyard.batch_id': batchId, 'switchyard.batch_size': group.length, 'switchyard.worker': worker });
                 }
               }
+              const fellBack = worker ? 0 : group.filter((q) => q.worker).length;
               if (worker) deps.metrics.affine.inc({ pool: deps.pool }, group.length);
-              else deps.metrics.affinityFallbacks.inc({ pool: deps.pool }, group.filter((q) => q.worker).length);
+              if (fellBack > 0) deps.metrics.affinityFallbacks.inc({ pool: deps.pool }, fellBack);
               try {
                 await handOff(
                   deps.js,
