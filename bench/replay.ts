@@ -5,7 +5,7 @@
  * with V8's old space capped (`--max-old-space-size`, default 96 MB): an export whose memory grew
  * with the range would die there. The process's RSS includes tsx compiling the CLI at start-up.
  *
- *   pnpm bench:replay [--events 200000] [--row-group 50000] [--heap-cap-mb 96]
+ *   pnpm bench:replay [--events 400000] [--row-group 20000] [--heap-cap-mb 96]
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -20,8 +20,8 @@ import { rssMb } from './lib/process-memory.js';
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: 'string', default: '200000' },
-    'row-group': { type: 'string', default: '50000' },
+    events: { type: 'string', default: '400000' },
+    'row-group': { type: 'string', default: '20000' },
     'heap-cap-mb': { type: 'string', default: '96' },
   },
 });

@@ -30,7 +30,7 @@ export interface ReplayOptions {
   readonly format?: ReplayFormat;
   /** File to write; stdout when absent (ndjson and csv only). */
   readonly out?: string;
-  /** Rows per Parquet row group. Default 50,000. */
+  /** Rows per Parquet row group. Default 20,000. */
   readonly rowGroupRows?: number;
   /** Messages per pull. Default 5,000. */
   readonly batch?: number;
@@ -144,7 +144,7 @@ export function registerReplayCommand(program: Command, env: NodeJS.ProcessEnv):
     .option('--tenant <tenant>', "only this tenant's events")
     .addOption(new Option('--format <format>', 'output format; default from --out (.parquet, .csv), else ndjson').choices(REPLAY_FORMATS))
     .option('--out <file>', 'write here instead of stdout (needed for parquet)')
-    .option('--row-group <rows>', 'Parquet rows per row group; memory holds about one group (default 50000)', rowsArg)
+    .option('--row-group <rows>', 'Parquet rows per row group; memory holds about one group (default 20000)', rowsArg)
     .option('--nats-url <url>', 'NATS holding the streams; default $NATS_URL or the local one')
     .action(async (o: ReplayOptions & { natsUrl?: string; rowGroup?: number }) => {
       const natsUrl = o.natsUrl ?? env.NATS_URL ?? DEFAULT_NATS_URL;

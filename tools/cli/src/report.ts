@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { reportData } from './domain/report-data.js';
 import { checkForecast, checkRun } from './domain/report-input.js';
 import { reportHtml } from './report-html.js';
@@ -35,6 +35,9 @@ export function buildReport(runFile: string, forecastFile?: string): string {
 export async function launchChromium(executablePath: string): Promise<Browser> {
   if (!existsSync(executablePath))
     throw new Error(`no Chromium at ${executablePath}: install Debian's \`chromium\` (apt-get install chromium) or set CHROMIUM_PATH`);
+  // Loaded here, not at the top: playwright-core costs every CLI command ~0.4 s and ~33 MB of
+  // heap, and only `report --png` and the tests need a browser.
+  const { chromium } = await import('playwright-core');
   return chromium.launch({ executablePath, args: CHROMIUM_ARGS });
 }
 
