@@ -7,12 +7,25 @@ import { ensureDurable, type DurableSpec } from './provision.js';
 /**
  * How long one pull waits on the server (the client's default is 30 s). A pull lives on the
  * consumer's leader: when that node dies (kill -9, a lost machine) nothing tells the client,
- * which notices only after two missed idle heartbeats of half this each. With the default
- * that stalled every consumer led by the lost node for 30 s on a 3-node cluster; with 5 s a
- * consumer pulls again from the new leader within about 5 s, at the cost of one idle pull
- * per consumer every 5 s.
+ * which notices only after two missed idle heartbeats (`PULL_IDLE_HEARTBEAT_MS`). With the
+ * default 30 s that stalled every consumer led by the lost node for 30 s on a 3-node cluster;
+ * with 5 s a consumer pulls again from the new leader within a few seconds, at the cost of one
+ * idle pull per consumer every 5 s.
  */
 export const PULL_EXPIRES_MS = 5_000;
+
+/**
+ * How often the server says a pull is still waiting (the client's default: half of
+ * `expires`). The client pulls again after two go missing, so this bounds how long a consumer
+ * sits idle when the server holds no pull for it while the client counts one as open. That
+ * happens under bursts on one machine: in CI's streaming-burst test (and in about 1 run in 15
+ * with requests held longer in the batcher) the batcher's pull on DISPATCH got no message, no
+ * expiry notice and no heartbeat, and every dispatch waited 5-7.5 s (two or three 2.5-s
+ * heartbeats); metering's pull on USAGE was seen doing the same. At 1 s the wait is 2-3 s, for
+ * one small message a second per consumer while a pull waits. Why the server drops the pull
+ * is not known yet.
+ */
+export const PULL_IDLE_HEARTBEAT_MS = 1_000;
 
 /** A delivered event with what a handler may need from its delivery. */
 export interface Delivery {
@@ -57,7 +70,11 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   const onError = options.onError ?? (() => {});
   await ensureDurable(await js.jetstreamManager(), options);
   const consumer = await js.consumers.get(stream, durable);
-  const messages: ConsumerMessages = await consumer.consume({ max_messages: Math.max(concurrency * 2, 8), expires: PULL_EXPIRES_MS });
+  const messages: ConsumerMessages = await consumer.consume({
+    max_messages: Math.max(concurrency * 2, 8),
+    expires: PULL_EXPIRES_MS,
+    idle_heartbeat: PULL_IDLE_HEARTBEAT_MS,
+  });
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
 

@@ -1,9 +1,7 @@
 import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-
-/** Idle heartbeats of the consumer's pulls (at most half their expiry). */
-const HEARTBEAT_MS = 2_000;
+import { PULL_IDLE_HEARTBEAT_MS } from './consume.js';
 
 export interface FollowOrderedOptions {
   readonly stream: string;
@@ -57,7 +55,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     // Starting from "new": a replacement must still begin right after what the first one skipped.
     if (lastSeq === 0 && (options.deliverPolicy ?? DeliverPolicy.New) === DeliverPolicy.New) lastSeq = info.delivered.stream_seq;
     return {
-      messages: await consumer.consume(options.expiresMs ? { expires: options.expiresMs } : { idle_heartbeat: HEARTBEAT_MS }),
+      messages: await consumer.consume(options.expiresMs ? { expires: options.expiresMs } : { idle_heartbeat: PULL_IDLE_HEARTBEAT_MS }),
       pending: info.num_pending,
     };
   };
