@@ -2,6 +2,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { waitFor } from '@switchyard/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { percentile } from '../support/percentile.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
 /**
@@ -44,8 +45,6 @@ async function streamedCall(): Promise<StreamResult> {
     .map((e) => e.slice(6));
   return { status: res.status, requestId: res.headers.get('x-request-id') ?? '', events };
 }
-
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] ?? 0;
 
 describe('chaos: bursts of streamed HTTP calls', () => {
   it('ten bursts of 300 leave other tenants served, streams well formed and retried attempts unbilled', async () => {

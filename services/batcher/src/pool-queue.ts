@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { publishTerminal, terminalOf, type JetStreamClient, type KV } from '@switchyard/bus';
 import { Outcome, tierName, type RequestSpec, type WorkerHeartbeat } from '@switchyard/contracts';
 import { formBatch, type Capacity, type FormingRules, type Queued } from './domain/batch-forming.js';
+import { createTenantTurns } from './domain/tenant-turns.js';
+import { createPoolRoom } from './domain/pool-room.js';
 import { endSpan, SpanKind, startSpan, traceparentOf, type Span } from '@switchyard/telemetry';
 import { handOff } from './handoff.js';
 import { splitByWorker, takesOwnBatches, type Affine } from './domain/worker-affinity.js';
@@ -25,8 +27,8 @@ export interface PoolQueueDeps {
   readonly now: () => number;
   /** Fresh heartbeats of this pool's workers. */
   readonly heartbeats: () => WorkerHeartbeat[];
-  /** Batches published for this pool that no worker has pulled yet. */
-  readonly undelivered: () => Promise<number>;
+  /** Batches published for this pool that no worker had pulled yet, as of when the server was asked (Unix ms). */
+  readonly undelivered: () => Promise<{ readonly batches: number; readonly asOfMs: number }>;
   /** Batches handed to one worker of this pool that it has not pulled yet. */
   readonly workerUndelivered: (worker: string) => Promise<number>;
   /** Called when a batch goes to one worker's own queue. */
@@ -40,22 +42,27 @@ export interface PoolQueueDeps {
  */
 export function createPoolQueue(deps: PoolQueueDeps) {
   let queue: Waiting[] = [];
+  /** The tenants of each tier take turns in this queue (start-time fair queuing). */
+  const turns = createTenantTurns();
   let running = false;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
 
+  /** What the pool can take between heartbeats (see `createPoolRoom`). */
+  const poolRoom = createPoolRoom(deps.rules.preferredSize);
+
   /**
    * Workers pull batches only when they have room, so a batch nobody pulled yet means the
-   * pool is full: then nothing more is sent and requests wait here, in priority order.
-   * Heartbeats (once a second) bound the batch size and the KV-cache tokens it may use.
+   * pool is full: then nothing more is sent and requests wait here, in priority and turn
+   * order. Heartbeats (once a second) and what the workers pulled since bound the batch size;
+   * heartbeats bound the KV-cache tokens it may use.
    */
   const capacity = async (): Promise<Capacity> => {
     const beats = deps.heartbeats();
-    if (beats.length === 0 || (await deps.undelivered()) >= beats.length) return { freeSlots: 0, freeKvTokens: 0 };
-    const slots = beats.reduce((a, b) => a + b.freeSlots, 0);
-    const kv = beats.reduce((a, b) => a + (b.freeKvTokens ?? Number.POSITIVE_INFINITY), 0);
-    // A heartbeat can be up to a second old; an idle-looking pool still takes one batch.
-    return { freeSlots: Math.max(slots, deps.rules.preferredSize), freeKvTokens: kv };
+    const { batches, asOfMs } = await deps.undelivered();
+    const slots = poolRoom.room(beats, batches, asOfMs, deps.now());
+    if (slots <= 0) return { freeSlots: 0, freeKvTokens: 0 };
+    return { freeSlots: slots, freeKvTokens: beats.reduce((a, b) => a + (b.freeKvTokens ?? Number.POSITIVE_INFINITY), 0) };
   };
 
   /** Per worker, prompt tokens handed to it since its heartbeat (`atUnixMs`) last counted its prefill queue. */
@@ -126,7 +133,10 @@ export function createPoolQueue(deps: PoolQueueDeps) {
             { pool: deps.pool },
             batch.reduce((a, q) => a + q.promptTokens, 0),
           );
-          for (const q of batch) deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
+          for (const q of batch) {
+            deps.metrics.queueWait.observe({ pool: deps.pool, tier: q.tier }, (now - q.enqueuedUnixMs) / 1000);
+            turns.served(q.tier, q.turn);
+          }
           // Requests whose prefix a worker holds go to it while it takes them; the rest to any worker of the pool.
           const groups = splitByWorker(batch, await backlogs(batch));
           for (const [worker, group] of groups) if (worker) hand(worker, group);
@@ -152,6 +162,8 @@ export function createPoolQueue(deps: PoolQueueDeps) {
                   now,
                   worker,
                 );
+                // A worker's own queue is not the pool's: its pulls are watched by the mover.
+                if (!worker) poolRoom.sent(group.length, deps.now());
                 group.forEach((q) => q.done());
               } catch (e) {
                 deps.onError(e);
@@ -191,6 +203,7 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           });
         }
         const traceparent = traceparentOf(span);
+        const tier = tierName(spec.tier) ?? 'batch';
         queue.push({
           // The batch carries this span's trace on to the worker; tracing off, the request as it came.
           spec: traceparent ? { ...spec, traceparent } : spec,
@@ -199,7 +212,9 @@ export function createPoolQueue(deps: PoolQueueDeps) {
           requestId: spec.requestId,
           worker,
           hitTokens,
-          tier: tierName(spec.tier) ?? 'batch',
+          tenant: spec.tenant,
+          tier,
+          turn: turns.book(spec.tenant, tier),
           deadlineUnixMs: spec.deadlineUnixMs,
           promptTokens: spec.promptTokens,
           maxTokens: spec.maxTokens,

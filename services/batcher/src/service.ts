@@ -90,7 +90,10 @@ export function createBatcher(deps: BatcherDeps) {
           heartbeats: () => fresh(pool.id).filter((h) => !h.draining),
           undelivered: refreshed(
             10,
-            () => pending(durables.workers(pool.id)),
+            async () => {
+              const asOfMs = now();
+              return { batches: await pending(durables.workers(pool.id)), asOfMs };
+            },
             () => queue.poke(),
           ),
           workerUndelivered: (worker) => {

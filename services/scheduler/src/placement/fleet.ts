@@ -62,6 +62,7 @@ export function createFleet(deps: FleetDeps) {
       request.maxTokens,
       atMs,
       prefillMs(pool, request.promptTokens),
+      request.tenant,
     );
   const listen = (subject: string, onEvent: (event: Event) => void) =>
     void subscriptions.push(

@@ -2,14 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { createLoadTracker } from './load-tracker.js';
 
 describe('load tracker', () => {
-  it('counts outstanding requests per pool and tier until they end', () => {
+  it('counts outstanding requests per pool, tier and tenant until they end', () => {
     const t = createLoadTracker();
-    t.dispatched('a', 'p1', 'realtime', 100, 50, 0);
-    t.dispatched('b', 'p1', 'batch', 200, 10, 0);
-    t.dispatched('a', 'p1', 'realtime', 100, 50, 0);
-    expect(t.of('p1')).toEqual({ total: 2, byTier: { realtime: 1, internal: 0, batch: 1 }, promptTokens: 300, outputTokens: 60, prefillMs: 0 });
+    t.dispatched('a', 'p1', 'realtime', 100, 50, 0, 0, 'acme');
+    t.dispatched('b', 'p1', 'batch', 200, 10, 0, 0, 'globex');
+    t.dispatched('a', 'p1', 'realtime', 100, 50, 0, 0, 'acme');
+    expect(t.of('p1')).toEqual({
+      total: 2,
+      byTier: { realtime: 1, internal: 0, batch: 1 },
+      promptTokens: 300,
+      outputTokens: 60,
+      prefillMs: 0,
+      byTenant: new Map([
+        ['acme', { realtime: 1, internal: 0, batch: 0 }],
+        ['globex', { realtime: 0, internal: 0, batch: 1 }],
+      ]),
+    });
     expect(t.ended('a')).toBe('p1');
     expect(t.of('p1').total).toBe(1);
+    expect([...t.of('p1').byTenant.keys()]).toEqual(['globex']);
     expect(t.hasEnded('a')).toBe(true);
   });
 

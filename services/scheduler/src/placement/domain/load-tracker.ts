@@ -9,12 +9,22 @@ export interface Outstanding {
   readonly outputTokens: number;
   /** Sum of their prompts' prefill GPU ms. */
   readonly prefillMs: number;
+  /** Per tenant, per tier: the batcher serves the tenants of a tier in turns. A tenant with none is absent. */
+  readonly byTenant: ReadonlyMap<string, Readonly<Record<TierName, number>>>;
 }
 
-export const NOTHING_OUTSTANDING: Outstanding = { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0, prefillMs: 0 };
+export const NOTHING_OUTSTANDING: Outstanding = {
+  total: 0,
+  byTier: { realtime: 0, internal: 0, batch: 0 },
+  promptTokens: 0,
+  outputTokens: 0,
+  prefillMs: 0,
+  byTenant: new Map(),
+};
 
 interface Entry {
   readonly pool: string;
+  readonly tenant: string;
   readonly tier: TierName;
   readonly promptTokens: number;
   readonly maxTokens: number;
@@ -29,14 +39,16 @@ interface Totals {
   promptTokens: number;
   outputTokens: number;
   prefillMs: number;
+  byTenant: Map<string, Record<TierName, number>>;
 }
 
 export interface LoadTracker {
   /**
    * A request went to `pool` (a first placement or a move); idempotent per request and pool.
-   * `prefillMs` is the GPU time its prompt takes, added to the pool's prefill backlog.
+   * `prefillMs` is the GPU time its prompt takes, added to the pool's prefill backlog. Requests
+   * without a `tenant` count as one tenant's (default '').
    */
-  dispatched(requestId: string, pool: string, tier: TierName, promptTokens: number, maxTokens: number, atMs: number, prefillMs?: number): void;
+  dispatched(requestId: string, pool: string, tier: TierName, promptTokens: number, maxTokens: number, atMs: number, prefillMs?: number, tenant?: string): void;
   /**
    * Prefill work still ahead on `pool` at `nowMs`, GPU ms: what was dispatched, less what its
    * workers got through since at `drainPerMs` GPU ms per ms. Engines prefill first come, first
@@ -79,7 +91,18 @@ export function createLoadTracker(options: { readonly maxAgeMs?: number; readonl
   };
 
   const add = (e: Entry, sign: 1 | -1) => {
-    const t = totals.get(e.pool) ?? { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0, prefillMs: 0 };
+    const t = totals.get(e.pool) ?? {
+      total: 0,
+      byTier: { realtime: 0, internal: 0, batch: 0 },
+      promptTokens: 0,
+      outputTokens: 0,
+      prefillMs: 0,
+      byTenant: new Map(),
+    };
+    const mine = t.byTenant.get(e.tenant) ?? { realtime: 0, internal: 0, batch: 0 };
+    mine[e.tier] += sign;
+    if (mine.realtime + mine.internal + mine.batch <= 0) t.byTenant.delete(e.tenant);
+    else t.byTenant.set(e.tenant, mine);
     t.total += sign;
     t.prefillMs += sign * e.prefillMs;
     t.byTier[e.tier] += sign;
@@ -97,12 +120,12 @@ export function createLoadTracker(options: { readonly maxAgeMs?: number; readonl
   };
 
   return {
-    dispatched(requestId, pool, tier, promptTokens, maxTokens, atMs, prefillMs = 0) {
+    dispatched(requestId, pool, tier, promptTokens, maxTokens, atMs, prefillMs = 0, tenant = '') {
       if (endedIds.has(requestId)) return;
       const prior = entries.get(requestId);
       if (prior?.pool === pool) return;
       if (prior) remove(requestId);
-      const e = { pool, tier, promptTokens, maxTokens, atMs, prefillMs };
+      const e = { pool, tenant, tier, promptTokens, maxTokens, atMs, prefillMs };
       entries.set(requestId, e);
       add(e, 1);
       backlogAt(pool, atMs).workMs += prefillMs;

@@ -48,9 +48,9 @@ function context(policy: PolicyName = 'switchyard', draws: number[] = [0.1, 0.6,
   let turn = 0;
   return { config, policy, random: () => draws[i++ % draws.length]!, turn: () => turn++ };
 }
-/** Fills `pool` with `n` outstanding requests of `tier`. */
-const load = (tracker: LoadTracker, poolId: string, n: number, tier: 'realtime' | 'internal' | 'batch' = 'realtime') => {
-  for (let i = 0; i < n; i++) tracker.dispatched(`${poolId}-${tier}-${i}`, poolId, tier, 1_000, 300, 0);
+/** Fills `pool` with `n` outstanding requests of `tier` of `tenant` (the one `request` places by default). */
+const load = (tracker: LoadTracker, poolId: string, n: number, tier: 'realtime' | 'internal' | 'batch' = 'realtime', tenant = 'acme') => {
+  for (let i = 0; i < n; i++) tracker.dispatched(`${poolId}-${tier}-${tenant}-${i}`, poolId, tier, 1_000, 300, 0, 0, tenant);
 };
 
 describe('filtering', () => {
@@ -148,8 +148,24 @@ describe('switchyard policy', () => {
     const fleet = world([pool('a')], [beat('a')], tracker);
     expect(placeRequest(request({ tier: 'batch' }), fleet, context())).toMatchObject({ kind: 'wait', waitFor: 'capacity' });
     expect(placeRequest(request({ tier: 'batch', ageMs: 700_000 }), fleet, context())).toMatchObject({ kind: 'placed', pool: 'a' });
-    tracker.ended('a-internal-0');
+    tracker.ended('a-internal-acme-0');
     expect(placeRequest(request({ tier: 'batch' }), fleet, context())).toMatchObject({ kind: 'placed', pool: 'a' });
+  });
+
+  it("sheds a tenant's flood but not another tenant's realtime request: the batcher serves tenants in turns", () => {
+    const tracker = createLoadTracker();
+    const chat = (id: string, tenant: string) => tracker.dispatched(id, 'a', 'realtime', 100, 32, 0, 0, tenant);
+    for (let i = 0; i < 200; i++) chat(`flood-${i}`, 'flooder');
+    for (let i = 0; i < 2; i++) chat(`steady-${i}`, 'steady');
+    const fleet = world([pool('a')], [beat('a', 10_000, { running: 8, freeSlots: 0 })], tracker);
+    const chatRequest = (tenant: string) => request({ tenant, promptTokens: 100, maxTokens: 32 });
+    expect(placeRequest(chatRequest('flooder'), fleet, context())).toMatchObject({ kind: 'reject' });
+    const steady = placeRequest(chatRequest('steady'), fleet, context());
+    expect(steady).toMatchObject({ kind: 'placed', pool: 'a' });
+    // Its own two run within its fair share of the slots, so it waits for the slots and one turn of the flood's.
+    expect(steady.kind === 'placed' && steady.prediction!.ttftMs).toBeLessThan(1_000);
+    // A tenant not seen before is as far ahead as one sending at its usual rate.
+    expect(placeRequest(chatRequest('new'), fleet, context())).toMatchObject({ kind: 'placed', pool: 'a' });
   });
 
   it('never sheds a request it must re-place (failover)', () => {
@@ -184,7 +200,7 @@ describe('switchyard policy', () => {
     for (let i = 0; i < 30; i++) {
       const p = placeRequest(request({ tier: 'internal' }), fleet, ctx);
       if (p.kind !== 'placed') throw new Error(p.reason);
-      tracker.dispatched(`r${i}`, p.pool, 'internal', 500, 100, 0);
+      tracker.dispatched(`r${i}`, p.pool, 'internal', 500, 100, 0, 0, 'acme');
       counts.set(p.pool, (counts.get(p.pool) ?? 0) + 1);
     }
     expect([...counts.values()].every((n) => n >= 5)).toBe(true);

@@ -185,6 +185,7 @@ function decide(r: PlacementRequest, fleet: FleetView, ctx: PlacementContext, se
       cachedTokens: hitTokens(r, hit),
       maxTokens: r.maxTokens,
       tier: r.tier,
+      tenant: r.tenant,
       elapsedMs: (r.ageMs + HOPS_MS) * ctx.config.speed,
     });
     const c = candidate({

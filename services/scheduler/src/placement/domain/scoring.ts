@@ -49,6 +49,8 @@ export interface PredictInput {
   readonly cachedTokens?: number;
   readonly maxTokens: number;
   readonly tier: TierName;
+  /** Whose request it is: the batcher serves a tier's tenants in turns. Default '' (as the tracker counts requests without one). */
+  readonly tenant?: string;
   /** Simulated ms since the request was admitted, plus hops still to come. */
   readonly elapsedMs: number;
 }
@@ -88,9 +90,36 @@ export function costPer1kTokens(pool: PoolSpec, model: StepModel): number {
 }
 
 /**
+ * Requests of `tier` that start before a new one of `tenant`. The batcher serves a tier's
+ * tenants in turns, which shares the slots among them max-min fairly: a tenant's requests are
+ * taken as running up to its fair share of `slots` (one that uses less leaves the rest to the
+ * others) and as queued past it. Ahead of the new request: every running one, the tenant's own
+ * queued ones, and of each other tenant's queued ones as many as the tenant's own plus one.
+ * With one tenant that is every outstanding request of the tier.
+ */
+function sameTierAhead(out: Outstanding, tier: TierName, tenant: string, slots: number): number {
+  const counts = [...out.byTenant]
+    .map(([t, n]) => ({ tenant: t, n: n[tier] }))
+    .filter((c) => c.n > 0)
+    .sort((a, b) => a.n - b.n);
+  let free = slots;
+  const queued = new Map<string, number>();
+  counts.forEach((c, i) => {
+    const running = Math.min(c.n, free / (counts.length - i));
+    queued.set(c.tenant, c.n - running);
+    free -= running;
+  });
+  const mine = queued.get(tenant) ?? 0;
+  let ahead = slots - free + mine;
+  for (const [other, q] of queued) if (other !== tenant) ahead += Math.min(q, mine + 1);
+  return ahead;
+}
+
+/**
  * Predicts a request's time to first token on a pool from live state and the performance
- * model. The batcher serves realtime before internal before batch, so a request waits only
- * behind outstanding work of its own or a higher tier, plus lower-tier work already holding
+ * model. The batcher serves realtime before internal before batch, and the tenants of a tier
+ * in turns, so a request waits only behind outstanding work of a higher tier and its turn
+ * among its own tier's (see {@link sameTierAhead}), plus lower-tier work already holding
  * slots. Once every slot is held it waits for completions: each worker finishes one request
  * every `meanOutput x fullStep / slots + prefill(meanPrompt)` ms. Engines prefill first come,
  * first served, so the prompts dispatched just before it (the pool's prefill backlog) come
@@ -103,8 +132,9 @@ export function predict(input: PredictInput): Prediction {
   const slots = Math.max(1, state.healthyWorkers * slotsPerWorker);
   const occupied = Math.max(out.total, state.running + state.waiting);
   const rank = RANK[input.tier];
-  const aheadOrSame = (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] <= rank).reduce((a, t) => a + out.byTier[t], 0);
-  const lower = Math.max(0, occupied - aheadOrSame);
+  const higher = (Object.keys(RANK) as TierName[]).filter((t) => RANK[t] < rank).reduce((a, t) => a + out.byTier[t], 0);
+  const aheadOrSame = higher + sameTierAhead(out, input.tier, input.tenant ?? '', slots);
+  const lower = Math.max(0, occupied - higher - out.byTier[input.tier]);
   // A real engine's own queue beyond what was dispatched here is other clients' work (or ours,
   // already inside it): first come, first served there, so ahead of any tier.
   const foreign = poolKind(pool) === 'simulated' ? 0 : Math.max(0, state.waiting - out.total);

@@ -1,3 +1,4 @@
+import { createTenantTurns, type TenantTurns } from '@switchyard/batcher';
 import type { PoolSpec } from '@switchyard/config';
 import { TIER_RANK, type TierName, type WorkerHeartbeat } from '@switchyard/contracts';
 import type { PerfModel } from '@switchyard/perf-model';
@@ -84,6 +85,8 @@ interface SimWorker {
 interface Queued {
   readonly request: SimRequest;
   readonly id: string;
+  /** Its turn among its tier's tenants, as the batcher books it. */
+  readonly turn: number;
 }
 
 /** Weight of the newest sample in a worker's recent step time and TTFT. */
@@ -102,9 +105,9 @@ const room = (w: SimWorker) => {
  * admission's per-tenant pacing lets each request through (or holds it until one of its tenant's
  * calls of that tier ends), the scheduler's `placeRequest` decides (shed, queue, wait, as each tier says) from a fleet view
  * built as the scheduler builds it (fresh heartbeats folded by `poolStates`, a load tracker of
- * what is outstanding, prefill backlog), each pool's queue hands requests to its workers by tier
- * then arrival (the worker with most room first), and each worker is the simulator's
- * continuous-batching engine. Events are arrivals, retries of waiting requests and step ends;
+ * what is outstanding, prefill backlog), each pool's queue hands requests to its workers (the one
+ * with most room first) in the batcher's order, by tier and then the tier's tenants in turns, and
+ * each worker is the simulator's continuous-batching engine. Events are arrivals, retries of waiting requests and step ends;
  * the next is always the earliest, so nothing depends on wall time.
  */
 export function simulate(input: SimulateInput): SimResult {
@@ -125,6 +128,7 @@ export function simulate(input: SimulateInput): SimResult {
   });
   const byPool = new Map(pools.map((p) => [p.id, workers.filter((w) => w.pool.id === p.id)]));
   const queues = new Map<string, Queued[]>(pools.map((p) => [p.id, []]));
+  const tenantTurns = new Map<string, TenantTurns>(pools.map((p) => [p.id, createTenantTurns()]));
   const tracker = createLoadTracker({ maxAgeMs: Number.POSITIVE_INFINITY });
   const outcomes: Array<RequestOutcome | undefined> = new Array<RequestOutcome | undefined>(requests.length);
   const open = new Map<string, { request: SimRequest; pool: string; firstTokenMs?: number }>();
@@ -211,15 +215,22 @@ export function simulate(input: SimulateInput): SimResult {
     // The engine has already let go of the sequences this step finishes; they ran in it all the same.
     w.occupiedSlotMs += w.step.durationMs * (w.engine.load().running + w.step.finished.length);
   };
-  /** Hands the pool's queue to its workers while any has room: realtime before internal before batch, then by arrival. */
+  /**
+   * Hands the pool's queue to its workers while any has room, as the batcher orders it: realtime
+   * before internal before batch, the tenants of a tier in turns, then by arrival.
+   */
   const feed = (poolId: string) => {
     const queue = queues.get(poolId)!;
     while (queue.length > 0) {
       const w = byPool.get(poolId)!.reduce<SimWorker | undefined>((best, x) => (room(x) > 0 && (!best || room(x) > room(best)) ? x : best), undefined);
       if (!w) return;
       let pick = 0;
-      for (let i = 1; i < queue.length; i++) if (TIER_RANK[queue[i]!.request.tier] < TIER_RANK[queue[pick]!.request.tier]) pick = i;
-      const [{ request, id }] = queue.splice(pick, 1) as [Queued];
+      for (let i = 1; i < queue.length; i++) {
+        const [a, b] = [queue[i]!, queue[pick]!];
+        if ((TIER_RANK[a.request.tier] - TIER_RANK[b.request.tier] || a.turn - b.turn) < 0) pick = i;
+      }
+      const [{ request, id, turn }] = queue.splice(pick, 1) as [Queued];
+      tenantTurns.get(poolId)!.served(request.tier, turn);
       const accepted = w.engine.enqueue({ id, promptTokens: request.promptTokens, maxTokens: request.maxTokens, arrivalMs: request.arrivalMs });
       if (!accepted.ok) {
         tracker.ended(id);
@@ -262,9 +273,10 @@ export function simulate(input: SimulateInput): SimResult {
       request.maxTokens,
       now,
       perf.get(placement.pool)!.prefillMs(Math.max(1, request.promptTokens)),
+      request.tenant,
     );
     open.set(id, { request, pool: placement.pool });
-    queues.get(placement.pool)!.push({ request, id });
+    queues.get(placement.pool)!.push({ request, id, turn: tenantTurns.get(placement.pool)!.book(request.tenant, request.tier) });
     feed(placement.pool);
   };
   const stepEnded = (w: SimWorker) => {
