@@ -13,14 +13,7 @@ export interface Outstanding {
   readonly byTenant: ReadonlyMap<string, Readonly<Record<TierName, number>>>;
 }
 
-export const NOTHING_OUTSTANDING: Outstanding = {
-  total: 0,
-  byTier: { realtime: 0, internal: 0, batch: 0 },
-  promptTokens: 0,
-  outputTokens: 0,
-  prefillMs: 0,
-  byTenant: new Map(),
-};
+export const NOTHING_OUTSTANDING: Outstanding = noTotals();
 
 interface Entry {
   readonly pool: string;
@@ -40,6 +33,11 @@ interface Totals {
   outputTokens: number;
   prefillMs: number;
   byTenant: Map<string, Record<TierName, number>>;
+}
+
+/** A pool with nothing outstanding. */
+function noTotals(): Totals {
+  return { total: 0, byTier: { realtime: 0, internal: 0, batch: 0 }, promptTokens: 0, outputTokens: 0, prefillMs: 0, byTenant: new Map() };
 }
 
 export interface LoadTracker {
@@ -91,14 +89,7 @@ export function createLoadTracker(options: { readonly maxAgeMs?: number; readonl
   };
 
   const add = (e: Entry, sign: 1 | -1) => {
-    const t = totals.get(e.pool) ?? {
-      total: 0,
-      byTier: { realtime: 0, internal: 0, batch: 0 },
-      promptTokens: 0,
-      outputTokens: 0,
-      prefillMs: 0,
-      byTenant: new Map(),
-    };
+    const t = totals.get(e.pool) ?? noTotals();
     const mine = t.byTenant.get(e.tenant) ?? { realtime: 0, internal: 0, batch: 0 };
     mine[e.tier] += sign;
     if (mine.realtime + mine.internal + mine.batch <= 0) t.byTenant.delete(e.tenant);
