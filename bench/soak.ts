@@ -10,6 +10,7 @@
  *
  *   pnpm soak [--minutes 30] [--fault-every 60] [--callers 6] [--warmup 5]
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -35,6 +36,7 @@ const RUN_MS = Number(args.minutes) * 60_000;
 const FAULT_MS = Number(args['fault-every']) * 1_000;
 const WARMUP_MS = Math.min(Number(args.warmup) * 60_000, RUN_MS / 3);
 const KEY = 'sy_soak_key';
+const LOG_DIR = join(REPO_ROOT, '.switchyard', 'soak-logs');
 const VICTIMS: ServiceName[] = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing'];
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -53,7 +55,7 @@ async function main() {
   const { env, grpcAddress } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `acme:soak-1:${hashApiKey(KEY)}`, {
     WORKER_SPEED: '1',
   });
-  const stack = await startStack(env, join(REPO_ROOT, '.switchyard', 'soak-logs'), (name, code, signal) => log(`${name} exited (${signal ?? code})`));
+  const stack = await startStack(env, LOG_DIR, (name, code, signal) => log(`${name} exited (${signal ?? code})`));
   await firstServedRequest(grpcAddress, KEY, 60_000);
   const nc = await connectBus({ url: nats.url, name: 'soak' });
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
@@ -130,6 +132,11 @@ async function main() {
   stopping = true;
   await Promise.all(callers);
   clearInterval(sampler);
+
+  // Every sample, for a closer look at a service's curve than the one figure below gives.
+  const samplesFile = join(LOG_DIR, 'memory.json');
+  writeFileSync(samplesFile, JSON.stringify([...lives.values()], null, 1));
+  log(`memory samples of every process: ${samplesFile}`);
 
   // Memory: each service's longest-lived process, from the end of warm-up (or its start, if later, plus 2 min) to its last sample.
   let grew = false;

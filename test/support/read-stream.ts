@@ -1,38 +1,45 @@
-import { DeliverPolicy, jetstream, type NatsConnection } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, jetstream, type JsMsg, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, type Event } from '@switchyard/contracts';
 
-/** Every event on a (limits) stream from its first message, as an analyst's replay would see it. */
-export async function readStream(nc: NatsConnection, stream: string): Promise<Array<{ subject: string; event: Event }>> {
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const total = (await consumer.info()).num_pending;
-  const out: Array<{ subject: string; event: Event }> = [];
-  if (total === 0) return out;
-  const messages = await consumer.consume();
-  for await (const m of messages) {
-    out.push({ subject: m.subject, event: decodeEvent(m.data) });
-    if (out.length >= total) break;
+/** How long a read of a whole stream may take before it fails, saying how far it got. */
+const READ_DEADLINE_MS = 30_000;
+
+/**
+ * Every message a (limits) stream held when the read began, from its first, mapped by `map`.
+ * It reads through the bus's ordered follower, so a pull the server dropped, or the loss of the
+ * cluster node its consumer lived on, costs a replacement consumer rather than a hung test.
+ */
+async function readAll<T>(nc: NatsConnection, stream: string, map: (m: JsMsg) => T): Promise<T[]> {
+  const out: T[] = [];
+  let total = Infinity;
+  let caughtUp!: () => void;
+  const done = new Promise<void>((resolve) => (caughtUp = resolve));
+  const follower = await followOrdered(jetstream(nc), { stream, deliverPolicy: DeliverPolicy.All, nc }, (m) => {
+    out.push(map(m));
+    if (out.length >= total) caughtUp();
+  });
+  total = follower.pendingAtStart;
+  if (out.length >= total) caughtUp();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`read ${out.length} of the ${total} messages ${stream} held within ${READ_DEADLINE_MS} ms`)), READ_DEADLINE_MS);
+  });
+  try {
+    await Promise.race([done, deadline]);
+  } finally {
+    clearTimeout(timer);
+    await follower.stop();
   }
-  await messages.close();
-  return out;
+  return out.slice(0, total);
 }
 
+/** Every event on a (limits) stream from its first message, as an analyst's replay would see it. */
+export const readStream = (nc: NatsConnection, stream: string): Promise<Array<{ subject: string; event: Event }>> =>
+  readAll(nc, stream, (m) => ({ subject: m.subject, event: decodeEvent(m.data) }));
+
 /** The Nats-Msg-Id of every message on a (limits) stream: what a publisher's acks can be held against. */
-export async function storedMsgIds(nc: NatsConnection, stream: string): Promise<Set<string>> {
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const total = (await consumer.info()).num_pending;
-  const ids = new Set<string>();
-  if (total === 0) return ids;
-  const messages = await consumer.consume();
-  let read = 0;
-  for await (const m of messages) {
-    ids.add(m.headers?.get('Nats-Msg-Id') ?? '');
-    if (++read >= total) break;
-  }
-  await messages.close();
-  return ids;
-}
+export const storedMsgIds = async (nc: NatsConnection, stream: string): Promise<Set<string>> =>
+  new Set(await readAll(nc, stream, (m) => m.headers?.get('Nats-Msg-Id') ?? ''));
 
 /** Terminal events per request id, from LIFECYCLE. */
 export async function terminalsByRequest(nc: NatsConnection): Promise<Map<string, string[]>> {

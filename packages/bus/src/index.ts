@@ -15,7 +15,7 @@ export type { BucketOptions } from './kv.js';
 export { mirrorBucket } from './kv-mirror.js';
 export type { BucketMirror } from './kv-mirror.js';
 export { jetstream, jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
-export type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+export type { JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
 export type { NatsConnection, Subscription, Msg } from '@nats-io/transport-node';
 export type { KV, KvEntry } from '@nats-io/kv';
 export { publishTerminal, terminalOf } from './terminal.js';
