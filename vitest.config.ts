@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**'];
+const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**', 'bench/lib'];
 
 /**
  * Tests that keep both cores busy for many seconds (bursts of thousands of streams, the stack

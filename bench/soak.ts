@@ -4,7 +4,8 @@
  * fault every `--fault-every` seconds taken in turn from the chaos scenarios: kill -9 of a
  * service (each in turn; the supervisor restarts it), of nats-server, of redis-server and of
  * PostgreSQL (each back after 2 s on its data). Prints every fault, each service's resident
- * memory from the end of warm-up to the end of its longest-lived process, and at the end the
+ * memory from the end of warm-up to the end of its longest-lived process (medians of two
+ * minutes, memory-growth.ts), and at the end the
  * invariants: every admitted request ended exactly once, every completion billed once, and
  * reconcile's differences. Exits 1 when an invariant fails or a service grew 10% or more.
  *
@@ -22,6 +23,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
+import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { rssMb } from './lib/process-memory.js';
 
 const { values: args } = parseArgs({
@@ -44,7 +46,7 @@ const log = (line: string) => console.log(`[${new Date().toISOString().slice(11,
 interface Life {
   readonly service: ServiceName;
   readonly pid: number;
-  readonly samples: Array<{ atMs: number; mb: number }>;
+  readonly samples: MemorySample[];
 }
 
 async function main() {
@@ -143,18 +145,16 @@ async function main() {
   for (const service of SERVICES.filter((s) => s !== 'batch')) {
     const longest = [...lives.values()].filter((l) => l.service === service).sort((a, b) => b.samples.length - a.samples.length)[0];
     if (!longest || longest.samples.length < 2) continue;
-    const from = Math.max(WARMUP_MS, longest.samples[0]!.atMs + 120_000);
-    const base = longest.samples.find((s) => s.atMs >= from);
-    const last = longest.samples.at(-1)!;
-    if (!base || last.atMs - base.atMs < 60_000) {
-      log(`memory ${service}: no process lived a minute past warm-up`);
+    const g = memoryGrowth(longest.samples, Math.max(WARMUP_MS, longest.samples[0]!.atMs + 120_000));
+    if (!g) {
+      log(`memory ${service}: no process lived four minutes past warm-up`);
       continue;
     }
-    const growth = (last.mb - base.mb) / base.mb;
-    grew ||= growth >= 0.1;
+    grew ||= g.growth >= 0.1;
+    const at = (ms: number) => (ms / 60_000).toFixed(1);
     log(
-      `memory ${service} (pid ${longest.pid}): ${base.mb.toFixed(0)} MB at ${(base.atMs / 60_000).toFixed(1)} min -> ${last.mb.toFixed(0)} MB at ` +
-        `${(last.atMs / 60_000).toFixed(1)} min (${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%)`,
+      `memory ${service} (pid ${longest.pid}), median of 2 min: ${g.base.mb.toFixed(0)} MB from ${at(g.base.atMs)} min -> ${g.last.mb.toFixed(0)} MB ` +
+        `to ${at(g.last.atMs)} min (${g.growth >= 0 ? '+' : ''}${(100 * g.growth).toFixed(1)}%)`,
     );
   }
 

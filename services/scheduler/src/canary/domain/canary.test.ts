@@ -52,6 +52,19 @@ describe('canary judgement', () => {
     expect(judgeCanary(route, stats, thresholds, 20_000)).toMatchObject({ verdict: 'keep' });
   });
 
+  it('holds about one window of samples while no canary is judged, however long it runs', () => {
+    const stats = createCanaryStats(10_000);
+    // An hour of outcomes and TTFTs at 100 a second, and no summary asked for.
+    for (let atMs = 0; atMs < 3_600_000; atMs += 10) {
+      stats.outcome('v1', false, atMs);
+      stats.ttft('v1', 40, atMs);
+    }
+    // One 10 s window is 1,000 of each kind; old ones go in batches, so up to twice that.
+    expect(stats.held).toBeGreaterThanOrEqual(2 * 1_000);
+    expect(stats.held).toBeLessThanOrEqual(2 * 2 * 1_000 + 2);
+    expect(stats.summary(['v1'], 3_600_000)).toMatchObject({ requests: 1_000, ttftSamples: 1_000 });
+  });
+
   it('a rolled-back route keeps the canary on record with no traffic', () => {
     const back = rolledBack(route, 'error rate 20%', 5);
     expect(back.canary).toMatchObject({ status: 'rolled-back', reason: 'error rate 20%', sinceUnixMs: 5 });

@@ -17,27 +17,47 @@ export interface CanaryStats {
   summary(versions: readonly string[], nowMs: number): VersionSummary;
   /** Forgets a version's history (a new canary starts clean). */
   reset(version: string): void;
+  /** Samples held, all versions: at most about twice what one window brings (the soak's memory bound). */
+  readonly held: number;
 }
 
+/** Per version and kind, the most recent samples a summary reads. */
 const MAX_SAMPLES = 20_000;
 
-/** Sliding-window outcome and TTFT samples per version. */
+/**
+ * Sliding-window outcome and TTFT samples per version. Samples arrive in time order; those
+ * out of the window (or past MAX_SAMPLES) are dropped as new ones arrive, in one splice once
+ * they are half the list: amortised O(1) a sample. Dropping only when a canary was judged
+ * kept every terminal outcome of the last MAX_SAMPLES while no canary ran (one shifted out per
+ * outcome, a 20,000-element move each), which the soak saw as steady growth.
+ */
 export function createCanaryStats(windowMs: number): CanaryStats {
   const outcomes = new Map<string, Array<{ atMs: number; failed: boolean }>>();
   const ttfts = new Map<string, Array<{ atMs: number; ms: number }>>();
+  /** How many samples at the front are out of the window at `nowMs`, or beyond MAX_SAMPLES. */
+  const stale = (list: ReadonlyArray<{ atMs: number }>, nowMs: number) => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (nowMs - list[mid]!.atMs > windowMs) lo = mid + 1;
+      else hi = mid;
+    }
+    return Math.max(lo, list.length - MAX_SAMPLES);
+  };
   const push = <T extends { atMs: number }>(m: Map<string, T[]>, version: string, v: T) => {
     const list = m.get(version) ?? [];
     list.push(v);
-    if (list.length > MAX_SAMPLES) list.splice(0, list.length - MAX_SAMPLES);
+    const n = stale(list, v.atMs);
+    if (2 * n >= list.length) list.splice(0, n);
     m.set(version, list);
   };
   const recent = <T extends { atMs: number }>(m: Map<string, T[]>, version: string, nowMs: number): T[] => {
     const list = m.get(version) ?? [];
-    const first = list.findIndex((x) => nowMs - x.atMs <= windowMs);
-    if (first > 0) list.splice(0, first);
-    else if (first < 0) list.length = 0;
+    list.splice(0, stale(list, nowMs));
     return list;
   };
+  const count = (m: Map<string, unknown[]>) => [...m.values()].reduce((n, l) => n + l.length, 0);
   return {
     outcome: (version, failed, atMs) => push(outcomes, version, { atMs, failed }),
     ttft: (version, ms, atMs) => push(ttfts, version, { atMs, ms }),
@@ -59,6 +79,9 @@ export function createCanaryStats(windowMs: number): CanaryStats {
     reset(version) {
       outcomes.delete(version);
       ttfts.delete(version);
+    },
+    get held() {
+      return count(outcomes) + count(ttfts);
     },
   };
 }
