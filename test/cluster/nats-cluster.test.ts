@@ -82,7 +82,15 @@ async function pipeline(jsm: JetStreamManager): Promise<string[]> {
       if (i instanceof Error) return `${st}/${d} ${i.message}`;
       return `${st}/${d} (leader ${i.cluster?.leader}) pending ${i.num_pending}, unacked ${i.num_ack_pending}, waiting ${i.num_waiting}, redelivered ${i.num_redelivered}`;
     }),
-  );
+  ).then(async (durables) => {
+    // Admission's terminal watch: an ordered consumer on LIFECYCLE, where it lives and how far it got.
+    const last = (await jsm.streams.info(streams.LIFECYCLE.name)).state.last_seq;
+    const ordered: string[] = [];
+    for await (const c of jsm.consumers.list(streams.LIFECYCLE.name)) {
+      if (!c.config.durable_name) ordered.push(`${c.name} on ${c.cluster?.leader} at ${c.delivered.stream_seq}, pending ${c.num_pending}`);
+    }
+    return [...durables, `LIFECYCLE last seq ${last}, ordered consumers: ${ordered.join(', ') || 'none'}`];
+  });
 }
 
 const leaderOf = async (jsm: JetStreamManager, stream: string) => (await jsm.streams.info(stream)).cluster?.leader ?? '';

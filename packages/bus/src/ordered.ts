@@ -1,4 +1,4 @@
-import { DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PULL_IDLE_HEARTBEAT_MS } from './consume.js';
@@ -9,8 +9,8 @@ export interface FollowOrderedOptions {
   /** Where the first consumer starts: `New` (default), `All` or `LastPerSubject`. */
   readonly deliverPolicy?: DeliverPolicy;
   /**
-   * A consumer that delivers nothing, not even an idle heartbeat, for this long is replaced.
-   * Heartbeats come every 2 s. Default 6,000 ms.
+   * A consumer that has delivered nothing for this long is asked whether it is behind (see
+   * followOrdered); when it is, or cannot answer, it is replaced. Default 6,000 ms.
    */
   readonly silenceMs?: number;
   /**
@@ -37,13 +37,22 @@ export interface OrderedFollower {
  * An ordered consumer that survives the loss of the node it lives on. An ordered consumer
  * is an R1 ephemeral on one node of a cluster; killed outright, that node takes it along, and
  * the client (reconnected elsewhere) stops watching heartbeats and only asks the dead
- * consumer for its info, so it never recovers. Here a consumer that goes silent is dropped
- * and a new one starts after the last message handled: nothing skipped, nothing twice.
+ * consumer for its info, so it never recovers. Here a consumer that has delivered nothing for
+ * `silenceMs` is checked: when it cannot say how it stands, when it says messages are pending,
+ * or (unfiltered) when the stream's leader holds messages past the last one handled, it is
+ * dropped and a new one starts after the last message handled: nothing skipped, nothing twice.
+ *
+ * Only messages count as signs of life. The client's status notices do not: once two
+ * heartbeats are missed it says so at every heartbeat interval for as long as the consumer
+ * stays dead, and while those notices counted, a consumer lost with its node during the
+ * cluster chaos test was never replaced (admission's terminal watch went deaf and every call
+ * ran into its deadline, one run in eight).
  */
 export async function followOrdered(js: JetStreamClient, options: FollowOrderedOptions, onMessage: (msg: JsMsg) => void): Promise<OrderedFollower> {
   let lastSeq = 0;
   let stopped = false;
   let current: ConsumerMessages | undefined;
+  const jsm = await js.jetstreamManager();
   const open = async () => {
     const consumer = await js.consumers.get(options.stream, {
       ...(options.filterSubjects ? { filter_subjects: options.filterSubjects } : {}),
@@ -55,9 +64,20 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     // Starting from "new": a replacement must still begin right after what the first one skipped.
     if (lastSeq === 0 && (options.deliverPolicy ?? DeliverPolicy.New) === DeliverPolicy.New) lastSeq = info.delivered.stream_seq;
     return {
+      consumer,
       messages: await consumer.consume(options.expiresMs ? { expires: options.expiresMs } : { idle_heartbeat: PULL_IDLE_HEARTBEAT_MS }),
       pending: info.num_pending,
     };
+  };
+  /** Whether a consumer that has been quiet is missing messages (or cannot tell: then it is lost). */
+  const behind = async (consumer: Consumer): Promise<boolean> => {
+    try {
+      if ((await consumer.info()).num_pending > 0) return true;
+      // A consumer on a replica that stopped following its stream counts nothing pending.
+      return !options.filterSubjects && (await jsm.streams.info(options.stream)).state.last_seq > lastSeq;
+    } catch {
+      return true;
+    }
   };
   const first = await open();
   current = first.messages;
@@ -73,14 +93,18 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
       }
     })().catch(() => {});
   }
-  const follow = async (messages: ConsumerMessages) => {
+  const follow = async ({ consumer, messages }: { consumer: Consumer; messages: ConsumerMessages }) => {
     heardAt = Date.now();
+    let checking = false;
     const guard = setInterval(() => {
-      if (Date.now() - heardAt > silenceMs) void messages.close();
+      if (checking || Date.now() - heardAt <= silenceMs) return;
+      checking = true;
+      void behind(consumer).then((lost) => {
+        checking = false;
+        if (lost) void messages.close();
+        else heardAt = Date.now();
+      });
     }, 1_000);
-    void (async () => {
-      for await (const _ of messages.status()) heardAt = Date.now();
-    })().catch(() => {});
     try {
       for await (const msg of messages) {
         heardAt = Date.now();
@@ -92,13 +116,14 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     }
   };
   const done = (async () => {
-    let messages = first.messages;
+    let opened: { consumer: Consumer; messages: ConsumerMessages } = first;
     for (;;) {
-      await follow(messages).catch(() => {});
+      await follow(opened).catch(() => {});
       if (stopped) return;
       for (;;) {
         try {
-          messages = current = (await open()).messages;
+          opened = await open();
+          current = opened.messages;
           break;
         } catch {
           if (stopped) return;
@@ -106,7 +131,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
           await sleep(250);
         }
       }
-      if (stopped) return void (await messages.close());
+      if (stopped) return void (await opened.messages.close());
     }
   })();
   return {

@@ -1,19 +1,41 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 
-/** Asks the kernel for a free loopback port. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** The kernel's ephemeral range (source ports of outgoing connections); Linux's default where it cannot be read. */
+function ephemeralRange(): { low: number; high: number } {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high) return { low, high };
+  } catch {
+    // Not Linux: the default below.
+  }
+  return { low: 32_768, high: 60_999 };
+}
+
+const listensOn = (port: number) =>
+  new Promise<boolean>((resolve) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+
+/**
+ * A free loopback port below the kernel's ephemeral range. A port the kernel hands out for
+ * `listen(0)` comes from that range, and while a test's server is down (killed, about to be
+ * restarted on its port) any outgoing connection on the machine may take it as its source
+ * port: the cluster chaos test's restarted node then failed with "address already in use".
+ */
+export async function freePort(): Promise<number> {
+  const { low } = ephemeralRange();
+  const from = Math.min(10_000, low - 1_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await listensOn(port)) return port;
+  }
+  throw new Error(`no free loopback port between ${from} and ${low - 1} after 100 tries`);
 }
 
 export interface ProcessServerSpec {
