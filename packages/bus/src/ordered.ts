@@ -51,7 +51,7 @@ export interface OrderedFollower {
 export async function followOrdered(js: JetStreamClient, options: FollowOrderedOptions, onMessage: (msg: JsMsg) => void): Promise<OrderedFollower> {
   let lastSeq = 0;
   let stopped = false;
-  let current: ConsumerMessages | undefined;
+  let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
   const jsm = await js.jetstreamManager();
   const open = async () => {
     const consumer = await js.consumers.get(options.stream, {
@@ -80,7 +80,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     }
   };
   const first = await open();
-  current = first.messages;
+  current = first;
 
   const silenceMs = options.silenceMs ?? 6_000;
   let heardAt = Date.now();
@@ -122,8 +122,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
       if (stopped) return;
       for (;;) {
         try {
-          opened = await open();
-          current = opened.messages;
+          opened = current = await open();
           break;
         } catch {
           if (stopped) return;
@@ -138,8 +137,12 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     pendingAtStart: first.pending,
     async stop() {
       stopped = true;
-      await current?.close();
+      await current?.messages.close();
       await done;
+      // An ephemeral outlives its client by its inactive threshold (5 min): a process that
+      // follows and stops often (a test reading whole streams) would pile them up on the server.
+      // Best effort, and not for long: with the server gone it could not be deleted anyway.
+      if (current) await Promise.race([current.consumer.delete().catch(() => {}), sleep(1_000)]);
     },
   };
 }
