@@ -5,7 +5,7 @@
  * back from LIFECYCLE and USAGE. `bench:scheduling` and `bench:prefix` both run on it.
  */
 import { createBatcher } from '@switchyard/batcher';
-import { DeliverPolicy, connectBus, jetstream, openBucket, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
+import { BATCHING_BUCKET, DeliverPolicy, connectBus, jetstream, openBucket, provisionStreams, publishEvent, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, decodeEvent, makeEvent, streams, subjects, tierFromName, type RequestSpec, type TierName } from '@switchyard/contracts';
 import { createScheduler, defaultScheduling, type PolicyName, type Route, type StepModel } from '@switchyard/scheduler';
@@ -109,7 +109,7 @@ export async function runPolicy(run: FleetRun, policy: PolicyName, requests: rea
     pools: run.fleet,
     logger,
     poolsKv: await openBucket(b.nc, buckets.pools, { ttl: 10_000 }),
-    batchingKv: await openBucket(b.nc, buckets.batching, { ttl: 3_600_000 }),
+    batchingKv: await openBucket(b.nc, buckets.batching, BATCHING_BUCKET),
   });
   const workers = createWorkerSimulator({
     ...w,

@@ -10,13 +10,13 @@ import { generateApiKey, hashApiKey, openTenantStore, type TenantSettingsInput, 
 import { createBatchService, type BatchService, type BatchServiceDeps } from '@switchyard/batch';
 import { createBatcher, type FormingRules } from '@switchyard/batcher';
 import { createBilling } from '@switchyard/billing';
-import { connectBus, jetstream, openBucket, provisionStreams, type BucketOptions, type NatsConnection } from '@switchyard/bus';
+import { BATCHING_BUCKET, connectBus, jetstream, openBucket, provisionStreams, type BucketOptions, type NatsConnection } from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { BillingServiceClient, buckets, streams } from '@switchyard/contracts';
 import { createMetering } from '@switchyard/metering';
 import { createPolicy } from '@switchyard/policy';
 import { openPolicyStore } from '@switchyard/policy-rules';
-import { createScheduler, PLACEMENT_RECORD_TTL_MS, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
+import { createScheduler, PLACEMENTS_BUCKET, type Scheduler, type SchedulingConfig } from '@switchyard/scheduler';
 import { createLogger, type Registry } from '@switchyard/telemetry';
 import { freePort, startLatencyProxy, startNats, startPostgres, startRedis, type StartOptions, type TestServer, testPool, waitFor } from '@switchyard/testing';
 import { createWorkerSimulator } from '@switchyard/worker-simulator';
@@ -222,8 +222,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     config: options.scheduling,
     poolsKv: await open(schedulerBus.nc, buckets.pools, { ttl: 10_000 }),
     routesKv: await open(schedulerBus.nc, buckets.routes),
-    batchingKv: await open(schedulerBus.nc, buckets.batching, { ttl: 3_600_000 }),
-    placementsKv: await open(schedulerBus.nc, buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS }),
+    batchingKv: await open(schedulerBus.nc, buckets.batching, BATCHING_BUCKET),
+    placementsKv: await open(schedulerBus.nc, buckets.placements, PLACEMENTS_BUCKET),
     pools,
     logger: logger('scheduler'),
   });
@@ -236,7 +236,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<RunningS
     pools,
     rules: options.batcherRules,
     poolsKv: await open(batcherBus.nc, buckets.pools, { ttl: 10_000 }),
-    batchingKv: await open(batcherBus.nc, buckets.batching, { ttl: 3_600_000 }),
+    batchingKv: await open(batcherBus.nc, buckets.batching, BATCHING_BUCKET),
   });
   if (options.inProcessBatcher !== false) await batcher.start();
   // Services run as processes read the same pools from a file.

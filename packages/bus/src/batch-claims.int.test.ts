@@ -1,6 +1,6 @@
 import { startNats, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { claimOf, claimRequest, releaseClaim } from './batch-claims.js';
+import { BATCHING_BUCKET, claimOf, claimRequest, releaseClaim } from './batch-claims.js';
 import { connectBus } from './connect.js';
 import { openBucket } from './kv.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -43,5 +43,36 @@ describe('batch claims', () => {
     const kv = await bucket();
     expect(await claimOf(kv, 'nobody')).toBeUndefined();
     expect(await releaseClaim(kv, 'nobody', 'batch-A')).toBe(true);
+  });
+
+  it('reads claims from the stream leader, never by a direct get that any replica (perhaps one behind) may answer', async () => {
+    const name = () => `batching-${Math.random().toString(36).slice(2, 8)}`;
+    // Every direct get the client sends crosses this subject; the leader-routed get does not.
+    const directGets = (bucket: string) => {
+      const sub = nc.subscribe(`$JS.API.DIRECT.GET.KV_${bucket}.>`);
+      let n = 0;
+      void (async () => {
+        for await (const _ of sub) n++;
+      })();
+      return { count: async () => (await nc.flush(), n), stop: () => sub.unsubscribe() };
+    };
+    const plain = name();
+    const plainGets = directGets(plain);
+    const plainKv = await openBucket(nc, plain);
+    await claimRequest(plainKv, 'r1', 'batch-A');
+    expect(await claimOf(plainKv, 'r1')).toBe('batch-A');
+    // The probe sees the default client's direct gets: otherwise the next check proves nothing.
+    expect(await plainGets.count()).toBeGreaterThan(0);
+    plainGets.stop();
+
+    const leaderOnly = name();
+    const gets = directGets(leaderOnly);
+    const kv = await openBucket(nc, leaderOnly, BATCHING_BUCKET);
+    expect(await claimRequest(kv, 'r1', 'batch-A')).toBe('batch-A');
+    expect(await claimRequest(kv, 'r1', 'batch-B')).toBe('batch-A');
+    expect(await claimOf(kv, 'r1')).toBe('batch-A');
+    expect(await releaseClaim(kv, 'r1', 'batch-A')).toBe(true);
+    expect(await gets.count()).toBe(0);
+    gets.stop();
   });
 });

@@ -5,6 +5,16 @@
 import type { KV } from '@nats-io/kv';
 import { batchingKeys } from '@switchyard/contracts';
 
+/**
+ * How the `batching` bucket is opened, by the batcher and the scheduler alike. Its reads must
+ * see the latest write: with the client's default direct gets, any replica of the bucket's
+ * stream answers, including one a write has not reached yet, and in a cluster a claim or a
+ * stored batch read back as missing let a redelivered dispatch be acked with its request in
+ * no batch at all (seen as an admitted request with no terminal event in the cluster chaos
+ * test). Without them, gets go to the stream's leader.
+ */
+export const BATCHING_BUCKET = { ttl: 3_600_000, allow_direct: false } as const;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -31,7 +31,7 @@ export { pullDurable } from './pull.js';
 export { deadLetter } from './dead-letter.js';
 export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js';
 export { watchHeartbeats } from './heartbeat-watch.js';
-export { claimRequest, claimOf, releaseClaim } from './batch-claims.js';
+export { BATCHING_BUCKET, claimRequest, claimOf, releaseClaim } from './batch-claims.js';
 export type { HeartbeatWatch } from './heartbeat-watch.js';
 export { createAuditPublisher } from './audit.js';
 export type { AuditActor, AuditEntry, AuditPublisher, AuditPublisherOptions } from './audit.js';

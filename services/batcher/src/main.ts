@@ -1,3 +1,4 @@
+import { BATCHING_BUCKET } from '@switchyard/bus';
 import { loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -16,7 +17,7 @@ runMain(() =>
         registry,
         pools: loadPoolsFile(config.POOLS_FILE),
         poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
-        batchingKv: await openBucket(buckets.batching, { ttl: 3_600_000 }),
+        batchingKv: await openBucket(buckets.batching, BATCHING_BUCKET),
       });
       await batcher.start();
       return batcher;

@@ -2,6 +2,7 @@ import {
   claimOf,
   connectBus,
   ensureDurable,
+  BATCHING_BUCKET,
   jetstream,
   openBucket,
   provisionStreams,
@@ -59,7 +60,7 @@ beforeAll(async () => {
   jsm = await js.jetstreamManager();
   await provisionStreams(jsm, Object.values(streams));
   poolsKv = await openBucket(nc, buckets.pools, { ttl: 10_000 });
-  batchingKv = await openBucket(nc, buckets.batching, { ttl: 3_600_000 });
+  batchingKv = await openBucket(nc, buckets.batching, BATCHING_BUCKET);
   // The pool's workers' durable, as the worker simulator creates it; nobody pulls here, so a
   // batch handed off stays visible on BATCHES.
   for (const p of [pool, near])

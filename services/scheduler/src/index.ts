@@ -1,5 +1,5 @@
 export { createScheduler } from './service.js';
-export { PLACEMENT_RECORD_TTL_MS } from './placement/records.js';
+export { PLACEMENT_RECORD_TTL_MS, PLACEMENTS_BUCKET } from './placement/records.js';
 export type { Scheduler, SchedulerDeps } from './service.js';
 export { defaultScheduling, loadSchedulingFile, schedulingSchema, routeSchema, POLICIES, DEFAULT_ROUTES } from './config.js';
 export type { SchedulingConfig, TierPolicy, Route, PolicyName, CanaryThresholds } from './config.js';

@@ -1,5 +1,5 @@
 import { createKeyring, openTenantStore, parseApiKeys, type Keyring } from '@switchyard/auth';
-import { connectBus, openBucket as openBucketOn } from '@switchyard/bus';
+import { BATCHING_BUCKET, connectBus, openBucket as openBucketOn } from '@switchyard/bus';
 import { listenAddress, loadPoolsFile, z } from '@switchyard/config';
 import { buckets } from '@switchyard/contracts';
 import { runMain, runService } from '@switchyard/runtime';
@@ -7,7 +7,7 @@ import { POLICIES, loadSchedulingFile } from './config.js';
 import { startConsoleFeed } from './console/console-feed.js';
 import { startConsoleServer } from './console/http.js';
 import { startOpsServer } from './ops/grpc.js';
-import { PLACEMENT_RECORD_TTL_MS } from './placement/records.js';
+import { PLACEMENTS_BUCKET } from './placement/records.js';
 import { createScheduler } from './service.js';
 
 const env = z.object({
@@ -44,8 +44,8 @@ runMain(() =>
         config: config.SCHEDULER_POLICY ? { ...scheduling, policy: config.SCHEDULER_POLICY } : scheduling,
         poolsKv: await openBucket(buckets.pools, { ttl: 10_000 }),
         routesKv: await openBucket(buckets.routes),
-        batchingKv: await openBucket(buckets.batching, { ttl: 3_600_000 }),
-        placementsKv: await openBucket(buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS }),
+        batchingKv: await openBucket(buckets.batching, BATCHING_BUCKET),
+        placementsKv: await openBucket(buckets.placements, PLACEMENTS_BUCKET),
       });
       await scheduler.start();
       const seed = config.API_KEYS ? parseApiKeys(config.API_KEYS) : [];

@@ -1,4 +1,13 @@
-import { consumeDurable, createAuditPublisher, openBucket, type JetStreamClient, type KV, type NatsConnection, type RunningConsumer } from '@switchyard/bus';
+import {
+  BATCHING_BUCKET,
+  consumeDurable,
+  createAuditPublisher,
+  openBucket,
+  type JetStreamClient,
+  type KV,
+  type NatsConnection,
+  type RunningConsumer,
+} from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { buckets, streams } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
@@ -15,7 +24,7 @@ import { poolVersion } from './placement/domain/placement.js';
 import { createFailover, type FailoverStage } from './placement/failover.js';
 import { createUpstreamReplacement } from './placement/upstream-replacement.js';
 import { createFleet, type Fleet } from './placement/fleet.js';
-import { PLACEMENT_RECORD_TTL_MS, placementRecords } from './placement/records.js';
+import { PLACEMENTS_BUCKET, placementRecords } from './placement/records.js';
 import type { StepModel } from './placement/step-models.js';
 
 export interface SchedulerDeps {
@@ -81,8 +90,8 @@ export function createScheduler(deps: SchedulerDeps) {
     async start() {
       const startedAt = now();
       const routesKv = deps.routesKv ?? (await openBucket(nc, buckets.routes));
-      const batchingKv = deps.batchingKv ?? (await openBucket(nc, buckets.batching, { ttl: 3_600_000 }));
-      const records = placementRecords(deps.placementsKv ?? (await openBucket(nc, buckets.placements, { ttl: PLACEMENT_RECORD_TTL_MS })));
+      const batchingKv = deps.batchingKv ?? (await openBucket(nc, buckets.batching, BATCHING_BUCKET));
+      const records = placementRecords(deps.placementsKv ?? (await openBucket(nc, buckets.placements, PLACEMENTS_BUCKET)));
       const routeStore = (built.routeStore = await openRouteStore(routesKv, { ...DEFAULT_ROUTES, ...config.routes }, (p) =>
         logger.error(p, 'invalid route in the routes bucket; keeping the last good one'),
       ));

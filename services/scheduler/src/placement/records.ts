@@ -19,6 +19,13 @@ export interface PlacementRecords {
 /** How long a rejection is kept: far past any redelivery of an admitted request's message. */
 export const PLACEMENT_RECORD_TTL_MS = 15 * 60_000;
 
+/**
+ * How the `placements` bucket is opened. A redelivery must read the rejection an earlier
+ * delivery recorded, so gets go to the stream's leader rather than to whichever replica
+ * answers a direct get first, which in a cluster may not hold the record yet.
+ */
+export const PLACEMENTS_BUCKET = { ttl: PLACEMENT_RECORD_TTL_MS, allow_direct: false } as const;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
