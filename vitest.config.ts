@@ -7,7 +7,8 @@ const sources = ['packages/*/src/**', 'services/*/src/**', 'tools/*/src/**', 'be
  * under load while its services are killed, thousands of hostile connections), and those whose
  * deadlines are tight (a killed service, or nats-server, serving again within 5 s of its
  * restart, a tenant's p99 beside its
- * baseline while others attack, a tenant's first token within 1 s while another floods). They run last and alone: beside the others, one file's
+ * baseline while others attack, a tenant's first token within 1 s while another floods, a NATS
+ * cluster losing a node). They run last and alone: beside the others, one file's
  * deadlines would measure another file's load, not the code under test (nats-restart served
  * its first request 2.4-3.0 s after each return on a quiet machine, and past 5 s twice beside
  * other suites at a load average of 8-17).
@@ -21,13 +22,8 @@ const saturating = [
   'test/chaos/nats-restart.test.ts',
   'test/security/abuse.test.ts',
   'test/chaos/fairness.test.ts',
+  'test/cluster/nats-cluster.test.ts',
 ];
-
-/**
- * The 3-node NATS cluster chaos test (`pnpm test:cluster`) runs by its own command: it still
- * fails about one run in eight (3 of 24 on 2026-12-06) on a defect it found (README, "NATS cluster").
- */
-const cluster = process.env.VITEST_CLUSTER === '1';
 
 export default defineConfig({
   test: {
@@ -45,7 +41,7 @@ export default defineConfig({
           name: 'integration',
           sequence: { groupOrder: 1 },
           include: [...sources.map((s) => `${s}/*.int.test.ts`), 'test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', ...saturating, 'test/cluster/**'],
+          exclude: ['**/node_modules/**', ...saturating],
           // Each file starts its own servers; two cores cannot run many at once.
           maxWorkers: 2,
           testTimeout: 60_000,
@@ -62,7 +58,6 @@ export default defineConfig({
           hookTimeout: 90_000,
         },
       },
-      ...(cluster ? [{ test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], maxWorkers: 1, testTimeout: 120_000, hookTimeout: 90_000 } }] : []),
     ],
   },
 });
