@@ -77,6 +77,9 @@ beforeAll(async () => {
       }),
     ],
     engineAdapter: {},
+    // Workers at the profile's real pace: at full speed the 2,000-token stream below could
+    // finish before its cancel arrived (COMPLETED in 1 of 3 runs), and then no cancel crosses.
+    workerSpeed: 1,
     nats: { configFile: join(DEPLOY, 'nats.conf'), serverEnv: { ...process.env, ...passwordEnv }, onOutput: (text) => void (serverLog += text) },
     natsUrlOf: (connection, url) => urlAs(userOf(connection), url),
     workerFaults: true,

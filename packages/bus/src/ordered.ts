@@ -139,10 +139,8 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
       stopped = true;
       await current?.messages.close();
       await done;
-      // An ephemeral outlives its client by its inactive threshold (5 min): a process that
-      // follows and stops often (a test reading whole streams) would pile them up on the server.
-      // Best effort, and not for long: with the server gone it could not be deleted anyway.
-      if (current) await Promise.race([current.consumer.delete().catch(() => {}), sleep(1_000)]);
+      // The ephemeral is left to its inactive threshold (5 min) rather than deleted: deleting
+      // consumers is a right the analyst's NATS user must not have (it could delete any).
     },
   };
 }
