@@ -1,4 +1,4 @@
-import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PULL_IDLE_HEARTBEAT_MS } from './consume.js';
@@ -52,7 +52,8 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
   let lastSeq = 0;
   let stopped = false;
   let current: { consumer: Consumer; messages: ConsumerMessages } | undefined;
-  const jsm = await js.jetstreamManager();
+  // Only a quiet consumer's check needs it: not made at start, and without the API probe.
+  let jsm: Promise<JetStreamManager> | undefined;
   const open = async () => {
     const consumer = await js.consumers.get(options.stream, {
       ...(options.filterSubjects ? { filter_subjects: options.filterSubjects } : {}),
@@ -74,7 +75,9 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
     try {
       if ((await consumer.info()).num_pending > 0) return true;
       // A consumer on a replica that stopped following its stream counts nothing pending.
-      return !options.filterSubjects && (await jsm.streams.info(options.stream)).state.last_seq > lastSeq;
+      if (options.filterSubjects) return false;
+      const manager = await (jsm ??= js.jetstreamManager(false));
+      return (await manager.streams.info(options.stream)).state.last_seq > lastSeq;
     } catch {
       return true;
     }
