@@ -1,4 +1,4 @@
-import { createSwitchyardClient } from '@switchyard/sdk';
+import { createSwitchyardClient, Tier } from '@switchyard/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
@@ -21,11 +21,14 @@ afterAll(async () => {
 
 describe('chaos: tokens outrun admission bookkeeping', () => {
   it('gRPC Generate: 100 concurrent streams each begin with started', async () => {
+    // Internal tier, as the HTTP case below: 100 realtime calls at once may rightly be shed
+    // when the predicted TTFT passes the realtime objective (CI saw 1017 ms against 1000 ms),
+    // and shedding is not what this test is about.
     const client = createSwitchyardClient({ address: system.admissionAddress, apiKey: system.apiKey });
     const firstEvents = await Promise.all(
       Array.from({ length: 100 }, async () => {
         const kinds: string[] = [];
-        for await (const e of client.generate({ model: 'llama-3.1-8b', prompt: 'race', maxTokens: 16 })) kinds.push(e.event?.$case ?? '?');
+        for await (const e of client.generate({ model: 'llama-3.1-8b', prompt: 'race', maxTokens: 16, tier: Tier.TIER_INTERNAL })) kinds.push(e.event?.$case ?? '?');
         return kinds;
       }),
     );

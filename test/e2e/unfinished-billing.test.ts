@@ -148,6 +148,22 @@ describe('unfinished work', () => {
     }
   });
 
+  it("a caller whose own deadline fires a moment before ours (its clock started first) ends EXPIRED, not CANCELLED", async () => {
+    // A gRPC caller's deadline reaches us as a plain cancel, a little before our copy of it
+    // passes: CI once saw the test above end 'cancelled' that way. Here the caller leaves
+    // 150 ms before its deadline on purpose.
+    const { stream, got } = openStream(3_000);
+    const sentAt = Date.now();
+    await waitFor('a few chunks', () => (got.chunks >= 3 ? true : undefined));
+    await new Promise((r) => setTimeout(r, Math.max(0, sentAt + 2_850 - Date.now())));
+    stream.cancel();
+    const [metered] = await waitFor('the request metered', async () => {
+      const rows = await system.sql<{ outcome: string }[]>`SELECT outcome FROM metered_usage WHERE request_id = ${got.requestId}`;
+      return rows.length ? rows : undefined;
+    });
+    expect(metered!.outcome).toBe('expired');
+  });
+
   it('a worker crash mid-stream bills the tenant nothing and books the GPU time it spent as platform cost', async () => {
     const costOf = async () => {
       const [row] = await system.sql<{ b: string }[]>`SELECT debit_micros - credit_micros AS b FROM accounts WHERE id = ${`platform:gpu_cost:${POOL.id}`}`;

@@ -16,6 +16,7 @@ import {
 import { passGates, type GateDeps } from './gates.js';
 import { guardOutput } from './output-check.js';
 import { createStartGate } from './domain/start-gate.js';
+import { leftAtDeadline } from './domain/caller-deadline.js';
 import type { PolicySet } from '@switchyard/policy-rules';
 import type { Logger } from '@switchyard/telemetry';
 import { bodyHash, type Idempotency } from './idempotency.js';
@@ -126,7 +127,8 @@ export async function runGeneration(deps: GenerationDeps, principal: Principal, 
     metrics.ended(tier, model, 'completed', startedMs, progress.firstTokenMs, deps.now(), result.usage);
     return result;
   } catch (e) {
-    const outcome = outcomeOf(e, progress.admitted, hooks.signal?.aborted === true);
+    const callerLeft = hooks.signal?.aborted === true && !(isDomainError(e) && e.code === 'DEADLINE_EXCEEDED');
+    const outcome = outcomeOf(e, progress.admitted, callerLeft);
     // The gates count their own refusals with why; these two come from this path.
     if (outcome === 'refused' && isDomainError(e) && e.code === 'UNAVAILABLE') metrics.refused('unavailable', tier);
     if (outcome === 'refused' && isDomainError(e) && e.code === 'FAILED_PRECONDITION') metrics.refused('idempotency', tier);
@@ -313,7 +315,13 @@ async function followRequest(
       );
     });
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => (cancelDownstream(), reject(cancelled()));
+      onAbort = () => {
+        if (!leftAtDeadline(hooks.deadlineUnixMs, deps.now())) return (cancelDownstream(), reject(cancelled()));
+        // The caller's deadline fired a moment before ours: the cancel goes out at our deadline,
+        // where workers read it as the deadline passing (EXPIRED), as they would have anyway.
+        setTimeout(cancelDownstream, Math.max(0, hooks.deadlineUnixMs - deps.now()) + 1).unref();
+        reject(new DomainError('DEADLINE_EXCEEDED', `no result within the deadline (request ${requestId})`));
+      };
       // A caller that left while the request was being published cancels it now: the abort
       // event came before this listener and will not come again.
       if (hooks.signal?.aborted) onAbort();
