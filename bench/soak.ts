@@ -5,7 +5,8 @@
  * service (each in turn; the supervisor restarts it), of nats-server, of redis-server and of
  * PostgreSQL (each back after 2 s on its data). Prints every fault, each service's resident
  * memory from the end of warm-up to the end of its longest-lived process (medians of two
- * minutes, memory-growth.ts), and at the end the
+ * minutes, memory-growth.ts) and beside it its live heap (V8's heap after each full
+ * collection, from its /metrics), and at the end the
  * invariants: every admitted request ended exactly once, every completion billed once, and
  * reconcile's differences. Exits 1 when an invariant fails or a service grew 10% or more.
  *
@@ -24,7 +25,7 @@ import { startNats, startPostgres, startRedis, type TestServer } from '@switchya
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
-import { rssMb } from './lib/process-memory.js';
+import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -49,11 +50,12 @@ const PROCESS_WARMUP_MS = 5 * 60_000;
 const VICTIMS: ServiceName[] = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing'];
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
-/** Resident memory samples of one process of a service. */
+/** Memory samples of one process of a service: resident, and its live heap once it has one. */
 interface Life {
   readonly service: ServiceName;
   readonly pid: number;
   readonly samples: MemorySample[];
+  readonly liveHeap: MemorySample[];
 }
 
 async function main() {
@@ -63,8 +65,17 @@ async function main() {
   const servers: Record<'nats' | 'redis' | 'postgres', TestServer> = { nats, redis, postgres: pg };
   const { env, grpcAddress } = await privateStackEnv({ nats: nats.url, redis: redis.url, postgres: pg.url }, `acme:soak-1:${hashApiKey(KEY)}`, {
     WORKER_SPEED: '1',
+    // Info, for each process's start line with its metrics port (and the soak's logs to read afterwards).
+    LOG_LEVEL: 'info',
   });
-  const stack = await startStack(env, LOG_DIR, (name, code, signal) => log(`${name} exited (${signal ?? code})`));
+  // Each process names its metrics port (a free one) in its start line.
+  const metricsPorts = new Map<number, number>();
+  const stack = await startStack(env, LOG_DIR, (name, code, signal) => log(`${name} exited (${signal ?? code})`), {
+    onLine: (_, line) => {
+      const found = metricsPortOf(line);
+      if (found) metricsPorts.set(found.pid, found.port);
+    },
+  });
   await firstServedRequest(grpcAddress, KEY, 60_000);
   const nc = await connectBus({ url: nats.url, name: 'soak' });
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
@@ -102,12 +113,15 @@ async function main() {
     for (const [service, child] of stack.children) {
       if (!child.pid || child.exitCode !== null || child.signalCode !== null) continue;
       let life = lives.get(child.pid);
-      if (!life) lives.set(child.pid, (life = { service, pid: child.pid, samples: [] }));
+      if (!life) lives.set(child.pid, (life = { service, pid: child.pid, samples: [], liveHeap: [] }));
+      const atMs = Date.now() - started;
       try {
-        life.samples.push({ atMs: Date.now() - started, mb: rssMb(child.pid) });
+        life.samples.push({ atMs, mb: rssMb(child.pid) });
       } catch {
         // Exited between the check and the read.
       }
+      const port = metricsPorts.get(child.pid);
+      if (port) void sampleLiveHeap(port, atMs, life);
     }
   }, 5_000);
 
@@ -148,12 +162,16 @@ async function main() {
   log(`memory samples of every process: ${samplesFile}`);
 
   // Memory: each service's longest-lived process, from the end of warm-up (or its start, if
-  // later, plus PROCESS_WARMUP_MS) to its last sample.
+  // later, plus PROCESS_WARMUP_MS) to its last sample. Resident memory is what the issue bounds;
+  // the live heap beside it tells a leak (it grows) from V8 filling its heap (it does not).
   let grew = false;
+  const pct = (growth: number) => `${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%`;
   for (const service of SERVICES.filter((s) => s !== 'batch')) {
     const longest = [...lives.values()].filter((l) => l.service === service).sort((a, b) => b.samples.length - a.samples.length)[0];
     if (!longest || longest.samples.length < 2) continue;
-    const g = memoryGrowth(longest.samples, Math.max(WARMUP_MS, longest.samples[0]!.atMs + PROCESS_WARMUP_MS));
+    const fromMs = Math.max(WARMUP_MS, longest.samples[0]!.atMs + PROCESS_WARMUP_MS);
+    const g = memoryGrowth(longest.samples, fromMs);
+    const heap = memoryGrowth(longest.liveHeap, fromMs);
     if (!g) {
       log(`memory ${service}: no process lived four minutes past warm-up`);
       continue;
@@ -162,7 +180,7 @@ async function main() {
     const at = (ms: number) => (ms / 60_000).toFixed(1);
     log(
       `memory ${service} (pid ${longest.pid}), median of 2 min: ${g.base.mb.toFixed(0)} MB from ${at(g.base.atMs)} min -> ${g.last.mb.toFixed(0)} MB ` +
-        `to ${at(g.last.atMs)} min (${g.growth >= 0 ? '+' : ''}${(100 * g.growth).toFixed(1)}%)`,
+        `to ${at(g.last.atMs)} min (${pct(g.growth)}); live heap ${heap ? `${heap.base.mb.toFixed(1)} -> ${heap.last.mb.toFixed(1)} MB (${pct(heap.growth)})` : 'not measured'}`,
     );
   }
 
@@ -179,6 +197,17 @@ async function main() {
   const ok = !grew && report.notEndedOnce.length === 0 && report.billedTwice.length === 0 && report.unbilled.length === 0 && report.reconcileOk;
   log(ok ? 'soak passed' : 'soak FAILED');
   process.exitCode = ok ? 0 : 1;
+}
+
+/** Adds a process's live heap to its samples, when it has had a full collection (a missed reading is only a gap). */
+async function sampleLiveHeap(port: number, atMs: number, life: Life): Promise<void> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) });
+    const mb = liveHeapMbOf(await res.text());
+    if (mb !== undefined) life.liveHeap.push({ atMs, mb });
+  } catch {
+    // Exited, or busy past the timeout.
+  }
 }
 
 await main();

@@ -1,6 +1,7 @@
 export { createLogger, REDACT_PATHS } from './logger.js';
 export type { Logger, LoggerOptions } from './logger.js';
 export { createMetricsRegistry, serveMetrics } from './metrics.js';
+export { collectLiveHeap, LIVE_HEAP_METRIC } from './live-heap.js';
 export type { HealthCheck, MetricsServer } from './metrics.js';
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export { formatTraceparent, parseTraceparent, traceIdOf } from './traceparent.js';

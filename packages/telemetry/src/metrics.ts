@@ -1,12 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectLiveHeap } from './live-heap.js';
 
-/** A registry with the process's default metrics, labelled with the service name. */
+/** A registry with the process's default metrics and its live heap, labelled with the service name. */
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  collectLiveHeap(registry);
   return registry;
 }
 
