@@ -28,7 +28,8 @@ describe('chaos: tokens outrun admission bookkeeping', () => {
     const firstEvents = await Promise.all(
       Array.from({ length: 100 }, async () => {
         const kinds: string[] = [];
-        for await (const e of client.generate({ model: 'llama-3.1-8b', prompt: 'race', maxTokens: 16, tier: Tier.TIER_INTERNAL })) kinds.push(e.event?.$case ?? '?');
+        for await (const e of client.generate({ model: 'llama-3.1-8b', prompt: 'race', maxTokens: 16, tier: Tier.TIER_INTERNAL }))
+          kinds.push(e.event?.$case ?? '?');
         return kinds;
       }),
     );

@@ -148,7 +148,7 @@ describe('unfinished work', () => {
     }
   });
 
-  it("a caller whose own deadline fires a moment before ours (its clock started first) ends EXPIRED, not CANCELLED", async () => {
+  it('a caller whose own deadline fires a moment before ours (its clock started first) ends EXPIRED, not CANCELLED', async () => {
     // A gRPC caller's deadline reaches us as a plain cancel, a little before our copy of it
     // passes: CI once saw the test above end 'cancelled' that way. Here the caller leaves
     // 150 ms before its deadline on purpose.
