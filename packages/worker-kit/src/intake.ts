@@ -4,24 +4,33 @@ import type { DurablePuller, PulledMessage } from '@switchyard/bus';
 export interface Signal {
   wait(timeoutMs: number): Promise<void>;
   notify(): void;
+  /** Waits not ended yet. */
+  readonly waiting: number;
 }
 
 export function createSignal(): Signal {
-  let waiters: Array<() => void> = [];
+  // A wait that times out leaves: an idle worker's loop waits out its timeout once a second
+  // with nobody notifying, and each wait it left here was kept for the life of the process
+  // (the soak's heap snapshots found ~1,800 in 8 minutes, with their timers and promises).
+  const waiters = new Set<() => void>();
   return {
     wait: (timeoutMs) =>
       new Promise<void>((resolve) => {
         const timer = setTimeout(done, timeoutMs);
         function done() {
           clearTimeout(timer);
+          waiters.delete(done);
           resolve();
         }
-        waiters.push(done);
+        waiters.add(done);
       }),
     notify() {
-      const woken = waiters;
-      waiters = [];
+      const woken = [...waiters];
+      waiters.clear();
       for (const w of woken) w();
+    },
+    get waiting() {
+      return waiters.size;
     },
   };
 }
