@@ -4,8 +4,8 @@
  * fault every `--fault-every` seconds taken in turn from the chaos scenarios: kill -9 of a
  * service (each in turn; the supervisor restarts it), of nats-server, of redis-server and of
  * PostgreSQL (each back after 2 s on its data). Prints every fault, each service's resident
- * memory from the end of warm-up to the end of its longest-lived process (medians of two
- * minutes, memory-growth.ts) and beside it its live heap (V8's heap after each full
+ * memory from the end of warm-up to the end of its longest-lived process (the high-water marks
+ * of the span's two halves, memory-growth.ts) and beside it its live heap (V8's heap after each full
  * collection, from its /metrics), and at the end the
  * invariants: every admitted request ended exactly once, every completion billed once, and
  * reconcile's differences. Exits 1 when an invariant fails or a service grew 10% or more.
@@ -179,8 +179,8 @@ async function main() {
     grew ||= g.growth >= 0.1;
     const at = (ms: number) => (ms / 60_000).toFixed(1);
     log(
-      `memory ${service} (pid ${longest.pid}), median of 2 min: ${g.base.mb.toFixed(0)} MB from ${at(g.base.atMs)} min -> ${g.last.mb.toFixed(0)} MB ` +
-        `to ${at(g.last.atMs)} min (${pct(g.growth)}); live heap ${heap ? `${heap.base.mb.toFixed(1)} -> ${heap.last.mb.toFixed(1)} MB (${pct(heap.growth)})` : 'not measured'}`,
+      `memory ${service} (pid ${longest.pid}), highest of each half from ${at(g.base.atMs)} min to ${at(g.last.atMs)} min: ${g.base.mb.toFixed(0)} -> ${g.last.mb.toFixed(0)} MB ` +
+        `(${pct(g.growth)}); live heap ${heap ? `${heap.base.mb.toFixed(1)} -> ${heap.last.mb.toFixed(1)} MB (${pct(heap.growth)})` : 'not measured'}`,
     );
   }
 
