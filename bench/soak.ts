@@ -24,6 +24,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
+import { terminalsByRequest } from '../test/support/read-stream.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
@@ -75,6 +76,14 @@ async function main() {
       const found = metricsPortOf(line);
       if (found) metricsPorts.set(found.pid, found.port);
     },
+  });
+  // Ctrl-C stops the services and the private servers too, rather than leave them running.
+  process.once('SIGINT', () => {
+    log('interrupted; stopping the stack and the servers');
+    void stack
+      .stop()
+      .then(() => Promise.all(Object.values(servers).map((s) => s.dispose())))
+      .finally(() => process.exit(130));
   });
   await firstServedRequest(grpcAddress, KEY, 60_000);
   const nc = await connectBus({ url: nats.url, name: 'soak' });
@@ -190,6 +199,12 @@ async function main() {
       `${report.billedTwice.length} billed twice, ${report.unbilled.length} unbilled; reconcile ${report.reconcileOk ? 'ok' : 'NOT ok'} ` +
       `(${report.reconcileDifferences.length} differences)`,
   );
+  if (report.notEndedOnce.length > 0) {
+    // Which requests, and how each ended (none, or more than once), to follow in the logs.
+    const terminals = await terminalsByRequest(nc);
+    const shown = report.notEndedOnce.slice(0, 20).map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`);
+    log(`not ended exactly once: ${shown.join('; ')}`);
+  }
   await nc.close();
   await sql.end();
   await stack.stop();
