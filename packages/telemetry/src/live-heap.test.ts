@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { waitFor } from '@switchyard/testing';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { collectLiveHeap, LIVE_HEAP_METRIC } from './live-heap.js';
@@ -10,15 +11,6 @@ const MB = 1024 * 1024;
 
 let stop = () => {};
 afterEach(() => stop());
-
-/** Polls `f` until it gives a value: the gauge is set when the GC entry is delivered, a moment after. */
-async function waitFor<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
-  for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 10))) {
-    const v = await f();
-    if (v !== undefined) return v;
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const liveBytes = async (registry: Registry) => (await registry.getSingleMetric(LIVE_HEAP_METRIC)!.get()).values[0]!.value;
 
