@@ -8,11 +8,12 @@
  * of the span's two halves, memory-growth.ts) and beside it its live heap (V8's heap after each full
  * collection, from its /metrics), and at the end the
  * invariants: every admitted request ended exactly once, every completion billed once, and
- * reconcile's differences. Exits 1 when an invariant fails or a service grew 10% or more.
+ * reconcile's differences, with the path of any request that did not end exactly once. Exits 1
+ * when an invariant fails or a service's resident memory or live heap grew 10% or more.
  *
  *   pnpm soak [--minutes 30] [--fault-every 60] [--callers 6] [--warmup 5]
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -24,7 +25,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
-import { terminalsByRequest } from '../test/support/read-stream.js';
+import { terminalsByRequest, trailsOf } from '../test/support/read-stream.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
@@ -185,11 +186,12 @@ async function main() {
       log(`memory ${service}: no process lived four minutes past warm-up`);
       continue;
     }
-    grew ||= g.growth >= 0.1;
+    // A leak shows in the live heap first; it is held to the same bound where full collections were seen.
+    grew ||= g.growth >= 0.1 || (heap?.growth ?? 0) >= 0.1;
     const at = (ms: number) => (ms / 60_000).toFixed(1);
     log(
       `memory ${service} (pid ${longest.pid}), highest of each half from ${at(g.base.atMs)} min to ${at(g.last.atMs)} min: ${g.base.mb.toFixed(0)} -> ${g.last.mb.toFixed(0)} MB ` +
-        `(${pct(g.growth)}); live heap ${heap ? `${heap.base.mb.toFixed(1)} -> ${heap.last.mb.toFixed(1)} MB (${pct(heap.growth)})` : 'not measured'}`,
+        `(${pct(g.growth)}); live heap ${heap ? `${heap.base.mb.toFixed(1)} -> ${heap.last.mb.toFixed(1)} MB (${pct(heap.growth)})` : 'not measured (too few full collections in the span)'}`,
     );
   }
 
@@ -202,8 +204,15 @@ async function main() {
   if (report.notEndedOnce.length > 0) {
     // Which requests, and how each ended (none, or more than once), to follow in the logs.
     const terminals = await terminalsByRequest(nc);
-    const shown = report.notEndedOnce.slice(0, 20).map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`);
-    log(`not ended exactly once: ${shown.join('; ')}`);
+    const shown = report.notEndedOnce.slice(0, 20);
+    log(`not ended exactly once: ${shown.map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`).join('; ')}`);
+    // Each one's path, with wall-clock times to set beside the faults above, and what the services logged about it.
+    const trails = await trailsOf(nc, shown, ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
+    for (const id of shown) {
+      const hops = (trails.get(id) ?? []).map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`);
+      log(`${id}: ${hops.join(', ')}`);
+      for (const line of logLinesAbout(id)) log(`  ${line}`);
+    }
   }
   await nc.close();
   await sql.end();
@@ -214,15 +223,31 @@ async function main() {
   process.exitCode = ok ? 0 : 1;
 }
 
-/** Adds a process's live heap to its samples, when it has had a full collection (a missed reading is only a gap). */
+/** Adds a process's live heap to its samples when a full collection changed it (a missed reading is only a gap). */
 async function sampleLiveHeap(port: number, atMs: number, life: Life): Promise<void> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2_000) });
     const mb = liveHeapMbOf(await res.text());
-    if (mb !== undefined) life.liveHeap.push({ atMs, mb });
+    // The gauge keeps its value until the next full collection: a reading counts only when a new
+    // one changed it, so a span's readings are of collections made in it (policy and scheduler
+    // can go a whole life under load without one after start-up).
+    if (mb !== undefined && mb !== life.liveHeap.at(-1)?.mb) life.liveHeap.push({ atMs, mb });
   } catch {
     // Exited, or busy past the timeout.
   }
+}
+
+/** The services' log lines naming `requestId` (the first 10, cut to 400 characters), as `<service>: <line>`. */
+function logLinesAbout(requestId: string): string[] {
+  return readdirSync(LOG_DIR)
+    .filter((f) => f.endsWith('.log'))
+    .flatMap((f) =>
+      readFileSync(join(LOG_DIR, f), 'utf8')
+        .split('\n')
+        .filter((line) => line.includes(requestId))
+        .map((line) => `${f.slice(0, -4)}: ${line.slice(0, 400)}`),
+    )
+    .slice(0, 10);
 }
 
 await main();

@@ -8,7 +8,7 @@ import { freePort, waitFor, type ProcessServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequestInvariants } from '../support/request-invariants.js';
 import { connectRawH2, grpcFrame, H2_CANCEL, type RawH2 } from '../support/raw-h2.js';
-import { admittedRequests, readStream } from '../support/read-stream.js';
+import { admittedRequests, readStream, trailsOf } from '../support/read-stream.js';
 import { startServiceProcess } from '../support/service-process.js';
 import { startSystem, type RunningSystem } from '../support/system.js';
 
@@ -179,19 +179,14 @@ async function legitLoad(ms: number): Promise<{ latencies: number[]; failures: s
  * consumer (one hop takes seconds) from a starved process (every hop slow).
  */
 async function trailOf(calls: readonly Call[]): Promise<string> {
-  const wanted = new Map(calls.flatMap((c) => (c.requestId ? [[c.requestId, c] as const] : [])));
-  const hops = new Map<string, string[]>();
-  for (const stream of ['REQUESTS', 'LIFECYCLE']) {
-    for (const { subject, event } of await readStream(system.nc, stream)) {
-      const c = wanted.get(event.envelope?.requestId ?? '');
-      if (c)
-        hops.set(c.requestId!, [
-          ...(hops.get(c.requestId!) ?? []),
-          `+${Number(event.envelope!.timeUnixMs) - c.startedUnixMs} ${subject.split('.').slice(0, 2).join('.')}`,
-        ]);
-    }
-  }
-  return calls.map((c) => `${c.requestId ?? '?'} ${c.ms.toFixed(0)} ms: ${(hops.get(c.requestId ?? '') ?? []).join(', ')}`).join('; ');
+  const trails = await trailsOf(
+    system.nc,
+    calls.flatMap((c) => (c.requestId ? [c.requestId] : [])),
+    ['REQUESTS', 'LIFECYCLE'],
+  );
+  const hops = (c: Call) =>
+    (trails.get(c.requestId ?? '') ?? []).map((h) => `+${h.timeUnixMs - c.startedUnixMs} ${h.subject.split('.').slice(0, 2).join('.')}`);
+  return calls.map((c) => `${c.requestId ?? '?'} ${c.ms.toFixed(0)} ms: ${hops(c).join(', ')}`).join('; ');
 }
 
 /**

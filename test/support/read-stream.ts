@@ -56,3 +56,24 @@ export async function admittedRequests(nc: NatsConnection): Promise<string[]> {
   // REQUESTS also carries workers' asks to re-place a request (requests.replace.>).
   return (await readStream(nc, 'REQUESTS')).filter((m) => m.subject.startsWith('requests.admitted.')).map(({ event }) => event.envelope?.requestId ?? '');
 }
+
+/** One event on a request's path: when its envelope says it happened, and its subject. */
+export interface Hop {
+  readonly timeUnixMs: number;
+  readonly subject: string;
+}
+
+/**
+ * The events of each of `requestIds` on `streams` (limits streams), in time order: the path a
+ * request took (admitted, placed, used, ended), to tell where one stalled or went missing.
+ */
+export async function trailsOf(nc: NatsConnection, requestIds: Iterable<string>, streams: readonly string[]): Promise<Map<string, Hop[]>> {
+  const trails = new Map([...requestIds].map((id) => [id, [] as Hop[]]));
+  for (const stream of streams) {
+    for (const { subject, event } of await readStream(nc, stream)) {
+      trails.get(event.envelope?.requestId ?? '')?.push({ timeUnixMs: Number(event.envelope!.timeUnixMs), subject });
+    }
+  }
+  for (const hops of trails.values()) hops.sort((a, b) => a.timeUnixMs - b.timeUnixMs);
+  return trails;
+}
