@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { hashApiKey } from '@switchyard/auth';
-import { connectBus } from '@switchyard/bus';
+import { connectBus, jetstreamManager } from '@switchyard/bus';
 import { firstServedRequest, privateStackEnv, REPO_ROOT, SERVICES, startStack, type ServiceName } from '@switchyard/cli';
 import { Tier } from '@switchyard/contracts';
 import { createSwitchyardClient } from '@switchyard/sdk';
@@ -208,6 +208,11 @@ async function main() {
     log(`not ended exactly once: ${shown.map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`).join('; ')}`);
     // Each one's path, with wall-clock times to set beside the faults above, and what the services logged about it.
     const trails = await trailsOf(nc, shown, ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
+    // Work left on the work queues once everything settled: a dispatch or batch JetStream no
+    // longer delivers (its consumer's max deliveries spent) holds requests that never end.
+    const jsm = await jetstreamManager(nc);
+    const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
+    log(`messages still held: ${held.join(', ')}`);
     for (const id of shown) {
       const hops = (trails.get(id) ?? []).map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`);
       log(`${id}: ${hops.join(', ')}`);
