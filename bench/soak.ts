@@ -201,6 +201,12 @@ async function main() {
       `${report.billedTwice.length} billed twice, ${report.unbilled.length} unbilled; reconcile ${report.reconcileOk ? 'ok' : 'NOT ok'} ` +
       `(${report.reconcileDifferences.length} differences)`,
   );
+  // Work left on the work queues once everything settled, and what was dead-lettered: a
+  // dispatch or batch JetStream no longer delivers (its consumer's deliveries spent) holds
+  // requests that never end.
+  const jsm = await jetstreamManager(nc);
+  const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
+  log(`messages still held: ${held.join(', ')}`);
   if (report.notEndedOnce.length > 0) {
     // Which requests, and how each ended (none, or more than once), to follow in the logs.
     const terminals = await terminalsByRequest(nc);
@@ -208,11 +214,6 @@ async function main() {
     log(`not ended exactly once: ${shown.map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`).join('; ')}`);
     // Each one's path, with wall-clock times to set beside the faults above, and what the services logged about it.
     const trails = await trailsOf(nc, shown, ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
-    // Work left on the work queues once everything settled: a dispatch or batch JetStream no
-    // longer delivers (its consumer's max deliveries spent) holds requests that never end.
-    const jsm = await jetstreamManager(nc);
-    const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
-    log(`messages still held: ${held.join(', ')}`);
     for (const id of shown) {
       const hops = (trails.get(id) ?? []).map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`);
       log(`${id}: ${hops.join(', ')}`);
