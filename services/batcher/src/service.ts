@@ -124,6 +124,11 @@ export function createBatcher(deps: BatcherDeps) {
             concurrency: 10_000,
             maxAckPending: 20_000,
             ackWaitMs: 30_000,
+            // A hand-off fails while BATCHES or the batching bucket cannot take writes (a
+            // restarted server, a stream leader elected in 5-10 s): the dispatch is tried
+            // again until its deadline ends it in the queue, never dead-lettered after five
+            // tries in ~8 s, which left its request without an outcome.
+            maxDeliver: 100_000,
             onError: (e, context) => deps.logger.error({ err: e }, context),
             handle: async ({ event, working }) => {
               const { request, worker, workerHitTokens } = expectPayload(event, 'requestDispatched').requestDispatched;
