@@ -12,6 +12,16 @@ export interface PoolBatchesOptions {
 }
 
 /**
+ * Deliveries of a batch before JetStream stops delivering it. A batch is handed back when one
+ * of its outcomes could not be recorded (LIFECYCLE or USAGE unable to take writes: a restarted
+ * server, a stream leader elected in 5-10 s), a second later each time; at JetStream's default
+ * of five, one such outage left the batch on BATCHES for good and its requests without an
+ * outcome. Each try costs little: a request past its deadline ends EXPIRED before it runs, and
+ * a batch a worker cannot read is dead-lettered at its first delivery.
+ */
+const BATCH_MAX_DELIVER = 100_000;
+
+/**
  * A puller of `batches.<pool>` on the pool's one durable consumer, which every worker of the
  * pool shares, simulated or in front of an engine: a batch goes to one of them. One puller per
  * worker, so a crash abandons only its own pull.
@@ -24,6 +34,7 @@ export function pullPoolBatches(o: PoolBatchesOptions): Promise<DurablePuller> {
     filterSubject: subjects.batches(o.pool),
     ackWaitMs: o.ackWaitMs,
     maxAckPending: o.maxAckPending,
+    maxDeliver: BATCH_MAX_DELIVER,
     onError: o.onError,
   });
 }
@@ -44,6 +55,7 @@ export function pullWorkerBatches(o: WorkerBatchesOptions): Promise<DurablePulle
     durable: durables.worker(o.pool, o.worker),
     filterSubject: subjects.batches(o.pool, o.worker),
     ackWaitMs: o.ackWaitMs,
+    maxDeliver: BATCH_MAX_DELIVER,
     onError: o.onError,
   });
 }
