@@ -201,9 +201,9 @@ async function main() {
       `${report.billedTwice.length} billed twice, ${report.unbilled.length} unbilled; reconcile ${report.reconcileOk ? 'ok' : 'NOT ok'} ` +
       `(${report.reconcileDifferences.length} differences)`,
   );
-  // Work left on the work queues once everything settled, and what was dead-lettered: a
-  // dispatch or batch JetStream no longer delivers (its consumer's deliveries spent) holds
-  // requests that never end.
+  // Work left on the work queues once everything settled, and what was dead-lettered. A batch
+  // whose ack was lost in a nats-server kill waits out its ack wait (30 s) and is acked on its
+  // redelivery; one JetStream no longer delivered would hold requests that never end.
   const jsm = await jetstreamManager(nc);
   const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
   log(`messages still held: ${held.join(', ')}`);
