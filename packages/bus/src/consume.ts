@@ -22,11 +22,8 @@ export const PULL_EXPIRES_MS = 5_000;
  * with requests held longer in the batcher) the batcher's pull on DISPATCH got no message, no
  * expiry notice and no heartbeat, and every dispatch waited 5-7.5 s (two or three 2.5-s
  * heartbeats); metering's pull on USAGE was seen doing the same. At 1 s the wait is 2-3 s, for
- * one small message a second per consumer while a pull waits. The cause, found later:
- * nats-server 2.9 drops a pull without a word when a message arrives between the pull's expiry
- * and the server's expiry timer. The patched client (patches/@nats-io__jetstream@3.4.0.patch,
- * `watchExpiry`; pull-expiry.int.test.ts) now pulls again 250 ms past an expiry the server left
- * unanswered, so these heartbeats are the backstop for a lost server, not for that race.
+ * one small message a second per consumer while a pull waits. Why the server drops the pull
+ * is not known yet.
  */
 export const PULL_IDLE_HEARTBEAT_MS = 1_000;
 
