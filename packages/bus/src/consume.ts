@@ -3,6 +3,7 @@ import { DomainError, decodeEvent, type Event } from '@switchyard/contracts';
 import { dispositionForError, type Disposition } from './domain/disposition.js';
 import { deadLetter } from './dead-letter.js';
 import { ensureDurable, type DurableSpec } from './provision.js';
+import { watchForDroppedPulls } from './pull-watchdog.js';
 
 /**
  * How long one pull waits on the server (the client's default is 30 s). A pull lives on the
@@ -22,8 +23,9 @@ export const PULL_EXPIRES_MS = 5_000;
  * with requests held longer in the batcher) the batcher's pull on DISPATCH got no message, no
  * expiry notice and no heartbeat, and every dispatch waited 5-7.5 s (two or three 2.5-s
  * heartbeats); metering's pull on USAGE was seen doing the same. At 1 s the wait is 2-3 s, for
- * one small message a second per consumer while a pull waits. Why the server drops the pull
- * is not known yet.
+ * one small message a second per consumer while a pull waits. The cause, found later: a pull
+ * nats-server 2.9 drops at its expiry without a word (see `watchForDroppedPulls`, which now
+ * pulls again within ~250 ms); these heartbeats remain the backstop for a lost server.
  */
 export const PULL_IDLE_HEARTBEAT_MS = 1_000;
 
@@ -49,6 +51,8 @@ export interface ConsumeDurableOptions extends DurableSpec {
   readonly backoffMs?: readonly number[];
   /** Called for failures the loop handled itself (dead letters, consumer errors). */
   readonly onError?: (error: unknown, context: string) => void;
+  /** How long each pull waits on the server; at least twice `PULL_IDLE_HEARTBEAT_MS`. Default `PULL_EXPIRES_MS`. */
+  readonly pullExpiresMs?: number;
 }
 
 export interface RunningConsumer {
@@ -70,13 +74,17 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   const onError = options.onError ?? (() => {});
   await ensureDurable(await js.jetstreamManager(), options);
   const consumer = await js.consumers.get(stream, durable);
+  const expiresMs = options.pullExpiresMs ?? PULL_EXPIRES_MS;
   const messages: ConsumerMessages = await consumer.consume({
     max_messages: Math.max(concurrency * 2, 8),
-    expires: PULL_EXPIRES_MS,
+    expires: expiresMs,
     idle_heartbeat: PULL_IDLE_HEARTBEAT_MS,
   });
   const inFlight = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
+  /** The loop holds a message it has no handler slot for (the client's next pull may wait behind it). */
+  let parked = false;
+  const watchdog = watchForDroppedPulls({ consumer, messages, expiresMs, busy: () => parked });
 
   const park = (msg: JsMsg, reason: string) => deadLetter(js, stream, durable, msg, reason);
 
@@ -115,21 +123,28 @@ export async function consumeDurable(options: ConsumeDurableOptions): Promise<Ru
   };
 
   const done = (async () => {
-    for await (const msg of messages) {
-      while (inFlight.size >= concurrency) {
-        await new Promise<void>((resolve) => (wake = resolve));
+    try {
+      for await (const msg of messages) {
+        while (inFlight.size >= concurrency) {
+          parked = true;
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        parked = false;
+        const task = process(msg).finally(() => {
+          inFlight.delete(task);
+          wake?.();
+        });
+        inFlight.add(task);
       }
-      const task = process(msg).finally(() => {
-        inFlight.delete(task);
-        wake?.();
-      });
-      inFlight.add(task);
+    } finally {
+      watchdog.stop();
     }
   })();
 
   return {
     done,
     async stop() {
+      watchdog.stop();
       await messages.close();
       await Promise.allSettled([...inFlight]);
       await done.catch((e) => onError(e, `consumer ${stream}/${durable} ended with an error`));

@@ -2,6 +2,10 @@ import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClie
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PULL_IDLE_HEARTBEAT_MS } from './consume.js';
+import { watchForDroppedPulls } from './pull-watchdog.js';
+
+/** The client's `expires` when none is given. */
+const CLIENT_DEFAULT_EXPIRES_MS = 30_000;
 
 export interface FollowOrderedOptions {
   readonly stream: string;
@@ -98,6 +102,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
   }
   const follow = async ({ consumer, messages }: { consumer: Consumer; messages: ConsumerMessages }) => {
     heardAt = Date.now();
+    const watchdog = watchForDroppedPulls({ consumer, messages, expiresMs: options.expiresMs ?? CLIENT_DEFAULT_EXPIRES_MS });
     let checking = false;
     const guard = setInterval(() => {
       if (checking || Date.now() - heardAt <= silenceMs) return;
@@ -116,6 +121,7 @@ export async function followOrdered(js: JetStreamClient, options: FollowOrderedO
       }
     } finally {
       clearInterval(guard);
+      watchdog.stop();
     }
   };
   const done = (async () => {
