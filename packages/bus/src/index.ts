@@ -2,7 +2,7 @@ export { connectBus } from './connect.js';
 export { followConnectionHealth } from './connection-health.js';
 export type { ConnectionHealth } from './connection-health.js';
 export type { ConnectBusOptions } from './connect.js';
-export { provisionStreams, ensureDurable } from './provision.js';
+export { provisionStreams, ensureDurable, MAX_DELIVER_UNTIL_DEADLINE } from './provision.js';
 export type { ProvisionOptions, DurableSpec } from './provision.js';
 export { emitEvent, publishEvent } from './publish.js';
 export type { PublishOptions } from './publish.js';

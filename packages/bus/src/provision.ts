@@ -50,6 +50,16 @@ export async function provisionStreams(jsm: JetStreamManager, specs: readonly St
   }
 }
 
+/**
+ * The delivery limit of work whose request carries a deadline: it is delivered again until the
+ * deadline ends the request (which then ends EXPIRED), never given up on a count. Each try costs
+ * little, and work nobody can read is dead-lettered at its first delivery. At JetStream's
+ * default of 5, one outage of a few seconds (a restarted server, a stream leader elected in
+ * 5-10 s) dead-lettered a dispatch, or left a batch undelivered for good, and their requests
+ * never ended.
+ */
+export const MAX_DELIVER_UNTIL_DEADLINE = 100_000;
+
 export interface DurableSpec {
   readonly stream: string;
   readonly durable: string;

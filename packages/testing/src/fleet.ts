@@ -38,3 +38,22 @@ export const idleHeartbeat = (pool: PoolSpec, worker: string, nowMs: number): { 
     atUnixMs: nowMs,
   }),
 });
+
+/** Where heartbeats go: the `pools` KV bucket, typed by what is used so no NATS client is needed here. */
+export interface HeartbeatBucket {
+  put(key: string, value: Uint8Array): Promise<unknown>;
+}
+
+/**
+ * Announces `worker` of `pool` idle and healthy now, then every `everyMs` (default 500, twice
+ * the simulator's rate so a slow test never lets it lapse) until `stop()`.
+ */
+export async function keepWorkerIdle(bucket: HeartbeatBucket, pool: PoolSpec, worker = 'w-0', everyMs = 500): Promise<{ stop(): void }> {
+  const beat = () => {
+    const { key, value } = idleHeartbeat(pool, worker, Date.now());
+    return bucket.put(key, value);
+  };
+  await beat();
+  const timer = setInterval(() => void beat().catch(() => {}), everyMs);
+  return { stop: () => clearInterval(timer) };
+}

@@ -1,4 +1,4 @@
-import { pullDurable, type DurablePuller, type JetStreamClient } from '@switchyard/bus';
+import { MAX_DELIVER_UNTIL_DEADLINE, pullDurable, type DurablePuller, type JetStreamClient } from '@switchyard/bus';
 import { durables, streams, subjects } from '@switchyard/contracts';
 
 export interface PoolBatchesOptions {
@@ -12,14 +12,11 @@ export interface PoolBatchesOptions {
 }
 
 /**
- * Deliveries of a batch before JetStream stops delivering it. A batch is handed back when one
- * of its outcomes could not be recorded (LIFECYCLE or USAGE unable to take writes: a restarted
- * server, a stream leader elected in 5-10 s), a second later each time; at JetStream's default
- * of five, one such outage left the batch on BATCHES for good and its requests without an
- * outcome. Each try costs little: a request past its deadline ends EXPIRED before it runs, and
- * a batch a worker cannot read is dead-lettered at its first delivery.
+ * A batch is handed back when one of its outcomes could not be recorded (LIFECYCLE or USAGE
+ * unable to take writes), a second later each time, until its requests' deadlines end them: a
+ * request past its deadline ends EXPIRED before it runs.
  */
-const BATCH_MAX_DELIVER = 100_000;
+const BATCH_MAX_DELIVER = MAX_DELIVER_UNTIL_DEADLINE;
 
 /**
  * A puller of `batches.<pool>` on the pool's one durable consumer, which every worker of the

@@ -12,7 +12,7 @@ import {
 } from '@switchyard/bus';
 import { buckets, decodeEvent, durables, makeEvent, streams, subjects } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { idleHeartbeat, startNats, testPool, testRequestSpec, waitFor, type TestServer } from '@switchyard/testing';
+import { keepWorkerIdle, startNats, testPool, testRequestSpec, waitFor, type TestServer } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBatcher, type Batcher } from './service.js';
 
@@ -31,7 +31,7 @@ let js: JetStreamClient;
 let jsm: JetStreamManager;
 let batcher: Batcher;
 const BUCKET_STREAM = `KV_${buckets.batching}`;
-let beating: NodeJS.Timeout | undefined;
+let beating: { stop(): void } | undefined;
 
 beforeAll(async () => {
   // Private even where NATS_URL names a shared server: the test deletes a stream.
@@ -42,17 +42,12 @@ beforeAll(async () => {
   await provisionStreams(jsm, Object.values(streams));
   const poolsKv = await openBucket(nc, buckets.pools, { ttl: 10_000 });
   const batchingKv = await openBucket(nc, buckets.batching, BATCHING_BUCKET);
-  const beat = () => {
-    const { key, value } = idleHeartbeat(pool, 'w-0', Date.now());
-    return poolsKv.put(key, value);
-  };
-  await beat();
-  beating = setInterval(() => void beat(), 500);
+  beating = await keepWorkerIdle(poolsKv, pool);
   batcher = createBatcher({ js, poolsKv, batchingKv, pools: [pool], logger: createLogger({ service: 'batcher', level: 'silent' }) });
   await batcher.start();
 });
 afterAll(async () => {
-  clearInterval(beating);
+  beating?.stop();
   await batcher?.stop();
   await nc?.close();
   await nats?.dispose();

@@ -29,7 +29,7 @@ import {
   type RequestSpec,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { idleHeartbeat, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
+import { idleHeartbeat, keepWorkerIdle, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { handOff } from './handoff.js';
 import { createBatcher, type Batcher } from './service.js';
@@ -51,7 +51,7 @@ let jsm: JetStreamManager;
 let poolsKv: KV;
 let batchingKv: KV;
 let batcher: Batcher;
-let beating: NodeJS.Timeout | undefined;
+let beating: { stop(): void } | undefined;
 
 beforeAll(async () => {
   nats = await startNats();
@@ -69,17 +69,11 @@ beforeAll(async () => {
   await batcher.start();
 });
 afterAll(async () => {
-  clearInterval(beating);
+  beating?.stop();
   await batcher?.stop();
   await nc?.close();
   await nats?.dispose();
 });
-
-/** A worker of `pool` with room, as the worker simulator announces it every second. */
-const beat = () => {
-  const { key, value } = idleHeartbeat(pool, 'w-0', Date.now());
-  return poolsKv.put(key, value);
-};
 
 const spec = (requestId: string, tier: Tier): RequestSpec => testRequestSpec(requestId, { tier });
 
@@ -123,9 +117,8 @@ describe('batcher service', () => {
     });
     expect(await batches()).toEqual([]);
 
-    // A worker announces room.
-    await beat();
-    beating = setInterval(() => void beat(), 500);
+    // A worker announces room, as the worker simulator does every second.
+    beating = await keepWorkerIdle(poolsKv, pool);
 
     const [batch] = await waitFor('a batch on batches.<pool>', async () => {
       const found = await batches();

@@ -1,4 +1,12 @@
-import { consumeDurable, watchHeartbeats, type HeartbeatWatch, type JetStreamClient, type KV, type RunningConsumer } from '@switchyard/bus';
+import {
+  consumeDurable,
+  MAX_DELIVER_UNTIL_DEADLINE,
+  watchHeartbeats,
+  type HeartbeatWatch,
+  type JetStreamClient,
+  type KV,
+  type RunningConsumer,
+} from '@switchyard/bus';
 import type { PoolSpec } from '@switchyard/config';
 import { DomainError, durables, expectPayload, streams, subjects } from '@switchyard/contracts';
 import type { Logger, Registry } from '@switchyard/telemetry';
@@ -124,11 +132,9 @@ export function createBatcher(deps: BatcherDeps) {
             concurrency: 10_000,
             maxAckPending: 20_000,
             ackWaitMs: 30_000,
-            // A hand-off fails while BATCHES or the batching bucket cannot take writes (a
-            // restarted server, a stream leader elected in 5-10 s): the dispatch is tried
-            // again until its deadline ends it in the queue, never dead-lettered after five
-            // tries in ~8 s, which left its request without an outcome.
-            maxDeliver: 100_000,
+            // A hand-off fails while BATCHES or the batching bucket cannot take writes: the
+            // dispatch is tried again until its deadline ends it in the queue.
+            maxDeliver: MAX_DELIVER_UNTIL_DEADLINE,
             onError: (e, context) => deps.logger.error({ err: e }, context),
             handle: async ({ event, working }) => {
               const { request, worker, workerHitTokens } = expectPayload(event, 'requestDispatched').requestDispatched;

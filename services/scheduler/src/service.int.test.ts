@@ -13,7 +13,7 @@ import {
   type RequestTerminated,
 } from '@switchyard/contracts';
 import { createLogger } from '@switchyard/telemetry';
-import { idleHeartbeat, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
+import { keepWorkerIdle, startNats, testPool, waitFor, type TestServer, testRequestSpec } from '@switchyard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScheduler, type Scheduler } from './service.js';
 
@@ -30,13 +30,7 @@ let nc: NatsConnection;
 let js: JetStreamClient;
 let poolsKv: KV;
 let scheduler: Scheduler;
-let beating: NodeJS.Timeout;
-
-/** A healthy worker on `pool`, as the worker simulator writes it every second. */
-const beat = () => {
-  const { key, value } = idleHeartbeat(pool, 'w-0', Date.now());
-  return poolsKv.put(key, value);
-};
+let beating: { stop(): void } | undefined;
 
 beforeAll(async () => {
   nats = await startNats();
@@ -44,13 +38,13 @@ beforeAll(async () => {
   js = jetstream(nc);
   await provisionStreams(await js.jetstreamManager(), Object.values(streams));
   poolsKv = await openBucket(nc, buckets.pools, { ttl: 10_000 });
-  await beat();
-  beating = setInterval(() => void beat(), 500);
+  // A healthy worker on `pool`, as the worker simulator announces it every second.
+  beating = await keepWorkerIdle(poolsKv, pool);
   scheduler = createScheduler({ js, nc, poolsKv, pools: [pool], logger: createLogger({ service: 'scheduler', level: 'silent' }) });
   await scheduler.start();
 });
 afterAll(async () => {
-  clearInterval(beating);
+  beating?.stop();
   await scheduler?.stop();
   await nc?.close();
   await nats?.dispose();

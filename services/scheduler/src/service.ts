@@ -1,6 +1,7 @@
 import {
   BATCHING_BUCKET,
   consumeDurable,
+  MAX_DELIVER_UNTIL_DEADLINE,
   createAuditPublisher,
   openBucket,
   type JetStreamClient,
@@ -157,7 +158,7 @@ export function createScheduler(deps: SchedulerDeps) {
         stream: streams.REQUESTS.name,
         durable: 'scheduler',
         // Batch work may be held for idle capacity for minutes, one redelivery a second or so.
-        maxDeliver: 100_000,
+        maxDeliver: MAX_DELIVER_UNTIL_DEADLINE,
         maxAckPending: 20_000,
         concurrency: 64,
         onError: (e, context) => logger.error({ err: e }, context),
