@@ -25,7 +25,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
-import { terminalsByRequest, trailsOf } from '../test/support/read-stream.js';
+import { heldMessages, terminalsByRequest, trailsOf } from '../test/support/read-stream.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
@@ -207,6 +207,29 @@ async function main() {
   const jsm = await jetstreamManager(nc);
   const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
   log(`messages still held: ${held.join(', ')}`);
+  // Each batch still held: where, since when, and whether its requests ended (they all should
+  // have: a batch is acked once every request in it has its outcome recorded).
+  const heldBatches = await heldMessages(nc, 'BATCHES', 20);
+  if (heldBatches.length > 0) {
+    const terminals = await terminalsByRequest(nc);
+    for (const { seq, subject, storedAtMs, event } of heldBatches) {
+      const batch = event.payload?.$case === 'batchFormed' ? event.payload.batchFormed : undefined;
+      const ids = batch?.requests.map((r) => r.requestId) ?? [];
+      const ended = ids.filter((id) => terminals.has(id)).length;
+      log(
+        `  held #${seq} ${subject} stored ${new Date(storedAtMs).toISOString().slice(11, 23)}: batch ${batch?.batchId ?? '(not a batch)'}, ${ids.length} requests, ${ended} ended`,
+      );
+    }
+    // Where the consumers of those subjects stand: whether JetStream still means to deliver them.
+    const subjectsHeld = new Set(heldBatches.map((m) => m.subject));
+    for await (const c of jsm.consumers.list('BATCHES')) {
+      if (!subjectsHeld.has(c.config.filter_subject ?? '')) continue;
+      log(
+        `  consumer ${c.name} (${c.config.filter_subject}): delivered #${c.delivered.stream_seq}, ack floor #${c.ack_floor.stream_seq}, ` +
+          `${c.num_pending} pending, ${c.num_ack_pending} awaiting ack, ${c.num_redelivered} redelivered, ${c.num_waiting} pulls waiting`,
+      );
+    }
+  }
   if (report.notEndedOnce.length > 0) {
     // Which requests, and how each ended (none, or more than once), to follow in the logs.
     const terminals = await terminalsByRequest(nc);

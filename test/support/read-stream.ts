@@ -1,4 +1,4 @@
-import { DeliverPolicy, followOrdered, jetstream, type JsMsg, type NatsConnection } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, jetstream, jetstreamManager, type JsMsg, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, type Event } from '@switchyard/contracts';
 
 /** How long a read of a whole stream may take before it fails, saying how far it got. */
@@ -76,4 +76,28 @@ export async function trailsOf(nc: NatsConnection, requestIds: Iterable<string>,
   }
   for (const hops of trails.values()) hops.sort((a, b) => a.timeUnixMs - b.timeUnixMs);
   return trails;
+}
+
+/** A message a work-queue stream still holds (not acked by its consumer). */
+export interface HeldMessage {
+  readonly seq: number;
+  readonly subject: string;
+  readonly storedAtMs: number;
+  readonly event: Event;
+}
+
+/**
+ * The first `most` messages a work-queue stream still holds, read one by one by sequence: a
+ * consumer would change what it reads (an ordered consumer may not even be made on one).
+ */
+export async function heldMessages(nc: NatsConnection, stream: string, most = 50): Promise<HeldMessage[]> {
+  const jsm = await jetstreamManager(nc);
+  const { first_seq, last_seq } = (await jsm.streams.info(stream)).state;
+  const held: HeldMessage[] = [];
+  for (let seq = first_seq; seq > 0 && seq <= last_seq && held.length < most; seq++) {
+    // An acked message leaves a gap in the sequence.
+    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+    if (m) held.push({ seq, subject: m.subject, storedAtMs: m.time.getTime(), event: decodeEvent(m.data) });
+  }
+  return held;
 }
