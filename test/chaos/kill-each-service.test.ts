@@ -10,6 +10,7 @@ import { startNats, startPostgres, startRedis, waitFor, type TestServer } from '
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequestInvariants, expectInvariantsHold } from '../support/request-invariants.js';
+import { trailsOf } from '../support/read-stream.js';
 
 /**
  * Issue #23, scenario 1: every service of `switchyard up` killed with kill -9, in turn, twice,
@@ -94,11 +95,13 @@ describe('chaos: kill -9 of each service in turn under load', () => {
     const load = Promise.all(clients.map((c, n) => caller(c, n, calls, () => stopping)));
 
     const restarts: Array<{ name: ServiceName; ms: number }> = [];
+    const kills: Array<{ name: ServiceName; atMs: number }> = [];
     await sleep(2_000);
     for (let round = 0; round < ROUNDS; round++) {
       for (const name of VICTIMS) {
         const old = stack!.children.get(name)!;
         const killedAt = performance.now();
+        kills.push({ name, atMs: Date.now() });
         process.kill(old.pid!, 'SIGKILL');
         await waitFor(`${name} restarted`, () => (stack!.children.get(name)!.pid !== old.pid ? true : undefined), 15_000);
         restarts.push({ name, ms: performance.now() - killedAt });
@@ -124,6 +127,13 @@ describe('chaos: kill -9 of each service in turn under load', () => {
     await firstServedRequest(address, KEY, 10_000);
 
     const report = await checkRequestInvariants({ nc, sql, natsUrl: urls.nats, databaseUrl: urls.postgres, sinceMs: started });
+    if (report.notEndedOnce.length > 0) {
+      // Where each one stopped, with wall-clock times to set beside the kills.
+      console.log(`kills: ${kills.map((k) => `${k.name} ${new Date(k.atMs).toISOString().slice(11, 23)}`).join(', ')}`);
+      const trails = await trailsOf(nc, report.notEndedOnce.slice(0, 10), ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
+      for (const [id, hops] of trails)
+        console.log(`${id}: ${hops.map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`).join(', ')}`);
+    }
     expectInvariantsHold(report);
     console.log(
       `kill each: ${restarts.length} kills (${VICTIMS.join(', ')} x${ROUNDS}), restarted after ` +
