@@ -5,7 +5,7 @@ import type { Consumer, ConsumerMessages } from '@nats-io/jetstream';
  * asked whether it still holds a pull for it. Bounds the stall described at
  * {@link watchForDroppedPulls}; an idle consumer asks about once per pull (every `expires`).
  */
-export const PULL_QUIET_CHECK_MS = 250;
+const PULL_QUIET_CHECK_MS = 250;
 const TICK_MS = 100;
 
 export interface PullWatchdogOptions {
@@ -49,10 +49,10 @@ interface Repullable {
  */
 export function watchForDroppedPulls(options: PullWatchdogOptions): PullWatchdog {
   const { consumer, messages, expiresMs } = options;
-  const repullable = messages as ConsumerMessages & Partial<Repullable>;
-  if (typeof repullable.resetPending !== 'function') {
+  if (typeof (messages as Partial<Repullable>).resetPending !== 'function') {
     throw new Error('@nats-io/jetstream no longer has resetPending(): pull-watchdog.ts needs another way to pull again');
   }
+  const repullable = messages as ConsumerMessages & Repullable;
   let stopped = false;
   let asking = false;
   let pullsSent = 0;
@@ -81,7 +81,7 @@ export function watchForDroppedPulls(options: PullWatchdogOptions): PullWatchdog
       return;
     }
     if (options.busy?.()) return;
-    await repullable.resetPending!();
+    await repullable.resetPending();
   };
 
   const timer = setInterval(() => {
