@@ -1,5 +1,5 @@
 import type { JetStreamClient, JetStreamManager } from '@switchyard/bus';
-import { deadLetter, publishEvent } from '@switchyard/bus';
+import { deadLetter, publishEvent, removeAckedLeftovers } from '@switchyard/bus';
 import { batchFormed, decodeEvent, durables, filters, streams, subjects, type BatchFormed, type Event, type WorkerHeartbeat } from '@switchyard/contracts';
 import type { Logger } from '@switchyard/telemetry';
 import type { BatcherMetrics } from './metrics.js';
@@ -148,10 +148,18 @@ export function createWorkerQueues(deps: WorkerQueuesDeps) {
   /**
    * A worker silent for `forgetAfterMs` whose queue is empty loses its durable consumer, so
    * consumers of workers long gone do not pile up (a worker that returns makes its own again).
+   * First, every consumer of the pool has the batches JetStream counts as done but still holds
+   * removed (`removeAckedLeftovers`): a worker making its durable afresh would run them again.
    */
   async function forget(present: ReadonlySet<string>, now: number): Promise<void> {
     const own = durables.worker(deps.pool, '');
     for await (const c of deps.jsm.consumers.list(streams.BATCHES.name)) {
+      if (c.name !== durables.workers(deps.pool) && !c.name.startsWith(own)) continue;
+      const removed = await removeAckedLeftovers(deps.jsm, streams.BATCHES.name, c).catch((e: unknown) => {
+        deps.logger.warn({ err: e, pool: deps.pool, consumer: c.name }, 'could not remove batches already done');
+        return 0;
+      });
+      if (removed > 0) deps.logger.warn({ pool: deps.pool, consumer: c.name, batches: removed }, 'removed batches already done that BATCHES still held');
       if (!c.name.startsWith(own)) continue;
       const worker = c.name.slice(own.length);
       if (present.has(worker)) {
