@@ -25,7 +25,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
-import { heldMessages, terminalsByRequest, trailsOf } from '../test/support/read-stream.js';
+import { heldMessages, terminalsByRequest, trailsOf, type HeldMessage } from '../test/support/read-stream.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
@@ -49,6 +49,8 @@ const LOG_DIR = join(REPO_ROOT, '.switchyard', 'soak-logs');
  * which measured from its second minute read as +32%.
  */
 const PROCESS_WARMUP_MS = 5 * 60_000;
+/** Past the batcher's once-a-minute removal of batches already done that BATCHES still holds. */
+const LEFTOVERS_SETTLE_MS = 90_000;
 const VICTIMS: ServiceName[] = ['admission', 'policy', 'scheduler', 'batcher', 'worker-simulator', 'metering', 'billing'];
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
@@ -205,13 +207,25 @@ async function main() {
   // whose ack was lost in a nats-server kill waits out its ack wait (30 s) and is acked on its
   // redelivery; one JetStream no longer delivered would hold requests that never end.
   const jsm = await jetstreamManager(nc);
+  // nats-server 2.9 keeps some batches acked just before its kill -9 though their consumer
+  // counts them done; the batcher removes such leftovers once a minute (removeAckedLeftovers).
+  // One still held a minute and a half after the run is a defect: a worker's durable made
+  // afresh on its subject would run its ended requests again.
+  const terminals = await terminalsByRequest(nc);
+  const endedBatches = (held: readonly HeldMessage[]) =>
+    held.filter(({ event }) => event.payload?.$case === 'batchFormed' && event.payload.batchFormed.requests.every((r) => terminals.has(r.requestId)));
+  let heldBatches = await heldMessages(nc, 'BATCHES', 20);
+  for (const until = Date.now() + LEFTOVERS_SETTLE_MS; endedBatches(heldBatches).length > 0 && Date.now() < until;) {
+    await sleep(5_000);
+    heldBatches = await heldMessages(nc, 'BATCHES', 20);
+  }
+  const leftovers = endedBatches(heldBatches).length;
   const held = await Promise.all(['DISPATCH', 'BATCHES', 'DEADLETTER'].map(async (name) => `${name} ${(await jsm.streams.info(name)).state.messages}`));
-  log(`messages still held: ${held.join(', ')}`);
-  // Each batch still held: where, since when, and whether its requests ended (they all should
-  // have: a batch is acked once every request in it has its outcome recorded).
-  const heldBatches = await heldMessages(nc, 'BATCHES', 20);
+  log(
+    `messages still held: ${held.join(', ')}; batches of ended requests still held: ${leftovers}; removed by the batcher during the run: ${leftoversRemoved()}`,
+  );
+  // Each batch still held: where, since when, and whether its requests ended.
   if (heldBatches.length > 0) {
-    const terminals = await terminalsByRequest(nc);
     for (const { seq, subject, storedAtMs, event } of heldBatches) {
       const batch = event.payload?.$case === 'batchFormed' ? event.payload.batchFormed : undefined;
       const ids = batch?.requests.map((r) => r.requestId) ?? [];
@@ -232,7 +246,6 @@ async function main() {
   }
   if (report.notEndedOnce.length > 0) {
     // Which requests, and how each ended (none, or more than once), to follow in the logs.
-    const terminals = await terminalsByRequest(nc);
     const shown = report.notEndedOnce.slice(0, 20);
     log(`not ended exactly once: ${shown.map((id) => `${id}: ${(terminals.get(id) ?? ['no terminal event']).join(', ')}`).join('; ')}`);
     // Each one's path, with wall-clock times to set beside the faults above, and what the services logged about it.
@@ -247,7 +260,8 @@ async function main() {
   await sql.end();
   await stack.stop();
   await Promise.all(Object.values(servers).map((s) => s.dispose()));
-  const ok = !grew && report.notEndedOnce.length === 0 && report.billedTwice.length === 0 && report.unbilled.length === 0 && report.reconcileOk;
+  const ok =
+    !grew && leftovers === 0 && report.notEndedOnce.length === 0 && report.billedTwice.length === 0 && report.unbilled.length === 0 && report.reconcileOk;
   log(ok ? 'soak passed' : 'soak FAILED');
   process.exitCode = ok ? 0 : 1;
 }
@@ -264,6 +278,14 @@ async function sampleLiveHeap(port: number, atMs: number, life: Life): Promise<v
   } catch {
     // Exited, or busy past the timeout.
   }
+}
+
+/** How many batches already done the batcher found still held and removed, from its log. */
+function leftoversRemoved(): number {
+  return readFileSync(join(LOG_DIR, 'batcher.log'), 'utf8')
+    .split('\n')
+    .filter((line) => line.includes('removed batches already done'))
+    .reduce((sum, line) => sum + Number(/"batches":(\d+)/.exec(line)?.[1] ?? 0), 0);
 }
 
 /** The services' log lines naming `requestId` (the first 10, cut to 400 characters), as `<service>: <line>`. */
