@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectBus, jetstreamManager, provisionStreams, type NatsConnection } from '@switchyard/bus';
+import { connectBus, jetstreamManager, provisionStreams, removeAckedLeftovers, type NatsConnection } from '@switchyard/bus';
 import { Outcome, streams, subjects, type WorkerFaultReply } from '@switchyard/contracts';
 import { createSwitchyardClient, type SwitchyardClient } from '@switchyard/sdk';
 import { freePort, startFakeOpenAiUpstream, testPool, waitFor, type FakeUpstream } from '@switchyard/testing';
@@ -135,6 +135,24 @@ describe('NATS users of deploy/nats', () => {
     expect(outcome).toBe(Outcome.OUTCOME_CANCELLED);
     await sleep(500);
     for (const user of USERS) expect({ user, violations: violations(user) }).toEqual({ user, violations: [] });
+  });
+
+  it("lets the batcher remove batches a pool's consumer counts as done that BATCHES still holds (left by a nats-server kill)", async () => {
+    // A completed request: its pool's consumer has acked a batch, so its floor is past 0.
+    expect((await client.complete({ model: 'llama-3.1-8b', prompt: 'one batch acked', maxTokens: 4 })).outcome).toBe(Outcome.OUTCOME_COMPLETED);
+    const jsm = await jetstreamManager(await as('batcher'), { timeout: 2_000 });
+    let withAcks = 0;
+    for await (const c of jsm.consumers.list(streams.BATCHES.name)) {
+      if (c.ack_floor.stream_seq === 0) continue;
+      withAcks++;
+      // It asks for the next message on the consumer's subject (STREAM.MSG.GET): none is left here.
+      expect(await removeAckedLeftovers(jsm, streams.BATCHES.name, c)).toBe(0);
+    }
+    expect(withAcks, 'a consumer of BATCHES that acked a batch').toBeGreaterThan(0);
+    // A delete reaches the stream as this user: a batch long acked is not found, not refused.
+    await expect(jsm.streams.deleteMessage(streams.BATCHES.name, 1, false)).rejects.toThrow(/no message found/);
+    await sleep(500);
+    expect(violations('batcher')).toEqual([]);
   });
 
   it("lets the engine adapter serve a real engine's pool, and the scheduler end a request no other pool can take", async () => {
