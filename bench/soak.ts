@@ -25,7 +25,7 @@ import { createSwitchyardClient } from '@switchyard/sdk';
 import { startNats, startPostgres, startRedis, type TestServer } from '@switchyard/testing';
 import postgres from 'postgres';
 import { checkRequestInvariants } from '../test/support/request-invariants.js';
-import { heldMessages, terminalsByRequest, trailsOf, type HeldMessage } from '../test/support/read-stream.js';
+import { heldMessages, terminalsByRequest, trailsOf, wallClockTrail, type HeldMessage } from '../test/support/read-stream.js';
 import { memoryGrowth, type MemorySample } from './lib/memory-growth.js';
 import { liveHeapMbOf, metricsPortOf, rssMb } from './lib/process-memory.js';
 
@@ -251,8 +251,7 @@ async function main() {
     // Each one's path, with wall-clock times to set beside the faults above, and what the services logged about it.
     const trails = await trailsOf(nc, shown, ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
     for (const id of shown) {
-      const hops = (trails.get(id) ?? []).map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`);
-      log(`${id}: ${hops.join(', ')}`);
+      log(`${id}: ${wallClockTrail(trails.get(id) ?? [])}`);
       for (const line of logLinesAbout(id)) log(`  ${line}`);
     }
   }

@@ -10,7 +10,7 @@ import { startNats, startPostgres, startRedis, waitFor, type TestServer } from '
 import postgres, { type Sql } from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRequestInvariants, expectInvariantsHold } from '../support/request-invariants.js';
-import { trailsOf } from '../support/read-stream.js';
+import { trailsOf, wallClockTrail } from '../support/read-stream.js';
 
 /**
  * Issue #23, scenario 1: every service of `switchyard up` killed with kill -9, in turn, twice,
@@ -131,8 +131,7 @@ describe('chaos: kill -9 of each service in turn under load', () => {
       // Where each one stopped, with wall-clock times to set beside the kills.
       console.log(`kills: ${kills.map((k) => `${k.name} ${new Date(k.atMs).toISOString().slice(11, 23)}`).join(', ')}`);
       const trails = await trailsOf(nc, report.notEndedOnce.slice(0, 10), ['REQUESTS', 'DECISIONS', 'USAGE', 'LIFECYCLE']);
-      for (const [id, hops] of trails)
-        console.log(`${id}: ${hops.map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`).join(', ')}`);
+      for (const [id, hops] of trails) console.log(`${id}: ${wallClockTrail(hops)}`);
     }
     expectInvariantsHold(report);
     console.log(

@@ -1,4 +1,4 @@
-import { DeliverPolicy, followOrdered, jetstream, jetstreamManager, type JsMsg, type NatsConnection } from '@switchyard/bus';
+import { DeliverPolicy, followOrdered, jetstream, jetstreamManager, nextStoredMessage, type JsMsg, type NatsConnection } from '@switchyard/bus';
 import { decodeEvent, type Event } from '@switchyard/contracts';
 
 /** How long a read of a whole stream may take before it fails, saying how far it got. */
@@ -78,6 +78,10 @@ export async function trailsOf(nc: NatsConnection, requestIds: Iterable<string>,
   return trails;
 }
 
+/** A trail as wall-clock times and subjects (`08:44:33.138 requests.admitted...`), to set beside printed faults. */
+export const wallClockTrail = (hops: readonly Hop[]): string =>
+  hops.map((h) => `${new Date(h.timeUnixMs).toISOString().slice(11, 23)} ${h.subject}`).join(', ');
+
 /** A message a work-queue stream still holds (not acked by its consumer). */
 export interface HeldMessage {
   readonly seq: number;
@@ -87,17 +91,18 @@ export interface HeldMessage {
 }
 
 /**
- * The first `most` messages a work-queue stream still holds, read one by one by sequence: a
- * consumer would change what it reads (an ordered consumer may not even be made on one).
+ * The first `most` messages a work-queue stream still holds, read one by one over the gaps acked
+ * messages left: a consumer would change what it reads (an ordered consumer may not even be
+ * made on one).
  */
 export async function heldMessages(nc: NatsConnection, stream: string, most = 50): Promise<HeldMessage[]> {
   const jsm = await jetstreamManager(nc);
-  const { first_seq, last_seq } = (await jsm.streams.info(stream)).state;
   const held: HeldMessage[] = [];
-  for (let seq = first_seq; seq > 0 && seq <= last_seq && held.length < most; seq++) {
-    // An acked message leaves a gap in the sequence.
-    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (m) held.push({ seq, subject: m.subject, storedAtMs: m.time.getTime(), event: decodeEvent(m.data) });
+  for (let from = 1; held.length < most;) {
+    const m = await nextStoredMessage(jsm, stream, '>', from);
+    if (!m) break;
+    held.push({ seq: m.seq, subject: m.subject, storedAtMs: m.time.getTime(), event: decodeEvent(m.data) });
+    from = m.seq + 1;
   }
   return held;
 }

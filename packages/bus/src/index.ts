@@ -30,6 +30,7 @@ export type { FollowOptions } from './follow.js';
 export { pullDurable } from './pull.js';
 export { deadLetter } from './dead-letter.js';
 export { removeAckedLeftovers } from './work-queue-leftovers.js';
+export { nextStoredMessage } from './next-message.js';
 export type { DurablePuller, PulledMessage, PullDurableOptions } from './pull.js';
 export { watchHeartbeats } from './heartbeat-watch.js';
 export { BATCHING_BUCKET, claimRequest, claimOf, releaseClaim } from './batch-claims.js';

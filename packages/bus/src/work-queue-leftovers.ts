@@ -1,4 +1,5 @@
-import { JetStreamApiError, type ConsumerInfo, type JetStreamManager, type MsgRequest } from '@nats-io/jetstream';
+import { JetStreamApiError, type ConsumerInfo, type JetStreamManager } from '@nats-io/jetstream';
+import { nextStoredMessage } from './next-message.js';
 
 /** Leftovers removed at most per call; the next call takes the rest. */
 const REMOVE_AT_ONCE = 256;
@@ -33,9 +34,7 @@ export async function removeAckedLeftovers(jsm: JetStreamManager, stream: string
   let removed = 0;
   let from = 1;
   while (removed < REMOVE_AT_ONCE) {
-    // nats-server 2.9 answers `next_by_subj` on STREAM.MSG.GET; the client's type lists only
-    // the direct-get form of it.
-    const next = await jsm.streams.getMessage(stream, { seq: from, next_by_subj: subject } as unknown as MsgRequest);
+    const next = await nextStoredMessage(jsm, stream, subject, from);
     if (!next || next.seq > floor) break;
     // Another batcher replica may have removed it meanwhile.
     if (await jsm.streams.deleteMessage(stream, next.seq, false).catch((e: unknown) => (alreadyGone(e) ? false : Promise.reject(e)))) removed++;
@@ -44,5 +43,8 @@ export async function removeAckedLeftovers(jsm: JetStreamManager, stream: string
   return removed;
 }
 
-/** nats-server 2.9 answers the delete of a message no longer there with a 500 "no message found". */
-const alreadyGone = (e: unknown): boolean => e instanceof JetStreamApiError && /no message found|not found/i.test(e.message);
+/**
+ * nats-server 2.9 answers the delete of a message no longer there with a 500 "no message found"
+ * (or "sequence N not found" where the store reports it so); any other error is a real one.
+ */
+const alreadyGone = (e: unknown): boolean => e instanceof JetStreamApiError && /no message found|sequence \d+ not found/i.test(e.message);
